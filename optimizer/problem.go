@@ -1,0 +1,197 @@
+package optimizer
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/mtlsplit/mtlsplit/model"
+	"github.com/mtlsplit/mtlsplit/profile"
+)
+
+// Objective is what the optimizer minimizes.
+type Objective string
+
+// The objectives.
+const (
+	// Latency is the makespan: the time until every task's output is on the
+	// edge device.
+	Latency Objective = "latency"
+	// Energy is the edge device's energy: P_active·T_edge + P_tx·T_tx.
+	Energy Objective = "energy"
+	// Weighted is the weighted sum of the tasks' completion times.
+	Weighted Objective = "weighted"
+)
+
+// Objectives lists the valid objectives.
+var Objectives = []Objective{Latency, Energy, Weighted}
+
+// Side is one end of the split: its latency for the graph, its cost model
+// (for encoding and decoding the cut tensor) and its power.
+type Side struct {
+	Name         string
+	Latency      *profile.Latency
+	Cost         profile.CostModel
+	ActivePowerW float64
+}
+
+// Network is the link between edge and server.
+type Network struct {
+	Name         string
+	UplinkMbps   float64
+	DownlinkMbps float64
+	RTTMS        float64
+	TxPowerW     float64
+}
+
+// Constraints bound the feasible choices; zero values mean "no bound".
+type Constraints struct {
+	MaxEdgeMemoryBytes int64
+	MaxBytes           int64
+	DeadlineMS         float64
+	// MinAccuracy is a floor per task name; it needs an accuracy table.
+	MinAccuracy map[string]float64
+}
+
+// Problem is one split decision: a graph, the two sides, the network, the
+// encodings allowed for the cut tensor, an objective and constraints.
+type Problem struct {
+	Graph     *model.Graph
+	Edge      Side
+	Server    Side
+	Network   Network
+	Encodings []profile.Encoding
+	Objective Objective
+	// TaskWeights weigh the tasks for the Weighted objective; nil means 1 each.
+	TaskWeights []float64
+	Constraints Constraints
+	// Accuracy is the measured accuracy table; without it fp32 and fp16 are
+	// taken as lossless and int8/int4 are allowed only when listed in
+	// Encodings, with unknown accuracy.
+	Accuracy *profile.AccuracyTable
+}
+
+// Validate reports what makes the problem unsolvable before any search.
+func (p *Problem) Validate() error {
+	g := p.Graph
+	if g == nil || len(g.Blocks) == 0 {
+		return fmt.Errorf("problem has no model")
+	}
+	if len(g.Heads) == 0 {
+		return fmt.Errorf("model %s has no task heads; give at least one task", g.Name)
+	}
+	for _, s := range []Side{p.Edge, p.Server} {
+		if s.Latency == nil || len(s.Latency.BlockMS) != len(g.Blocks) || len(s.Latency.HeadMS) != len(g.Heads) {
+			return fmt.Errorf("side %q has no latency profile for %s", s.Name, g.Name)
+		}
+	}
+	n := p.Network
+	if !(n.UplinkMbps > 0) || !(n.DownlinkMbps > 0) || n.RTTMS < 0 || n.TxPowerW < 0 {
+		return fmt.Errorf("network %q: uplink %g Mbps and downlink %g Mbps must be positive, RTT %g ms and tx power %g W non-negative",
+			n.Name, n.UplinkMbps, n.DownlinkMbps, n.RTTMS, n.TxPowerW)
+	}
+	if len(p.Encodings) == 0 {
+		return fmt.Errorf("no encodings allowed for the cut tensor")
+	}
+	switch p.Objective {
+	case Latency, Energy:
+	case Weighted:
+		if p.TaskWeights != nil && len(p.TaskWeights) != len(g.Heads) {
+			return fmt.Errorf("%d task weights for %d tasks", len(p.TaskWeights), len(g.Heads))
+		}
+		for i, w := range p.TaskWeights {
+			if w < 0 {
+				return fmt.Errorf("weight of task %d is %g; weights must be non-negative", i+1, w)
+			}
+		}
+	default:
+		return fmt.Errorf("unknown objective %q (valid: latency, energy, weighted)", p.Objective)
+	}
+	c := p.Constraints
+	if c.MaxEdgeMemoryBytes < 0 || c.MaxBytes < 0 || c.DeadlineMS < 0 {
+		return fmt.Errorf("constraints must be non-negative")
+	}
+	if len(c.MinAccuracy) > 0 {
+		if p.Accuracy == nil {
+			return fmt.Errorf("accuracy floors need an accuracy table (--accuracy FILE): without one the accuracy of a split is unknown")
+		}
+		var tasks []string
+		for _, h := range g.Heads {
+			tasks = append(tasks, h.Task)
+		}
+		for t, v := range c.MinAccuracy {
+			if !contains(tasks, t) {
+				return fmt.Errorf("accuracy floor for unknown task %q (tasks: %s)", t, strings.Join(tasks, ", "))
+			}
+			if v < 0 || v > 1 {
+				return fmt.Errorf("accuracy floor %g for %s is not a fraction in [0, 1]", v, t)
+			}
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Choice is one point of the search space.
+type Choice struct {
+	// Cut is the number of backbone blocks on the edge (0 = remote-only).
+	Cut     int
+	CutName string
+	// Encoding of the cut tensor; empty when nothing is sent (local-only).
+	Encoding    profile.Encoding
+	HeadsOnEdge []bool
+}
+
+// Sends reports whether the choice sends anything to the server.
+func (c Choice) Sends() bool { return c.Encoding != "" }
+
+// Heads names each task's side, "edge" or "server".
+func (c Choice) Heads(g *model.Graph) map[string]string {
+	m := make(map[string]string, len(g.Heads))
+	for i, h := range g.Heads {
+		m[h.Task] = side(c.HeadsOnEdge[i])
+	}
+	return m
+}
+
+func side(edge bool) string {
+	if edge {
+		return "edge"
+	}
+	return "server"
+}
+
+// String is a compact label such as "layer3/int8/SS" (one letter per task:
+// E edge, S server).
+func (c Choice) String() string {
+	var b strings.Builder
+	for _, e := range c.HeadsOnEdge {
+		b.WriteString(strings.ToUpper(side(e)[:1]))
+	}
+	enc := string(c.Encoding)
+	if enc == "" {
+		enc = "none"
+	}
+	return c.CutName + "/" + enc + "/" + b.String()
+}
+
+// Equal reports whether two choices are the same.
+func (c Choice) Equal(o Choice) bool { return c.String() == o.String() }
+
+// sortedTasks returns task names in order (for stable output).
+func sortedTasks(m map[string]float64) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

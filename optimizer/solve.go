@@ -1,0 +1,261 @@
+package optimizer
+
+import (
+	"fmt"
+	"math"
+	"sort"
+)
+
+// Status says what a solve proved.
+type Status string
+
+// The statuses of a result.
+const (
+	Optimal    Status = "optimal"
+	Infeasible Status = "infeasible"
+)
+
+// Settings tune a solve; nil means DefaultSettings.
+type Settings struct {
+	// The bandwidth range over which the switch table (and so the range in
+	// which the optimum stays optimal) is computed.
+	SweepFromMbps, SweepToMbps float64
+}
+
+// DefaultSettings sweeps from 1 kbit/s to 1 Tbit/s: wide enough that a
+// range ending at a bound means "and beyond".
+var DefaultSettings = Settings{SweepFromMbps: 1e-3, SweepToMbps: 1e6}
+
+// Method finds the best choice of a problem at its network's uplink.
+type Method interface {
+	Name() string
+	Best(p *Problem) (Evaluated, error)
+}
+
+// Evaluated is a choice with its predicted cost.
+type Evaluated struct {
+	Choice   Choice
+	Cost     Cost
+	Feasible bool
+	// Violates names the constraint an infeasible choice breaks.
+	Violates string
+}
+
+// Baselines are the fixed strategies every plan is compared against.
+type Baselines struct {
+	LocalOnly  Evaluated // everything on the edge
+	RemoteOnly Evaluated // the raw image to the server
+	MTLSplit   Evaluated // MTL-Split: backbone on the edge, fp32, heads on the server
+}
+
+// Result is the outcome of Solve.
+type Result struct {
+	Status    Status
+	Method    string
+	Best      Evaluated
+	Baselines Baselines
+	// Pareto holds the choices no other beats on latency, bytes and lowest
+	// task accuracy at once, fastest first.
+	Pareto []Evaluated
+	// Candidates is the size of the search space.
+	Candidates int
+	// ValidUplinkMbps is the uplink range in which Best stays optimal;
+	// Below and Above are the optima just outside it (nil at the sweep's
+	// bounds).
+	ValidUplinkMbps [2]float64
+	Below, Above    *Segment
+	// Switch is the whole switch table over the settings' range.
+	Switch []Segment
+}
+
+// Solve finds the optimal choice of p with method m (nil: exhaustive) and
+// adds the baselines, the Pareto set and the switch table.
+func Solve(p *Problem, s *Settings, m Method) (*Result, error) {
+	if s == nil {
+		s = &DefaultSettings
+	}
+	if m == nil {
+		m = Exhaustive{}
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	best, err := m.Best(p)
+	if err != nil {
+		return nil, err
+	}
+	feasible, all := p.candidates()
+	x := 1 / p.Network.UplinkMbps
+	r := &Result{Status: Optimal, Method: m.Name(), Best: best, Candidates: len(all)}
+	r.Baselines = p.baselines(all, x)
+	r.Pareto = p.pareto(feasible, x)
+	lo, hi := min(s.SweepFromMbps, p.Network.UplinkMbps), max(s.SweepToMbps, p.Network.UplinkMbps)
+	r.Switch, err = p.sweep(feasible, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	r.locate(p.Network.UplinkMbps)
+	return r, nil
+}
+
+// locate sets the validity range of the best choice from the switch table.
+func (r *Result) locate(uplink float64) {
+	at := -1
+	for i, sg := range r.Switch {
+		if sg.FromMbps <= uplink && uplink <= sg.ToMbps {
+			if at < 0 || sg.Choice.Equal(r.Best.Choice) {
+				at = i
+			}
+		}
+	}
+	if at < 0 {
+		return
+	}
+	r.ValidUplinkMbps = [2]float64{r.Switch[at].FromMbps, r.Switch[at].ToMbps}
+	if at > 0 {
+		r.Below = &r.Switch[at-1]
+	}
+	if at+1 < len(r.Switch) {
+		r.Above = &r.Switch[at+1]
+	}
+}
+
+// Exhaustive evaluates every choice: exact over single-tensor block cuts.
+type Exhaustive struct{}
+
+// Name implements Method.
+func (Exhaustive) Name() string { return "exhaustive" }
+
+// Best implements Method.
+func (Exhaustive) Best(p *Problem) (Evaluated, error) {
+	if err := p.Validate(); err != nil {
+		return Evaluated{}, err
+	}
+	feasible, all := p.candidates()
+	x := 1 / p.Network.UplinkMbps
+	best := p.bestAt(feasible, x)
+	if best == nil {
+		return Evaluated{}, p.diagnose(all, x)
+	}
+	return Evaluated{Choice: best.Choice, Cost: p.cost(best, x), Feasible: true}, nil
+}
+
+// bestAt is the best candidate meeting the deadline at x, nil if none.
+func (p *Problem) bestAt(cands []*candidate, x float64) *candidate {
+	var best *candidate
+	for _, cd := range cands {
+		if p.deadlineX(cd) >= x && (best == nil || p.better(cd, best, x)) {
+			best = cd
+		}
+	}
+	return best
+}
+
+// eps is the relative difference below which two objective values tie.
+const eps = 1e-12
+
+// better orders candidates at x: lower objective, then the one that gains
+// as bandwidth drops (smaller slope in x), then enumeration order. The sweep
+// uses the same order, so Solve and Sweep agree everywhere.
+func (p *Problem) better(a, b *candidate, x float64) bool {
+	va, sa := valueSlope(p.objective(a), x)
+	vb, sb := valueSlope(p.objective(b), x)
+	if math.Abs(va-vb) > eps*max(math.Abs(va), math.Abs(vb)) {
+		return va < vb
+	}
+	if sa != sb {
+		return sa < sb
+	}
+	return a.order < b.order
+}
+
+// valueSlope is the value of max(lines) at x and its right derivative.
+func valueSlope(lines []line, x float64) (v, s float64) {
+	v, s = math.Inf(-1), 0
+	for _, l := range lines {
+		y := l.at(x)
+		if y > v || (y == v && l.b > s) {
+			v, s = y, l.b
+		}
+	}
+	return v, s
+}
+
+// baselines evaluates the three fixed strategies, feasible or not.
+func (p *Problem) baselines(all []*candidate, x float64) Baselines {
+	nb := len(p.Graph.Blocks)
+	find := func(pred func(c Choice) bool) Evaluated {
+		for _, cd := range all {
+			if pred(cd.Choice) {
+				return p.evaluate(cd, x)
+			}
+		}
+		return Evaluated{}
+	}
+	allOn := func(c Choice, edge bool) bool {
+		for _, e := range c.HeadsOnEdge {
+			if e != edge {
+				return false
+			}
+		}
+		return true
+	}
+	return Baselines{
+		LocalOnly:  find(func(c Choice) bool { return c.Cut == nb && !c.Sends() }),
+		RemoteOnly: find(func(c Choice) bool { return c.Cut == 0 }),
+		MTLSplit:   find(func(c Choice) bool { return c.Cut == nb && c.Encoding == "fp32" && allOn(c, false) }),
+	}
+}
+
+// evaluate costs a candidate at x and checks it against every constraint.
+func (p *Problem) evaluate(cd *candidate, x float64) Evaluated {
+	e := Evaluated{Choice: cd.Choice, Cost: p.cost(cd, x), Violates: p.violation(cd)}
+	if e.Violates == "" && p.deadlineX(cd) < x {
+		e.Violates = ConstraintDeadline
+	}
+	e.Feasible = e.Violates == ""
+	return e
+}
+
+// pareto keeps the feasible choices not dominated on (latency, bytes,
+// lowest accuracy), fastest first.
+func (p *Problem) pareto(feasible []*candidate, x float64) []Evaluated {
+	var pts []Evaluated
+	for _, cd := range feasible {
+		if p.deadlineX(cd) >= x {
+			pts = append(pts, p.evaluate(cd, x))
+		}
+	}
+	acc := func(e Evaluated) float64 {
+		a := e.Cost.MinAccuracy()
+		if math.IsNaN(a) {
+			return 0
+		}
+		return a
+	}
+	dominates := func(a, b Evaluated) bool {
+		ge := a.Cost.TotalMS <= b.Cost.TotalMS && a.Cost.Bytes <= b.Cost.Bytes && acc(a) >= acc(b)
+		gt := a.Cost.TotalMS < b.Cost.TotalMS || a.Cost.Bytes < b.Cost.Bytes || acc(a) > acc(b)
+		return ge && gt
+	}
+	var front []Evaluated
+	for i, a := range pts {
+		dominated := false
+		for j, b := range pts {
+			if i != j && dominates(b, a) {
+				dominated = true
+				break
+			}
+		}
+		if !dominated {
+			front = append(front, a)
+		}
+	}
+	sort.SliceStable(front, func(i, j int) bool { return front[i].Cost.TotalMS < front[j].Cost.TotalMS })
+	return front
+}
+
+// String summarizes a result in one line.
+func (r *Result) String() string {
+	return fmt.Sprintf("%s %s: %s, %.3f ms", r.Method, r.Status, r.Best.Choice, r.Best.Cost.TotalMS)
+}

@@ -1,0 +1,193 @@
+package optimizer
+
+import (
+	"fmt"
+	"math"
+	"sort"
+)
+
+// Segment is a bandwidth interval over which one choice is optimal.
+type Segment struct {
+	FromMbps, ToMbps float64
+	// Feasible is false where no choice meets the constraints.
+	Feasible bool
+	Choice   Choice
+	// Objective at each end of the interval.
+	ObjectiveFrom, ObjectiveTo float64
+}
+
+// Sweep returns the exact switch table of p over [fromMbps, toMbps]: the
+// maximal intervals of uplink bandwidth on which one choice stays optimal,
+// ascending. The network's uplink in p is ignored.
+func Sweep(p *Problem, fromMbps, toMbps float64) ([]Segment, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if !(fromMbps > 0) || !(toMbps > fromMbps) || math.IsInf(toMbps, 0) {
+		return nil, fmt.Errorf("sweep range %g–%g Mbps: need 0 < from < to < ∞", fromMbps, toMbps)
+	}
+	feasible, _ := p.candidates()
+	return p.sweep(feasible, fromMbps, toMbps)
+}
+
+// sweep computes the lower envelope of the candidates' objectives. With
+// x = 1/uplink every objective is a maximum of lines in x, so the envelope is
+// exact: split x at every kink and every deadline limit, then on each piece
+// walk the lower envelope of lines from crossing to crossing.
+func (p *Problem) sweep(cands []*candidate, fromMbps, toMbps float64) ([]Segment, error) {
+	xl, xr := 1/toMbps, 1/fromMbps
+	type fn struct {
+		cd    *candidate
+		lines []line
+		limit float64 // deadline: feasible for x ≤ limit
+	}
+	fns := make([]fn, len(cands))
+	cuts := []float64{xl, xr}
+	for i, cd := range cands {
+		f := fn{cd: cd, lines: dedupe(p.objective(cd)), limit: p.deadlineX(cd)}
+		fns[i] = f
+		if f.limit > xl && f.limit < xr {
+			cuts = append(cuts, f.limit)
+		}
+		for j, a := range f.lines {
+			for _, b := range f.lines[j+1:] {
+				if a.b != b.b {
+					if x := (b.a - a.a) / (a.b - b.b); x > xl && x < xr {
+						cuts = append(cuts, x)
+					}
+				}
+			}
+		}
+	}
+	sort.Float64s(cuts)
+	var segs []Segment // in x order
+	for k := 0; k+1 < len(cuts); k++ {
+		u, v := cuts[k], cuts[k+1]
+		if !(v > u) {
+			continue
+		}
+		mid := (u + v) / 2
+		var live []*candidate
+		var lines []line
+		for _, f := range fns {
+			if f.limit >= v {
+				live = append(live, f.cd)
+				lines = append(lines, activeLine(f.lines, mid))
+			}
+		}
+		segs = append(segs, p.envelope(live, lines, u, v)...)
+	}
+	return inMbps(merge(segs), fromMbps, toMbps), nil
+}
+
+// envelope walks the lower envelope of one line per candidate over [u, v].
+func (p *Problem) envelope(live []*candidate, lines []line, u, v float64) []Segment {
+	if len(live) == 0 {
+		return []Segment{{FromMbps: u, ToMbps: v}}
+	}
+	pick := func(x float64, among []int) int {
+		best := among[0]
+		for _, i := range among[1:] {
+			vi, vb := lines[i].at(x), lines[best].at(x)
+			switch {
+			case math.Abs(vi-vb) > eps*max(math.Abs(vi), math.Abs(vb)):
+				if vi < vb {
+					best = i
+				}
+			case lines[i].b != lines[best].b:
+				if lines[i].b < lines[best].b {
+					best = i
+				}
+			case live[i].order < live[best].order:
+				best = i
+			}
+		}
+		return best
+	}
+	all := make([]int, len(live))
+	for i := range all {
+		all[i] = i
+	}
+	var segs []Segment
+	x, cur := u, pick(u, all)
+	for {
+		next, at := math.Inf(1), []int(nil)
+		c := lines[cur]
+		for i, l := range lines {
+			if l.b >= c.b {
+				continue
+			}
+			xi := (l.a - c.a) / (c.b - l.b)
+			if xi <= x {
+				continue
+			}
+			switch {
+			case xi < next:
+				next, at = xi, []int{i}
+			case xi == next:
+				at = append(at, i)
+			}
+		}
+		end := min(next, v)
+		segs = append(segs, Segment{FromMbps: x, ToMbps: end, Feasible: true, Choice: live[cur].Choice,
+			ObjectiveFrom: c.at(x), ObjectiveTo: c.at(end)})
+		if next >= v {
+			return segs
+		}
+		x, cur = next, pick(next, append(at, cur))
+	}
+}
+
+// activeLine is the line of max(lines) at x.
+func activeLine(lines []line, x float64) line {
+	best := lines[0]
+	for _, l := range lines[1:] {
+		if l.at(x) > best.at(x) {
+			best = l
+		}
+	}
+	return best
+}
+
+func dedupe(lines []line) []line {
+	var out []line
+	for _, l := range lines {
+		dup := false
+		for _, o := range out {
+			dup = dup || o == l
+		}
+		if !dup {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// merge joins neighbouring segments (in x) that keep the same choice.
+func merge(segs []Segment) []Segment {
+	var out []Segment
+	for _, s := range segs {
+		if n := len(out); n > 0 && out[n-1].Feasible == s.Feasible && (!s.Feasible || out[n-1].Choice.Equal(s.Choice)) {
+			out[n-1].ToMbps, out[n-1].ObjectiveTo = s.ToMbps, s.ObjectiveTo
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// inMbps turns segments in ascending x = 1/uplink into ascending uplink,
+// with the sweep's own bounds kept exact.
+func inMbps(segs []Segment, fromMbps, toMbps float64) []Segment {
+	out := make([]Segment, len(segs))
+	for i, s := range segs {
+		o := s
+		o.FromMbps, o.ToMbps = 1/s.ToMbps, 1/s.FromMbps
+		o.ObjectiveFrom, o.ObjectiveTo = s.ObjectiveTo, s.ObjectiveFrom
+		out[len(segs)-1-i] = o
+	}
+	if len(out) > 0 {
+		out[0].FromMbps, out[len(out)-1].ToMbps = fromMbps, toMbps
+	}
+	return out
+}

@@ -1,0 +1,140 @@
+package profile
+
+import (
+	"fmt"
+
+	"github.com/mtlsplit/mtlsplit/model"
+)
+
+// OpClass groups ops that reach a similar fraction of a device's peak.
+type OpClass string
+
+// The op classes a cost model gives an efficiency for.
+const (
+	ClassConv        OpClass = "conv"
+	ClassDepthwise   OpClass = "depthwise"
+	ClassLinear      OpClass = "linear"
+	ClassElementwise OpClass = "elementwise"
+	ClassPool        OpClass = "pool"
+)
+
+// OpClasses lists every op class.
+var OpClasses = []OpClass{ClassConv, ClassDepthwise, ClassLinear, ClassElementwise, ClassPool}
+
+// ClassOf is the op class of a node.
+func ClassOf(n model.Node) OpClass {
+	switch n.Op {
+	case model.OpConv2d:
+		if n.Conv.Groups > 1 {
+			return ClassDepthwise
+		}
+		return ClassConv
+	case model.OpLinear:
+		return ClassLinear
+	case model.OpMaxPool2d, model.OpAvgPool2d, model.OpAdaptiveAvgPool2d:
+		return ClassPool
+	}
+	return ClassElementwise
+}
+
+// CostModel predicts a layer's latency on a device:
+// max(FLOPs / (peak · efficiency[class]), bytes moved / bandwidth) + overhead.
+type CostModel struct {
+	Device           string
+	BytesPerElem     int // 4 for fp32 inference, 2 for fp16
+	PeakGFLOPS       float64
+	MemBandwidthGBps float64
+	LayerOverheadMS  float64
+	Efficiency       map[OpClass]float64
+}
+
+// Validate says what makes the model unusable.
+func (m CostModel) Validate() error {
+	if m.PeakGFLOPS <= 0 || m.MemBandwidthGBps <= 0 || m.LayerOverheadMS < 0 || m.BytesPerElem <= 0 {
+		return fmt.Errorf("cost model of %q: peak %g GFLOP/s, bandwidth %g GB/s, overhead %g ms, %d bytes/elem must be positive",
+			m.Device, m.PeakGFLOPS, m.MemBandwidthGBps, m.LayerOverheadMS, m.BytesPerElem)
+	}
+	for _, c := range OpClasses {
+		if e := m.Efficiency[c]; e <= 0 || e > 1 {
+			return fmt.Errorf("cost model of %q: efficiency[%s] = %g, want (0, 1]", m.Device, c, e)
+		}
+	}
+	return nil
+}
+
+// FLOPs is the floating-point work of a node: two per MAC plus its
+// elementwise work (functional adds and multiplies count one per output).
+func FLOPs(n model.Node) float64 {
+	f := 2*float64(n.MACs) + float64(n.ElementwiseOps)
+	if n.Op == model.OpAdd || n.Op == model.OpMul {
+		f += float64(n.OutShape.Elems())
+	}
+	return f
+}
+
+// MovedElems is what a node reads and writes: inputs, output and weights.
+func MovedElems(g *model.Graph, n model.Node) float64 {
+	e := float64(n.OutShape.Elems() + n.Params)
+	for _, in := range n.Inputs {
+		e += float64(g.Nodes[in].OutShape.Elems())
+	}
+	return e
+}
+
+// NodeMS predicts the latency of one node. Views (flatten) and the input
+// cost nothing; every other op is at least one kernel launch.
+func (m CostModel) NodeMS(g *model.Graph, n model.Node) float64 {
+	if n.Op == model.OpInput || n.Op == model.OpFlatten {
+		return 0
+	}
+	compute := FLOPs(n) / (m.PeakGFLOPS * m.Efficiency[ClassOf(n)] * 1e6)
+	memory := MovedElems(g, n) * float64(m.BytesPerElem) / (m.MemBandwidthGBps * 1e6)
+	return max(compute, memory) + m.LayerOverheadMS
+}
+
+// ElementwiseMS predicts a pass over elems values (encoding or decoding a
+// cut tensor): one kernel that reads 4 bytes and writes at most 4 per value.
+func (m CostModel) ElementwiseMS(elems int64) float64 {
+	if elems == 0 {
+		return 0
+	}
+	return float64(elems)*8/(m.MemBandwidthGBps*1e6) + m.LayerOverheadMS
+}
+
+// Latency holds per-node, per-block and per-head latency of a graph on one
+// device.
+type Latency struct {
+	Device string
+	// Source is "predicted" or "measured: FILE" (blocks and heads found in
+	// the table are measured, the rest predicted).
+	Source  string
+	NodeMS  []float64 // by node ID
+	BlockMS []float64 // by block index
+	HeadMS  []float64 // by task index
+}
+
+// Source gives the latency of a graph on a device: predicted from a cost
+// model, or measured.
+type Source interface {
+	Latency(g *model.Graph) (*Latency, error)
+}
+
+// Predict is the latency source of a cost model.
+func (m CostModel) Latency(g *model.Graph) (*Latency, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	l := &Latency{Device: m.Device, Source: "predicted", NodeMS: make([]float64, len(g.Nodes)),
+		BlockMS: make([]float64, len(g.Blocks)), HeadMS: make([]float64, len(g.Heads))}
+	for _, n := range g.Nodes {
+		ms := m.NodeMS(g, n)
+		l.NodeMS[n.ID] = ms
+		switch {
+		case n.Task >= 0:
+			l.HeadMS[n.Task] += ms
+		case n.Block >= 0:
+			l.BlockMS[n.Block] += ms
+		}
+	}
+	return l, nil
+}

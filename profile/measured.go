@@ -1,0 +1,116 @@
+package profile
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/mtlsplit/mtlsplit/model"
+)
+
+// Table is a measured latency table in the format of
+// ../shared/reference/measured (per backbone: blocks and heads with
+// latency medians).
+type Table struct {
+	Meta struct {
+		DeviceName string `json:"device_name"`
+		Dtype      string `json:"dtype"`
+		Batch      int    `json:"batch"`
+		Size       int    `json:"size"`
+		Threads    int    `json:"threads"`
+	} `json:"meta"`
+	Backbones map[string]TableBackbone `json:"backbones"`
+}
+
+// TableBackbone is one backbone's measurements.
+type TableBackbone struct {
+	Blocks []struct {
+		Name    string `json:"name"`
+		Latency Stat   `json:"latency"`
+	} `json:"blocks"`
+	Heads []struct {
+		K          int  `json:"k"`
+		InFeatures int  `json:"in_features"`
+		Latency    Stat `json:"latency"`
+	} `json:"heads"`
+	Latency struct {
+		EndToEnd Stat `json:"end_to_end"`
+	} `json:"latency"`
+}
+
+// Stat is a latency distribution summary.
+type Stat struct {
+	MedianMS float64 `json:"median_ms"`
+	P90MS    float64 `json:"p90_ms"`
+}
+
+// ParseTable decodes a measured table.
+func ParseTable(raw []byte) (*Table, error) {
+	var t Table
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return nil, fmt.Errorf("measured table: %w", err)
+	}
+	if len(t.Backbones) == 0 {
+		return nil, fmt.Errorf("measured table: no backbones")
+	}
+	return &t, nil
+}
+
+// Measured is a latency source that takes block and head latencies from a
+// measured table where it covers the graph (same model, input size and block
+// names) and predicts the rest with Fallback.
+type Measured struct {
+	File     string
+	Table    *Table
+	Fallback Source
+}
+
+// Latency implements Source.
+func (m Measured) Latency(g *model.Graph) (*Latency, error) {
+	l, err := m.Fallback.Latency(g)
+	if err != nil {
+		return nil, err
+	}
+	tb, ok := m.Table.Backbones[g.Name]
+	if !ok || m.Table.Meta.Size != g.InputSize || len(tb.Blocks) != len(g.Blocks) {
+		return l, nil
+	}
+	for i, b := range tb.Blocks {
+		if b.Name != g.Blocks[i].Name || b.Latency.MedianMS <= 0 {
+			return l, nil
+		}
+	}
+	for i, b := range tb.Blocks {
+		rescale(l, g.Blocks[i].First, g.Blocks[i].Output, l.BlockMS[i], b.Latency.MedianMS)
+		l.BlockMS[i] = b.Latency.MedianMS
+	}
+	for t, h := range g.Heads {
+		in := g.Nodes[h.Nodes[0]].OutShape[0]
+		for _, mh := range tb.Heads {
+			if mh.K == h.Classes && mh.InFeatures == in && mh.Latency.MedianMS > 0 {
+				rescaleNodes(l, h.Nodes, l.HeadMS[t], mh.Latency.MedianMS)
+				l.HeadMS[t] = mh.Latency.MedianMS
+			}
+		}
+	}
+	l.Source = "measured: " + m.File
+	return l, nil
+}
+
+// rescale scales the nodes first..last so they add up to the measured total,
+// keeping layer-level costs consistent with block-level ones.
+func rescale(l *Latency, first, last int, predicted, measured float64) {
+	ids := make([]int, 0, last-first+1)
+	for id := first; id <= last; id++ {
+		ids = append(ids, id)
+	}
+	rescaleNodes(l, ids, predicted, measured)
+}
+
+func rescaleNodes(l *Latency, ids []int, predicted, measured float64) {
+	if predicted <= 0 {
+		return
+	}
+	for _, id := range ids {
+		l.NodeMS[id] *= measured / predicted
+	}
+}
