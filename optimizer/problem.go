@@ -157,7 +157,7 @@ func (c Choice) Sends() bool { return c.Encoding != "" }
 func (c Choice) Heads(g *model.Graph) map[string]string {
 	m := make(map[string]string, len(g.Heads))
 	for i, h := range g.Heads {
-		m[h.Task] = side(c.HeadsOnEdge[i])
+		m[h.Task] = side(i < len(c.HeadsOnEdge) && c.HeadsOnEdge[i])
 	}
 	return m
 }

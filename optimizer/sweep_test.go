@@ -118,9 +118,13 @@ func segmentAt(segs []Segment, u float64) Segment {
 	return segs[len(segs)-1]
 }
 
-func evalAt(t *testing.T, p *Problem, c Choice, u float64) float64 { return costAt(t, p, c, u).Objective }
+func evalAt(t *testing.T, p *Problem, c Choice, u float64) float64 {
+	return costAt(t, p, c, u).Objective
+}
 
-func totalAt(t *testing.T, p *Problem, c Choice, u float64) float64 { return costAt(t, p, c, u).TotalMS }
+func totalAt(t *testing.T, p *Problem, c Choice, u float64) float64 {
+	return costAt(t, p, c, u).TotalMS
+}
 
 func costAt(t *testing.T, p *Problem, c Choice, u float64) Cost {
 	t.Helper()

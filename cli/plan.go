@@ -1,0 +1,183 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mtlsplit/mtlsplit/optimizer"
+	"github.com/mtlsplit/mtlsplit/plan"
+)
+
+// PlanOptions are the options of "mtlsplit plan".
+type PlanOptions struct {
+	IO *IO
+	ProblemOptions
+	Format string
+	Out    string
+	Force  bool
+}
+
+// NewCmdPlan finds the optimal split and prints or writes the plan.
+func NewCmdPlan(io *IO) *cobra.Command {
+	opts := &PlanOptions{IO: io}
+	cmd := &cobra.Command{
+		Use:   "plan MODEL",
+		Short: "Find the optimal split and write the deployment plan",
+		Example: "  mtlsplit plan resnet18 --device jetson-nano --server h100 --network 4g\n" +
+			"  mtlsplit plan mobilenet_v3_small --tasks 10,5,2 --encodings fp32,fp16,int8 --uplink-mbps 2 -o json\n" +
+			"  mtlsplit plan vgg16 --objective energy --deadline-ms 200 --out plan.yaml",
+		Args: exactArgs(1, "MODEL"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Model = args[0]
+			return runPlan(opts)
+		},
+	}
+	opts.addFlags(cmd.Flags())
+	cmd.Flags().StringVarP(&opts.Format, "output", "o", "table", "output format: table|yaml|json")
+	cmd.Flags().StringVar(&opts.Out, "out", "", "also write the plan as YAML to this file")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace --out if it exists")
+	return cmd
+}
+
+func runPlan(opts *PlanOptions) error {
+	if err := checkFormat(opts.Format, "table", "yaml", "json"); err != nil {
+		return err
+	}
+	p, info, err := opts.problem()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	r, err := optimizer.Solve(p, nil, nil)
+	if err != nil {
+		return err
+	}
+	info.SolveMS = float64(time.Since(start).Microseconds()) / 1e3
+	info.CreatedAt = opts.IO.Now().UTC().Format(time.RFC3339)
+	pl := p.Plan(r, info)
+	if opts.Out != "" {
+		if err := pl.Write(opts.Out, opts.Force); err != nil {
+			return err
+		}
+	}
+	switch opts.Format {
+	case "json":
+		return writeJSON(opts.IO.Out, pl)
+	case "yaml":
+		return writeYAML(opts.IO.Out, pl)
+	}
+	return printPlan(opts.IO.Out, pl)
+}
+
+// printPlan is the table people read.
+func printPlan(w io.Writer, pl *plan.Plan) error {
+	var tasks []string
+	for _, t := range pl.Model.Tasks {
+		tasks = append(tasks, fmt.Sprintf("%s:%d", t.Name, t.Classes))
+	}
+	fmt.Fprintf(w, "%s at %d px, tasks %s — edge %s, server %s, network %s (%.4g Mbps up, %.4g ms RTT), objective %s\n\n",
+		pl.Model.Name, pl.Model.InputSize, strings.Join(tasks, " "), pl.Edge.ID, pl.Server.ID, pl.Network.ID,
+		pl.Network.UplinkMbps, pl.Network.RTTMS, pl.Objective)
+	c := pl.Choice
+	fmt.Fprintf(w, "choice: %s\n", describeChoice(c.Cut, c.Encoding, c.Heads, pl.Predicted.Bytes))
+	if len(c.EdgeBlocks) > 0 {
+		fmt.Fprintf(w, "  edge runs   %s\n", span(c.EdgeBlocks))
+	}
+	if len(c.ServerBlocks) > 0 {
+		fmt.Fprintf(w, "  server runs %s\n", span(c.ServerBlocks))
+	}
+	fmt.Fprintln(w)
+	header := []string{"", "TOTAL ms", "EDGE ms", "NETWORK ms", "SERVER ms", "BYTES", "ENERGY mJ", "MIN ACC", "CHOICE"}
+	row := func(name string, o plan.Option) []string {
+		pr := o.Predicted
+		note := describeChoice(o.Cut, o.Encoding, o.Heads, -1)
+		if !o.Feasible {
+			note += " [violates " + o.Violates + "]"
+		}
+		return []string{name, ms(pr.TotalMS), ms(pr.EdgeMS), ms(pr.NetworkMS), ms(pr.ServerMS), human(float64(pr.Bytes)),
+			fmt.Sprintf("%.1f", pr.EdgeEnergyMJ), minAccuracy(pr), note}
+	}
+	best := plan.Option{Cut: c.Cut, Encoding: c.Encoding, Heads: c.Heads, Feasible: true, Predicted: pl.Predicted}
+	b := pl.Baselines
+	rows := [][]string{row("optimum", best), row("local-only", b.LocalOnly), row("remote-only", b.RemoteOnly), row("mtl-split", b.MTLSplit)}
+	if err := writeTable(w, header, rows); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nspeed-up: %.2fx vs local-only, %.2fx vs remote-only, %.2fx vs MTL-Split's fixed split\n",
+		b.LocalOnly.Predicted.TotalMS/pl.Predicted.TotalMS, b.RemoteOnly.Predicted.TotalMS/pl.Predicted.TotalMS,
+		b.MTLSplit.Predicted.TotalMS/pl.Predicted.TotalMS)
+	fmt.Fprintf(w, "stays optimal for uplink %s – %s Mbps", mbps(pl.ValidUplinkMbps[0]), mbps(pl.ValidUplinkMbps[1]))
+	if pl.Below != nil {
+		fmt.Fprintf(w, "; below: %s", describeSwitch(*pl.Below))
+	}
+	if pl.Above != nil {
+		fmt.Fprintf(w, "; above: %s", describeSwitch(*pl.Above))
+	}
+	fmt.Fprintf(w, "\nsolver %s: %s over %d candidates in %.2f ms; latency edge %s, server %s\n",
+		pl.Solver.Name, pl.Solver.Status, pl.Solver.Candidates, pl.Solver.SolveMS, pl.Edge.LatencySource, pl.Server.LatencySource)
+	for _, n := range pl.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	return nil
+}
+
+func describeChoice(cut, enc string, heads map[string]string, bytes int64) string {
+	var s string
+	switch {
+	case enc == "none":
+		s = "run everything on the edge (after " + cut + ")"
+	case cut == "input":
+		s = "send the raw image"
+	default:
+		s = "cut after " + cut + ", send " + enc
+	}
+	if bytes > 0 {
+		s += fmt.Sprintf(" (%s B)", human(float64(bytes)))
+	}
+	var names []string
+	for t := range heads {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	var hs []string
+	for _, t := range names {
+		hs = append(hs, t+"@"+heads[t])
+	}
+	return s + "; heads " + strings.Join(hs, " ")
+}
+
+func describeSwitch(s plan.Switch) string {
+	if !s.Feasible {
+		return "infeasible"
+	}
+	return describeChoice(s.Cut, s.Encoding, s.Heads, -1)
+}
+
+func span(blocks []string) string {
+	if len(blocks) == 1 {
+		return blocks[0]
+	}
+	return fmt.Sprintf("%s … %s (%d blocks)", blocks[0], blocks[len(blocks)-1], len(blocks))
+}
+
+func minAccuracy(pr plan.Predicted) string {
+	m := -1.0
+	for _, a := range pr.Accuracy {
+		if a != nil && (m < 0 || *a < m) {
+			m = *a
+		}
+	}
+	if m < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.4f", m)
+}
+
+func ms(v float64) string { return fmt.Sprintf("%.2f", v) }
+
+func mbps(v float64) string { return fmt.Sprintf("%.4g", v) }

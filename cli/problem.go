@@ -1,0 +1,223 @@
+package cli
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/mtlsplit/mtlsplit/hwprofiles"
+	"github.com/mtlsplit/mtlsplit/model"
+	"github.com/mtlsplit/mtlsplit/optimizer"
+	"github.com/mtlsplit/mtlsplit/profile"
+)
+
+// ProblemOptions are the flags shared by plan and sweep: what to split,
+// where, over which network, for what objective and under which bounds.
+type ProblemOptions struct {
+	Model, Tasks                string
+	Input                       int
+	Device, Server, Network, HW string
+	UplinkMbps, RTTMS           float64
+	Objective, Weights          string
+	Encodings, Accuracy         string
+	MaxEdgeMemoryMB             float64
+	MaxBytes                    int64
+	DeadlineMS                  float64
+	MinAccuracy                 string
+}
+
+func (o *ProblemOptions) addFlags(fs *pflag.FlagSet) {
+	fs.IntVar(&o.Input, "input", 224, "square input size in pixels")
+	fs.StringVar(&o.Tasks, "tasks", "8,4", "classes per task head, comma-separated (8,4 = two tasks)")
+	fs.StringVar(&o.Device, "device", "jetson-nano", "edge device id (see 'mtlsplit hw devices')")
+	fs.StringVar(&o.Server, "server", "h100", "server id (see 'mtlsplit hw servers')")
+	fs.StringVar(&o.Network, "network", "4g", "network id (see 'mtlsplit hw networks')")
+	fs.StringVar(&o.HW, "hw", "", "extra hardware catalog: a YAML file or a directory of them")
+	fs.Float64Var(&o.UplinkMbps, "uplink-mbps", 0, "override the network's uplink bandwidth (Mbps)")
+	fs.Float64Var(&o.RTTMS, "rtt-ms", -1, "override the network's round-trip time (ms)")
+	fs.StringVar(&o.Objective, "objective", "latency", "what to minimize: latency|energy|weighted")
+	fs.StringVar(&o.Weights, "weights", "", "task weights for --objective weighted, comma-separated (default 1 each)")
+	fs.StringVar(&o.Encodings, "encodings", "fp32,fp16", "encodings allowed for the cut tensor: fp32,fp16,int8,int4")
+	fs.StringVar(&o.Accuracy, "accuracy", "", "accuracy table (YAML: task, cut, encoding → accuracy)")
+	fs.Float64Var(&o.MaxEdgeMemoryMB, "max-edge-memory-mb", 0, "edge memory bound for weights + peak activations (default: the device's memory)")
+	fs.Int64Var(&o.MaxBytes, "max-bytes", 0, "most bytes sent per inference (0: no bound)")
+	fs.Float64Var(&o.DeadlineMS, "deadline-ms", 0, "latest time every task may finish (0: no deadline)")
+	fs.StringVar(&o.MinAccuracy, "min-accuracy", "", "accuracy floors: 0.9 for every task, or task1=0.9,task2=0.85")
+}
+
+// problemFromFlags builds the problem and what the plan records about it.
+func (o *ProblemOptions) problem() (*optimizer.Problem, optimizer.PlanInfo, error) {
+	var info optimizer.PlanInfo
+	tasks, err := parseTasks(o.Tasks)
+	if err != nil {
+		return nil, info, err
+	}
+	if len(tasks) == 0 {
+		return nil, info, fmt.Errorf("--tasks is empty: a split needs at least one task head")
+	}
+	g, err := model.New(o.Model, o.Input, tasks)
+	if err != nil {
+		return nil, info, err
+	}
+	cat, err := hwprofiles.Default()
+	if err != nil {
+		return nil, info, internal(err)
+	}
+	if o.HW != "" {
+		user, err := hwprofiles.Load(o.HW)
+		if err != nil {
+			return nil, info, err
+		}
+		cat = cat.Merge(user)
+	}
+	edgeDev, err := cat.Device(o.Device)
+	if err != nil {
+		return nil, info, fmt.Errorf("--device: %w", err)
+	}
+	serverDev, err := cat.Server(o.Server)
+	if err != nil {
+		return nil, info, fmt.Errorf("--server: %w", err)
+	}
+	net, err := cat.Network(o.Network)
+	if err != nil {
+		return nil, info, fmt.Errorf("--network: %w", err)
+	}
+	edge, err := side(g, edgeDev)
+	if err != nil {
+		return nil, info, err
+	}
+	server, err := side(g, serverDev)
+	if err != nil {
+		return nil, info, err
+	}
+	p := &optimizer.Problem{
+		Graph: g, Edge: edge, Server: server,
+		Network: optimizer.Network{Name: net.ID, UplinkMbps: net.UplinkMbps.Value, DownlinkMbps: net.DownlinkMbps.Value,
+			RTTMS: net.RTTMS.Value, TxPowerW: net.TxPowerW.Value},
+		Objective: optimizer.Objective(o.Objective),
+	}
+	if o.UplinkMbps != 0 {
+		if !(o.UplinkMbps > 0) || math.IsInf(o.UplinkMbps, 0) {
+			return nil, info, fmt.Errorf("--uplink-mbps %g: must be a positive bandwidth", o.UplinkMbps)
+		}
+		p.Network.UplinkMbps = o.UplinkMbps
+	}
+	if o.RTTMS != -1 {
+		if o.RTTMS < 0 || math.IsInf(o.RTTMS, 0) || math.IsNaN(o.RTTMS) {
+			return nil, info, fmt.Errorf("--rtt-ms %g: must be a non-negative time", o.RTTMS)
+		}
+		p.Network.RTTMS = o.RTTMS
+	}
+	if p.Encodings, err = profile.ParseEncodings(o.Encodings); err != nil {
+		return nil, info, fmt.Errorf("--encodings: %w", err)
+	}
+	if p.TaskWeights, err = parseFloats(o.Weights, "--weights"); err != nil {
+		return nil, info, err
+	}
+	if o.Weights != "" && p.Objective != optimizer.Weighted {
+		return nil, info, fmt.Errorf("--weights needs --objective weighted")
+	}
+	if o.Accuracy != "" {
+		if p.Accuracy, err = profile.LoadAccuracy(o.Accuracy); err != nil {
+			return nil, info, err
+		}
+	}
+	if err := o.constraints(p, edgeDev); err != nil {
+		return nil, info, err
+	}
+	info = optimizer.PlanInfo{EdgeID: edgeDev.ID, ServerID: serverDev.ID, NetworkID: net.ID}
+	return p, info, p.Validate()
+}
+
+func (o *ProblemOptions) constraints(p *optimizer.Problem, edge hwprofiles.Device) error {
+	c := &p.Constraints
+	memMB := edge.MemoryMB.Value
+	if o.MaxEdgeMemoryMB != 0 {
+		memMB = o.MaxEdgeMemoryMB
+	}
+	for name, v := range map[string]float64{"--max-edge-memory-mb": memMB, "--deadline-ms": o.DeadlineMS, "--max-bytes": float64(o.MaxBytes)} {
+		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%s %g: must be a non-negative number", name, v)
+		}
+	}
+	c.MaxEdgeMemoryBytes = int64(memMB * 1e6)
+	c.MaxBytes = o.MaxBytes
+	c.DeadlineMS = o.DeadlineMS
+	if o.MinAccuracy == "" {
+		return nil
+	}
+	c.MinAccuracy = map[string]float64{}
+	if v, err := strconv.ParseFloat(o.MinAccuracy, 64); err == nil {
+		for _, h := range p.Graph.Heads {
+			c.MinAccuracy[h.Task] = v
+		}
+		return nil
+	}
+	for _, kv := range strings.Split(o.MinAccuracy, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if !ok || err != nil {
+			return fmt.Errorf("--min-accuracy %q: want 0.9 or task1=0.9,task2=0.85", o.MinAccuracy)
+		}
+		c.MinAccuracy[strings.TrimSpace(k)] = f
+	}
+	return nil
+}
+
+// side profiles the graph on a device.
+func side(g *model.Graph, d hwprofiles.Device) (optimizer.Side, error) {
+	src, err := d.LatencySource()
+	if err != nil {
+		return optimizer.Side{}, internal(err)
+	}
+	lat, err := src.Latency(g)
+	if err != nil {
+		return optimizer.Side{}, fmt.Errorf("device %q: %w", d.ID, err)
+	}
+	return optimizer.Side{Name: d.ID, Latency: lat, Cost: d.CostModel(), ActivePowerW: d.ActivePowerW.Value}, nil
+}
+
+// parseTasks parses "8,4" into class counts.
+func parseTasks(s string) ([]int, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		k, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || k < 1 {
+			return nil, fmt.Errorf("--tasks %q: each task is a positive number of classes, e.g. --tasks 8,4", s)
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+func parseFloats(s, flag string) ([]float64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("%s %q: want comma-separated numbers", flag, s)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// exactArgs requires n positional arguments, naming them in the error.
+func exactArgs(n int, names string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return fmt.Errorf("%s needs %s, got %d arguments (see '%s --help')", cmd.CommandPath(), names, len(args), cmd.CommandPath())
+		}
+		return nil
+	}
+}

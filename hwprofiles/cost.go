@@ -1,0 +1,45 @@
+package hwprofiles
+
+import (
+	"fmt"
+
+	"github.com/mtlsplit/mtlsplit/profile"
+)
+
+// CostModel is the device's latency model with the catalog's numbers.
+func (d Device) CostModel() profile.CostModel {
+	bpe := 4
+	if d.Dtype == "fp16" {
+		bpe = 2
+	}
+	eff := make(map[profile.OpClass]float64, len(d.Efficiency))
+	for k, v := range d.Efficiency {
+		eff[profile.OpClass(k)] = v.Value
+	}
+	return profile.CostModel{
+		Device:           d.ID,
+		BytesPerElem:     bpe,
+		PeakGFLOPS:       d.PeakGFLOPS.Value,
+		MemBandwidthGBps: d.MemBandwidthGBps.Value,
+		LayerOverheadMS:  d.LayerOverheadMS.Value,
+		Efficiency:       eff,
+	}
+}
+
+// LatencySource is where the device's latencies come from: its measured
+// table where one is embedded (measured wins), its cost model otherwise.
+func (d Device) LatencySource() (profile.Source, error) {
+	cm := d.CostModel()
+	if d.Measured == "" {
+		return cm, nil
+	}
+	raw, err := MeasuredTable(d.Measured)
+	if err != nil {
+		return nil, fmt.Errorf("device %q: %w", d.ID, err)
+	}
+	t, err := profile.ParseTable(raw)
+	if err != nil {
+		return nil, fmt.Errorf("device %q: %w", d.ID, err)
+	}
+	return profile.Measured{File: d.Measured, Table: t, Fallback: cm}, nil
+}

@@ -1,0 +1,247 @@
+package hwprofiles
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/mtlsplit/mtlsplit/internal/suggest"
+)
+
+// Problem is one thing wrong in a catalog, at a file and line when known.
+type Problem struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (p Problem) Error() string {
+	if l := loc(p.File, p.Line); l != "" {
+		return l + ": " + p.Msg
+	}
+	return p.Msg
+}
+
+// loc formats "file:line", "file" or "".
+func loc(file string, line int) string {
+	if file != "" && line > 0 {
+		return fmt.Sprintf("%s:%d", file, line)
+	}
+	return file
+}
+
+// ValidationError lists every problem found in a catalog, ordered by file
+// and line. errors.Is(err, ErrInvalid) holds for it.
+type ValidationError struct {
+	Problems []Problem
+}
+
+func newValidationError(probs []Problem) *ValidationError {
+	probs = slices.Clone(probs)
+	sort.SliceStable(probs, func(i, j int) bool {
+		if probs[i].File != probs[j].File {
+			return probs[i].File < probs[j].File
+		}
+		return probs[i].Line < probs[j].Line
+	})
+	return &ValidationError{Problems: probs}
+}
+
+// Error lists the problems on one line, separated by "; ".
+func (e *ValidationError) Error() string {
+	msgs := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		msgs[i] = p.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
+
+// Validate checks the whole catalog and reports every problem, or nil.
+// Catalogs returned by Default, Load and LoadFile are already valid; call it
+// after building or merging a catalog in code.
+func (c *Catalog) Validate() error {
+	if probs := c.problems(); len(probs) > 0 {
+		return newValidationError(probs)
+	}
+	return nil
+}
+
+var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+
+func label(kind string) string {
+	if kind == KindServer {
+		return "server"
+	}
+	return "device"
+}
+
+func (c *Catalog) problems() []Problem {
+	if c == nil {
+		return nil
+	}
+	var probs []Problem
+	probs = append(probs, deviceProblems(c.Devices, KindEdge)...)
+	probs = append(probs, deviceProblems(c.Servers, KindServer)...)
+	probs = append(probs, networkProblems(c.Networks)...)
+	return probs
+}
+
+// entry collects the problems of one catalog entry.
+type entry struct {
+	file  string
+	line  int
+	what  string // `device "rpi4"`
+	lines map[string]int
+	probs []Problem
+}
+
+func (e *entry) at(key string) int {
+	if l, ok := e.lines[key]; ok {
+		return l
+	}
+	// The nearest enclosing key that has a line, else the entry.
+	for k := key; strings.Contains(k, "."); {
+		k = k[:strings.LastIndex(k, ".")]
+		if l, ok := e.lines[k]; ok {
+			return l
+		}
+	}
+	return e.line
+}
+
+func (e *entry) add(key, format string, args ...any) {
+	e.probs = append(e.probs, Problem{File: e.file, Line: e.at(key), Msg: e.what + ": " + fmt.Sprintf(format, args...)})
+}
+
+// number checks a Number: required ones must be present, present ones must
+// have a finite value in (0, max] and a source.
+func (e *entry) number(key string, n Number, required bool, max float64) {
+	_, written := e.lines[key]
+	if n == (Number{}) && !written {
+		if required {
+			e.add(key, "%s is missing", key)
+		}
+		return
+	}
+	switch v := n.Value; {
+	case math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 || v > max:
+		if max == 1 {
+			e.add(key+".value", "%s.value must be in (0, 1] (got %g)", key, v)
+		} else {
+			e.add(key+".value", "%s.value must be > 0 (got %g)", key, v)
+		}
+	}
+	if strings.TrimSpace(n.Source) == "" {
+		e.add(key+".source", "%s.source is empty", key)
+	}
+}
+
+func (e *entry) id(id string) {
+	switch {
+	case id == "":
+		e.add("id", "id is missing")
+	case !idRE.MatchString(id):
+		e.add("id", "id must be lowercase letters, digits and '-'")
+	}
+}
+
+func (e *entry) name(name string) {
+	if strings.TrimSpace(name) == "" {
+		e.add("name", "name is missing")
+	}
+}
+
+func newEntry(file string, line int, kind, id string, lines map[string]int) *entry {
+	what := fmt.Sprintf("%s %q", kind, id)
+	if id == "" {
+		what = kind + " without id"
+	}
+	return &entry{file: file, line: line, what: what, lines: lines}
+}
+
+func deviceProblems(ds []Device, kind string) []Problem {
+	var probs []Problem
+	first := map[string]Device{}
+	for _, d := range ds {
+		e := newEntry(d.File, d.Line, label(kind), d.ID, d.lines)
+		e.id(d.ID)
+		if prev, dup := first[d.ID]; dup && d.ID != "" {
+			e.add("id", "defined twice (first at %s)", loc(prev.File, prev.Line))
+		} else {
+			first[d.ID] = d
+		}
+		e.name(d.Name)
+		switch d.Kind {
+		case kind:
+		case "":
+			e.add("kind", "kind is missing (want %q)", kind)
+		default:
+			e.add("kind", "kind %q does not match its list (want %q)", d.Kind, kind)
+		}
+		switch d.Dtype {
+		case DtypeFP32, DtypeFP16:
+		case "":
+			e.add("dtype", "dtype is missing (want %q or %q)", DtypeFP32, DtypeFP16)
+		default:
+			e.add("dtype", "dtype %q is not %q or %q", d.Dtype, DtypeFP32, DtypeFP16)
+		}
+		e.number("peak_gflops", d.PeakGFLOPS, true, math.MaxFloat64)
+		e.number("mem_bandwidth_gbps", d.MemBandwidthGBps, true, math.MaxFloat64)
+		e.number("memory_mb", d.MemoryMB, true, math.MaxFloat64)
+		e.number("layer_overhead_ms", d.LayerOverheadMS, true, math.MaxFloat64)
+		if d.Efficiency == nil && e.lines["efficiency"] == 0 {
+			e.add("efficiency", "efficiency is missing (want %s)", strings.Join(EfficiencyKeys, ", "))
+		} else {
+			for _, k := range EfficiencyKeys {
+				e.number("efficiency."+k, d.Efficiency[k], true, 1)
+			}
+			var extra []string
+			for k := range d.Efficiency {
+				if !slices.Contains(EfficiencyKeys, k) {
+					extra = append(extra, k)
+				}
+			}
+			sort.Strings(extra)
+			for _, k := range extra {
+				e.add("efficiency."+k, "efficiency key %q is unknown%s", k, suggest.Hint(k, EfficiencyKeys))
+			}
+		}
+		e.number("active_power_w", d.ActivePowerW, true, math.MaxFloat64)
+		e.number("idle_power_w", d.IdlePowerW, false, math.MaxFloat64)
+		if d.Measured != "" {
+			if _, err := MeasuredTable(d.Measured); err != nil {
+				e.add("measured", "measured table %q is not embedded%s", d.Measured, suggest.Hint(d.Measured, MeasuredTables()))
+			}
+		}
+		probs = append(probs, e.probs...)
+	}
+	return probs
+}
+
+func networkProblems(ns []Network) []Problem {
+	var probs []Problem
+	first := map[string]Network{}
+	for _, n := range ns {
+		e := newEntry(n.File, n.Line, "network", n.ID, n.lines)
+		e.id(n.ID)
+		if prev, dup := first[n.ID]; dup && n.ID != "" {
+			e.add("id", "defined twice (first at %s)", loc(prev.File, prev.Line))
+		} else {
+			first[n.ID] = n
+		}
+		e.name(n.Name)
+		e.number("uplink_mbps", n.UplinkMbps, true, math.MaxFloat64)
+		e.number("downlink_mbps", n.DownlinkMbps, true, math.MaxFloat64)
+		e.number("rtt_ms", n.RTTMS, true, math.MaxFloat64)
+		e.number("tx_power_w", n.TxPowerW, true, math.MaxFloat64)
+		e.number("rx_power_w", n.RxPowerW, false, math.MaxFloat64)
+		probs = append(probs, e.probs...)
+	}
+	return probs
+}

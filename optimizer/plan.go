@@ -1,0 +1,124 @@
+package optimizer
+
+import (
+	"math"
+
+	"github.com/mtlsplit/mtlsplit/plan"
+	"github.com/mtlsplit/mtlsplit/profile"
+)
+
+// PlanInfo is what a plan records that the problem does not know.
+type PlanInfo struct {
+	EdgeID, ServerID, NetworkID string
+	CreatedAt                   string
+	SolveMS                     float64
+}
+
+// Plan turns a solved problem into a deployment plan.
+func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
+	g := p.Graph
+	out := &plan.Plan{
+		Version:   plan.Version,
+		CreatedAt: info.CreatedAt,
+		Model:     plan.Model{Name: g.Name, InputSize: g.InputSize, Hash: g.Hash()},
+		Edge:      plan.Device{ID: info.EdgeID, LatencySource: p.Edge.Latency.Source},
+		Server:    plan.Device{ID: info.ServerID, LatencySource: p.Server.Latency.Source},
+		Network: plan.Network{ID: info.NetworkID, UplinkMbps: p.Network.UplinkMbps,
+			DownlinkMbps: p.Network.DownlinkMbps, RTTMS: p.Network.RTTMS},
+		Objective: string(p.Objective),
+		Constraints: plan.Constraints{
+			MaxEdgeMemoryMB: mb(p.Constraints.MaxEdgeMemoryBytes), MaxBytes: p.Constraints.MaxBytes,
+			DeadlineMS: p.Constraints.DeadlineMS, MinAccuracy: p.Constraints.MinAccuracy,
+		},
+		Solver:          plan.Solver{Name: r.Method, Status: string(r.Status), Candidates: r.Candidates, SolveMS: info.SolveMS},
+		Choice:          p.planChoice(r.Best.Choice),
+		Predicted:       p.Predicted(r.Best.Cost),
+		ValidUplinkMbps: r.ValidUplinkMbps,
+		Baselines: plan.Baselines{
+			LocalOnly:  p.Option(r.Baselines.LocalOnly),
+			RemoteOnly: p.Option(r.Baselines.RemoteOnly),
+			MTLSplit:   p.Option(r.Baselines.MTLSplit),
+		},
+	}
+	for _, h := range g.Heads {
+		out.Model.Tasks = append(out.Model.Tasks, plan.Task{Name: h.Task, Classes: h.Classes})
+	}
+	for _, s := range r.Switch {
+		out.SwitchTable = append(out.SwitchTable, p.Switch(s))
+	}
+	if r.Below != nil {
+		b := p.Switch(*r.Below)
+		out.Below = &b
+	}
+	if r.Above != nil {
+		a := p.Switch(*r.Above)
+		out.Above = &a
+	}
+	for _, e := range r.Pareto {
+		out.Pareto = append(out.Pareto, p.Option(e))
+	}
+	if p.Accuracy == nil {
+		out.Notes = append(out.Notes, "no accuracy table: fp32 and fp16 taken as lossless; int8/int4 allowed only as listed, accuracy unknown")
+	}
+	return out
+}
+
+// EncodingName is how plans spell an encoding; "none" when nothing is sent.
+func EncodingName(e profile.Encoding) string {
+	if e == "" {
+		return "none"
+	}
+	return string(e)
+}
+
+func (p *Problem) planChoice(c Choice) plan.Choice {
+	pc := plan.Choice{Cut: c.CutName, Encoding: EncodingName(c.Encoding), Heads: c.Heads(p.Graph),
+		EdgeBlocks: []string{}, ServerBlocks: []string{}}
+	for i, b := range p.Graph.Blocks {
+		if i < c.Cut {
+			pc.EdgeBlocks = append(pc.EdgeBlocks, b.Name)
+		} else {
+			pc.ServerBlocks = append(pc.ServerBlocks, b.Name)
+		}
+	}
+	if c.Sends() {
+		pc.CutShape = append([]int(nil), profile.Cuts(p.Graph)[c.Cut].Shape...)
+	}
+	return pc
+}
+
+// Predicted converts a cost to the plan's units and task names.
+func (p *Problem) Predicted(c Cost) plan.Predicted {
+	pr := plan.Predicted{
+		TotalMS: c.TotalMS, EdgeMS: c.EdgeMS, NetworkMS: c.NetworkMS, ServerMS: c.ServerMS,
+		Bytes: c.Bytes, EdgeEnergyMJ: c.EdgeEnergyMJ, EdgeMemoryMB: mb(c.EdgeMemoryBytes),
+		TaskMS: map[string]float64{}, Accuracy: map[string]*float64{},
+	}
+	for i, h := range p.Graph.Heads {
+		if i < len(c.TaskMS) {
+			pr.TaskMS[h.Task] = c.TaskMS[i]
+		}
+		pr.Accuracy[h.Task] = nil
+		if i < len(c.TaskAccuracy) && !math.IsNaN(c.TaskAccuracy[i]) {
+			a := c.TaskAccuracy[i]
+			pr.Accuracy[h.Task] = &a
+		}
+	}
+	return pr
+}
+
+// Option converts an evaluated choice for a plan.
+func (p *Problem) Option(e Evaluated) plan.Option {
+	return plan.Option{Cut: e.Choice.CutName, Encoding: EncodingName(e.Choice.Encoding), Heads: e.Choice.Heads(p.Graph),
+		Feasible: e.Feasible, Violates: e.Violates, Predicted: p.Predicted(e.Cost)}
+}
+
+// Switch converts a sweep segment for a plan.
+func (p *Problem) Switch(s Segment) plan.Switch {
+	sw := plan.Switch{FromMbps: s.FromMbps, ToMbps: s.ToMbps, Feasible: s.Feasible,
+		ObjectiveFrom: s.ObjectiveFrom, ObjectiveTo: s.ObjectiveTo}
+	if s.Feasible {
+		sw.Cut, sw.Encoding, sw.Heads = s.Choice.CutName, EncodingName(s.Choice.Encoding), s.Choice.Heads(p.Graph)
+	}
+	return sw
+}

@@ -1,0 +1,239 @@
+package plan
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/mtlsplit/mtlsplit/internal/atomicfile"
+)
+
+// Version is the schema version this package writes and reads.
+const Version = 1
+
+// Plan is a versioned deployment plan.
+type Plan struct {
+	Version     int         `json:"version" yaml:"version"`
+	CreatedAt   string      `json:"created_at" yaml:"created_at"`
+	Model       Model       `json:"model" yaml:"model"`
+	Edge        Device      `json:"edge" yaml:"edge"`
+	Server      Device      `json:"server" yaml:"server"`
+	Network     Network     `json:"network" yaml:"network"`
+	Objective   string      `json:"objective" yaml:"objective"`
+	Constraints Constraints `json:"constraints" yaml:"constraints"`
+	Solver      Solver      `json:"solver" yaml:"solver"`
+	Choice      Choice      `json:"choice" yaml:"choice"`
+	Predicted   Predicted   `json:"predicted" yaml:"predicted"`
+	Baselines   Baselines   `json:"baselines" yaml:"baselines"`
+	// ValidUplinkMbps is the uplink range in which Choice stays optimal.
+	ValidUplinkMbps [2]float64 `json:"valid_uplink_mbps" yaml:"valid_uplink_mbps,flow"`
+	// Below and Above are the optimal choices just outside that range.
+	Below *Switch `json:"below,omitempty" yaml:"below,omitempty"`
+	Above *Switch `json:"above,omitempty" yaml:"above,omitempty"`
+	// SwitchTable covers the swept range: a runtime that measures its uplink
+	// picks the row it falls in.
+	SwitchTable []Switch `json:"switch_table" yaml:"switch_table"`
+	Pareto      []Option `json:"pareto" yaml:"pareto"`
+	Notes       []string `json:"notes,omitempty" yaml:"notes,omitempty"`
+}
+
+// Model identifies the network the plan was made for.
+type Model struct {
+	Name      string `json:"name" yaml:"name"`
+	InputSize int    `json:"input_size" yaml:"input_size"`
+	Tasks     []Task `json:"tasks" yaml:"tasks"`
+	// Hash is the graph's structural hash; a runtime refuses another graph.
+	Hash string `json:"hash" yaml:"hash"`
+}
+
+// Task is one task head.
+type Task struct {
+	Name    string `json:"name" yaml:"name"`
+	Classes int    `json:"classes" yaml:"classes"`
+}
+
+// Device is one side of the split.
+type Device struct {
+	ID string `json:"id" yaml:"id"`
+	// LatencySource is "predicted" or "measured: FILE".
+	LatencySource string `json:"latency_source" yaml:"latency_source"`
+}
+
+// Network is the link the plan was made for.
+type Network struct {
+	ID           string  `json:"id" yaml:"id"`
+	UplinkMbps   float64 `json:"uplink_mbps" yaml:"uplink_mbps"`
+	DownlinkMbps float64 `json:"downlink_mbps" yaml:"downlink_mbps"`
+	RTTMS        float64 `json:"rtt_ms" yaml:"rtt_ms"`
+}
+
+// Constraints records the bounds the plan was made under (0: none).
+type Constraints struct {
+	MaxEdgeMemoryMB float64            `json:"max_edge_memory_mb,omitempty" yaml:"max_edge_memory_mb,omitempty"`
+	MaxBytes        int64              `json:"max_bytes,omitempty" yaml:"max_bytes,omitempty"`
+	DeadlineMS      float64            `json:"deadline_ms,omitempty" yaml:"deadline_ms,omitempty"`
+	MinAccuracy     map[string]float64 `json:"min_accuracy,omitempty" yaml:"min_accuracy,omitempty"`
+}
+
+// Solver says how the choice was found.
+type Solver struct {
+	Name       string  `json:"name" yaml:"name"`
+	Status     string  `json:"status" yaml:"status"`
+	Candidates int     `json:"candidates" yaml:"candidates"`
+	SolveMS    float64 `json:"solve_ms" yaml:"solve_ms"`
+}
+
+// Choice is what runs where and what is sent.
+type Choice struct {
+	// Cut is "input" (send the image) or the last block on the edge.
+	Cut string `json:"cut" yaml:"cut"`
+	// Encoding of the cut tensor; "none" when nothing is sent.
+	Encoding string `json:"encoding" yaml:"encoding"`
+	// Heads maps each task to "edge" or "server".
+	Heads        map[string]string `json:"heads" yaml:"heads"`
+	EdgeBlocks   []string          `json:"edge_blocks" yaml:"edge_blocks,flow"`
+	ServerBlocks []string          `json:"server_blocks" yaml:"server_blocks,flow"`
+	// CutShape is the [C, H, W] of the tensor sent (empty when none).
+	CutShape []int `json:"cut_shape,omitempty" yaml:"cut_shape,omitempty,flow"`
+}
+
+// Predicted is the cost model's forecast for a choice.
+type Predicted struct {
+	TotalMS      float64            `json:"total_ms" yaml:"total_ms"`
+	EdgeMS       float64            `json:"edge_ms" yaml:"edge_ms"`
+	NetworkMS    float64            `json:"network_ms" yaml:"network_ms"`
+	ServerMS     float64            `json:"server_ms" yaml:"server_ms"`
+	Bytes        int64              `json:"bytes" yaml:"bytes"`
+	EdgeEnergyMJ float64            `json:"edge_energy_mj" yaml:"edge_energy_mj"`
+	EdgeMemoryMB float64            `json:"edge_memory_mb" yaml:"edge_memory_mb"`
+	TaskMS       map[string]float64 `json:"task_ms" yaml:"task_ms"`
+	// Accuracy per task; null when no accuracy table covers it.
+	Accuracy map[string]*float64 `json:"accuracy" yaml:"accuracy"`
+}
+
+// Option is a choice with its forecast (baselines, Pareto points).
+type Option struct {
+	Cut       string            `json:"cut" yaml:"cut"`
+	Encoding  string            `json:"encoding" yaml:"encoding"`
+	Heads     map[string]string `json:"heads" yaml:"heads"`
+	Feasible  bool              `json:"feasible" yaml:"feasible"`
+	Violates  string            `json:"violates,omitempty" yaml:"violates,omitempty"`
+	Predicted Predicted         `json:"predicted" yaml:"predicted"`
+}
+
+// Baselines are the fixed strategies the choice is compared against.
+type Baselines struct {
+	LocalOnly  Option `json:"local_only" yaml:"local_only"`
+	RemoteOnly Option `json:"remote_only" yaml:"remote_only"`
+	MTLSplit   Option `json:"mtl_split" yaml:"mtl_split"`
+}
+
+// Switch is one row of the switch table.
+type Switch struct {
+	FromMbps float64           `json:"from_mbps" yaml:"from_mbps"`
+	ToMbps   float64           `json:"to_mbps" yaml:"to_mbps"`
+	Feasible bool              `json:"feasible" yaml:"feasible"`
+	Cut      string            `json:"cut,omitempty" yaml:"cut,omitempty"`
+	Encoding string            `json:"encoding,omitempty" yaml:"encoding,omitempty"`
+	Heads    map[string]string `json:"heads,omitempty" yaml:"heads,omitempty"`
+	// Objective at each end of the range.
+	ObjectiveFrom float64 `json:"objective_from" yaml:"objective_from"`
+	ObjectiveTo   float64 `json:"objective_to" yaml:"objective_to"`
+}
+
+// Load reads a plan strictly: unknown keys, a second YAML document, another
+// schema version or an inconsistent plan are errors naming the file.
+func Load(path string) (*Plan, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load plan: %w", err)
+	}
+	p, err := Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("load plan %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// Parse decodes a plan from YAML (JSON is YAML too) and validates it.
+func Parse(raw []byte) (*Plan, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	var p Plan
+	if err := dec.Decode(&p); err != nil {
+		return nil, err
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("line %d: a second YAML document is not allowed", extra.Line)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Validate reports every inconsistency of the plan in one error.
+func (p *Plan) Validate() error {
+	var bad []string
+	add := func(format string, a ...any) { bad = append(bad, fmt.Sprintf(format, a...)) }
+	if p.Version != Version {
+		add("version %d, this build reads version %d", p.Version, Version)
+	}
+	if p.Model.Name == "" || p.Model.Hash == "" || p.Model.InputSize < 1 {
+		add("model needs a name, a hash and a positive input size")
+	}
+	if len(p.Model.Tasks) == 0 {
+		add("model has no tasks")
+	}
+	if p.Choice.Cut == "" || p.Choice.Encoding == "" {
+		add("choice needs a cut and an encoding")
+	}
+	for _, t := range p.Model.Tasks {
+		if s := p.Choice.Heads[t.Name]; s != "edge" && s != "server" {
+			add("choice.heads.%s is %q, want edge or server", t.Name, s)
+		}
+	}
+	if len(p.Choice.Heads) != len(p.Model.Tasks) {
+		add("choice places %d heads for %d tasks", len(p.Choice.Heads), len(p.Model.Tasks))
+	}
+	pr := p.Predicted
+	for name, v := range map[string]float64{"total_ms": pr.TotalMS, "edge_ms": pr.EdgeMS, "network_ms": pr.NetworkMS, "server_ms": pr.ServerMS, "edge_energy_mj": pr.EdgeEnergyMJ} {
+		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			add("predicted.%s is %g", name, v)
+		}
+	}
+	if lo, hi := p.ValidUplinkMbps[0], p.ValidUplinkMbps[1]; !(lo > 0 && lo <= hi) {
+		add("valid_uplink_mbps [%g, %g] is not a range", lo, hi)
+	}
+	for i := 1; i < len(p.SwitchTable); i++ {
+		if p.SwitchTable[i].FromMbps < p.SwitchTable[i-1].FromMbps {
+			add("switch_table row %d is out of order", i+1)
+		}
+	}
+	if len(bad) > 0 {
+		return errors.New(strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// Write saves the plan as YAML atomically (a temporary file renamed into
+// place). It refuses to replace an existing file unless overwrite is set.
+func (p *Plan) Write(path string, overwrite bool) error {
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("write plan: %w", err)
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(p); err != nil {
+		return fmt.Errorf("write plan: %w", err)
+	}
+	return atomicfile.Write(path, buf.Bytes(), overwrite)
+}
