@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"sort"
+	"strconv"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
@@ -125,7 +126,7 @@ func checkKind(kind string, valid []string) error {
 	return fmt.Errorf("unknown catalog section %q%s", kind, suggest.Hint(kind, valid))
 }
 
-func num(n hwprofiles.Number) string { return fmt.Sprintf("%.4g", n.Value) }
+func num(n hwprofiles.Number) string { return strconv.FormatFloat(n.Value, 'f', -1, 64) }
 
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))

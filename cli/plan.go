@@ -52,12 +52,12 @@ func runPlan(opts *PlanOptions) error {
 	if err != nil {
 		return err
 	}
-	start := time.Now()
+	start := opts.IO.Now()
 	r, err := optimizer.Solve(p, nil, nil)
 	if err != nil {
 		return err
 	}
-	info.SolveMS = float64(time.Since(start).Microseconds()) / 1e3
+	info.SolveMS = float64(opts.IO.Now().Sub(start).Microseconds()) / 1e3
 	info.CreatedAt = opts.IO.Now().UTC().Format(time.RFC3339)
 	pl := p.Plan(r, info)
 	if opts.Out != "" {
@@ -95,7 +95,7 @@ func printPlan(w io.Writer, pl *plan.Plan) error {
 	header := []string{"", "TOTAL ms", "EDGE ms", "NETWORK ms", "SERVER ms", "BYTES", "ENERGY mJ", "MIN ACC", "CHOICE"}
 	row := func(name string, o plan.Option) []string {
 		pr := o.Predicted
-		note := describeChoice(o.Cut, o.Encoding, o.Heads, -1)
+		note := shortChoice(o.Cut, o.Encoding, o.Heads)
 		if !o.Feasible {
 			note += " [violates " + o.Violates + "]"
 		}
@@ -149,6 +149,19 @@ func describeChoice(cut, enc string, heads map[string]string, bytes int64) strin
 		hs = append(hs, t+"@"+heads[t])
 	}
 	return s + "; heads " + strings.Join(hs, " ")
+}
+
+// shortChoice is a compact label: "layer3 int8 → heads SE" (E edge,
+// S server, in task order).
+func shortChoice(cut, enc string, heads map[string]string) string {
+	var hs strings.Builder
+	for _, t := range sortedKeys(heads) {
+		hs.WriteString(strings.ToUpper(heads[t][:1]))
+	}
+	if enc == "none" {
+		return "all on edge"
+	}
+	return cut + " " + enc + " → heads " + hs.String()
 }
 
 func describeSwitch(s plan.Switch) string {

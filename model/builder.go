@@ -120,9 +120,14 @@ func (b *Builder) feature(name string, op Op, in int) Shape {
 	return s
 }
 
-// windowOut is the spatial output size of a sliding window (floor mode).
+// windowOut is the spatial output size of a sliding window (floor mode);
+// zero or less when the window does not fit.
 func windowOut(in, k, stride, pad, dil int) int {
-	return (in+2*pad-dil*(k-1)-1)/stride + 1
+	span := in + 2*pad - dil*(k-1) - 1
+	if span < 0 {
+		return 0 // Go's division truncates towards zero; floor would go negative
+	}
+	return span/stride + 1
 }
 
 // Conv2d adds a convolution reading node in.

@@ -1,0 +1,40 @@
+# mtlsplit — quick start: `make demo`, `make test`.
+GO      ?= go
+BIN     := bin/mtlsplit
+PKGS    := ./...
+DEMO    ?= efficientnet_b0 --device rpi4 --server h100 --network wifi --tasks 8,4 --encodings fp32,fp16,int8
+
+.PHONY: all setup build test demo sweep-demo bench lint clean
+
+all: build
+
+# System packages the project needs (idempotent; silent when installed).
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	$(GO) build -o $(BIN) ./cmd/mtlsplit
+
+test: setup
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 $(PKGS)
+
+# Plan a deployment for the default model, device, server and network.
+demo: build
+	@./$(BIN) plan $(DEMO)
+
+# Sweep the uplink bandwidth for the same setup and draw it.
+sweep-demo: build
+	@mkdir -p results/out
+	@./$(BIN) sweep $(DEMO) --encodings fp32,fp16,int8 --plot results/out/sweep_demo.png --force
+
+bench: setup
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet $(PKGS)
+	@if command -v golangci-lint >/dev/null; then golangci-lint run; else echo "golangci-lint not installed: skipped"; fi
+
+clean:
+	rm -rf bin results/out

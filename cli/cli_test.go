@@ -1,0 +1,264 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mtlsplit/mtlsplit/plan"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// run executes the CLI with a fixed clock, like a user would.
+func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errw bytes.Buffer
+	io := &IO{In: strings.NewReader(""), Out: &out, Err: &errw, Now: func() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) }}
+	root := NewRoot(io)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err != nil {
+		errw.WriteString("mtlsplit: " + oneLine(err.Error()) + "\n")
+	}
+	return out.String(), errw.String(), ExitCode(err)
+}
+
+func writeFile(t *testing.T, name, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestBadInputExitsTwoWithOneLine(t *testing.T) {
+	badHW := writeFile(t, "hw.yaml", "version: 1\ndevices:\n  - id: my-board\n    name: Board\n    dtype: fp32\n    peak_gflop: {value: 1, source: x}\n")
+	badAcc := writeFile(t, "acc.yaml", "version: 1\nentries:\n  - {task: task1, cut: layer3, encoding: int8, accuracy: 1.5}\n")
+	tests := []struct {
+		name string
+		args []string
+		want []string // substrings of the one-line message
+	}{
+		{"unknown model", []string{"plan", "resnet19"}, []string{`unknown model "resnet19"`, "resnet18"}},
+		{"unknown model inspect", []string{"inspect", "mobilenet"}, []string{"mobilenet_v3_small"}},
+		{"unknown device", []string{"plan", "resnet18", "--device", "jetson-nan"}, []string{"jetson-nano"}},
+		{"unknown server", []string{"plan", "resnet18", "--server", "h10"}, []string{"h100"}},
+		{"unknown network", []string{"plan", "resnet18", "--network", "wifi7"}, []string{"wifi"}},
+		{"bad tasks", []string{"plan", "resnet18", "--tasks", "8,x"}, []string{"--tasks"}},
+		{"bad encoding", []string{"plan", "resnet18", "--encodings", "fp8"}, []string{"fp8", "did you mean"}},
+		{"bad format", []string{"plan", "resnet18", "-o", "xml"}, []string{"output format"}},
+		{"bad objective", []string{"plan", "resnet18", "--objective", "speed"}, []string{"objective", "latency"}},
+		{"negative uplink", []string{"plan", "resnet18", "--uplink-mbps", "-3"}, []string{"--uplink-mbps"}},
+		{"input too small", []string{"inspect", "vgg16", "--input", "16"}, []string{"too small"}},
+		{"missing model", []string{"plan"}, []string{"needs MODEL"}},
+		{"unknown flag", []string{"plan", "resnet18", "--bandwidth", "3"}, []string{"unknown flag"}},
+		{"unknown yaml field", []string{"plan", "resnet18", "--hw", badHW}, []string{"hw.yaml:6", "peak_gflops"}},
+		{"missing hw file", []string{"hw", "--hw", "/nonexistent/hw.yaml"}, []string{"/nonexistent/hw.yaml"}},
+		{"bad accuracy table", []string{"plan", "resnet18", "--accuracy", badAcc}, []string{"line 3", "accuracy 1.5"}},
+		{"floor without table", []string{"plan", "resnet18", "--min-accuracy", "0.9"}, []string{"accuracy table"}},
+		{"impossible deadline", []string{"plan", "resnet18", "--deadline-ms", "1"}, []string{"deadline", "fastest choice takes"}},
+		{"impossible memory", []string{"plan", "vgg16", "--max-edge-memory-mb", "0.1"}, []string{"edge memory", "needs"}},
+		{"bad sweep range", []string{"sweep", "resnet18", "--from", "10", "--to", "1"}, []string{"sweep range"}},
+		{"bad plot format", []string{"sweep", "resnet18", "--plot", filepath.Join(t.TempDir(), "x.gif")}, []string{"image format"}},
+		{"bad hw section", []string{"hw", "device"}, []string{"devices"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, code := run(t, tc.args...)
+			if code != 2 {
+				t.Errorf("exit code %d, want 2 (stderr %q)", code, stderr)
+			}
+			if strings.Count(stderr, "\n") != 1 || strings.Contains(stderr, "goroutine") {
+				t.Errorf("stderr is not one line: %q", stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr %q lacks %q", stderr, w)
+				}
+			}
+		})
+	}
+}
+
+func TestInspectJSONContract(t *testing.T) {
+	stdout, stderr, code := run(t, "inspect", "resnet18", "--input", "224", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got struct {
+		Blocks []struct {
+			Name     string `json:"name"`
+			OutShape []int  `json:"out_shape"`
+			Params   int64  `json:"params"`
+			MACs     int64  `json:"macs"`
+		} `json:"blocks"`
+		Layers []struct {
+			Name, Op, Block string
+			OutShape        []int `json:"out_shape"`
+			Params, MACs    int64
+		} `json:"layers"`
+		Heads  []json.RawMessage `json:"heads"`
+		Totals struct{ Params, MACs int64 } `json:"totals"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	// Ground truth: ../shared/reference/torchvision/backbones_224.json.
+	if len(got.Blocks) != 8 || got.Blocks[5].Name != "layer2" || got.Blocks[5].MACs != 411041792 ||
+		len(got.Blocks[7].OutShape) != 3 || got.Blocks[7].OutShape[0] != 512 || got.Blocks[7].OutShape[2] != 7 {
+		t.Errorf("blocks: %+v", got.Blocks)
+	}
+	if len(got.Layers) != 58 || got.Layers[0].Op != "Conv2d" || got.Layers[0].Block != "conv1" || got.Layers[0].MACs != 118013952 {
+		t.Errorf("layers: %d, first %+v", len(got.Layers), got.Layers[0])
+	}
+	if got.Totals.Params != 11176512 || got.Totals.MACs != 1813561344 || len(got.Heads) != 2 {
+		t.Errorf("totals %+v, %d heads", got.Totals, len(got.Heads))
+	}
+}
+
+func TestPlanJSONContract(t *testing.T) {
+	stdout, stderr, code := run(t, "plan", "mobilenet_v3_small", "--device", "rpi4", "--server", "h100", "--network", "wifi",
+		"--encodings", "fp32,fp16,int8", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	choice := got["choice"].(map[string]any)
+	for _, k := range []string{"cut", "encoding", "heads"} {
+		if _, ok := choice[k]; !ok {
+			t.Errorf("choice lacks %s", k)
+		}
+	}
+	predicted := func(m map[string]any) {
+		for _, k := range []string{"total_ms", "edge_ms", "network_ms", "server_ms", "bytes", "edge_energy_mj"} {
+			if _, ok := m[k].(float64); !ok {
+				t.Errorf("predicted lacks %s: %v", k, m)
+			}
+		}
+	}
+	predicted(got["predicted"].(map[string]any))
+	total := got["predicted"].(map[string]any)["total_ms"].(float64)
+	for _, b := range []string{"local_only", "remote_only", "mtl_split"} {
+		bl := got["baselines"].(map[string]any)[b].(map[string]any)
+		predicted(bl["predicted"].(map[string]any))
+		if bt := bl["predicted"].(map[string]any)["total_ms"].(float64); bt < total-1e-9 {
+			t.Errorf("baseline %s (%g ms) beats the optimum (%g ms)", b, bt, total)
+		}
+	}
+	v := got["valid_uplink_mbps"].([]any)
+	if lo, hi := v[0].(float64), v[1].(float64); !(lo <= 18.88 && 18.88 <= hi) {
+		t.Errorf("valid_uplink_mbps [%g, %g] misses the wifi uplink 18.88", lo, hi)
+	}
+}
+
+func TestSweepJSONContract(t *testing.T) {
+	stdout, stderr, code := run(t, "sweep", "vgg16", "--device", "jetson-tx2", "--encodings", "fp32,fp16,int8,int4", "--from", "0.1", "--to", "1000", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got struct {
+		Segments []struct {
+			From     float64           `json:"from_mbps"`
+			To       float64           `json:"to_mbps"`
+			Cut      string            `json:"cut"`
+			Encoding string            `json:"encoding"`
+			Heads    map[string]string `json:"heads"`
+		} `json:"segments"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	s := got.Segments
+	if len(s) < 2 || s[0].From != 0.1 || s[len(s)-1].To != 1000 {
+		t.Fatalf("segments do not cover 0.1–1000 with a switch: %+v", s)
+	}
+	for i := 1; i < len(s); i++ {
+		same := s[i].Cut == s[i-1].Cut && s[i].Encoding == s[i-1].Encoding && headsString(s[i].Heads) == headsString(s[i-1].Heads)
+		if s[i].From != s[i-1].To || same {
+			t.Errorf("segments %d and %d: %+v %+v", i-1, i, s[i-1], s[i])
+		}
+	}
+}
+
+func TestPlanOutNeverOverwrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "plan.yaml")
+	if _, stderr, code := run(t, "plan", "resnet18", "--out", path); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	p, err := plan.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Model.Name != "resnet18" || len(p.SwitchTable) == 0 {
+		t.Errorf("plan %+v", p.Model)
+	}
+	before, _ := os.ReadFile(path)
+	_, stderr, code := run(t, "plan", "vgg16", "--out", path)
+	after, _ := os.ReadFile(path)
+	if code != 2 || !strings.Contains(stderr, "--force") || !bytes.Equal(before, after) {
+		t.Errorf("second write: exit %d, stderr %q, file changed %v", code, stderr, !bytes.Equal(before, after))
+	}
+	if _, stderr, code := run(t, "plan", "vgg16", "--out", path, "--force"); code != 0 {
+		t.Errorf("--force: exit %d: %s", code, stderr)
+	}
+}
+
+func TestSweepPlotWritesPNGAndSVG(t *testing.T) {
+	dir := t.TempDir()
+	png := filepath.Join(dir, "sweep.png")
+	if _, stderr, code := run(t, "sweep", "resnet18", "--plot", png); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, f := range []string{png, filepath.Join(dir, "sweep.svg")} {
+		st, err := os.Stat(f)
+		if err != nil || st.Size() < 1000 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+// TestGolden pins the human output of the main commands; refresh with
+// go test ./cli -update.
+func TestGolden(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"plan_resnet18_nano_h100_4g", []string{"plan", "resnet18", "--device", "jetson-nano", "--server", "h100", "--network", "4g"}},
+		{"plan_effnet_rpi5_wifi_int8", []string{"plan", "efficientnet_b0", "--device", "rpi5", "--server", "a100", "--network", "wifi", "--encodings", "fp32,fp16,int8", "--tasks", "10,5,2"}},
+		{"sweep_vgg16_tx2", []string{"sweep", "vgg16", "--device", "jetson-tx2", "--encodings", "fp32,fp16,int8,int4"}},
+		{"inspect_mobilenet_64", []string{"inspect", "mobilenet_v3_small", "--input", "64"}},
+		{"models", []string{"models"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := run(t, tc.args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			golden := filepath.Join("testdata", tc.name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, []byte(stdout), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./cli -update)", err)
+			}
+			if stdout != string(want) {
+				t.Errorf("output differs from %s:\n%s", golden, stdout)
+			}
+		})
+	}
+}
