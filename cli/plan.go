@@ -64,6 +64,7 @@ func runPlan(opts *PlanOptions) error {
 		if err := pl.Write(opts.Out, opts.Force); err != nil {
 			return err
 		}
+		fmt.Fprintf(opts.IO.Err, "wrote %s\n", opts.Out)
 	}
 	switch opts.Format {
 	case "json":

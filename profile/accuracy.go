@@ -52,16 +52,16 @@ func LoadAccuracy(path string) (*AccuracyTable, error) {
 func ParseAccuracy(raw []byte) (*AccuracyTable, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
-	var node yaml.Node
-	if err := dec.Decode(&node); err != nil {
+	var t AccuracyTable
+	if err := dec.Decode(&t); err != nil {
 		return nil, err
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("line %d: a second YAML document is not allowed", extra.Line)
 	}
-	var t AccuracyTable
-	if err := node.Decode(&t); err != nil {
+	var node yaml.Node
+	if err := yaml.Unmarshal(raw, &node); err != nil {
 		return nil, err
 	}
 	// Record each entry's line for messages.

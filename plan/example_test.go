@@ -1,0 +1,27 @@
+package plan_test
+
+import (
+	"fmt"
+
+	"github.com/mtlsplit/mtlsplit/plan"
+)
+
+func ExampleLoad() {
+	p, err := plan.Load("testdata/effnet_rpi4_wifi.good.yaml")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("%s: cut after %s, send %s %v, heads %v\n", p.Model.Name, p.Choice.Cut, p.Choice.Encoding, p.Choice.CutShape, p.Choice.Heads)
+	fmt.Printf("optimal for %.2f–%.2f Mbps uplink\n", p.ValidUplinkMbps[0], p.ValidUplinkMbps[1])
+	for _, s := range p.SwitchTable {
+		fmt.Printf("  from %8.3f Mbps: %s %s\n", s.FromMbps, s.Cut, s.Encoding)
+	}
+	// Output:
+	// efficientnet_b0: cut after features.3, send int8 [40 28 28], heads map[task1:server task2:server]
+	// optimal for 13.82–25.15 Mbps uplink
+	//   from    0.001 Mbps: features.8 none
+	//   from    3.529 Mbps: features.4 int8
+	//   from   13.823 Mbps: features.3 int8
+	//   from   25.151 Mbps: input uint8
+}

@@ -1,0 +1,190 @@
+package profile
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mtlsplit/mtlsplit/model"
+)
+
+func TestEncodingBytes(t *testing.T) {
+	// resnet18 layer3 at 224: 256×14×14 = 50176 values.
+	cut := Cuts(mustModel(t, "resnet18", 224))[7]
+	tests := []struct {
+		enc  Encoding
+		want int64
+	}{
+		{FP32, 200704},
+		{FP16, 100352},
+		{Int8, 50176 + 8},
+		{Int4, 25088 + 8},
+	}
+	if cut.Name != "layer3" {
+		t.Fatalf("cut 7 is %s", cut.Name)
+	}
+	for _, tc := range tests {
+		if got := cut.Bytes(tc.enc); got != tc.want {
+			t.Errorf("%s: %d bytes, want %d", tc.enc, got, tc.want)
+		}
+	}
+	if got := (Cut{Index: 1, Shape: model.Shape{3, 1, 1}}).Bytes(Int4); got != 2+8 {
+		t.Errorf("odd int4 count rounds up: %d", got)
+	}
+	// The input cut always sends the raw uint8 image, whatever is asked.
+	if in := Cuts(mustModel(t, "resnet18", 160))[0]; in.Bytes(FP32) != 3*160*160 {
+		t.Errorf("input cut: %d bytes", in.Bytes(FP32))
+	}
+}
+
+func TestParseEncodings(t *testing.T) {
+	got, err := ParseEncodings("fp32, INT8,fp32")
+	if err != nil || len(got) != 2 || got[1] != Int8 {
+		t.Errorf("got %v, %v", got, err)
+	}
+	for _, bad := range []string{"fp8", "", "uint8", "fp32,,int4"} {
+		if _, err := ParseEncodings(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func mustModel(t *testing.T, name string, size int) *model.Graph {
+	t.Helper()
+	g, err := model.New(name, size, []int{8, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func TestMemoryBytes(t *testing.T) {
+	// A chain input→conv→relu keeps at most two tensors alive at once.
+	b := model.NewBuilder("chain", 3, 4)
+	b.Block("c", "Conv2d")
+	x := b.Conv2d("c", b.Input(), model.Conv{OutChannels: 2, Kernel: 1, Stride: 1})
+	b.Block("r", "ReLU")
+	b.Activation("r", model.OpReLU, x)
+	g, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// weights 6; activations: input 48 + conv 32 alive at the conv = 80.
+	if got := MemoryBytes(g, OnEdge(g, 2, nil), 4); got != (6+80)*4 {
+		t.Errorf("chain: %d bytes, want %d", got, (6+80)*4)
+	}
+	// Only the input on the edge (remote-only): the image alone.
+	if got := MemoryBytes(g, OnEdge(g, 0, nil), 4); got != 48*4 {
+		t.Errorf("input only: %d bytes", got)
+	}
+	// A residual block keeps its skip tensor alive: more than the chain peak.
+	r := mustModel(t, "resnet18", 224)
+	all := MemoryBytes(r, OnEdge(r, len(r.Blocks), []bool{false, false}), 4)
+	if want := r.BackboneParams() * 4; all <= want {
+		t.Errorf("resnet18 edge memory %d not above its weights %d", all, want)
+	}
+}
+
+func TestAccuracyTable(t *testing.T) {
+	good := []byte("version: 1\nmodel: resnet18\nentries:\n  - {task: task1, cut: layer3, encoding: int8, accuracy: 0.91}\n  - {task: task1, cut: layer3, encoding: fp32, accuracy: 0.93}\n")
+	tab, err := ParseAccuracy(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, ok := tab.Accuracy("task1", "layer3", Int8); !ok || a != 0.91 {
+		t.Errorf("lookup: %v %v", a, ok)
+	}
+	if a, ok := tab.Native("task1"); !ok || a != 0.93 {
+		t.Errorf("native: %v %v", a, ok)
+	}
+	files, _ := filepath.Glob("testdata/*.bad.yaml")
+	want := map[string]string{
+		"unknown_field.bad.yaml": "line 3: field acc not found",
+		"range.bad.yaml":         "line 4: accuracy 91 is not a fraction",
+		"duplicate.bad.yaml":     "line 5: duplicate entry",
+		"two_docs.bad.yaml":      "second YAML document",
+		"version.bad.yaml":       "version 2",
+		"encoding.bad.yaml":      `unknown encoding "fp8"`,
+	}
+	if len(files) != len(want) {
+		t.Fatalf("%d bad files, %d expectations", len(files), len(want))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			_, err := LoadAccuracy(f)
+			if err == nil || !strings.Contains(err.Error(), want[filepath.Base(f)]) || !strings.Contains(err.Error(), f) {
+				t.Errorf("error %v, want %q with the file name", err, want[filepath.Base(f)])
+			}
+		})
+	}
+}
+
+// TestMeasuredWins checks that a measured table replaces the prediction
+// block by block and head by head, and keeps layers consistent with blocks.
+func TestMeasuredWins(t *testing.T) {
+	raw, err := os.ReadFile("../hwprofiles/measured/h100_fp16_b1_224.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := ParseTable(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := CostModel{Device: "h100", BytesPerElem: 2, PeakGFLOPS: 989400, MemBandwidthGBps: 3350, LayerOverheadMS: 0.014,
+		Efficiency: map[OpClass]float64{ClassConv: 0.1, ClassDepthwise: 0.01, ClassLinear: 0.1, ClassElementwise: 0.05, ClassPool: 0.05}}
+	src := Measured{File: "h100_fp16_b1_224.json", Table: tab, Fallback: cm}
+	for _, name := range model.Zoo() {
+		g := mustModel(t, name, 224)
+		l, err := src.Latency(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Source != "measured: h100_fp16_b1_224.json" {
+			t.Errorf("%s: source %q", name, l.Source)
+		}
+		for i, b := range tab.Backbones[name].Blocks {
+			if l.BlockMS[i] != b.Latency.MedianMS {
+				t.Errorf("%s block %s: %g ms, measured %g", name, b.Name, l.BlockMS[i], b.Latency.MedianMS)
+			}
+			var sum float64
+			for id := g.Blocks[i].First; id <= g.Blocks[i].Output; id++ {
+				sum += l.NodeMS[id]
+			}
+			if math.Abs(sum-b.Latency.MedianMS) > 1e-9 {
+				t.Errorf("%s block %s: layers add to %g, block %g", name, b.Name, sum, b.Latency.MedianMS)
+			}
+		}
+		if l.HeadMS[0] != tab.Backbones[name].Heads[0].Latency.MedianMS {
+			t.Errorf("%s head: %g", name, l.HeadMS[0])
+		}
+		// At another input size the table does not apply: predicted.
+		l64, err := src.Latency(mustModel(t, name, 64))
+		if err != nil || l64.Source != "predicted" {
+			t.Errorf("%s at 64: %v %v", name, l64.Source, err)
+		}
+	}
+}
+
+// TestPredictionOverheadDominatesSmallLayers: at batch 1 on a GPU a ReLU costs
+// about the per-layer overhead, and MobileNetV3-Small (many small layers)
+// takes longer than VGG16 — as measured on the H100.
+func TestPredictionOverheadDominatesSmallLayers(t *testing.T) {
+	cm := CostModel{Device: "gpu", BytesPerElem: 2, PeakGFLOPS: 989400, MemBandwidthGBps: 3350, LayerOverheadMS: 0.014,
+		Efficiency: map[OpClass]float64{ClassConv: 0.1, ClassDepthwise: 0.01, ClassLinear: 0.1, ClassElementwise: 0.05, ClassPool: 0.05}}
+	total := func(name string) float64 {
+		l, err := cm.Latency(mustModel(t, name, 224))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s float64
+		for _, v := range l.BlockMS {
+			s += v
+		}
+		return s
+	}
+	if m, v := total("mobilenet_v3_small"), total("vgg16"); m <= v {
+		t.Errorf("mobilenet_v3_small %g ms ≤ vgg16 %g ms", m, v)
+	}
+}
