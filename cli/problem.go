@@ -86,20 +86,11 @@ func (o *ProblemOptions) problem() (*optimizer.Problem, optimizer.PlanInfo, erro
 	if err != nil {
 		return nil, info, fmt.Errorf("--network: %w", err)
 	}
-	edge, err := side(g, edgeDev)
+	p, err := optimizer.NewProblem(g, edgeDev, serverDev, net)
 	if err != nil {
 		return nil, info, err
 	}
-	server, err := side(g, serverDev)
-	if err != nil {
-		return nil, info, err
-	}
-	p := &optimizer.Problem{
-		Graph: g, Edge: edge, Server: server,
-		Network: optimizer.Network{Name: net.ID, UplinkMbps: net.UplinkMbps.Value, DownlinkMbps: net.DownlinkMbps.Value,
-			RTTMS: net.RTTMS.Value, TxPowerW: net.TxPowerW.Value},
-		Objective: optimizer.Objective(o.Objective),
-	}
+	p.Objective = optimizer.Objective(o.Objective)
 	if o.UplinkMbps != 0 {
 		if !(o.UplinkMbps > 0) || math.IsInf(o.UplinkMbps, 0) {
 			return nil, info, fmt.Errorf("--uplink-mbps %g: must be a positive bandwidth", o.UplinkMbps)
@@ -126,16 +117,16 @@ func (o *ProblemOptions) problem() (*optimizer.Problem, optimizer.PlanInfo, erro
 			return nil, info, err
 		}
 	}
-	if err := o.constraints(p, edgeDev); err != nil {
+	if err := o.constraints(p); err != nil {
 		return nil, info, err
 	}
 	info = optimizer.PlanInfo{EdgeID: edgeDev.ID, ServerID: serverDev.ID, NetworkID: net.ID}
 	return p, info, p.Validate()
 }
 
-func (o *ProblemOptions) constraints(p *optimizer.Problem, edge hwprofiles.Device) error {
+func (o *ProblemOptions) constraints(p *optimizer.Problem) error {
 	c := &p.Constraints
-	memMB := edge.MemoryMB.Value
+	memMB := float64(c.MaxEdgeMemoryBytes) / 1e6 // the device's memory
 	if o.MaxEdgeMemoryMB != 0 {
 		memMB = o.MaxEdgeMemoryMB
 	}
@@ -166,19 +157,6 @@ func (o *ProblemOptions) constraints(p *optimizer.Problem, edge hwprofiles.Devic
 		c.MinAccuracy[strings.TrimSpace(k)] = f
 	}
 	return nil
-}
-
-// side profiles the graph on a device.
-func side(g *model.Graph, d hwprofiles.Device) (optimizer.Side, error) {
-	src, err := d.LatencySource()
-	if err != nil {
-		return optimizer.Side{}, internal(err)
-	}
-	lat, err := src.Latency(g)
-	if err != nil {
-		return optimizer.Side{}, fmt.Errorf("device %q: %w", d.ID, err)
-	}
-	return optimizer.Side{Name: d.ID, Latency: lat, Cost: d.CostModel(), ActivePowerW: d.ActivePowerW.Value}, nil
 }
 
 // parseTasks parses "8,4" into class counts.

@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/mtlsplit/mtlsplit/experiments"
+	"github.com/mtlsplit/mtlsplit/hwprofiles"
+	"github.com/mtlsplit/mtlsplit/model"
+	"github.com/mtlsplit/mtlsplit/optimizer"
+	"github.com/mtlsplit/mtlsplit/profile"
+)
+
+// ExperimentOptions are the options of "mtlsplit experiment scenarios".
+type ExperimentOptions struct {
+	IO                        *IO
+	Models, Devices, Networks string
+	Server, Tasks, Encodings  string
+	Objective, Out            string
+	Input                     int
+	Force, Quiet              bool
+}
+
+// NewCmdExperiment groups the reproducible studies.
+func NewCmdExperiment(io *IO) *cobra.Command {
+	cmd := &cobra.Command{Use: "experiment", Short: "Run reproducible studies and write CSV, figures and a summary"}
+	opts := &ExperimentOptions{IO: io}
+	sc := &cobra.Command{
+		Use:   "scenarios",
+		Short: "Every model × edge device × network: the searched split against MTL-Split's fixed split",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, args []string) error { return runScenarios(opts) },
+	}
+	f := sc.Flags()
+	f.StringVar(&opts.Models, "models", "all", "models, comma-separated, or all")
+	f.StringVar(&opts.Devices, "devices", "all", "edge devices, comma-separated, or all")
+	f.StringVar(&opts.Networks, "networks", "all", "networks, comma-separated, or all")
+	f.StringVar(&opts.Server, "server", "h100", "server id")
+	f.StringVar(&opts.Tasks, "tasks", "8,4", "classes per task head")
+	f.IntVar(&opts.Input, "input", 224, "square input size in pixels")
+	f.StringVar(&opts.Encodings, "encodings", "fp32,fp16,int8", "encodings allowed for the cut tensor")
+	f.StringVar(&opts.Objective, "objective", "latency", "latency|energy|weighted")
+	f.StringVar(&opts.Out, "out", "results/out/scenarios", "directory for scenarios.csv, the figures and summary.md")
+	f.BoolVar(&opts.Force, "force", false, "replace files that exist")
+	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")
+	cmd.AddCommand(sc)
+	return cmd
+}
+
+func runScenarios(opts *ExperimentOptions) error {
+	cat, err := hwprofiles.Default()
+	if err != nil {
+		return internal(err)
+	}
+	tasks, err := parseTasks(opts.Tasks)
+	if err != nil {
+		return err
+	}
+	encs, err := profile.ParseEncodings(opts.Encodings)
+	if err != nil {
+		return fmt.Errorf("--encodings: %w", err)
+	}
+	s := experiments.Scenarios{
+		Models: list(opts.Models, model.Zoo()), Devices: list(opts.Devices, cat.DeviceIDs()),
+		Networks: list(opts.Networks, cat.NetworkIDs()), Server: opts.Server, Tasks: tasks, Input: opts.Input,
+		Encodings: encs, Objective: optimizer.Objective(opts.Objective),
+	}
+	rows, err := s.Run(cat, progress(opts.IO, opts.Quiet, "scenarios"))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
+		return err
+	}
+	paths, err := experiments.WriteScenarios(opts.Out, rows, opts.Force)
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		fmt.Fprintf(opts.IO.Out, "wrote %s\n", p)
+	}
+	summary, err := os.ReadFile(paths[len(paths)-1])
+	if err != nil {
+		return internal(err)
+	}
+	fmt.Fprintf(opts.IO.Out, "\n%s", summary)
+	return nil
+}
+
+func list(s string, all []string) []string {
+	if s == "all" {
+		return all
+	}
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		out = append(out, strings.TrimSpace(f))
+	}
+	return out
+}
+
+// progress returns a progress bar on stderr when it is a terminal, and
+// nothing (nil) when it is not or quiet is set.
+func progress(io *IO, quiet bool, label string) func(done, total int) {
+	f, ok := io.Err.(*os.File)
+	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return func(done, total int) {
+		const width = 30
+		n := width * done / total
+		fmt.Fprintf(f, "\r%s [%s%s] %d/%d", label, strings.Repeat("#", n), strings.Repeat(" ", width-n), done, total)
+		if done == total {
+			fmt.Fprintln(f)
+		}
+	}
+}

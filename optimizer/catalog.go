@@ -1,0 +1,45 @@
+package optimizer
+
+import (
+	"fmt"
+
+	"github.com/mtlsplit/mtlsplit/hwprofiles"
+	"github.com/mtlsplit/mtlsplit/model"
+	"github.com/mtlsplit/mtlsplit/profile"
+)
+
+// NewProblem profiles g on a catalog edge device and server and sets the
+// catalog network; the objective is latency, the encodings fp32 and fp16,
+// and the edge memory bound the device's memory. Callers adjust the rest.
+func NewProblem(g *model.Graph, edge, server hwprofiles.Device, net hwprofiles.Network) (*Problem, error) {
+	e, err := NewSide(g, edge)
+	if err != nil {
+		return nil, err
+	}
+	s, err := NewSide(g, server)
+	if err != nil {
+		return nil, err
+	}
+	return &Problem{
+		Graph: g, Edge: e, Server: s,
+		Network: Network{Name: net.ID, UplinkMbps: net.UplinkMbps.Value, DownlinkMbps: net.DownlinkMbps.Value,
+			RTTMS: net.RTTMS.Value, TxPowerW: net.TxPowerW.Value},
+		Encodings:   []profile.Encoding{profile.FP32, profile.FP16},
+		Objective:   Latency,
+		Constraints: Constraints{MaxEdgeMemoryBytes: int64(edge.MemoryMB.Value * 1e6)},
+	}, nil
+}
+
+// NewSide profiles g on a catalog device: measured where its table covers
+// the graph, predicted elsewhere.
+func NewSide(g *model.Graph, d hwprofiles.Device) (Side, error) {
+	src, err := d.LatencySource()
+	if err != nil {
+		return Side{}, err
+	}
+	lat, err := src.Latency(g)
+	if err != nil {
+		return Side{}, fmt.Errorf("device %q: %w", d.ID, err)
+	}
+	return Side{Name: d.ID, Latency: lat, Cost: d.CostModel(), ActivePowerW: d.ActivePowerW.Value}, nil
+}
