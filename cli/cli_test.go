@@ -104,7 +104,7 @@ func TestInspectJSONContract(t *testing.T) {
 			OutShape        []int `json:"out_shape"`
 			Params, MACs    int64
 		} `json:"layers"`
-		Heads  []json.RawMessage `json:"heads"`
+		Heads  []json.RawMessage            `json:"heads"`
 		Totals struct{ Params, MACs int64 } `json:"totals"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
