@@ -45,6 +45,7 @@ func (l line) at(x float64) float64 { return l.a + l.b*x }
 // precomputed.
 type candidate struct {
 	Choice
+	placement  Placement
 	order      int
 	tasks      []line // completion time of each task
 	energy     line
@@ -63,87 +64,127 @@ const msPerMbps = 8.0 / 1e3
 // resultBytes is the size of a task's output (fp32 logits).
 func resultBytes(classes int) int64 { return 4 * int64(classes) }
 
-// newCandidate precomputes the affine costs of a choice.
-func (p *Problem) newCandidate(c Choice, order int) candidate {
-	g := p.Graph
-	cd := candidate{Choice: c, order: order}
-	var prefix, suffix float64
-	for i := range g.Blocks {
-		if i < c.Cut {
-			prefix += p.Edge.Latency.BlockMS[i]
-		} else {
-			suffix += p.Server.Latency.BlockMS[i]
+// newCandidate precomputes the affine costs of a block-level choice.
+func (p *Problem) newCandidate(u *units, c Choice, order int) candidate {
+	return p.candidateOf(u, u.placementOf(c), c, order)
+}
+
+// candidateOf precomputes the affine costs of a placement. The edge runs its
+// backbone units, encodes what crosses, runs the edge parts of heads whose
+// results come from the server, sends, and then runs the heads of edge
+// tasks in task order. The server decodes, runs its units, and sends all
+// results back together.
+func (p *Problem) candidateOf(u *units, pl Placement, c Choice, order int) candidate {
+	cd := candidate{Choice: c, order: order, placement: pl}
+	var edgeBackbone, serverUnits, encMS, decMS float64
+	sends := false
+	for i := range u.name {
+		if pl.OnServer[i] {
+			serverUnits += u.serverMS[i]
+		} else if u.task[i] < 0 {
+			edgeBackbone += u.edgeMS[i]
+		}
+		if e := pl.Encoding[i]; e != "" {
+			sends = true
+			cd.bytes += e.Bytes(u.elems[i])
+			if e != profile.FP32 && e != profile.Raw {
+				encMS += p.Edge.Cost.ElementwiseMS(u.elems[i])
+				decMS += p.Server.Cost.ElementwiseMS(u.elems[i])
+			}
 		}
 	}
-	var encMS, decMS float64
-	cut := profile.Cuts(g)[c.Cut]
-	if c.Sends() {
-		cd.bytes = cut.Bytes(c.Encoding)
-		if c.Cut > 0 && c.Encoding != profile.FP32 {
-			elems := cut.Shape.Elems()
-			encMS = p.Edge.Cost.ElementwiseMS(elems)
-			decMS = p.Server.Cost.ElementwiseMS(elems)
-		}
-	}
-	edgeStart := prefix + encMS
-	edgeT, serverT := edgeStart, decMS+suffix
+	// Per task: the time its head spends on the edge, split into what must
+	// run before sending (the edge part of a head finished on the server)
+	// and what runs after (the head of an edge task).
+	nt := len(u.heads)
+	beforeSend, edgeTask := 0.0, make([]float64, nt)
 	var results int64
-	for i, h := range g.Heads {
-		if c.HeadsOnEdge[i] {
-			edgeT += p.Edge.Latency.HeadMS[i]
-		} else {
-			serverT += p.Server.Latency.HeadMS[i]
-			results += resultBytes(h.Classes)
+	for t, hu := range u.heads {
+		onServer := pl.OnServer[u.last(t)]
+		for _, i := range hu {
+			if pl.OnServer[i] {
+				continue
+			}
+			if onServer {
+				beforeSend += u.edgeMS[i]
+			} else {
+				edgeTask[t] += u.edgeMS[i]
+			}
+		}
+		if onServer {
+			results += resultBytes(p.Graph.Heads[t].Classes)
 		}
 	}
-	cd.edgeMS, cd.serverMS = edgeT, serverT
-	if c.Sends() {
+	edgeStart := edgeBackbone + encMS + beforeSend
+	cd.edgeMS = edgeStart
+	for _, e := range edgeTask {
+		cd.edgeMS += e
+	}
+	if sends {
+		cd.serverMS = decMS + serverUnits
 		cd.fixedNetMS = p.Network.RTTMS + float64(results)*msPerMbps/p.Network.DownlinkMbps
 		cd.txPerX = float64(cd.bytes) * msPerMbps
-	} else {
-		cd.serverMS = 0
 	}
-	// A task on the edge is done when its head finishes there (heads run in
-	// task order after the encoding); a task on the server when all results
-	// come back together.
 	done := edgeStart
-	serverDone := line{edgeStart + cd.fixedNetMS + serverT, cd.txPerX}
-	cd.tasks = make([]line, len(g.Heads))
-	for i := range g.Heads {
-		if c.HeadsOnEdge[i] {
-			done += p.Edge.Latency.HeadMS[i]
-			cd.tasks[i] = line{done, 0}
+	serverDone := line{edgeStart + cd.fixedNetMS + cd.serverMS, cd.txPerX}
+	cd.tasks = make([]line, nt)
+	for t := range u.heads {
+		if pl.OnServer[u.last(t)] {
+			cd.tasks[t] = serverDone
 		} else {
-			cd.tasks[i] = serverDone
+			done += edgeTask[t]
+			cd.tasks[t] = line{done, 0}
 		}
 	}
-	cd.energy = line{p.Edge.ActivePowerW * edgeT, p.Network.TxPowerW * cd.txPerX}
-	cd.accuracy = p.taskAccuracy(c, cut.Name)
-	cd.memory = profile.MemoryBytes(g, profile.OnEdge(g, c.Cut, c.HeadsOnEdge), p.Edge.Cost.BytesPerElem)
+	cd.energy = line{p.Edge.ActivePowerW * cd.edgeMS, p.Network.TxPowerW * cd.txPerX}
+	cd.accuracy = p.taskAccuracy(u, pl)
+	on := make([]bool, len(p.Graph.Nodes))
+	for i, nodes := range u.nodes {
+		for _, n := range nodes {
+			on[n] = !pl.OnServer[i]
+		}
+	}
+	cd.memory = profile.MemoryBytes(p.Graph, on, p.Edge.Cost.BytesPerElem)
 	return cd
 }
 
 // taskAccuracy looks each task up in the accuracy table. A task whose head
-// runs on the edge, or whose features travel in fp32, sees the network's
-// native accuracy (any fp32 entry of that task).
-func (p *Problem) taskAccuracy(c Choice, cut string) []float64 {
-	acc := make([]float64, len(p.Graph.Heads))
-	for i, h := range p.Graph.Heads {
-		acc[i] = math.NaN()
+// runs on the edge sees the network's native accuracy; a task finished on
+// the server sees the worst of the tensors that crossed. A tensor in fp32
+// (or the raw image) is lossless: native accuracy unless the table says
+// otherwise; a lossy tensor off the block boundaries has no measured
+// accuracy.
+func (p *Problem) taskAccuracy(u *units, pl Placement) []float64 {
+	acc := make([]float64, len(u.heads))
+	for t, h := range p.Graph.Heads {
+		acc[t] = math.NaN()
 		if p.Accuracy == nil {
 			continue
 		}
-		lossless := c.HeadsOnEdge[i] || c.Encoding == profile.FP32 || c.Encoding == profile.Raw
-		enc := c.Encoding
-		if c.HeadsOnEdge[i] {
-			enc = profile.FP32
-		}
-		if a, ok := p.Accuracy.Accuracy(h.Task, cut, enc); ok {
-			acc[i] = a
-		} else if lossless {
-			if a, ok := p.Accuracy.Native(h.Task); ok {
-				acc[i] = a
+		native, hasNative := p.Accuracy.Native(h.Task)
+		if !pl.OnServer[u.last(t)] {
+			if hasNative {
+				acc[t] = native
 			}
+			continue
+		}
+		worst := math.Inf(1)
+		for i, e := range pl.Encoding {
+			if e == "" {
+				continue
+			}
+			a, ok := p.Accuracy.Accuracy(h.Task, u.cut[i], e)
+			if !ok && (e == profile.FP32 || e == profile.Raw) && hasNative {
+				a, ok = native, true
+			}
+			if !ok {
+				worst = math.NaN()
+				break
+			}
+			worst = min(worst, a)
+		}
+		if !math.IsInf(worst, 1) {
+			acc[t] = worst
 		}
 	}
 	return acc

@@ -266,9 +266,10 @@ func (p *Problem) EvaluateAt(c Choice, uplinkMbps float64) (Evaluated, error) {
 	if !(uplinkMbps > 0) {
 		return Evaluated{}, fmt.Errorf("uplink %g Mbps must be positive", uplinkMbps)
 	}
+	u := p.units(BlockLevel)
 	for i, ch := range p.choices() {
 		if ch.Equal(c) {
-			cd := p.newCandidate(ch, i)
+			cd := p.newCandidate(u, ch, i)
 			return p.evaluate(&cd, 1/uplinkMbps), nil
 		}
 	}

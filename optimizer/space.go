@@ -72,8 +72,9 @@ func (p *Problem) violation(cd *candidate) string {
 // candidates builds every choice and splits them into those meeting the
 // static constraints and all of them (for diagnosis and baselines).
 func (p *Problem) candidates() (feasible, all []*candidate) {
+	u := p.units(BlockLevel)
 	for i, c := range p.choices() {
-		cd := p.newCandidate(c, i)
+		cd := p.newCandidate(u, c, i)
 		all = append(all, &cd)
 		if p.violation(&cd) == "" {
 			feasible = append(feasible, &cd)
