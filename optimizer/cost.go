@@ -66,7 +66,11 @@ func resultBytes(classes int) int64 { return 4 * int64(classes) }
 
 // newCandidate precomputes the affine costs of a block-level choice.
 func (p *Problem) newCandidate(u *units, c Choice, order int) candidate {
-	return p.candidateOf(u, u.placementOf(c), c, order)
+	pl := u.placementOf(c)
+	if c.Sends() && c.Tensors == nil {
+		c.Tensors = []CutTensor{{Name: u.name[c.Cut], Encoding: c.Encoding, Bytes: c.Encoding.Bytes(u.elems[c.Cut])}}
+	}
+	return p.candidateOf(u, pl, c, order)
 }
 
 // candidateOf precomputes the affine costs of a placement. The edge runs its

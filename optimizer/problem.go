@@ -145,9 +145,24 @@ type Choice struct {
 	// Cut is the number of backbone blocks on the edge (0 = remote-only).
 	Cut     int
 	CutName string
-	// Encoding of the cut tensor; empty when nothing is sent (local-only).
+	// Encoding of the cut tensor; empty when nothing is sent (local-only),
+	// Mixed when the tensors of a DAG cut travel in different encodings.
 	Encoding    profile.Encoding
 	HeadsOnEdge []bool
+	// Tensors lists what crosses to the server. The ILP at layer level fills
+	// it; a DAG cut (several tensors, or a cut inside a block) has Cut −1
+	// and a CutName made of its tensors' names.
+	Tensors []CutTensor
+}
+
+// Mixed is the encoding of a DAG cut whose tensors use different encodings.
+const Mixed profile.Encoding = "mixed"
+
+// CutTensor is one tensor that crosses to the server.
+type CutTensor struct {
+	Name     string
+	Encoding profile.Encoding
+	Bytes    int64
 }
 
 // Sends reports whether the choice sends anything to the server.

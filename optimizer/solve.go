@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"time"
 )
 
 // Status says what a solve proved.
@@ -29,7 +30,21 @@ var DefaultSettings = Settings{SweepFromMbps: 1e-3, SweepToMbps: 1e6}
 // Method finds the best choice of a problem at its network's uplink.
 type Method interface {
 	Name() string
-	Best(p *Problem) (Evaluated, error)
+	Optimize(p *Problem) (Outcome, error)
+}
+
+// Outcome is what a method found and what it proved.
+type Outcome struct {
+	Best Evaluated
+	// Proven is true when the method proved Best optimal.
+	Proven bool
+	// Objective is the value the method minimized, in its own units (ms
+	// for latency and weighted, mJ for energy).
+	Objective float64
+	SolveMS   float64
+	// Solves counts the solver runs behind the outcome.
+	Solves    int
+	placement *candidate
 }
 
 // Evaluated is a choice with its predicted cost.
@@ -57,8 +72,13 @@ type Result struct {
 	// Pareto holds the choices no other beats on latency, bytes and lowest
 	// task accuracy at once, fastest first.
 	Pareto []Evaluated
-	// Candidates is the size of the search space.
+	// Candidates is the size of the block-level search space.
 	Candidates int
+	// Proven, Objective, SolveMS and Solves come from the method.
+	Proven    bool
+	Objective float64
+	SolveMS   float64
+	Solves    int
 	// ValidUplinkMbps is the uplink range in which Best stays optimal;
 	// Below and Above are the optima just outside it (nil at the sweep's
 	// bounds).
@@ -80,13 +100,14 @@ func Solve(p *Problem, s *Settings, m Method) (*Result, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	best, err := m.Best(p)
+	out, err := m.Optimize(p)
 	if err != nil {
 		return nil, err
 	}
 	feasible, all := p.candidates()
 	x := 1 / p.Network.UplinkMbps
-	r := &Result{Status: Optimal, Method: m.Name(), Best: best, Candidates: len(all)}
+	r := &Result{Status: Optimal, Method: m.Name(), Best: out.Best, Candidates: len(all),
+		Proven: out.Proven, Objective: out.Objective, SolveMS: out.SolveMS, Solves: out.Solves}
 	r.Baselines = p.baselines(all, x)
 	r.Pareto = p.pareto(feasible, x)
 	lo, hi := min(s.SweepFromMbps, p.Network.UplinkMbps), max(s.SweepToMbps, p.Network.UplinkMbps)
@@ -126,18 +147,21 @@ type Exhaustive struct{}
 // Name implements Method.
 func (Exhaustive) Name() string { return "exhaustive" }
 
-// Best implements Method.
-func (Exhaustive) Best(p *Problem) (Evaluated, error) {
+// Optimize implements Method.
+func (Exhaustive) Optimize(p *Problem) (Outcome, error) {
 	if err := p.Validate(); err != nil {
-		return Evaluated{}, err
+		return Outcome{}, err
 	}
+	start := time.Now()
 	feasible, all := p.candidates()
 	x := 1 / p.Network.UplinkMbps
 	best := p.bestAt(feasible, x)
 	if best == nil {
-		return Evaluated{}, p.diagnose(all, x)
+		return Outcome{}, p.diagnose(all, x)
 	}
-	return Evaluated{Choice: best.Choice, Cost: p.cost(best, x), Feasible: true}, nil
+	e := Evaluated{Choice: best.Choice, Cost: p.cost(best, x), Feasible: true}
+	return Outcome{Best: e, Proven: true, Objective: e.Cost.Objective, Solves: 1,
+		SolveMS: float64(time.Since(start).Microseconds()) / 1e3, placement: best}, nil
 }
 
 // bestAt is the best candidate meeting the deadline at x, nil if none.

@@ -1,6 +1,8 @@
 package optimizer
 
 import (
+	"strings"
+
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
@@ -47,7 +49,14 @@ func (p *Problem) units(gr Granularity) *units {
 		}
 		return len(u.name) - 1
 	}
-	link := func(from, to int) { u.consumers[from] = append(u.consumers[from], to) }
+	link := func(from, to int) {
+		for _, c := range u.consumers[from] {
+			if c == to {
+				return // x + x reads one tensor
+			}
+		}
+		u.consumers[from] = append(u.consumers[from], to)
+	}
 	if gr == LayerLevel {
 		blockOut := map[int]string{0: profile.InputCut}
 		for _, b := range g.Blocks {
@@ -158,4 +167,61 @@ func (u *units) placementOf(c Choice) Placement {
 		pl.Encoding[c.Cut] = c.Encoding
 	}
 	return pl
+}
+
+// choiceOf describes a placement as a choice. A placement that is a block
+// cut (blocks before it on the edge, after it on the server, heads whole)
+// gets that cut's index and name, as the exhaustive method names it; any
+// other cut is named by its crossing tensors.
+func (p *Problem) choiceOf(u *units, pl Placement) Choice {
+	g := p.Graph
+	c := Choice{Cut: -1, HeadsOnEdge: make([]bool, len(u.heads))}
+	for t := range u.heads {
+		c.HeadsOnEdge[t] = !pl.OnServer[u.last(t)]
+	}
+	onEdge := make([]bool, len(g.Nodes))
+	for i, nodes := range u.nodes {
+		for _, n := range nodes {
+			onEdge[n] = !pl.OnServer[i]
+		}
+	}
+	var names []string
+	for i, e := range pl.Encoding {
+		if e == "" {
+			continue
+		}
+		c.Tensors = append(c.Tensors, CutTensor{Name: u.name[i], Encoding: e, Bytes: e.Bytes(u.elems[i])})
+		names = append(names, u.name[i])
+		if c.Encoding != "" && c.Encoding != e {
+			c.Encoding = Mixed
+		} else {
+			c.Encoding = e
+		}
+	}
+	// The block cut, if it is one: k whole blocks on the edge.
+	k := 0
+	for k < len(g.Blocks) && onEdge[g.Blocks[k].Output] {
+		k++
+	}
+	block := true
+	for _, n := range g.Nodes {
+		switch {
+		case n.Task >= 0:
+			block = block && onEdge[n.ID] == c.HeadsOnEdge[n.Task] && (!onEdge[n.ID] || k == len(g.Blocks))
+		case n.Block >= 0:
+			block = block && onEdge[n.ID] == (n.Block < k)
+		}
+	}
+	if block && len(c.Tensors) <= 1 {
+		c.Cut, c.CutName = k, profile.Cuts(g)[k].Name
+		return c
+	}
+	edge := 0
+	for _, on := range onEdge {
+		if on {
+			edge++
+		}
+	}
+	c.CutName = strings.Join(names, "+") + "@" + itoa(edge)
+	return c
 }

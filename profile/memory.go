@@ -19,9 +19,24 @@ func OnEdge(g *model.Graph, cut int, headsOnEdge []bool) []bool {
 }
 
 // MemoryBytes is the memory the nodes marked in on need: their weights plus
-// the peak of the activations alive at once while they run in order (a
-// tensor lives from its producer until its last consumer on the same side).
+// the peak of the activations alive at once while they run in order.
 func MemoryBytes(g *model.Graph, on []bool, bytesPerElem int) int64 {
+	var weights, peak int64
+	for _, n := range g.Nodes {
+		if on[n.ID] {
+			weights += n.Params * int64(bytesPerElem)
+		}
+	}
+	for _, l := range LiveBytes(g, on, bytesPerElem) {
+		peak = max(peak, l)
+	}
+	return weights + peak
+}
+
+// LiveBytes is, for each node marked in on, the bytes of activations alive
+// right after it runs (0 for the others): a tensor lives from its producer
+// until its last consumer on the same side.
+func LiveBytes(g *model.Graph, on []bool, bytesPerElem int) []int64 {
 	lastUse := make([]int, len(g.Nodes))
 	for i := range lastUse {
 		lastUse[i] = i
@@ -33,14 +48,14 @@ func MemoryBytes(g *model.Graph, on []bool, bytesPerElem int) int64 {
 			}
 		}
 	}
-	var weights, live, peak int64
+	out := make([]int64, len(g.Nodes))
+	var live int64
 	for _, n := range g.Nodes {
 		if !on[n.ID] {
 			continue
 		}
-		weights += n.Params
 		live += n.OutShape.Elems()
-		peak = max(peak, live)
+		out[n.ID] = live * int64(bytesPerElem)
 		for _, in := range n.Inputs {
 			if on[in] && lastUse[in] == n.ID {
 				live -= g.Nodes[in].OutShape.Elems()
@@ -50,5 +65,5 @@ func MemoryBytes(g *model.Graph, on []bool, bytesPerElem int) int64 {
 			live -= n.OutShape.Elems()
 		}
 	}
-	return (weights + peak) * int64(bytesPerElem)
+	return out
 }

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages mtlsplit needs. Idempotent: prints nothing
-# when everything is already installed.
+# Installs the Debian packages mtlsplit needs. Idempotent: prints one line
+# per package it installs and nothing when everything is already installed.
+#   coinor-libcbc-dev  CBC, the MILP solver milp links through cgo
+#   pkg-config         finds CBC's flags for cgo
+#   glpk-utils         glpsol, which the milp tests use to check LP/MPS files
 set -euo pipefail
 
 packages=(pkg-config coinor-libcbc-dev glpk-utils)
@@ -13,8 +16,20 @@ for p in "${packages[@]}"; do
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-echo "setup: installing ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
+# apt's chatter (debconf notes included) is shown only if a step fails.
+quiet() {
+  local out
+  if ! out=$("$@" 2>&1); then
+    printf '%s\n' "$out" >&2
+    echo "setup: failed: $*" >&2
+    exit 1
+  fi
+}
+quiet "${sudo[@]}" apt-get update -qq
+for p in "${missing[@]}"; do
+  echo "setup: installing $p"
+  # env after sudo: sudo drops DEBIAN_FRONTEND from the caller's environment.
+  quiet "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p"
+done

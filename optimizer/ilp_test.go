@@ -1,0 +1,292 @@
+package optimizer
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/mtlsplit/mtlsplit/milp"
+	"github.com/mtlsplit/mtlsplit/model"
+	"github.com/mtlsplit/mtlsplit/profile"
+)
+
+// TestILPBlockMatchesExhaustive: at block level the ILP's space is the
+// exhaustive method's, so both must find the same optimum on every zoo
+// model, objective and constraint set.
+func TestILPBlockMatchesExhaustive(t *testing.T) {
+	constraints := []struct {
+		name string
+		set  func(p *Problem)
+	}{
+		{"none", func(p *Problem) {}},
+		{"deadline", func(p *Problem) { p.Constraints.DeadlineMS = 150 }},
+		{"bytes", func(p *Problem) { p.Constraints.MaxBytes = 60000 }},
+		{"memory", func(p *Problem) { p.Constraints.MaxEdgeMemoryBytes = 40e6 }},
+	}
+	for _, name := range model.Zoo() {
+		for _, obj := range Objectives {
+			for _, cs := range constraints {
+				for _, uplink := range []float64{0.5, 5.85, 60} {
+					t.Run(fmt.Sprintf("%s/%s/%s/%gMbps", name, obj, cs.name, uplink), func(t *testing.T) {
+						p := zooProblem(t, name, []int{8, 4, 2}, obj)
+						p.Network.UplinkMbps = uplink
+						if obj == Weighted {
+							p.TaskWeights = []float64{1, 2, 0.5}
+						}
+						cs.set(p)
+						want, errE := Exhaustive{}.Optimize(p)
+						got, errI := ILP{Granularity: BlockLevel}.Optimize(p)
+						if (errE == nil) != (errI == nil) {
+							t.Fatalf("exhaustive error %v, ilp error %v", errE, errI)
+						}
+						if errE != nil {
+							return
+						}
+						if !near(got.Best.Cost.Objective, want.Best.Cost.Objective) {
+							t.Errorf("ilp %s = %.9g, exhaustive %s = %.9g", got.Best.Choice, got.Best.Cost.Objective, want.Best.Choice, want.Best.Cost.Objective)
+						}
+						if !near(got.Objective, got.Best.Cost.Objective) && obj != Weighted {
+							t.Errorf("ilp objective %.9g, its placement costs %.9g", got.Objective, got.Best.Cost.Objective)
+						}
+						if !got.Proven || got.Best.Choice.Cut < 0 {
+							t.Errorf("proven %v, cut %d", got.Proven, got.Best.Choice.Cut)
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// TestILPLayerNeverWorse: allowing every layer cut can only help.
+func TestILPLayerNeverWorse(t *testing.T) {
+	for _, name := range model.Zoo() {
+		for _, obj := range Objectives {
+			t.Run(name+"/"+string(obj), func(t *testing.T) {
+				p := zooProblem(t, name, []int{8, 4}, obj)
+				p.Network.UplinkMbps = 3
+				block, err := Exhaustive{}.Optimize(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				layer, err := ILP{Granularity: LayerLevel}.Optimize(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if layer.Best.Cost.Objective > block.Best.Cost.Objective*(1+1e-9) {
+					t.Errorf("layer %s = %g worse than block %s = %g", layer.Best.Choice, layer.Best.Cost.Objective, block.Best.Choice, block.Best.Cost.Objective)
+				}
+				if obj != Weighted && !near(layer.Objective, layer.Best.Cost.Objective) {
+					t.Errorf("ilp objective %.9g, its placement costs %.9g", layer.Objective, layer.Best.Cost.Objective)
+				}
+			})
+		}
+	}
+}
+
+// randomDAG builds a small random network: 1×1 convs, activations and
+// residual adds over earlier nodes, each node its own block, then heads.
+func randomDAG(t *testing.T, rng *rand.Rand, nodes, tasks int) *model.Graph {
+	b := model.NewBuilder(fmt.Sprintf("dag%d", nodes), 2, 2)
+	ids := []int{b.Input()}
+	for i := 0; i < nodes; i++ {
+		name := fmt.Sprintf("n%d", i)
+		b.Block(name, "Node")
+		pick := ids[rng.Intn(len(ids))]
+		var id int
+		switch k := rng.Intn(3); {
+		case k == 0 || i == 0:
+			id = b.Conv2d(name, pick, model.Conv{OutChannels: 2 + rng.Intn(3)*0, Kernel: 1, Stride: 1})
+		case k == 1:
+			id = b.Activation(name, model.OpReLU, ids[len(ids)-1])
+		default:
+			// A residual add of the last node and an earlier one of the same shape.
+			last := ids[len(ids)-1]
+			other := ids[1+rng.Intn(len(ids)-1)]
+			id = b.Add(name, last, other)
+		}
+		ids = append(ids, id)
+	}
+	for i := 0; i < tasks; i++ {
+		model.AddHead(b, fmt.Sprintf("task%d", i+1), 2+i)
+	}
+	g, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// randomProblem gives every node random latencies on both sides.
+func randomProblem(t *testing.T, rng *rand.Rand, g *model.Graph, obj Objective) *Problem {
+	lat := func(scale float64) *profile.Latency {
+		l := &profile.Latency{NodeMS: make([]float64, len(g.Nodes)), BlockMS: make([]float64, len(g.Blocks)), HeadMS: make([]float64, len(g.Heads))}
+		for _, n := range g.Nodes[1:] {
+			ms := scale * (0.1 + rng.Float64())
+			l.NodeMS[n.ID] = ms
+			if n.Task >= 0 {
+				l.HeadMS[n.Task] += ms
+			} else {
+				l.BlockMS[n.Block] += ms
+			}
+		}
+		return l
+	}
+	cm := costModel("rand", 1, 0.01, 0.05, 4)
+	return &Problem{
+		Graph:     g,
+		Edge:      Side{Name: "edge", Latency: lat(2), Cost: cm, ActivePowerW: 2},
+		Server:    Side{Name: "server", Latency: lat(1), Cost: cm, ActivePowerW: 100},
+		Network:   Network{Name: "net", UplinkMbps: 0.01 + rng.Float64()*0.2, DownlinkMbps: 1, RTTMS: rng.Float64() * 3, TxPowerW: 1 + rng.Float64()},
+		Encodings: []profile.Encoding{profile.FP32, profile.Int8},
+		Objective: obj,
+	}
+}
+
+// bruteForce enumerates every valid layer placement (precedence kept, every
+// crossing tensor in every allowed encoding) and returns the best objective
+// meeting the constraints, +Inf if none.
+func bruteForce(p *Problem) (float64, string) {
+	u := p.units(LayerLevel)
+	x := 1 / p.Network.UplinkMbps
+	n := len(u.name)
+	pl := Placement{OnServer: make([]bool, n), Encoding: make([]profile.Encoding, n)}
+	best, label := math.Inf(1), ""
+	var encode func(i int)
+	encode = func(i int) {
+		if i == n {
+			cd := p.candidateOf(u, pl, p.choiceOf(u, pl), 0)
+			if p.violation(&cd) != "" || p.deadlineX(&cd) < x {
+				return
+			}
+			if v := p.cost(&cd, x).Objective; v < best {
+				best, label = v, cd.Choice.String()
+			}
+			return
+		}
+		if !u.crosses(pl, i) {
+			pl.Encoding[i] = ""
+			encode(i + 1)
+			return
+		}
+		encs := p.Encodings
+		if i == 0 {
+			encs = []profile.Encoding{profile.Raw}
+		}
+		for _, e := range encs {
+			pl.Encoding[i] = e
+			encode(i + 1)
+		}
+		pl.Encoding[i] = ""
+	}
+	// Units are in topological order: a unit may go to the server only if
+	// it is not the input; once an input is on the server it must follow.
+	inputs := make([][]int, n)
+	for i, cs := range u.consumers {
+		for _, c := range cs {
+			inputs[c] = append(inputs[c], i)
+		}
+	}
+	var place func(i int)
+	place = func(i int) {
+		if i == n {
+			encode(0)
+			return
+		}
+		forced := false
+		for _, in := range inputs[i] {
+			forced = forced || pl.OnServer[in]
+		}
+		if i > 0 && !forced {
+			pl.OnServer[i] = false
+			place(i + 1)
+		}
+		if i > 0 {
+			pl.OnServer[i] = true
+			place(i + 1)
+			pl.OnServer[i] = false
+		} else {
+			place(i + 1)
+		}
+	}
+	place(0)
+	return best, label
+}
+
+// TestILPEqualsBruteForceOnRandomDAGs is the property test of the
+// formulation: on random DAGs with 2–3 tasks, under every objective and
+// with random deadlines and byte limits, the ILP optimum equals the best of
+// all valid placements.
+func TestILPEqualsBruteForceOnRandomDAGs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("property test")
+	}
+	rng := rand.New(rand.NewSource(1))
+	for seed := 0; seed < 120; seed++ {
+		nodes := 3 + rng.Intn(5)
+		tasks := 2 + rng.Intn(2)
+		obj := Objectives[seed%len(Objectives)]
+		g := randomDAG(t, rng, nodes, tasks)
+		p := randomProblem(t, rng, g, obj)
+		if obj == Weighted {
+			p.TaskWeights = []float64{1, 2, 3}[:tasks]
+		}
+		if seed%4 == 1 {
+			p.Constraints.MaxBytes = int64(8 + rng.Intn(40))
+		}
+		if seed%4 == 2 {
+			p.Constraints.DeadlineMS = 10 + rng.Float64()*20
+		}
+		t.Run(fmt.Sprintf("seed%d/%dnodes/%dtasks/%s", seed, nodes, tasks, obj), func(t *testing.T) {
+			want, label := bruteForce(p)
+			got, err := ILP{Granularity: LayerLevel}.Optimize(p)
+			if math.IsInf(want, 1) {
+				if _, ok := err.(*InfeasibleError); !ok {
+					t.Fatalf("brute force finds nothing feasible; ilp: %v %v", got.Best.Choice, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ilp: %v (brute force %s = %g)", err, label, want)
+			}
+			if !near(got.Best.Cost.Objective, want) {
+				t.Errorf("ilp %s = %.9g, brute force %s = %.9g", got.Best.Choice, got.Best.Cost.Objective, label, want)
+			}
+			if !near(got.Objective, want) {
+				t.Errorf("ilp objective value %.9g, brute force %.9g", got.Objective, want)
+			}
+		})
+	}
+}
+
+// TestILPInfeasibleNamesGroup: the ILP says which constraint group cannot
+// be met, found by dropping each in turn.
+func TestILPInfeasibleNamesGroup(t *testing.T) {
+	p := zooProblem(t, "resnet18", []int{8, 4}, Latency)
+	p.Constraints.DeadlineMS = 1
+	_, err := ILP{Granularity: LayerLevel}.Optimize(p)
+	ie, ok := err.(*InfeasibleError)
+	if !ok || ie.Constraint != ConstraintDeadline {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func BenchmarkILP(b *testing.B) {
+	for _, name := range model.Zoo() {
+		p := zooProblem(b, name, []int{8, 4, 2}, Latency)
+		p.Network.UplinkMbps = 3
+		b.Run(fmt.Sprintf("%s/layer/3tasks/4enc", name), func(b *testing.B) {
+			var out Outcome
+			for b.Loop() {
+				var err error
+				if out, err = (ILP{Granularity: LayerLevel, Solver: milp.CBC{}}).Optimize(p); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if !out.Proven {
+				b.Fatal("not proven optimal")
+			}
+		})
+	}
+}
