@@ -110,9 +110,9 @@ type formulation struct {
 	p     *Problem
 	u     *units
 	model milp.Model
-	s     []int            // per unit: 1 = on the server (-1 for the input)
-	c     [][]encodingVar  // per unit: encodings its output may cross in
-	has   map[string]bool  // constraint groups present
+	s     []int           // per unit: 1 = on the server (-1 for the input)
+	c     [][]encodingVar // per unit: encodings its output may cross in
+	has   map[string]bool // constraint groups present
 }
 
 type encodingVar struct {
