@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -260,5 +261,54 @@ func TestGolden(t *testing.T) {
 				t.Errorf("output differs from %s:\n%s", golden, stdout)
 			}
 		})
+	}
+}
+
+func TestPlanILPContract(t *testing.T) {
+	lp := filepath.Join(t.TempDir(), "model.lp")
+	stdout, stderr, code := run(t, "plan", "resnet18", "--device", "rpi4", "--network", "4g", "--encodings", "fp32,int8",
+		"--solver", "ilp", "--granularity", "layer", "--export-lp", lp, "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got struct {
+		Solver struct {
+			Name      string   `json:"name"`
+			SolveMS   *float64 `json:"solve_ms"`
+			Optimal   bool     `json:"optimal"`
+			Objective float64  `json:"objective"`
+		} `json:"solver"`
+		CutTensors []struct {
+			Name     string `json:"name"`
+			Encoding string `json:"encoding"`
+			Bytes    int64  `json:"bytes"`
+		} `json:"cut_tensors"`
+		Predicted struct {
+			TotalMS float64 `json:"total_ms"`
+			Bytes   int64   `json:"bytes"`
+		} `json:"predicted"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Solver.Name != "ilp" || !got.Solver.Optimal || got.Solver.SolveMS == nil || math.Abs(got.Solver.Objective-got.Predicted.TotalMS) > 1e-6 {
+		t.Errorf("solver %+v, total %g", got.Solver, got.Predicted.TotalMS)
+	}
+	var sum int64
+	for _, c := range got.CutTensors {
+		sum += c.Bytes
+		if c.Name == "" || c.Encoding == "" {
+			t.Errorf("cut tensor %+v", c)
+		}
+	}
+	if sum != got.Predicted.Bytes {
+		t.Errorf("cut tensors add to %d bytes, predicted %d", sum, got.Predicted.Bytes)
+	}
+	if st, err := os.Stat(lp); err != nil || st.Size() == 0 {
+		t.Errorf("LP not written: %v", err)
+	}
+	_, stderr, code = run(t, "plan", "resnet18", "--solver", "exhaustive", "--granularity", "layer")
+	if code != 2 || !strings.Contains(stderr, "--solver ilp") {
+		t.Errorf("exhaustive at layer level: exit %d, %s", code, stderr)
 	}
 }

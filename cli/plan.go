@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"sort"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtlsplit/mtlsplit/internal/atomicfile"
 	"github.com/mtlsplit/mtlsplit/optimizer"
 	"github.com/mtlsplit/mtlsplit/plan"
 )
@@ -17,9 +19,11 @@ import (
 type PlanOptions struct {
 	IO *IO
 	ProblemOptions
-	Format string
-	Out    string
-	Force  bool
+	Format    string
+	Out       string
+	ExportLP  string
+	ExportMPS string
+	Force     bool
 }
 
 // NewCmdPlan finds the optimal split and prints or writes the plan.
@@ -40,7 +44,9 @@ func NewCmdPlan(io *IO) *cobra.Command {
 	opts.addFlags(cmd.Flags())
 	cmd.Flags().StringVarP(&opts.Format, "output", "o", "table", "output format: table|yaml|json")
 	cmd.Flags().StringVar(&opts.Out, "out", "", "also write the plan as YAML to this file")
-	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace --out if it exists")
+	cmd.Flags().StringVar(&opts.ExportLP, "export-lp", "", "write the integer program as CPLEX LP text (readable by glpsol --lp)")
+	cmd.Flags().StringVar(&opts.ExportMPS, "export-mps", "", "write the integer program as free MPS text")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace --out and exported files if they exist")
 	return cmd
 }
 
@@ -52,12 +58,20 @@ func runPlan(opts *PlanOptions) error {
 	if err != nil {
 		return err
 	}
+	method, gr, err := opts.method()
+	if err != nil {
+		return err
+	}
+	if err := exportModel(opts, p, gr); err != nil {
+		return err
+	}
 	start := opts.IO.Now()
-	r, err := optimizer.Solve(p, nil, nil)
+	r, err := optimizer.Solve(p, nil, method)
 	if err != nil {
 		return err
 	}
 	info.SolveMS = float64(opts.IO.Now().Sub(start).Microseconds()) / 1e3
+	info.Granularity = gr
 	info.CreatedAt = opts.IO.Now().UTC().Format(time.RFC3339)
 	pl := p.Plan(r, info)
 	if opts.Out != "" {
@@ -119,8 +133,17 @@ func printPlan(w io.Writer, pl *plan.Plan) error {
 	if pl.Above != nil {
 		fmt.Fprintf(w, "; above: %s", describeSwitch(*pl.Above))
 	}
-	fmt.Fprintf(w, "\nsolver %s: %s over %d candidates in %.2f ms; latency edge %s, server %s\n",
-		pl.Solver.Name, pl.Solver.Status, pl.Solver.Candidates, pl.Solver.SolveMS, pl.Edge.LatencySource, pl.Server.LatencySource)
+	proven := "proven optimal"
+	if !pl.Solver.Optimal {
+		proven = "NOT proven optimal (limit reached)"
+	}
+	fmt.Fprintf(w, "\nsolver %s (%s cuts): %s, objective %.6g, %d solve(s) in %.2f ms; latency edge %s, server %s\n",
+		pl.Solver.Name, pl.Solver.Granularity, proven, pl.Solver.Objective, pl.Solver.Solves, pl.Solver.SolveMS, pl.Edge.LatencySource, pl.Server.LatencySource)
+	if len(pl.CutTensors) > 1 || len(pl.Choice.EdgeLayers) > 0 {
+		for _, t := range pl.CutTensors {
+			fmt.Fprintf(w, "  sends %s as %s (%s B)\n", t.Name, t.Encoding, human(float64(t.Bytes)))
+		}
+	}
 	for _, n := range pl.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
@@ -195,3 +218,31 @@ func minAccuracy(pr plan.Predicted) string {
 func ms(v float64) string { return fmt.Sprintf("%.2f", v) }
 
 func mbps(v float64) string { return fmt.Sprintf("%.4g", v) }
+
+// exportModel writes the integer program of p as LP and/or MPS text.
+func exportModel(opts *PlanOptions, p *optimizer.Problem, gr optimizer.Granularity) error {
+	if opts.ExportLP == "" && opts.ExportMPS == "" {
+		return nil
+	}
+	m, err := optimizer.ILP{Granularity: gr}.Model(p)
+	if err != nil {
+		return err
+	}
+	for _, e := range []struct {
+		path  string
+		write func(io.Writer) error
+	}{{opts.ExportLP, m.WriteLP}, {opts.ExportMPS, m.WriteMPS}} {
+		if e.path == "" {
+			continue
+		}
+		var buf bytes.Buffer
+		if err := e.write(&buf); err != nil {
+			return internal(err)
+		}
+		if err := atomicfile.Write(e.path, buf.Bytes(), opts.Force); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.Err, "wrote %s\n", e.path)
+	}
+	return nil
+}

@@ -5,11 +5,14 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/mtlsplit/mtlsplit/hwprofiles"
+	"github.com/mtlsplit/mtlsplit/internal/suggest"
+	"github.com/mtlsplit/mtlsplit/milp"
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/optimizer"
 	"github.com/mtlsplit/mtlsplit/profile"
@@ -28,6 +31,8 @@ type ProblemOptions struct {
 	MaxBytes                    int64
 	DeadlineMS                  float64
 	MinAccuracy                 string
+	Solver, Granularity         string
+	TimeLimitS, Gap             float64
 }
 
 func (o *ProblemOptions) addFlags(fs *pflag.FlagSet) {
@@ -47,6 +52,37 @@ func (o *ProblemOptions) addFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&o.MaxBytes, "max-bytes", 0, "most bytes sent per inference (0: no bound)")
 	fs.Float64Var(&o.DeadlineMS, "deadline-ms", 0, "latest time every task may finish (0: no deadline)")
 	fs.StringVar(&o.MinAccuracy, "min-accuracy", "", "accuracy floors: 0.9 for every task, or task1=0.9,task2=0.85")
+	fs.StringVar(&o.Solver, "solver", "auto", "search method: auto (exhaustive for block cuts, ILP for layer cuts) | exhaustive | ilp")
+	fs.StringVar(&o.Granularity, "granularity", "block", "what may be split: block (cuts between blocks) | layer (any layer, DAG cuts)")
+	fs.Float64Var(&o.TimeLimitS, "time-limit", 0, "ILP time limit in seconds (0: none; the plan says whether optimality was proven)")
+	fs.Float64Var(&o.Gap, "gap", 0, "ILP relative optimality gap at which to stop (0: prove optimality)")
+}
+
+// method picks the search method from --solver and --granularity.
+func (o *ProblemOptions) method() (optimizer.Method, optimizer.Granularity, error) {
+	gr := optimizer.Granularity(o.Granularity)
+	if gr != optimizer.BlockLevel && gr != optimizer.LayerLevel {
+		return nil, "", fmt.Errorf("--granularity %q: want block or layer", o.Granularity)
+	}
+	if o.TimeLimitS < 0 || o.Gap < 0 || math.IsNaN(o.TimeLimitS) || math.IsNaN(o.Gap) {
+		return nil, "", fmt.Errorf("--time-limit and --gap must be non-negative")
+	}
+	ilp := optimizer.ILP{Granularity: gr, Settings: &milp.Settings{TimeLimit: time.Duration(o.TimeLimitS * float64(time.Second)), RelGap: o.Gap}}
+	switch o.Solver {
+	case "auto":
+		if gr == optimizer.LayerLevel {
+			return ilp, gr, nil
+		}
+		return optimizer.Exhaustive{}, gr, nil
+	case "exhaustive":
+		if gr == optimizer.LayerLevel {
+			return nil, "", fmt.Errorf("--solver exhaustive searches block cuts only; use --solver ilp (or auto) with --granularity layer")
+		}
+		return optimizer.Exhaustive{}, gr, nil
+	case "ilp":
+		return ilp, gr, nil
+	}
+	return nil, "", fmt.Errorf("unknown --solver %q%s", o.Solver, suggest.Hint(o.Solver, []string{"auto", "exhaustive", "ilp"}))
 }
 
 // problemFromFlags builds the problem and what the plan records about it.

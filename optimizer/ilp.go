@@ -396,3 +396,68 @@ func (f *formulation) candidate(x []float64) candidate {
 	}
 	return f.p.candidateOf(u, pl, f.p.choiceOf(u, pl), 0)
 }
+
+// maxSweepSolves bounds the MILP solves of one layer-level sweep.
+const maxSweepSolves = 64
+
+// sweep is the switch table at layer level. The space is too large to list,
+// so it grows a set of candidate placements: compute the exact lower
+// envelope of the set, solve the MILP at every breakpoint and in the middle
+// of every segment, add any placement that beats the envelope there, and
+// repeat until none does. For an objective linear in 1/bandwidth (energy,
+// weighted) the optimal value is concave in 1/bandwidth, so agreement at
+// the breakpoints proves the table exact (Eisner and Severance); for the
+// makespan it is verified at the checked points. It returns the number of
+// MILP solves.
+func (m ILP) sweep(p *Problem, cands []*candidate, fromMbps, toMbps float64) ([]Segment, int, error) {
+	checked := map[float64]bool{}
+	solves := 0
+	q := *p
+	for {
+		segs, err := p.sweep(cands, fromMbps, toMbps)
+		if err != nil {
+			return nil, solves, err
+		}
+		var points []float64
+		for _, s := range segs {
+			points = append(points, s.FromMbps, math.Sqrt(s.FromMbps*s.ToMbps))
+		}
+		points = append(points, toMbps)
+		added := false
+		for _, u := range points {
+			if checked[u] || solves >= maxSweepSolves {
+				continue
+			}
+			checked[u] = true
+			q.Network.UplinkMbps = u
+			f := q.formulate(m.granularity(), 1/u, nil)
+			sol, err := m.solver().Solve(&f.model, m.Settings)
+			solves++
+			if err != nil {
+				return nil, solves, fmt.Errorf("ilp sweep at %g Mbps: %w", u, err)
+			}
+			if sol.Status != milp.Optimal && sol.Status != milp.Feasible {
+				continue
+			}
+			cd := f.candidate(sol.X)
+			if envelopeAt(p, cands, u) > maxAt(p.objective(&cd), 1/u)*(1+1e-9)+1e-12 {
+				cd.order = len(cands)
+				cands = append(cands, &cd)
+				added = true
+			}
+		}
+		if !added {
+			return segs, solves, nil
+		}
+	}
+}
+
+// envelopeAt is the best objective among cands at uplink u (+Inf if none
+// is feasible there).
+func envelopeAt(p *Problem, cands []*candidate, u float64) float64 {
+	best := p.bestAt(cands, 1/u)
+	if best == nil {
+		return math.Inf(1)
+	}
+	return maxAt(p.objective(best), 1/u)
+}

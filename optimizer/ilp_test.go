@@ -1,9 +1,15 @@
 package optimizer
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"testing"
 
 	"github.com/mtlsplit/mtlsplit/milp"
@@ -286,6 +292,61 @@ func BenchmarkILP(b *testing.B) {
 			}
 			if !out.Proven {
 				b.Fatal("not proven optimal")
+			}
+		})
+	}
+}
+
+// TestExportedLPSolvedByGLPK: the exported LP, solved by an independent
+// solver (GLPK's glpsol), gives the optimum the plan reports.
+func TestExportedLPSolvedByGLPK(t *testing.T) {
+	glpsol, err := exec.LookPath("glpsol")
+	if err != nil {
+		t.Skip("glpsol not installed (Debian glpk-utils)")
+	}
+	for _, tc := range []struct {
+		model string
+		gr    Granularity
+		obj   Objective
+	}{
+		{"resnet18", LayerLevel, Latency},
+		{"mobilenet_v3_small", BlockLevel, Energy},
+		{"vgg16", LayerLevel, Weighted},
+	} {
+		t.Run(tc.model+"/"+string(tc.gr)+"/"+string(tc.obj), func(t *testing.T) {
+			p := zooProblem(t, tc.model, []int{8, 4}, tc.obj)
+			p.Network.UplinkMbps = 3
+			p.Constraints.MaxBytes = 200000
+			m := ILP{Granularity: tc.gr}
+			out, err := m.Optimize(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			model, err := m.Model(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			lp := filepath.Join(dir, "model.lp")
+			var buf bytes.Buffer
+			if err := model.WriteLP(&buf); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(lp, buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			report := filepath.Join(dir, "out.txt")
+			if msg, err := exec.Command(glpsol, "--lp", lp, "-o", report).CombinedOutput(); err != nil {
+				t.Fatalf("glpsol: %v\n%s", err, msg)
+			}
+			text, _ := os.ReadFile(report)
+			match := regexp.MustCompile(`Objective:\s+\S+\s+=\s+(\S+)`).FindSubmatch(text)
+			if match == nil {
+				t.Fatalf("no objective in glpsol's report:\n%s", text)
+			}
+			got, _ := strconv.ParseFloat(string(match[1]), 64)
+			if math.Abs(got-out.Objective) > 1e-6*max(1, math.Abs(out.Objective)) {
+				t.Errorf("glpsol optimum %.9g, CBC %.9g", got, out.Objective)
 			}
 		})
 	}

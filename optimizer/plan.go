@@ -11,7 +11,9 @@ import (
 type PlanInfo struct {
 	EdgeID, ServerID, NetworkID string
 	CreatedAt                   string
-	SolveMS                     float64
+	Granularity                 Granularity
+	// SolveMS is the wall time of the solve as the caller's clock saw it.
+	SolveMS float64
 }
 
 // Plan turns a solved problem into a deployment plan.
@@ -30,8 +32,10 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 			MaxEdgeMemoryMB: mb(p.Constraints.MaxEdgeMemoryBytes), MaxBytes: p.Constraints.MaxBytes,
 			DeadlineMS: p.Constraints.DeadlineMS, MinAccuracy: p.Constraints.MinAccuracy,
 		},
-		Solver:          plan.Solver{Name: r.Method, Status: string(r.Status), Candidates: r.Candidates, SolveMS: info.SolveMS},
+		Solver: plan.Solver{Name: r.Method, Granularity: string(info.Granularity), Status: string(r.Status), Optimal: r.Proven,
+			Objective: r.Objective, SolveMS: info.SolveMS, Solves: r.Solves, Candidates: r.Candidates},
 		Choice:          p.planChoice(r.Best.Choice),
+		CutTensors:      []plan.CutTensor{},
 		Predicted:       p.Predicted(r.Best.Cost),
 		ValidUplinkMbps: r.ValidUplinkMbps,
 		Baselines: plan.Baselines{
@@ -42,6 +46,9 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 	}
 	for _, h := range g.Heads {
 		out.Model.Tasks = append(out.Model.Tasks, plan.Task{Name: h.Task, Classes: h.Classes})
+	}
+	for _, t := range r.Best.Choice.Tensors {
+		out.CutTensors = append(out.CutTensors, plan.CutTensor{Name: t.Name, Encoding: string(t.Encoding), Bytes: t.Bytes})
 	}
 	for _, s := range r.Switch {
 		out.SwitchTable = append(out.SwitchTable, p.Switch(s))
@@ -72,17 +79,41 @@ func EncodingName(e profile.Encoding) string {
 }
 
 func (p *Problem) planChoice(c Choice) plan.Choice {
-	pc := plan.Choice{Cut: c.CutName, Encoding: EncodingName(c.Encoding), Heads: c.Heads(p.Graph),
+	g := p.Graph
+	pc := plan.Choice{Cut: c.CutName, Encoding: EncodingName(c.Encoding), Heads: c.Heads(g),
 		EdgeBlocks: []string{}, ServerBlocks: []string{}}
-	for i, b := range p.Graph.Blocks {
-		if i < c.Cut {
-			pc.EdgeBlocks = append(pc.EdgeBlocks, b.Name)
-		} else {
-			pc.ServerBlocks = append(pc.ServerBlocks, b.Name)
+	if c.Cut >= 0 {
+		for i, b := range g.Blocks {
+			if i < c.Cut {
+				pc.EdgeBlocks = append(pc.EdgeBlocks, b.Name)
+			} else {
+				pc.ServerBlocks = append(pc.ServerBlocks, b.Name)
+			}
+		}
+		if c.Sends() {
+			pc.CutShape = append([]int(nil), profile.Cuts(g)[c.Cut].Shape...)
+		}
+		return pc
+	}
+	// A DAG cut: blocks wholly on one side, and every layer on the edge.
+	onEdge := make([]bool, len(g.Nodes))
+	for _, n := range c.EdgeNodes {
+		onEdge[n] = true
+		if n > 0 && g.Nodes[n].Op.IsModule() {
+			pc.EdgeLayers = append(pc.EdgeLayers, g.Nodes[n].Name)
 		}
 	}
-	if c.Sends() {
-		pc.CutShape = append([]int(nil), profile.Cuts(p.Graph)[c.Cut].Shape...)
+	for _, b := range g.Blocks {
+		all, none := true, true
+		for id := b.First; id <= b.Output; id++ {
+			all, none = all && onEdge[id], none && !onEdge[id]
+		}
+		if all {
+			pc.EdgeBlocks = append(pc.EdgeBlocks, b.Name)
+		}
+		if none {
+			pc.ServerBlocks = append(pc.ServerBlocks, b.Name)
+		}
 	}
 	return pc
 }

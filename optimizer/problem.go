@@ -153,6 +153,8 @@ type Choice struct {
 	// it; a DAG cut (several tensors, or a cut inside a block) has Cut −1
 	// and a CutName made of its tensors' names.
 	Tensors []CutTensor
+	// EdgeNodes are the graph nodes run on the edge, for a DAG cut.
+	EdgeNodes []int
 }
 
 // Mixed is the encoding of a DAG cut whose tensors use different encodings.
@@ -195,7 +197,12 @@ func (c Choice) String() string {
 	if enc == "" {
 		enc = "none"
 	}
-	return c.CutName + "/" + enc + "/" + b.String()
+	cut := c.CutName
+	if c.Cut < 0 {
+		// A DAG cut is told apart by what runs on the edge, too.
+		cut += "@" + itoa(len(c.EdgeNodes))
+	}
+	return cut + "/" + enc + "/" + b.String()
 }
 
 // Equal reports whether two choices are the same.

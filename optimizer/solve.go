@@ -111,7 +111,14 @@ func Solve(p *Problem, s *Settings, m Method) (*Result, error) {
 	r.Baselines = p.baselines(all, x)
 	r.Pareto = p.pareto(feasible, x)
 	lo, hi := min(s.SweepFromMbps, p.Network.UplinkMbps), max(s.SweepToMbps, p.Network.UplinkMbps)
-	r.Switch, err = p.sweep(feasible, lo, hi)
+	if ilp, ok := m.(ILP); ok && ilp.granularity() == LayerLevel {
+		var solves int
+		out.placement.order = len(all)
+		r.Switch, solves, err = ilp.sweep(p, append(feasible, out.placement), lo, hi)
+		r.Solves += solves
+	} else {
+		r.Switch, err = p.sweep(feasible, lo, hi)
+	}
 	if err != nil {
 		return nil, err
 	}

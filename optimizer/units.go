@@ -190,8 +190,12 @@ func (p *Problem) choiceOf(u *units, pl Placement) Choice {
 		if e == "" {
 			continue
 		}
-		c.Tensors = append(c.Tensors, CutTensor{Name: u.name[i], Encoding: e, Bytes: e.Bytes(u.elems[i])})
-		names = append(names, u.name[i])
+		name := u.name[i]
+		if len(u.nodes[i]) == 1 && i > 0 {
+			name = g.Nodes[u.nodes[i][0]].Name // a layer: its module path
+		}
+		c.Tensors = append(c.Tensors, CutTensor{Name: name, Encoding: e, Bytes: e.Bytes(u.elems[i])})
+		names = append(names, name)
 		if c.Encoding != "" && c.Encoding != e {
 			c.Encoding = Mixed
 		} else {
@@ -216,12 +220,11 @@ func (p *Problem) choiceOf(u *units, pl Placement) Choice {
 		c.Cut, c.CutName = k, profile.Cuts(g)[k].Name
 		return c
 	}
-	edge := 0
-	for _, on := range onEdge {
+	for n, on := range onEdge {
 		if on {
-			edge++
+			c.EdgeNodes = append(c.EdgeNodes, n)
 		}
 	}
-	c.CutName = strings.Join(names, "+") + "@" + itoa(edge)
+	c.CutName = strings.Join(names, "+")
 	return c
 }

@@ -29,8 +29,10 @@ type Plan struct {
 	Constraints Constraints `json:"constraints" yaml:"constraints"`
 	Solver      Solver      `json:"solver" yaml:"solver"`
 	Choice      Choice      `json:"choice" yaml:"choice"`
-	Predicted   Predicted   `json:"predicted" yaml:"predicted"`
-	Baselines   Baselines   `json:"baselines" yaml:"baselines"`
+	// CutTensors lists every tensor sent to the server with its encoding.
+	CutTensors []CutTensor `json:"cut_tensors" yaml:"cut_tensors"`
+	Predicted  Predicted   `json:"predicted" yaml:"predicted"`
+	Baselines  Baselines   `json:"baselines" yaml:"baselines"`
 	// ValidUplinkMbps is the uplink range in which Choice stays optimal.
 	ValidUplinkMbps [2]float64 `json:"valid_uplink_mbps" yaml:"valid_uplink_mbps,flow"`
 	// Below and Above are the optimal choices just outside that range.
@@ -83,10 +85,25 @@ type Constraints struct {
 
 // Solver says how the choice was found.
 type Solver struct {
-	Name       string  `json:"name" yaml:"name"`
-	Status     string  `json:"status" yaml:"status"`
-	Candidates int     `json:"candidates" yaml:"candidates"`
-	SolveMS    float64 `json:"solve_ms" yaml:"solve_ms"`
+	Name        string `json:"name" yaml:"name"`
+	Granularity string `json:"granularity" yaml:"granularity"`
+	Status      string `json:"status" yaml:"status"`
+	// Optimal is true when the solver proved the choice optimal.
+	Optimal bool `json:"optimal" yaml:"optimal"`
+	// Objective is the value the solver minimized, in the units of the
+	// exported LP (ms for latency and weighted, mJ for energy).
+	Objective float64 `json:"objective" yaml:"objective"`
+	SolveMS   float64 `json:"solve_ms" yaml:"solve_ms"`
+	// Solves counts solver runs, the switch table's included.
+	Solves     int `json:"solves" yaml:"solves"`
+	Candidates int `json:"candidates" yaml:"candidates"`
+}
+
+// CutTensor is one tensor sent to the server.
+type CutTensor struct {
+	Name     string `json:"name" yaml:"name"`
+	Encoding string `json:"encoding" yaml:"encoding"`
+	Bytes    int64  `json:"bytes" yaml:"bytes"`
 }
 
 // Choice is what runs where and what is sent.
@@ -96,9 +113,13 @@ type Choice struct {
 	// Encoding of the cut tensor; "none" when nothing is sent.
 	Encoding string `json:"encoding" yaml:"encoding"`
 	// Heads maps each task to "edge" or "server".
-	Heads        map[string]string `json:"heads" yaml:"heads"`
-	EdgeBlocks   []string          `json:"edge_blocks" yaml:"edge_blocks,flow"`
-	ServerBlocks []string          `json:"server_blocks" yaml:"server_blocks,flow"`
+	Heads map[string]string `json:"heads" yaml:"heads"`
+	// EdgeLayers lists the layers run on the edge when the cut is not at a
+	// block boundary (layer-level plans); EdgeBlocks and ServerBlocks then
+	// list the blocks wholly on each side.
+	EdgeLayers   []string `json:"edge_layers,omitempty" yaml:"edge_layers,omitempty,flow"`
+	EdgeBlocks   []string `json:"edge_blocks" yaml:"edge_blocks,flow"`
+	ServerBlocks []string `json:"server_blocks" yaml:"server_blocks,flow"`
 	// CutShape is the [C, H, W] of the tensor sent (empty when none).
 	CutShape []int `json:"cut_shape,omitempty" yaml:"cut_shape,omitempty,flow"`
 }
