@@ -60,7 +60,8 @@ type sweepOutput struct {
 	ToMbps          float64       `json:"to_mbps"`
 	Segments        []plan.Switch `json:"segments"`
 	BreakpointsMbps []float64     `json:"breakpoints_mbps"`
-	Candidates      int           `json:"candidates"`
+	Solver          string        `json:"solver"`
+	Solves          int           `json:"solves"`
 }
 
 func runSweep(opts *SweepOptions) error {
@@ -71,12 +72,17 @@ func runSweep(opts *SweepOptions) error {
 	if err != nil {
 		return err
 	}
-	segs, err := optimizer.Sweep(p, opts.FromMbps, opts.ToMbps)
+	method, _, err := opts.method()
+	if err != nil {
+		return err
+	}
+	segs, solves, err := optimizer.SweepWith(p, opts.FromMbps, opts.ToMbps, method)
 	if err != nil {
 		return err
 	}
 	out := sweepOutput{Model: p.Graph.Name, Edge: info.EdgeID, Server: info.ServerID, Network: info.NetworkID,
-		Objective: string(p.Objective), FromMbps: opts.FromMbps, ToMbps: opts.ToMbps, BreakpointsMbps: []float64{}}
+		Objective: string(p.Objective), FromMbps: opts.FromMbps, ToMbps: opts.ToMbps, BreakpointsMbps: []float64{},
+		Solver: method.Name(), Solves: solves}
 	for i, s := range segs {
 		out.Segments = append(out.Segments, p.Switch(s))
 		if i > 0 {
@@ -100,8 +106,8 @@ func runSweep(opts *SweepOptions) error {
 		return writeCSV(opts.IO.Out, []string{"from_mbps", "to_mbps", "feasible", "cut", "encoding", "heads", "objective_from", "objective_to"}, rows)
 	}
 	w := opts.IO.Out
-	fmt.Fprintf(w, "%s: edge %s, server %s, network %s, objective %s, uplink %s – %s Mbps: %d segments\n\n",
-		out.Model, out.Edge, out.Server, out.Network, out.Objective, mbps(opts.FromMbps), mbps(opts.ToMbps), len(segs))
+	fmt.Fprintf(w, "%s: edge %s, server %s, network %s, objective %s, uplink %s – %s Mbps: %d segments (%s, %d solve(s))\n\n",
+		out.Model, out.Edge, out.Server, out.Network, out.Objective, mbps(opts.FromMbps), mbps(opts.ToMbps), len(segs), out.Solver, solves)
 	unit := objectiveUnit(p.Objective)
 	var rows [][]string
 	for _, s := range out.Segments {
@@ -151,10 +157,8 @@ func plotSweep(opts *SweepOptions, p *optimizer.Problem, segs []optimizer.Segmen
 		}
 		y := math.NaN()
 		for _, s := range segs {
-			if s.Feasible && s.FromMbps <= x && x <= s.ToMbps {
-				if e, err := p.EvaluateAt(s.Choice, x); err == nil {
-					y = e.Cost.Objective
-				}
+			if s.FromMbps <= x && x <= s.ToMbps {
+				y = s.ObjectiveAt(x)
 				break
 			}
 		}

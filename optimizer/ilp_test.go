@@ -351,3 +351,46 @@ func TestExportedLPSolvedByGLPK(t *testing.T) {
 		})
 	}
 }
+
+// TestILPSweepMatchesPointSolves: the layer-level switch table, grown by
+// re-solving at breakpoints, agrees with independent ILP solves on a grid.
+func TestILPSweepMatchesPointSolves(t *testing.T) {
+	for _, obj := range []Objective{Energy, Latency} {
+		t.Run(string(obj), func(t *testing.T) {
+			p := zooProblem(t, "mobilenet_v3_small", []int{8, 4}, obj)
+			p.Edge.Latency, p.Server.Latency = scaled(p.Edge.Latency, 20), scaled(p.Server.Latency, 1)
+			segs, solves, err := SweepWith(p, 0.1, 1000, ILP{Granularity: LayerLevel})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkCover(t, segs, 0.1, 1000)
+			if len(segs) < 2 || solves < len(segs) {
+				t.Fatalf("%d segments from %d solves", len(segs), solves)
+			}
+			for i := 0; i <= 24; i++ {
+				u := 0.1 * math.Pow(1e4, float64(i)/24)
+				q := *p
+				q.Network.UplinkMbps = u
+				out, err := ILP{Granularity: LayerLevel}.Optimize(&q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := segmentAt(segs, u).ObjectiveAt(u); !near(got, out.Best.Cost.Objective) {
+					t.Errorf("%g Mbps: switch table %g, ILP %g (%s)", u, got, out.Best.Cost.Objective, out.Best.Choice)
+				}
+			}
+		})
+	}
+}
+
+// scaled multiplies every latency by k (to make splits worth it).
+func scaled(l *profile.Latency, k float64) *profile.Latency {
+	mul := func(v []float64) []float64 {
+		out := make([]float64, len(v))
+		for i := range v {
+			out[i] = v[i] * k
+		}
+		return out
+	}
+	return &profile.Latency{Device: l.Device, Source: l.Source, NodeMS: mul(l.NodeMS), BlockMS: mul(l.BlockMS), HeadMS: mul(l.HeadMS)}
+}

@@ -14,20 +14,42 @@ type Segment struct {
 	Choice   Choice
 	// Objective at each end of the interval.
 	ObjectiveFrom, ObjectiveTo float64
+	objective                  []line
+}
+
+// ObjectiveAt is the objective of the segment's choice at an uplink.
+func (s Segment) ObjectiveAt(uplinkMbps float64) float64 {
+	if !s.Feasible {
+		return math.NaN()
+	}
+	return maxAt(s.objective, 1/uplinkMbps)
 }
 
 // Sweep returns the exact switch table of p over [fromMbps, toMbps]: the
 // maximal intervals of uplink bandwidth on which one choice stays optimal,
 // ascending. The network's uplink in p is ignored.
 func Sweep(p *Problem, fromMbps, toMbps float64) ([]Segment, error) {
+	segs, _, err := SweepWith(p, fromMbps, toMbps, nil)
+	return segs, err
+}
+
+// SweepWith is Sweep with a method: the exhaustive method (nil) and the
+// block-level ILP share one space, swept exactly in one pass; the
+// layer-level ILP re-solves where the optimum can change. It also returns
+// the number of solver runs.
+func SweepWith(p *Problem, fromMbps, toMbps float64, m Method) ([]Segment, int, error) {
 	if err := p.Validate(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if !(fromMbps > 0) || !(toMbps > fromMbps) || math.IsInf(toMbps, 0) {
-		return nil, fmt.Errorf("sweep range %g–%g Mbps: need 0 < from < to < ∞", fromMbps, toMbps)
+		return nil, 0, fmt.Errorf("sweep range %g–%g Mbps: need 0 < from < to < ∞", fromMbps, toMbps)
 	}
 	feasible, _ := p.candidates()
-	return p.sweep(feasible, fromMbps, toMbps)
+	if ilp, ok := m.(ILP); ok && ilp.granularity() == LayerLevel {
+		return ilp.sweep(p, feasible, fromMbps, toMbps)
+	}
+	segs, err := p.sweep(feasible, fromMbps, toMbps)
+	return segs, 1, err
 }
 
 // sweep computes the lower envelope of the candidates' objectives. With
@@ -130,7 +152,7 @@ func (p *Problem) envelope(live []*candidate, lines []line, u, v float64) []Segm
 		}
 		end := min(next, v)
 		segs = append(segs, Segment{FromMbps: x, ToMbps: end, Feasible: true, Choice: live[cur].Choice,
-			ObjectiveFrom: c.at(x), ObjectiveTo: c.at(end)})
+			ObjectiveFrom: c.at(x), ObjectiveTo: c.at(end), objective: p.objective(live[cur])})
 		if next >= v {
 			return segs
 		}
