@@ -233,6 +233,14 @@ func (p *cbcProblem) solve(s *Settings, start time.Time, feasibilityOnly bool) (
 		C.Cbc_setInteger(cm.c, j)
 	}
 	C.Cbc_setObjSense(cm.c, 1) // minimize
+	if len(s.Start) == p.ncols && len(p.integers) > 0 && !feasibilityOnly {
+		idx := make([]C.int, p.ncols)
+		val := make([]C.double, p.ncols)
+		for j, v := range s.Start {
+			idx[j], val[j] = C.int(j), C.double(v)
+		}
+		C.Cbc_setMIPStartI(cm.c, C.int(p.ncols), &idx[0], &val[0])
+	}
 
 	// Cbc_setParameter passes "-name value" to CBC's command-line driver,
 	// which runs only for models with integer variables; a pure LP goes

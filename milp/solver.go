@@ -34,6 +34,9 @@ type Settings struct {
 	RelGap float64
 	// Threads is the number of search threads; 0 or 1 means one.
 	Threads int
+	// Start is a feasible point (one value per variable) the search may
+	// start from; solvers that cannot use one ignore it.
+	Start []float64
 }
 
 // Validate rejects negative or non-finite settings.

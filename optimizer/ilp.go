@@ -47,7 +47,7 @@ func (m ILP) Optimize(p *Problem) (Outcome, error) {
 	x := 1 / p.Network.UplinkMbps
 	f := p.formulate(m.granularity(), x, nil)
 	start := time.Now()
-	sol, err := m.solver().Solve(&f.model, m.Settings)
+	sol, err := m.solver().Solve(&f.model, m.settings(p, f, x))
 	if err != nil {
 		return Outcome{}, fmt.Errorf("ilp: %w", err)
 	}
@@ -62,6 +62,19 @@ func (m ILP) Optimize(p *Problem) (Outcome, error) {
 	cd := f.candidate(sol.X)
 	return Outcome{Best: p.evaluate(&cd, x), Proven: sol.Status == milp.Optimal && sol.Proven, Objective: sol.Objective,
 		SolveMS: float64(elapsed.Microseconds()) / 1e3, Solves: 1, placement: &cd}, nil
+}
+
+// settings are the caller's, plus a warm start from the block-level optimum
+// at layer level.
+func (m ILP) settings(p *Problem, f *formulation, x float64) *milp.Settings {
+	var s milp.Settings
+	if m.Settings != nil {
+		s = *m.Settings
+	}
+	if m.granularity() == LayerLevel {
+		s.Start = p.layerStart(f, x)
+	}
+	return &s
 }
 
 // Model returns the MILP of p at its network's uplink, as Optimize solves
@@ -112,6 +125,10 @@ type formulation struct {
 	model milp.Model
 	s     []int           // per unit: 1 = on the server (-1 for the input)
 	c     [][]encodingVar // per unit: encodings its output may cross in
+	y     int             // anything is sent
+	pv    map[int]int     // per head unit before the last: its p variable
+	t     int             // makespan, -1 if absent
+	tt    []int           // per task completion time (weighted objective)
 	has   map[string]bool // constraint groups present
 }
 
@@ -136,7 +153,7 @@ func safeName(s string) string {
 // whose result comes from the server), T (makespan) and T_t (task times).
 func (p *Problem) formulate(gr Granularity, x float64, drop map[string]bool) *formulation {
 	u := p.units(gr)
-	f := &formulation{p: p, u: u, s: make([]int, len(u.name)), c: make([][]encodingVar, len(u.name)), has: map[string]bool{}}
+	f := &formulation{p: p, u: u, s: make([]int, len(u.name)), c: make([][]encodingVar, len(u.name)), t: -1, has: map[string]bool{}}
 	m := &f.model
 	m.Name = safeName(p.Graph.Name + "_" + string(gr))
 	type T = milp.Term
@@ -160,6 +177,7 @@ func (p *Problem) formulate(gr Granularity, x float64, drop map[string]bool) *fo
 	}
 	// Crossing tensors and their encodings.
 	y := m.AddBinary("y_send")
+	f.y = y
 	floors := len(p.Constraints.MinAccuracy) > 0 && !drop[ConstraintAccuracy]
 	for i := range u.name {
 		if len(u.consumers[i]) == 0 {
@@ -179,7 +197,6 @@ func (p *Problem) formulate(gr Granularity, x float64, drop map[string]bool) *fo
 			v := m.AddVar(fmt.Sprintf("c_%d_%s_%s", i, e, safeName(u.name[i])), 0, hi, true)
 			f.c[i] = append(f.c[i], encodingVar{e, v})
 			sum = append(sum, T{Var: v, Coef: 1})
-			m.AddRow(fmt.Sprintf("send_%d_%s", i, e), []T{{Var: y, Coef: 1}, {Var: v, Coef: -1}}, milp.GE, 0)
 		}
 		m.AddRow(fmt.Sprintf("one_enc_%d", i), sum, milp.LE, 1)
 		for _, c := range u.consumers[i] {
@@ -188,9 +205,18 @@ func (p *Problem) formulate(gr Granularity, x float64, drop map[string]bool) *fo
 			m.AddRow(fmt.Sprintf("cross_%d_%d", i, c), row, milp.GE, 0)
 		}
 	}
+	// Something is sent exactly when a sink (a task's result, or a unit
+	// nobody reads) is on the server: every unit on the server has a sink
+	// below it on the server, since nothing returns to the edge.
+	for i := 1; i < len(u.name); i++ {
+		if len(u.consumers[i]) == 0 {
+			m.AddRow(fmt.Sprintf("send_%d", i), append([]T{{Var: y, Coef: 1}}, sTerm(i, -1)...), milp.GE, 0)
+		}
+	}
 	// Edge parts of heads whose result comes from the server run before
 	// sending: p_u = s_last − s_u.
 	pv := map[int]int{}
+	f.pv = pv
 	for t := range u.heads {
 		last := u.last(t)
 		for _, i := range u.heads[t][:len(u.heads[t])-1] {
@@ -251,6 +277,7 @@ func (p *Problem) formulate(gr Granularity, x float64, drop map[string]bool) *fo
 	needT := p.Objective == Latency || (p.Constraints.DeadlineMS > 0 && !drop[ConstraintDeadline])
 	if needT {
 		tv := m.AddVar("T_makespan", 0, math.Inf(1), false)
+		f.t = tv
 		neg := []T{{Var: tv, Coef: -1}}
 		m.AddRow("makespan_edge", join(neg, backboneEdge, encode, allHeads), milp.LE, -(backboneConst + allHeadsConst))
 		m.AddRow("makespan_server", join(neg, backboneEdge, encode, beforeSend, serverPath, transfer), milp.LE, -backboneConst)
@@ -288,6 +315,7 @@ func (p *Problem) formulate(gr Granularity, x float64, drop map[string]bool) *fo
 			}
 			cum, cumConst = append(cum, terms...), cumConst+k
 			tt := m.AddVar(fmt.Sprintf("T_task%d", t+1), 0, math.Inf(1), false)
+			f.tt = append(f.tt, tt)
 			neg := []T{{Var: tt, Coef: -1}}
 			last := u.last(t)
 			m.AddRow(fmt.Sprintf("task%d_edge", t+1), join(neg, backboneEdge, encode, beforeSend, cum, sTerm(last, -bigM)), milp.LE, -(backboneConst + cumConst))
@@ -460,4 +488,70 @@ func envelopeAt(p *Problem, cands []*candidate, u float64) float64 {
 		return math.Inf(1)
 	}
 	return maxAt(p.objective(best), 1/u)
+}
+
+// start is the MILP point of a candidate placed on f's units (nil if the
+// placement does not fit them): a warm start for the solver.
+func (f *formulation) start(cd *candidate, x float64) []float64 {
+	u := f.u
+	if len(cd.placement.OnServer) != len(u.name) {
+		return nil
+	}
+	v := make([]float64, len(f.model.Vars))
+	b2f := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	pl := cd.placement
+	for i, sv := range f.s {
+		if sv >= 0 {
+			v[sv] = b2f(pl.OnServer[i])
+		}
+		for _, ev := range f.c[i] {
+			if pl.Encoding[i] == ev.enc {
+				v[ev.v] = 1
+				v[f.y] = 1
+			}
+		}
+	}
+	for t := range u.heads {
+		last := u.last(t)
+		for _, i := range u.heads[t] {
+			if pv, ok := f.pv[i]; ok {
+				v[pv] = b2f(pl.OnServer[last]) - b2f(pl.OnServer[i])
+			}
+		}
+	}
+	const slack = 1 + 1e-9
+	if f.t >= 0 {
+		v[f.t] = maxAt(cd.tasks, x) * slack
+	}
+	for t, tv := range f.tt {
+		v[tv] = cd.tasks[t].at(x) * slack
+	}
+	return v
+}
+
+// layerStart is the exhaustive block-level optimum as a layer placement, to
+// warm-start the layer-level MILP (nil when there is none).
+func (p *Problem) layerStart(f *formulation, x float64) []float64 {
+	feasible, _ := p.candidates()
+	best := p.bestAt(feasible, x)
+	if best == nil {
+		return nil
+	}
+	bu := p.units(BlockLevel)
+	pl := Placement{OnServer: make([]bool, len(f.u.name)), Encoding: make([]profile.Encoding, len(f.u.name))}
+	for i, nodes := range bu.nodes {
+		for _, n := range nodes {
+			pl.OnServer[n] = best.placement.OnServer[i]
+		}
+		if e := best.placement.Encoding[i]; e != "" {
+			pl.Encoding[nodes[len(nodes)-1]] = e
+		}
+	}
+	cd := p.candidateOf(f.u, pl, best.Choice, 0)
+	return f.start(&cd, x)
 }
