@@ -126,7 +126,7 @@ func checkKind(kind string, valid []string) error {
 	return fmt.Errorf("unknown catalog section %q%s", kind, suggest.Hint(kind, valid))
 }
 
-func num(n hwprofiles.Number) string { return strconv.FormatFloat(n.Value, 'f', -1, 64) }
+func num(n hwprofiles.Number) string { return strconv.FormatFloat(n.Value, 'g', 6, 64) }
 
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))

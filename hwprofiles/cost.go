@@ -16,7 +16,15 @@ func (d Device) CostModel() profile.CostModel {
 	for k, v := range d.Efficiency {
 		eff[profile.OpClass(k)] = v.Value
 	}
+	var over map[profile.OpClass]float64
+	for k, v := range d.OverheadMS {
+		if over == nil {
+			over = map[profile.OpClass]float64{}
+		}
+		over[profile.OpClass(k)] = v.Value
+	}
 	return profile.CostModel{
+		OverheadMS:       over,
 		Device:           d.ID,
 		BytesPerElem:     bpe,
 		PeakGFLOPS:       d.PeakGFLOPS.Value,

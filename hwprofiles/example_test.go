@@ -21,8 +21,8 @@ func ExampleDefault() {
 	_, err = cat.Device("jetson-nan")
 	fmt.Println(err, errors.Is(err, hwprofiles.ErrUnknown))
 	// Output:
-	// h100: 989400 GFLOPS fp16, 3350 GB/s, 0.014 ms per layer
-	// measured: h100_fp16_b1_224.json (median ReLU block, e.g. vgg16 features.3/8/25: 0.014-0.015 ms regardless of size)
+	// h100: 989400 GFLOPS fp16, 6789 GB/s, 0.006 ms per layer
+	// fitted: mtlsplit calibrate h100_fp16_b1_224.json on 2026-11-26 (block MAPE 5.4%)
 	// unknown edge device "jetson-nan" (did you mean "jetson-nano" or "jetson-tx2" or "jetson-orin-nano"?) true
 }
 

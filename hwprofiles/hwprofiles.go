@@ -32,6 +32,11 @@ const (
 // Op classes of Device.Efficiency, in a fixed order.
 var EfficiencyKeys = []string{"conv", "depthwise", "linear", "elementwise", "pool"}
 
+// OpClassKeys are every op class a device may give numbers for: the
+// required EfficiencyKeys plus norm (batch norm, which falls back to
+// elementwise when absent).
+var OpClassKeys = append(append([]string(nil), EfficiencyKeys...), "norm")
+
 // ErrUnknown is wrapped by every lookup of a name that is not in the catalog.
 var ErrUnknown = errors.New("unknown name")
 
@@ -61,6 +66,9 @@ type Device struct {
 	// Efficiency maps an op class to the fraction of peak it reaches; the keys
 	// are exactly EfficiencyKeys.
 	Efficiency map[string]Number `yaml:"efficiency"`
+	// OverheadMS optionally overrides LayerOverheadMS per op class
+	// (OpClassKeys), as a calibration fits it.
+	OverheadMS map[string]Number `yaml:"overhead_ms,omitempty"`
 
 	ActivePowerW Number `yaml:"active_power_w"`
 	IdlePowerW   Number `yaml:"idle_power_w"`
@@ -379,5 +387,6 @@ func (c *Catalog) clone() *Catalog {
 // parsing, so it is shared.
 func (d Device) clone() Device {
 	d.Efficiency = maps.Clone(d.Efficiency)
+	d.OverheadMS = maps.Clone(d.OverheadMS)
 	return d
 }

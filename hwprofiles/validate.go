@@ -201,17 +201,9 @@ func deviceProblems(ds []Device, kind string) []Problem {
 			for _, k := range EfficiencyKeys {
 				e.number("efficiency."+k, d.Efficiency[k], true, 1)
 			}
-			var extra []string
-			for k := range d.Efficiency {
-				if !slices.Contains(EfficiencyKeys, k) {
-					extra = append(extra, k)
-				}
-			}
-			sort.Strings(extra)
-			for _, k := range extra {
-				e.add("efficiency."+k, "efficiency key %q is unknown%s", k, suggest.Hint(k, EfficiencyKeys))
-			}
+			e.optional("efficiency", d.Efficiency, 1)
 		}
+		e.optional("overhead_ms", d.OverheadMS, math.MaxFloat64)
 		e.number("active_power_w", d.ActivePowerW, true, math.MaxFloat64)
 		e.number("idle_power_w", d.IdlePowerW, false, math.MaxFloat64)
 		if d.Measured != "" {
@@ -244,4 +236,23 @@ func networkProblems(ns []Network) []Problem {
 		probs = append(probs, e.probs...)
 	}
 	return probs
+}
+
+// optional checks the keys of a per-op-class map beyond the required ones:
+// each must be a known class (OptionalKeys adds norm) with a valid number.
+func (e *entry) optional(field string, m map[string]Number, max float64) {
+	var keys []string
+	for k := range m {
+		if !slices.Contains(EfficiencyKeys, k) || field != "efficiency" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !slices.Contains(OpClassKeys, k) {
+			e.add(field+"."+k, "%s key %q is unknown%s", field, k, suggest.Hint(k, OpClassKeys))
+			continue
+		}
+		e.number(field+"."+k, m[k], true, max)
+	}
 }

@@ -15,6 +15,10 @@ const (
 	ClassDepthwise   OpClass = "depthwise"
 	ClassLinear      OpClass = "linear"
 	ClassElementwise OpClass = "elementwise"
+	// ClassNorm is batch norm: elementwise work, but frameworks run it as
+	// its own, often slower, kernel. Its efficiency and overhead fall back
+	// to the elementwise ones when a model does not give them.
+	ClassNorm OpClass = "norm"
 	ClassPool        OpClass = "pool"
 )
 
@@ -33,6 +37,8 @@ func ClassOf(n model.Node) OpClass {
 		return ClassLinear
 	case model.OpMaxPool2d, model.OpAvgPool2d, model.OpAdaptiveAvgPool2d:
 		return ClassPool
+	case model.OpBatchNorm2d:
+		return ClassNorm
 	}
 	return ClassElementwise
 }
@@ -46,6 +52,31 @@ type CostModel struct {
 	MemBandwidthGBps float64
 	LayerOverheadMS  float64
 	Efficiency       map[OpClass]float64
+	// OverheadMS overrides LayerOverheadMS per op class (fitted models).
+	OverheadMS map[OpClass]float64
+}
+
+// efficiency of a class, norm falling back to elementwise.
+func (m CostModel) efficiency(c OpClass) float64 {
+	if e, ok := m.Efficiency[c]; ok {
+		return e
+	}
+	if c == ClassNorm {
+		return m.Efficiency[ClassElementwise]
+	}
+	return 0
+}
+
+// overhead of a class: its own, else norm's falls back to elementwise's,
+// else the layer overhead.
+func (m CostModel) overhead(c OpClass) float64 {
+	if o, ok := m.OverheadMS[c]; ok {
+		return o
+	}
+	if o, ok := m.OverheadMS[ClassElementwise]; ok && c == ClassNorm {
+		return o
+	}
+	return m.LayerOverheadMS
 }
 
 // Validate says what makes the model unusable.
@@ -57,6 +88,11 @@ func (m CostModel) Validate() error {
 	for _, c := range OpClasses {
 		if e := m.Efficiency[c]; e <= 0 || e > 1 {
 			return fmt.Errorf("cost model of %q: efficiency[%s] = %g, want (0, 1]", m.Device, c, e)
+		}
+	}
+	for c, o := range m.OverheadMS {
+		if o < 0 {
+			return fmt.Errorf("cost model of %q: overhead[%s] = %g ms, want ≥ 0", m.Device, c, o)
 		}
 	}
 	return nil
@@ -87,9 +123,10 @@ func (m CostModel) NodeMS(g *model.Graph, n model.Node) float64 {
 	if n.Op == model.OpInput || n.Op == model.OpFlatten {
 		return 0
 	}
-	compute := FLOPs(n) / (m.PeakGFLOPS * m.Efficiency[ClassOf(n)] * 1e6)
+	c := ClassOf(n)
+	compute := FLOPs(n) / (m.PeakGFLOPS * m.efficiency(c) * 1e6)
 	memory := MovedElems(g, n) * float64(m.BytesPerElem) / (m.MemBandwidthGBps * 1e6)
-	return max(compute, memory) + m.LayerOverheadMS
+	return max(compute, memory) + m.overhead(c)
 }
 
 // ElementwiseMS predicts a pass over elems values (encoding or decoding a

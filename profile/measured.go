@@ -1,8 +1,9 @@
 package profile
 
 import (
-	"encoding/json"
 	"fmt"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/mtlsplit/mtlsplit/model"
 )
@@ -12,41 +13,44 @@ import (
 // latency medians).
 type Table struct {
 	Meta struct {
-		DeviceName string `json:"device_name"`
-		Dtype      string `json:"dtype"`
-		Batch      int    `json:"batch"`
-		Size       int    `json:"size"`
-		Threads    int    `json:"threads"`
-	} `json:"meta"`
-	Backbones map[string]TableBackbone `json:"backbones"`
+		DeviceName string `json:"device_name" yaml:"device_name"`
+		Dtype      string `json:"dtype" yaml:"dtype"`
+		Batch      int    `json:"batch" yaml:"batch"`
+		Size       int    `json:"size" yaml:"size"`
+		Threads    int    `json:"threads" yaml:"threads"`
+	} `json:"meta" yaml:"meta"`
+	Backbones map[string]TableBackbone `json:"backbones" yaml:"backbones"`
 }
 
 // TableBackbone is one backbone's measurements.
 type TableBackbone struct {
 	Blocks []struct {
-		Name    string `json:"name"`
-		Latency Stat   `json:"latency"`
-	} `json:"blocks"`
+		Name    string `json:"name" yaml:"name"`
+		Latency Stat   `json:"latency" yaml:"latency"`
+	} `json:"blocks" yaml:"blocks"`
 	Heads []struct {
-		K          int  `json:"k"`
-		InFeatures int  `json:"in_features"`
-		Latency    Stat `json:"latency"`
-	} `json:"heads"`
+		K          int  `json:"k" yaml:"k"`
+		InFeatures int  `json:"in_features" yaml:"in_features"`
+		Latency    Stat `json:"latency" yaml:"latency"`
+	} `json:"heads" yaml:"heads"`
 	Latency struct {
-		EndToEnd Stat `json:"end_to_end"`
-	} `json:"latency"`
+		EndToEnd Stat `json:"end_to_end" yaml:"end_to_end"`
+	} `json:"latency" yaml:"latency"`
 }
 
 // Stat is a latency distribution summary.
 type Stat struct {
-	MedianMS float64 `json:"median_ms"`
-	P90MS    float64 `json:"p90_ms"`
+	MedianMS float64 `json:"median_ms" yaml:"median_ms"`
+	P90MS    float64 `json:"p90_ms" yaml:"p90_ms"`
 }
 
 // ParseTable decodes a measured table.
 func ParseTable(raw []byte) (*Table, error) {
+	// JSON is YAML: one decoder reads the reference JSON files and this
+	// project's YAML profiles. Unknown fields are allowed: the reference
+	// format carries much this package does not use.
 	var t Table
-	if err := json.Unmarshal(raw, &t); err != nil {
+	if err := yaml.Unmarshal(raw, &t); err != nil {
 		return nil, fmt.Errorf("measured table: %w", err)
 	}
 	if len(t.Backbones) == 0 {
