@@ -19,7 +19,7 @@ const (
 	// its own, often slower, kernel. Its efficiency and overhead fall back
 	// to the elementwise ones when a model does not give them.
 	ClassNorm OpClass = "norm"
-	ClassPool        OpClass = "pool"
+	ClassPool OpClass = "pool"
 )
 
 // OpClasses lists every op class.
