@@ -6,7 +6,7 @@
 #   glpk-utils         glpsol, which the milp tests use to check LP/MPS files
 set -euo pipefail
 
-packages=(pkg-config coinor-libcbc-dev glpk-utils)
+packages=(pkg-config coinor-libcbc-dev glpk-utils libopenblas-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,360 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+
+	"github.com/mtlsplit/mtlsplit/model"
+)
+
+// Options set how a graph is compiled. The zero value runs one sample at a
+// time on GOMAXPROCS threads with the pure-Go BLAS.
+type Options struct {
+	// Threads is the number of goroutines the engine's own kernels use, and
+	// OpenBLAS's thread count (a process-wide setting of that library).
+	// Gonum's GEMM follows GOMAXPROCS. 0 means GOMAXPROCS.
+	Threads int
+	// Batch is the most samples one call may run; buffers are sized for it.
+	// 0 means 1.
+	Batch int
+	// Backend is the BLAS used for convolutions and linear layers; "" means
+	// BackendGonum.
+	Backend Backend
+}
+
+// ErrClosed is returned by a Program used after Close.
+var ErrClosed = errors.New("engine: program is closed")
+
+// Program is a graph compiled for inference: batch norm folded, buffers
+// planned and allocated once, every layer bound to its kernel. Calls on one
+// Program are serialized; compile one per goroutine to run in parallel.
+type Program struct {
+	graph   *model.Graph
+	opts    Options
+	gemm    blas.Float32Level3
+	pool    *workers
+	bufs    [][]float32
+	steps   []step
+	blocks  []span // steps of each block
+	heads   []span // steps of each head
+	cutBuf  []int  // buffer holding cut k (k = 0 is the input)
+	headBuf []int  // buffer holding each head's output
+	mu      sync.Mutex
+	closed  bool
+	n       int // samples in the running call
+	// splitGEMM is set when the BLAS runs single-threaded and the engine
+	// splits each GEMM over its own threads.
+	splitGEMM bool
+}
+
+type span struct{ lo, hi int }
+
+// step runs one fused group of nodes for p.n samples.
+type step interface{ run(p *Program) }
+
+// stepPlan is one step before buffers exist: nodes[0] reads inputs (value
+// IDs), the last node's output is the step's value.
+type stepPlan struct {
+	nodes  []*model.Node
+	inputs []int
+	out    int // value ID = node ID of the last node
+}
+
+// Compile plans g for inference with weights w.
+func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
+	if g == nil || w == nil {
+		return nil, errors.New("compile: nil graph or weights")
+	}
+	if opts.Threads <= 0 {
+		opts.Threads = runtime.GOMAXPROCS(0)
+	}
+	if opts.Batch <= 0 {
+		opts.Batch = 1
+	}
+	if opts.Backend == "" {
+		opts.Backend = BackendGonum
+	}
+	gemm, err := level3(opts.Backend)
+	if err != nil {
+		return nil, fmt.Errorf("compile %s: %w", g.Name, err)
+	}
+	plans, value, err := planSteps(g)
+	if err != nil {
+		return nil, fmt.Errorf("compile %s: %w", g.Name, err)
+	}
+	p := &Program{graph: g, opts: opts, gemm: gemm, splitGEMM: opts.Backend == BackendOpenBLAS}
+	valueBuf, sizes := planBuffers(g, plans, opts.Batch)
+	p.bufs = make([][]float32, len(sizes))
+	for i, n := range sizes {
+		p.bufs[i] = make([]float32, n)
+	}
+	p.cutBuf = make([]int, len(g.Blocks)+1)
+	p.cutBuf[0] = valueBuf[value[0]]
+	for k, b := range g.Blocks {
+		p.cutBuf[k+1] = valueBuf[value[b.Output]]
+	}
+	for _, h := range g.Heads {
+		p.headBuf = append(p.headBuf, valueBuf[value[h.Output]])
+	}
+	var col []float32 // im2col scratch shared by every conv
+	for _, sp := range plans {
+		if n := colElems(sp.nodes[0]); n > len(col) {
+			col = make([]float32, n)
+		}
+	}
+	for _, sp := range plans {
+		ins := make([][]float32, len(sp.inputs))
+		for i, v := range sp.inputs {
+			ins[i] = p.bufs[valueBuf[v]]
+		}
+		st, err := p.newStep(g, w, sp, ins, p.bufs[valueBuf[sp.out]], col)
+		if err != nil {
+			return nil, fmt.Errorf("compile %s: %w", g.Name, err)
+		}
+		p.steps = append(p.steps, st)
+	}
+	// Steps of a block (or head) are contiguous: nodes are in execution order
+	// and a step never spans two blocks.
+	p.blocks = make([]span, len(g.Blocks))
+	p.heads = make([]span, len(g.Heads))
+	for i := range p.blocks {
+		p.blocks[i] = span{-1, -1}
+	}
+	for i := range p.heads {
+		p.heads[i] = span{-1, -1}
+	}
+	for i, sp := range plans {
+		n := sp.nodes[0]
+		s := &p.blocks
+		idx := n.Block
+		if n.Task >= 0 {
+			s, idx = &p.heads, n.Task
+		}
+		if (*s)[idx].lo < 0 {
+			(*s)[idx].lo = i
+		}
+		(*s)[idx].hi = i + 1
+	}
+	// A block or head without steps (only identities) sits between its
+	// neighbours.
+	next := 0
+	for i := range p.blocks {
+		if p.blocks[i].lo < 0 {
+			p.blocks[i] = span{next, next}
+		}
+		next = p.blocks[i].hi
+	}
+	for i := range p.heads {
+		if p.heads[i].lo < 0 {
+			p.heads[i] = span{next, next}
+		}
+		next = p.heads[i].hi
+	}
+	p.pool = newWorkers(opts.Threads)
+	runtime.AddCleanup(p, func(w *workers) { w.close() }, p.pool)
+	return p, nil
+}
+
+// Close stops the Program's worker goroutines; a closed Program returns
+// ErrClosed. Programs that are not closed stop their workers when collected.
+func (p *Program) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	p.pool.close()
+}
+
+// isAlias reports ops that are the identity at inference: their output is
+// their input's buffer.
+func isAlias(op model.Op) bool {
+	return op == model.OpDropout || op == model.OpStochasticDepth || op == model.OpFlatten
+}
+
+// planSteps groups nodes into steps (conv+BN+activation, BN+activation,
+// linear/add+activation) and resolves aliases: value[id] is the node whose
+// output holds node id's tensor. A fusion never crosses a block boundary, so
+// every cut tensor is materialized and split runs match whole runs.
+func planSteps(g *model.Graph) ([]stepPlan, []int, error) {
+	consumers := make([][]int, len(g.Nodes))
+	for _, n := range g.Nodes {
+		for _, in := range n.Inputs {
+			if in < 0 || in >= n.ID {
+				return nil, nil, fmt.Errorf("node %q reads node %d, which does not run before it", n.Name, in)
+			}
+			consumers[in] = append(consumers[in], n.ID)
+		}
+	}
+	cutOutput := map[int]bool{}
+	for _, b := range g.Blocks {
+		cutOutput[b.Output] = true
+	}
+	for _, h := range g.Heads {
+		cutOutput[h.Output] = true
+	}
+	// fusable reports whether node id's only reader is next, in the same
+	// block or head, and id's tensor is not a cut or an output.
+	fusable := func(id, next int) bool {
+		a, b := &g.Nodes[id], &g.Nodes[next]
+		return len(consumers[id]) == 1 && consumers[id][0] == next && len(b.Inputs) == 1 &&
+			a.Block == b.Block && a.Task == b.Task && !cutOutput[id]
+	}
+	value := make([]int, len(g.Nodes))
+	var plans []stepPlan
+	for i := 1; i < len(g.Nodes); i++ {
+		n := &g.Nodes[i]
+		if n.ID != i {
+			return nil, nil, fmt.Errorf("node %q has ID %d at position %d", n.Name, n.ID, i)
+		}
+		if n.Block < 0 && n.Task < 0 {
+			return nil, nil, fmt.Errorf("node %q belongs to no block or head", n.Name)
+		}
+		if isAlias(n.Op) {
+			value[i] = value[n.Inputs[0]]
+			continue
+		}
+		sp := stepPlan{nodes: []*model.Node{n}}
+		for _, in := range n.Inputs {
+			sp.inputs = append(sp.inputs, value[in])
+		}
+		last := i
+		if n.Op == model.OpConv2d && last+1 < len(g.Nodes) && g.Nodes[last+1].Op == model.OpBatchNorm2d && fusable(last, last+1) {
+			last++
+			sp.nodes = append(sp.nodes, &g.Nodes[last])
+		}
+		switch n.Op {
+		case model.OpConv2d, model.OpBatchNorm2d, model.OpLinear, model.OpAdd:
+			if last+1 < len(g.Nodes) && fusable(last, last+1) {
+				if _, ok := actOf(g.Nodes[last+1].Op); ok {
+					last++
+					sp.nodes = append(sp.nodes, &g.Nodes[last])
+				}
+			}
+		}
+		for _, m := range sp.nodes {
+			value[m.ID] = last
+		}
+		sp.out = last
+		plans = append(plans, sp)
+		i = last
+	}
+	if err := checkCuts(g, value); err != nil {
+		return nil, nil, err
+	}
+	return plans, value, nil
+}
+
+// checkCuts verifies that every block boundary is crossed by one tensor
+// only (the previous block's output) and that heads read only the backbone
+// output, so a run may start at any cut.
+func checkCuts(g *model.Graph, value []int) error {
+	cutValue := func(b int) int { // value crossing into block b
+		if b == 0 {
+			return value[0]
+		}
+		return value[g.Blocks[b-1].Output]
+	}
+	backbone := value[g.Backbone()]
+	for _, n := range g.Nodes[1:] {
+		for _, in := range n.Inputs {
+			src := &g.Nodes[in]
+			switch {
+			case n.Task >= 0:
+				if src.Task != n.Task && value[in] != backbone {
+					return fmt.Errorf("head node %q reads %q, which is neither in its head nor the backbone output", n.Name, src.Name)
+				}
+			case src.Block != n.Block || in == 0:
+				if value[in] != cutValue(n.Block) {
+					return fmt.Errorf("node %q in block %d reads %q from an earlier block: not a single-tensor cut", n.Name, n.Block, src.Name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// inPlaceOK reports steps whose output may overwrite their first input.
+func inPlaceOK(sp stepPlan) bool {
+	switch sp.nodes[0].Op {
+	case model.OpBatchNorm2d, model.OpAdd, model.OpMul:
+		return true
+	}
+	_, ok := actOf(sp.nodes[0].Op)
+	return ok
+}
+
+// planBuffers assigns every step's value a buffer, reusing a buffer once the
+// last reader of its value has run (and in place for elementwise steps), and
+// returns the buffer of each value and the size of each buffer.
+func planBuffers(g *model.Graph, plans []stepPlan, batch int) (map[int]int, []int) {
+	lastUse := map[int]int{0: -1}
+	for s, sp := range plans {
+		lastUse[sp.out] = s
+		for _, v := range sp.inputs {
+			lastUse[v] = s
+		}
+	}
+	valueBuf := map[int]int{}
+	var sizes []int
+	var free []int
+	take := func(need int) int {
+		best := -1
+		for i, b := range free { // the smallest that fits, else the largest
+			if best < 0 {
+				best = i
+				continue
+			}
+			sz, cur := sizes[b], sizes[free[best]]
+			if (sz >= need && (cur < need || sz < cur)) || (sz < need && cur < need && sz > cur) {
+				best = i
+			}
+		}
+		if best < 0 {
+			sizes = append(sizes, need)
+			return len(sizes) - 1
+		}
+		b := free[best]
+		free = append(free[:best], free[best+1:]...)
+		sizes[b] = max(sizes[b], need)
+		return b
+	}
+	valueBuf[0] = take(batch * int(g.Input.Elems()))
+	if lastUse[0] < 0 {
+		free = append(free, valueBuf[0])
+	}
+	for s, sp := range plans {
+		need := batch * int(g.Nodes[sp.out].OutShape.Elems())
+		b := -1
+		if in := sp.inputs[0]; inPlaceOK(sp) && lastUse[in] == s {
+			b = valueBuf[in]
+		} else {
+			b = take(need)
+		}
+		valueBuf[sp.out] = b
+		for i, v := range sp.inputs {
+			dup := false
+			for _, u := range sp.inputs[:i] {
+				dup = dup || u == v
+			}
+			if lastUse[v] == s && valueBuf[v] != b && !dup {
+				free = append(free, valueBuf[v])
+			}
+		}
+		if lastUse[sp.out] == s {
+			free = append(free, b)
+		}
+	}
+	return valueBuf, sizes
+}
+
+// colElems is the im2col scratch a step starting with n needs.
+func colElems(n *model.Node) int {
+	if n.Op != model.OpConv2d || convModeOf(n.Conv) != convIm2col {
+		return 0
+	}
+	c := n.Conv
+	return c.InChannels / c.Groups * c.Kernel * c.Kernel * int(n.OutShape[1]*n.OutShape[2])
+}

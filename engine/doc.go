@@ -1,0 +1,26 @@
+// Package engine runs a model.Graph on the CPU: a float32 forward pass that
+// is fast enough to measure real layers and to serve both halves of a split.
+//
+// Compile turns a graph and its Weights into a Program once: batch norm is
+// folded into the convolution before it, activations are fused into the op
+// that produces their input, every tensor gets a buffer chosen by liveness
+// (elementwise ops work in place), and every layer is bound to its kernel.
+// Running a Program allocates nothing per layer: only the returned slices.
+// Convolutions are im2col + GEMM through gonum's BLAS interface (pure Go, or
+// OpenBLAS through cgo when the build has it); 1×1 stride-1 convolutions
+// multiply the input directly and depthwise ones run a direct kernel. The
+// engine's own kernels, and GEMMs on the single-threaded OpenBLAS, are split
+// over Options.Threads goroutines.
+//
+// A Program runs the whole backbone (Run), the backbone and every task head
+// (RunAll), one head (RunHead), or the blocks between two cuts (RunRange): cut
+// k is the tensor after k top-level blocks. No fusion crosses a cut, so
+// running 0→k on one Program and k→end on another gives bit for bit what a
+// whole run gives. Encode and Decode put a cut tensor on the wire as fp32,
+// fp16, int8 or int4.
+//
+// The engine never decides or plans anything: it does not choose cuts,
+// encodings or devices, and never reads a plan or a profile. It runs the
+// graph it is given, the way it is told to, and reports errors as values —
+// never a panic on a bad graph, bad weights or a bad input.
+package engine
