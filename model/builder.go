@@ -306,6 +306,37 @@ func (b *Builder) Mul(name string, x, scale int) int {
 	return b.add(Node{Name: name, Op: OpMul, Inputs: []int{x, scale}, OutShape: sx})
 }
 
+// Concat joins tensors along their first per-sample dimension (torch.cat on
+// dim 1): the channels of [C H W] maps of equal height and width, or flat
+// vectors.
+func (b *Builder) Concat(name string, ins ...int) int {
+	if len(ins) == 0 {
+		b.fail(fmt.Errorf("concat %q: no inputs", name))
+		return -1
+	}
+	var out Shape
+	for _, in := range ins {
+		s := b.shape(in)
+		if s == nil {
+			return -1
+		}
+		if out == nil {
+			out = append(Shape(nil), s...)
+			continue
+		}
+		if len(s) != len(out) || (len(s) == 3 && (s[1] != out[1] || s[2] != out[2])) {
+			b.fail(fmt.Errorf("concat %q: cannot join %v and %v", name, out, s))
+			return -1
+		}
+		out[0] += s[0]
+	}
+	return b.add(Node{Name: name, Op: OpConcat, Inputs: append([]int(nil), ins...), OutShape: out})
+}
+
+// Shape is the output shape of node id; nil after an error, and an error
+// when id does not exist.
+func (b *Builder) Shape(id int) Shape { return b.shape(id) }
+
 // Err is the first error met so far.
 func (b *Builder) Err() error { return b.err }
 
@@ -322,3 +353,6 @@ func (b *Builder) Build() (*Graph, error) {
 	g := b.g
 	return &g, nil
 }
+
+// Nodes are the nodes added so far (read-only).
+func (b *Builder) Nodes() []Node { return b.g.Nodes }

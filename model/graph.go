@@ -8,7 +8,8 @@ import (
 
 // Op names a layer type, spelled as the torchvision module class so that
 // graphs compare directly with torchvision ground truth. Functional ops that
-// are not modules in torchvision (Add, Mul, Flatten) carry their own names.
+// are not modules in torchvision (Add, Mul, Flatten, Concat) carry their own
+// names.
 type Op string
 
 // The ops a graph can hold.
@@ -31,13 +32,14 @@ const (
 	OpFlatten           Op = "Flatten"
 	OpAdd               Op = "Add"
 	OpMul               Op = "Mul"
+	OpConcat            Op = "Concat"
 )
 
 // IsModule reports whether torchvision implements the op as an nn.Module,
 // i.e. whether it appears among a model's leaf layers.
 func (o Op) IsModule() bool {
 	switch o {
-	case OpInput, OpFlatten, OpAdd, OpMul:
+	case OpInput, OpFlatten, OpAdd, OpMul, OpConcat:
 		return false
 	}
 	return true

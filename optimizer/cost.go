@@ -73,79 +73,89 @@ func (p *Problem) newCandidate(u *units, c Choice, order int) candidate {
 	return p.candidateOf(u, pl, c, order)
 }
 
-// candidateOf precomputes the affine costs of a placement. The edge runs its
-// backbone units, encodes what crosses, runs the edge parts of heads whose
-// results come from the server, sends, and then runs the heads of edge
-// tasks in task order. The server decodes, runs its units, and sends all
-// results back together.
+// candidateOf precomputes the affine costs of a placement. Each tier runs
+// its units, decodes what arrives and encodes what it sends on; it sends on
+// once all but the heads of its own tasks are done, and returns its tasks'
+// results once everything it runs is done. The device runs the heads of its
+// tasks one after another, in task order, after sending. A hop costs half
+// its RTT each way plus bytes over its uplink (results over its downlink);
+// only the device's uplink is a variable of the sweep.
 func (p *Problem) candidateOf(u *units, pl Placement, c Choice, order int) candidate {
 	cd := candidate{Choice: c, order: order, placement: pl}
-	var edgeBackbone, serverUnits, encMS, decMS float64
-	sends := false
+	nk, nt := p.numTiers(), len(u.heads)
+	work := make([]float64, nk)     // everything tier k runs
+	own := make([]float64, nk)      // tier k's part of heads whose result it gives
+	upBytes := make([]int64, nk)    // bytes over hop h (into tier h)
+	resBytes := make([]int64, nk)   // results back over hop h
+	edgeTask := make([]float64, nt) // device time of the device's tasks
 	for i := range u.name {
-		if pl.OnServer[i] {
-			serverUnits += u.serverMS[i]
-		} else if u.task[i] < 0 {
-			edgeBackbone += u.edgeMS[i]
-		}
-		if e := pl.Encoding[i]; e != "" {
-			sends = true
-			cd.bytes += e.Bytes(u.elems[i])
-			if e != profile.FP32 && e != profile.Raw {
-				encMS += p.Edge.Cost.ElementwiseMS(u.elems[i])
-				decMS += p.Server.Cost.ElementwiseMS(u.elems[i])
-			}
-		}
-	}
-	// Per task: the time its head spends on the edge, split into what must
-	// run before sending (the edge part of a head finished on the server)
-	// and what runs after (the head of an edge task).
-	nt := len(u.heads)
-	beforeSend, edgeTask := 0.0, make([]float64, nt)
-	var results int64
-	for t, hu := range u.heads {
-		onServer := pl.OnServer[u.last(t)]
-		for _, i := range hu {
-			if pl.OnServer[i] {
+		k := pl.Tier[i]
+		work[k] += u.ms[k][i]
+		for h := 1; h < nk; h++ {
+			e := pl.Encoding[i][h-1]
+			if e == "" {
 				continue
 			}
-			if onServer {
-				beforeSend += u.edgeMS[i]
-			} else {
-				edgeTask[t] += u.edgeMS[i]
+			upBytes[h] += e.Bytes(u.elems[i])
+			if e != profile.FP32 && e != profile.Raw {
+				work[h-1] += p.side(h - 1).Cost.ElementwiseMS(u.elems[i])
+				work[h] += p.side(h).Cost.ElementwiseMS(u.elems[i])
 			}
 		}
-		if onServer {
-			results += resultBytes(p.Graph.Heads[t].Classes)
+	}
+	for t, hu := range u.heads {
+		k := pl.Tier[u.last(t)]
+		for _, i := range hu {
+			if pl.Tier[i] == k {
+				own[k] += u.ms[k][i]
+				if k == 0 {
+					edgeTask[t] += u.ms[0][i]
+				}
+			}
+		}
+		for h := 1; h <= k; h++ {
+			resBytes[h] += resultBytes(p.Graph.Heads[t].Classes)
 		}
 	}
-	edgeStart := edgeBackbone + encMS + beforeSend
-	cd.edgeMS = edgeStart
-	for _, e := range edgeTask {
-		cd.edgeMS += e
+	cd.bytes = upBytes[1]
+	cd.txPerX = float64(upBytes[1]) * msPerMbps
+	cd.edgeMS = work[0]
+	// start is when tier k has all it needs (a + b·x), back the way home.
+	start := make([]line, nk)
+	back := make([]float64, nk)
+	for h := 1; h < nk; h++ {
+		if upBytes[h] == 0 {
+			break
+		}
+		n := p.hop(h)
+		up := line{n.RTTMS / 2, 0}
+		if h == 1 {
+			up.b = cd.txPerX
+		} else {
+			up.a += float64(upBytes[h]) * msPerMbps / n.UplinkMbps
+		}
+		start[h] = line{start[h-1].a + work[h-1] - own[h-1] + up.a, start[h-1].b + up.b}
+		back[h] = back[h-1] + n.RTTMS/2 + float64(resBytes[h])*msPerMbps/n.DownlinkMbps
+		cd.serverMS += work[h]
+		cd.fixedNetMS += up.a + back[h] - back[h-1]
 	}
-	if sends {
-		cd.serverMS = decMS + serverUnits
-		cd.fixedNetMS = p.Network.RTTMS + float64(results)*msPerMbps/p.Network.DownlinkMbps
-		cd.txPerX = float64(cd.bytes) * msPerMbps
-	}
-	done := edgeStart
-	serverDone := line{edgeStart + cd.fixedNetMS + cd.serverMS, cd.txPerX}
+	done := work[0] - own[0]
 	cd.tasks = make([]line, nt)
 	for t := range u.heads {
-		if pl.OnServer[u.last(t)] {
-			cd.tasks[t] = serverDone
-		} else {
+		k := pl.Tier[u.last(t)]
+		if k == 0 {
 			done += edgeTask[t]
 			cd.tasks[t] = line{done, 0}
+			continue
 		}
+		cd.tasks[t] = line{start[k].a + work[k] + back[k], start[k].b}
 	}
 	cd.energy = line{p.Edge.ActivePowerW * cd.edgeMS, p.Network.TxPowerW * cd.txPerX}
 	cd.accuracy = p.taskAccuracy(u, pl)
 	on := make([]bool, len(p.Graph.Nodes))
 	for i, nodes := range u.nodes {
 		for _, n := range nodes {
-			on[n] = !pl.OnServer[i]
+			on[n] = pl.Tier[i] == 0
 		}
 	}
 	cd.memory = profile.MemoryBytes(p.Graph, on, p.Edge.Cost.BytesPerElem)
@@ -166,26 +176,28 @@ func (p *Problem) taskAccuracy(u *units, pl Placement) []float64 {
 			continue
 		}
 		native, hasNative := p.Accuracy.Native(h.Task)
-		if !pl.OnServer[u.last(t)] {
+		if pl.Tier[u.last(t)] == 0 {
 			if hasNative {
 				acc[t] = native
 			}
 			continue
 		}
 		worst := math.Inf(1)
-		for i, e := range pl.Encoding {
-			if e == "" {
-				continue
+		for i, encs := range pl.Encoding {
+			for _, e := range encs {
+				if e == "" || math.IsNaN(worst) {
+					continue
+				}
+				a, ok := p.Accuracy.Accuracy(h.Task, u.cut[i], e)
+				if !ok && (e == profile.FP32 || e == profile.Raw) && hasNative {
+					a, ok = native, true
+				}
+				if !ok {
+					worst = math.NaN()
+					continue
+				}
+				worst = min(worst, a)
 			}
-			a, ok := p.Accuracy.Accuracy(h.Task, u.cut[i], e)
-			if !ok && (e == profile.FP32 || e == profile.Raw) && hasNative {
-				a, ok = native, true
-			}
-			if !ok {
-				worst = math.NaN()
-				break
-			}
-			worst = min(worst, a)
 		}
 		if !math.IsInf(worst, 1) {
 			acc[t] = worst

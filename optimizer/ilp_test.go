@@ -114,6 +114,22 @@ func randomDAG(t *testing.T, rng *rand.Rand, nodes, tasks int) *model.Graph {
 		}
 		ids = append(ids, id)
 	}
+	// Every node feeds the heads, as in a real network: fold whatever
+	// nothing reads into the output with residual adds.
+	used := map[int]bool{}
+	for _, n := range b.Nodes() {
+		for _, in := range n.Inputs {
+			used[in] = true
+		}
+	}
+	out := ids[len(ids)-1]
+	for _, id := range ids[1 : len(ids)-1] {
+		if !used[id] {
+			name := fmt.Sprintf("fold%d", id)
+			b.Block(name, "Node")
+			out = b.Add(name, out, id)
+		}
+	}
 	for i := 0; i < tasks; i++ {
 		model.AddHead(b, fmt.Sprintf("task%d", i+1), 2+i)
 	}
@@ -150,18 +166,20 @@ func randomProblem(t *testing.T, rng *rand.Rand, g *model.Graph, obj Objective) 
 	}
 }
 
-// bruteForce enumerates every valid layer placement (precedence kept, every
-// crossing tensor in every allowed encoding) and returns the best objective
-// meeting the constraints, +Inf if none.
+// bruteForce enumerates every valid layer placement (each unit on a tier
+// no lower than its inputs', every crossing tensor in every allowed encoding
+// on every hop) and returns the best objective meeting the constraints,
+// +Inf if none.
 func bruteForce(p *Problem) (float64, string) {
 	u := p.units(LayerLevel)
 	x := 1 / p.Network.UplinkMbps
-	n := len(u.name)
-	pl := Placement{OnServer: make([]bool, n), Encoding: make([]profile.Encoding, n)}
+	n, nk := len(u.name), p.numTiers()
+	pl := newPlacement(n, nk)
 	best, label := math.Inf(1), ""
-	var encode func(i int)
-	encode = func(i int) {
-		if i == n {
+	var encode func(i, h int)
+	encode = func(i, h int) {
+		switch {
+		case i == n:
 			cd := p.candidateOf(u, pl, p.choiceOf(u, pl), 0)
 			if p.violation(&cd) != "" || p.deadlineX(&cd) < x {
 				return
@@ -170,10 +188,12 @@ func bruteForce(p *Problem) (float64, string) {
 				best, label = v, cd.Choice.String()
 			}
 			return
-		}
-		if !u.crosses(pl, i) {
-			pl.Encoding[i] = ""
-			encode(i + 1)
+		case h == nk:
+			encode(i+1, 1)
+			return
+		case !u.crosses(pl, i, h):
+			pl.Encoding[i][h-1] = ""
+			encode(i, h+1)
 			return
 		}
 		encs := p.Encodings
@@ -181,40 +201,38 @@ func bruteForce(p *Problem) (float64, string) {
 			encs = []profile.Encoding{profile.Raw}
 		}
 		for _, e := range encs {
-			pl.Encoding[i] = e
-			encode(i + 1)
+			pl.Encoding[i][h-1] = e
+			encode(i, h+1)
 		}
-		pl.Encoding[i] = ""
+		pl.Encoding[i][h-1] = ""
 	}
-	// Units are in topological order: a unit may go to the server only if
-	// it is not the input; once an input is on the server it must follow.
 	inputs := make([][]int, n)
 	for i, cs := range u.consumers {
 		for _, c := range cs {
 			inputs[c] = append(inputs[c], i)
 		}
 	}
+	// Units are in topological order: each goes on a tier no lower than
+	// its inputs'; the input stays on the device.
 	var place func(i int)
 	place = func(i int) {
 		if i == n {
-			encode(0)
+			encode(0, 1)
 			return
 		}
-		forced := false
+		lo := 0
 		for _, in := range inputs[i] {
-			forced = forced || pl.OnServer[in]
+			lo = max(lo, pl.Tier[in])
 		}
-		if i > 0 && !forced {
-			pl.OnServer[i] = false
+		hi := nk - 1
+		if i == 0 {
+			hi = 0
+		}
+		for k := lo; k <= hi; k++ {
+			pl.Tier[i] = k
 			place(i + 1)
 		}
-		if i > 0 {
-			pl.OnServer[i] = true
-			place(i + 1)
-			pl.OnServer[i] = false
-		} else {
-			place(i + 1)
-		}
+		pl.Tier[i] = 0
 	}
 	place(0)
 	return best, label
@@ -393,4 +411,45 @@ func scaled(l *profile.Latency, k float64) *profile.Latency {
 		return out
 	}
 	return &profile.Latency{Device: l.Device, Source: l.Source, NodeMS: mul(l.NodeMS), BlockMS: mul(l.BlockMS), HeadMS: mul(l.HeadMS)}
+}
+
+// TestILPThreeTiersEqualsBruteForce: device → edge server → cloud, one
+// network per hop, on random DAGs: the ILP equals the best of every valid
+// three-tier placement.
+func TestILPThreeTiersEqualsBruteForce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("property test")
+	}
+	rng := rand.New(rand.NewSource(3))
+	for seed := 0; seed < 30; seed++ {
+		nodes := 2 + rng.Intn(3)
+		obj := Objectives[seed%len(Objectives)]
+		g := randomDAG(t, rng, nodes, 2)
+		p := randomProblem(t, rng, g, obj)
+		cloud := randomProblem(t, rng, g, obj).Server
+		p.Beyond = []Tier{{Side: cloud, Network: Network{Name: "wan", UplinkMbps: 0.05 + rng.Float64(), DownlinkMbps: 1, RTTMS: rng.Float64() * 5}}}
+		p.TierNames = []string{"device", "edge-server", "cloud"}
+		if obj == Weighted {
+			p.TaskWeights = []float64{1, 3}
+		}
+		if seed%3 == 1 {
+			p.Constraints.MaxBytes = int64(8 + rng.Intn(40))
+		}
+		t.Run(fmt.Sprintf("seed%d/%dnodes/%s", seed, nodes, obj), func(t *testing.T) {
+			want, label := bruteForce(p)
+			got, err := ILP{Granularity: LayerLevel}.Optimize(p)
+			if math.IsInf(want, 1) {
+				if _, ok := err.(*InfeasibleError); !ok {
+					t.Fatalf("brute force finds nothing feasible; ilp: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ilp: %v (brute force %s = %g)", err, label, want)
+			}
+			if !near(got.Best.Cost.Objective, want) || !near(got.Objective, want) {
+				t.Errorf("ilp %s = %.9g (milp %.9g), brute force %s = %.9g", got.Best.Choice, got.Best.Cost.Objective, got.Objective, label, want)
+			}
+		})
+	}
 }

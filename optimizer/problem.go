@@ -69,6 +69,56 @@ type Problem struct {
 	// taken as lossless and int8/int4 are allowed only when listed in
 	// Encodings, with unknown accuracy.
 	Accuracy *profile.AccuracyTable
+	// Beyond lists tiers behind the server (device → edge server → cloud):
+	// each is reached from the one before over its own network. Only the
+	// ILP places units on them; the uplink swept is always the device's.
+	Beyond []Tier
+	// TierNames names the tiers, device first; nil means edge, server,
+	// tier2, ...
+	TierNames []string
+}
+
+// Tier is a compute tier behind the server and the network that reaches
+// it from the tier before.
+type Tier struct {
+	Side    Side
+	Network Network
+}
+
+// numTiers counts the tiers, the device included.
+func (p *Problem) numTiers() int { return 2 + len(p.Beyond) }
+
+// side is tier k's side.
+func (p *Problem) side(k int) Side {
+	switch k {
+	case 0:
+		return p.Edge
+	case 1:
+		return p.Server
+	}
+	return p.Beyond[k-2].Side
+}
+
+// hop is the network into tier h (h ≥ 1).
+func (p *Problem) hop(h int) Network {
+	if h == 1 {
+		return p.Network
+	}
+	return p.Beyond[h-2].Network
+}
+
+// tierNames names every tier.
+func (p *Problem) tierNames() []string {
+	names := []string{"edge", "server"}
+	for k := 2; k < p.numTiers(); k++ {
+		names = append(names, "tier"+itoa(k))
+	}
+	for i, n := range p.TierNames {
+		if i < len(names) && n != "" {
+			names[i] = n
+		}
+	}
+	return names
 }
 
 // Validate reports what makes the problem unsolvable before any search.
@@ -80,15 +130,19 @@ func (p *Problem) Validate() error {
 	if len(g.Heads) == 0 {
 		return fmt.Errorf("model %s has no task heads; give at least one task", g.Name)
 	}
-	for _, s := range []Side{p.Edge, p.Server} {
+	for k := range p.numTiers() {
+		s := p.side(k)
 		if s.Latency == nil || len(s.Latency.BlockMS) != len(g.Blocks) || len(s.Latency.HeadMS) != len(g.Heads) {
 			return fmt.Errorf("side %q has no latency profile for %s", s.Name, g.Name)
 		}
-	}
-	n := p.Network
-	if !(n.UplinkMbps > 0) || !(n.DownlinkMbps > 0) || n.RTTMS < 0 || n.TxPowerW < 0 {
-		return fmt.Errorf("network %q: uplink %g Mbps and downlink %g Mbps must be positive, RTT %g ms and tx power %g W non-negative",
-			n.Name, n.UplinkMbps, n.DownlinkMbps, n.RTTMS, n.TxPowerW)
+		if k == 0 {
+			continue
+		}
+		n := p.hop(k)
+		if !(n.UplinkMbps > 0) || !(n.DownlinkMbps > 0) || n.RTTMS < 0 || n.TxPowerW < 0 {
+			return fmt.Errorf("network %q: uplink %g Mbps and downlink %g Mbps must be positive, RTT %g ms and tx power %g W non-negative",
+				n.Name, n.UplinkMbps, n.DownlinkMbps, n.RTTMS, n.TxPowerW)
+		}
 	}
 	if len(p.Encodings) == 0 {
 		return fmt.Errorf("no encodings allowed for the cut tensor")
@@ -149,6 +203,10 @@ type Choice struct {
 	// Mixed when the tensors of a DAG cut travel in different encodings.
 	Encoding    profile.Encoding
 	HeadsOnEdge []bool
+	// HeadTier is the tier of each task's result when there are more than
+	// two tiers (nil otherwise); tiers names them.
+	HeadTier []int
+	tiers    []string
 	// Tensors lists what crosses to the server. The ILP at layer level fills
 	// it; a DAG cut (several tensors, or a cut inside a block) has Cut −1
 	// and a CutName made of its tensors' names.
@@ -175,6 +233,9 @@ func (c Choice) Heads(g *model.Graph) map[string]string {
 	m := make(map[string]string, len(g.Heads))
 	for i, h := range g.Heads {
 		m[h.Task] = side(i < len(c.HeadsOnEdge) && c.HeadsOnEdge[i])
+		if c.HeadTier != nil {
+			m[h.Task] = c.tiers[c.HeadTier[i]]
+		}
 	}
 	return m
 }
@@ -190,7 +251,11 @@ func side(edge bool) string {
 // E edge, S server).
 func (c Choice) String() string {
 	var b strings.Builder
-	for _, e := range c.HeadsOnEdge {
+	for i, e := range c.HeadsOnEdge {
+		if c.HeadTier != nil {
+			b.WriteString(strings.ToUpper(c.tiers[c.HeadTier[i]][:1]))
+			continue
+		}
 		b.WriteString(strings.ToUpper(side(e)[:1]))
 	}
 	enc := string(c.Encoding)

@@ -22,10 +22,9 @@ const (
 // and always on the edge.
 type units struct {
 	name      []string
-	nodes     [][]int // graph nodes of each unit
-	edgeMS    []float64
-	serverMS  []float64
-	elems     []int64 // elements of the unit's output tensor
+	nodes     [][]int     // graph nodes of each unit
+	ms        [][]float64 // per tier: each unit's latency there
+	elems     []int64     // elements of the unit's output tensor
 	consumers [][]int
 	task      []int    // -1 for the backbone, else the task index
 	cut       []string // block cut name where the output is a block boundary ("input" for unit 0), else ""
@@ -35,11 +34,21 @@ type units struct {
 // units builds the placement graph of p at granularity gr.
 func (p *Problem) units(gr Granularity) *units {
 	g := p.Graph
-	u := &units{heads: make([][]int, len(g.Heads))}
-	add := func(name string, nodes []int, e, s float64, elems int64, task int, cut string) int {
+	u := &units{heads: make([][]int, len(g.Heads)), ms: make([][]float64, p.numTiers())}
+	// lat is a unit's latency on every tier, given how to read one profile.
+	lat := func(f func(l *profile.Latency) float64) []float64 {
+		out := make([]float64, p.numTiers())
+		for k := range out {
+			out[k] = f(p.side(k).Latency)
+		}
+		return out
+	}
+	add := func(name string, nodes []int, ms []float64, elems int64, task int, cut string) int {
 		u.name = append(u.name, name)
 		u.nodes = append(u.nodes, nodes)
-		u.edgeMS, u.serverMS = append(u.edgeMS, e), append(u.serverMS, s)
+		for k := range u.ms {
+			u.ms[k] = append(u.ms[k], ms[k])
+		}
 		u.elems = append(u.elems, elems)
 		u.consumers = append(u.consumers, nil)
 		u.task = append(u.task, task)
@@ -63,25 +72,25 @@ func (p *Problem) units(gr Granularity) *units {
 			blockOut[b.Output] = b.Name
 		}
 		for _, n := range g.Nodes {
-			id := add(nodeName(n), []int{n.ID}, p.Edge.Latency.NodeMS[n.ID], p.Server.Latency.NodeMS[n.ID], n.OutShape.Elems(), n.Task, blockOut[n.ID])
+			id := add(nodeName(n), []int{n.ID}, lat(func(l *profile.Latency) float64 { return l.NodeMS[n.ID] }), n.OutShape.Elems(), n.Task, blockOut[n.ID])
 			for _, in := range n.Inputs {
 				link(in, id)
 			}
 		}
 		return u
 	}
-	add(profile.InputCut, []int{0}, 0, 0, g.Input.Elems(), -1, profile.InputCut)
+	add(profile.InputCut, []int{0}, make([]float64, p.numTiers()), g.Input.Elems(), -1, profile.InputCut)
 	for i, b := range g.Blocks {
 		var nodes []int
 		for id := b.First; id <= b.Output; id++ {
 			nodes = append(nodes, id)
 		}
-		id := add(b.Name, nodes, p.Edge.Latency.BlockMS[i], p.Server.Latency.BlockMS[i], b.OutShape.Elems(), -1, b.Name)
+		id := add(b.Name, nodes, lat(func(l *profile.Latency) float64 { return l.BlockMS[i] }), b.OutShape.Elems(), -1, b.Name)
 		link(id-1, id)
 	}
 	last := len(g.Blocks)
 	for t, h := range g.Heads {
-		id := add(h.Task, h.Nodes, p.Edge.Latency.HeadMS[t], p.Server.Latency.HeadMS[t], int64(h.Classes), t, "")
+		id := add(h.Task, h.Nodes, lat(func(l *profile.Latency) float64 { return l.HeadMS[t] }), int64(h.Classes), t, "")
 		link(last, id)
 	}
 	return u
@@ -110,61 +119,71 @@ func itoa(i int) string {
 // last is the unit giving task t's result.
 func (u *units) last(t int) int { return u.heads[t][len(u.heads[t])-1] }
 
-// Placement puts every unit on the edge or the server and encodes every
-// tensor that crosses.
+// Placement puts every unit on a tier (0 = the device) and encodes every
+// tensor that crosses a tier boundary.
 type Placement struct {
-	OnServer []bool
-	// Encoding of each unit's output where it crosses to the server; empty
-	// where it does not.
-	Encoding []profile.Encoding
+	Tier []int
+	// Encoding[i][h-1] is the encoding of unit i's output over hop h (into
+	// tier h), empty where it does not cross that boundary.
+	Encoding [][]profile.Encoding
 }
 
-// crosses reports whether unit i's output goes to the server.
-func (u *units) crosses(pl Placement, i int) bool {
-	if pl.OnServer[i] {
+func newPlacement(n, tiers int) Placement {
+	pl := Placement{Tier: make([]int, n), Encoding: make([][]profile.Encoding, n)}
+	for i := range pl.Encoding {
+		pl.Encoding[i] = make([]profile.Encoding, tiers-1)
+	}
+	return pl
+}
+
+// crosses reports whether unit i's output crosses boundary h (into tier h).
+func (u *units) crosses(pl Placement, i, h int) bool {
+	if pl.Tier[i] >= h {
 		return false
 	}
 	for _, c := range u.consumers[i] {
-		if pl.OnServer[c] {
+		if pl.Tier[c] >= h {
 			return true
 		}
 	}
 	return false
 }
 
-// valid reports whether a placement keeps the input on the edge, never
-// sends a tensor back towards the device, and encodes exactly the tensors
-// that cross.
+// valid reports whether a placement keeps the input on the device, never
+// sends a tensor back towards it, and encodes exactly what crosses.
 func (u *units) valid(pl Placement) bool {
-	if pl.OnServer[0] {
+	if pl.Tier[0] != 0 {
 		return false
 	}
 	for i := range u.name {
 		for _, c := range u.consumers[i] {
-			if pl.OnServer[i] && !pl.OnServer[c] {
+			if pl.Tier[c] < pl.Tier[i] {
 				return false
 			}
 		}
-		if u.crosses(pl, i) != (pl.Encoding[i] != "") {
-			return false
+		for h := 1; h <= len(pl.Encoding[i]); h++ {
+			if u.crosses(pl, i, h) != (pl.Encoding[i][h-1] != "") {
+				return false
+			}
 		}
 	}
 	return true
 }
 
-// placementOf turns a block-level choice into a placement.
+// placementOf turns a block-level choice into a two-tier placement.
 func (u *units) placementOf(c Choice) Placement {
-	pl := Placement{OnServer: make([]bool, len(u.name)), Encoding: make([]profile.Encoding, len(u.name))}
+	pl := newPlacement(len(u.name), 2)
 	for i := range u.name {
-		switch {
-		case u.task[i] >= 0:
-			pl.OnServer[i] = !c.HeadsOnEdge[u.task[i]]
-		default:
-			pl.OnServer[i] = i > c.Cut
+		onServer := i > c.Cut
+		if u.task[i] >= 0 {
+			onServer = !c.HeadsOnEdge[u.task[i]]
+		}
+		if onServer {
+			pl.Tier[i] = 1
 		}
 	}
 	if c.Sends() {
-		pl.Encoding[c.Cut] = c.Encoding
+		pl.Encoding[c.Cut][0] = c.Encoding
 	}
 	return pl
 }
@@ -177,16 +196,24 @@ func (p *Problem) choiceOf(u *units, pl Placement) Choice {
 	g := p.Graph
 	c := Choice{Cut: -1, HeadsOnEdge: make([]bool, len(u.heads))}
 	for t := range u.heads {
-		c.HeadsOnEdge[t] = !pl.OnServer[u.last(t)]
+		c.HeadsOnEdge[t] = pl.Tier[u.last(t)] == 0
+	}
+	if p.numTiers() > 2 {
+		c.tiers = p.tierNames()
+		for t := range u.heads {
+			c.HeadTier = append(c.HeadTier, pl.Tier[u.last(t)])
+		}
 	}
 	onEdge := make([]bool, len(g.Nodes))
 	for i, nodes := range u.nodes {
 		for _, n := range nodes {
-			onEdge[n] = !pl.OnServer[i]
+			onEdge[n] = pl.Tier[i] == 0
 		}
 	}
 	var names []string
-	for i, e := range pl.Encoding {
+	for i, encs := range pl.Encoding {
+		// The device's uplink carries what the plan calls the cut.
+		e := encs[0]
 		if e == "" {
 			continue
 		}
@@ -216,7 +243,7 @@ func (p *Problem) choiceOf(u *units, pl Placement) Choice {
 			block = block && onEdge[n.ID] == (n.Block < k)
 		}
 	}
-	if block && len(c.Tensors) <= 1 {
+	if block && len(c.Tensors) <= 1 && p.numTiers() == 2 {
 		c.Cut, c.CutName = k, profile.Cuts(g)[k].Name
 		return c
 	}
