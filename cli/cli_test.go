@@ -337,3 +337,41 @@ func TestCalibrateJSONContract(t *testing.T) {
 		t.Errorf("calibrate on a non-profile: exit %d: %q", code, stderr)
 	}
 }
+
+func TestPlanThreeTiers(t *testing.T) {
+	stdout, stderr, code := run(t, "plan", "resnet18", "--device", "rpi4", "--server", "epyc-16c,h100", "--network", "wifi6,4g",
+		"--tiers", "device,edge-server,cloud", "--encodings", "fp32,int8", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got struct {
+		Tiers []struct{ Name, Device, Network string } `json:"tiers"`
+		Solver struct {
+			Name    string `json:"name"`
+			Optimal bool   `json:"optimal"`
+		} `json:"solver"`
+		Choice struct {
+			Heads map[string]string `json:"heads"`
+		} `json:"choice"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Tiers) != 3 || got.Tiers[2].Device != "h100" || got.Tiers[2].Network != "4g" || got.Solver.Name != "ilp" || !got.Solver.Optimal {
+		t.Errorf("tiers %+v, solver %+v", got.Tiers, got.Solver)
+	}
+	for task, side := range got.Choice.Heads {
+		if side != "device" && side != "edge-server" && side != "cloud" {
+			t.Errorf("%s runs on %q", task, side)
+		}
+	}
+	for _, bad := range [][]string{
+		{"plan", "resnet18", "--server", "epyc-16c,h100", "--network", "wifi6"},
+		{"plan", "resnet18", "--server", "epyc-16c,h100", "--network", "wifi6,4g", "--solver", "exhaustive"},
+		{"plan", "resnet18", "--server", "epyc-16c,h100", "--network", "wifi6,4g", "--tiers", "a,b"},
+	} {
+		if _, stderr, code := run(t, bad...); code != 2 || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d, %q", bad, code, stderr)
+		}
+	}
+}

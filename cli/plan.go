@@ -98,6 +98,16 @@ func printPlan(w io.Writer, pl *plan.Plan) error {
 	fmt.Fprintf(w, "%s at %d px, tasks %s — edge %s, server %s, network %s (%.4g Mbps up, %.4g ms RTT), objective %s\n\n",
 		pl.Model.Name, pl.Model.InputSize, strings.Join(tasks, " "), pl.Edge.ID, pl.Server.ID, pl.Network.ID,
 		pl.Network.UplinkMbps, pl.Network.RTTMS, pl.Objective)
+	if len(pl.Tiers) > 0 {
+		var hops []string
+		for _, t := range pl.Tiers {
+			if t.Network != "" {
+				hops = append(hops, "—"+t.Network+"→")
+			}
+			hops = append(hops, t.Name+" ("+t.Device+")")
+		}
+		fmt.Fprintf(w, "tiers: %s\n\n", strings.Join(hops, " "))
+	}
 	c := pl.Choice
 	fmt.Fprintf(w, "choice: %s\n", describeChoice(c.Cut, c.Encoding, c.Heads, pl.Predicted.Bytes))
 	if len(c.EdgeBlocks) > 0 {

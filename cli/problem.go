@@ -31,7 +31,7 @@ type ProblemOptions struct {
 	MaxBytes                    int64
 	DeadlineMS                  float64
 	MinAccuracy                 string
-	Solver, Granularity         string
+	Solver, Granularity, Tiers  string
 	TimeLimitS, Gap             float64
 }
 
@@ -39,8 +39,9 @@ func (o *ProblemOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.Input, "input", 224, "square input size in pixels")
 	fs.StringVar(&o.Tasks, "tasks", "8,4", "classes per task head, comma-separated (8,4 = two tasks)")
 	fs.StringVar(&o.Device, "device", "jetson-nano", "edge device id (see 'mtlsplit hw devices')")
-	fs.StringVar(&o.Server, "server", "h100", "server id (see 'mtlsplit hw servers')")
-	fs.StringVar(&o.Network, "network", "4g", "network id (see 'mtlsplit hw networks')")
+	fs.StringVar(&o.Server, "server", "h100", "server id (see 'mtlsplit hw servers'); a list for more tiers: edge-server,cloud")
+	fs.StringVar(&o.Network, "network", "4g", "network id (see 'mtlsplit hw networks'); a list with one network per hop for more tiers")
+	fs.StringVar(&o.Tiers, "tiers", "", "names of the tiers, device first, e.g. device,edge-server,cloud (default edge,server,tier2,...)")
 	fs.StringVar(&o.HW, "hw", "", "extra hardware catalog: a YAML file or a directory of them")
 	fs.Float64Var(&o.UplinkMbps, "uplink-mbps", 0, "override the network's uplink bandwidth (Mbps)")
 	fs.Float64Var(&o.RTTMS, "rtt-ms", -1, "override the network's round-trip time (ms)")
@@ -70,11 +71,14 @@ func (o *ProblemOptions) method() (optimizer.Method, optimizer.Granularity, erro
 	ilp := optimizer.ILP{Granularity: gr, Settings: &milp.Settings{TimeLimit: time.Duration(o.TimeLimitS * float64(time.Second)), RelGap: o.Gap}}
 	switch o.Solver {
 	case "auto":
-		if gr == optimizer.LayerLevel {
+		if gr == optimizer.LayerLevel || len(strings.Split(o.Server, ",")) > 1 {
 			return ilp, gr, nil
 		}
 		return optimizer.Exhaustive{}, gr, nil
 	case "exhaustive":
+		if len(strings.Split(o.Server, ",")) > 1 {
+			return nil, "", fmt.Errorf("--solver exhaustive places on a device and one server; more tiers need --solver ilp (or auto)")
+		}
 		if gr == optimizer.LayerLevel {
 			return nil, "", fmt.Errorf("--solver exhaustive searches block cuts only; use --solver ilp (or auto) with --granularity layer")
 		}
@@ -114,17 +118,40 @@ func (o *ProblemOptions) problem() (*optimizer.Problem, optimizer.PlanInfo, erro
 	if err != nil {
 		return nil, info, fmt.Errorf("--device: %w", err)
 	}
-	serverDev, err := cat.Server(o.Server)
-	if err != nil {
-		return nil, info, fmt.Errorf("--server: %w", err)
+	// One server per tier behind the device, one network per hop.
+	serverIDs, netIDs := strings.Split(o.Server, ","), strings.Split(o.Network, ",")
+	if len(serverIDs) != len(netIDs) {
+		return nil, info, fmt.Errorf("--server names %d tier(s) and --network %d hop(s): give one network per hop, e.g. --server epyc-16c,h100 --network wifi6,5g", len(serverIDs), len(netIDs))
 	}
-	net, err := cat.Network(o.Network)
-	if err != nil {
-		return nil, info, fmt.Errorf("--network: %w", err)
+	if o.Tiers != "" && len(strings.Split(o.Tiers, ",")) != 1+len(serverIDs) {
+		return nil, info, fmt.Errorf("--tiers %q names %d tiers, but the device and --server give %d", o.Tiers, len(strings.Split(o.Tiers, ",")), 1+len(serverIDs))
 	}
+	servers := make([]hwprofiles.Device, len(serverIDs))
+	nets := make([]hwprofiles.Network, len(netIDs))
+	for i := range serverIDs {
+		if servers[i], err = cat.Server(strings.TrimSpace(serverIDs[i])); err != nil {
+			return nil, info, fmt.Errorf("--server: %w", err)
+		}
+		if nets[i], err = cat.Network(strings.TrimSpace(netIDs[i])); err != nil {
+			return nil, info, fmt.Errorf("--network: %w", err)
+		}
+	}
+	serverDev, net := servers[0], nets[0]
 	p, err := optimizer.NewProblem(g, edgeDev, serverDev, net)
 	if err != nil {
 		return nil, info, err
+	}
+	for i := 1; i < len(servers); i++ {
+		side, err := optimizer.NewSide(g, servers[i])
+		if err != nil {
+			return nil, info, err
+		}
+		n := nets[i]
+		p.Beyond = append(p.Beyond, optimizer.Tier{Side: side, Network: optimizer.Network{Name: n.ID, UplinkMbps: n.UplinkMbps.Value,
+			DownlinkMbps: n.DownlinkMbps.Value, RTTMS: n.RTTMS.Value, TxPowerW: n.TxPowerW.Value}})
+	}
+	if o.Tiers != "" {
+		p.TierNames = strings.Split(o.Tiers, ",")
 	}
 	p.Objective = optimizer.Objective(o.Objective)
 	if o.UplinkMbps != 0 {

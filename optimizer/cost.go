@@ -66,7 +66,7 @@ func resultBytes(classes int) int64 { return 4 * int64(classes) }
 
 // newCandidate precomputes the affine costs of a block-level choice.
 func (p *Problem) newCandidate(u *units, c Choice, order int) candidate {
-	pl := u.placementOf(c)
+	pl := u.placementOf(c, p.numTiers())
 	if c.Sends() && c.Tensors == nil {
 		c.Tensors = []CutTensor{{Name: u.name[c.Cut], Encoding: c.Encoding, Bytes: c.Encoding.Bytes(u.elems[c.Cut])}}
 	}

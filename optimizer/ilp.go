@@ -216,4 +216,3 @@ func envelopeAt(p *Problem, cands []*candidate, u float64) float64 {
 	}
 	return maxAt(p.objective(best), 1/u)
 }
-

@@ -47,6 +47,16 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 	for _, h := range g.Heads {
 		out.Model.Tasks = append(out.Model.Tasks, plan.Task{Name: h.Task, Classes: h.Classes})
 	}
+	if p.numTiers() > 2 {
+		names := p.tierNames()
+		for k := range p.numTiers() {
+			t := plan.Tier{Name: names[k], Device: p.side(k).Name}
+			if k > 0 {
+				t.Network = p.hop(k).Name
+			}
+			out.Tiers = append(out.Tiers, t)
+		}
+	}
 	for _, t := range r.Best.Choice.Tensors {
 		out.CutTensors = append(out.CutTensors, plan.CutTensor{Name: t.Name, Encoding: string(t.Encoding), Bytes: t.Bytes})
 	}

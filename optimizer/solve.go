@@ -111,7 +111,7 @@ func Solve(p *Problem, s *Settings, m Method) (*Result, error) {
 	r.Baselines = p.baselines(all, x)
 	r.Pareto = p.pareto(feasible, x)
 	lo, hi := min(s.SweepFromMbps, p.Network.UplinkMbps), max(s.SweepToMbps, p.Network.UplinkMbps)
-	if ilp, ok := m.(ILP); ok && ilp.granularity() == LayerLevel {
+	if ilp, ok := m.(ILP); ok && (ilp.granularity() == LayerLevel || p.numTiers() > 2) {
 		var solves int
 		out.placement.order = len(all)
 		r.Switch, solves, err = ilp.sweep(p, append(feasible, out.placement), lo, hi)
@@ -158,6 +158,9 @@ func (Exhaustive) Name() string { return "exhaustive" }
 func (Exhaustive) Optimize(p *Problem) (Outcome, error) {
 	if err := p.Validate(); err != nil {
 		return Outcome{}, err
+	}
+	if p.numTiers() > 2 {
+		return Outcome{}, fmt.Errorf("the exhaustive method places on a device and one server; %d tiers need the ILP (--solver ilp)", p.numTiers())
 	}
 	start := time.Now()
 	feasible, all := p.candidates()

@@ -45,8 +45,11 @@ func SweepWith(p *Problem, fromMbps, toMbps float64, m Method) ([]Segment, int, 
 		return nil, 0, fmt.Errorf("sweep range %g–%g Mbps: need 0 < from < to < ∞", fromMbps, toMbps)
 	}
 	feasible, _ := p.candidates()
-	if ilp, ok := m.(ILP); ok && ilp.granularity() == LayerLevel {
+	if ilp, ok := m.(ILP); ok && (ilp.granularity() == LayerLevel || p.numTiers() > 2) {
 		return ilp.sweep(p, feasible, fromMbps, toMbps)
+	}
+	if p.numTiers() > 2 {
+		return nil, 0, fmt.Errorf("%d tiers need the ILP (--solver ilp)", p.numTiers())
 	}
 	segs, err := p.sweep(feasible, fromMbps, toMbps)
 	return segs, 1, err

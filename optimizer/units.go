@@ -170,9 +170,10 @@ func (u *units) valid(pl Placement) bool {
 	return true
 }
 
-// placementOf turns a block-level choice into a two-tier placement.
-func (u *units) placementOf(c Choice) Placement {
-	pl := newPlacement(len(u.name), 2)
+// placementOf turns a block-level choice into a placement on the device
+// and the server (the first two of tiers).
+func (u *units) placementOf(c Choice, tiers int) Placement {
+	pl := newPlacement(len(u.name), tiers)
 	for i := range u.name {
 		onServer := i > c.Cut
 		if u.task[i] >= 0 {

@@ -19,12 +19,15 @@ const Version = 1
 
 // Plan is a versioned deployment plan.
 type Plan struct {
-	Version     int         `json:"version" yaml:"version"`
-	CreatedAt   string      `json:"created_at" yaml:"created_at"`
-	Model       Model       `json:"model" yaml:"model"`
-	Edge        Device      `json:"edge" yaml:"edge"`
-	Server      Device      `json:"server" yaml:"server"`
-	Network     Network     `json:"network" yaml:"network"`
+	Version   int     `json:"version" yaml:"version"`
+	CreatedAt string  `json:"created_at" yaml:"created_at"`
+	Model     Model   `json:"model" yaml:"model"`
+	Edge      Device  `json:"edge" yaml:"edge"`
+	Server    Device  `json:"server" yaml:"server"`
+	Network   Network `json:"network" yaml:"network"`
+	// Tiers lists every tier, device first, when there are more than two;
+	// Server and Network are then the first hop.
+	Tiers       []Tier      `json:"tiers,omitempty" yaml:"tiers,omitempty"`
 	Objective   string      `json:"objective" yaml:"objective"`
 	Constraints Constraints `json:"constraints" yaml:"constraints"`
 	Solver      Solver      `json:"solver" yaml:"solver"`
@@ -65,6 +68,13 @@ type Device struct {
 	ID string `json:"id" yaml:"id"`
 	// LatencySource is "predicted" or "measured: FILE".
 	LatencySource string `json:"latency_source" yaml:"latency_source"`
+}
+
+// Tier is one compute tier and the network into it (empty for the device).
+type Tier struct {
+	Name    string `json:"name" yaml:"name"`
+	Device  string `json:"device" yaml:"device"`
+	Network string `json:"network,omitempty" yaml:"network,omitempty"`
 }
 
 // Network is the link the plan was made for.
