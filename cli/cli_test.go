@@ -375,3 +375,66 @@ func TestPlanThreeTiers(t *testing.T) {
 		}
 	}
 }
+
+func TestInferAndProfile(t *testing.T) {
+	dir := t.TempDir()
+	// A 64×64 input of ones for mobilenet_v3_small.
+	x := filepath.Join(dir, "x.f32")
+	ones := make([]float32, 3*64*64)
+	for i := range ones {
+		ones[i] = 1
+	}
+	if err := os.WriteFile(x, f32Bytes(ones), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	y := filepath.Join(dir, "y.f32")
+	if _, stderr, code := run(t, "infer", "mobilenet_v3_small", "--size", "64", "--input", x, "--out", y); code != 0 {
+		t.Fatalf("infer: exit %d: %s", code, stderr)
+	}
+	out, err := readF32(y, 576*2*2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Split execution equals whole execution: the engine's test checks that
+	// bit for bit; here, the same seed gives the same output twice.
+	y2 := filepath.Join(dir, "y2.f32")
+	run(t, "infer", "mobilenet_v3_small", "--size", "64", "--input", x, "--out", y2)
+	a, _ := os.ReadFile(y)
+	b, _ := os.ReadFile(y2)
+	if !bytes.Equal(a, b) || out[0] == 0 && out[len(out)-1] == 0 {
+		t.Errorf("infer is not deterministic or gives zeros")
+	}
+	if _, stderr, code := run(t, "infer", "mobilenet_v3_small", "--input", x, "--out", filepath.Join(dir, "z.f32")); code != 2 || !strings.Contains(stderr, "150528") {
+		t.Errorf("wrong input size: exit %d, %q", code, stderr)
+	}
+	prof := filepath.Join(dir, "prof.yaml")
+	stdout, stderr, code := run(t, "profile", "mobilenet_v3_small", "--input", "64", "--measure", "--reps", "3", "--warmup", "1", "-o", "json", "--out", prof)
+	if code != 0 {
+		t.Fatalf("profile: exit %d: %s", code, stderr)
+	}
+	var got struct {
+		Blocks []struct {
+			Name      string `json:"name"`
+			LatencyMS struct{ Median, P90 float64 } `json:"latency_ms"`
+		} `json:"blocks"`
+		EndToEndMS struct{ Median, P90 float64 } `json:"end_to_end_ms"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Blocks) != 13 || got.Blocks[12].Name != "features.12" || !(got.EndToEndMS.Median > 0) || got.EndToEndMS.P90 < got.EndToEndMS.Median {
+		t.Errorf("profile: %+v", got)
+	}
+	for _, b := range got.Blocks {
+		if !(b.LatencyMS.Median > 0) || b.LatencyMS.P90 < b.LatencyMS.Median {
+			t.Errorf("block %s: %+v", b.Name, b.LatencyMS)
+		}
+	}
+	// The profile feeds the planner and the calibration.
+	if _, stderr, code := run(t, "plan", "mobilenet_v3_small", "--input", "64", "--device", "epyc-2c", "--profile", prof); code != 0 {
+		t.Errorf("plan --profile: exit %d: %s", code, stderr)
+	}
+	if _, stderr, code := run(t, "calibrate", "--profile", prof, "--device", "epyc-2c"); code != 0 {
+		t.Errorf("calibrate: exit %d: %s", code, stderr)
+	}
+}

@@ -3,6 +3,9 @@ package cli
 import (
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +35,7 @@ type ProblemOptions struct {
 	DeadlineMS                  float64
 	MinAccuracy                 string
 	Solver, Granularity, Tiers  string
+	Profile, ServerProfile      string
 	TimeLimitS, Gap             float64
 }
 
@@ -41,6 +45,8 @@ func (o *ProblemOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Device, "device", "jetson-nano", "edge device id (see 'mtlsplit hw devices')")
 	fs.StringVar(&o.Server, "server", "h100", "server id (see 'mtlsplit hw servers'); a list for more tiers: edge-server,cloud")
 	fs.StringVar(&o.Network, "network", "4g", "network id (see 'mtlsplit hw networks'); a list with one network per hop for more tiers")
+	fs.StringVar(&o.Profile, "profile", "", "measured profile of the edge device ('mtlsplit profile --measure --out'): measured latencies win")
+	fs.StringVar(&o.ServerProfile, "server-profile", "", "measured profile of the server")
 	fs.StringVar(&o.Tiers, "tiers", "", "names of the tiers, device first, e.g. device,edge-server,cloud (default edge,server,tier2,...)")
 	fs.StringVar(&o.HW, "hw", "", "extra hardware catalog: a YAML file or a directory of them")
 	fs.Float64Var(&o.UplinkMbps, "uplink-mbps", 0, "override the network's uplink bandwidth (Mbps)")
@@ -153,6 +159,18 @@ func (o *ProblemOptions) problem() (*optimizer.Problem, optimizer.PlanInfo, erro
 	if o.Tiers != "" {
 		p.TierNames = strings.Split(o.Tiers, ",")
 	}
+	for _, m := range []struct {
+		path string
+		side *optimizer.Side
+		dev  hwprofiles.Device
+	}{{o.Profile, &p.Edge, edgeDev}, {o.ServerProfile, &p.Server, serverDev}} {
+		if m.path == "" {
+			continue
+		}
+		if m.side.Latency, err = measuredLatency(m.path, g, m.dev); err != nil {
+			return nil, info, err
+		}
+	}
 	p.Objective = optimizer.Objective(o.Objective)
 	if o.UplinkMbps != 0 {
 		if !(o.UplinkMbps > 0) || math.IsInf(o.UplinkMbps, 0) {
@@ -261,4 +279,31 @@ func exactArgs(n int, names string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// measuredLatency reads a measured profile and takes the graph's latencies
+// from it (the device's cost model fills what it lacks); a profile that
+// does not cover the graph is an error, not a silent prediction.
+func measuredLatency(path string, g *model.Graph, d hwprofiles.Device) (*profile.Latency, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	t, err := profile.ParseTable(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	l, err := profile.Measured{File: filepath.Base(path), Table: t, Fallback: d.CostModel()}.Latency(g)
+	if err != nil {
+		return nil, err
+	}
+	if l.Source == "predicted" {
+		var have []string
+		for name := range t.Backbones {
+			have = append(have, name)
+		}
+		sort.Strings(have)
+		return nil, fmt.Errorf("%s has no measurements of %s at %d px (it has %s at %d px)", path, g.Name, g.InputSize, strings.Join(have, ", "), t.Meta.Size)
+	}
+	return l, nil
 }

@@ -12,30 +12,44 @@ import (
 // ../shared/reference/measured (per backbone: blocks and heads with
 // latency medians).
 type Table struct {
-	Meta struct {
-		DeviceName string `json:"device_name" yaml:"device_name"`
-		Dtype      string `json:"dtype" yaml:"dtype"`
-		Batch      int    `json:"batch" yaml:"batch"`
-		Size       int    `json:"size" yaml:"size"`
-		Threads    int    `json:"threads" yaml:"threads"`
-	} `json:"meta" yaml:"meta"`
+	Meta      TableMeta                `json:"meta" yaml:"meta"`
 	Backbones map[string]TableBackbone `json:"backbones" yaml:"backbones"`
+}
+
+// TableMeta says where and how a table was measured.
+type TableMeta struct {
+	DeviceName string `json:"device_name" yaml:"device_name"`
+	Dtype      string `json:"dtype" yaml:"dtype"`
+	Batch      int    `json:"batch" yaml:"batch"`
+	Size       int    `json:"size" yaml:"size"`
+	Threads    int    `json:"threads" yaml:"threads"`
+	Reps       int    `json:"reps,omitempty" yaml:"reps,omitempty"`
+	Warmup     int    `json:"warmup,omitempty" yaml:"warmup,omitempty"`
+	// Engine names what ran the network (this project's engine and its
+	// BLAS); empty in the reference tables, measured with PyTorch.
+	Engine string `json:"engine,omitempty" yaml:"engine,omitempty"`
 }
 
 // TableBackbone is one backbone's measurements.
 type TableBackbone struct {
-	Blocks []struct {
-		Name    string `json:"name" yaml:"name"`
-		Latency Stat   `json:"latency" yaml:"latency"`
-	} `json:"blocks" yaml:"blocks"`
-	Heads []struct {
-		K          int  `json:"k" yaml:"k"`
-		InFeatures int  `json:"in_features" yaml:"in_features"`
-		Latency    Stat `json:"latency" yaml:"latency"`
-	} `json:"heads" yaml:"heads"`
+	Blocks  []TableBlock `json:"blocks" yaml:"blocks"`
+	Heads   []TableHead  `json:"heads" yaml:"heads"`
 	Latency struct {
 		EndToEnd Stat `json:"end_to_end" yaml:"end_to_end"`
 	} `json:"latency" yaml:"latency"`
+}
+
+// TableBlock is one block's latency.
+type TableBlock struct {
+	Name    string `json:"name" yaml:"name"`
+	Latency Stat   `json:"latency" yaml:"latency"`
+}
+
+// TableHead is one task head's latency.
+type TableHead struct {
+	K          int  `json:"k" yaml:"k"`
+	InFeatures int  `json:"in_features" yaml:"in_features"`
+	Latency    Stat `json:"latency" yaml:"latency"`
 }
 
 // Stat is a latency distribution summary.

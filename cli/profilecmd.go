@@ -1,0 +1,193 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/mtlsplit/mtlsplit/internal/atomicfile"
+	"github.com/mtlsplit/mtlsplit/measure"
+	"github.com/mtlsplit/mtlsplit/profile"
+)
+
+// ProfileOptions are the options of "mtlsplit profile".
+type ProfileOptions struct {
+	IO *IO
+	EngineOptions
+	Measure      bool
+	Reps, Warmup int
+	Granularity  string
+	Format, Out  string
+	Force, Quiet bool
+}
+
+// NewCmdProfile measures a network on this machine.
+func NewCmdProfile(io *IO) *cobra.Command {
+	opts := &ProfileOptions{IO: io}
+	cmd := &cobra.Command{
+		Use:   "profile MODEL|FILE.onnx --measure",
+		Short: "Measure every block, head and the whole network on this machine with the engine",
+		Long: "profile --measure times every block on its own recorded input, every head and the whole\n" +
+			"backbone (warm-up, median, p90), and the real bytes of every cut per encoding. --out writes\n" +
+			"the profile in the reference format, for 'plan --profile' and 'calibrate --profile'.",
+		Args: exactArgs(1, "MODEL or FILE.onnx"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Model = args[0]
+			return runProfile(opts)
+		},
+	}
+	opts.addFlags(cmd.Flags(), "input")
+	f := cmd.Flags()
+	f.BoolVar(&opts.Measure, "measure", false, "run and time the network here")
+	f.IntVar(&opts.Reps, "reps", 20, "timed runs per item")
+	f.IntVar(&opts.Warmup, "warmup", 5, "untimed runs before timing")
+	f.StringVar(&opts.Granularity, "granularity", "block", "block (layers are fused across a block by the engine, so only blocks are timed)")
+	f.StringVarP(&opts.Format, "output", "o", "table", "output format: table|json|yaml")
+	f.StringVar(&opts.Out, "out", "", "write the measured profile (YAML, reference format)")
+	f.BoolVar(&opts.Force, "force", false, "replace --out if it exists")
+	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")
+	return cmd
+}
+
+type stat struct {
+	Median float64 `json:"median"`
+	P90    float64 `json:"p90"`
+}
+
+type profileOutput struct {
+	Model     string         `json:"model"`
+	Device    string         `json:"device"`
+	Engine    string         `json:"engine"`
+	Threads   int            `json:"threads"`
+	Blocks    []profileBlock `json:"blocks"`
+	Heads     []profileBlock `json:"heads"`
+	EndToEnd  stat           `json:"end_to_end_ms"`
+	InputCutB int            `json:"input_bytes"`
+}
+
+type profileBlock struct {
+	Name      string         `json:"name"`
+	LatencyMS stat           `json:"latency_ms"`
+	CutBytes  map[string]int `json:"cut_bytes,omitempty"`
+}
+
+func runProfile(opts *ProfileOptions) error {
+	if err := checkFormat(opts.Format, "table", "json", "yaml"); err != nil {
+		return err
+	}
+	if !opts.Measure {
+		return fmt.Errorf("profile needs --measure (predicted profiles come from the catalog: see 'mtlsplit hw')")
+	}
+	if opts.Granularity != "block" {
+		return fmt.Errorf("--granularity %q: the engine fuses layers within a block, so only block timing is measured", opts.Granularity)
+	}
+	if opts.Reps < 1 || opts.Warmup < 0 {
+		return fmt.Errorf("--reps must be ≥ 1 and --warmup ≥ 0")
+	}
+	// Several zoo models may be measured into one profile (for calibrate).
+	var outs []profileOutput
+	var table *profile.Table
+	for _, name := range strings.Split(opts.Model, ",") {
+		one := *opts
+		one.Model = strings.TrimSpace(name)
+		out, res, err := measureOne(&one)
+		if err != nil {
+			return err
+		}
+		outs = append(outs, out)
+		if table == nil {
+			table = res.Table
+		} else {
+			maps.Copy(table.Backbones, res.Table.Backbones)
+		}
+	}
+	if opts.Out != "" {
+		var buf bytes.Buffer
+		enc := yaml.NewEncoder(&buf)
+		enc.SetIndent(2)
+		if err := enc.Encode(table); err != nil {
+			return internal(err)
+		}
+		if err := atomicfile.Write(opts.Out, buf.Bytes(), opts.Force); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.Err, "wrote %s\n", opts.Out)
+	}
+	switch opts.Format {
+	case "json":
+		if len(outs) == 1 {
+			return writeJSON(opts.IO.Out, outs[0])
+		}
+		return writeJSON(opts.IO.Out, outs)
+	case "yaml":
+		return writeYAML(opts.IO.Out, table)
+	}
+	for i, out := range outs {
+		if i > 0 {
+			fmt.Fprintln(opts.IO.Out)
+		}
+		if err := printProfile(opts, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// measureOne compiles and times one network.
+func measureOne(opts *ProfileOptions) (profileOutput, *measure.Result, error) {
+	p, err := opts.program()
+	if err != nil {
+		return profileOutput{}, nil, err
+	}
+	defer p.Close()
+	rng := rand.New(rand.NewPCG(opts.Seed, 7))
+	in := make([]float32, p.CutShape(0).Elems())
+	for i := range in {
+		in[i] = float32(rng.NormFloat64())
+	}
+	res, err := measure.Run(p, in, measure.Settings{Reps: opts.Reps, Warmup: opts.Warmup, Progress: progress(opts.IO, opts.Quiet, "profile "+opts.Model)})
+	if err != nil {
+		return profileOutput{}, nil, internal(err)
+	}
+	g := p.Graph()
+	tb := res.Table.Backbones[g.Name]
+	out := profileOutput{Model: g.Name, Device: res.Table.Meta.DeviceName, Engine: res.Table.Meta.Engine, Threads: res.Table.Meta.Threads,
+		EndToEnd: stat{tb.Latency.EndToEnd.MedianMS, tb.Latency.EndToEnd.P90MS}, InputCutB: res.CutBytes[0][profile.FP32] / 4}
+	for i, b := range tb.Blocks {
+		cut := map[string]int{}
+		for e, n := range res.CutBytes[i+1] {
+			cut[string(e)] = n
+		}
+		out.Blocks = append(out.Blocks, profileBlock{Name: b.Name, LatencyMS: stat{b.Latency.MedianMS, b.Latency.P90MS}, CutBytes: cut})
+	}
+	for t, h := range tb.Heads {
+		out.Heads = append(out.Heads, profileBlock{Name: g.Heads[t].Task, LatencyMS: stat{h.Latency.MedianMS, h.Latency.P90MS}})
+	}
+	return out, res, nil
+}
+
+// printProfile is the table people read.
+func printProfile(opts *ProfileOptions, out profileOutput) error {
+	w := opts.IO.Out
+	fmt.Fprintf(w, "%s on %s (%s, %d threads), %d reps after %d warm-up\n\n", out.Model, out.Device, out.Engine, out.Threads, opts.Reps, opts.Warmup)
+	var rows [][]string
+	var sum float64
+	for _, b := range out.Blocks {
+		sum += b.LatencyMS.Median
+		rows = append(rows, []string{b.Name, fmt.Sprintf("%.3f", b.LatencyMS.Median), fmt.Sprintf("%.3f", b.LatencyMS.P90),
+			human(float64(b.CutBytes["fp32"])), human(float64(b.CutBytes["int8"]))})
+	}
+	for _, h := range out.Heads {
+		rows = append(rows, []string{h.Name + " (head)", fmt.Sprintf("%.3f", h.LatencyMS.Median), fmt.Sprintf("%.3f", h.LatencyMS.P90), "", ""})
+	}
+	if err := writeTable(w, []string{"BLOCK", "MEDIAN ms", "P90 ms", "CUT FP32 B", "CUT INT8 B"}, rows); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nend to end: median %.3f ms, p90 %.3f ms (blocks add to %.3f ms)\n", out.EndToEnd.Median, out.EndToEnd.P90, sum)
+	return nil
+}

@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/mtlsplit/mtlsplit/engine"
+	"github.com/mtlsplit/mtlsplit/model"
+)
+
+// EngineOptions are the flags of commands that run a network: which one,
+// at what size, with which weights, threads and BLAS.
+type EngineOptions struct {
+	Model   string
+	Input   int
+	Tasks   string
+	Seed    uint64
+	Threads int
+	Backend string
+}
+
+// addFlags adds the flags; sizeFlag names the input size flag ("input",
+// or "size" where --input is a file).
+func (o *EngineOptions) addFlags(fs *pflag.FlagSet, sizeFlag string) {
+	fs.IntVar(&o.Input, sizeFlag, 224, "square input size in pixels (zoo models)")
+	fs.StringVar(&o.Tasks, "tasks", "8,4", "classes per task head (zoo models)")
+	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the random weights of zoo models")
+	fs.IntVar(&o.Threads, "threads", 0, "threads (0: all cores)")
+	fs.StringVar(&o.Backend, "blas", string(engine.BestBackend()), "BLAS backend: gonum|openblas")
+}
+
+// program builds and compiles the network: a zoo model with seeded random
+// weights, or an ONNX file with its own.
+func (o *EngineOptions) program() (*engine.Program, error) {
+	var g *model.Graph
+	var w *engine.Weights
+	var err error
+	if strings.HasSuffix(strings.ToLower(o.Model), ".onnx") {
+		g, w, err = loadONNX(o.Model)
+	} else {
+		tasks, perr := parseTasks(o.Tasks)
+		if perr != nil {
+			return nil, perr
+		}
+		if g, err = model.New(o.Model, o.Input, tasks); err == nil {
+			w, err = engine.RandomWeights(g, o.Seed)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	b := engine.Backend(o.Backend)
+	valid := engine.Backends()
+	ok := false
+	for _, v := range valid {
+		ok = ok || v == b
+	}
+	if !ok {
+		return nil, fmt.Errorf("--blas %q: this build has %v", o.Backend, valid)
+	}
+	if o.Threads < 0 {
+		return nil, fmt.Errorf("--threads %d must be ≥ 0", o.Threads)
+	}
+	return engine.Compile(g, w, engine.Options{Threads: o.Threads, Backend: b})
+}
+
+// readF32 reads raw little-endian float32 values and checks their count.
+func readF32(path string, want int64) ([]float32, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(raw)) != 4*want {
+		return nil, fmt.Errorf("%s holds %d bytes; the model takes %d float32 values (%d bytes, little-endian, C order, batch 1)", path, len(raw), want, 4*want)
+	}
+	out := make([]float32, want)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
+	return out, nil
+}
+
+func f32Bytes(x []float32) []byte {
+	out := make([]byte, 4*len(x))
+	for i, v := range x {
+		binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(v))
+	}
+	return out
+}
