@@ -345,7 +345,7 @@ func TestPlanThreeTiers(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	var got struct {
-		Tiers []struct{ Name, Device, Network string } `json:"tiers"`
+		Tiers  []struct{ Name, Device, Network string } `json:"tiers"`
 		Solver struct {
 			Name    string `json:"name"`
 			Optimal bool   `json:"optimal"`
@@ -414,7 +414,7 @@ func TestInferAndProfile(t *testing.T) {
 	}
 	var got struct {
 		Blocks []struct {
-			Name      string `json:"name"`
+			Name      string                        `json:"name"`
 			LatencyMS struct{ Median, P90 float64 } `json:"latency_ms"`
 		} `json:"blocks"`
 		EndToEndMS struct{ Median, P90 float64 } `json:"end_to_end_ms"`
