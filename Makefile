@@ -4,7 +4,7 @@ BIN     := bin/mtlsplit
 PKGS    := ./...
 DEMO    ?= efficientnet_b0 --device rpi4 --server h100 --network wifi --tasks 8,4 --encodings fp32,fp16,int8
 
-.PHONY: all setup build test demo sweep-demo bench lint clean
+.PHONY: all setup build test demo sweep-demo bench bench-engine calibrate-host lint clean
 
 all: build
 
@@ -30,6 +30,16 @@ sweep-demo: build
 
 bench: setup
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# The engine against PyTorch in one run (installs Debian's python3-torch).
+bench-engine: setup
+	@bash scripts/bench-engine.sh
+
+# Measure the five zoo backbones on this machine and fit its cost model.
+calibrate-host: build
+	@mkdir -p results/out
+	./$(BIN) profile vgg16,vgg16_bn,resnet18,mobilenet_v3_small,efficientnet_b0 --measure --reps 20 --warmup 3 --threads 2 -q --out results/out/host_profile.yaml --force > /dev/null
+	./$(BIN) calibrate --profile results/out/host_profile.yaml --device epyc-2c --out results/out/host_device.yaml --force
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }

@@ -438,3 +438,39 @@ func TestInferAndProfile(t *testing.T) {
 		t.Errorf("calibrate: exit %d: %s", code, stderr)
 	}
 }
+
+// TestInferONNXReference runs the real torchvision export of
+// ../shared/reference (mobilenet_v3_small.onnx with its input and PyTorch's
+// output) and checks the engine's output within 1e-4 max abs error.
+func TestInferONNXReference(t *testing.T) {
+	ref := "../../shared/reference/"
+	if _, err := os.Stat(ref + "mobilenet_v3_small.onnx"); err != nil {
+		t.Fatalf("reference pair not found in %s: %v", ref, err)
+	}
+	out := filepath.Join(t.TempDir(), "y.f32")
+	if _, stderr, code := run(t, "infer", ref+"mobilenet_v3_small.onnx", "--input", ref+"mobilenet_v3_small.input.f32", "--out", out); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	got, err := readF32(out, 576*7*7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := readF32(ref+"mobilenet_v3_small.output.f32", 576*7*7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := 0.0
+	for i := range want {
+		worst = max(worst, math.Abs(float64(got[i]-want[i])))
+	}
+	t.Logf("max abs error %.3g", worst)
+	if worst > 1e-4 {
+		t.Errorf("max abs error %.3g > 1e-4", worst)
+	}
+	if _, stderr, code := run(t, "profile", ref+"mobilenet_v3_small.onnx", "--measure", "--reps", "2", "--warmup", "0", "-o", "json"); code != 0 {
+		t.Errorf("profile of the ONNX file: exit %d: %s", code, stderr)
+	}
+	if _, stderr, code := run(t, "infer", "../onnx/testdata/unsupported_op.bad.onnx", "--input", ref+"mobilenet_v3_small.input.f32", "--out", out+"2"); code != 2 || !strings.Contains(stderr, "unsupported ONNX op") {
+		t.Errorf("unsupported op: exit %d: %q", code, stderr)
+	}
+}

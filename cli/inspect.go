@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -22,7 +23,7 @@ type InspectOptions struct {
 func NewCmdInspect(io *IO) *cobra.Command {
 	opts := &InspectOptions{IO: io}
 	cmd := &cobra.Command{
-		Use:   "inspect MODEL",
+		Use:   "inspect MODEL|FILE.onnx",
 		Short: "Show a model's blocks, layers, heads and cut candidates",
 		Args:  exactArgs(1, "MODEL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -102,7 +103,12 @@ func runInspect(opts *InspectOptions) error {
 	if err != nil {
 		return err
 	}
-	g, err := model.New(opts.Model, opts.Input, tasks)
+	var g *model.Graph
+	if strings.HasSuffix(strings.ToLower(opts.Model), ".onnx") {
+		g, _, err = loadONNX(opts.Model)
+	} else {
+		g, err = model.New(opts.Model, opts.Input, tasks)
+	}
 	if err != nil {
 		return err
 	}

@@ -1,13 +1,28 @@
 package cli
 
 import (
-	"fmt"
-
 	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/model"
+	"github.com/mtlsplit/mtlsplit/onnx"
 )
 
-// loadONNX reads an ONNX file into a graph and engine weights.
+// loadONNX reads an ONNX file into a graph and the engine weights from its
+// initializers.
 func loadONNX(path string) (*model.Graph, *engine.Weights, error) {
-	return nil, nil, fmt.Errorf("%s: ONNX import is not in this build yet", path)
+	im, err := onnx.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := engine.NewWeights(im.Graph)
+	if err != nil {
+		return nil, nil, err
+	}
+	for node, params := range im.Weights {
+		for param, data := range params {
+			if err := w.Set(node, param, data); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return im.Graph, w, nil
 }
