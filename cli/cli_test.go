@@ -476,3 +476,34 @@ func TestInferONNXReference(t *testing.T) {
 		t.Errorf("unsupported op: exit %d: %q", code, stderr)
 	}
 }
+
+func TestRunPlanOverSocket(t *testing.T) {
+	dir := t.TempDir()
+	pl := filepath.Join(dir, "plan.yaml")
+	// A fast link and a slow device make mobilenet at 64 px split.
+	if _, stderr, code := run(t, "plan", "mobilenet_v3_small", "--input", "64", "--device", "rpi4", "--server", "h100",
+		"--network", "ethernet", "--encodings", "fp32,int8", "--out", pl); code != 0 {
+		t.Fatalf("plan: exit %d: %s", code, stderr)
+	}
+	stdout, stderr, code := run(t, "run", "--plan", pl, "--n", "3", "--no-emulate", "-o", "json")
+	if code != 0 {
+		t.Fatalf("run: exit %d: %s", code, stderr)
+	}
+	var got struct {
+		N              int   `json:"n"`
+		Bytes          int   `json:"bytes"`
+		PredictedBytes int64 `json:"predicted_bytes"`
+		Measured       struct {
+			TotalMS float64 `json:"total_ms"`
+		} `json:"measured"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.N != 3 || !(got.Measured.TotalMS > 0) || int64(got.Bytes) != got.PredictedBytes && got.PredictedBytes != 3*64*64 {
+		t.Errorf("run summary %+v", got)
+	}
+	if _, stderr, code := run(t, "run", "--plan", filepath.Join(dir, "missing.yaml")); code != 2 || !strings.Contains(stderr, "missing.yaml") {
+		t.Errorf("missing plan: exit %d, %q", code, stderr)
+	}
+}

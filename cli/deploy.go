@@ -1,0 +1,216 @@
+package cli
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/signal"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mtlsplit/mtlsplit/engine"
+	"github.com/mtlsplit/mtlsplit/plan"
+	splitrt "github.com/mtlsplit/mtlsplit/runtime"
+)
+
+// DeployOptions are the options of "mtlsplit serve" and "mtlsplit run".
+type DeployOptions struct {
+	IO       *IO
+	Plan     string
+	Listen   string
+	Connect  string
+	Input    string
+	N        int
+	Seed     uint64
+	Threads  int
+	NoEmu    bool
+	Format   string
+	Quiet    bool
+	listener net.Listener // set by tests
+}
+
+func (o *DeployOptions) deployment() (*splitrt.Deployment, error) {
+	if o.Plan == "" {
+		return nil, fmt.Errorf("--plan FILE is required (write one with 'mtlsplit plan ... --out plan.yaml')")
+	}
+	p, err := plan.Load(o.Plan)
+	if err != nil {
+		return nil, err
+	}
+	return splitrt.Prepare(p)
+}
+
+// NewCmdServe runs the server side of a plan.
+func NewCmdServe(io *IO) *cobra.Command {
+	opts := &DeployOptions{IO: io}
+	cmd := &cobra.Command{
+		Use:   "serve --plan plan.yaml [--listen 127.0.0.1:7070]",
+		Short: "Run the server side of a deployment plan (decode, rest of the backbone, server heads)",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, args []string) error { return runServe(opts) },
+	}
+	cmd.Flags().StringVar(&opts.Plan, "plan", "", "deployment plan (YAML)")
+	cmd.Flags().StringVar(&opts.Listen, "listen", "127.0.0.1:7070", "address to listen on")
+	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "seed of the zoo model's random weights (the edge must use the same)")
+	cmd.Flags().IntVar(&opts.Threads, "threads", 0, "engine threads (0: all cores)")
+	return cmd
+}
+
+func runServe(opts *DeployOptions) error {
+	d, err := opts.deployment()
+	if err != nil {
+		return err
+	}
+	prog, err := d.Compile(opts.Seed, engine.Options{Threads: opts.Threads, Backend: engine.BestBackend()})
+	if err != nil {
+		return internal(err)
+	}
+	defer prog.Close()
+	ln := opts.listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", opts.Listen); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(opts.IO.Err, "serving %s (cut after %s, %s) on %s\n", d.Graph.Name, d.Plan.Choice.Cut, d.Plan.Choice.Encoding, ln.Addr())
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt)
+	go func() { <-stop; ln.Close() }()
+	srv := &splitrt.Server{D: d, Prog: prog, Seed: opts.Seed, Log: func(f string, a ...any) { fmt.Fprintf(opts.IO.Err, f+"\n", a...) }}
+	return srv.Serve(ln)
+}
+
+// NewCmdRun runs the edge side of a plan and reports measured against
+// predicted.
+func NewCmdRun(io *IO) *cobra.Command {
+	opts := &DeployOptions{IO: io}
+	cmd := &cobra.Command{
+		Use:   "run --plan plan.yaml [--connect HOST:PORT] [--n 20]",
+		Short: "Run a deployment plan's edge side over a real socket and report measured against predicted",
+		Long: "run executes the edge side of a plan: the backbone up to the cut, the encoding, the send\n" +
+			"over TCP, the edge heads. Without --connect it starts the server side itself on a loopback\n" +
+			"socket. The plan's network (bandwidth and RTT) is emulated by pacing the real socket\n" +
+			"(--no-emulate sends at loopback speed). Note that both sides run on this machine: compare\n" +
+			"with a plan made for it (--device epyc-2c --profile host.yaml --server-profile host.yaml).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runRun(opts) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Plan, "plan", "", "deployment plan (YAML)")
+	f.StringVar(&opts.Connect, "connect", "", "server address (default: start one here on loopback)")
+	f.StringVar(&opts.Input, "input", "", "input file (raw float32); default: a seeded random image")
+	f.IntVar(&opts.N, "n", 20, "inferences to time (after one warm-up)")
+	f.Uint64Var(&opts.Seed, "seed", 1, "seed of the zoo model's random weights (the server must use the same)")
+	f.IntVar(&opts.Threads, "threads", 0, "engine threads (0: all cores)")
+	f.BoolVar(&opts.NoEmu, "no-emulate", false, "do not pace the socket to the plan's network")
+	f.StringVarP(&opts.Format, "output", "o", "table", "output format: table|json")
+	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")
+	return cmd
+}
+
+func runRun(opts *DeployOptions) error {
+	if err := checkFormat(opts.Format, "table", "json"); err != nil {
+		return err
+	}
+	if opts.N < 1 {
+		return fmt.Errorf("--n %d: need at least one inference", opts.N)
+	}
+	d, err := opts.deployment()
+	if err != nil {
+		return err
+	}
+	eo := engine.Options{Threads: opts.Threads, Backend: engine.BestBackend()}
+	prog, err := d.Compile(opts.Seed, eo)
+	if err != nil {
+		return internal(err)
+	}
+	defer prog.Close()
+	addr := opts.Connect
+	if addr == "" && d.Sends() {
+		sp, err := d.Compile(opts.Seed, eo)
+		if err != nil {
+			return internal(err)
+		}
+		defer sp.Close()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		go (&splitrt.Server{D: d, Prog: sp, Seed: opts.Seed}).Serve(ln)
+		addr = ln.Addr().String()
+	}
+	var in []float32
+	if opts.Input != "" {
+		if in, err = readF32(opts.Input, d.Graph.Input.Elems()); err != nil {
+			return err
+		}
+	} else {
+		rng := rand.New(rand.NewPCG(opts.Seed, 9))
+		in = make([]float32, d.Graph.Input.Elems())
+		for i := range in {
+			in[i] = float32(rng.NormFloat64())
+		}
+	}
+	e := &splitrt.Edge{D: d, Prog: prog}
+	if !opts.NoEmu {
+		n := d.Plan.Network
+		e.Link = &splitrt.Link{UplinkMbps: n.UplinkMbps, DownlinkMbps: n.DownlinkMbps, RTTMS: n.RTTMS}
+	}
+	if err := e.Dial(addr, opts.Seed); err != nil {
+		return fmt.Errorf("connect %s: %w", addr, err)
+	}
+	defer e.Close()
+	if _, err := e.Infer(in); err != nil { // warm-up
+		return internal(err)
+	}
+	bar := progress(opts.IO, opts.Quiet, "run")
+	var ts []splitrt.Timing
+	for i := range opts.N {
+		t, err := e.Infer(in)
+		if err != nil {
+			return internal(err)
+		}
+		ts = append(ts, t)
+		if bar != nil {
+			bar(i+1, opts.N)
+		}
+	}
+	s := splitrt.Summarize(d.Plan, ts)
+	if opts.Format == "json" {
+		return writeJSON(opts.IO.Out, s)
+	}
+	w := opts.IO.Out
+	emu := "emulated " + fmt.Sprintf("%.4g Mbps up, %.4g ms RTT", d.Plan.Network.UplinkMbps, d.Plan.Network.RTTMS)
+	if opts.NoEmu {
+		emu = "loopback speed"
+	}
+	fmt.Fprintf(w, "%s: cut after %s, %s, over %s (%s); %d inferences, medians\n\n", d.Graph.Name, d.Plan.Choice.Cut,
+		d.Plan.Choice.Encoding, addrOr(addr), emu, s.N)
+	pct := func(m, p float64) string {
+		if p == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%+.0f%%", 100*(m-p)/p)
+	}
+	rows := [][]string{
+		{"total", ms(s.Measured.TotalMS), ms(s.Predicted.TotalMS), pct(s.Measured.TotalMS, s.Predicted.TotalMS)},
+		{"edge", ms(s.Measured.EdgeMS), ms(s.Predicted.EdgeMS), pct(s.Measured.EdgeMS, s.Predicted.EdgeMS)},
+		{"network", ms(s.Measured.NetworkMS), ms(s.Predicted.NetworkMS), pct(s.Measured.NetworkMS, s.Predicted.NetworkMS)},
+		{"server", ms(s.Measured.ServerMS), ms(s.Predicted.ServerMS), pct(s.Measured.ServerMS, s.Predicted.ServerMS)},
+		{"bytes", fmt.Sprint(s.Bytes), fmt.Sprint(s.PredictedBytes), pct(float64(s.Bytes), float64(s.PredictedBytes))},
+	}
+	if err := writeTable(w, []string{"", "MEASURED ms", "PREDICTED ms", "ERROR"}, rows); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nthe plan predicted for edge %s and server %s; here both run on this machine\n", d.Plan.Edge.ID, d.Plan.Server.ID)
+	return nil
+}
+
+func addrOr(a string) string {
+	if a == "" {
+		return "no socket (local-only)"
+	}
+	return a
+}

@@ -1,0 +1,171 @@
+package runtime
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/mtlsplit/mtlsplit/engine"
+	"github.com/mtlsplit/mtlsplit/model"
+)
+
+// Link emulates the plan's network on top of a real socket (loopback has
+// neither its bandwidth nor its delay): each message waits half the RTT plus
+// its size over the link's rate before it goes (or after it arrives).
+type Link struct {
+	UplinkMbps, DownlinkMbps, RTTMS float64
+}
+
+func (l *Link) wait(bytes int, mbps float64) {
+	if l == nil {
+		return
+	}
+	ms := l.RTTMS/2 + float64(bytes)*8/(mbps*1e3)
+	time.Sleep(time.Duration(ms * float64(time.Millisecond)))
+}
+
+// Edge runs the device's part of a deployment.
+type Edge struct {
+	D    *Deployment
+	Prog *engine.Program
+	Link *Link
+	conn net.Conn
+	r    *bufio.Reader
+	enc  []byte
+}
+
+// Dial connects to the server and checks both run the same deployment.
+func (e *Edge) Dial(addr string, seed uint64) error {
+	if !e.D.Sends() {
+		return nil // local-only: nothing to talk to
+	}
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	e.conn, e.r = conn, bufio.NewReader(conn)
+	if err := writeHello(conn, hello{Hash: e.D.Plan.Model.Hash, Cut: e.D.Cut, Encoding: string(e.D.Encoding), Seed: seed}); err != nil {
+		return err
+	}
+	line, err := readLine(e.r)
+	if err != nil {
+		return err
+	}
+	if line != "ok" {
+		return fmt.Errorf("server refused: %s", strings.TrimPrefix(line, "error: "))
+	}
+	return nil
+}
+
+// Close hangs up.
+func (e *Edge) Close() error {
+	if e.conn == nil {
+		return nil
+	}
+	return e.conn.Close()
+}
+
+// Timing is one inference measured part by part, in the plan's terms.
+type Timing struct {
+	TotalMS   float64 // until every task's result is on the edge
+	EdgeMS    float64 // edge compute: backbone prefix, encoding, edge heads
+	NetworkMS float64 // send to reply, less the server's time
+	ServerMS  float64 // as the server measured it
+	Bytes     int     // cut tensor sent
+	Logits    [][]float32
+}
+
+// Infer runs one input through the deployment.
+func (e *Edge) Infer(in []float32) (Timing, error) {
+	d, p := e.D, e.Prog
+	var t Timing
+	start := time.Now()
+	x := in
+	if d.Cut > 0 {
+		var err error
+		if x, err = p.RunRange(0, d.Cut, in); err != nil {
+			return t, err
+		}
+	}
+	t.Logits = make([][]float32, len(d.HeadsOnEdge))
+	type answer struct {
+		r   reply
+		ms  float64
+		err error
+	}
+	ch := make(chan answer, 1)
+	if d.Sends() {
+		var err error
+		if e.enc, err = engine.Encode(e.enc[:0], d.Encoding, x); err != nil {
+			return t, err
+		}
+		t.Bytes = len(e.enc)
+		go func(payload []byte) {
+			sent := time.Now()
+			e.Link.wait(len(payload), e.Link.up())
+			if err := writeFrame(e.conn, payload); err != nil {
+				ch <- answer{err: err}
+				return
+			}
+			r, err := readReply(e.r, len(d.HeadsOnEdge))
+			if err == nil {
+				e.Link.wait(r.Bytes, e.Link.down())
+			}
+			ch <- answer{r: r, ms: float64(time.Since(sent).Nanoseconds()) / 1e6, err: err}
+		}(e.enc)
+	}
+	t.EdgeMS = float64(time.Since(start).Nanoseconds()) / 1e6
+	// Edge heads run while the server works.
+	if d.Cut == p.Cuts() {
+		headStart := time.Now()
+		for i, edge := range d.HeadsOnEdge {
+			if edge {
+				var err error
+				if t.Logits[i], err = p.RunHead(i, x); err != nil {
+					return t, err
+				}
+			}
+		}
+		t.EdgeMS += float64(time.Since(headStart).Nanoseconds()) / 1e6
+	}
+	if d.Sends() {
+		a := <-ch
+		if a.err != nil {
+			return t, fmt.Errorf("server: %w", a.err)
+		}
+		for i, v := range a.r.Results {
+			t.Logits[i] = v
+		}
+		t.ServerMS = a.r.ServerMS
+		t.NetworkMS = a.ms - a.r.ServerMS
+	}
+	t.TotalMS = float64(time.Since(start).Nanoseconds()) / 1e6
+	return t, nil
+}
+
+func (l *Link) up() float64 {
+	if l == nil {
+		return 0
+	}
+	return l.UplinkMbps
+}
+
+func (l *Link) down() float64 {
+	if l == nil {
+		return 0
+	}
+	return l.DownlinkMbps
+}
+
+// cutShape is the shape of the deployment's cut tensor.
+func cutShape(d *Deployment) model.Shape {
+	if d.Cut == 0 {
+		return d.Graph.Input
+	}
+	return d.Graph.Blocks[d.Cut-1].OutShape
+}
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

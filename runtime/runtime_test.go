@@ -1,0 +1,122 @@
+package runtime_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"net"
+	"testing"
+
+	"github.com/mtlsplit/mtlsplit/engine"
+	"github.com/mtlsplit/mtlsplit/hwprofiles"
+	"github.com/mtlsplit/mtlsplit/model"
+	"github.com/mtlsplit/mtlsplit/optimizer"
+	splitrt "github.com/mtlsplit/mtlsplit/runtime"
+)
+
+// planFor solves a small problem and then forces the choice under test.
+func planFor(t *testing.T, cut, enc string, heads map[string]string) *splitrt.Deployment {
+	t.Helper()
+	g, err := model.New("mobilenet_v3_small", 64, []int{8, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, _ := hwprofiles.Default()
+	dev, _ := cat.Device("epyc-2c")
+	srv, _ := cat.Server("epyc-16c")
+	net, _ := cat.Network("ethernet")
+	p, err := optimizer.NewProblem(g, dev, srv, net)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := optimizer.Solve(p, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := p.Plan(r, optimizer.PlanInfo{EdgeID: "epyc-2c", ServerID: "epyc-16c", NetworkID: "ethernet"})
+	pl.Choice.Cut, pl.Choice.Encoding, pl.Choice.Heads = cut, enc, heads
+	d, err := splitrt.Prepare(pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestSplitOverSocketEqualsWhole runs deployments over a real loopback
+// socket and compares every task's logits with running the whole network
+// in one process: exactly equal in fp32, within the quantization's reach
+// in int8.
+func TestSplitOverSocketEqualsWhole(t *testing.T) {
+	tests := []struct {
+		name, cut, enc string
+		heads          map[string]string
+		exact          bool
+	}{
+		{"fp32 mid cut", "features.4", "fp32", map[string]string{"task1": "server", "task2": "server"}, true},
+		{"int8 mid cut", "features.8", "int8", map[string]string{"task1": "server", "task2": "server"}, false},
+		{"heads split", "features.12", "fp16", map[string]string{"task1": "edge", "task2": "server"}, false},
+		{"remote-only", "input", "uint8", map[string]string{"task1": "server", "task2": "server"}, false},
+		{"local-only", "features.12", "none", map[string]string{"task1": "edge", "task2": "edge"}, true},
+	}
+	const seed = 5
+	in := make([]float32, 3*64*64)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range in {
+		in[i] = float32(rng.NormFloat64())
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := planFor(t, tc.cut, tc.enc, tc.heads)
+			whole, err := d.Compile(seed, engine.Options{Threads: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer whole.Close()
+			_, want, err := whole.RunAll(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			serverProg, _ := d.Compile(seed, engine.Options{Threads: 1})
+			defer serverProg.Close()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			srv := &splitrt.Server{D: d, Prog: serverProg, Seed: seed}
+			go srv.Serve(ln)
+			edgeProg, _ := d.Compile(seed, engine.Options{Threads: 1})
+			defer edgeProg.Close()
+			e := &splitrt.Edge{D: d, Prog: edgeProg}
+			if err := e.Dial(ln.Addr().String(), seed); err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			for range 3 {
+				got, err := e.Infer(in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for task := range want {
+					worst := 0.0
+					for i := range want[task] {
+						worst = max(worst, math.Abs(float64(got.Logits[task][i]-want[task][i])))
+					}
+					if (tc.exact && worst != 0) || worst > 0.5 {
+						t.Errorf("task %d: max abs difference %g", task, worst)
+					}
+				}
+				if !(got.TotalMS > 0) || (d.Sends() && (got.Bytes == 0 || !(got.ServerMS > 0))) {
+					t.Errorf("timing %+v", got)
+				}
+			}
+			// A server running another seed refuses the edge.
+			ln2, _ := net.Listen("tcp", "127.0.0.1:0")
+			defer ln2.Close()
+			go (&splitrt.Server{D: d, Prog: serverProg, Seed: seed + 1}).Serve(ln2)
+			e2 := &splitrt.Edge{D: d, Prog: edgeProg}
+			if err := e2.Dial(ln2.Addr().String(), seed); d.Sends() && err == nil {
+				t.Error("a server with other weights accepted the edge")
+			}
+		})
+	}
+}

@@ -1,0 +1,125 @@
+package runtime
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+)
+
+// The wire protocol, little-endian. The edge opens with one JSON line
+// (hello) and the server answers "ok" or an error line. Then, per
+// inference, the edge sends a frame [u32 length][encoded cut tensor] and the
+// server answers [f64 server ms][u32 results] then per result
+// [u32 task][u32 n][n float32 logits].
+
+type hello struct {
+	Hash     string `json:"hash"`
+	Cut      int    `json:"cut"`
+	Encoding string `json:"encoding"`
+	Seed     uint64 `json:"seed"`
+}
+
+// maxFrame bounds what a peer may ask us to read (1 GiB).
+const maxFrame = 1 << 30
+
+func writeHello(w io.Writer, h hello) error {
+	b, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+func readLine(r *bufio.Reader) (string, error) {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("read handshake: %w", err)
+	}
+	return line[:len(line)-1], nil
+}
+
+func writeFrame(w io.Writer, payload []byte) error {
+	var n [4]byte
+	binary.LittleEndian.PutUint32(n[:], uint32(len(payload)))
+	if _, err := w.Write(n[:]); err != nil {
+		return err
+	}
+	_, err := w.Write(payload)
+	return err
+}
+
+func readFrame(r io.Reader, buf []byte) ([]byte, error) {
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return nil, err
+	}
+	size := binary.LittleEndian.Uint32(n[:])
+	if size > maxFrame {
+		return nil, fmt.Errorf("frame of %d bytes is larger than %d", size, maxFrame)
+	}
+	if cap(buf) < int(size) {
+		buf = make([]byte, size)
+	}
+	buf = buf[:size]
+	_, err := io.ReadFull(r, buf)
+	return buf, err
+}
+
+// reply is what the server sends back for one inference.
+type reply struct {
+	ServerMS float64
+	Results  map[int][]float32
+	Bytes    int // on the wire
+}
+
+func writeReply(w io.Writer, serverMS float64, results map[int][]float32) error {
+	bw := bufio.NewWriter(w)
+	binary.Write(bw, binary.LittleEndian, math.Float64bits(serverMS))
+	binary.Write(bw, binary.LittleEndian, uint32(len(results)))
+	for t, v := range results {
+		binary.Write(bw, binary.LittleEndian, uint32(t))
+		binary.Write(bw, binary.LittleEndian, uint32(len(v)))
+		binary.Write(bw, binary.LittleEndian, v)
+	}
+	return bw.Flush()
+}
+
+func readReply(r io.Reader, tasks int) (reply, error) {
+	var out reply
+	var bits uint64
+	var n uint32
+	if err := binary.Read(r, binary.LittleEndian, &bits); err != nil {
+		return out, err
+	}
+	if err := binary.Read(r, binary.LittleEndian, &n); err != nil {
+		return out, err
+	}
+	if int(n) > tasks {
+		return out, fmt.Errorf("server sent %d results for %d tasks", n, tasks)
+	}
+	out.ServerMS, out.Results, out.Bytes = math.Float64frombits(bits), map[int][]float32{}, 12
+	for range n {
+		var t, k uint32
+		if err := binary.Read(r, binary.LittleEndian, &t); err != nil {
+			return out, err
+		}
+		if err := binary.Read(r, binary.LittleEndian, &k); err != nil {
+			return out, err
+		}
+		if int(t) >= tasks || k > 1<<20 {
+			return out, errors.New("malformed result")
+		}
+		v := make([]float32, k)
+		if err := binary.Read(r, binary.LittleEndian, v); err != nil {
+			return out, err
+		}
+		out.Results[int(t)] = v
+		out.Bytes += 8 + 4*int(k)
+	}
+	return out, nil
+}
