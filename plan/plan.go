@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/mtlsplit/mtlsplit/internal/atomicfile"
+	"github.com/mtlsplit/mtlsplit/internal/strictyaml"
 )
 
 // Version is the schema version this package writes and reads.
@@ -194,15 +194,9 @@ func Load(path string) (*Plan, error) {
 
 // Parse decodes a plan from YAML (JSON is YAML too) and validates it.
 func Parse(raw []byte) (*Plan, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
 	var p Plan
-	if err := dec.Decode(&p); err != nil {
+	if err := strictyaml.Decode(raw, &p); err != nil {
 		return nil, err
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("line %d: a second YAML document is not allowed", extra.Line)
 	}
 	if err := p.Validate(); err != nil {
 		return nil, err

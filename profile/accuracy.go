@@ -1,14 +1,14 @@
 package profile
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mtlsplit/mtlsplit/internal/strictyaml"
 )
 
 // AccuracyTable gives each task's accuracy when the cut tensor at a cut is
@@ -50,15 +50,9 @@ func LoadAccuracy(path string) (*AccuracyTable, error) {
 
 // ParseAccuracy decodes an accuracy table from YAML.
 func ParseAccuracy(raw []byte) (*AccuracyTable, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
 	var t AccuracyTable
-	if err := dec.Decode(&t); err != nil {
+	if err := strictyaml.Decode(raw, &t); err != nil {
 		return nil, err
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("line %d: a second YAML document is not allowed", extra.Line)
 	}
 	var node yaml.Node
 	if err := yaml.Unmarshal(raw, &node); err != nil {
