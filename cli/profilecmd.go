@@ -180,12 +180,12 @@ func printProfile(opts *ProfileOptions, out profileOutput) error {
 	for _, b := range out.Blocks {
 		sum += b.LatencyMS.Median
 		rows = append(rows, []string{b.Name, fmt.Sprintf("%.3f", b.LatencyMS.Median), fmt.Sprintf("%.3f", b.LatencyMS.P90),
-			human(float64(b.CutBytes["fp32"])), human(float64(b.CutBytes["int8"]))})
+			human(float64(b.CutBytes["fp32"])), human(float64(b.CutBytes["int8"])), human(float64(b.CutBytes["int8+zstd"]))})
 	}
 	for _, h := range out.Heads {
-		rows = append(rows, []string{h.Name + " (head)", fmt.Sprintf("%.3f", h.LatencyMS.Median), fmt.Sprintf("%.3f", h.LatencyMS.P90), "", ""})
+		rows = append(rows, []string{h.Name + " (head)", fmt.Sprintf("%.3f", h.LatencyMS.Median), fmt.Sprintf("%.3f", h.LatencyMS.P90), "", "", ""})
 	}
-	if err := writeTable(w, []string{"BLOCK", "MEDIAN ms", "P90 ms", "CUT FP32 B", "CUT INT8 B"}, rows); err != nil {
+	if err := writeTable(w, []string{"BLOCK", "MEDIAN ms", "P90 ms", "CUT FP32 B", "CUT INT8 B", "INT8+ZSTD B"}, rows); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "\nend to end: median %.3f ms, p90 %.3f ms (blocks add to %.3f ms)\n", out.EndToEnd.Median, out.EndToEnd.P90, sum)

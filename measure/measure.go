@@ -29,7 +29,8 @@ type Settings struct {
 // Result is a measured profile plus the cut sizes seen on real tensors.
 type Result struct {
 	Table *profile.Table
-	// CutBytes[k][encoding] is the encoded size of cut k's tensor.
+	// CutBytes[k][encoding] is the encoded size of cut k's tensor;
+	// "fp32+zstd" and so on are the sizes after the lossless stage.
 	CutBytes []map[profile.Encoding]int
 }
 
@@ -101,6 +102,11 @@ func Run(p *engine.Program, in []float32, s Settings) (*Result, error) {
 				return nil, fmt.Errorf("encode cut %d as %s: %w", k, e, err)
 			}
 			sizes[e] = len(b)
+			z, err := engine.Compress(nil, b)
+			if err != nil {
+				return nil, err
+			}
+			sizes[e+"+zstd"] = len(z)
 		}
 		res.CutBytes = append(res.CutBytes, sizes)
 	}
