@@ -507,3 +507,25 @@ func TestRunPlanOverSocket(t *testing.T) {
 		t.Errorf("missing plan: exit %d, %q", code, stderr)
 	}
 }
+
+func TestPlanONNXModel(t *testing.T) {
+	stdout, stderr, code := run(t, "plan", "../onnx/testdata/mobilenet_v3_small.onnx", "--device", "rpi4", "--network", "ethernet",
+		"--encodings", "fp32,int8", "--tasks", "5", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got struct {
+		Model struct {
+			Tasks []struct{ Classes int } `json:"tasks"`
+		} `json:"model"`
+		Predicted struct {
+			TotalMS float64 `json:"total_ms"`
+		} `json:"predicted"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Model.Tasks) != 1 || got.Model.Tasks[0].Classes != 5 || !(got.Predicted.TotalMS > 0) {
+		t.Errorf("plan of an ONNX model: %+v", got)
+	}
+}

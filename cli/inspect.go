@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -103,12 +102,7 @@ func runInspect(opts *InspectOptions) error {
 	if err != nil {
 		return err
 	}
-	var g *model.Graph
-	if strings.HasSuffix(strings.ToLower(opts.Model), ".onnx") {
-		g, _, err = loadONNX(opts.Model)
-	} else {
-		g, err = model.New(opts.Model, opts.Input, tasks)
-	}
+	g, err := loadGraph(opts.Model, opts.Input, tasks)
 	if err != nil {
 		return err
 	}

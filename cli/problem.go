@@ -17,6 +17,7 @@ import (
 	"github.com/mtlsplit/mtlsplit/internal/suggest"
 	"github.com/mtlsplit/mtlsplit/milp"
 	"github.com/mtlsplit/mtlsplit/model"
+	"github.com/mtlsplit/mtlsplit/onnx"
 	"github.com/mtlsplit/mtlsplit/optimizer"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
@@ -105,7 +106,7 @@ func (o *ProblemOptions) problem() (*optimizer.Problem, optimizer.PlanInfo, erro
 	if len(tasks) == 0 {
 		return nil, info, fmt.Errorf("--tasks is empty: a split needs at least one task head")
 	}
-	g, err := model.New(o.Model, o.Input, tasks)
+	g, err := loadGraph(o.Model, o.Input, tasks)
 	if err != nil {
 		return nil, info, err
 	}
@@ -306,4 +307,17 @@ func measuredLatency(path string, g *model.Graph, d hwprofiles.Device) (*profile
 		return nil, fmt.Errorf("%s has no measurements of %s at %d px (it has %s at %d px)", path, g.Name, g.InputSize, strings.Join(have, ", "), t.Meta.Size)
 	}
 	return l, nil
+}
+
+// loadGraph builds a zoo model, or imports an ONNX file and puts the task
+// heads on its output.
+func loadGraph(name string, size int, tasks []int) (*model.Graph, error) {
+	if !strings.HasSuffix(strings.ToLower(name), ".onnx") {
+		return model.New(name, size, tasks)
+	}
+	im, err := onnx.Load(name)
+	if err != nil {
+		return nil, err
+	}
+	return model.WithHeads(im.Graph, tasks)
 }

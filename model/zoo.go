@@ -113,3 +113,22 @@ func makeDivisible(v float64, divisor int) int {
 	}
 	return n
 }
+
+// WithHeads returns a copy of g with one MTL-Split head per entry of tasks
+// on its backbone output (for graphs imported from elsewhere).
+func WithHeads(g *Graph, tasks []int) (*Graph, error) {
+	if len(g.Heads) > 0 {
+		return nil, fmt.Errorf("%s already has task heads", g.Name)
+	}
+	c := *g
+	c.Nodes = append([]Node(nil), g.Nodes...)
+	c.Blocks = append([]Block(nil), g.Blocks...)
+	b := &Builder{g: c, block: -1, task: -1}
+	for i, k := range tasks {
+		if k < 1 {
+			return nil, fmt.Errorf("task %d has %d classes; need at least 1", i+1, k)
+		}
+		AddHead(b, fmt.Sprintf("task%d", i+1), k)
+	}
+	return b.Build()
+}
