@@ -2,22 +2,6 @@ package profile
 
 import "github.com/mtlsplit/mtlsplit/model"
 
-// OnEdge reports which nodes run on the edge when the first cut blocks of
-// the backbone and the heads marked in headsOnEdge run there.
-func OnEdge(g *model.Graph, cut int, headsOnEdge []bool) []bool {
-	on := make([]bool, len(g.Nodes))
-	on[0] = true
-	for _, n := range g.Nodes {
-		switch {
-		case n.Task >= 0:
-			on[n.ID] = headsOnEdge[n.Task]
-		case n.Block >= 0:
-			on[n.ID] = n.Block < cut
-		}
-	}
-	return on
-}
-
 // MemoryBytes is the memory the nodes marked in on need: their weights plus
 // the peak of the activations alive at once while they run in order.
 func MemoryBytes(g *model.Graph, on []bool, bytesPerElem int) int64 {

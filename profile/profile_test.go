@@ -72,16 +72,16 @@ func TestMemoryBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// weights 6; activations: input 48 + conv 32 alive at the conv = 80.
-	if got := MemoryBytes(g, OnEdge(g, 2, nil), 4); got != (6+80)*4 {
+	if got := MemoryBytes(g, onEdge(g, 2, nil), 4); got != (6+80)*4 {
 		t.Errorf("chain: %d bytes, want %d", got, (6+80)*4)
 	}
 	// Only the input on the edge (remote-only): the image alone.
-	if got := MemoryBytes(g, OnEdge(g, 0, nil), 4); got != 48*4 {
+	if got := MemoryBytes(g, onEdge(g, 0, nil), 4); got != 48*4 {
 		t.Errorf("input only: %d bytes", got)
 	}
 	// A residual block keeps its skip tensor alive: more than the chain peak.
 	r := mustModel(t, "resnet18", 224)
-	all := MemoryBytes(r, OnEdge(r, len(r.Blocks), []bool{false, false}), 4)
+	all := MemoryBytes(r, onEdge(r, len(r.Blocks), []bool{false, false}), 4)
 	if want := r.BackboneParams() * 4; all <= want {
 		t.Errorf("resnet18 edge memory %d not above its weights %d", all, want)
 	}
@@ -187,4 +187,20 @@ func TestPredictionOverheadDominatesSmallLayers(t *testing.T) {
 	if m, v := total("mobilenet_v3_small"), total("vgg16"); m <= v {
 		t.Errorf("mobilenet_v3_small %g ms ≤ vgg16 %g ms", m, v)
 	}
+}
+
+// onEdge reports which nodes run on the edge when the first cut blocks of
+// the backbone and the heads marked in headsOnEdge run there.
+func onEdge(g *model.Graph, cut int, headsOnEdge []bool) []bool {
+	on := make([]bool, len(g.Nodes))
+	on[0] = true
+	for _, n := range g.Nodes {
+		switch {
+		case n.Task >= 0:
+			on[n.ID] = headsOnEdge[n.Task]
+		case n.Block >= 0:
+			on[n.ID] = n.Block < cut
+		}
+	}
+	return on
 }
