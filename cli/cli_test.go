@@ -529,3 +529,27 @@ func TestPlanONNXModel(t *testing.T) {
 		t.Errorf("plan of an ONNX model: %+v", got)
 	}
 }
+
+func TestFidelityFeedsPlan(t *testing.T) {
+	acc := filepath.Join(t.TempDir(), "acc.yaml")
+	if _, stderr, code := run(t, "profile", "mobilenet_v3_small", "--input", "64", "--fidelity", "3", "--encodings", "int8", "--accuracy-out", acc); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	stdout, stderr, code := run(t, "plan", "mobilenet_v3_small", "--input", "64", "--encodings", "fp32,int8", "--accuracy", acc, "--min-accuracy", "0.5", "-o", "json")
+	if code != 0 {
+		t.Fatalf("plan: exit %d: %s", code, stderr)
+	}
+	var got struct {
+		Predicted struct {
+			Accuracy map[string]*float64 `json:"accuracy"`
+		} `json:"predicted"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	for task, a := range got.Predicted.Accuracy {
+		if a == nil || *a < 0.5 {
+			t.Errorf("%s accuracy %v", task, a)
+		}
+	}
+}

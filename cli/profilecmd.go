@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
+	"slices"
 	"math/rand/v2"
 	"strings"
 
@@ -24,6 +25,9 @@ type ProfileOptions struct {
 	Granularity  string
 	Format, Out  string
 	Force, Quiet bool
+	Fidelity     int
+	Encodings    string
+	AccuracyOut  string
 }
 
 // NewCmdProfile measures a network on this machine.
@@ -51,6 +55,9 @@ func NewCmdProfile(io *IO) *cobra.Command {
 	f.StringVar(&opts.Out, "out", "", "write the measured profile (YAML, reference format)")
 	f.BoolVar(&opts.Force, "force", false, "replace --out if it exists")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")
+	f.IntVar(&opts.Fidelity, "fidelity", 0, "also measure, on N seeded inputs, how often each task's prediction survives every cut and encoding (top-1 agreement with fp32)")
+	f.StringVar(&opts.Encodings, "encodings", "fp32,fp16,int8,int4", "encodings --fidelity tries")
+	f.StringVar(&opts.AccuracyOut, "accuracy-out", "", "write the --fidelity result as an accuracy table (for plan --accuracy)")
 	return cmd
 }
 
@@ -80,8 +87,19 @@ func runProfile(opts *ProfileOptions) error {
 	if err := checkFormat(opts.Format, "table", "json", "yaml"); err != nil {
 		return err
 	}
-	if !opts.Measure {
-		return fmt.Errorf("profile needs --measure (predicted profiles come from the catalog: see 'mtlsplit hw')")
+	if !opts.Measure && opts.Fidelity == 0 {
+		return fmt.Errorf("profile needs --measure or --fidelity N (predicted profiles come from the catalog: see 'mtlsplit hw')")
+	}
+	if opts.Fidelity < 0 || (opts.AccuracyOut != "" && opts.Fidelity == 0) {
+		return fmt.Errorf("--fidelity N needs N ≥ 1 (and --accuracy-out needs --fidelity)")
+	}
+	if opts.Fidelity > 0 {
+		if err := runFidelity(opts); err != nil {
+			return err
+		}
+		if !opts.Measure {
+			return nil
+		}
 	}
 	if opts.Granularity != "block" {
 		return fmt.Errorf("--granularity %q: the engine fuses layers within a block, so only block timing is measured", opts.Granularity)
@@ -190,4 +208,56 @@ func printProfile(opts *ProfileOptions, out profileOutput) error {
 	}
 	fmt.Fprintf(w, "\nend to end: median %.3f ms, p90 %.3f ms (blocks add to %.3f ms)\n", out.EndToEnd.Median, out.EndToEnd.P90, sum)
 	return nil
+}
+
+// runFidelity measures top-1 agreement per cut and encoding and prints or
+// writes it as an accuracy table.
+func runFidelity(opts *ProfileOptions) error {
+	encs, err := profile.ParseEncodings(opts.Encodings)
+	if err != nil {
+		return fmt.Errorf("--encodings: %w", err)
+	}
+	if !slices.Contains(encs, profile.FP32) {
+		// fp32 entries (agreement 1) tell the planner the native accuracy.
+		encs = append([]profile.Encoding{profile.FP32}, encs...)
+	}
+	p, err := opts.program()
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	rng := rand.New(rand.NewPCG(opts.Seed, 11))
+	inputs := make([][]float32, opts.Fidelity)
+	for i := range inputs {
+		inputs[i] = make([]float32, p.CutShape(0).Elems())
+		for j := range inputs[i] {
+			inputs[i][j] = float32(rng.NormFloat64())
+		}
+	}
+	tab, err := measure.Fidelity(p, inputs, encs, progress(opts.IO, opts.Quiet, "fidelity"))
+	if err != nil {
+		return internal(err)
+	}
+	if opts.AccuracyOut != "" {
+		var buf bytes.Buffer
+		enc := yaml.NewEncoder(&buf)
+		enc.SetIndent(2)
+		if err := enc.Encode(tab); err != nil {
+			return internal(err)
+		}
+		if err := atomicfile.Write(opts.AccuracyOut, buf.Bytes(), opts.Force); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.Err, "wrote %s\n", opts.AccuracyOut)
+		return nil
+	}
+	if opts.Format == "json" {
+		return writeJSON(opts.IO.Out, tab.Entries)
+	}
+	var rows [][]string
+	for _, e := range tab.Entries {
+		rows = append(rows, []string{e.Cut, string(e.Encoding), e.Task, fmt.Sprintf("%.3f", e.Accuracy)})
+	}
+	fmt.Fprintf(opts.IO.Out, "%s: top-1 agreement with fp32 over %d inputs\n\n", p.Graph().Name, opts.Fidelity)
+	return writeTable(opts.IO.Out, []string{"CUT", "ENCODING", "TASK", "AGREEMENT"}, rows)
 }
