@@ -45,6 +45,9 @@ func relu6(x float32) float32 { return min(max(x, 0), 6) }
 // biasAct sets y[i] = a(y[i] + b) with PyTorch's definitions:
 // hardswish x·relu6(x+3)/6, hardsigmoid relu6(x+3)/6, silu x/(1+e^-x).
 func biasAct(y []float32, b float32, a act) {
+	if nativeBiasAct(y, y, nil, b, a) {
+		return
+	}
 	switch a {
 	case actNone:
 		if b != 0 {
@@ -113,6 +116,9 @@ func sigmoidTimes(y []float32, b float32, silu bool) {
 
 // scaleShiftAct sets y[i] = a(x[i]·s + t): a standalone (unfolded) batch norm.
 func scaleShiftAct(y, x []float32, s, t float32, a act) {
+	if nativeScaleShiftAct(y, x, s, t, a) {
+		return
+	}
 	x = x[:len(y)]
 	for i := range y {
 		y[i] = x[i]*s + t

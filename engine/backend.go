@@ -11,7 +11,9 @@ import (
 type Backend string
 
 // The backends. BackendGonum is pure Go and always present; BackendOpenBLAS
-// needs cgo and Debian's libopenblas-dev (see OpenBLASAvailable).
+// needs cgo and Debian's libopenblas-dev (see OpenBLASAvailable). On CPUs
+// with AVX-512, BackendOpenBLAS runs convolutions on the engine's own GEMM
+// (native.c) and keeps OpenBLAS for linear layers.
 const (
 	BackendGonum    Backend = "gonum"
 	BackendOpenBLAS Backend = "openblas"

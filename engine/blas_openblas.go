@@ -2,9 +2,10 @@
 
 package engine
 
-// This is the engine's only cgo: it links OpenBLAS for gonum's netlib
-// binding (which names no library itself), sets OpenBLAS's thread count and
-// reports which kernels OpenBLAS chose for this CPU.
+// This links OpenBLAS for gonum's netlib binding (which names no library
+// itself), sets OpenBLAS's thread count and reports which kernels OpenBLAS
+// chose for this CPU. The engine's other cgo is its native kernels
+// (native_cgo.go, native.c).
 
 /*
 #cgo LDFLAGS: -lopenblas

@@ -49,6 +49,11 @@ type Program struct {
 	// splitGEMM is set when the BLAS runs single-threaded and the engine
 	// splits each GEMM over its own threads.
 	splitGEMM bool
+	// nativeGEMM is set when convolutions run on the native GEMM
+	// (BackendOpenBLAS on a CPU with AVX-512); packB is its per-thread
+	// scratch.
+	nativeGEMM bool
+	packB      [][]float32
 }
 
 type span struct{ lo, hi int }
@@ -87,6 +92,12 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 		return nil, fmt.Errorf("compile %s: %w", g.Name, err)
 	}
 	p := &Program{graph: g, opts: opts, gemm: gemm, splitGEMM: opts.Backend == BackendOpenBLAS}
+	if opts.Backend == BackendOpenBLAS && nativeGEMM() {
+		p.nativeGEMM = true
+		for range opts.Threads {
+			p.packB = append(p.packB, make([]float32, packBElems()))
+		}
+	}
 	valueBuf, sizes := planBuffers(g, plans, opts.Batch)
 	p.bufs = make([][]float32, len(sizes))
 	for i, n := range sizes {
@@ -102,6 +113,9 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 	}
 	var col []float32 // im2col scratch shared by every conv
 	for _, sp := range plans {
+		if p.nativeGEMM { // the native GEMM packs patches itself
+			break
+		}
 		if n := colElems(sp.nodes[0]); n > len(col) {
 			col = make([]float32, n)
 		}

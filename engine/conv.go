@@ -75,9 +75,15 @@ type convStep struct {
 	im      im2colKernel
 	epi     biasActKernel
 	dw      depthwiseKernel
+	// native is set when the native GEMM runs this convolution: packed
+	// holds each group's weights, and the epilogue is fused.
+	native bool
+	packed []*packedA
+	nk     nativeGemmKernel
 }
 
-func newConvStep(sp stepPlan, w *Weights, in, out, col []float32, gemm blas.Float32Level3, inShape model.Shape, threads int) (*convStep, error) {
+func newConvStep(p *Program, sp stepPlan, w *Weights, in, out, col []float32, inShape model.Shape) (*convStep, error) {
+	gemm, threads := p.gemm, p.opts.Threads
 	conv := sp.nodes[0]
 	c := conv.Conv
 	s := &convStep{in: in, out: out, g: newGeom(c, inShape, sp.nodes[len(sp.nodes)-1].OutShape),
@@ -109,8 +115,23 @@ func newConvStep(sp stepPlan, w *Weights, in, out, col []float32, gemm blas.Floa
 	s.dw = depthwiseKernel{s: s}
 	if s.mode == convDepthwise {
 		ph, pw := s.g.h+2*s.g.pad, s.g.w+2*s.g.pad
+		n := ph * pw
+		if ok, scratch := nativeDepthwise(&s.g); ok {
+			s.dw.native, n = true, scratch
+		}
 		for range threads {
-			s.dw.pad = append(s.dw.pad, make([]float32, ph*pw))
+			s.dw.pad = append(s.dw.pad, make([]float32, n))
+		}
+	} else if p.nativeGEMM {
+		s.native = true
+		coutG := s.g.cout / s.g.grp
+		kk := s.g.cin / s.g.grp * s.g.k * s.g.k
+		for gi := range s.g.grp {
+			s.packed = append(s.packed, packA(s.weight[gi*coutG*kk:(gi+1)*coutG*kk], coutG, kk))
+		}
+		s.nk.scratch, s.nk.act = p.packB, s.act
+		if s.mode == convIm2col {
+			s.nk.cs = newConvSrc(&s.g)
 		}
 	}
 	return s, nil
@@ -143,15 +164,24 @@ func (s *convStep) run(p *Program) {
 		for gi := range g.grp {
 			xg := x[gi*cinG*g.h*g.w : (gi+1)*cinG*g.h*g.w]
 			b := xg
-			if s.mode == convIm2col {
+			if s.mode == convIm2col && !s.native {
 				s.im.src, s.im.col = xg, s.col
 				p.pool.run(&s.im, cinG, 1)
 				b = s.col[:kk*ohw]
 			}
+			if s.native {
+				s.nk.a, s.nk.b, s.nk.c = s.packed[gi], b, y[gi*coutG*ohw:(gi+1)*coutG*ohw]
+				s.nk.bias = nil
+				if s.bias != nil {
+					s.nk.bias = s.bias[gi*coutG : (gi+1)*coutG]
+				}
+				s.nk.run(p, coutG, ohw, kk)
+				continue
+			}
 			s.mm.a, s.mm.b, s.mm.c = s.weight[gi*coutG*kk:(gi+1)*coutG*kk], b, y[gi*coutG*ohw:(gi+1)*coutG*ohw]
 			s.mm.run(p, coutG, ohw, kk)
 		}
-		if s.bias != nil || s.act != actNone {
+		if !s.native && (s.bias != nil || s.act != actNone) {
 			s.epi.y = y
 			p.pool.run(&s.epi, g.cout, max(1, 16384/ohw))
 		}
@@ -209,6 +239,9 @@ type biasActKernel struct {
 }
 
 func (k *biasActKernel) part(lo, hi, _ int) {
+	if nativeBiasActRows(k.y, k.hw, k.bias, lo, hi, k.act) {
+		return
+	}
 	for c := lo; c < hi; c++ {
 		var b float32
 		if k.bias != nil {
@@ -223,11 +256,16 @@ func (k *biasActKernel) part(lo, hi, _ int) {
 // zero-padded scratch so that the inner loops have no borders; 3×3 and 5×5
 // filters then sum all their taps in registers.
 type depthwiseKernel struct {
-	s   *convStep
-	pad [][]float32 // per thread: (h+2·pad)×(w+2·pad)
+	s      *convStep
+	pad    [][]float32 // per thread: (h+2·pad)×(w+2·pad), or the native kernel's
+	native bool        // the native kernel runs it (native.c)
 }
 
 func (k *depthwiseKernel) part(lo, hi, tid int) {
+	if k.native {
+		runNativeDepthwise(k.s, k.pad[tid], lo, hi)
+		return
+	}
 	s := k.s
 	g := &s.g
 	kk := g.k * g.k
@@ -344,4 +382,47 @@ func (g *gemmKernel) part(lo, hi, _ int) {
 	}
 	c0, c1 := lo*gemmBlock, min(hi*gemmBlock, g.n)
 	g.gemm.Sgemm(blas.NoTrans, blas.NoTrans, g.m, c1-c0, g.k, 1, g.a, g.k, g.b[c0:], g.n, 0, g.c[c0:], g.n)
+}
+
+// nativeGemmKernel is C = A·B with A packed, then bias and activation, on
+// the native GEMM (native.c). The engine's threads split C by blocks of 32
+// columns, or by panels of rows when that balances better (narrow C).
+type nativeGemmKernel struct {
+	a          *packedA
+	b, c, bias []float32
+	act        act
+	m, n       int
+	rows       bool
+	scratch    [][]float32 // per thread: packed B
+	cs         *convSrc    // B is the im2col matrix of b (nil: b itself)
+}
+
+const nativeNR = 32
+
+func (g *nativeGemmKernel) run(p *Program, m, n, k int) {
+	g.m, g.n = m, n
+	rp, cp := (m+gemmMR-1)/gemmMR, (n+nativeNR-1)/nativeNR
+	t := p.opts.Threads
+	if m*n*k < 1<<17 || t == 1 {
+		g.rows = false
+		g.part(0, cp, 0)
+		return
+	}
+	// Share of the work on the busiest thread, per unit: lower is better.
+	busiest := func(parts int) float64 { return float64((parts+t-1)/t) / float64(parts) }
+	g.rows = busiest(rp) < busiest(cp)-0.02
+	if g.rows {
+		p.pool.run(g, rp, 1)
+	} else {
+		p.pool.run(g, cp, 1)
+	}
+}
+
+func (g *nativeGemmKernel) part(lo, hi, tid int) {
+	if g.rows {
+		nativeGEMMPart(g.a, g.b, g.n, g.c, g.bias, g.act, lo, hi, 0, g.n, g.scratch[tid], g.cs)
+		return
+	}
+	rp := (g.m + gemmMR - 1) / gemmMR
+	nativeGEMMPart(g.a, g.b, g.n, g.c, g.bias, g.act, 0, rp, lo*nativeNR, min(hi*nativeNR, g.n), g.scratch[tid], g.cs)
 }

@@ -12,6 +12,25 @@
 // engine's own kernels, and GEMMs on the single-threaded OpenBLAS, are split
 // over Options.Threads goroutines.
 //
+// Builds with cgo add native kernels (native.c), chosen at run time by what
+// the CPU supports: activations, depthwise 3×3/5×5, max pooling, standalone
+// batch norm and global average pooling in AVX2 or AVX-512; and, with
+// BackendOpenBLAS on an AVX-512 CPU, the engine's own GEMM for convolutions:
+// weights packed once at Compile, image patches packed straight into the
+// GEMM's panels (no im2col matrix), bias and activation applied as each tile
+// is stored. Without AVX2 (or without cgo) the Go kernels run. Every native
+// kernel treats each element the same wherever a thread's range starts, so
+// split and batched runs stay bit for bit equal to whole ones.
+//
+// Measured on a 2-core AMD EPYC (Zen 5, KVM), batch 1, 224×224, 2 threads,
+// BackendOpenBLAS, engine and PyTorch 1.13 (oneDNN) interleaved in one run;
+// the machine is shared and noisy, so these are typical values, in ms:
+//
+//	model               before  after  PyTorch  after/PyTorch
+//	resnet18              30.7   14.5     13.4   1.1
+//	mobilenet_v3_small     4.7    1.6      2.6   0.6
+//	efficientnet_b0       33.4    7.2     10.4   0.7
+//
 // A Program runs the whole backbone (Run), the backbone and every task head
 // (RunAll), one head (RunHead), or the blocks between two cuts (RunRange): cut
 // k is the tensor after k top-level blocks. No fusion crosses a cut, so

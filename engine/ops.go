@@ -30,7 +30,7 @@ func (p *Program) newStep(g *model.Graph, w *Weights, sp stepPlan, ins [][]float
 	}
 	switch n.Op {
 	case model.OpConv2d:
-		return newConvStep(sp, w, ins[0], out, col, p.gemm, inShape, p.opts.Threads)
+		return newConvStep(p, sp, w, ins[0], out, col, inShape)
 	case model.OpBatchNorm2d:
 		scale, shift := bnAffine(w, n)
 		s := &bnStep{k: channelKernel{x: ins[0], y: out, hw: int(inShape[1] * inShape[2]), c: inShape[0], act: a,
@@ -47,7 +47,13 @@ func (p *Program) newStep(g *model.Graph, w *Weights, sp stepPlan, ins [][]float
 	case model.OpMul:
 		return &mulStep{k: channelKernel{x: ins[0], s: ins[1], y: out, hw: int(inShape[1] * inShape[2]), c: inShape[0]}}, nil
 	case model.OpMaxPool2d, model.OpAvgPool2d:
-		return &poolStep{k: poolKernel{x: ins[0], y: out, g: newGeom(n.Conv, inShape, n.OutShape), max: n.Op == model.OpMaxPool2d}}, nil
+		s := &poolStep{k: poolKernel{x: ins[0], y: out, g: newGeom(n.Conv, inShape, n.OutShape), max: n.Op == model.OpMaxPool2d}}
+		if ok, scratch := nativeMaxPool(&s.k.g); ok && s.k.max {
+			for range p.opts.Threads {
+				s.k.buf = append(s.k.buf, make([]float32, scratch))
+			}
+		}
+		return s, nil
 	case model.OpAdaptiveAvgPool2d:
 		return newAdaptiveStep(ins[0], out, inShape, n.Features), nil
 	case model.OpLinear:
@@ -69,6 +75,13 @@ type elemKernel struct {
 
 func (k *elemKernel) part(lo, hi, _ int) {
 	y := k.y[lo:hi]
+	var x2 []float32
+	if k.x2 != nil {
+		x2 = k.x2[lo:hi]
+	}
+	if nativeBiasAct(y, k.x[lo:hi], x2, 0, k.act) {
+		return
+	}
 	if k.x2 != nil {
 		a, b := k.x[lo:hi], k.x2[lo:hi]
 		for i := range y {
@@ -106,6 +119,9 @@ func (k *channelKernel) part(lo, hi, _ int) {
 		x, y := k.x[plane*k.hw:(plane+1)*k.hw], k.y[plane*k.hw:(plane+1)*k.hw]
 		if k.s != nil {
 			f := k.s[plane]
+			if nativeScaleShiftAct(y, x, f, 0, actNone) {
+				continue
+			}
 			for i := range y {
 				y[i] = f * x[i]
 			}
@@ -127,6 +143,7 @@ type poolKernel struct {
 	x, y []float32
 	g    geom
 	max  bool
+	buf  [][]float32 // per thread: the native max pooling's scratch (nil: Go)
 }
 
 type poolStep struct{ k poolKernel }
@@ -136,7 +153,11 @@ func (s *poolStep) run(p *Program) {
 	p.pool.run(&s.k, p.n*g.cin, max(1, elemGrain/(g.oh*g.ow*g.k*g.k)))
 }
 
-func (k *poolKernel) part(lo, hi, _ int) {
+func (k *poolKernel) part(lo, hi, tid int) {
+	if k.buf != nil {
+		runNativeMaxPool(k, k.buf[tid], lo, hi)
+		return
+	}
 	g := &k.g
 	inv := 1 / float32(g.k*g.k)
 	for plane := lo; plane < hi; plane++ {
@@ -197,6 +218,9 @@ func (s *adaptiveStep) run(p *Program) {
 }
 
 func (k *adaptiveKernel) part(lo, hi, _ int) {
+	if k.out == 1 && nativeMeanPlanes(k.x, k.y, lo, hi, k.h*k.w) {
+		return
+	}
 	for plane := lo; plane < hi; plane++ {
 		x := k.x[plane*k.h*k.w : (plane+1)*k.h*k.w]
 		y := k.y[plane*k.out*k.out : (plane+1)*k.out*k.out]

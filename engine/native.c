@@ -1,0 +1,805 @@
+//go:build cgo
+
+// Native kernels of the engine (see native_cgo.go): activations, depthwise
+// convolution and an AVX-512 GEMM with prepacked weights and a fused
+// bias + activation epilogue. Every function is compiled for one instruction
+// set through a target attribute and runs only after mts_isa reported that
+// the CPU (and the OS) support it, so the object itself runs anywhere; the
+// callers in Go fall back to pure Go where no vector path fits.
+//
+// Within one process each kernel always takes the same path for a given
+// tensor, and every element goes through the same instruction sequence
+// wherever a thread's range starts (tails use masks or a padded copy), so
+// results do not depend on how work is split over threads or samples.
+
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+enum { ACT_NONE, ACT_RELU, ACT_RELU6, ACT_HARDSWISH, ACT_HARDSIGMOID, ACT_SILU, ACT_SIGMOID };
+
+int mts_isa(void) {
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+	    __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		return 2;
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		return 1;
+	return 0;
+}
+
+#define T512 __attribute__((target("avx512f,avx512dq,avx2,fma")))
+#define T256 __attribute__((target("avx2,fma")))
+#define INL inline __attribute__((always_inline))
+
+// ---------------------------------------------------------------- AVX-512
+
+// e^x as the engine's Go sigmoidTimes computes it: Cephes' expf (range
+// reduction by ln 2 in two parts, degree-6 polynomial), x clamped to where
+// e^x is a normal float32. A NaN stays NaN (max/min return their second
+// operand when either is NaN).
+static INL T512 __m512 exp512(__m512 x) {
+	x = _mm512_max_ps(_mm512_set1_ps(-87.33654f), x);
+	x = _mm512_min_ps(_mm512_set1_ps(88.72283f), x);
+	__m512 fx = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f));
+	__m512 z = _mm512_roundscale_ps(fx, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+	x = _mm512_fnmadd_ps(z, _mm512_set1_ps(0.693359375f), x);
+	x = _mm512_fnmadd_ps(z, _mm512_set1_ps(-2.12194440e-4f), x);
+	__m512 p = _mm512_set1_ps(1.9875691500e-4f);
+	p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(1.3981999507e-3f));
+	p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(8.3334519073e-3f));
+	p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(4.1665795894e-2f));
+	p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(1.6666665459e-1f));
+	p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(5.0000001201e-1f));
+	__m512 xx = _mm512_mul_ps(x, x);
+	__m512 e = _mm512_fmadd_ps(p, xx, _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
+	__m512i n = _mm512_cvtps_epi32(z);
+	__m512 pow2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n, _mm512_set1_epi32(127)), 23));
+	return _mm512_mul_ps(e, pow2);
+}
+
+static INL T512 __m512 relu6_512(__m512 v) {
+	return _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), v));
+}
+
+static INL T512 __m512 act512(__m512 v, int act) {
+	switch (act) {
+	case ACT_RELU:
+		return _mm512_max_ps(_mm512_setzero_ps(), v);
+	case ACT_RELU6:
+		return relu6_512(v);
+	case ACT_HARDSWISH:
+		return _mm512_div_ps(_mm512_mul_ps(v, relu6_512(_mm512_add_ps(v, _mm512_set1_ps(3.0f)))), _mm512_set1_ps(6.0f));
+	case ACT_HARDSIGMOID:
+		return _mm512_div_ps(relu6_512(_mm512_add_ps(v, _mm512_set1_ps(3.0f))), _mm512_set1_ps(6.0f));
+	case ACT_SILU: {
+		__m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), v));
+		return _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+	}
+	case ACT_SIGMOID: {
+		__m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), v));
+		return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+	}
+	}
+	return v;
+}
+
+static INL __mmask16 tailmask(long n) { return n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1); }
+
+// y = act(x + b) (x2 == 0) or act(x + x2) over n elements.
+static INL T512 void bias_act512_t(float *y, const float *x, const float *x2, long n, float b, int act) {
+	__m512 bv = _mm512_set1_ps(b);
+	for (long i = 0; i < n; i += 16) {
+		__mmask16 m = tailmask(n - i);
+		__m512 v = _mm512_maskz_loadu_ps(m, x + i);
+		v = x2 ? _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, x2 + i)) : _mm512_add_ps(v, bv);
+		_mm512_mask_storeu_ps(y + i, m, act512(v, act));
+	}
+}
+
+static T512 void bias_act512(float *y, const float *x, const float *x2, long n, float b, int act) {
+	switch (act) {
+	case ACT_NONE: bias_act512_t(y, x, x2, n, b, ACT_NONE); break;
+	case ACT_RELU: bias_act512_t(y, x, x2, n, b, ACT_RELU); break;
+	case ACT_RELU6: bias_act512_t(y, x, x2, n, b, ACT_RELU6); break;
+	case ACT_HARDSWISH: bias_act512_t(y, x, x2, n, b, ACT_HARDSWISH); break;
+	case ACT_HARDSIGMOID: bias_act512_t(y, x, x2, n, b, ACT_HARDSIGMOID); break;
+	case ACT_SILU: bias_act512_t(y, x, x2, n, b, ACT_SILU); break;
+	case ACT_SIGMOID: bias_act512_t(y, x, x2, n, b, ACT_SIGMOID); break;
+	}
+}
+
+// ---------------------------------------------------------------- AVX2
+
+static INL T256 __m256 exp256(__m256 x) {
+	x = _mm256_max_ps(_mm256_set1_ps(-87.33654f), x);
+	x = _mm256_min_ps(_mm256_set1_ps(88.72283f), x);
+	__m256 fx = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f));
+	__m256 z = _mm256_floor_ps(fx);
+	x = _mm256_fnmadd_ps(z, _mm256_set1_ps(0.693359375f), x);
+	x = _mm256_fnmadd_ps(z, _mm256_set1_ps(-2.12194440e-4f), x);
+	__m256 p = _mm256_set1_ps(1.9875691500e-4f);
+	p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.3981999507e-3f));
+	p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(8.3334519073e-3f));
+	p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(4.1665795894e-2f));
+	p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.6666665459e-1f));
+	p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(5.0000001201e-1f));
+	__m256 xx = _mm256_mul_ps(x, x);
+	__m256 e = _mm256_fmadd_ps(p, xx, _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+	__m256i n = _mm256_cvtps_epi32(z);
+	__m256 pow2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23));
+	return _mm256_mul_ps(e, pow2);
+}
+
+static INL T256 __m256 relu6_256(__m256 v) {
+	return _mm256_min_ps(_mm256_set1_ps(6.0f), _mm256_max_ps(_mm256_setzero_ps(), v));
+}
+
+static INL T256 __m256 act256(__m256 v, int act) {
+	switch (act) {
+	case ACT_RELU:
+		return _mm256_max_ps(_mm256_setzero_ps(), v);
+	case ACT_RELU6:
+		return relu6_256(v);
+	case ACT_HARDSWISH:
+		return _mm256_div_ps(_mm256_mul_ps(v, relu6_256(_mm256_add_ps(v, _mm256_set1_ps(3.0f)))), _mm256_set1_ps(6.0f));
+	case ACT_HARDSIGMOID:
+		return _mm256_div_ps(relu6_256(_mm256_add_ps(v, _mm256_set1_ps(3.0f))), _mm256_set1_ps(6.0f));
+	case ACT_SILU: {
+		__m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), v));
+		return _mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+	}
+	case ACT_SIGMOID: {
+		__m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), v));
+		return _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+	}
+	}
+	return v;
+}
+
+static INL T256 void bias_act256_t(float *y, const float *x, const float *x2, long n, float b, int act) {
+	__m256 bv = _mm256_set1_ps(b);
+	long i = 0;
+	for (; i + 8 <= n; i += 8) {
+		__m256 v = _mm256_loadu_ps(x + i);
+		v = x2 ? _mm256_add_ps(v, _mm256_loadu_ps(x2 + i)) : _mm256_add_ps(v, bv);
+		_mm256_storeu_ps(y + i, act256(v, act));
+	}
+	if (i < n) { // the tail through the same vector code
+		float t[8] = {0}, t2[8] = {0};
+		memcpy(t, x + i, (n - i) * sizeof(float));
+		if (x2)
+			memcpy(t2, x2 + i, (n - i) * sizeof(float));
+		__m256 v = _mm256_loadu_ps(t);
+		v = x2 ? _mm256_add_ps(v, _mm256_loadu_ps(t2)) : _mm256_add_ps(v, bv);
+		_mm256_storeu_ps(t, act256(v, act));
+		memcpy(y + i, t, (n - i) * sizeof(float));
+	}
+}
+
+static T256 void bias_act256(float *y, const float *x, const float *x2, long n, float b, int act) {
+	switch (act) {
+	case ACT_NONE: bias_act256_t(y, x, x2, n, b, ACT_NONE); break;
+	case ACT_RELU: bias_act256_t(y, x, x2, n, b, ACT_RELU); break;
+	case ACT_RELU6: bias_act256_t(y, x, x2, n, b, ACT_RELU6); break;
+	case ACT_HARDSWISH: bias_act256_t(y, x, x2, n, b, ACT_HARDSWISH); break;
+	case ACT_HARDSIGMOID: bias_act256_t(y, x, x2, n, b, ACT_HARDSIGMOID); break;
+	case ACT_SILU: bias_act256_t(y, x, x2, n, b, ACT_SILU); break;
+	case ACT_SIGMOID: bias_act256_t(y, x, x2, n, b, ACT_SIGMOID); break;
+	}
+}
+
+// mts_bias_act: y[i] = act(x[i] + b), or act(x[i] + x2[i]) when x2 is set.
+void mts_bias_act(int isa, float *y, const float *x, const float *x2, long n, float b, int act) {
+	if (isa >= 2)
+		bias_act512(y, x, x2, n, b, act);
+	else
+		bias_act256(y, x, x2, n, b, act);
+}
+
+static T512 void scale_shift512(float *y, const float *x, long n, float sc, float sh, int act) {
+	__m512 sv = _mm512_set1_ps(sc), tv = _mm512_set1_ps(sh);
+	for (long i = 0; i < n; i += 16) {
+		__mmask16 m = tailmask(n - i);
+		__m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + i), sv, tv);
+		_mm512_mask_storeu_ps(y + i, m, v);
+	}
+	bias_act512(y, y, 0, n, 0.0f, act);
+}
+
+static T256 void scale_shift256(float *y, const float *x, long n, float sc, float sh, int act) {
+	__m256 sv = _mm256_set1_ps(sc), tv = _mm256_set1_ps(sh);
+	long i = 0;
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(y + i, _mm256_fmadd_ps(_mm256_loadu_ps(x + i), sv, tv));
+	for (; i < n; i++) // tails never move: a plane is one call
+		y[i] = __builtin_fmaf(x[i], sc, sh);
+	bias_act256(y, y, 0, n, 0.0f, act);
+}
+
+// mts_scale_shift_act: y[i] = act(x[i]·s + t), a standalone batch norm.
+void mts_scale_shift_act(int isa, float *y, const float *x, long n, float sc, float sh, int act) {
+	if (isa >= 2)
+		scale_shift512(y, x, n, sc, sh, act);
+	else
+		scale_shift256(y, x, n, sc, sh, act);
+}
+
+static T512 void mean512(const float *x, float *y, long p0, long p1, long hw) {
+	for (long pl = p0; pl < p1; pl++) {
+		const float *r = x + pl * hw;
+		__m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+		long i = 0;
+		for (; i + 32 <= hw; i += 32) {
+			a0 = _mm512_add_ps(a0, _mm512_loadu_ps(r + i));
+			a1 = _mm512_add_ps(a1, _mm512_loadu_ps(r + i + 16));
+		}
+		for (; i < hw; i += 16)
+			a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps(tailmask(hw - i), r + i));
+		y[pl] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) / (float)hw;
+	}
+}
+
+// mts_mean_planes: y[p] = mean of plane p (hw values) for p in [p0, p1):
+// adaptive average pooling to 1×1.
+void mts_mean_planes(int isa, const float *x, float *y, long p0, long p1, long hw) {
+	if (isa >= 2) {
+		mean512(x, y, p0, p1, hw);
+		return;
+	}
+	for (long pl = p0; pl < p1; pl++) {
+		const float *r = x + pl * hw;
+		float a[8] = {0};
+		long i = 0;
+		for (; i + 8 <= hw; i += 8)
+			for (int l = 0; l < 8; l++)
+				a[l] += r[i + l];
+		for (; i < hw; i++)
+			a[0] += r[i];
+		y[pl] = (((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]))) / (float)hw;
+	}
+}
+
+// mts_bias_act_rows: rows [r0, r1) of y (each hw long) get bias[r] (or none)
+// and the activation.
+void mts_bias_act_rows(int isa, float *y, long hw, const float *bias, int r0, int r1, int act) {
+	for (int r = r0; r < r1; r++) {
+		float *row = y + (long)r * hw;
+		mts_bias_act(isa, row, row, 0, hw, bias ? bias[r] : 0.0f, act);
+	}
+}
+
+// ---------------------------------------------------------------- depthwise
+
+// The padded copy of a plane for stride s: row r holds s phases of pitch
+// floats each; phase q, index i is padded column i·s + q. Outputs then read
+// contiguous vectors from a phase row: tap kx of output ox is phase kx % s at
+// index ox + kx / s. pitch leaves slack so vector loads past the last output
+// stay in the row (their lanes are not stored).
+static INL void dw_pad_plane(float *buf, const float *x, int h, int w, int pad, int s, int rows, int pitch, float fill) {
+	for (int r = 0; r < rows; r++) {
+		float *dst = buf + (long)r * s * pitch;
+		int iy = r - pad;
+		if (iy < 0 || iy >= h) {
+			for (int i = 0; i < s * pitch; i++)
+				dst[i] = fill;
+			continue;
+		}
+		const float *src = x + (long)iy * w;
+		if (s == 1) {
+			for (int i = 0; i < pad; i++)
+				dst[i] = fill;
+			memcpy(dst + pad, src, (size_t)w * sizeof(float));
+			for (int i = pad + w; i < pitch; i++)
+				dst[i] = fill;
+			continue;
+		}
+		// s == 2: padded column j goes to phase j & 1, index j >> 1. The
+		// padded row is built in t, then split without branches.
+		float t[2 * pitch];
+		float *e = dst, *o = dst + pitch;
+		for (int i = 0; i < pad; i++)
+			t[i] = fill;
+		memcpy(t + pad, src, (size_t)w * sizeof(float));
+		for (int i = pad + w; i < 2 * pitch; i++)
+			t[i] = fill;
+		for (int i = 0; i < pitch; i++) {
+			e[i] = t[2 * i];
+			o[i] = t[2 * i + 1];
+		}
+	}
+}
+
+// dw_pad_plane512 is dw_pad_plane with the stride-2 split done 16 lanes at a
+// time.
+static T512 void dw_pad_plane512(float *buf, const float *x, int h, int w, int pad, int s, int rows, int pitch, float fill) {
+	if (s != 2) {
+		dw_pad_plane(buf, x, h, w, pad, s, rows, pitch, fill);
+		return;
+	}
+	const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+	const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+	float t[2 * pitch + 32];
+	for (int r = 0; r < rows; r++) {
+		float *e = buf + (long)r * 2 * pitch, *o = e + pitch;
+		int iy = r - pad;
+		if (iy < 0 || iy >= h) {
+			for (int i = 0; i < 2 * pitch; i++)
+				e[i] = fill;
+			continue;
+		}
+		for (int i = 0; i < pad; i++)
+			t[i] = fill;
+		memcpy(t + pad, x + (long)iy * w, (size_t)w * sizeof(float));
+		for (int i = pad + w; i < 2 * pitch + 32; i++)
+			t[i] = fill;
+		for (int i = 0; i < pitch; i += 16) {
+			__m512 a = _mm512_loadu_ps(t + 2 * i), b = _mm512_loadu_ps(t + 2 * i + 16);
+			__mmask16 m = tailmask(pitch - i);
+			_mm512_mask_storeu_ps(e + i, m, _mm512_permutex2var_ps(a, even, b));
+			_mm512_mask_storeu_ps(o + i, m, _mm512_permutex2var_ps(a, odd, b));
+		}
+	}
+}
+
+#define DW_BODY(VEC, LOAD, FMA, SET1, ACT, STORE_TAIL)                                                  \
+	for (int oy = 0; oy < oh; oy++) {                                                                     \
+		float *yr = y + (long)oy * ow;                                                                     \
+		for (int ox = 0; ox < ow; ox += LANES) {                                                           \
+			VEC acc = SET1(b);                                                                             \
+			for (int ky = 0; ky < K; ky++) {                                                               \
+				const float *row = buf + (long)(oy * S + ky) * S * pitch + ox;                             \
+				for (int kx = 0; kx < K; kx++)                                                             \
+					acc = FMA(SET1(wt[ky * K + kx]), LOAD(row + (kx % S) * pitch + kx / S), acc);         \
+			}                                                                                              \
+			acc = ACT(acc, act);                                                                           \
+			STORE_TAIL;                                                                                    \
+		}                                                                                                  \
+	}
+
+#define LANES 16
+static INL T512 void dw512_t(const float *buf, float *y, const float *wt, float b, int oh, int ow, int pitch, int K, int S, int act) {
+	DW_BODY(__m512, _mm512_loadu_ps, _mm512_fmadd_ps, _mm512_set1_ps, act512,
+	        _mm512_mask_storeu_ps(yr + ox, tailmask(ow - ox), acc))
+}
+#undef LANES
+#define LANES 8
+static INL T256 void dw256_t(const float *buf, float *y, const float *wt, float b, int oh, int ow, int pitch, int K, int S, int act) {
+	DW_BODY(__m256, _mm256_loadu_ps, _mm256_fmadd_ps, _mm256_set1_ps, act256,
+	        if (ox + 8 <= ow) _mm256_storeu_ps(yr + ox, acc); else {
+		        float t[8];
+		        _mm256_storeu_ps(t, acc);
+		        memcpy(yr + ox, t, (size_t)(ow - ox) * sizeof(float));
+	        })
+}
+#undef LANES
+
+// dw512_direct_t is the stride-1 depthwise kernel without a padded copy:
+// taps outside the image are skipped (rows) or masked to zero (columns).
+static INL T512 void dw512_direct_t(const float *x, float *y, const float *wt, float b, int h, int w, int oh, int ow,
+                                    int pad, int K, int act) {
+	for (int oy = 0; oy < oh; oy++) {
+		float *yr = y + (long)oy * ow;
+		for (int ox = 0; ox < ow; ox += 16) {
+			__mmask16 mk[5];
+			for (int kx = 0; kx < K; kx++) {
+				int ix0 = ox + kx - pad, lo = -ix0, hi = w - ix0;
+				uint32_t m = 0xFFFF;
+				if (lo > 0) m &= lo >= 16 ? 0 : ~((1u << lo) - 1);
+				if (hi < 16) m &= hi <= 0 ? 0 : ((1u << hi) - 1);
+				mk[kx] = (__mmask16)m;
+			}
+			__m512 acc = _mm512_set1_ps(b);
+			for (int ky = 0; ky < K; ky++) {
+				int iy = oy + ky - pad;
+				if (iy < 0 || iy >= h)
+					continue;
+				const float *row = x + (long)iy * w + ox - pad;
+				for (int kx = 0; kx < K; kx++)
+					acc = _mm512_fmadd_ps(_mm512_set1_ps(wt[ky * K + kx]), _mm512_maskz_loadu_ps(mk[kx], row + kx), acc);
+			}
+			_mm512_mask_storeu_ps(yr + ox, tailmask(ow - ox), act512(acc, act));
+		}
+	}
+}
+
+#define DWD_DISPATCH(K)                                                                          \
+	switch (act) {                                                                               \
+	case ACT_NONE: dw512_direct_t(x, y, wt, b, h, w, oh, ow, pad, K, ACT_NONE); break;           \
+	case ACT_RELU: dw512_direct_t(x, y, wt, b, h, w, oh, ow, pad, K, ACT_RELU); break;           \
+	case ACT_RELU6: dw512_direct_t(x, y, wt, b, h, w, oh, ow, pad, K, ACT_RELU6); break;         \
+	case ACT_HARDSWISH: dw512_direct_t(x, y, wt, b, h, w, oh, ow, pad, K, ACT_HARDSWISH); break; \
+	case ACT_HARDSIGMOID: dw512_direct_t(x, y, wt, b, h, w, oh, ow, pad, K, ACT_HARDSIGMOID); break; \
+	case ACT_SILU: dw512_direct_t(x, y, wt, b, h, w, oh, ow, pad, K, ACT_SILU); break;           \
+	case ACT_SIGMOID: dw512_direct_t(x, y, wt, b, h, w, oh, ow, pad, K, ACT_SIGMOID); break;     \
+	}
+static T512 void dw512_direct3(const float *x, float *y, const float *wt, float b, int h, int w, int oh, int ow, int pad, int act) { DWD_DISPATCH(3) }
+static T512 void dw512_direct5(const float *x, float *y, const float *wt, float b, int h, int w, int oh, int ow, int pad, int act) { DWD_DISPATCH(5) }
+
+#define DW_DISPATCH(FN, K, S)                                                       \
+	switch (act) {                                                              \
+	case ACT_NONE: FN(buf, y, wt, b, oh, ow, pitch, K, S, ACT_NONE); break;     \
+	case ACT_RELU: FN(buf, y, wt, b, oh, ow, pitch, K, S, ACT_RELU); break;     \
+	case ACT_RELU6: FN(buf, y, wt, b, oh, ow, pitch, K, S, ACT_RELU6); break;   \
+	case ACT_HARDSWISH: FN(buf, y, wt, b, oh, ow, pitch, K, S, ACT_HARDSWISH); break; \
+	case ACT_HARDSIGMOID: FN(buf, y, wt, b, oh, ow, pitch, K, S, ACT_HARDSIGMOID); break; \
+	case ACT_SILU: FN(buf, y, wt, b, oh, ow, pitch, K, S, ACT_SILU); break;     \
+	case ACT_SIGMOID: FN(buf, y, wt, b, oh, ow, pitch, K, S, ACT_SIGMOID); break; \
+	}
+
+#define DW_KS(FN, K, S) static T_##FN void FN##_##K##_##S(const float *buf, float *y, const float *wt, float b, int oh, int ow, int pitch, int act) { DW_DISPATCH(FN##_t, K, S) }
+#define T_dw512 T512
+#define T_dw256 T256
+DW_KS(dw512, 3, 1)
+DW_KS(dw512, 3, 2)
+DW_KS(dw512, 5, 1)
+DW_KS(dw512, 5, 2)
+DW_KS(dw256, 3, 1)
+DW_KS(dw256, 3, 2)
+DW_KS(dw256, 5, 1)
+DW_KS(dw256, 5, 2)
+
+// mts_dw_pitch is the phase pitch of a plane of padded width pw at stride s.
+int mts_dw_pitch(int pw, int s) { return (pw + s - 1) / s + 24; }
+
+// mts_depthwise convolves planes [p0, p1) (sample·C + channel) of x, each
+// h×w with its own K×K filter (K 3 or 5, stride 1 or 2, no dilation), into
+// y (oh×ow planes), adding bias and applying act. buf is the thread's
+// scratch of (oh−1)·s+K rows of s·mts_dw_pitch floats.
+void mts_depthwise(int isa, const float *x, float *y, const float *w, const float *bias, float *buf,
+                   int p0, int p1, int C, int h, int wd, int oh, int ow, int K, int S, int pad, int act) {
+	int pw = wd + 2 * pad;
+	int pitch = mts_dw_pitch(pw, S);
+	int rows = (oh - 1) * S + K;
+	for (int plane = p0; plane < p1; plane++) {
+		int c = plane % C;
+		if (isa >= 2 && S == 1) {
+			const float *xp = x + (long)plane * h * wd;
+			float *yp = y + (long)plane * oh * ow;
+			const float *wt = w + c * K * K;
+			float b = bias ? bias[c] : 0.0f;
+			if (K == 3)
+				dw512_direct3(xp, yp, wt, b, h, wd, oh, ow, pad, act);
+			else
+				dw512_direct5(xp, yp, wt, b, h, wd, oh, ow, pad, act);
+			continue;
+		}
+		if (isa >= 2)
+			dw_pad_plane512(buf, x + (long)plane * h * wd, h, wd, pad, S, rows, pitch, 0.0f);
+		else
+			dw_pad_plane(buf, x + (long)plane * h * wd, h, wd, pad, S, rows, pitch, 0.0f);
+		float *yp = y + (long)plane * oh * ow;
+		const float *wt = w + c * K * K;
+		float b = bias ? bias[c] : 0.0f;
+		if (isa >= 2) {
+			if (K == 3 && S == 1) dw512_3_1(buf, yp, wt, b, oh, ow, pitch, act);
+			else if (K == 3) dw512_3_2(buf, yp, wt, b, oh, ow, pitch, act);
+			else if (S == 1) dw512_5_1(buf, yp, wt, b, oh, ow, pitch, act);
+			else dw512_5_2(buf, yp, wt, b, oh, ow, pitch, act);
+		} else {
+			if (K == 3 && S == 1) dw256_3_1(buf, yp, wt, b, oh, ow, pitch, act);
+			else if (K == 3) dw256_3_2(buf, yp, wt, b, oh, ow, pitch, act);
+			else if (S == 1) dw256_5_1(buf, yp, wt, b, oh, ow, pitch, act);
+			else dw256_5_2(buf, yp, wt, b, oh, ow, pitch, act);
+		}
+	}
+}
+
+// Max pooling (K×K, stride 1 or 2, no dilation) through the same padded
+// copy, filled with −∞ (PyTorch pads max pooling with −∞). A NaN wins, as
+// in PyTorch: max returns its second operand when either is NaN, and a NaN
+// tap is kept explicitly.
+#define POOL_BODY(VEC, LOADU, MAX, SET1, ISNAN_BLEND, STORE_TAIL)                                     \
+	for (int oy = 0; oy < oh; oy++) {                                                                \
+		float *yr = y + (long)oy * ow;                                                                \
+		for (int ox = 0; ox < ow; ox += LANES) {                                                      \
+			VEC acc = SET1(-__builtin_inff());                                                        \
+			for (int ky = 0; ky < K; ky++) {                                                          \
+				const float *row = buf + (long)(oy * S + ky) * S * pitch + ox;                        \
+				for (int kx = 0; kx < K; kx++) {                                                      \
+					VEC v = LOADU(row + (kx % S) * pitch + kx / S);                                   \
+					acc = MAX(v, acc);                                                                \
+					acc = ISNAN_BLEND(acc, v);                                                        \
+				}                                                                                     \
+			}                                                                                         \
+			STORE_TAIL;                                                                               \
+		}                                                                                             \
+	}
+
+static INL T512 __m512 nan_blend512(__m512 acc, __m512 v) {
+	return _mm512_mask_mov_ps(acc, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v);
+}
+static INL T256 __m256 nan_blend256(__m256 acc, __m256 v) {
+	return _mm256_blendv_ps(acc, v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+}
+
+#define LANES 16
+static INL T512 void pool512(const float *buf, float *y, int oh, int ow, int pitch, int K, int S) {
+	POOL_BODY(__m512, _mm512_loadu_ps, _mm512_max_ps, _mm512_set1_ps, nan_blend512,
+	          _mm512_mask_storeu_ps(yr + ox, tailmask(ow - ox), acc))
+}
+#undef LANES
+#define LANES 8
+static INL T256 void pool256(const float *buf, float *y, int oh, int ow, int pitch, int K, int S) {
+	POOL_BODY(__m256, _mm256_loadu_ps, _mm256_max_ps, _mm256_set1_ps, nan_blend256,
+	          if (ox + 8 <= ow) _mm256_storeu_ps(yr + ox, acc); else {
+		          float t[8];
+		          _mm256_storeu_ps(t, acc);
+		          memcpy(yr + ox, t, (size_t)(ow - ox) * sizeof(float));
+	          })
+}
+#undef LANES
+
+static T512 void pool512_any(const float *buf, float *y, int oh, int ow, int pitch, int K, int S) {
+	if (K == 3 && S == 2)
+		pool512(buf, y, oh, ow, pitch, 3, 2);
+	else if (K == 3 && S == 1)
+		pool512(buf, y, oh, ow, pitch, 3, 1);
+	else
+		pool512(buf, y, oh, ow, pitch, K, S);
+}
+
+static T256 void pool256_any(const float *buf, float *y, int oh, int ow, int pitch, int K, int S) {
+	if (K == 3 && S == 2)
+		pool256(buf, y, oh, ow, pitch, 3, 2);
+	else if (K == 3 && S == 1)
+		pool256(buf, y, oh, ow, pitch, 3, 1);
+	else
+		pool256(buf, y, oh, ow, pitch, K, S);
+}
+
+// mts_maxpool pools planes [p0, p1) of x (h×w) into y (oh×ow); buf is the
+// thread's scratch, sized as for mts_depthwise.
+void mts_maxpool(int isa, const float *x, float *y, float *buf, int p0, int p1, int h, int wd, int oh, int ow,
+                 int K, int S, int pad) {
+	int pw = wd + 2 * pad;
+	int pitch = mts_dw_pitch(pw, S);
+	int rows = (oh - 1) * S + K;
+	for (int plane = p0; plane < p1; plane++) {
+		if (isa >= 2)
+			dw_pad_plane512(buf, x + (long)plane * h * wd, h, wd, pad, S, rows, pitch, -__builtin_inff());
+		else
+			dw_pad_plane(buf, x + (long)plane * h * wd, h, wd, pad, S, rows, pitch, -__builtin_inff());
+		if (isa >= 2)
+			pool512_any(buf, y + (long)plane * oh * ow, oh, ow, pitch, K, S);
+		else
+			pool256_any(buf, y + (long)plane * oh * ow, oh, ow, pitch, K, S);
+	}
+}
+
+// ---------------------------------------------------------------- GEMM
+
+// C[m×n] = A[m×k]·B[k×n] (row-major) then bias per row and activation, on
+// AVX-512. A (the weights) is packed once by mts_pack_a: for each block of
+// KC columns of A, panels of MR rows stored column by column (zero rows pad
+// the last panel). B is packed per call into the caller's scratch, in
+// panels of NR columns. The micro-kernel keeps an MR×NR tile of C in 24
+// zmm registers and runs KC rank-1 updates from L1/L2; C is read back only
+// between KC blocks.
+#define MR 12
+#define NR 32
+#define KC 256
+#define NC 512
+
+int mts_gemm_mr(void) { return MR; }
+
+// mts_pack_a_size is the packed size of an m×k A in floats.
+long mts_pack_a_size(int m, int k) { return (long)((m + MR - 1) / MR) * MR * k; }
+
+// mts_pack_b_size is the B scratch one thread needs, in floats (plus 16 for
+// alignment, added by the caller).
+long mts_pack_b_size(void) { return (long)KC * NC; }
+
+void mts_pack_a(const float *a, int m, int k, float *ap) {
+	int mp = (m + MR - 1) / MR;
+	for (int pc = 0; pc < k; pc += KC) {
+		int kb = k - pc < KC ? k - pc : KC;
+		float *blk = ap + (long)pc * mp * MR;
+		for (int i = 0; i < mp; i++) {
+			float *pan = blk + (long)i * MR * kb;
+			for (int p = 0; p < kb; p++)
+				for (int r = 0; r < MR; r++) {
+					int row = i * MR + r;
+					pan[p * MR + r] = row < m ? a[(long)row * k + pc + p] : 0.0f;
+				}
+		}
+	}
+}
+
+static T512 void pack_b512(const float *b, int ldb, int kb, int j0, int nb, float *bp) {
+	for (int jp = 0; jp < nb; jp += NR) {
+		int w = nb - jp < NR ? nb - jp : NR;
+		float *dst = bp + (long)jp * kb;
+		const float *src = b + j0 + jp;
+		if (w == NR) {
+			for (int p = 0; p < kb; p++) {
+				_mm512_store_ps(dst + p * NR, _mm512_loadu_ps(src + (long)p * ldb));
+				_mm512_store_ps(dst + p * NR + 16, _mm512_loadu_ps(src + (long)p * ldb + 16));
+			}
+		} else {
+			__mmask16 m0 = tailmask(w), m1 = tailmask(w > 16 ? w - 16 : 0);
+			if (w <= 16)
+				m1 = 0;
+			for (int p = 0; p < kb; p++) {
+				_mm512_store_ps(dst + p * NR, _mm512_maskz_loadu_ps(m0, src + (long)p * ldb));
+				_mm512_store_ps(dst + p * NR + 16, _mm512_maskz_loadu_ps(m1, src + (long)p * ldb + 16));
+			}
+		}
+	}
+}
+
+// micro512_t: C tile (mr ≤ MR rows, nr ≤ NR columns) = / += Ap·Bp.
+static INL T512 void micro512_t(int kb, const float *ap, const float *bp, float *c, long ldc, int mr, int nr,
+                                int first, int last, const float *bias, int act, const int MRC) {
+	__m512 c0[MR], c1[MR];
+#pragma GCC unroll 12
+	for (int r = 0; r < MRC; r++) {
+		c0[r] = _mm512_setzero_ps();
+		c1[r] = _mm512_setzero_ps();
+	}
+	for (int p = 0; p < kb; p++) {
+		__m512 b0 = _mm512_load_ps(bp + p * NR);
+		__m512 b1 = _mm512_load_ps(bp + p * NR + 16);
+		const float *a = ap + p * MR;
+#pragma GCC unroll 12
+		for (int r = 0; r < MRC; r++) {
+			__m512 av = _mm512_set1_ps(a[r]);
+			c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
+			c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+		}
+	}
+	__mmask16 m0 = nr >= 16 ? 0xFFFF : tailmask(nr), m1 = nr > 16 ? tailmask(nr - 16) : 0;
+#pragma GCC unroll 12
+	for (int r = 0; r < MRC; r++) {
+		if (r >= mr)
+			break;
+		float *cr = c + r * ldc;
+		__m512 v0 = c0[r], v1 = c1[r];
+		if (!first) {
+			v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, cr));
+			v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, cr + 16));
+		}
+		if (last) {
+			if (bias) {
+				__m512 bv = _mm512_set1_ps(bias[r]);
+				v0 = _mm512_add_ps(v0, bv);
+				v1 = _mm512_add_ps(v1, bv);
+			}
+			v0 = act512(v0, act);
+			v1 = act512(v1, act);
+		}
+		_mm512_mask_storeu_ps(cr, m0, v0);
+		_mm512_mask_storeu_ps(cr + 16, m1, v1);
+	}
+}
+
+static T512 void micro512_12(int kb, const float *ap, const float *bp, float *c, long ldc, int mr, int nr,
+                             int first, int last, const float *bias, int act) {
+	micro512_t(kb, ap, bp, c, ldc, mr, nr, first, last, bias, act, 12);
+}
+static T512 void micro512_8(int kb, const float *ap, const float *bp, float *c, long ldc, int mr, int nr,
+                            int first, int last, const float *bias, int act) {
+	micro512_t(kb, ap, bp, c, ldc, mr, nr, first, last, bias, act, 8);
+}
+static T512 void micro512_4(int kb, const float *ap, const float *bp, float *c, long ldc, int mr, int nr,
+                            int first, int last, const float *bias, int act) {
+	micro512_t(kb, ap, bp, c, ldc, mr, nr, first, last, bias, act, 4);
+}
+
+// convsrc describes B as the implicit im2col matrix of one image (c×h×w):
+// row p = (ci, ky, kx), column j = (oy, ox).
+typedef struct {
+	int h, w, oh, ow, k, stride, pad, dil;
+} convsrc;
+
+// pack_b_conv packs rows [pc, pc+kb) and columns [j0, j0+nb) of the im2col
+// matrix of img straight into NR-column panels, zeros where the window hangs
+// over the padding.
+// A run of consecutive output columns within one output row and one panel.
+typedef struct {
+	int oy, ox, dst, len;
+} bseg;
+
+static T512 void pack_b_conv(const float *img, const convsrc *g, int pc, int kb, int j0, int nb, float *bp) {
+	int kk = g->k * g->k;
+	const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+	// The runs are the same for every row p of the block: find them once.
+	bseg segs[NC + NC / 16 + 4];
+	int ns = 0;
+	for (int jj = 0; jj < nb;) {
+		int j = j0 + jj, oy = j / g->ow, ox = j % g->ow;
+		int seg = g->ow - ox, room = NR - jj % NR;
+		if (seg > room) seg = room;
+		if (seg > 16) seg = 16; // one vector per run
+		if (seg > nb - jj) seg = nb - jj;
+		segs[ns].oy = oy;
+		segs[ns].ox = ox;
+		segs[ns].dst = (jj / NR) * NR * kb + jj % NR;
+		segs[ns].len = seg;
+		ns++;
+		jj += seg;
+	}
+	for (int p = 0; p < kb; p++) {
+		int row = pc + p, ci = row / kk, ky = row % kk / g->k, kx = row % g->k;
+		const float *plane = img + (long)ci * g->h * g->w;
+		int offy = ky * g->dil - g->pad, offx = kx * g->dil - g->pad;
+		float *bpp = bp + (long)p * NR;
+		for (int si = 0; si < ns; si++) {
+			const bseg *sg = &segs[si];
+			float *dst = bpp + sg->dst;
+			__mmask16 mo = tailmask(sg->len);
+			int iy = sg->oy * g->stride + offy;
+			if (iy < 0 || iy >= g->h) {
+				_mm512_mask_storeu_ps(dst, mo, _mm512_setzero_ps());
+				continue;
+			}
+			const float *src = plane + (long)iy * g->w;
+			int ix0 = sg->ox * g->stride + offx;
+			int lo = -ix0, hi = g->w - ix0; // valid source offsets q in [lo, hi)
+			__m512 v;
+			if (g->stride == 1) {
+				uint32_t mq = mo;
+				if (lo > 0) mq &= lo >= 16 ? 0 : ~((1u << lo) - 1);
+				if (hi < 16) mq &= hi <= 0 ? 0 : ((1u << hi) - 1);
+				v = _mm512_maskz_loadu_ps((__mmask16)mq, src + ix0);
+			} else if (g->stride == 2) {
+				uint32_t m0 = 0xFFFF, m1 = 0xFFFF;
+				if (lo > 0) { m0 &= lo >= 16 ? 0 : ~((1u << lo) - 1); m1 &= lo >= 32 ? 0 : lo <= 16 ? 0xFFFF : ~((1u << (lo - 16)) - 1); }
+				if (hi < 32) { m1 &= hi <= 16 ? 0 : ((1u << (hi - 16)) - 1); m0 &= hi >= 16 ? 0xFFFF : hi <= 0 ? 0 : ((1u << hi) - 1); }
+				__m512 a = _mm512_maskz_loadu_ps((__mmask16)m0, src + ix0);
+				__m512 b = _mm512_maskz_loadu_ps((__mmask16)m1, src + ix0 + 16);
+				v = _mm512_permutex2var_ps(a, even, b);
+			} else {
+				float t[16] = {0};
+				for (int q = 0; q < sg->len; q++) {
+					int ix = ix0 + q * g->stride;
+					t[q] = (ix >= 0 && ix < g->w) ? src[ix] : 0.0f;
+				}
+				v = _mm512_loadu_ps(t);
+			}
+			_mm512_mask_storeu_ps(dst, mo, v);
+		}
+	}
+	// Zero the columns of the last panel past nb.
+	if (nb % NR) {
+		float *pan = bp + (long)(nb / NR) * NR * kb;
+		for (int p = 0; p < kb; p++)
+			memset(pan + (long)p * NR + nb % NR, 0, (size_t)(NR - nb % NR) * sizeof(float));
+	}
+}
+
+// mts_gemm512 computes rows of panels [i0, i1) and columns [j0, j1) of C;
+// bp is the thread's B scratch (64-byte aligned, mts_pack_b_size floats).
+// B is a k×n matrix, or the im2col matrix of the image b when cs is set.
+void mts_gemm512(const float *ap, int m, int k, const float *b, int n, float *c, const float *bias, int act,
+                 int i0, int i1, int j0, int j1, float *bp, const convsrc *cs) {
+	int mp = (m + MR - 1) / MR;
+	for (int jc = j0; jc < j1; jc += NC) {
+		int nb = j1 - jc < NC ? j1 - jc : NC;
+		for (int pc = 0; pc < k; pc += KC) {
+			int kb = k - pc < KC ? k - pc : KC;
+			if (cs)
+				pack_b_conv(b, cs, pc, kb, jc, nb, bp);
+			else
+				pack_b512(b + (long)pc * n, n, kb, jc, nb, bp);
+			const float *ablk = ap + (long)pc * mp * MR;
+			int first = pc == 0, last = pc + kb == k;
+			for (int i = i0; i < i1; i++) {
+				int mr = m - i * MR < MR ? m - i * MR : MR;
+				const float *apan = ablk + (long)i * MR * kb;
+				const float *bi = bias ? bias + i * MR : 0;
+				for (int jp = 0; jp < nb; jp += NR) {
+					int nr = nb - jp < NR ? nb - jp : NR;
+					float *ct = c + (long)i * MR * n + jc + jp;
+					const float *bpan = bp + (long)jp * kb;
+					if (mr > 8)
+						micro512_12(kb, apan, bpan, ct, n, mr, nr, first, last, bi, act);
+					else if (mr > 4)
+						micro512_8(kb, apan, bpan, ct, n, mr, nr, first, last, bi, act);
+					else
+						micro512_4(kb, apan, bpan, ct, n, mr, nr, first, last, bi, act);
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,192 @@
+//go:build cgo
+
+package engine
+
+// The engine's native kernels (native.c): vectorized activations,
+// depthwise convolution and, on AVX-512, a GEMM with prepacked weights and
+// the convolution's bias and activation applied as the tile is stored.
+// Each runs only where mts_isa found the instructions it was compiled for;
+// builds without cgo use the Go kernels (native_nocgo.go).
+
+/*
+#cgo CFLAGS: -O3
+#include <stdint.h>
+int mts_isa(void);
+void mts_bias_act(int isa, float *y, const float *x, const float *x2, long n, float b, int act);
+void mts_scale_shift_act(int isa, float *y, const float *x, long n, float sc, float sh, int act);
+void mts_mean_planes(int isa, const float *x, float *y, long p0, long p1, long hw);
+void mts_bias_act_rows(int isa, float *y, long hw, const float *bias, int r0, int r1, int act);
+int mts_dw_pitch(int pw, int s);
+void mts_depthwise(int isa, const float *x, float *y, const float *w, const float *bias, float *buf,
+                   int p0, int p1, int C, int h, int wd, int oh, int ow, int K, int S, int pad, int act);
+void mts_maxpool(int isa, const float *x, float *y, float *buf, int p0, int p1, int h, int wd, int oh, int ow,
+                 int K, int S, int pad);
+int mts_gemm_mr(void);
+long mts_pack_a_size(int m, int k);
+long mts_pack_b_size(void);
+void mts_pack_a(const float *a, int m, int k, float *ap);
+typedef struct {
+	int h, w, oh, ow, k, stride, pad, dil;
+} convsrc;
+void mts_gemm512(const float *ap, int m, int k, const float *b, int n, float *c, const float *bias, int act,
+                 int i0, int i1, int j0, int j1, float *bp, const convsrc *cs);
+*/
+import "C"
+
+import "unsafe"
+
+// nativeISA is the vector level the native kernels use: 0 none (Go
+// kernels), 1 AVX2+FMA, 2 AVX-512. Tests lower it to cover every path.
+var nativeISA = int(C.mts_isa())
+
+func fptr(s []float32) *C.float {
+	if len(s) == 0 {
+		return nil
+	}
+	return (*C.float)(unsafe.Pointer(&s[0]))
+}
+
+// nativeBiasAct sets y = a(x + b), or a(x + x2) when x2 is set; false when
+// there is no native path.
+func nativeBiasAct(y, x, x2 []float32, b float32, a act) bool {
+	if nativeISA == 0 || len(y) == 0 {
+		return nativeISA != 0
+	}
+	x = x[:len(y)]
+	if x2 != nil {
+		x2 = x2[:len(y)]
+	}
+	C.mts_bias_act(C.int(nativeISA), fptr(y), fptr(x), fptr(x2), C.long(len(y)), C.float(b), C.int(a))
+	return true
+}
+
+// nativeScaleShiftAct sets y = a(x·s + t); false when there is no native
+// path.
+func nativeScaleShiftAct(y, x []float32, sc, sh float32, a act) bool {
+	if nativeISA == 0 || len(y) == 0 {
+		return nativeISA != 0
+	}
+	x = x[:len(y)]
+	C.mts_scale_shift_act(C.int(nativeISA), fptr(y), fptr(x), C.long(len(y)), C.float(sc), C.float(sh), C.int(a))
+	return true
+}
+
+// nativeMeanPlanes sets y[p] to the mean of plane p of x (hw values) for
+// p in [lo, hi); false when there is no native path.
+func nativeMeanPlanes(x, y []float32, lo, hi, hw int) bool {
+	if nativeISA == 0 || lo >= hi {
+		return nativeISA != 0
+	}
+	_ = x[hi*hw-1]
+	_ = y[hi-1]
+	C.mts_mean_planes(C.int(nativeISA), fptr(x), fptr(y), C.long(lo), C.long(hi), C.long(hw))
+	return true
+}
+
+// nativeBiasActRows applies bias[r] (bias may be nil) and a to rows
+// [r0, r1) of y, each hw long.
+func nativeBiasActRows(y []float32, hw int, bias []float32, r0, r1 int, a act) bool {
+	if nativeISA == 0 {
+		return false
+	}
+	if r0 >= r1 {
+		return true
+	}
+	_ = y[r1*hw-1]
+	if bias != nil {
+		_ = bias[r1-1]
+	}
+	C.mts_bias_act_rows(C.int(nativeISA), fptr(y), C.long(hw), fptr(bias), C.int(r0), C.int(r1), C.int(a))
+	return true
+}
+
+// nativeDepthwise reports whether the native depthwise kernel handles g,
+// and the scratch it needs per thread.
+func nativeDepthwise(g *geom) (ok bool, scratch int) {
+	if nativeISA == 0 || g.dil != 1 || (g.k != 3 && g.k != 5) || (g.stride != 1 && g.stride != 2) {
+		return false, 0
+	}
+	rows := (g.oh-1)*g.stride + g.k
+	return true, rows * g.stride * int(C.mts_dw_pitch(C.int(g.w+2*g.pad), C.int(g.stride)))
+}
+
+func runNativeDepthwise(s *convStep, buf []float32, lo, hi int) {
+	g := &s.g
+	_ = s.in[hi*g.h*g.w-1]
+	_ = s.out[hi*g.oh*g.ow-1]
+	C.mts_depthwise(C.int(nativeISA), fptr(s.in), fptr(s.out), fptr(s.weight), fptr(s.bias), fptr(buf),
+		C.int(lo), C.int(hi), C.int(g.cout), C.int(g.h), C.int(g.w), C.int(g.oh), C.int(g.ow),
+		C.int(g.k), C.int(g.stride), C.int(g.pad), C.int(s.act))
+}
+
+// nativeMaxPool reports whether the native max pooling handles g, and the
+// scratch it needs per thread.
+func nativeMaxPool(g *geom) (ok bool, scratch int) {
+	if g.pad > g.k/2 {
+		return false, 0
+	}
+	return nativeDepthwise(g)
+}
+
+func runNativeMaxPool(k *poolKernel, buf []float32, lo, hi int) {
+	g := &k.g
+	_ = k.x[hi*g.h*g.w-1]
+	_ = k.y[hi*g.oh*g.ow-1]
+	C.mts_maxpool(C.int(nativeISA), fptr(k.x), fptr(k.y), fptr(buf), C.int(lo), C.int(hi),
+		C.int(g.h), C.int(g.w), C.int(g.oh), C.int(g.ow), C.int(g.k), C.int(g.stride), C.int(g.pad))
+}
+
+// gemmMR is the row panel height of the native GEMM.
+var gemmMR = int(C.mts_gemm_mr())
+
+// nativeGEMM reports whether the native GEMM runs on this CPU.
+func nativeGEMM() bool { return nativeISA >= 2 }
+
+// packedA is A (m×k) packed for the native GEMM, 64-byte aligned.
+type packedA struct {
+	buf  []float32
+	off  int
+	m, k int
+}
+
+func packA(a []float32, m, k int) *packedA {
+	n := int(C.mts_pack_a_size(C.int(m), C.int(k)))
+	p := &packedA{buf: make([]float32, n+16), m: m, k: k}
+	p.off = align64(p.buf)
+	_ = a[m*k-1]
+	C.mts_pack_a(fptr(a), C.int(m), C.int(k), fptr(p.buf[p.off:]))
+	return p
+}
+
+func align64(b []float32) int {
+	addr := uintptr(unsafe.Pointer(&b[0]))
+	return int((64-addr%64)%64) / 4
+}
+
+// packBElems is the B scratch one thread of the native GEMM needs.
+func packBElems() int { return int(C.mts_pack_b_size()) + 16 }
+
+// convSrc is the geometry of the implicit im2col matrix of one group of
+// one image (native.c's convsrc).
+type convSrc = C.convsrc
+
+func newConvSrc(g *geom) *convSrc {
+	return &convSrc{h: C.int(g.h), w: C.int(g.w), oh: C.int(g.oh), ow: C.int(g.ow), k: C.int(g.k),
+		stride: C.int(g.stride), pad: C.int(g.pad), dil: C.int(g.dil)}
+}
+
+// nativeGEMMPart computes rows of panels [i0, i1) and columns [j0, j1) of
+// C = A·B, then bias and a. B is k×n, or, when cs is set, the im2col matrix
+// of the image b (the patches are packed straight from the image).
+func nativeGEMMPart(a *packedA, b []float32, n int, c, bias []float32, ac act, i0, i1, j0, j1 int, scratch []float32, cs *convSrc) {
+	if cs == nil {
+		_ = b[a.k*n-1]
+	} else {
+		_ = b[a.k/int(cs.k*cs.k)*int(cs.h*cs.w)-1]
+	}
+	_ = c[a.m*n-1]
+	off := align64(scratch)
+	_ = scratch[off+packBElems()-17]
+	C.mts_gemm512(fptr(a.buf[a.off:]), C.int(a.m), C.int(a.k), fptr(b), C.int(n), fptr(c), fptr(bias), C.int(ac),
+		C.int(i0), C.int(i1), C.int(j0), C.int(j1), fptr(scratch[off:]), cs)
+}
