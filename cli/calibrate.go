@@ -200,8 +200,8 @@ func writeFittedDevice(opts *CalibrateOptions, dev *hwprofiles.Device, tab *prof
 		r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 4, 64), 64)
 		return hwprofiles.Number{Value: r, Source: src}
 	}
-	if dev == nil {
-		d.PeakGFLOPS = num(fit.Model.PeakGFLOPS)
+	if dev == nil || fit.Model.PeakGFLOPS > dev.PeakGFLOPS.Value {
+		d.PeakGFLOPS = num(fit.Model.PeakGFLOPS) // measured faster than the datasheet
 	}
 	d.MemBandwidthGBps = num(fit.Model.MemBandwidthGBps)
 	d.LayerOverheadMS = num(fit.Model.LayerOverheadMS)
