@@ -408,7 +408,7 @@ func TestInferAndProfile(t *testing.T) {
 		t.Errorf("wrong input size: exit %d, %q", code, stderr)
 	}
 	prof := filepath.Join(dir, "prof.yaml")
-	stdout, stderr, code := run(t, "profile", "mobilenet_v3_small", "--input", "64", "--measure", "--reps", "3", "--warmup", "1", "-o", "json", "--out", prof)
+	stdout, stderr, code := run(t, "profile", "mobilenet_v3_small", "--input", "64", "--measure", "--granularity", "layer", "--reps", "3", "--warmup", "1", "-o", "json", "--out", prof)
 	if code != 0 {
 		t.Fatalf("profile: exit %d: %s", code, stderr)
 	}
@@ -418,9 +418,22 @@ func TestInferAndProfile(t *testing.T) {
 			LatencyMS struct{ Median, P90 float64 } `json:"latency_ms"`
 		} `json:"blocks"`
 		EndToEndMS struct{ Median, P90 float64 } `json:"end_to_end_ms"`
+		Layers     []struct {
+			Name      string `json:"name"`
+			FusedInto string `json:"fused_into"`
+		} `json:"layers"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 		t.Fatal(err)
+	}
+	fused := 0
+	for _, l := range got.Layers {
+		if l.FusedInto != "" {
+			fused++
+		}
+	}
+	if len(got.Layers) < 100 || fused == 0 {
+		t.Errorf("%d layers, %d fused", len(got.Layers), fused)
 	}
 	if len(got.Blocks) != 13 || got.Blocks[12].Name != "features.12" || !(got.EndToEndMS.Median > 0) || got.EndToEndMS.P90 < got.EndToEndMS.Median {
 		t.Errorf("profile: %+v", got)

@@ -50,7 +50,7 @@ func NewCmdProfile(io *IO) *cobra.Command {
 	f.BoolVar(&opts.Measure, "measure", false, "run and time the network here")
 	f.IntVar(&opts.Reps, "reps", 20, "timed runs per item")
 	f.IntVar(&opts.Warmup, "warmup", 5, "untimed runs before timing")
-	f.StringVar(&opts.Granularity, "granularity", "block", "block (layers are fused across a block by the engine, so only blocks are timed)")
+	f.StringVar(&opts.Granularity, "granularity", "block", "block, or layer to also time every layer (layers fused into a conv report under it)")
 	f.StringVarP(&opts.Format, "output", "o", "table", "output format: table|json|yaml")
 	f.StringVar(&opts.Out, "out", "", "write the measured profile (YAML, reference format)")
 	f.BoolVar(&opts.Force, "force", false, "replace --out if it exists")
@@ -68,6 +68,7 @@ type stat struct {
 
 type profileOutput struct {
 	Model     string         `json:"model"`
+	Layers    []profileLayer `json:"layers,omitempty"`
 	Device    string         `json:"device"`
 	Engine    string         `json:"engine"`
 	Threads   int            `json:"threads"`
@@ -75,6 +76,13 @@ type profileOutput struct {
 	Heads     []profileBlock `json:"heads"`
 	EndToEnd  stat           `json:"end_to_end_ms"`
 	InputCutB int            `json:"input_bytes"`
+}
+
+type profileLayer struct {
+	Name      string `json:"name"`
+	Op        string `json:"op"`
+	LatencyMS stat   `json:"latency_ms"`
+	FusedInto string `json:"fused_into,omitempty"`
 }
 
 type profileBlock struct {
@@ -101,8 +109,8 @@ func runProfile(opts *ProfileOptions) error {
 			return nil
 		}
 	}
-	if opts.Granularity != "block" {
-		return fmt.Errorf("--granularity %q: the engine fuses layers within a block, so only block timing is measured", opts.Granularity)
+	if opts.Granularity != "block" && opts.Granularity != "layer" {
+		return fmt.Errorf("--granularity %q: want block or layer", opts.Granularity)
 	}
 	if opts.Reps < 1 || opts.Warmup < 0 {
 		return fmt.Errorf("--reps must be ≥ 1 and --warmup ≥ 0")
@@ -168,7 +176,7 @@ func measureOne(opts *ProfileOptions) (profileOutput, *measure.Result, error) {
 	for i := range in {
 		in[i] = float32(rng.NormFloat64())
 	}
-	res, err := measure.Run(p, in, measure.Settings{Reps: opts.Reps, Warmup: opts.Warmup, Progress: progress(opts.IO, opts.Quiet, "profile "+opts.Model)})
+	res, err := measure.Run(p, in, measure.Settings{Reps: opts.Reps, Warmup: opts.Warmup, Layers: opts.Granularity == "layer", Progress: progress(opts.IO, opts.Quiet, "profile "+opts.Model)})
 	if err != nil {
 		return profileOutput{}, nil, internal(err)
 	}
@@ -182,6 +190,9 @@ func measureOne(opts *ProfileOptions) (profileOutput, *measure.Result, error) {
 			cut[string(e)] = n
 		}
 		out.Blocks = append(out.Blocks, profileBlock{Name: b.Name, LatencyMS: stat{b.Latency.MedianMS, b.Latency.P90MS}, CutBytes: cut})
+	}
+	for _, l := range tb.Layers {
+		out.Layers = append(out.Layers, profileLayer{Name: l.Name, Op: l.Op, LatencyMS: stat{l.Latency.MedianMS, l.Latency.P90MS}, FusedInto: l.FusedInto})
 	}
 	for t, h := range tb.Heads {
 		out.Heads = append(out.Heads, profileBlock{Name: g.Heads[t].Task, LatencyMS: stat{h.Latency.MedianMS, h.Latency.P90MS}})

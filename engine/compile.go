@@ -54,6 +54,8 @@ type Program struct {
 	// scratch.
 	nativeGEMM bool
 	packB      [][]float32
+	// stepNodes are the graph nodes each step runs (fused ones included).
+	stepNodes [][]int
 }
 
 type span struct{ lo, hi int }
@@ -130,6 +132,11 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 			return nil, fmt.Errorf("compile %s: %w", g.Name, err)
 		}
 		p.steps = append(p.steps, st)
+		var ids []int
+		for _, n := range sp.nodes {
+			ids = append(ids, n.ID)
+		}
+		p.stepNodes = append(p.stepNodes, ids)
 	}
 	// Steps of a block (or head) are contiguous: nodes are in execution order
 	// and a step never spans two blocks.

@@ -22,6 +22,9 @@ import (
 // Settings say how to time.
 type Settings struct {
 	Reps, Warmup int
+	// Layers also times every layer (every step of the compiled program;
+	// layers fused into one step are reported with the step's leader).
+	Layers bool
 	// Progress, if set, is called after each timed item.
 	Progress func(done, total int)
 }
@@ -85,6 +88,21 @@ func Run(p *engine.Program, in []float32, s Settings) (*Result, error) {
 	}
 	tb.Latency.EndToEnd = st
 	tick()
+	if s.Layers {
+		lt, err := p.LayerTimes(in, s.Reps)
+		if err != nil {
+			return nil, err
+		}
+		for _, step := range lt {
+			lead := g.Nodes[step.Nodes[0]]
+			tb.Layers = append(tb.Layers, profile.TableLayer{Node: lead.ID, Name: lead.Name, Op: string(lead.Op),
+				Latency: profile.Stat{MedianMS: step.MedianMS, P90MS: step.P90MS}})
+			for _, id := range step.Nodes[1:] {
+				n := g.Nodes[id]
+				tb.Layers = append(tb.Layers, profile.TableLayer{Node: id, Name: n.Name, Op: string(n.Op), FusedInto: lead.Name})
+			}
+		}
+	}
 	res := &Result{Table: &profile.Table{Backbones: map[string]profile.TableBackbone{g.Name: tb}}}
 	m := &res.Table.Meta
 	m.DeviceName, m.Dtype, m.Batch, m.Size = cpuName(), "fp32", 1, g.InputSize

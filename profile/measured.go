@@ -32,11 +32,24 @@ type TableMeta struct {
 
 // TableBackbone is one backbone's measurements.
 type TableBackbone struct {
-	Blocks  []TableBlock `json:"blocks" yaml:"blocks"`
-	Heads   []TableHead  `json:"heads" yaml:"heads"`
+	Blocks []TableBlock `json:"blocks" yaml:"blocks"`
+	Heads  []TableHead  `json:"heads" yaml:"heads"`
+	// Layers, when measured (profile --granularity layer), time every
+	// layer; a layer fused into another (batch norm, activations) has no
+	// time of its own and names the layer it runs in.
+	Layers  []TableLayer `json:"layers,omitempty" yaml:"layers,omitempty"`
 	Latency struct {
 		EndToEnd Stat `json:"end_to_end" yaml:"end_to_end"`
 	} `json:"latency" yaml:"latency"`
+}
+
+// TableLayer is one layer's latency.
+type TableLayer struct {
+	Node      int    `json:"node" yaml:"node"`
+	Name      string `json:"name" yaml:"name"`
+	Op        string `json:"op" yaml:"op"`
+	Latency   Stat   `json:"latency" yaml:"latency"`
+	FusedInto string `json:"fused_into,omitempty" yaml:"fused_into,omitempty"`
 }
 
 // TableBlock is one block's latency.
@@ -97,6 +110,25 @@ func (m Measured) Latency(g *model.Graph) (*Latency, error) {
 			return l, nil
 		}
 	}
+	// Measured layers set the split within the blocks (and heads) they
+	// cover; the block's own measurement sets its total.
+	measured := map[int]float64{}
+	covered := map[[2]int]bool{} // (block, task) of the units with layers
+	for _, ly := range tb.Layers {
+		if ly.Node > 0 && ly.Node < len(g.Nodes) && g.Nodes[ly.Node].Name == ly.Name {
+			n := g.Nodes[ly.Node]
+			measured[n.ID] = ly.Latency.MedianMS
+			covered[[2]int{n.Block, n.Task}] = true
+		}
+	}
+	if len(measured) > 0 {
+		for _, n := range g.Nodes {
+			if covered[[2]int{n.Block, n.Task}] && n.ID > 0 {
+				l.NodeMS[n.ID] = measured[n.ID] // fused or unlisted: 0
+			}
+		}
+		sumNodes(g, l)
+	}
 	for i, b := range tb.Blocks {
 		rescale(l, g.Blocks[i].First, g.Blocks[i].Output, l.BlockMS[i], b.Latency.MedianMS)
 		l.BlockMS[i] = b.Latency.MedianMS
@@ -130,5 +162,19 @@ func rescaleNodes(l *Latency, ids []int, predicted, measured float64) {
 	}
 	for _, id := range ids {
 		l.NodeMS[id] *= measured / predicted
+	}
+}
+
+// sumNodes recomputes block and head totals from node latencies.
+func sumNodes(g *model.Graph, l *Latency) {
+	clear(l.BlockMS)
+	clear(l.HeadMS)
+	for _, n := range g.Nodes {
+		switch {
+		case n.Task >= 0:
+			l.HeadMS[n.Task] += l.NodeMS[n.ID]
+		case n.Block >= 0:
+			l.BlockMS[n.Block] += l.NodeMS[n.ID]
+		}
 	}
 }

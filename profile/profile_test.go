@@ -204,3 +204,49 @@ func onEdge(g *model.Graph, cut int, headsOnEdge []bool) []bool {
 	}
 	return on
 }
+
+// TestMeasuredLayersSplitBlocks: measured layer times set how a block's
+// measured time splits over its layers (fused layers get none).
+func TestMeasuredLayersSplitBlocks(t *testing.T) {
+	g := mustModel(t, "resnet18", 64)
+	var tb TableBackbone
+	for _, b := range g.Blocks {
+		tb.Blocks = append(tb.Blocks, TableBlock{Name: b.Name, Latency: Stat{MedianMS: 2}})
+	}
+	// Every node of layer1 measured at 1 ms except its batch norms, fused.
+	l1 := g.Blocks[4]
+	for id := l1.First; id <= l1.Output; id++ {
+		n := g.Nodes[id]
+		ly := TableLayer{Node: id, Name: n.Name, Op: string(n.Op), Latency: Stat{MedianMS: 1}}
+		if n.Op == model.OpBatchNorm2d {
+			ly.Latency, ly.FusedInto = Stat{}, "conv"
+		}
+		tb.Layers = append(tb.Layers, ly)
+	}
+	tab := &Table{Backbones: map[string]TableBackbone{"resnet18": tb}}
+	tab.Meta.Size = 64
+	cm := CostModel{Device: "x", BytesPerElem: 4, PeakGFLOPS: 100, MemBandwidthGBps: 10, LayerOverheadMS: 0.01,
+		Efficiency: map[OpClass]float64{ClassConv: 0.5, ClassDepthwise: 0.1, ClassLinear: 0.3, ClassElementwise: 0.2, ClassPool: 0.2}}
+	l, err := Measured{File: "t", Table: tab, Fallback: cm}.Latency(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for id := l1.First; id <= l1.Output; id++ {
+		sum += l.NodeMS[id]
+		if g.Nodes[id].Op == model.OpBatchNorm2d && l.NodeMS[id] != 0 {
+			t.Errorf("fused %s has %g ms", g.Nodes[id].Name, l.NodeMS[id])
+		}
+	}
+	if math.Abs(sum-2) > 1e-9 || l.BlockMS[4] != 2 {
+		t.Errorf("layer1: layers add to %g, block %g; want 2", sum, l.BlockMS[4])
+	}
+	// Blocks without measured layers keep the predicted split, scaled.
+	var conv1 float64
+	for id := g.Blocks[0].First; id <= g.Blocks[0].Output; id++ {
+		conv1 += l.NodeMS[id]
+	}
+	if math.Abs(conv1-2) > 1e-9 {
+		t.Errorf("conv1: nodes add to %g, want 2", conv1)
+	}
+}
