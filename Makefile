@@ -44,7 +44,7 @@ bench-engine: setup
 # Measure the five zoo backbones on this machine and fit its cost model.
 calibrate-host: build
 	@mkdir -p results/out
-	./$(BIN) profile vgg16,vgg16_bn,resnet18,mobilenet_v3_small,efficientnet_b0 --measure --granularity layer --reps 20 --warmup 3 --threads 2 -q --out results/out/host_profile.yaml --force > /dev/null
+	./$(BIN) profile vgg16,vgg16_bn,resnet18,mobilenet_v3_small,efficientnet_b0 --measure --granularity layer --reps 40 --warmup 10 --threads 2 -q --out results/out/host_profile.yaml --force > /dev/null
 	./$(BIN) calibrate --profile results/out/host_profile.yaml --device epyc-2c --out results/out/host_device.yaml --force
 
 lint:

@@ -63,6 +63,8 @@ type calibrateOutput struct {
 type calibratedModel struct {
 	PeakGFLOPS       float64            `json:"peak_gflops"`
 	MemBandwidthGBps float64            `json:"mem_bandwidth_gbps"`
+	CacheMB          float64            `json:"cache_mb"`
+	CacheGBps        float64            `json:"cache_bandwidth_gbps"`
 	LayerOverheadMS  float64            `json:"layer_overhead_ms"`
 	Efficiency       map[string]float64 `json:"efficiency"`
 	OverheadMS       map[string]float64 `json:"overhead_ms"`
@@ -105,6 +107,7 @@ func runCalibrate(opts *CalibrateOptions) error {
 	}
 	out := calibrateOutput{Profile: opts.Profile, MAPEBlock: fit.MAPEBlock, MAPEEndToEnd: fit.MAPEEndToEnd, SyncMS: fit.SyncMS,
 		Model: calibratedModel{PeakGFLOPS: fit.Model.PeakGFLOPS, MemBandwidthGBps: fit.Model.MemBandwidthGBps,
+			CacheMB: fit.Model.CacheBytes / 1e6, CacheGBps: fit.Model.CacheGBps,
 			LayerOverheadMS: fit.Model.LayerOverheadMS, Efficiency: map[string]float64{}, OverheadMS: map[string]float64{}}}
 	if dev != nil {
 		out.Device = dev.ID
@@ -148,7 +151,8 @@ func runCalibrate(opts *CalibrateOptions) error {
 	for _, c := range classes {
 		fmt.Fprintf(w, "  %-12s efficiency %.4f  overhead %.4f ms\n", c, out.Model.Efficiency[c], out.Model.OverheadMS[c])
 	}
-	fmt.Fprintf(w, "  bandwidth %.1f GB/s, per-call cost %.4f ms\n", fit.Model.MemBandwidthGBps, fit.SyncMS)
+	fmt.Fprintf(w, "  memory %.1f GB/s beyond a %.2f MB cache at %.1f GB/s; per-call cost %.4f ms\n",
+		fit.Model.MemBandwidthGBps, fit.Model.CacheBytes/1e6, fit.Model.CacheGBps, fit.SyncMS)
 	return nil
 }
 
@@ -204,6 +208,7 @@ func writeFittedDevice(opts *CalibrateOptions, dev *hwprofiles.Device, tab *prof
 		d.PeakGFLOPS = num(fit.Model.PeakGFLOPS) // measured faster than the datasheet
 	}
 	d.MemBandwidthGBps = num(fit.Model.MemBandwidthGBps)
+	d.CacheMB, d.CacheBandwidthGBps = num(fit.Model.CacheBytes/1e6), num(fit.Model.CacheGBps)
 	d.LayerOverheadMS = num(fit.Model.LayerOverheadMS)
 	d.Efficiency, d.OverheadMS = map[string]hwprofiles.Number{}, map[string]hwprofiles.Number{}
 	for c, v := range fit.Model.Efficiency {

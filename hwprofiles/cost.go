@@ -25,6 +25,8 @@ func (d Device) CostModel() profile.CostModel {
 	}
 	return profile.CostModel{
 		OverheadMS:       over,
+		CacheBytes:       d.CacheMB.Value * 1e6,
+		CacheGBps:        d.CacheBandwidthGBps.Value,
 		Device:           d.ID,
 		BytesPerElem:     bpe,
 		PeakGFLOPS:       d.PeakGFLOPS.Value,

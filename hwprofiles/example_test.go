@@ -21,8 +21,8 @@ func ExampleDefault() {
 	_, err = cat.Device("jetson-nan")
 	fmt.Println(err, errors.Is(err, hwprofiles.ErrUnknown))
 	// Output:
-	// h100: 989400 GFLOPS fp16, 6789 GB/s, 0.006 ms per layer
-	// fitted: mtlsplit calibrate h100_fp16_b1_224.json on 2026-11-26 (block MAPE 5.4%)
+	// h100: 989400 GFLOPS fp16, 67000 GB/s, 0.007 ms per layer
+	// fitted: mtlsplit calibrate h100_fp16_b1_224.json on 2026-11-26 (block MAPE 5.0%)
 	// unknown edge device "jetson-nan" (did you mean "jetson-nano" or "jetson-tx2" or "jetson-orin-nano"?) true
 }
 

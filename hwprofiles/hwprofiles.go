@@ -60,8 +60,12 @@ type Device struct {
 
 	PeakGFLOPS       Number `yaml:"peak_gflops"` // dense peak at Dtype
 	MemBandwidthGBps Number `yaml:"mem_bandwidth_gbps"`
-	MemoryMB         Number `yaml:"memory_mb"`
-	LayerOverheadMS  Number `yaml:"layer_overhead_ms"` // fixed cost per layer (kernel launch / framework dispatch)
+	// CacheMB and CacheBandwidthGBps optionally make memory two-level: the
+	// first CacheMB a layer moves go at cache speed (both or neither).
+	CacheMB            Number `yaml:"cache_mb,omitempty"`
+	CacheBandwidthGBps Number `yaml:"cache_bandwidth_gbps,omitempty"`
+	MemoryMB           Number `yaml:"memory_mb"`
+	LayerOverheadMS    Number `yaml:"layer_overhead_ms"` // fixed cost per layer (kernel launch / framework dispatch)
 
 	// Efficiency maps an op class to the fraction of peak it reaches; the keys
 	// are exactly EfficiencyKeys.

@@ -148,13 +148,13 @@ func TestDefaultNumbers(t *testing.T) {
 		{"wifi uplink", netNum(c, "wifi", func(n Network) Number { return n.UplinkMbps }), 18.88, "https://doi.org/10.1109/INFOCOM.2019.8737614"},
 		// Huang et al. LTE model at the 4g uplink: 438.39*5.85 + 1288.04 mW.
 		{"4g tx power", netNum(c, "4g", func(n Network) Number { return n.TxPowerW }), 3.853, "derived: Huang"},
-		{"h100 overhead", srvNum(c, "h100", func(d Device) Number { return d.LayerOverheadMS }), 0.006439, "fitted: mtlsplit calibrate h100_fp16_b1_224.json"},
+		{"h100 overhead", srvNum(c, "h100", func(d Device) Number { return d.LayerOverheadMS }), 0.006874, "fitted: mtlsplit calibrate h100_fp16_b1_224.json"},
 		{"h100 peak", srvNum(c, "h100", func(d Device) Number { return d.PeakGFLOPS }), 989400, "https://"},
-		{"h100 bandwidth", srvNum(c, "h100", func(d Device) Number { return d.MemBandwidthGBps }), 6789, "fitted: mtlsplit calibrate h100_fp16_b1_224.json"},
+		{"h100 bandwidth", srvNum(c, "h100", func(d Device) Number { return d.MemBandwidthGBps }), 67000, "fitted: mtlsplit calibrate h100_fp16_b1_224.json"},
 		{"h100 memory", srvNum(c, "h100", func(d Device) Number { return d.MemoryMB }), 81920, "https://"},
 		{"h100 power", srvNum(c, "h100", func(d Device) Number { return d.ActivePowerW }), 700, "https://"},
 		{"epyc-2c peak", devNum(c, "epyc-2c", func(d Device) Number { return d.PeakGFLOPS }), 332.8, "measured: epyc2c_fp32_b1_224.json"},
-		{"epyc-2c overhead", devNum(c, "epyc-2c", func(d Device) Number { return d.LayerOverheadMS }), 0.001594, "fitted: mtlsplit calibrate epyc2c_fp32_b1_224.json"},
+		{"epyc-2c overhead", devNum(c, "epyc-2c", func(d Device) Number { return d.LayerOverheadMS }), 0.001593, "fitted: mtlsplit calibrate epyc2c_fp32_b1_224.json"},
 		{"rpi4 peak", devNum(c, "rpi4", func(d Device) Number { return d.PeakGFLOPS }), 4 * 1.5 * 8, "derived: 4 cores x 1.5 GHz x 8"},
 		{"rpi5 peak", devNum(c, "rpi5", func(d Device) Number { return d.PeakGFLOPS }), 4 * 2.4 * 16, "derived: 4 cores x 2.4 GHz x 16"},
 	}

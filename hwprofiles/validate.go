@@ -204,6 +204,10 @@ func deviceProblems(ds []Device, kind string) []Problem {
 			e.optional("efficiency", d.Efficiency, 1)
 		}
 		e.optional("overhead_ms", d.OverheadMS, math.MaxFloat64)
+		if (d.CacheMB != Number{}) || (d.CacheBandwidthGBps != Number{}) {
+			e.number("cache_mb", d.CacheMB, true, math.MaxFloat64)
+			e.number("cache_bandwidth_gbps", d.CacheBandwidthGBps, true, math.MaxFloat64)
+		}
 		e.number("active_power_w", d.ActivePowerW, true, math.MaxFloat64)
 		e.number("idle_power_w", d.IdlePowerW, false, math.MaxFloat64)
 		if d.Measured != "" {

@@ -15,10 +15,9 @@ func TestCalibrateReferenceTables(t *testing.T) {
 		maxBlock, maxE float64
 	}{
 		{"h100_fp16_b1_224.json", CostModel{PeakGFLOPS: 989400, MemBandwidthGBps: 3350}, 0.20, 0.10},
-		// On the CPU whole-model runs are 5–35% slower than their blocks
-		// timed one by one (cold caches), which a per-layer model cannot
-		// see: the end-to-end goal is not met there (see README).
-		{"epyc2c_fp32_b1_224.json", CostModel{PeakGFLOPS: 332.8, MemBandwidthGBps: 330}, 0.20, 0.25},
+		// On the CPU, whole-model runs and big tensors see DRAM, blocks
+		// timed one by one mostly cache: the two-level memory term fits both.
+		{"epyc2c_fp32_b1_224.json", CostModel{PeakGFLOPS: 332.8, MemBandwidthGBps: 25}, 0.20, 0.10},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {

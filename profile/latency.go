@@ -54,6 +54,19 @@ type CostModel struct {
 	Efficiency       map[OpClass]float64
 	// OverheadMS overrides LayerOverheadMS per op class (fitted models).
 	OverheadMS map[OpClass]float64
+	// CacheBytes and CacheGBps, when set, make memory two-level: the first
+	// CacheBytes a layer moves go at cache speed, the rest at
+	// MemBandwidthGBps (activations at batch 1 often fit a CPU's cache).
+	CacheBytes float64
+	CacheGBps  float64
+}
+
+// memoryMS is the time to move bytes.
+func (m CostModel) memoryMS(bytes float64) float64 {
+	if m.CacheGBps > 0 {
+		return min(bytes, m.CacheBytes)/(m.CacheGBps*1e6) + max(0, bytes-m.CacheBytes)/(m.MemBandwidthGBps*1e6)
+	}
+	return bytes / (m.MemBandwidthGBps * 1e6)
 }
 
 // efficiency of a class, norm falling back to elementwise.
@@ -90,6 +103,9 @@ func (m CostModel) Validate() error {
 			return fmt.Errorf("cost model of %q: efficiency[%s] = %g, want (0, 1]", m.Device, c, e)
 		}
 	}
+	if m.CacheGBps < 0 || m.CacheBytes < 0 || (m.CacheGBps > 0) != (m.CacheBytes > 0) {
+		return fmt.Errorf("cost model of %q: cache %g bytes at %g GB/s: give both or neither", m.Device, m.CacheBytes, m.CacheGBps)
+	}
 	for c, o := range m.OverheadMS {
 		if o < 0 {
 			return fmt.Errorf("cost model of %q: overhead[%s] = %g ms, want ≥ 0", m.Device, c, o)
@@ -125,7 +141,7 @@ func (m CostModel) NodeMS(g *model.Graph, n model.Node) float64 {
 	}
 	c := ClassOf(n)
 	compute := FLOPs(n) / (m.PeakGFLOPS * m.efficiency(c) * 1e6)
-	memory := MovedElems(g, n) * float64(m.BytesPerElem) / (m.MemBandwidthGBps * 1e6)
+	memory := m.memoryMS(MovedElems(g, n) * float64(m.BytesPerElem))
 	return max(compute, memory) + m.overhead(c)
 }
 
@@ -135,7 +151,7 @@ func (m CostModel) ElementwiseMS(elems int64) float64 {
 	if elems == 0 {
 		return 0
 	}
-	return float64(elems)*8/(m.MemBandwidthGBps*1e6) + m.LayerOverheadMS
+	return m.memoryMS(float64(elems)*8) + m.LayerOverheadMS
 }
 
 // Latency holds per-node, per-block and per-head latency of a graph on one
