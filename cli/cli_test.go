@@ -566,3 +566,29 @@ func TestFidelityFeedsPlan(t *testing.T) {
 		}
 	}
 }
+
+// TestInferTinyONNX runs a small torch export that uses what the reference
+// model does not (Concat, ReLU6, SiLU, batch norm kept or folded, average
+// pooling with padding, Gemm) against PyTorch's output.
+func TestInferTinyONNX(t *testing.T) {
+	want, err := readF32("../onnx/testdata/tiny.output.f32", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"tiny_folded", "tiny_bn"} {
+		out := filepath.Join(t.TempDir(), f+".f32")
+		if _, stderr, code := run(t, "infer", "../onnx/testdata/"+f+".onnx", "--input", "../onnx/testdata/tiny.input.f32", "--out", out); code != 0 {
+			t.Fatalf("%s: exit %d: %s", f, code, stderr)
+		}
+		got, err := readF32(out, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			if math.Abs(float64(got[i]-want[i])) > 1e-5 {
+				t.Errorf("%s: output %v, PyTorch %v", f, got, want)
+				break
+			}
+		}
+	}
+}

@@ -56,6 +56,12 @@ func (p *Program) newStep(g *model.Graph, w *Weights, sp stepPlan, ins [][]float
 		return s, nil
 	case model.OpAdaptiveAvgPool2d:
 		return newAdaptiveStep(ins[0], out, inShape, n.Features), nil
+	case model.OpConcat:
+		s := &concatStep{ins: ins, y: out, outElems: int(n.OutShape.Elems())}
+		for _, in := range n.Inputs {
+			s.elems = append(s.elems, int(g.Nodes[in].OutShape.Elems()))
+		}
+		return s, nil
 	case model.OpLinear:
 		s := &linearStep{x: ins[0], y: out, in: n.Conv.InChannels, out: n.Features, act: a, gemm: p.gemm,
 			weight: append([]float32(nil), w.Get(n.Name, "weight")...)}
@@ -258,5 +264,25 @@ func (s *linearStep) run(p *Program) {
 			}
 		}
 		biasAct(row, 0, s.act)
+	}
+}
+
+// concatStep joins its inputs along the channels, sample by sample (each
+// input's [C H W] block lands after the previous ones').
+type concatStep struct {
+	ins      [][]float32
+	elems    []int // per sample, of each input
+	y        []float32
+	outElems int
+}
+
+func (s *concatStep) run(p *Program) {
+	for n := range p.n {
+		off := n * s.outElems
+		for i, x := range s.ins {
+			e := s.elems[i]
+			copy(s.y[off:off+e], x[n*e:(n+1)*e])
+			off += e
+		}
 	}
 }

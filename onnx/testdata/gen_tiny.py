@@ -69,7 +69,13 @@ def main(out):
     for name, mode in (("tiny_folded", torch.onnx.TrainingMode.EVAL), ("tiny_bn", torch.onnx.TrainingMode.PRESERVE)):
         torch.onnx.export(m, x, f"{out}/{name}.onnx", opset_version=13, input_names=["input"],
                           output_names=["output"], training=mode)
-    print("output", tuple(m(x).shape))
+    # The input and PyTorch's output, raw little-endian float32, so the
+    # engine's run of both exports can be checked.
+    with torch.no_grad():
+        y = m(x)
+    x.numpy().astype("<f4").tofile(f"{out}/tiny.input.f32")
+    y.numpy().astype("<f4").tofile(f"{out}/tiny.output.f32")
+    print("output", tuple(y.shape))
 
 
 if __name__ == "__main__":
