@@ -52,7 +52,8 @@ func referenceFiles(t *testing.T) []string {
 	var files []string
 	for _, pattern := range []string{
 		"testdata/torchvision_*.json",
-		"../hwprofiles/measured/*.json",
+		"../hwprofiles/measured/h100_*.json",
+		"../hwprofiles/measured/epyc2c_*.json",
 		"../../shared/reference/torchvision/*.json",
 		"../../shared/reference/measured/*.json",
 	} {
@@ -80,6 +81,9 @@ func TestMatchesTorchvision(t *testing.T) {
 		}
 		for name, want := range ref.Backbones {
 			t.Run(filepath.Base(file)+"/"+name, func(t *testing.T) {
+				if len(want.Leaves) == 0 || len(want.Blocks) == 0 || len(want.Blocks[0].OutShape) != 4 {
+					t.Fatalf("%s is not a torchvision ground-truth file (no leaves or shapes)", file)
+				}
 				g, err := New(name, ref.Meta.Size, ref.Meta.Heads)
 				if err != nil {
 					t.Fatal(err)
