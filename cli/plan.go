@@ -133,6 +133,16 @@ func printPlan(w io.Writer, pl *plan.Plan) error {
 	if err := writeTable(w, header, rows); err != nil {
 		return err
 	}
+	if len(pl.Pareto) > 1 {
+		fmt.Fprintf(w, "\nPareto set (latency, bytes, lowest task accuracy), %d choices:\n", len(pl.Pareto))
+		var prow [][]string
+		for _, o := range pl.Pareto {
+			prow = append(prow, []string{ms(o.Predicted.TotalMS), human(float64(o.Predicted.Bytes)), minAccuracy(o.Predicted), shortChoice(o.Cut, o.Encoding, o.Heads)})
+		}
+		if err := writeTable(w, []string{"  TOTAL ms", "BYTES", "MIN ACC", "CHOICE"}, prow); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(w, "\nspeed-up: %.2fx vs local-only, %.2fx vs remote-only, %.2fx vs MTL-Split's fixed split\n",
 		b.LocalOnly.Predicted.TotalMS/pl.Predicted.TotalMS, b.RemoteOnly.Predicted.TotalMS/pl.Predicted.TotalMS,
 		b.MTLSplit.Predicted.TotalMS/pl.Predicted.TotalMS)
