@@ -24,6 +24,9 @@ type Options struct {
 	// Backend is the BLAS used for convolutions and linear layers; "" means
 	// BackendGonum.
 	Backend Backend
+	// Keep lists nodes whose output must stay a tensor of its own (no
+	// fusion into the next layer): the tensors a layer-level split sends.
+	Keep []int
 }
 
 // ErrClosed is returned by a Program used after Close.
@@ -56,6 +59,10 @@ type Program struct {
 	packB      [][]float32
 	// stepNodes are the graph nodes each step runs (fused ones included).
 	stepNodes [][]int
+	// value[id] is the node whose output holds node id's tensor (aliases
+	// resolved); valueBuf the buffer of each value.
+	value    []int
+	valueBuf map[int]int
 }
 
 type span struct{ lo, hi int }
@@ -89,7 +96,7 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", g.Name, err)
 	}
-	plans, value, err := planSteps(g)
+	plans, value, err := planSteps(g, opts.Keep)
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", g.Name, err)
 	}
@@ -101,6 +108,7 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 		}
 	}
 	valueBuf, sizes := planBuffers(g, plans, opts.Batch)
+	p.value, p.valueBuf = value, valueBuf
 	p.bufs = make([][]float32, len(sizes))
 	for i, n := range sizes {
 		p.bufs[i] = make([]float32, n)
@@ -199,7 +207,7 @@ func isAlias(op model.Op) bool {
 // linear/add+activation) and resolves aliases: value[id] is the node whose
 // output holds node id's tensor. A fusion never crosses a block boundary, so
 // every cut tensor is materialized and split runs match whole runs.
-func planSteps(g *model.Graph) ([]stepPlan, []int, error) {
+func planSteps(g *model.Graph, keep []int) ([]stepPlan, []int, error) {
 	consumers := make([][]int, len(g.Nodes))
 	for _, n := range g.Nodes {
 		for _, in := range n.Inputs {
@@ -215,6 +223,15 @@ func planSteps(g *model.Graph) ([]stepPlan, []int, error) {
 	}
 	for _, h := range g.Heads {
 		cutOutput[h.Output] = true
+	}
+	for _, id := range keep {
+		if id <= 0 || id >= len(g.Nodes) {
+			return nil, nil, fmt.Errorf("keep: no node %d", id)
+		}
+		for isAlias(g.Nodes[id].Op) { // a view keeps the tensor it views
+			id = g.Nodes[id].Inputs[0]
+		}
+		cutOutput[id] = true
 	}
 	// fusable reports whether node id's only reader is next, in the same
 	// block or head, and id's tensor is not a cut or an output.
@@ -317,6 +334,11 @@ func planBuffers(g *model.Graph, plans []stepPlan, batch int) (map[int]int, []in
 		for _, v := range sp.inputs {
 			lastUse[v] = s
 		}
+	}
+	// Every head's logits survive the run (a split runs heads on both
+	// sides and reads them at the end); they are small.
+	for _, h := range g.Heads {
+		lastUse[h.Output] = len(plans)
 	}
 	valueBuf := map[int]int{}
 	var sizes []int
