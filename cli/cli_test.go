@@ -592,3 +592,30 @@ func TestInferTinyONNX(t *testing.T) {
 		}
 	}
 }
+
+func TestRunLayerLevelPlan(t *testing.T) {
+	pl := filepath.Join(t.TempDir(), "plan.yaml")
+	// mobilenet at 64 px on a slow device over a fast link: the ILP cuts
+	// between layers.
+	if _, stderr, code := run(t, "plan", "mobilenet_v3_small", "--input", "64", "--device", "rpi4", "--network", "ethernet",
+		"--encodings", "fp32,int8", "--granularity", "layer", "--out", pl); code != 0 {
+		t.Fatalf("plan: exit %d: %s", code, stderr)
+	}
+	p, err := plan.Load(pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := run(t, "run", "--plan", pl, "--n", "2", "--no-emulate", "-o", "json")
+	if code != 0 {
+		t.Fatalf("run: exit %d: %s", code, stderr)
+	}
+	var got struct {
+		Bytes int `json:"bytes"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	if p.Choice.Encoding != "uint8" && int64(got.Bytes) != p.Predicted.Bytes {
+		t.Errorf("sent %d bytes, plan says %d (cut %s)", got.Bytes, p.Predicted.Bytes, p.Choice.Cut)
+	}
+}

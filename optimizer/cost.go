@@ -68,7 +68,8 @@ func resultBytes(classes int) int64 { return 4 * int64(classes) }
 func (p *Problem) newCandidate(u *units, c Choice, order int) candidate {
 	pl := u.placementOf(c, p.numTiers())
 	if c.Sends() && c.Tensors == nil {
-		c.Tensors = []CutTensor{{Name: u.name[c.Cut], Encoding: c.Encoding, Bytes: c.Encoding.Bytes(u.elems[c.Cut])}}
+		nodes := u.nodes[c.Cut]
+		c.Tensors = []CutTensor{{Name: u.name[c.Cut], Node: nodes[len(nodes)-1], Encoding: c.Encoding, Bytes: c.Encoding.Bytes(u.elems[c.Cut])}}
 	}
 	return p.candidateOf(u, pl, c, order)
 }

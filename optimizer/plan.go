@@ -58,7 +58,7 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 		}
 	}
 	for _, t := range r.Best.Choice.Tensors {
-		out.CutTensors = append(out.CutTensors, plan.CutTensor{Name: t.Name, Encoding: string(t.Encoding), Bytes: t.Bytes})
+		out.CutTensors = append(out.CutTensors, plan.CutTensor{Name: t.Name, Node: t.Node, Encoding: string(t.Encoding), Bytes: t.Bytes})
 	}
 	for _, s := range r.Switch {
 		out.SwitchTable = append(out.SwitchTable, p.Switch(s))
@@ -106,6 +106,7 @@ func (p *Problem) planChoice(c Choice) plan.Choice {
 		return pc
 	}
 	// A DAG cut: blocks wholly on one side, and every layer on the edge.
+	pc.EdgeNodes = append([]int(nil), c.EdgeNodes...)
 	onEdge := make([]bool, len(g.Nodes))
 	for _, n := range c.EdgeNodes {
 		onEdge[n] = true

@@ -221,6 +221,7 @@ const Mixed profile.Encoding = "mixed"
 // CutTensor is one tensor that crosses to the server.
 type CutTensor struct {
 	Name     string
+	Node     int // graph node whose output it is
 	Encoding profile.Encoding
 	Bytes    int64
 }

@@ -222,7 +222,7 @@ func (p *Problem) choiceOf(u *units, pl Placement) Choice {
 		if len(u.nodes[i]) == 1 && i > 0 {
 			name = g.Nodes[u.nodes[i][0]].Name // a layer: its module path
 		}
-		c.Tensors = append(c.Tensors, CutTensor{Name: name, Encoding: e, Bytes: e.Bytes(u.elems[i])})
+		c.Tensors = append(c.Tensors, CutTensor{Name: name, Node: u.nodes[i][len(u.nodes[i])-1], Encoding: e, Bytes: e.Bytes(u.elems[i])})
 		names = append(names, name)
 		if c.Encoding != "" && c.Encoding != e {
 			c.Encoding = Mixed

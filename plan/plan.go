@@ -111,7 +111,9 @@ type Solver struct {
 
 // CutTensor is one tensor sent to the server.
 type CutTensor struct {
-	Name     string `json:"name" yaml:"name"`
+	Name string `json:"name" yaml:"name"`
+	// Node is the graph node whose output it is (0: the input image).
+	Node     int    `json:"node" yaml:"node"`
 	Encoding string `json:"encoding" yaml:"encoding"`
 	Bytes    int64  `json:"bytes" yaml:"bytes"`
 }
@@ -127,7 +129,10 @@ type Choice struct {
 	// EdgeLayers lists the layers run on the edge when the cut is not at a
 	// block boundary (layer-level plans); EdgeBlocks and ServerBlocks then
 	// list the blocks wholly on each side.
-	EdgeLayers   []string `json:"edge_layers,omitempty" yaml:"edge_layers,omitempty,flow"`
+	EdgeLayers []string `json:"edge_layers,omitempty" yaml:"edge_layers,omitempty,flow"`
+	// EdgeNodes are the graph nodes the edge runs, for such a cut (what a
+	// runtime executes).
+	EdgeNodes    []int    `json:"edge_nodes,omitempty" yaml:"edge_nodes,omitempty,flow"`
 	EdgeBlocks   []string `json:"edge_blocks" yaml:"edge_blocks,flow"`
 	ServerBlocks []string `json:"server_blocks" yaml:"server_blocks,flow"`
 	// CutShape is the [C, H, W] of the tensor sent (empty when none).

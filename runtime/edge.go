@@ -47,7 +47,7 @@ func (e *Edge) Dial(addr string, seed uint64) error {
 		return err
 	}
 	e.conn, e.r = conn, bufio.NewReader(conn)
-	if err := writeHello(conn, hello{Hash: e.D.Plan.Model.Hash, Cut: e.D.Cut, Encoding: string(e.D.Encoding), Seed: seed}); err != nil {
+	if err := writeHello(conn, hello{Hash: e.D.Plan.Model.Hash, Cut: e.D.Cut, Encoding: string(e.D.Encoding), Seed: seed, Tensors: e.D.tensorsKey()}); err != nil {
 		return err
 	}
 	line, err := readLine(e.r)
@@ -84,7 +84,12 @@ func (e *Edge) Infer(in []float32) (Timing, error) {
 	var t Timing
 	start := time.Now()
 	x := in
-	if d.Cut > 0 {
+	switch {
+	case d.Layer():
+		if err := p.RunNodes(func(id int) bool { return d.runsOnEdge(id, true) }, in); err != nil {
+			return t, err
+		}
+	case d.Cut > 0:
 		var err error
 		if x, err = p.RunRange(0, d.Cut, in); err != nil {
 			return t, err
@@ -99,10 +104,15 @@ func (e *Edge) Infer(in []float32) (Timing, error) {
 	ch := make(chan answer, 1)
 	if d.Sends() {
 		var err error
-		if e.enc, err = engine.Encode(e.enc[:0], d.Encoding, x); err != nil {
+		if d.Layer() {
+			e.enc, t.Bytes, err = e.encodeLayers()
+		} else {
+			e.enc, err = engine.Encode(e.enc[:0], d.Encoding, x)
+			t.Bytes = len(e.enc)
+		}
+		if err != nil {
 			return t, err
 		}
-		t.Bytes = len(e.enc)
 		go func(payload []byte) {
 			sent := time.Now()
 			e.Link.wait(len(payload), e.Link.up())
@@ -119,7 +129,21 @@ func (e *Edge) Infer(in []float32) (Timing, error) {
 	}
 	t.EdgeMS = float64(time.Since(start).Nanoseconds()) / 1e6
 	// Edge heads run while the server works.
-	if d.Cut == p.Cuts() {
+	if d.Layer() {
+		headStart := time.Now()
+		if err := p.RunNodes(func(id int) bool { return d.runsOnEdge(id, false) }, nil); err != nil {
+			return t, err
+		}
+		for i, edge := range d.HeadsOnEdge {
+			if edge {
+				var err error
+				if t.Logits[i], err = p.Tensor(d.Graph.Heads[i].Output); err != nil {
+					return t, err
+				}
+			}
+		}
+		t.EdgeMS += float64(time.Since(headStart).Nanoseconds()) / 1e6
+	} else if d.Cut == p.Cuts() {
 		headStart := time.Now()
 		for i, edge := range d.HeadsOnEdge {
 			if edge {
@@ -169,3 +193,23 @@ func cutShape(d *Deployment) model.Shape {
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+// encodeLayers encodes every tensor of a layer-level cut into one frame
+// payload; bytes counts the tensors alone, as the plan does.
+func (e *Edge) encodeLayers() ([]byte, int, error) {
+	var parts [][]byte
+	bytes := 0
+	for _, t := range e.D.Tensors {
+		x, err := e.Prog.Tensor(t.Node)
+		if err != nil {
+			return nil, 0, err
+		}
+		b, err := engine.Encode(nil, t.Encoding, x)
+		if err != nil {
+			return nil, 0, err
+		}
+		parts = append(parts, b)
+		bytes += len(b)
+	}
+	return packTensors(e.enc, parts), bytes, nil
+}

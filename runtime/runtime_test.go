@@ -10,6 +10,7 @@ import (
 	"github.com/mtlsplit/mtlsplit/hwprofiles"
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/optimizer"
+	"github.com/mtlsplit/mtlsplit/plan"
 	splitrt "github.com/mtlsplit/mtlsplit/runtime"
 )
 
@@ -119,4 +120,98 @@ func TestSplitOverSocketEqualsWhole(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLayerCutOverSocket runs a cut inside a squeeze-excitation block
+// (several tensors cross) over the socket against the whole network
+// compiled the same way: the logits are equal bit for bit.
+func TestLayerCutOverSocket(t *testing.T) {
+	d0 := planFor(t, "features.4", "fp32", map[string]string{"task1": "edge", "task2": "server"})
+	pl := *d0.Plan
+	g := d0.Graph
+	// The edge runs the backbone up to features.4's squeeze-excitation
+	// pool: the pooled vector and the feature map it scales both cross.
+	cut := -1
+	for _, n := range g.Nodes {
+		if n.Name == "features.4.block.2.avgpool" {
+			cut = n.ID
+		}
+	}
+	edge := map[int]bool{}
+	for _, n := range g.Nodes {
+		if n.ID <= cut && n.Task < 0 {
+			edge[n.ID] = true
+		}
+	}
+	pl.Choice.Heads = map[string]string{"task1": "server", "task2": "server"}
+	pl.Choice.EdgeNodes, pl.CutTensors = nil, nil
+	for id := range g.Nodes {
+		if edge[id] && id > 0 {
+			pl.Choice.EdgeNodes = append(pl.Choice.EdgeNodes, id)
+		}
+	}
+	for _, n := range g.Nodes {
+		for _, in := range n.Inputs {
+			if edge[in] && !edge[n.ID] && !containsNode(pl.CutTensors, in) {
+				pl.CutTensors = append(pl.CutTensors, plan.CutTensor{Name: g.Nodes[in].Name, Node: in, Encoding: "fp32"})
+			}
+		}
+	}
+	if len(pl.CutTensors) < 2 {
+		t.Fatalf("cut sends %v", pl.CutTensors)
+	}
+	d, err := splitrt.Prepare(&pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const seed = 9
+	in := make([]float32, 3*64*64)
+	for i := range in {
+		in[i] = float32(i%13) * 0.05
+	}
+	whole, _ := d.Compile(seed, engine.Options{Threads: 1})
+	defer whole.Close()
+	_, want, err := whole.RunAll(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, _ := d.Compile(seed, engine.Options{Threads: 1})
+	defer sp.Close()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln.Close()
+	go (&splitrt.Server{D: d, Prog: sp, Seed: seed}).Serve(ln)
+	ep, _ := d.Compile(seed, engine.Options{Threads: 1})
+	defer ep.Close()
+	e := &splitrt.Edge{D: d, Prog: ep}
+	if err := e.Dial(ln.Addr().String(), seed); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	got, err := e.Infer(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for task := range want {
+		for i := range want[task] {
+			if got.Logits[task][i] != want[task][i] {
+				t.Fatalf("task %d logit %d: %g, whole %g", task, i, got.Logits[task][i], want[task][i])
+			}
+		}
+	}
+	var bytes int64
+	for _, c := range pl.CutTensors {
+		bytes += int64(4 * g.Nodes[c.Node].OutShape.Elems())
+	}
+	if int64(got.Bytes) != bytes {
+		t.Errorf("sent %d bytes, the tensors are %d", got.Bytes, bytes)
+	}
+}
+
+func containsNode(ts []plan.CutTensor, node int) bool {
+	for _, t := range ts {
+		if t.Node == node {
+			return true
+		}
+	}
+	return false
 }

@@ -54,7 +54,7 @@ func (s *Server) handle(conn net.Conn) error {
 		return err
 	}
 	d := s.D
-	if h.Hash != d.Plan.Model.Hash || h.Cut != d.Cut || h.Encoding != string(d.Encoding) || h.Seed != s.Seed {
+	if h.Hash != d.Plan.Model.Hash || h.Cut != d.Cut || h.Encoding != string(d.Encoding) || h.Seed != s.Seed || h.Tensors != d.tensorsKey() {
 		msg := fmt.Sprintf("error: edge runs graph %s cut %d %s seed %d, this server graph %s cut %d %s seed %d",
 			h.Hash, h.Cut, h.Encoding, h.Seed, d.Plan.Model.Hash, d.Cut, d.Encoding, s.Seed)
 		fmt.Fprintln(conn, msg)
@@ -66,7 +66,10 @@ func (s *Server) handle(conn net.Conn) error {
 	if s.Log != nil {
 		s.Log("edge %s connected: %s cut after %s, %s", conn.RemoteAddr(), d.Graph.Name, d.Plan.Choice.Cut, d.Encoding)
 	}
-	x := make([]float32, cutShape(d).Elems())
+	var x []float32
+	if !d.Layer() {
+		x = make([]float32, cutShape(d).Elems())
+	}
 	var buf []byte
 	for {
 		frame, err := readFrame(r, buf)
@@ -92,6 +95,9 @@ func (s *Server) infer(frame []byte, x []float32) (map[int][]float32, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d, p := s.D, s.Prog
+	if d.Layer() {
+		return s.inferLayers(frame)
+	}
 	if err := engine.Decode(x, d.Encoding, frame); err != nil {
 		return nil, fmt.Errorf("decode cut tensor: %w", err)
 	}
@@ -103,6 +109,37 @@ func (s *Server) infer(frame []byte, x []float32) (map[int][]float32, error) {
 	for t, edge := range d.HeadsOnEdge {
 		if !edge {
 			if results[t], err = p.RunHead(t, backbone); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return results, nil
+}
+
+// inferLayers takes the tensors of a layer-level cut, runs every server
+// node and returns the server's results.
+func (s *Server) inferLayers(frame []byte) (map[int][]float32, error) {
+	d, p, g := s.D, s.Prog, s.D.Graph
+	parts, err := unpackTensors(frame, len(d.Tensors))
+	if err != nil {
+		return nil, err
+	}
+	for i, t := range d.Tensors {
+		x := make([]float32, g.Nodes[t.Node].OutShape.Elems())
+		if err := engine.Decode(x, t.Encoding, parts[i]); err != nil {
+			return nil, fmt.Errorf("decode %q: %w", g.Nodes[t.Node].Name, err)
+		}
+		if err := p.SetTensor(t.Node, x); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.RunNodes(func(id int) bool { return !d.OnEdge[id] }, nil); err != nil {
+		return nil, err
+	}
+	results := map[int][]float32{}
+	for t, edge := range d.HeadsOnEdge {
+		if !edge {
+			if results[t], err = p.Tensor(g.Heads[t].Output); err != nil {
 				return nil, err
 			}
 		}

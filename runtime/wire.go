@@ -21,6 +21,7 @@ type hello struct {
 	Cut      int    `json:"cut"`
 	Encoding string `json:"encoding"`
 	Seed     uint64 `json:"seed"`
+	Tensors  string `json:"tensors,omitempty"`
 }
 
 // maxFrame bounds what a peer may ask us to read (1 GiB).
@@ -122,4 +123,34 @@ func readReply(r io.Reader, tasks int) (reply, error) {
 		out.Bytes += 8 + 4*int(k)
 	}
 	return out, nil
+}
+
+// packTensors puts several encoded tensors in one frame: [u32 n] then
+// [u32 length][bytes] each.
+func packTensors(dst []byte, parts [][]byte) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst[:0], uint32(len(parts)))
+	for _, p := range parts {
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(p)))
+		dst = append(dst, p...)
+	}
+	return dst
+}
+
+func unpackTensors(frame []byte, n int) ([][]byte, error) {
+	if len(frame) < 4 || int(binary.LittleEndian.Uint32(frame)) != n {
+		return nil, fmt.Errorf("frame does not hold %d tensors", n)
+	}
+	frame = frame[4:]
+	parts := make([][]byte, n)
+	for i := range parts {
+		if len(frame) < 4 {
+			return nil, errors.New("truncated frame")
+		}
+		size := int(binary.LittleEndian.Uint32(frame))
+		if len(frame)-4 < size {
+			return nil, errors.New("truncated frame")
+		}
+		parts[i], frame = frame[4:4+size], frame[4+size:]
+	}
+	return parts, nil
 }
