@@ -16,18 +16,17 @@ import (
 
 // DeployOptions are the options of "mtlsplit serve" and "mtlsplit run".
 type DeployOptions struct {
-	IO       *IO
-	Plan     string
-	Listen   string
-	Connect  string
-	Input    string
-	N        int
-	Seed     uint64
-	Threads  int
-	NoEmu    bool
-	Format   string
-	Quiet    bool
-	listener net.Listener // set by tests
+	IO      *IO
+	Plan    string
+	Listen  string
+	Connect string
+	Input   string
+	N       int
+	Seed    uint64
+	Threads int
+	NoEmu   bool
+	Format  string
+	Quiet   bool
 }
 
 func (o *DeployOptions) deployment() (*splitrt.Deployment, error) {
@@ -67,11 +66,9 @@ func runServe(opts *DeployOptions) error {
 		return internal(err)
 	}
 	defer prog.Close()
-	ln := opts.listener
-	if ln == nil {
-		if ln, err = net.Listen("tcp", opts.Listen); err != nil {
-			return err
-		}
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(opts.IO.Err, "serving %s (cut after %s, %s) on %s\n", d.Graph.Name, d.Plan.Choice.Cut, d.Plan.Choice.Encoding, ln.Addr())
 	stop := make(chan os.Signal, 1)

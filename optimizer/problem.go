@@ -2,7 +2,6 @@ package optimizer
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/mtlsplit/mtlsplit/model"
@@ -273,13 +272,3 @@ func (c Choice) String() string {
 
 // Equal reports whether two choices are the same.
 func (c Choice) Equal(o Choice) bool { return c.String() == o.String() }
-
-// sortedTasks returns task names in order (for stable output).
-func sortedTasks(m map[string]float64) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}

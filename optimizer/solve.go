@@ -294,22 +294,6 @@ func (r *Result) String() string {
 	return fmt.Sprintf("%s %s: %s, %.3f ms", r.Method, r.Status, r.Best.Choice, r.Best.Cost.TotalMS)
 }
 
-// EvaluateAt costs a choice at an uplink bandwidth and checks it against
-// every constraint.
-func (p *Problem) EvaluateAt(c Choice, uplinkMbps float64) (Evaluated, error) {
-	if !(uplinkMbps > 0) {
-		return Evaluated{}, fmt.Errorf("uplink %g Mbps must be positive", uplinkMbps)
-	}
-	u := p.units(BlockLevel)
-	for i, ch := range p.choices() {
-		if ch.Equal(c) {
-			cd := p.newCandidate(u, ch, i)
-			return p.evaluate(&cd, 1/uplinkMbps), nil
-		}
-	}
-	return Evaluated{}, fmt.Errorf("choice %s is not in the search space of %s", c, p.Graph.Name)
-}
-
 // BaselinesAt evaluates the three fixed strategies at an uplink bandwidth.
 func (p *Problem) BaselinesAt(uplinkMbps float64) Baselines {
 	_, all := p.candidates()

@@ -149,27 +149,6 @@ func (u *units) crosses(pl Placement, i, h int) bool {
 	return false
 }
 
-// valid reports whether a placement keeps the input on the device, never
-// sends a tensor back towards it, and encodes exactly what crosses.
-func (u *units) valid(pl Placement) bool {
-	if pl.Tier[0] != 0 {
-		return false
-	}
-	for i := range u.name {
-		for _, c := range u.consumers[i] {
-			if pl.Tier[c] < pl.Tier[i] {
-				return false
-			}
-		}
-		for h := 1; h <= len(pl.Encoding[i]); h++ {
-			if u.crosses(pl, i, h) != (pl.Encoding[i][h-1] != "") {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // placementOf turns a block-level choice into a placement on the device
 // and the server (the first two of tiers).
 func (u *units) placementOf(c Choice, tiers int) Placement {
