@@ -69,7 +69,7 @@ func (p *Problem) newCandidate(u *units, c Choice, order int) candidate {
 	pl := u.placementOf(c, p.numTiers())
 	if c.Sends() && c.Tensors == nil {
 		nodes := u.nodes[c.Cut]
-		c.Tensors = []CutTensor{{Name: u.name[c.Cut], Node: nodes[len(nodes)-1], Encoding: c.Encoding, Bytes: c.Encoding.Bytes(u.elems[c.Cut])}}
+		c.Tensors = []CutTensor{{Name: u.name[c.Cut], Node: nodes[len(nodes)-1], Hop: 1, Encoding: c.Encoding, Bytes: c.Encoding.Bytes(u.elems[c.Cut])}}
 	}
 	return p.candidateOf(u, pl, c, order)
 }

@@ -52,13 +52,14 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 		for k := range p.numTiers() {
 			t := plan.Tier{Name: names[k], Device: p.side(k).Name}
 			if k > 0 {
-				t.Network = p.hop(k).Name
+				n := p.hop(k)
+				t.Network, t.UplinkMbps, t.DownlinkMbps, t.RTTMS = n.Name, n.UplinkMbps, n.DownlinkMbps, n.RTTMS
 			}
 			out.Tiers = append(out.Tiers, t)
 		}
 	}
-	for _, t := range r.Best.Choice.Tensors {
-		out.CutTensors = append(out.CutTensors, plan.CutTensor{Name: t.Name, Node: t.Node, Encoding: string(t.Encoding), Bytes: t.Bytes})
+	for _, t := range append(append([]CutTensor(nil), r.Best.Choice.Tensors...), r.Best.Choice.Forward...) {
+		out.CutTensors = append(out.CutTensors, plan.CutTensor{Name: t.Name, Node: t.Node, Hop: t.Hop, Encoding: string(t.Encoding), Bytes: t.Bytes})
 	}
 	for _, s := range r.Switch {
 		out.SwitchTable = append(out.SwitchTable, p.Switch(s))
@@ -107,6 +108,7 @@ func (p *Problem) planChoice(c Choice) plan.Choice {
 	}
 	// A DAG cut: blocks wholly on one side, and every layer on the edge.
 	pc.EdgeNodes = append([]int(nil), c.EdgeNodes...)
+	pc.NodeTiers = append([]int(nil), c.NodeTier...)
 	onEdge := make([]bool, len(g.Nodes))
 	for _, n := range c.EdgeNodes {
 		onEdge[n] = true

@@ -212,6 +212,10 @@ type Choice struct {
 	Tensors []CutTensor
 	// EdgeNodes are the graph nodes run on the edge, for a DAG cut.
 	EdgeNodes []int
+	// With more than two tiers: the tier of every node, and the tensors
+	// forwarded over hops after the first.
+	NodeTier []int
+	Forward  []CutTensor
 }
 
 // Mixed is the encoding of a DAG cut whose tensors use different encodings.
@@ -221,6 +225,7 @@ const Mixed profile.Encoding = "mixed"
 type CutTensor struct {
 	Name     string
 	Node     int // graph node whose output it is
+	Hop      int // the hop it crosses (1: the device's uplink)
 	Encoding profile.Encoding
 	Bytes    int64
 }

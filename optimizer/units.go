@@ -183,6 +183,12 @@ func (p *Problem) choiceOf(u *units, pl Placement) Choice {
 		for t := range u.heads {
 			c.HeadTier = append(c.HeadTier, pl.Tier[u.last(t)])
 		}
+		c.NodeTier = make([]int, len(g.Nodes))
+		for i, nodes := range u.nodes {
+			for _, n := range nodes {
+				c.NodeTier[n] = pl.Tier[i]
+			}
+		}
 	}
 	onEdge := make([]bool, len(g.Nodes))
 	for i, nodes := range u.nodes {
@@ -192,16 +198,23 @@ func (p *Problem) choiceOf(u *units, pl Placement) Choice {
 	}
 	var names []string
 	for i, encs := range pl.Encoding {
+		name := u.name[i]
+		if len(u.nodes[i]) == 1 && i > 0 {
+			name = g.Nodes[u.nodes[i][0]].Name // a layer: its module path
+		}
+		node := u.nodes[i][len(u.nodes[i])-1]
+		// Tensors forwarded between later tiers.
+		for h := 2; h <= len(encs); h++ {
+			if e := encs[h-1]; e != "" {
+				c.Forward = append(c.Forward, CutTensor{Name: name, Node: node, Hop: h, Encoding: e, Bytes: e.Bytes(u.elems[i])})
+			}
+		}
 		// The device's uplink carries what the plan calls the cut.
 		e := encs[0]
 		if e == "" {
 			continue
 		}
-		name := u.name[i]
-		if len(u.nodes[i]) == 1 && i > 0 {
-			name = g.Nodes[u.nodes[i][0]].Name // a layer: its module path
-		}
-		c.Tensors = append(c.Tensors, CutTensor{Name: name, Node: u.nodes[i][len(u.nodes[i])-1], Encoding: e, Bytes: e.Bytes(u.elems[i])})
+		c.Tensors = append(c.Tensors, CutTensor{Name: name, Node: node, Hop: 1, Encoding: e, Bytes: e.Bytes(u.elems[i])})
 		names = append(names, name)
 		if c.Encoding != "" && c.Encoding != e {
 			c.Encoding = Mixed

@@ -75,6 +75,10 @@ type Tier struct {
 	Name    string `json:"name" yaml:"name"`
 	Device  string `json:"device" yaml:"device"`
 	Network string `json:"network,omitempty" yaml:"network,omitempty"`
+	// The network into this tier.
+	UplinkMbps   float64 `json:"uplink_mbps,omitempty" yaml:"uplink_mbps,omitempty"`
+	DownlinkMbps float64 `json:"downlink_mbps,omitempty" yaml:"downlink_mbps,omitempty"`
+	RTTMS        float64 `json:"rtt_ms,omitempty" yaml:"rtt_ms,omitempty"`
 }
 
 // Network is the link the plan was made for.
@@ -113,7 +117,9 @@ type Solver struct {
 type CutTensor struct {
 	Name string `json:"name" yaml:"name"`
 	// Node is the graph node whose output it is (0: the input image).
-	Node     int    `json:"node" yaml:"node"`
+	Node int `json:"node" yaml:"node"`
+	// Hop is the hop it crosses, 1 being the device's uplink.
+	Hop      int    `json:"hop" yaml:"hop"`
 	Encoding string `json:"encoding" yaml:"encoding"`
 	Bytes    int64  `json:"bytes" yaml:"bytes"`
 }
@@ -132,7 +138,9 @@ type Choice struct {
 	EdgeLayers []string `json:"edge_layers,omitempty" yaml:"edge_layers,omitempty,flow"`
 	// EdgeNodes are the graph nodes the edge runs, for such a cut (what a
 	// runtime executes).
-	EdgeNodes    []int    `json:"edge_nodes,omitempty" yaml:"edge_nodes,omitempty,flow"`
+	EdgeNodes []int `json:"edge_nodes,omitempty" yaml:"edge_nodes,omitempty,flow"`
+	// NodeTiers is the tier of every graph node, with more than two tiers.
+	NodeTiers    []int    `json:"node_tiers,omitempty" yaml:"node_tiers,omitempty,flow"`
 	EdgeBlocks   []string `json:"edge_blocks" yaml:"edge_blocks,flow"`
 	ServerBlocks []string `json:"server_blocks" yaml:"server_blocks,flow"`
 	// CutShape is the [C, H, W] of the tensor sent (empty when none).
