@@ -619,3 +619,21 @@ func TestRunLayerLevelPlan(t *testing.T) {
 		t.Errorf("sent %d bytes, plan says %d (cut %s)", got.Bytes, p.Predicted.Bytes, p.Choice.Cut)
 	}
 }
+
+func TestRunThreeTierPlan(t *testing.T) {
+	pl := filepath.Join(t.TempDir(), "plan.yaml")
+	if _, stderr, code := run(t, "plan", "mobilenet_v3_small", "--input", "64", "--device", "rpi4", "--server", "epyc-16c,h100",
+		"--network", "wifi6,ethernet", "--tiers", "device,edge-server,cloud", "--encodings", "fp32,int8", "--out", pl); code != 0 {
+		t.Fatalf("plan: exit %d: %s", code, stderr)
+	}
+	stdout, stderr, code := run(t, "run", "--plan", pl, "--n", "2", "--no-emulate", "-o", "json")
+	if code != 0 {
+		t.Fatalf("run: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, `"measured"`) {
+		t.Errorf("run output %s", stdout)
+	}
+	if _, stderr, code := run(t, "serve", "--plan", pl, "--tier", "1", "--listen", "127.0.0.1:0"); code != 2 || !strings.Contains(stderr, "--next") {
+		t.Errorf("tier 1 without --next: exit %d, %q", code, stderr)
+	}
+}

@@ -27,6 +27,17 @@ type DeployOptions struct {
 	NoEmu   bool
 	Format  string
 	Quiet   bool
+	Tier    int
+	Next    string
+}
+
+// nextLink is the emulated network from tier k to the next, or nil.
+func nextLink(d *splitrt.Deployment, k int, noEmu bool) *splitrt.Link {
+	if noEmu || k+1 >= len(d.Plan.Tiers) {
+		return nil
+	}
+	t := d.Plan.Tiers[k+1]
+	return &splitrt.Link{UplinkMbps: t.UplinkMbps, DownlinkMbps: t.DownlinkMbps, RTTMS: t.RTTMS}
 }
 
 func (o *DeployOptions) deployment() (*splitrt.Deployment, error) {
@@ -53,6 +64,9 @@ func NewCmdServe(io *IO) *cobra.Command {
 	cmd.Flags().StringVar(&opts.Listen, "listen", "127.0.0.1:7070", "address to listen on")
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "seed of the zoo model's random weights (the edge must use the same)")
 	cmd.Flags().IntVar(&opts.Threads, "threads", 0, "engine threads (0: all cores)")
+	cmd.Flags().IntVar(&opts.Tier, "tier", 1, "which tier this server is, with more than two (1: the first behind the device)")
+	cmd.Flags().StringVar(&opts.Next, "next", "", "address of the next tier's server, with more than two tiers")
+	cmd.Flags().BoolVar(&opts.NoEmu, "no-emulate", false, "do not pace the link to the next tier")
 	return cmd
 }
 
@@ -70,11 +84,18 @@ func runServe(opts *DeployOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.IO.Err, "serving %s (cut after %s, %s) on %s\n", d.Graph.Name, d.Plan.Choice.Cut, d.Plan.Choice.Encoding, ln.Addr())
+	if opts.Tier < 1 || opts.Tier >= d.NumTiers() {
+		return fmt.Errorf("--tier %d: the plan has tiers 1 to %d behind the device", opts.Tier, d.NumTiers()-1)
+	}
+	if opts.Tier+1 < d.NumTiers() && opts.Next == "" {
+		return fmt.Errorf("tier %d forwards to tier %d: give its address with --next", opts.Tier, opts.Tier+1)
+	}
+	fmt.Fprintf(opts.IO.Err, "serving %s (cut after %s, %s) as tier %d on %s\n", d.Graph.Name, d.Plan.Choice.Cut, d.Plan.Choice.Encoding, opts.Tier, ln.Addr())
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, os.Interrupt)
 	go func() { <-stop; ln.Close() }()
-	srv := &splitrt.Server{D: d, Prog: prog, Seed: opts.Seed, Log: func(f string, a ...any) { fmt.Fprintf(opts.IO.Err, f+"\n", a...) }}
+	srv := &splitrt.Server{D: d, Prog: prog, Seed: opts.Seed, Tier: opts.Tier, Next: opts.Next, NextLink: nextLink(d, opts.Tier, opts.NoEmu),
+		Log: func(f string, a ...any) { fmt.Fprintf(opts.IO.Err, f+"\n", a...) }}
 	return srv.Serve(ln)
 }
 
@@ -125,18 +146,22 @@ func runRun(opts *DeployOptions) error {
 	defer prog.Close()
 	addr := opts.Connect
 	if addr == "" && d.Sends() {
-		sp, err := d.Compile(opts.Seed, eo)
-		if err != nil {
-			return internal(err)
+		// Every tier behind the device, here on loopback, the last first
+		// so each knows the address of the next.
+		for k := d.NumTiers() - 1; k >= 1; k-- {
+			sp, err := d.Compile(opts.Seed, eo)
+			if err != nil {
+				return internal(err)
+			}
+			defer sp.Close()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return err
+			}
+			defer ln.Close()
+			go (&splitrt.Server{D: d, Prog: sp, Seed: opts.Seed, Tier: k, Next: addr, NextLink: nextLink(d, k, opts.NoEmu)}).Serve(ln)
+			addr = ln.Addr().String()
 		}
-		defer sp.Close()
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return err
-		}
-		defer ln.Close()
-		go (&splitrt.Server{D: d, Prog: sp, Seed: opts.Seed}).Serve(ln)
-		addr = ln.Addr().String()
 	}
 	var in []float32
 	if opts.Input != "" {

@@ -225,8 +225,11 @@ func planSteps(g *model.Graph, keep []int) ([]stepPlan, []int, error) {
 		cutOutput[h.Output] = true
 	}
 	for _, id := range keep {
-		if id <= 0 || id >= len(g.Nodes) {
+		if id < 0 || id >= len(g.Nodes) {
 			return nil, nil, fmt.Errorf("keep: no node %d", id)
+		}
+		if id == 0 {
+			continue // the input is a tensor of its own already
 		}
 		for isAlias(g.Nodes[id].Op) { // a view keeps the tensor it views
 			id = g.Nodes[id].Inputs[0]

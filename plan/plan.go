@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -233,9 +234,16 @@ func (p *Plan) Validate() error {
 	if p.Choice.Cut == "" || p.Choice.Encoding == "" {
 		add("choice needs a cut and an encoding")
 	}
+	sides := []string{"edge", "server"}
+	if len(p.Tiers) > 0 {
+		sides = nil
+		for _, t := range p.Tiers {
+			sides = append(sides, t.Name)
+		}
+	}
 	for _, t := range p.Model.Tasks {
-		if s := p.Choice.Heads[t.Name]; s != "edge" && s != "server" {
-			add("choice.heads.%s is %q, want edge or server", t.Name, s)
+		if s := p.Choice.Heads[t.Name]; !slices.Contains(sides, s) {
+			add("choice.heads.%s is %q, want one of %s", t.Name, s, strings.Join(sides, ", "))
 		}
 	}
 	if len(p.Choice.Heads) != len(p.Model.Tasks) {

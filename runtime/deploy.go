@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/model"
@@ -23,7 +24,15 @@ type Deployment struct {
 	// order they go on the wire.
 	OnEdge  []bool
 	Tensors []Tensor
+	// With more than two tiers: every node's tier, every task's result's
+	// tier, and the tensors each hop carries (Hops[0] = Tensors).
+	NodeTier []int
+	HeadTier []int
+	Hops     [][]Tensor
 }
+
+// NumTiers counts the tiers, the device included.
+func (d *Deployment) NumTiers() int { return max(2, len(d.Hops)+1) }
 
 // Tensor is one tensor a layer-level cut sends.
 type Tensor struct {
@@ -41,9 +50,6 @@ func (d *Deployment) Sends() bool { return d.Encoding != "" }
 // Prepare checks that a plan can run here and resolves it against its
 // graph, which it rebuilds and compares by hash.
 func Prepare(p *plan.Plan) (*Deployment, error) {
-	if len(p.Tiers) > 0 {
-		return nil, fmt.Errorf("plan has %d tiers: the runtime runs a device and one server", len(p.Tiers))
-	}
 	var classes []int
 	for _, t := range p.Model.Tasks {
 		classes = append(classes, t.Classes)
@@ -59,8 +65,11 @@ func Prepare(p *plan.Plan) (*Deployment, error) {
 	if err := d.heads(); err != nil {
 		return nil, err
 	}
-	if len(p.Choice.EdgeNodes) > 0 {
+	if len(p.Choice.EdgeNodes) > 0 || len(p.Choice.NodeTiers) > 0 {
 		return d, d.layerCut()
+	}
+	if len(p.Tiers) > 0 {
+		return nil, fmt.Errorf("plan has %d tiers but no node placement", len(p.Tiers))
 	}
 	if p.Choice.Cut == "input" {
 		d.Cut = 0
@@ -85,70 +94,109 @@ func Prepare(p *plan.Plan) (*Deployment, error) {
 	return d, nil
 }
 
-// heads reads which side every task's result comes from.
+// heads reads which side (tier) every task's result comes from.
 func (d *Deployment) heads() error {
 	p := d.Plan
-	for _, t := range p.Model.Tasks {
-		switch p.Choice.Heads[t.Name] {
-		case "edge":
-			d.HeadsOnEdge = append(d.HeadsOnEdge, true)
-		case "server":
-			d.HeadsOnEdge = append(d.HeadsOnEdge, false)
-		default:
-			return fmt.Errorf("plan puts head %s on %q", t.Name, p.Choice.Heads[t.Name])
+	names := []string{"edge", "server"}
+	if len(p.Tiers) > 0 {
+		names = nil
+		for _, t := range p.Tiers {
+			names = append(names, t.Name)
 		}
+	}
+	for _, t := range p.Model.Tasks {
+		k := slices.Index(names, p.Choice.Heads[t.Name])
+		if k < 0 {
+			return fmt.Errorf("plan puts head %s on %q (tiers: %v)", t.Name, p.Choice.Heads[t.Name], names)
+		}
+		d.HeadTier = append(d.HeadTier, k)
+		d.HeadsOnEdge = append(d.HeadsOnEdge, k == 0)
 	}
 	return nil
 }
 
-// layerCut resolves a layer-level cut and checks it: the edge's nodes are
-// closed under their inputs, and the plan sends exactly the tensors that
-// cross.
+// layerCut resolves a layer-level cut and checks it: no node runs on a
+// tier before one of its inputs, and the plan sends exactly the tensors
+// that cross, hop by hop.
 func (d *Deployment) layerCut() error {
 	g, p := d.Graph, d.Plan
-	d.OnEdge = make([]bool, len(g.Nodes))
-	d.OnEdge[0] = true
-	for _, id := range p.Choice.EdgeNodes {
-		if id < 0 || id >= len(g.Nodes) {
-			return fmt.Errorf("plan runs node %d on the edge; %s has %d", id, g.Name, len(g.Nodes))
+	tiers := max(2, len(p.Tiers))
+	d.NodeTier = make([]int, len(g.Nodes))
+	if len(p.Choice.NodeTiers) > 0 {
+		if len(p.Choice.NodeTiers) != len(g.Nodes) {
+			return fmt.Errorf("plan places %d nodes; %s has %d", len(p.Choice.NodeTiers), g.Name, len(g.Nodes))
 		}
-		d.OnEdge[id] = true
+		copy(d.NodeTier, p.Choice.NodeTiers)
+	} else {
+		for i := range d.NodeTier {
+			d.NodeTier[i] = 1
+		}
+		d.NodeTier[0] = 0
+		for _, id := range p.Choice.EdgeNodes {
+			if id < 0 || id >= len(g.Nodes) {
+				return fmt.Errorf("plan runs node %d on the edge; %s has %d", id, g.Name, len(g.Nodes))
+			}
+			d.NodeTier[id] = 0
+		}
 	}
-	crossing := map[int]bool{}
+	if d.NodeTier[0] != 0 {
+		return fmt.Errorf("plan does not keep the input on the device")
+	}
+	d.OnEdge = make([]bool, len(g.Nodes))
+	for id, k := range d.NodeTier {
+		if k < 0 || k >= tiers {
+			return fmt.Errorf("plan puts node %d on tier %d of %d", id, k, tiers)
+		}
+		d.OnEdge[id] = k == 0
+	}
+	// crossing[h] holds the nodes whose output crosses into tier h.
+	crossing := make([]map[int]bool, tiers)
+	for h := range crossing {
+		crossing[h] = map[int]bool{}
+	}
 	for _, n := range g.Nodes {
 		for _, in := range n.Inputs {
-			if d.OnEdge[n.ID] && !d.OnEdge[in] {
-				return fmt.Errorf("plan runs %q on the edge but its input %q on the server", n.Name, g.Nodes[in].Name)
+			if d.NodeTier[n.ID] < d.NodeTier[in] {
+				return fmt.Errorf("plan runs %q on tier %d but its input %q on tier %d", n.Name, d.NodeTier[n.ID], g.Nodes[in].Name, d.NodeTier[in])
 			}
-			if d.OnEdge[in] && !d.OnEdge[n.ID] {
-				crossing[in] = true
+			for h := d.NodeTier[in] + 1; h <= d.NodeTier[n.ID]; h++ {
+				crossing[h][in] = true
 			}
 		}
 	}
+	d.Hops = make([][]Tensor, tiers-1)
 	for _, t := range p.CutTensors {
-		if !crossing[t.Node] {
-			return fmt.Errorf("plan sends %q (node %d), which does not cross", t.Name, t.Node)
+		h := max(t.Hop, 1)
+		if h >= tiers || !crossing[h][t.Node] {
+			return fmt.Errorf("plan sends %q (node %d) over hop %d, where it does not cross", t.Name, t.Node, h)
 		}
-		delete(crossing, t.Node)
+		delete(crossing[h], t.Node)
 		e := engine.Encoding(t.Encoding)
 		if t.Node == 0 {
 			e = engine.Int8 // the raw image, as 8-bit codes of the float input
 		}
-		d.Tensors = append(d.Tensors, Tensor{Node: t.Node, Encoding: e})
+		d.Hops[h-1] = append(d.Hops[h-1], Tensor{Node: t.Node, Encoding: e})
 	}
-	for id := range crossing {
-		return fmt.Errorf("plan does not say how to send %q (node %d), which crosses", g.Nodes[id].Name, id)
+	for h := 1; h < tiers; h++ {
+		for id := range crossing[h] {
+			return fmt.Errorf("plan does not say how to send %q (node %d) over hop %d", g.Nodes[id].Name, id, h)
+		}
 	}
+	d.Tensors = d.Hops[0]
 	if len(d.Tensors) > 0 {
 		d.Encoding = d.Tensors[0].Encoding // marks that something is sent
 	}
 	return nil
 }
 
-// tensorsKey names the layer cut's tensors for the handshake.
-func (d *Deployment) tensorsKey() string {
+// tensorsKey names the tensors of hop h (1: the device's uplink) for the
+// handshake.
+func (d *Deployment) tensorsKey(h int) string {
+	if h-1 >= len(d.Hops) {
+		return ""
+	}
 	key := ""
-	for _, t := range d.Tensors {
+	for _, t := range d.Hops[h-1] {
 		key += fmt.Sprintf("%d:%s,", t.Node, t.Encoding)
 	}
 	return key
@@ -161,19 +209,23 @@ func (d *Deployment) Compile(seed uint64, opts engine.Options) (*engine.Program,
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range d.Tensors {
-		opts.Keep = append(opts.Keep, t.Node) // never fused away: it is sent
+	for _, hop := range d.Hops {
+		for _, t := range hop {
+			opts.Keep = append(opts.Keep, t.Node) // never fused away: it is sent
+		}
 	}
 	return engine.Compile(d.Graph, w, opts)
 }
 
-// runsOnEdge reports whether the edge runs node id before sending (every
-// edge node but the heads of tasks the edge finishes).
-func (d *Deployment) runsOnEdge(id int, beforeSend bool) bool {
+// runsOn reports whether tier k runs node id before sending on (every node
+// of the tier but the heads of tasks it finishes) or after.
+func (d *Deployment) runsOn(k, id int, beforeSend bool) bool {
 	n := d.Graph.Nodes[id]
-	if !d.OnEdge[id] {
+	if d.NodeTier[id] != k {
 		return false
 	}
-	edgeTask := n.Task >= 0 && d.HeadsOnEdge[n.Task]
-	return edgeTask != beforeSend
+	own := n.Task >= 0 && d.HeadTier[n.Task] == k
+	return own != beforeSend
 }
+
+func (d *Deployment) runsOnEdge(id int, beforeSend bool) bool { return d.runsOn(0, id, beforeSend) }

@@ -32,6 +32,7 @@ type Edge struct {
 	D    *Deployment
 	Prog *engine.Program
 	Link *Link
+	tier int // the tier this edge sends from (0: the device)
 	conn net.Conn
 	r    *bufio.Reader
 	enc  []byte
@@ -47,7 +48,8 @@ func (e *Edge) Dial(addr string, seed uint64) error {
 		return err
 	}
 	e.conn, e.r = conn, bufio.NewReader(conn)
-	if err := writeHello(conn, hello{Hash: e.D.Plan.Model.Hash, Cut: e.D.Cut, Encoding: string(e.D.Encoding), Seed: seed, Tensors: e.D.tensorsKey()}); err != nil {
+	if err := writeHello(conn, hello{Hash: e.D.Plan.Model.Hash, Cut: e.D.Cut, Encoding: string(e.D.Encoding), Seed: seed,
+		Tensors: e.D.tensorsKey(e.tier + 1), Tier: e.tier + 1}); err != nil {
 		return err
 	}
 	line, err := readLine(e.r)
@@ -96,12 +98,7 @@ func (e *Edge) Infer(in []float32) (Timing, error) {
 		}
 	}
 	t.Logits = make([][]float32, len(d.HeadsOnEdge))
-	type answer struct {
-		r   reply
-		ms  float64
-		err error
-	}
-	ch := make(chan answer, 1)
+	var ch chan answer
 	if d.Sends() {
 		var err error
 		if d.Layer() {
@@ -113,19 +110,7 @@ func (e *Edge) Infer(in []float32) (Timing, error) {
 		if err != nil {
 			return t, err
 		}
-		go func(payload []byte) {
-			sent := time.Now()
-			e.Link.wait(len(payload), e.Link.up())
-			if err := writeFrame(e.conn, payload); err != nil {
-				ch <- answer{err: err}
-				return
-			}
-			r, err := readReply(e.r, len(d.HeadsOnEdge))
-			if err == nil {
-				e.Link.wait(r.Bytes, e.Link.down())
-			}
-			ch <- answer{r: r, ms: float64(time.Since(sent).Nanoseconds()) / 1e6, err: err}
-		}(e.enc)
+		ch = e.send(e.enc)
 	}
 	t.EdgeMS = float64(time.Since(start).Nanoseconds()) / 1e6
 	// Edge heads run while the server works.
@@ -194,12 +179,41 @@ func cutShape(d *Deployment) model.Shape {
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
 
-// encodeLayers encodes every tensor of a layer-level cut into one frame
-// payload; bytes counts the tensors alone, as the plan does.
-func (e *Edge) encodeLayers() ([]byte, int, error) {
+// answer is a reply, how long it took from sending, or what failed.
+type answer struct {
+	r   reply
+	ms  float64
+	err error
+}
+
+// send paces and writes a frame and waits for the reply in the background.
+func (e *Edge) send(payload []byte) chan answer {
+	ch := make(chan answer, 1)
+	go func() {
+		sent := time.Now()
+		e.Link.wait(len(payload), e.Link.up())
+		if err := writeFrame(e.conn, payload); err != nil {
+			ch <- answer{err: err}
+			return
+		}
+		r, err := readReply(e.r, len(e.D.HeadsOnEdge))
+		if err == nil {
+			e.Link.wait(r.Bytes, e.Link.down())
+		}
+		ch <- answer{r: r, ms: float64(time.Since(sent).Nanoseconds()) / 1e6, err: err}
+	}()
+	return ch
+}
+
+// encodeLayers encodes the tensors of the device's uplink.
+func (e *Edge) encodeLayers() ([]byte, int, error) { return e.encodeHop(1) }
+
+// encodeHop encodes every tensor of hop h into one frame payload; bytes
+// counts the tensors alone, as the plan does.
+func (e *Edge) encodeHop(h int) ([]byte, int, error) {
 	var parts [][]byte
 	bytes := 0
-	for _, t := range e.D.Tensors {
+	for _, t := range e.D.Hops[h-1] {
 		x, err := e.Prog.Tensor(t.Node)
 		if err != nil {
 			return nil, 0, err

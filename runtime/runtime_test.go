@@ -11,6 +11,7 @@ import (
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/optimizer"
 	"github.com/mtlsplit/mtlsplit/plan"
+	"github.com/mtlsplit/mtlsplit/profile"
 	splitrt "github.com/mtlsplit/mtlsplit/runtime"
 )
 
@@ -214,4 +215,99 @@ func containsNode(ts []plan.CutTensor, node int) bool {
 		}
 	}
 	return false
+}
+
+// TestThreeTiersOverSockets plans device → edge server → cloud with the
+// ILP, runs the three parts as separate programs over two sockets and
+// compares every task's logits with the whole network.
+func TestThreeTiersOverSockets(t *testing.T) {
+	g, err := model.New("resnet18", 64, []int{8, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, _ := hwprofiles.Default()
+	dev, _ := cat.Device("rpi4")
+	mid, _ := cat.Server("epyc-16c")
+	top, _ := cat.Server("h100")
+	wifi, _ := cat.Network("wifi6")
+	wan, _ := cat.Network("4g")
+	p, err := optimizer.NewProblem(g, dev, mid, wifi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cloud, err := optimizer.NewSide(g, top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A slow device and a fast WAN push work past the edge server.
+	p.Network.UplinkMbps = 50
+	p.Beyond = []optimizer.Tier{{Side: cloud, Network: optimizer.Network{Name: "wan", UplinkMbps: 900, DownlinkMbps: 900, RTTMS: 0.5, TxPowerW: wan.TxPowerW.Value}}}
+	p.Server.Latency = scaled(p.Server.Latency, 50) // the edge server is busy
+	p.Encodings = []profile.Encoding{profile.FP32}
+	r, err := optimizer.Solve(p, nil, optimizer.ILP{Granularity: optimizer.LayerLevel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := p.Plan(r, optimizer.PlanInfo{EdgeID: "rpi4", ServerID: "epyc-16c", NetworkID: "wifi6"})
+	d, err := splitrt.Prepare(pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[int]bool{}
+	for _, k := range d.NodeTier {
+		used[k] = true
+	}
+	if !used[2] {
+		t.Fatalf("the plan leaves the cloud idle: %v", pl.Choice.Heads)
+	}
+	const seed = 3
+	// m/256 for m in 0..255: exact in the 8-bit codes the raw image goes in.
+	in := make([]float32, 3*64*64)
+	for i := range in {
+		in[i] = float32(i*7%256) / 256
+	}
+	whole, err := d.Compile(seed, engine.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer whole.Close()
+	_, want, _ := whole.RunAll(in)
+	progs := make([]*engine.Program, 3)
+	for i := range progs {
+		progs[i], _ = d.Compile(seed, engine.Options{Threads: 1})
+		defer progs[i].Close()
+	}
+	ln2, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln2.Close()
+	go (&splitrt.Server{D: d, Prog: progs[2], Seed: seed, Tier: 2}).Serve(ln2)
+	ln1, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln1.Close()
+	go (&splitrt.Server{D: d, Prog: progs[1], Seed: seed, Tier: 1, Next: ln2.Addr().String()}).Serve(ln1)
+	e := &splitrt.Edge{D: d, Prog: progs[0]}
+	if err := e.Dial(ln1.Addr().String(), seed); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	got, err := e.Infer(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for task := range want {
+		for i := range want[task] {
+			if got.Logits[task][i] != want[task][i] {
+				t.Fatalf("task %d logit %d: %g, whole %g", task, i, got.Logits[task][i], want[task][i])
+			}
+		}
+	}
+}
+
+func scaled(l *profile.Latency, k float64) *profile.Latency {
+	mul := func(v []float64) []float64 {
+		out := make([]float64, len(v))
+		for i := range v {
+			out[i] = v[i] * k
+		}
+		return out
+	}
+	return &profile.Latency{Device: l.Device, Source: l.Source, NodeMS: mul(l.NodeMS), BlockMS: mul(l.BlockMS), HeadMS: mul(l.HeadMS)}
 }

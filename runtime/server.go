@@ -20,8 +20,17 @@ type Server struct {
 	Seed uint64
 	// Log, if set, receives one line per connection event.
 	Log func(format string, args ...any)
-	mu  sync.Mutex
+	// Tier is this server's tier (0 means 1, the first behind the device);
+	// Next is the address of the tier after it, when the plan uses one,
+	// reached over NextLink.
+	Tier     int
+	Next     string
+	NextLink *Link
+	next     *Edge // the connection onward, opened on first use
+	mu       sync.Mutex
 }
+
+func (s *Server) tier() int { return max(s.Tier, 1) }
 
 // Serve accepts connections until the listener closes.
 func (s *Server) Serve(ln net.Listener) error {
@@ -54,7 +63,8 @@ func (s *Server) handle(conn net.Conn) error {
 		return err
 	}
 	d := s.D
-	if h.Hash != d.Plan.Model.Hash || h.Cut != d.Cut || h.Encoding != string(d.Encoding) || h.Seed != s.Seed || h.Tensors != d.tensorsKey() {
+	if h.Hash != d.Plan.Model.Hash || h.Cut != d.Cut || h.Encoding != string(d.Encoding) || h.Seed != s.Seed ||
+		h.Tensors != d.tensorsKey(s.tier()) || max(h.Tier, 1) != s.tier() {
 		msg := fmt.Sprintf("error: edge runs graph %s cut %d %s seed %d, this server graph %s cut %d %s seed %d",
 			h.Hash, h.Cut, h.Encoding, h.Seed, d.Plan.Model.Hash, d.Cut, d.Encoding, s.Seed)
 		fmt.Fprintln(conn, msg)
@@ -116,15 +126,17 @@ func (s *Server) infer(frame []byte, x []float32) (map[int][]float32, error) {
 	return results, nil
 }
 
-// inferLayers takes the tensors of a layer-level cut, runs every server
-// node and returns the server's results.
+// inferLayers takes the tensors of a layer-level cut, runs this tier's
+// nodes, sends the next tier its tensors and returns the results of the
+// tasks finished here and beyond.
 func (s *Server) inferLayers(frame []byte) (map[int][]float32, error) {
-	d, p, g := s.D, s.Prog, s.D.Graph
-	parts, err := unpackTensors(frame, len(d.Tensors))
+	d, p, g, k := s.D, s.Prog, s.D.Graph, s.tier()
+	in := d.Hops[k-1]
+	parts, err := unpackTensors(frame, len(in))
 	if err != nil {
 		return nil, err
 	}
-	for i, t := range d.Tensors {
+	for i, t := range in {
 		x := make([]float32, g.Nodes[t.Node].OutShape.Elems())
 		if err := engine.Decode(x, t.Encoding, parts[i]); err != nil {
 			return nil, fmt.Errorf("decode %q: %w", g.Nodes[t.Node].Name, err)
@@ -133,15 +145,42 @@ func (s *Server) inferLayers(frame []byte) (map[int][]float32, error) {
 			return nil, err
 		}
 	}
-	if err := p.RunNodes(func(id int) bool { return !d.OnEdge[id] }, nil); err != nil {
+	if err := p.RunNodes(func(id int) bool { return d.runsOn(k, id, true) }, nil); err != nil {
+		return nil, err
+	}
+	var onward chan answer
+	if k < len(d.Hops) && len(d.Hops[k]) > 0 {
+		if s.next == nil {
+			s.next = &Edge{D: d, Prog: p, Link: s.NextLink, tier: k}
+			if err := s.next.Dial(s.Next, s.Seed); err != nil {
+				s.next = nil
+				return nil, fmt.Errorf("tier %d: %w", k+1, err)
+			}
+		}
+		payload, _, err := s.next.encodeHop(k + 1)
+		if err != nil {
+			return nil, err
+		}
+		onward = s.next.send(payload)
+	}
+	if err := p.RunNodes(func(id int) bool { return d.runsOn(k, id, false) }, nil); err != nil {
 		return nil, err
 	}
 	results := map[int][]float32{}
-	for t, edge := range d.HeadsOnEdge {
-		if !edge {
+	for t, tier := range d.HeadTier {
+		if tier == k {
 			if results[t], err = p.Tensor(g.Heads[t].Output); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if onward != nil {
+		a := <-onward
+		if a.err != nil {
+			return nil, fmt.Errorf("tier %d: %w", k+1, a.err)
+		}
+		for t, v := range a.r.Results {
+			results[t] = v
 		}
 	}
 	return results, nil

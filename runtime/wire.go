@@ -22,6 +22,7 @@ type hello struct {
 	Encoding string `json:"encoding"`
 	Seed     uint64 `json:"seed"`
 	Tensors  string `json:"tensors,omitempty"`
+	Tier     int    `json:"tier,omitempty"`
 }
 
 // maxFrame bounds what a peer may ask us to read (1 GiB).
