@@ -246,5 +246,8 @@ func (p *Problem) choiceOf(u *units, pl Placement) Choice {
 		}
 	}
 	c.CutName = strings.Join(names, "+")
+	if len(names) == 0 { // nothing leaves the device
+		c.CutName = profile.Cuts(g)[len(g.Blocks)].Name
+	}
 	return c
 }
