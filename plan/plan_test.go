@@ -84,3 +84,17 @@ func TestWriteRefusesInvalid(t *testing.T) {
 		t.Error("an empty plan was written")
 	}
 }
+
+// FuzzParse: no input makes Parse panic; whatever it accepts validates.
+func FuzzParse(f *testing.F) {
+	good, _ := os.ReadFile("testdata/effnet_rpi4_wifi.good.yaml")
+	f.Add(good)
+	f.Add([]byte("version: 1\n"))
+	f.Add([]byte("{}"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		p, err := Parse(raw)
+		if err == nil && p.Validate() != nil {
+			t.Errorf("accepted an invalid plan")
+		}
+	})
+}

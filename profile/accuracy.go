@@ -90,7 +90,7 @@ func (t *AccuracyTable) validate() error {
 			problems = append(problems, where+": task and cut are required")
 		case e.Encoding.Bytes(1) == 0:
 			problems = append(problems, fmt.Sprintf("%s: unknown encoding %q (valid: fp32, fp16, int8, int4, uint8)", where, e.Encoding))
-		case e.Accuracy < 0 || e.Accuracy > 1:
+		case !(e.Accuracy >= 0 && e.Accuracy <= 1): // NaN too
 			problems = append(problems, fmt.Sprintf("%s: accuracy %g is not a fraction in [0, 1]", where, e.Accuracy))
 		}
 		k := accKey{e.Task, e.Cut, e.Encoding}

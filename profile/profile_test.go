@@ -107,6 +107,7 @@ func TestAccuracyTable(t *testing.T) {
 		"two_docs.bad.yaml":      "second YAML document",
 		"version.bad.yaml":       "version 2",
 		"encoding.bad.yaml":      `unknown encoding "fp8"`,
+		"nan.bad.yaml":           "accuracy NaN is not a fraction",
 	}
 	if len(files) != len(want) {
 		t.Fatalf("%d bad files, %d expectations", len(files), len(want))
@@ -249,4 +250,19 @@ func TestMeasuredLayersSplitBlocks(t *testing.T) {
 	if math.Abs(conv1-2) > 1e-9 {
 		t.Errorf("conv1: nodes add to %g, want 2", conv1)
 	}
+}
+
+// FuzzParseAccuracy: no input makes the accuracy table parser panic.
+func FuzzParseAccuracy(f *testing.F) {
+	f.Add([]byte("version: 1\nentries:\n  - {task: task1, cut: layer3, encoding: int8, accuracy: 0.9}\n"))
+	f.Add([]byte("entries: [1, 2]"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if tab, err := ParseAccuracy(raw); err == nil {
+			for _, e := range tab.Entries {
+				if !(e.Accuracy >= 0 && e.Accuracy <= 1) {
+					t.Errorf("accepted accuracy %g", e.Accuracy)
+				}
+			}
+		}
+	})
 }
