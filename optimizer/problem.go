@@ -176,7 +176,7 @@ func (p *Problem) Validate() error {
 			if !contains(tasks, t) {
 				return fmt.Errorf("accuracy floor for unknown task %q (tasks: %s)", t, strings.Join(tasks, ", "))
 			}
-			if v < 0 || v > 1 {
+			if !(v >= 0 && v <= 1) { // NaN too
 				return fmt.Errorf("accuracy floor %g for %s is not a fraction in [0, 1]", v, t)
 			}
 		}
