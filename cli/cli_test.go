@@ -637,3 +637,32 @@ func TestRunThreeTierPlan(t *testing.T) {
 		t.Errorf("tier 1 without --next: exit %d, %q", code, stderr)
 	}
 }
+
+// TestCompressedPlanEndToEnd: profile --measure records the zstd sizes,
+// the planner may choose "int8+zstd" with them, and the runtime sends it.
+func TestCompressedPlanEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	prof, pl := filepath.Join(dir, "prof.yaml"), filepath.Join(dir, "plan.yaml")
+	if _, stderr, code := run(t, "profile", "resnet18", "--input", "64", "--measure", "--reps", "2", "--warmup", "0", "--out", prof); code != 0 {
+		t.Fatalf("profile: exit %d: %s", code, stderr)
+	}
+	if _, stderr, code := run(t, "plan", "resnet18", "--input", "64", "--encodings", "int8+zstd"); code != 2 || !strings.Contains(stderr, "measured cut sizes") {
+		t.Errorf("zstd without a profile: exit %d, %q", code, stderr)
+	}
+	stdout, stderr, code := run(t, "plan", "resnet18", "--input", "64", "--device", "epyc-2c", "--profile", prof, "--network", "3g",
+		"--encodings", "int8,int8+zstd", "-o", "json", "--out", pl)
+	if code != 0 {
+		t.Fatalf("plan: exit %d: %s", code, stderr)
+	}
+	var got struct {
+		Choice struct {
+			Encoding string `json:"encoding"`
+		} `json:"choice"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := run(t, "run", "--plan", pl, "--n", "2", "--no-emulate"); code != 0 {
+		t.Errorf("run (%s): exit %d: %s", got.Choice.Encoding, code, stderr)
+	}
+}

@@ -127,6 +127,13 @@ func Run(p *engine.Program, in []float32, s Settings) (*Result, error) {
 			sizes[e+"+zstd"] = len(z)
 		}
 		res.CutBytes = append(res.CutBytes, sizes)
+		if k > 0 { // the table keeps each block's output sizes
+			b := &res.Table.Backbones[g.Name].Blocks[k-1]
+			b.CutBytes = map[string]int64{}
+			for e, n := range sizes {
+				b.CutBytes[string(e)] = int64(n)
+			}
+		}
 	}
 	return res, nil
 }

@@ -140,6 +140,7 @@ func scale(terms []milp.Term, k float64) []milp.Term {
 // the accuracy floors: lossless always may; a lossy tensor needs a measured
 // accuracy at or above every floor.
 func (p *Problem) meetsFloors(u *units, i int, e profile.Encoding) bool {
+	e = e.Base() // the lossless stage changes nothing
 	if e == profile.FP32 || e == profile.Raw {
 		return true
 	}

@@ -135,12 +135,15 @@ func (p *Problem) formulate(gr Granularity, x float64, drop map[string]bool) *fo
 		for h := 1; h < nk; h++ {
 			var all expr
 			for _, e := range encs {
+				if _, ok := p.tensorBytes(u, i, e); !ok {
+					continue // a lossless stage with no measured size here
+				}
 				hi := 1.0
 				if floors && !p.meetsFloors(u, i, e) {
 					hi = 0
 					f.has[ConstraintAccuracy] = true
 				}
-				v := m.AddVar(fmt.Sprintf("c_%d_h%d_%s_%s", i, h, e, safeName(u.name[i])), 0, hi, true)
+				v := m.AddVar(fmt.Sprintf("c_%d_h%d_%s_%s", i, h, safeName(string(e)), safeName(u.name[i])), 0, hi, true)
 				f.c[i][h-1] = append(f.c[i][h-1], encodingVar{e, v})
 				all.add(v, 1)
 			}
@@ -172,10 +175,8 @@ func (p *Problem) formulate(gr Granularity, x float64, drop map[string]bool) *fo
 		}
 		for h := 1; h < nk; h++ {
 			for _, ev := range f.c[i][h-1] {
-				if ev.enc != profile.FP32 && ev.enc != profile.Raw {
-					work[h-1].add(ev.v, p.side(h-1).Cost.ElementwiseMS(u.elems[i]))
-					work[h].add(ev.v, p.side(h).Cost.ElementwiseMS(u.elems[i]))
-				}
+				work[h-1].add(ev.v, codecMS(p.side(h-1), ev.enc, u.elems[i], false))
+				work[h].add(ev.v, codecMS(p.side(h), ev.enc, u.elems[i], true))
 			}
 		}
 	}
@@ -202,9 +203,10 @@ func (p *Problem) formulate(gr Granularity, x float64, drop map[string]bool) *fo
 		up[h].add(f.y[h-1], net.RTTMS/2)
 		for i := range u.name {
 			for _, ev := range f.c[i][h-1] {
-				ms := float64(ev.enc.Bytes(u.elems[i])) * msPerMbps / net.UplinkMbps
+				n, _ := p.tensorBytes(u, i, ev.enc)
+				ms := float64(n) * msPerMbps / net.UplinkMbps
 				if h == 1 {
-					ms = float64(ev.enc.Bytes(u.elems[i])) * msPerMbps * x
+					ms = float64(n) * msPerMbps * x
 					transfer.add(ev.v, ms)
 				}
 				up[h].add(ev.v, ms)
@@ -288,7 +290,8 @@ func (p *Problem) formulate(gr Granularity, x float64, drop map[string]bool) *fo
 		var row []milp.Term
 		for i := range u.name {
 			for _, ev := range f.c[i][0] {
-				row = append(row, milp.Term{Var: ev.v, Coef: float64(ev.enc.Bytes(u.elems[i]))})
+				n, _ := p.tensorBytes(u, i, ev.enc)
+				row = append(row, milp.Term{Var: ev.v, Coef: float64(n)})
 			}
 		}
 		m.AddRow("max_bytes", row, milp.LE, float64(p.Constraints.MaxBytes))

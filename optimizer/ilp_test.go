@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/mtlsplit/mtlsplit/milp"
@@ -451,5 +452,37 @@ func TestILPThreeTiersEqualsBruteForce(t *testing.T) {
 				t.Errorf("ilp %s = %.9g (milp %.9g), brute force %s = %.9g", got.Best.Choice, got.Best.Cost.Objective, got.Objective, label, want)
 			}
 		})
+	}
+}
+
+// TestCompressedEncodings: a lossless stage counts only with measured
+// sizes; given them, both methods agree and pick it where it pays.
+func TestCompressedEncodings(t *testing.T) {
+	p := zooProblem(t, "resnet18", []int{8, 4}, Latency)
+	p.Encodings = []profile.Encoding{profile.Int8, "int8+zstd"}
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "measured cut sizes") {
+		t.Fatalf("no measured sizes: %v", err)
+	}
+	// layer3's output compresses to a tenth (ReLU zeros), nothing else is
+	// measured.
+	g := p.Graph
+	cuts := make([]map[profile.Encoding]int64, len(g.Blocks)+1)
+	cuts[7] = map[profile.Encoding]int64{"int8+zstd": profile.Int8.Bytes(g.Blocks[6].OutShape.Elems()) / 10}
+	p.Edge.Latency = scaled(p.Edge.Latency, 20) // a slow device
+	p.Edge.Latency.CutBytes = cuts
+	p.Network.UplinkMbps = 1
+	ex, err := Exhaustive{}.Optimize(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ilp, err := ILP{Granularity: BlockLevel}.Optimize(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !near(ex.Best.Cost.Objective, ilp.Best.Cost.Objective) {
+		t.Errorf("exhaustive %s %g, ilp %s %g", ex.Best.Choice, ex.Best.Cost.Objective, ilp.Best.Choice, ilp.Best.Cost.Objective)
+	}
+	if ex.Best.Choice.String() != "layer3/int8+zstd/SS" || ex.Best.Cost.Bytes != cuts[7]["int8+zstd"] {
+		t.Errorf("at 1 Mbps the compressed layer3 should win: %s, %d bytes", ex.Best.Choice, ex.Best.Cost.Bytes)
 	}
 }

@@ -146,6 +146,11 @@ func (p *Problem) Validate() error {
 	if len(p.Encodings) == 0 {
 		return fmt.Errorf("no encodings allowed for the cut tensor")
 	}
+	for _, e := range p.Encodings {
+		if e.Compressed() && p.Edge.Latency.CutBytes == nil && p.Server.Latency.CutBytes == nil {
+			return fmt.Errorf("encoding %s needs measured cut sizes: its ratio depends on the data (plan with --profile FILE from 'mtlsplit profile --measure')", e)
+		}
+	}
 	switch p.Objective {
 	case Latency, Energy:
 	case Weighted:

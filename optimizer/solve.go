@@ -5,6 +5,8 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"github.com/mtlsplit/mtlsplit/profile"
 )
 
 // Status says what a solve proved.
@@ -108,7 +110,7 @@ func Solve(p *Problem, s *Settings, m Method) (*Result, error) {
 	x := 1 / p.Network.UplinkMbps
 	r := &Result{Status: Optimal, Method: m.Name(), Best: out.Best, Candidates: len(all),
 		Proven: out.Proven, Objective: out.Objective, SolveMS: out.SolveMS, Solves: out.Solves}
-	r.Baselines = p.baselines(all, x)
+	r.Baselines = p.baselines(x)
 	r.Pareto = p.pareto(feasible, x)
 	lo, hi := min(s.SweepFromMbps, p.Network.UplinkMbps), max(s.SweepToMbps, p.Network.UplinkMbps)
 	if ilp, ok := m.(ILP); ok && (ilp.granularity() == LayerLevel || p.numTiers() > 2) {
@@ -216,28 +218,27 @@ func valueSlope(lines []line, x float64) (v, s float64) {
 }
 
 // baselines evaluates the three fixed strategies, feasible or not.
-func (p *Problem) baselines(all []*candidate, x float64) Baselines {
-	nb := len(p.Graph.Blocks)
-	find := func(pred func(c Choice) bool) Evaluated {
-		for _, cd := range all {
-			if pred(cd.Choice) {
-				return p.evaluate(cd, x)
-			}
+func (p *Problem) baselines(x float64) Baselines {
+	g := p.Graph
+	nb, nt := len(g.Blocks), len(g.Heads)
+	cuts := profile.Cuts(g)
+	heads := func(edge bool) []bool {
+		h := make([]bool, nt)
+		for i := range h {
+			h[i] = edge
 		}
-		return Evaluated{}
+		return h
 	}
-	allOn := func(c Choice, edge bool) bool {
-		for _, e := range c.HeadsOnEdge {
-			if e != edge {
-				return false
-			}
-		}
-		return true
+	// The fixed strategies exist whatever encodings the search may use.
+	u := p.units(BlockLevel)
+	eval := func(c Choice) Evaluated {
+		cd := p.newCandidate(u, c, -1)
+		return p.evaluate(&cd, x)
 	}
 	return Baselines{
-		LocalOnly:  find(func(c Choice) bool { return c.Cut == nb && !c.Sends() }),
-		RemoteOnly: find(func(c Choice) bool { return c.Cut == 0 }),
-		MTLSplit:   find(func(c Choice) bool { return c.Cut == nb && c.Encoding == "fp32" && allOn(c, false) }),
+		LocalOnly:  eval(Choice{Cut: nb, CutName: cuts[nb].Name, HeadsOnEdge: heads(true)}),
+		RemoteOnly: eval(Choice{Cut: 0, CutName: cuts[0].Name, Encoding: profile.Raw, HeadsOnEdge: heads(false)}),
+		MTLSplit:   eval(Choice{Cut: nb, CutName: cuts[nb].Name, Encoding: profile.FP32, HeadsOnEdge: heads(false)}),
 	}
 }
 
@@ -295,7 +296,4 @@ func (r *Result) String() string {
 }
 
 // BaselinesAt evaluates the three fixed strategies at an uplink bandwidth.
-func (p *Problem) BaselinesAt(uplinkMbps float64) Baselines {
-	_, all := p.candidates()
-	return p.baselines(all, 1/uplinkMbps)
-}
+func (p *Problem) BaselinesAt(uplinkMbps float64) Baselines { return p.baselines(1 / uplinkMbps) }

@@ -74,6 +74,9 @@ func (p *Problem) violation(cd *candidate) string {
 func (p *Problem) candidates() (feasible, all []*candidate) {
 	u := p.units(BlockLevel)
 	for i, c := range p.choices() {
+		if _, ok := p.tensorBytes(u, c.Cut, c.Encoding); c.Sends() && !ok {
+			continue // a lossless stage with no measured size at this cut
+		}
 		cd := p.newCandidate(u, c, i)
 		all = append(all, &cd)
 		if p.violation(&cd) == "" {

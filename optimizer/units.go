@@ -206,7 +206,8 @@ func (p *Problem) choiceOf(u *units, pl Placement) Choice {
 		// Tensors forwarded between later tiers.
 		for h := 2; h <= len(encs); h++ {
 			if e := encs[h-1]; e != "" {
-				c.Forward = append(c.Forward, CutTensor{Name: name, Node: node, Hop: h, Encoding: e, Bytes: e.Bytes(u.elems[i])})
+				n, _ := p.tensorBytes(u, i, e)
+				c.Forward = append(c.Forward, CutTensor{Name: name, Node: node, Hop: h, Encoding: e, Bytes: n})
 			}
 		}
 		// The device's uplink carries what the plan calls the cut.
@@ -214,7 +215,8 @@ func (p *Problem) choiceOf(u *units, pl Placement) Choice {
 		if e == "" {
 			continue
 		}
-		c.Tensors = append(c.Tensors, CutTensor{Name: name, Node: node, Hop: 1, Encoding: e, Bytes: e.Bytes(u.elems[i])})
+		n, _ := p.tensorBytes(u, i, e)
+		c.Tensors = append(c.Tensors, CutTensor{Name: name, Node: node, Hop: 1, Encoding: e, Bytes: n})
 		names = append(names, name)
 		if c.Encoding != "" && c.Encoding != e {
 			c.Encoding = Mixed

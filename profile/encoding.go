@@ -27,9 +27,22 @@ var Encodings = []Encoding{FP32, FP16, Int8, Int4}
 // besides its codes: a float32 scale and an int32 zero point.
 const QuantHeaderBytes = 8
 
-// Bytes is the size of elems values in encoding e on the wire.
+// Compressed marks an encoding followed by the lossless zstd stage, as in
+// "int8+zstd": its size depends on the data, so it is measured per cut
+// (profile --measure) and only the measured size counts.
+const zstdSuffix = "+zstd"
+
+// Compressed reports whether e ends with the lossless zstd stage.
+func (e Encoding) Compressed() bool { return strings.HasSuffix(string(e), zstdSuffix) }
+
+// Base is e without its lossless stage.
+func (e Encoding) Base() Encoding { return Encoding(strings.TrimSuffix(string(e), zstdSuffix)) }
+
+// Bytes is the size of elems values in encoding e on the wire; for a
+// compressed encoding, the size before compression (an upper bound up to
+// a few bytes: the measured size replaces it).
 func (e Encoding) Bytes(elems int64) int64 {
-	switch e {
+	switch e.Base() {
 	case FP32:
 		return 4 * elems
 	case FP16:
@@ -46,19 +59,20 @@ func (e Encoding) Bytes(elems int64) int64 {
 
 // Lossy reports whether decoding loses information relative to fp32 beyond
 // rounding a float (int formats quantize).
-func (e Encoding) Lossy() bool { return e == Int8 || e == Int4 }
+func (e Encoding) Lossy() bool { return e.Base() == Int8 || e.Base() == Int4 }
 
-// ParseEncodings parses a comma-separated list such as "fp32,fp16,int8".
+// ParseEncodings parses a comma-separated list such as "fp32,fp16,int8"
+// (any of them may add "+zstd").
 func ParseEncodings(s string) ([]Encoding, error) {
-	valid := make([]string, len(Encodings))
-	for i, e := range Encodings {
-		valid[i] = string(e)
+	var valid []string
+	for _, e := range Encodings {
+		valid = append(valid, string(e), string(e)+zstdSuffix)
 	}
 	var out []Encoding
 	seen := map[Encoding]bool{}
 	for _, f := range strings.Split(s, ",") {
 		e := Encoding(strings.ToLower(strings.TrimSpace(f)))
-		if e.Bytes(1) == 0 || e == Raw {
+		if e.Bytes(1) == 0 || e.Base() == Raw || strings.Count(string(e), zstdSuffix) > 1 {
 			return nil, fmt.Errorf("unknown encoding %q%s", f, suggest.Hint(f, valid))
 		}
 		if !seen[e] {

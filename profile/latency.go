@@ -164,6 +164,10 @@ type Latency struct {
 	NodeMS  []float64 // by node ID
 	BlockMS []float64 // by block index
 	HeadMS  []float64 // by task index
+	// CutBytes are measured sizes of the tensor at each cut (index: blocks
+	// on the edge) per encoding, the lossless stage's included; nil when
+	// nothing was measured.
+	CutBytes []map[Encoding]int64
 }
 
 // Source gives the latency of a graph on a device: predicted from a cost

@@ -52,10 +52,12 @@ type TableLayer struct {
 	FusedInto string `json:"fused_into,omitempty" yaml:"fused_into,omitempty"`
 }
 
-// TableBlock is one block's latency.
+// TableBlock is one block's latency, and the measured sizes of its output
+// per encoding (with "+zstd" variants) when this project measured it.
 type TableBlock struct {
-	Name    string `json:"name" yaml:"name"`
-	Latency Stat   `json:"latency" yaml:"latency"`
+	Name     string           `json:"name" yaml:"name"`
+	Latency  Stat             `json:"latency" yaml:"latency"`
+	CutBytes map[string]int64 `json:"cut_bytes,omitempty" yaml:"cut_bytes,omitempty"`
 }
 
 // TableHead is one task head's latency.
@@ -132,6 +134,15 @@ func (m Measured) Latency(g *model.Graph) (*Latency, error) {
 	for i, b := range tb.Blocks {
 		rescale(l, g.Blocks[i].First, g.Blocks[i].Output, l.BlockMS[i], b.Latency.MedianMS)
 		l.BlockMS[i] = b.Latency.MedianMS
+		if len(b.CutBytes) > 0 {
+			if l.CutBytes == nil {
+				l.CutBytes = make([]map[Encoding]int64, len(g.Blocks)+1)
+			}
+			l.CutBytes[i+1] = map[Encoding]int64{}
+			for e, n := range b.CutBytes {
+				l.CutBytes[i+1][Encoding(e)] = n
+			}
+		}
 	}
 	for t, h := range g.Heads {
 		in := g.Nodes[h.Nodes[0]].OutShape[0]

@@ -104,7 +104,7 @@ func (e *Edge) Infer(in []float32) (Timing, error) {
 		if d.Layer() {
 			e.enc, t.Bytes, err = e.encodeLayers()
 		} else {
-			e.enc, err = engine.Encode(e.enc[:0], d.Encoding, x)
+			e.enc, err = encode(e.enc[:0], d.Encoding, x)
 			t.Bytes = len(e.enc)
 		}
 		if err != nil {
@@ -218,7 +218,7 @@ func (e *Edge) encodeHop(h int) ([]byte, int, error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		b, err := engine.Encode(nil, t.Encoding, x)
+		b, err := encode(nil, t.Encoding, x)
 		if err != nil {
 			return nil, 0, err
 		}

@@ -108,7 +108,7 @@ func (s *Server) infer(frame []byte, x []float32) (map[int][]float32, error) {
 	if d.Layer() {
 		return s.inferLayers(frame)
 	}
-	if err := engine.Decode(x, d.Encoding, frame); err != nil {
+	if err := decode(x, d.Encoding, frame); err != nil {
 		return nil, fmt.Errorf("decode cut tensor: %w", err)
 	}
 	backbone, err := p.RunRange(d.Cut, p.Cuts(), x)
@@ -138,7 +138,7 @@ func (s *Server) inferLayers(frame []byte) (map[int][]float32, error) {
 	}
 	for i, t := range in {
 		x := make([]float32, g.Nodes[t.Node].OutShape.Elems())
-		if err := engine.Decode(x, t.Encoding, parts[i]); err != nil {
+		if err := decode(x, t.Encoding, parts[i]); err != nil {
 			return nil, fmt.Errorf("decode %q: %w", g.Nodes[t.Node].Name, err)
 		}
 		if err := p.SetTensor(t.Node, x); err != nil {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+
+	"github.com/mtlsplit/mtlsplit/engine"
 )
 
 // The wire protocol, little-endian. The edge opens with one JSON line
@@ -154,4 +156,28 @@ func unpackTensors(frame []byte, n int) ([][]byte, error) {
 		parts[i], frame = frame[4:4+size], frame[4+size:]
 	}
 	return parts, nil
+}
+
+// encode puts a tensor on the wire: its encoding, then the lossless stage
+// when the encoding has one ("int8+zstd").
+func encode(dst []byte, e engine.Encoding, x []float32) ([]byte, error) {
+	if !e.Compressed() {
+		return engine.Encode(dst, e, x)
+	}
+	b, err := engine.Encode(nil, e.Base(), x)
+	if err != nil {
+		return nil, err
+	}
+	return engine.Compress(dst, b)
+}
+
+// decode is encode's inverse.
+func decode(x []float32, e engine.Encoding, b []byte) error {
+	if e.Compressed() {
+		var err error
+		if b, err = engine.Decompress(nil, b); err != nil {
+			return err
+		}
+	}
+	return engine.Decode(x, e.Base(), b)
 }
