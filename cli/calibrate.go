@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,10 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 
 	"github.com/mtlsplit/mtlsplit/hwprofiles"
-	"github.com/mtlsplit/mtlsplit/internal/atomicfile"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
 
@@ -218,15 +215,5 @@ func writeFittedDevice(opts *CalibrateOptions, dev *hwprofiles.Device, tab *prof
 		d.OverheadMS[string(c)] = num(v)
 	}
 	d.Measured = ""
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(map[string]any{"version": 1, list: []hwprofiles.Device{d}}); err != nil {
-		return internal(err)
-	}
-	if err := atomicfile.Write(opts.Out, buf.Bytes(), opts.Force); err != nil {
-		return err
-	}
-	fmt.Fprintf(opts.IO.Err, "wrote %s\n", opts.Out)
-	return nil
+	return saveYAML(opts.IO, opts.Out, map[string]any{"version": 1, list: []hwprofiles.Device{d}}, opts.Force)
 }

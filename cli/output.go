@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/mtlsplit/mtlsplit/internal/atomicfile"
 	"github.com/mtlsplit/mtlsplit/internal/suggest"
 )
 
@@ -36,6 +38,20 @@ func writeYAML(w io.Writer, v any) error {
 		return internal(err)
 	}
 	return internal(enc.Close())
+}
+
+// saveYAML writes v as YAML to path atomically (never over a file unless
+// force) and says so on stderr.
+func saveYAML(io *IO, path string, v any, force bool) error {
+	var buf bytes.Buffer
+	if err := writeYAML(&buf, v); err != nil {
+		return err
+	}
+	if err := atomicfile.Write(path, buf.Bytes(), force); err != nil {
+		return err
+	}
+	fmt.Fprintf(io.Err, "wrote %s\n", path)
+	return nil
 }
 
 func writeCSV(w io.Writer, header []string, rows [][]string) error {

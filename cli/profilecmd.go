@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -9,9 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 
-	"github.com/mtlsplit/mtlsplit/internal/atomicfile"
 	"github.com/mtlsplit/mtlsplit/measure"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
@@ -133,16 +130,9 @@ func runProfile(opts *ProfileOptions) error {
 		}
 	}
 	if opts.Out != "" {
-		var buf bytes.Buffer
-		enc := yaml.NewEncoder(&buf)
-		enc.SetIndent(2)
-		if err := enc.Encode(table); err != nil {
-			return internal(err)
-		}
-		if err := atomicfile.Write(opts.Out, buf.Bytes(), opts.Force); err != nil {
+		if err := saveYAML(opts.IO, opts.Out, table, opts.Force); err != nil {
 			return err
 		}
-		fmt.Fprintf(opts.IO.Err, "wrote %s\n", opts.Out)
 	}
 	switch opts.Format {
 	case "json":
@@ -250,17 +240,7 @@ func runFidelity(opts *ProfileOptions) error {
 		return internal(err)
 	}
 	if opts.AccuracyOut != "" {
-		var buf bytes.Buffer
-		enc := yaml.NewEncoder(&buf)
-		enc.SetIndent(2)
-		if err := enc.Encode(tab); err != nil {
-			return internal(err)
-		}
-		if err := atomicfile.Write(opts.AccuracyOut, buf.Bytes(), opts.Force); err != nil {
-			return err
-		}
-		fmt.Fprintf(opts.IO.Err, "wrote %s\n", opts.AccuracyOut)
-		return nil
+		return saveYAML(opts.IO, opts.AccuracyOut, tab, opts.Force)
 	}
 	if opts.Format == "json" {
 		return writeJSON(opts.IO.Out, tab.Entries)

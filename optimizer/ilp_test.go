@@ -377,7 +377,7 @@ func TestILPSweepMatchesPointSolves(t *testing.T) {
 	for _, obj := range []Objective{Energy, Latency} {
 		t.Run(string(obj), func(t *testing.T) {
 			p := zooProblem(t, "mobilenet_v3_small", []int{8, 4}, obj)
-			p.Edge.Latency, p.Server.Latency = scaled(p.Edge.Latency, 20), scaled(p.Server.Latency, 1)
+			p.Edge.Latency, p.Server.Latency = p.Edge.Latency.Scaled(20), p.Server.Latency.Scaled(1)
 			segs, solves, err := SweepWith(p, 0.1, 1000, ILP{Granularity: LayerLevel})
 			if err != nil {
 				t.Fatal(err)
@@ -400,18 +400,6 @@ func TestILPSweepMatchesPointSolves(t *testing.T) {
 			}
 		})
 	}
-}
-
-// scaled multiplies every latency by k (to make splits worth it).
-func scaled(l *profile.Latency, k float64) *profile.Latency {
-	mul := func(v []float64) []float64 {
-		out := make([]float64, len(v))
-		for i := range v {
-			out[i] = v[i] * k
-		}
-		return out
-	}
-	return &profile.Latency{Device: l.Device, Source: l.Source, NodeMS: mul(l.NodeMS), BlockMS: mul(l.BlockMS), HeadMS: mul(l.HeadMS)}
 }
 
 // TestILPThreeTiersEqualsBruteForce: device → edge server → cloud, one
@@ -468,7 +456,7 @@ func TestCompressedEncodings(t *testing.T) {
 	g := p.Graph
 	cuts := make([]map[profile.Encoding]int64, len(g.Blocks)+1)
 	cuts[7] = map[profile.Encoding]int64{"int8+zstd": profile.Int8.Bytes(g.Blocks[6].OutShape.Elems()) / 10}
-	p.Edge.Latency = scaled(p.Edge.Latency, 20) // a slow device
+	p.Edge.Latency = p.Edge.Latency.Scaled(20) // a slow device
 	p.Edge.Latency.CutBytes = cuts
 	p.Network.UplinkMbps = 1
 	ex, err := Exhaustive{}.Optimize(p)

@@ -195,3 +195,16 @@ func (m CostModel) Latency(g *model.Graph) (*Latency, error) {
 	}
 	return l, nil
 }
+
+// Scaled is a copy of l with every latency multiplied by k: the same
+// device k times slower (k > 1) or faster.
+func (l *Latency) Scaled(k float64) *Latency {
+	mul := func(v []float64) []float64 {
+		out := make([]float64, len(v))
+		for i := range v {
+			out[i] = v[i] * k
+		}
+		return out
+	}
+	return &Latency{Device: l.Device, Source: l.Source, NodeMS: mul(l.NodeMS), BlockMS: mul(l.BlockMS), HeadMS: mul(l.HeadMS), CutBytes: l.CutBytes}
+}

@@ -242,7 +242,7 @@ func TestThreeTiersOverSockets(t *testing.T) {
 	// A slow device and a fast WAN push work past the edge server.
 	p.Network.UplinkMbps = 50
 	p.Beyond = []optimizer.Tier{{Side: cloud, Network: optimizer.Network{Name: "wan", UplinkMbps: 900, DownlinkMbps: 900, RTTMS: 0.5, TxPowerW: wan.TxPowerW.Value}}}
-	p.Server.Latency = scaled(p.Server.Latency, 50) // the edge server is busy
+	p.Server.Latency = p.Server.Latency.Scaled(50) // the edge server is busy
 	p.Encodings = []profile.Encoding{profile.FP32}
 	r, err := optimizer.Solve(p, nil, optimizer.ILP{Granularity: optimizer.LayerLevel})
 	if err != nil {
@@ -299,15 +299,4 @@ func TestThreeTiersOverSockets(t *testing.T) {
 			}
 		}
 	}
-}
-
-func scaled(l *profile.Latency, k float64) *profile.Latency {
-	mul := func(v []float64) []float64 {
-		out := make([]float64, len(v))
-		for i := range v {
-			out[i] = v[i] * k
-		}
-		return out
-	}
-	return &profile.Latency{Device: l.Device, Source: l.Source, NodeMS: mul(l.NodeMS), BlockMS: mul(l.BlockMS), HeadMS: mul(l.HeadMS)}
 }
