@@ -102,6 +102,23 @@ func list(s string, all []string) []string {
 	return out
 }
 
+// counter returns a running count on stderr when it is a terminal (for work
+// of unknown length), and nil when it is not.
+func counter(io *IO, label string) func(n int) {
+	f, ok := io.Err.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return func(n int) { fmt.Fprintf(f, "\r%s: %d", label, n) }
+}
+
+// endCounter ends a counter's line, if there was one.
+func endCounter(io *IO, c func(int)) {
+	if c != nil {
+		fmt.Fprintln(io.Err)
+	}
+}
+
 // progress returns a progress bar on stderr when it is a terminal, and
 // nothing (nil) when it is not or quiet is set.
 func progress(io *IO, quiet bool, label string) func(done, total int) {

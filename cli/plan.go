@@ -58,6 +58,7 @@ func runPlan(opts *PlanOptions) error {
 	if err != nil {
 		return err
 	}
+	opts.progress = counter(opts.IO, "MILPs solved")
 	method, gr, err := opts.method()
 	if err != nil {
 		return err
@@ -67,6 +68,7 @@ func runPlan(opts *PlanOptions) error {
 	}
 	start := opts.IO.Now()
 	r, err := optimizer.Solve(p, nil, method)
+	endCounter(opts.IO, opts.progress)
 	if err != nil {
 		return err
 	}

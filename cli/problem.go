@@ -37,7 +37,9 @@ type ProblemOptions struct {
 	MinAccuracy                 string
 	Solver, Granularity, Tiers  string
 	Profile, ServerProfile      string
-	TimeLimitS, Gap             float64
+	// progress hears the ILP's solves (a count on a terminal).
+	progress        func(solves int)
+	TimeLimitS, Gap float64
 }
 
 func (o *ProblemOptions) addFlags(fs *pflag.FlagSet) {
@@ -75,7 +77,8 @@ func (o *ProblemOptions) method() (optimizer.Method, optimizer.Granularity, erro
 	if o.TimeLimitS < 0 || o.Gap < 0 || math.IsNaN(o.TimeLimitS) || math.IsNaN(o.Gap) {
 		return nil, "", fmt.Errorf("--time-limit and --gap must be non-negative")
 	}
-	ilp := optimizer.ILP{Granularity: gr, Settings: &milp.Settings{TimeLimit: time.Duration(o.TimeLimitS * float64(time.Second)), RelGap: o.Gap}}
+	ilp := optimizer.ILP{Granularity: gr, Settings: &milp.Settings{TimeLimit: time.Duration(o.TimeLimitS * float64(time.Second)), RelGap: o.Gap},
+		Progress: o.progress}
 	switch o.Solver {
 	case "auto":
 		if gr == optimizer.LayerLevel || len(strings.Split(o.Server, ",")) > 1 {

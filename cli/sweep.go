@@ -72,11 +72,13 @@ func runSweep(opts *SweepOptions) error {
 	if err != nil {
 		return err
 	}
+	opts.progress = counter(opts.IO, "MILPs solved")
 	method, _, err := opts.method()
 	if err != nil {
 		return err
 	}
 	segs, solves, err := optimizer.SweepWith(p, opts.FromMbps, opts.ToMbps, method)
+	endCounter(opts.IO, opts.progress)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,8 @@ type ILP struct {
 	Solver milp.Solver
 	// Settings bound the solve (time limit, gap); nil means none.
 	Settings *milp.Settings
+	// Progress, if set, hears the number of MILPs a sweep has solved.
+	Progress func(solves int)
 }
 
 // Name implements Method.
@@ -189,6 +191,9 @@ func (m ILP) sweep(p *Problem, cands []*candidate, fromMbps, toMbps float64) ([]
 			f := q.formulate(m.granularity(), 1/u, nil)
 			sol, err := m.solver().Solve(&f.model, m.Settings)
 			solves++
+			if m.Progress != nil {
+				m.Progress(solves)
+			}
 			if err != nil {
 				return nil, solves, fmt.Errorf("ilp sweep at %g Mbps: %w", u, err)
 			}
