@@ -68,31 +68,13 @@ func TestSplitOverSocketEqualsWhole(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			d := planFor(t, tc.cut, tc.enc, tc.heads)
-			whole, err := d.Compile(seed, engine.Options{Threads: 1})
+			_, want, err := compiled(t, d, seed).RunAll(in)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer whole.Close()
-			_, want, err := whole.RunAll(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			serverProg, _ := d.Compile(seed, engine.Options{Threads: 1})
-			defer serverProg.Close()
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			srv := &splitrt.Server{D: d, Prog: serverProg, Seed: seed}
-			go srv.Serve(ln)
-			edgeProg, _ := d.Compile(seed, engine.Options{Threads: 1})
-			defer edgeProg.Close()
-			e := &splitrt.Edge{D: d, Prog: edgeProg}
-			if err := e.Dial(ln.Addr().String(), seed); err != nil {
-				t.Fatal(err)
-			}
-			defer e.Close()
+			serverProg := compiled(t, d, seed)
+			edgeProg := compiled(t, d, seed)
+			e := dial(t, d, edgeProg, serve(t, &splitrt.Server{D: d, Prog: serverProg, Seed: seed}), seed)
 			for range 3 {
 				got, err := e.Infer(in)
 				if err != nil {
@@ -112,11 +94,9 @@ func TestSplitOverSocketEqualsWhole(t *testing.T) {
 				}
 			}
 			// A server running another seed refuses the edge.
-			ln2, _ := net.Listen("tcp", "127.0.0.1:0")
-			defer ln2.Close()
-			go (&splitrt.Server{D: d, Prog: serverProg, Seed: seed + 1}).Serve(ln2)
+			other := serve(t, &splitrt.Server{D: d, Prog: serverProg, Seed: seed + 1})
 			e2 := &splitrt.Edge{D: d, Prog: edgeProg}
-			if err := e2.Dial(ln2.Addr().String(), seed); d.Sends() && err == nil {
+			if err := e2.Dial(other, seed); d.Sends() && err == nil {
 				t.Error("a server with other weights accepted the edge")
 			}
 		})
@@ -170,35 +150,16 @@ func TestLayerCutOverSocket(t *testing.T) {
 	for i := range in {
 		in[i] = float32(i%13) * 0.05
 	}
-	whole, _ := d.Compile(seed, engine.Options{Threads: 1})
-	defer whole.Close()
-	_, want, err := whole.RunAll(in)
+	_, want, err := compiled(t, d, seed).RunAll(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sp, _ := d.Compile(seed, engine.Options{Threads: 1})
-	defer sp.Close()
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	defer ln.Close()
-	go (&splitrt.Server{D: d, Prog: sp, Seed: seed}).Serve(ln)
-	ep, _ := d.Compile(seed, engine.Options{Threads: 1})
-	defer ep.Close()
-	e := &splitrt.Edge{D: d, Prog: ep}
-	if err := e.Dial(ln.Addr().String(), seed); err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	got, err := e.Infer(in)
+	addr := serve(t, &splitrt.Server{D: d, Prog: compiled(t, d, seed), Seed: seed})
+	got, err := dial(t, d, compiled(t, d, seed), addr, seed).Infer(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for task := range want {
-		for i := range want[task] {
-			if got.Logits[task][i] != want[task][i] {
-				t.Fatalf("task %d logit %d: %g, whole %g", task, i, got.Logits[task][i], want[task][i])
-			}
-		}
-	}
+	sameLogits(t, got.Logits, want)
 	var bytes int64
 	for _, c := range pl.CutTensors {
 		bytes += int64(4 * g.Nodes[c.Node].OutShape.Elems())
@@ -266,36 +227,58 @@ func TestThreeTiersOverSockets(t *testing.T) {
 	for i := range in {
 		in[i] = float32(i*7%256) / 256
 	}
-	whole, err := d.Compile(seed, engine.Options{Threads: 1})
+	_, want, _ := compiled(t, d, seed).RunAll(in)
+	cloudAddr := serve(t, &splitrt.Server{D: d, Prog: compiled(t, d, seed), Seed: seed, Tier: 2})
+	edgeServer := serve(t, &splitrt.Server{D: d, Prog: compiled(t, d, seed), Seed: seed, Tier: 1, Next: cloudAddr})
+	got, err := dial(t, d, compiled(t, d, seed), edgeServer, seed).Infer(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer whole.Close()
-	_, want, _ := whole.RunAll(in)
-	progs := make([]*engine.Program, 3)
-	for i := range progs {
-		progs[i], _ = d.Compile(seed, engine.Options{Threads: 1})
-		defer progs[i].Close()
-	}
-	ln2, _ := net.Listen("tcp", "127.0.0.1:0")
-	defer ln2.Close()
-	go (&splitrt.Server{D: d, Prog: progs[2], Seed: seed, Tier: 2}).Serve(ln2)
-	ln1, _ := net.Listen("tcp", "127.0.0.1:0")
-	defer ln1.Close()
-	go (&splitrt.Server{D: d, Prog: progs[1], Seed: seed, Tier: 1, Next: ln2.Addr().String()}).Serve(ln1)
-	e := &splitrt.Edge{D: d, Prog: progs[0]}
-	if err := e.Dial(ln1.Addr().String(), seed); err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	got, err := e.Infer(in)
+	sameLogits(t, got.Logits, want)
+}
+
+// compiled compiles the deployment's program, closed when the test ends.
+func compiled(t *testing.T, d *splitrt.Deployment, seed uint64) *engine.Program {
+	t.Helper()
+	p, err := d.Compile(seed, engine.Options{Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// serve runs srv on a loopback port until the test ends and returns its
+// address.
+func serve(t *testing.T, srv *splitrt.Server) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go srv.Serve(ln)
+	return ln.Addr().String()
+}
+
+// dial connects an edge running prog to addr, closed when the test ends.
+func dial(t *testing.T, d *splitrt.Deployment, prog *engine.Program, addr string, seed uint64) *splitrt.Edge {
+	t.Helper()
+	e := &splitrt.Edge{D: d, Prog: prog}
+	if err := e.Dial(addr, seed); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// sameLogits fails unless every task's logits equal the whole run's.
+func sameLogits(t *testing.T, got, want [][]float32) {
+	t.Helper()
 	for task := range want {
 		for i := range want[task] {
-			if got.Logits[task][i] != want[task][i] {
-				t.Fatalf("task %d logit %d: %g, whole %g", task, i, got.Logits[task][i], want[task][i])
+			if got[task][i] != want[task][i] {
+				t.Fatalf("task %d logit %d: %g, whole %g", task, i, got[task][i], want[task][i])
 			}
 		}
 	}
