@@ -11,7 +11,7 @@ import (
 
 	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/plan"
-	splitrt "github.com/mtlsplit/mtlsplit/runtime"
+	"github.com/mtlsplit/mtlsplit/splitrun"
 )
 
 // DeployOptions are the options of "mtlsplit serve" and "mtlsplit run".
@@ -32,15 +32,15 @@ type DeployOptions struct {
 }
 
 // nextLink is the emulated network from tier k to the next, or nil.
-func nextLink(d *splitrt.Deployment, k int, noEmu bool) *splitrt.Link {
+func nextLink(d *splitrun.Deployment, k int, noEmu bool) *splitrun.Link {
 	if noEmu || k+1 >= len(d.Plan.Tiers) {
 		return nil
 	}
 	t := d.Plan.Tiers[k+1]
-	return &splitrt.Link{UplinkMbps: t.UplinkMbps, DownlinkMbps: t.DownlinkMbps, RTTMS: t.RTTMS}
+	return &splitrun.Link{UplinkMbps: t.UplinkMbps, DownlinkMbps: t.DownlinkMbps, RTTMS: t.RTTMS}
 }
 
-func (o *DeployOptions) deployment() (*splitrt.Deployment, error) {
+func (o *DeployOptions) deployment() (*splitrun.Deployment, error) {
 	if o.Plan == "" {
 		return nil, fmt.Errorf("--plan FILE is required (write one with 'mtlsplit plan ... --out plan.yaml')")
 	}
@@ -48,7 +48,7 @@ func (o *DeployOptions) deployment() (*splitrt.Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	return splitrt.Prepare(p)
+	return splitrun.Prepare(p)
 }
 
 // NewCmdServe runs the server side of a plan.
@@ -94,7 +94,7 @@ func runServe(opts *DeployOptions) error {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, os.Interrupt)
 	go func() { <-stop; ln.Close() }()
-	srv := &splitrt.Server{D: d, Prog: prog, Seed: opts.Seed, Tier: opts.Tier, Next: opts.Next, NextLink: nextLink(d, opts.Tier, opts.NoEmu),
+	srv := &splitrun.Server{D: d, Prog: prog, Seed: opts.Seed, Tier: opts.Tier, Next: opts.Next, NextLink: nextLink(d, opts.Tier, opts.NoEmu),
 		Log: func(f string, a ...any) { fmt.Fprintf(opts.IO.Err, f+"\n", a...) }}
 	return srv.Serve(ln)
 }
@@ -159,7 +159,7 @@ func runRun(opts *DeployOptions) error {
 				return err
 			}
 			defer ln.Close()
-			go (&splitrt.Server{D: d, Prog: sp, Seed: opts.Seed, Tier: k, Next: addr, NextLink: nextLink(d, k, opts.NoEmu)}).Serve(ln)
+			go (&splitrun.Server{D: d, Prog: sp, Seed: opts.Seed, Tier: k, Next: addr, NextLink: nextLink(d, k, opts.NoEmu)}).Serve(ln)
 			addr = ln.Addr().String()
 		}
 	}
@@ -175,10 +175,10 @@ func runRun(opts *DeployOptions) error {
 			in[i] = float32(rng.NormFloat64())
 		}
 	}
-	e := &splitrt.Edge{D: d, Prog: prog}
+	e := &splitrun.Edge{D: d, Prog: prog}
 	if !opts.NoEmu {
 		n := d.Plan.Network
-		e.Link = &splitrt.Link{UplinkMbps: n.UplinkMbps, DownlinkMbps: n.DownlinkMbps, RTTMS: n.RTTMS}
+		e.Link = &splitrun.Link{UplinkMbps: n.UplinkMbps, DownlinkMbps: n.DownlinkMbps, RTTMS: n.RTTMS}
 	}
 	if err := e.Dial(addr, opts.Seed); err != nil {
 		return fmt.Errorf("connect %s: %w", addr, err)
@@ -188,7 +188,7 @@ func runRun(opts *DeployOptions) error {
 		return internal(err)
 	}
 	bar := progress(opts.IO, opts.Quiet, "run")
-	var ts []splitrt.Timing
+	var ts []splitrun.Timing
 	for i := range opts.N {
 		t, err := e.Infer(in)
 		if err != nil {
@@ -199,7 +199,7 @@ func runRun(opts *DeployOptions) error {
 			bar(i+1, opts.N)
 		}
 	}
-	s := splitrt.Summarize(d.Plan, ts)
+	s := splitrun.Summarize(d.Plan, ts)
 	if opts.Format == "json" {
 		return writeJSON(opts.IO.Out, s)
 	}

@@ -1,4 +1,4 @@
-package runtime_test
+package splitrun_test
 
 import (
 	"math"
@@ -12,11 +12,11 @@ import (
 	"github.com/mtlsplit/mtlsplit/optimizer"
 	"github.com/mtlsplit/mtlsplit/plan"
 	"github.com/mtlsplit/mtlsplit/profile"
-	splitrt "github.com/mtlsplit/mtlsplit/runtime"
+	"github.com/mtlsplit/mtlsplit/splitrun"
 )
 
 // planFor solves a small problem and then forces the choice under test.
-func planFor(t *testing.T, cut, enc string, heads map[string]string) *splitrt.Deployment {
+func planFor(t *testing.T, cut, enc string, heads map[string]string) *splitrun.Deployment {
 	t.Helper()
 	g, err := model.New("mobilenet_v3_small", 64, []int{8, 4})
 	if err != nil {
@@ -36,7 +36,7 @@ func planFor(t *testing.T, cut, enc string, heads map[string]string) *splitrt.De
 	}
 	pl := p.Plan(r, optimizer.PlanInfo{EdgeID: "epyc-2c", ServerID: "epyc-16c", NetworkID: "ethernet"})
 	pl.Choice.Cut, pl.Choice.Encoding, pl.Choice.Heads = cut, enc, heads
-	d, err := splitrt.Prepare(pl)
+	d, err := splitrun.Prepare(pl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestSplitOverSocketEqualsWhole(t *testing.T) {
 			}
 			serverProg := compiled(t, d, seed)
 			edgeProg := compiled(t, d, seed)
-			e := dial(t, d, edgeProg, serve(t, &splitrt.Server{D: d, Prog: serverProg, Seed: seed}), seed)
+			e := dial(t, d, edgeProg, serve(t, &splitrun.Server{D: d, Prog: serverProg, Seed: seed}), seed)
 			for range 3 {
 				got, err := e.Infer(in)
 				if err != nil {
@@ -94,8 +94,8 @@ func TestSplitOverSocketEqualsWhole(t *testing.T) {
 				}
 			}
 			// A server running another seed refuses the edge.
-			other := serve(t, &splitrt.Server{D: d, Prog: serverProg, Seed: seed + 1})
-			e2 := &splitrt.Edge{D: d, Prog: edgeProg}
+			other := serve(t, &splitrun.Server{D: d, Prog: serverProg, Seed: seed + 1})
+			e2 := &splitrun.Edge{D: d, Prog: edgeProg}
 			if err := e2.Dial(other, seed); d.Sends() && err == nil {
 				t.Error("a server with other weights accepted the edge")
 			}
@@ -141,7 +141,7 @@ func TestLayerCutOverSocket(t *testing.T) {
 	if len(pl.CutTensors) < 2 {
 		t.Fatalf("cut sends %v", pl.CutTensors)
 	}
-	d, err := splitrt.Prepare(&pl)
+	d, err := splitrun.Prepare(&pl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestLayerCutOverSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := serve(t, &splitrt.Server{D: d, Prog: compiled(t, d, seed), Seed: seed})
+	addr := serve(t, &splitrun.Server{D: d, Prog: compiled(t, d, seed), Seed: seed})
 	got, err := dial(t, d, compiled(t, d, seed), addr, seed).Infer(in)
 	if err != nil {
 		t.Fatal(err)
@@ -210,7 +210,7 @@ func TestThreeTiersOverSockets(t *testing.T) {
 		t.Fatal(err)
 	}
 	pl := p.Plan(r, optimizer.PlanInfo{EdgeID: "rpi4", ServerID: "epyc-16c", NetworkID: "wifi6"})
-	d, err := splitrt.Prepare(pl)
+	d, err := splitrun.Prepare(pl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,8 +228,8 @@ func TestThreeTiersOverSockets(t *testing.T) {
 		in[i] = float32(i*7%256) / 256
 	}
 	_, want, _ := compiled(t, d, seed).RunAll(in)
-	cloudAddr := serve(t, &splitrt.Server{D: d, Prog: compiled(t, d, seed), Seed: seed, Tier: 2})
-	edgeServer := serve(t, &splitrt.Server{D: d, Prog: compiled(t, d, seed), Seed: seed, Tier: 1, Next: cloudAddr})
+	cloudAddr := serve(t, &splitrun.Server{D: d, Prog: compiled(t, d, seed), Seed: seed, Tier: 2})
+	edgeServer := serve(t, &splitrun.Server{D: d, Prog: compiled(t, d, seed), Seed: seed, Tier: 1, Next: cloudAddr})
 	got, err := dial(t, d, compiled(t, d, seed), edgeServer, seed).Infer(in)
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +238,7 @@ func TestThreeTiersOverSockets(t *testing.T) {
 }
 
 // compiled compiles the deployment's program, closed when the test ends.
-func compiled(t *testing.T, d *splitrt.Deployment, seed uint64) *engine.Program {
+func compiled(t *testing.T, d *splitrun.Deployment, seed uint64) *engine.Program {
 	t.Helper()
 	p, err := d.Compile(seed, engine.Options{Threads: 1})
 	if err != nil {
@@ -250,7 +250,7 @@ func compiled(t *testing.T, d *splitrt.Deployment, seed uint64) *engine.Program 
 
 // serve runs srv on a loopback port until the test ends and returns its
 // address.
-func serve(t *testing.T, srv *splitrt.Server) string {
+func serve(t *testing.T, srv *splitrun.Server) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -262,9 +262,9 @@ func serve(t *testing.T, srv *splitrt.Server) string {
 }
 
 // dial connects an edge running prog to addr, closed when the test ends.
-func dial(t *testing.T, d *splitrt.Deployment, prog *engine.Program, addr string, seed uint64) *splitrt.Edge {
+func dial(t *testing.T, d *splitrun.Deployment, prog *engine.Program, addr string, seed uint64) *splitrun.Edge {
 	t.Helper()
-	e := &splitrt.Edge{D: d, Prog: prog}
+	e := &splitrun.Edge{D: d, Prog: prog}
 	if err := e.Dial(addr, seed); err != nil {
 		t.Fatal(err)
 	}
