@@ -22,6 +22,18 @@ type Scenarios struct {
 	Objective                 optimizer.Objective
 }
 
+// DefaultScenarios is the study the README shows (docs/figures/scenarios):
+// every zoo model on every catalog device over every catalog network to an
+// H100, two tasks (8 and 4 classes) at 224 px, fp32/fp16/int8, latency. A
+// nil catalog leaves the devices and networks empty.
+func DefaultScenarios(cat *hwprofiles.Catalog) Scenarios {
+	return Scenarios{
+		Models: model.Zoo(), Devices: cat.DeviceIDs(), Networks: cat.NetworkIDs(), Server: "h100",
+		Tasks: []int{8, 4}, Input: 224, Encodings: []profile.Encoding{profile.FP32, profile.FP16, profile.Int8},
+		Objective: optimizer.Latency,
+	}
+}
+
 // ScenarioRow is one cell of the grid.
 type ScenarioRow struct {
 	Model, Device, Server, Network string

@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,4 +61,70 @@ func TestScenarios(t *testing.T) {
 	if _, err := s.Run(cat, nil); err == nil || !strings.Contains(err.Error(), "rpi5") {
 		t.Errorf("unknown device: %v", err)
 	}
+}
+
+// TestCommittedScenarios recomputes the study the README shows and fails
+// when docs/figures/scenarios (or the README's headline) no longer says
+// what the current code computes: run `make figures` to refresh them.
+func TestCommittedScenarios(t *testing.T) {
+	cat, err := hwprofiles.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := DefaultScenarios(cat).Run(cat, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := "../docs/figures/scenarios"
+	for name, want := range map[string][]byte{"scenarios.csv": ScenarioCSV(rows), "summary.md": Summary(rows)} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%s/%s is stale (run make figures): first difference at line %d", dir, name, firstDiffLine(got, want))
+		}
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The README restates the summary's counts and speed-up in prose.
+	prose := strings.Join(strings.Fields(string(readme)), " ")
+	var beats, cells, local, remote, split int
+	var geo float64
+	sum := string(Summary(rows))
+	for _, scan := range []struct {
+		from, format string
+		args         []any
+	}{
+		{"- The searched", "- The searched optimum is faster than MTL-Split's fixed split in %d of %d cells; geometric-mean speed-up %f", []any{&beats, &cells, &geo}},
+		{"- Optimum kind: ", "- Optimum kind: %d local-only, %d remote-only, %d a real split", []any{&local, &remote, &split}},
+	} {
+		if _, err := fmt.Sscanf(sum[strings.Index(sum, scan.from):], scan.format, scan.args...); err != nil {
+			t.Fatalf("summary: %v", err)
+		}
+	}
+	share := fmt.Sprintf("in %d of the %d cells", beats, cells)
+	if beats == cells {
+		share = fmt.Sprintf("in every one of the %d cells", cells)
+	}
+	for _, s := range []string{
+		fmt.Sprintf("%s, by %.1f× in geometric mean", share, geo),
+		fmt.Sprintf("local-only in %d cells, remote-only in %d and a real split in %d", local, remote, split),
+	} {
+		if !strings.Contains(prose, s) {
+			t.Errorf("README does not say %q (from the current summary)", s)
+		}
+	}
+}
+
+func firstDiffLine(a, b []byte) int {
+	la, lb := strings.Split(string(a), "\n"), strings.Split(string(b), "\n")
+	for i := range min(len(la), len(lb)) {
+		if la[i] != lb[i] {
+			return i + 1
+		}
+	}
+	return min(len(la), len(lb)) + 1
 }

@@ -16,23 +16,13 @@ import (
 // WriteScenarios writes scenarios.csv, one speed-up figure per device
 // (PNG and SVG) and summary.md into dir, returning the paths written.
 func WriteScenarios(dir string, rows []ScenarioRow, overwrite bool) ([]string, error) {
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	w.Write([]string{"model", "device", "server", "network", "uplink_mbps", "choice", "optimum_ms", "local_only_ms",
-		"remote_only_ms", "mtl_split_ms", "speedup_vs_mtl_split", "bytes", "edge_energy_mj"})
-	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
-	for _, r := range rows {
-		w.Write([]string{r.Model, r.Device, r.Server, r.Network, f(r.UplinkMbps), r.Choice, f(r.OptimumMS), f(r.LocalMS),
-			f(r.RemoteMS), f(r.MTLSplitMS), f(r.SpeedupVsMTLSplit()), strconv.FormatInt(r.Bytes, 10), f(r.EnergyMJ)})
-	}
-	w.Flush()
 	var written []string
 	save := func(name string, data []byte) error {
 		path := filepath.Join(dir, name)
 		written = append(written, path)
 		return atomicfile.Write(path, data, overwrite)
 	}
-	if err := save("scenarios.csv", buf.Bytes()); err != nil {
+	if err := save("scenarios.csv", ScenarioCSV(rows)); err != nil {
 		return nil, err
 	}
 	for _, dev := range unique(rows, func(r ScenarioRow) string { return r.Device }) {
@@ -55,14 +45,29 @@ func WriteScenarios(dir string, rows []ScenarioRow, overwrite bool) ([]string, e
 			written = append(written, path)
 		}
 	}
-	if err := save("summary.md", summary(rows)); err != nil {
+	if err := save("summary.md", Summary(rows)); err != nil {
 		return nil, err
 	}
 	return written, nil
 }
 
-// summary states the headline numbers in a few lines.
-func summary(rows []ScenarioRow) []byte {
+// ScenarioCSV is the grid as CSV, one row per cell.
+func ScenarioCSV(rows []ScenarioRow) []byte {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write([]string{"model", "device", "server", "network", "uplink_mbps", "choice", "optimum_ms", "local_only_ms",
+		"remote_only_ms", "mtl_split_ms", "speedup_vs_mtl_split", "bytes", "edge_energy_mj"})
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+	for _, r := range rows {
+		w.Write([]string{r.Model, r.Device, r.Server, r.Network, f(r.UplinkMbps), r.Choice, f(r.OptimumMS), f(r.LocalMS),
+			f(r.RemoteMS), f(r.MTLSplitMS), f(r.SpeedupVsMTLSplit()), strconv.FormatInt(r.Bytes, 10), f(r.EnergyMJ)})
+	}
+	w.Flush()
+	return buf.Bytes()
+}
+
+// Summary states the headline numbers in a few lines.
+func Summary(rows []ScenarioRow) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Scenario grid: searched split vs fixed splits\n\n%d cells (model × edge device × network).\n\n", len(rows))
 	var beatsMTL, split, local, remote int
