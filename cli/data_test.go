@@ -1,10 +1,10 @@
 package cli
 
 import (
-	"encoding/csv"
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -20,14 +20,13 @@ func TestDataShapes3DWritesAndReadsBack(t *testing.T) {
 	if !strings.Contains(stdout, "wrote 12 test scenes") || !strings.Contains(stdout, grid) {
 		t.Errorf("stdout %q", stdout)
 	}
-	f, err := os.Open(filepath.Join(dir, "labels.csv"))
+	body, err := os.ReadFile(filepath.Join(dir, "labels.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
+	var rows [][]string
+	for _, line := range strings.Split(strings.TrimSuffix(string(body), "\n"), "\n") {
+		rows = append(rows, strings.Split(line, ","))
 	}
 	if len(rows) != 13 || strings.Join(rows[0], ",") != "file,floor_hue,wall_hue,object_hue,scale,shape,orientation" {
 		t.Fatalf("labels.csv: %d rows, header %q", len(rows), rows[0])
@@ -90,5 +89,19 @@ func TestDataShapes3DBadInput(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want 2 and one line with %q", code, stderr, tc.want)
 			}
 		})
+	}
+}
+
+func TestEveryThrottlesTheBar(t *testing.T) {
+	var got []int
+	bar := every(3, func(done, total int) { got = append(got, done) })
+	for done := 1; done <= 10; done++ {
+		bar(done, 10)
+	}
+	if want := []int{3, 6, 9, 10}; !slices.Equal(got, want) {
+		t.Errorf("bar drawn at %v, want %v", got, want)
+	}
+	if every(0, nil) != nil {
+		t.Error("no bar should stay no bar")
 	}
 }

@@ -217,38 +217,68 @@ const (
 	surfWall
 )
 
-// shade traces one camera ray: which surface it ends on and how lit it is.
-func (ob *object) shade(o, d vec) (int, float64) {
+// sample is what one camera ray sees: the surface, its light, and the
+// patch: which plane, lit or in shadow (0 on the object, whose shading
+// varies from ray to ray). Every ray that ends in one patch has the same
+// light.
+type sample struct {
+	surf  int
+	patch uint8
+	lum   float32
+}
+
+// planes of the room: a point, its inward normal and its patch number.
+var planes = [4]struct {
+	axis  int // 0 x, 1 y, 2 z
+	at    float64
+	nrm   vec
+	patch uint8
+}{
+	{1, 0, vec{0, 1, 0}, 2},
+	{2, -backWall, vec{0, 0, 1}, 4},
+	{0, roomHalfWidth, vec{-1, 0, 0}, 6},
+	{0, -roomHalfWidth, vec{1, 0, 0}, 8},
+}
+
+func (v vec) at(axis int) float64 {
+	switch axis {
+	case 0:
+		return v.x
+	case 1:
+		return v.y
+	}
+	return v.z
+}
+
+// shade traces one camera ray.
+func (ob *object) shade(o, d vec) sample {
 	tObj, n, hitObj := ob.hit(o, d)
-	t, surf, nrm := math.Inf(1), surfWall, vec{0, 0, 1}
-	if d.y < 0 {
-		t, surf, nrm = -o.y/d.y, surfFloor, vec{0, 1, 0}
-	}
-	if d.z < 0 {
-		if tw := (-backWall - o.z) / d.z; tw < t {
-			t, surf, nrm = tw, surfWall, vec{0, 0, 1}
-		}
-	}
-	if d.x > 0 {
-		if tw := (roomHalfWidth - o.x) / d.x; tw < t {
-			t, surf, nrm = tw, surfWall, vec{-1, 0, 0}
-		}
-	} else if d.x < 0 {
-		if tw := (-roomHalfWidth - o.x) / d.x; tw < t {
-			t, surf, nrm = tw, surfWall, vec{1, 0, 0}
+	t, plane := math.Inf(1), 1 // the back wall, should a ray meet nothing
+	for i, p := range planes {
+		// A plane faces the camera inside the room when the ray runs
+		// against its normal.
+		if dn := d.dot(p.nrm); dn < 0 {
+			if tp := (p.at - o.at(p.axis)) / d.at(p.axis); tp < t {
+				t, plane = tp, i
+			}
 		}
 	}
 	if hitObj && tObj < t {
-		return surfObject, objAmbient + objDiffuse*max(0, unit(n).dot(light))
+		// Every hit returns a unit normal.
+		return sample{surf: surfObject, lum: float32(objAmbient + objDiffuse*max(0, n.dot(light)))}
 	}
-	lit := max(0, nrm.dot(light))
+	p := planes[plane]
+	surf, patch := surfWall, p.patch
+	if plane == 0 {
+		surf = surfFloor
+	}
+	lit := max(0, p.nrm.dot(light))
 	if lit > 0 && !math.IsInf(t, 1) {
-		p := o.madd(t, d).madd(1e-6, nrm)
-		if _, _, shadowed := ob.hit(p, light); shadowed {
-			lit = 0
+		if _, _, shadowed := ob.hit(o.madd(t, d).madd(1e-6, p.nrm), light); shadowed {
+			lit, patch = 0, patch+1
 		}
 	}
-	return surf, roomAmbient + roomDiffuse*lit
+	return sample{surf: surf, patch: patch, lum: float32(roomAmbient + roomDiffuse*lit)}
 }
 
 // camera is a pinhole camera orbiting the object: each orientation turns
@@ -272,22 +302,61 @@ type geometry []float32
 
 func geometryIndex(f Factors) int { return (f.Scale*Shapes+f.Shape)*Orientations + f.Orientation }
 
+// newGeometry casts Supersample² rays per pixel, but only where the pixel
+// may hold more than one patch: a pixel whose middle ray and whose eight
+// neighbours' middle rays all end in the same patch of the room has that
+// patch's light in every sample (a straight edge through the pixel would
+// put one of the nine middle rays on its far side), so its middle ray
+// stands for all of them. That is about 3× fewer rays for the same pixels
+// (a test checks all 480 geometries at 64×64 against full sampling), bar a
+// corner of the object or its shadow thinner than a pixel that
+// could poke between middle rays.
 func newGeometry(f Factors, size int) geometry {
 	ob := newObject(f.Shape, f.Scale)
 	cam := newCamera(f.Orientation)
-	g := make(geometry, 3*size*size)
 	inv := 1 / float64(size*Supersample)
+	trace := func(sx, sy int) sample { // sx, sy count subsamples
+		u := (2*(float64(sx)+0.5)*inv - 1) * tanHalfFOV
+		v := (1 - 2*(float64(sy)+0.5)*inv) * tanHalfFOV
+		return ob.shade(cam.pos, cam.fwd.madd(u, cam.right).madd(v, cam.up))
+	}
+	const mid = Supersample / 2
+	middle := make([]sample, size*size)
+	for py := range size {
+		for px := range size {
+			middle[py*size+px] = trace(px*Supersample+mid, py*Supersample+mid)
+		}
+	}
+	uniform := func(px, py int) bool {
+		patch := middle[py*size+px].patch
+		if patch == 0 || px == 0 || py == 0 || px == size-1 || py == size-1 {
+			return false
+		}
+		for y := py - 1; y <= py+1; y++ {
+			for x := px - 1; x <= px+1; x++ {
+				if middle[y*size+x].patch != patch {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	g := make(geometry, 3*size*size)
 	w := float32(1) / float32(Supersample*Supersample)
 	for py := range size {
 		for px := range size {
 			var acc [3]float32
-			for sy := range Supersample {
-				v := (1 - 2*(float64(py*Supersample+sy)+0.5)*inv) * tanHalfFOV
-				for sx := range Supersample {
-					u := (2*(float64(px*Supersample+sx)+0.5)*inv - 1) * tanHalfFOV
-					d := cam.fwd.madd(u, cam.right).madd(v, cam.up)
-					surf, lum := ob.shade(cam.pos, d)
-					acc[surf] += float32(lum)
+			if m := middle[py*size+px]; uniform(px, py) {
+				// The same sum the loop below would make.
+				for range Supersample * Supersample {
+					acc[m.surf] += m.lum
+				}
+			} else {
+				for sy := range Supersample {
+					for sx := range Supersample {
+						s := trace(px*Supersample+sx, py*Supersample+sy)
+						acc[s.surf] += s.lum
+					}
 				}
 			}
 			i := 3 * (py*size + px)
