@@ -420,3 +420,32 @@ func ExampleFromIndex() {
 	fmt.Printf("%+v %s %v\n", f, ShapeNames[f.Shape], f.Split())
 	// Output: {FloorHue:2 WallHue:5 ObjectHue:7 Scale:1 Shape:2 Orientation:6} sphere train
 }
+
+// Workers share a Renderer: the first to need a geometry casts it, the
+// others wait and get the same pixels (run with -race).
+func TestRendererConcurrent(t *testing.T) {
+	r, _ := NewRenderer(16)
+	want := make([]string, 20)
+	for i := range want {
+		f, _ := FromIndex(i * 997)
+		want[i] = sum(Render(f, 16))
+	}
+	errs := make(chan string, 4*len(want))
+	for range 4 {
+		go func() {
+			for i := range want {
+				f, _ := FromIndex(i * 997)
+				if got := sum(r.Render(f)); got != want[i] {
+					errs <- fmt.Sprintf("scene %d: %s, want %s", i*997, got, want[i])
+					continue
+				}
+				errs <- ""
+			}
+		}()
+	}
+	for range 4 * len(want) {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
+	}
+}
