@@ -4,7 +4,7 @@ BIN     := bin/mtlsplit
 PKGS    := ./...
 DEMO    ?= efficientnet_b0 --device rpi4 --server h100 --network wifi --tasks 8,4 --encodings fp32,fp16,int8
 
-.PHONY: all setup build test demo sweep-demo figures bench bench-engine calibrate-host lint clean
+.PHONY: all setup build test demo sweep-demo figures shapes3d-figure bench bench-engine calibrate-host lint clean
 
 all: build
 
@@ -33,6 +33,10 @@ figures: build
 	./$(BIN) sweep efficientnet_b0 --device rpi4 --server h100 --encodings fp32,fp16,int8 --granularity layer \
 		--plot docs/figures/sweep_effnet_rpi4_h100.png --force > docs/figures/sweep_effnet_rpi4_h100.txt
 	./$(BIN) experiment scenarios --out docs/figures/scenarios --force -q > /dev/null
+
+# The 3D Shapes sample sheet (results/shapes3d/samples.png).
+shapes3d-figure: build
+	./$(BIN) data shapes3d --grid results/shapes3d/samples.png --force
 
 bench: setup
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
