@@ -44,8 +44,8 @@
 // have the input size), exact (to H×W) or shorter (shorter side to S, then
 // centre crop to H×W), with PyTorch's bilinear interpolation, antialias off
 // (see InterpBilinear): the same numbers as torchvision's Resize and
-// CenterCrop applied to a float tensor after ToTensor, to within one or two
-// float32 roundings (tested against a torchvision 0.14 fixture). JPEG
+// CenterCrop applied to a float tensor after ToTensor, bit for bit on a
+// torchvision 0.14 fixture (testdata/gen_fixture.py). JPEG
 // decoding is Go's: it does not smooth chroma upsampling as libjpeg does,
 // so pixels of a subsampled JPEG may differ from PIL's by a few levels.
 // PNG is exact. Set.Preprocess is the completed value to write into a plan;

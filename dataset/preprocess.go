@@ -39,7 +39,7 @@ type Interpolation string
 // (torchvision 0.14's default for tensors). It is not PIL's bilinear, which
 // widens its filter when shrinking (antialiasing) and rounds to 8 bits after
 // each pass; shrinking by more than 2× therefore aliases here as it does in
-// PyTorch. Checked against a torchvision fixture (testdata/gen_fixture.py).
+// PyTorch. Equal bit for bit to a torchvision fixture (testdata/gen_fixture.py).
 const InterpBilinear Interpolation = "bilinear"
 
 // LayoutNCHW is the only layout: channels, then rows, then columns, float32.
