@@ -161,7 +161,7 @@ func kindOf(file string) string {
 // check is the per-row file check of Open.
 func (s *Set) check(it Item) error {
 	if k := kindOf(it.File); k != s.pre.Input {
-		return fmt.Errorf("is %s but the set holds %s (all items are images, or all are .f32 tensors)", kindName(k), kindName(s.pre.Input))
+		return fmt.Errorf("is %s but the set holds %s (a set is all images or all .f32 tensors)", kindName(k, false), kindName(s.pre.Input, true))
 	}
 	st, err := s.root.Stat(filepath.FromSlash(it.File))
 	if err != nil {
@@ -191,9 +191,14 @@ func (s *Set) check(it Item) error {
 	return nil
 }
 
-func kindName(k string) string {
-	if k == InputF32 {
+func kindName(k string, plural bool) string {
+	switch {
+	case k == InputF32 && plural:
+		return "raw .f32 tensors"
+	case k == InputF32:
 		return "a raw .f32 tensor"
+	case plural:
+		return "images"
 	}
 	return "an image"
 }
