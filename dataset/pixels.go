@@ -74,18 +74,18 @@ func planar(img image.Image, buf []float32) ([]float32, int, int) {
 			}
 		}
 	case *image.Paletted:
-		lut := make([]color.NRGBA64, len(m.Palette))
+		lut := make([][3]float32, len(m.Palette))
 		for i, c := range m.Palette {
-			lut[i] = color.NRGBA64Model.Convert(c).(color.NRGBA64)
+			lut[i] = rgbOf(c)
 		}
 		for y := 0; y < h; y++ {
 			row := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:w]
 			for x, k := range row {
-				var c color.NRGBA64 // an index past the palette reads as black, as image.Paletted.At does
+				var c [3]float32 // an index past the palette reads as black, as image.Paletted.At does
 				if int(k) < len(lut) {
 					c = lut[k]
 				}
-				set16(y*w+x, c.R, c.G, c.B)
+				r[y*w+x], g[y*w+x], bl[y*w+x] = c[0], c[1], c[2]
 			}
 		}
 	case *image.YCbCr:
@@ -103,15 +103,30 @@ func planar(img image.Image, buf []float32) ([]float32, int, int) {
 	return buf, h, w
 }
 
-// generic converts any image through the 16-bit non-premultiplied model.
+// generic converts any other image pixel by pixel.
 func generic(img image.Image, r, g, b []float32) {
 	bd := img.Bounds()
 	w := bd.Dx()
 	for y := bd.Min.Y; y < bd.Max.Y; y++ {
 		for x := bd.Min.X; x < bd.Max.X; x++ {
-			c := color.NRGBA64Model.Convert(img.At(x, y)).(color.NRGBA64)
 			i := (y-bd.Min.Y)*w + (x - bd.Min.X)
-			r[i], g[i], b[i] = float32(c.R)/65535, float32(c.G)/65535, float32(c.B)/65535
+			c := rgbOf(img.At(x, y))
+			r[i], g[i], b[i] = c[0], c[1], c[2]
 		}
 	}
+}
+
+// rgbOf is a colour's RGB in [0,1] without its alpha. Colours stored
+// un-premultiplied are read directly: going through color.Color's RGBA
+// (premultiplied) and back would lose precision where alpha < 1, as it
+// does, unavoidably, for colours stored premultiplied.
+func rgbOf(c color.Color) [3]float32 {
+	switch c := c.(type) {
+	case color.NRGBA:
+		return [3]float32{float32(c.R) / 255, float32(c.G) / 255, float32(c.B) / 255}
+	case color.NRGBA64:
+		return [3]float32{float32(c.R) / 65535, float32(c.G) / 65535, float32(c.B) / 65535}
+	}
+	n := color.NRGBA64Model.Convert(c).(color.NRGBA64)
+	return [3]float32{float32(n.R) / 65535, float32(n.G) / 65535, float32(n.B) / 65535}
 }
