@@ -42,14 +42,20 @@
 // Decode → RGB in [0,1] (8-bit ÷ 255, 16-bit ÷ 65535) → resize → (x − mean)
 // / std per channel → NCHW float32. Resize is none (the image must already
 // have the input size), exact (to H×W) or shorter (shorter side to S, then
-// centre crop to H×W), with PyTorch's bilinear interpolation, antialias off
-// (see InterpBilinear): the same numbers as torchvision's Resize and
-// CenterCrop applied to a float tensor after ToTensor, bit for bit on a
-// torchvision 0.14 fixture (testdata/gen_fixture.py). JPEG
-// decoding is Go's: it does not smooth chroma upsampling as libjpeg does,
-// so pixels of a subsampled JPEG may differ from PIL's by a few levels.
-// PNG is exact. Set.Preprocess is the completed value to write into a plan;
-// its String is a one-line account.
+// centre crop to H×W, torchvision's Resize(S) + CenterCrop sizes and
+// offsets). Two interpolations, each equal bit for bit to torchvision 0.14
+// on a fixture (testdata/gen_fixture.py):
+//
+//   - bilinear: PyTorch's, antialias off, on the float tensor (torchvision's
+//     Resize after ToTensor; see InterpBilinear);
+//   - bilinear-pil: Pillow's, antialiased, in 8 bits, on the image
+//     (torchvision's Resize before ToTensor, the usual ImageNet evaluation
+//     pipeline; see InterpBilinearPIL).
+//
+// JPEG decoding is Go's: it does not smooth chroma upsampling as libjpeg
+// does, so pixels of a subsampled JPEG may differ from PIL's by a few
+// levels. PNG is exact. Set.Preprocess is the completed value to write into
+// a plan; its String is a one-line account.
 //
 // # CLI flags → API
 //
@@ -58,7 +64,7 @@
 //	                            [C, H, W]; a .f32 set must match it)
 //	--resize none|exact|S       ParseResize → opts.Preprocess.Resize, .ShorterPx
 //	                            (S: shorter side to S px, centre crop to the input)
-//	--interp bilinear           opts.Preprocess.Interpolation
+//	--interp bilinear|bilinear-pil  opts.Preprocess.Interpolation (default bilinear)
 //	--mean 0.485,0.456,0.406    opts.Preprocess.Mean (one per channel, finite)
 //	--std 0.229,0.224,0.225     opts.Preprocess.Std (one per channel, > 0)
 //	--classes 3,4               opts.Classes (default: max label + 1 per task)

@@ -10,8 +10,9 @@ import (
 )
 
 // TestTorchvisionFixture runs images through Open and Batch and compares
-// with torchvision 0.14 (testdata/gen_fixture.py): to_tensor, resize on the
-// tensor (bilinear, antialias=False), center_crop, normalize.
+// with torchvision 0.14 (testdata/gen_fixture.py): resize on a float tensor
+// (bilinear, antialias=False) or on the PIL image (Pillow's bilinear), then
+// center_crop and normalize.
 func TestTorchvisionFixture(t *testing.T) {
 	dir := filepath.Join("testdata", "torchvision")
 	raw, err := os.ReadFile(filepath.Join(dir, "cases.json"))
@@ -20,22 +21,22 @@ func TestTorchvisionFixture(t *testing.T) {
 	}
 	var manifest struct {
 		Cases []struct {
-			Name, Image, Resize, Want string
-			ShorterPx                 int `json:"shorter_px"`
-			Shape                     []int
-			Mean, Std                 []float64
+			Name, Image, Resize, Want, Interpolation string
+			ShorterPx                                int `json:"shorter_px"`
+			Shape                                    []int
+			Mean, Std                                []float64
 		}
 	}
 	if err := json.Unmarshal(raw, &manifest); err != nil {
 		t.Fatal(err)
 	}
-	if len(manifest.Cases) < 6 {
-		t.Fatalf("%d cases in the fixture, want 6", len(manifest.Cases))
+	if len(manifest.Cases) < 12 {
+		t.Fatalf("%d cases in the fixture, want 12", len(manifest.Cases))
 	}
 	for _, c := range manifest.Cases {
 		t.Run(c.Name, func(t *testing.T) {
 			set := tempSet(t, map[string][]byte{c.Image: mustRead(t, filepath.Join(dir, c.Image))}, "file,t\n"+c.Image+",0\n")
-			s, err := Open(set, Options{Preprocess: Preprocess{Shape: c.Shape, Resize: ResizeMode(c.Resize), ShorterPx: c.ShorterPx, Mean: c.Mean, Std: c.Std}})
+			s, err := Open(set, Options{Preprocess: Preprocess{Shape: c.Shape, Resize: ResizeMode(c.Resize), ShorterPx: c.ShorterPx, Interpolation: Interpolation(c.Interpolation), Mean: c.Mean, Std: c.Std}})
 			if err != nil {
 				t.Fatal(err)
 			}

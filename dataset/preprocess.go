@@ -42,6 +42,16 @@ type Interpolation string
 // PyTorch. Equal bit for bit to a torchvision fixture (testdata/gen_fixture.py).
 const InterpBilinear Interpolation = "bilinear"
 
+// InterpBilinearPIL is Pillow's bilinear resize (Image.resize with
+// BILINEAR, Pillow 9), which torchvision's Resize uses on PIL images: the
+// usual ImageNet evaluation pipeline (PIL open, convert("RGB"), Resize,
+// CenterCrop, ToTensor, Normalize). Shrinking widens the filter so every
+// covered pixel counts (antialiasing); each of the two passes (rows, then
+// columns) rounds to 8 bits in Pillow's 22-bit fixed point. 16-bit images
+// are first rounded to 8 bits (v/257), where Pillow would keep the high
+// byte. Equal bit for bit to a torchvision fixture on PIL images.
+const InterpBilinearPIL Interpolation = "bilinear-pil"
+
 // LayoutNCHW is the only layout: channels, then rows, then columns, float32.
 const LayoutNCHW = "NCHW"
 
@@ -144,8 +154,8 @@ func (p Preprocess) complete(input string) (Preprocess, error) {
 		if q.Interpolation == "" {
 			q.Interpolation = InterpBilinear
 		}
-		if q.Interpolation != InterpBilinear {
-			return q, fmt.Errorf("preprocess: interpolation %q is not known (want %s)", q.Interpolation, InterpBilinear)
+		if q.Interpolation != InterpBilinear && q.Interpolation != InterpBilinearPIL {
+			return q, fmt.Errorf("preprocess: interpolation %q is not known (want %s or %s)", q.Interpolation, InterpBilinear, InterpBilinearPIL)
 		}
 	}
 	if len(q.Mean) != len(q.Std) {

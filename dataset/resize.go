@@ -63,15 +63,25 @@ func transform(p Preprocess, src []float32, h, w int, dst []float32) error {
 		}
 		copy(dst, src[:3*h*w])
 	case ResizeExact:
-		resample(src, h, w, bilinearTaps(h, oh, 0, oh), bilinearTaps(w, ow, 0, ow), dst)
+		resize(p, src, h, w, oh, ow, 0, 0, dst)
 	case ResizeShorter:
 		nh, nw := shorterSize(h, w, p.ShorterPx)
-		rows := bilinearTaps(h, nh, cropOffset(nh, oh), oh)
-		cols := bilinearTaps(w, nw, cropOffset(nw, ow), ow)
-		resample(src, h, w, rows, cols, dst)
+		resize(p, src, h, w, nh, nw, cropOffset(nh, oh), cropOffset(nw, ow), dst)
 	}
 	normalize(p, dst, oh*ow)
 	return nil
+}
+
+// resize scales the planes of src (h×w) to nh×nw with p's interpolation
+// and writes the window of Shape's size at (top, left) into dst; only that
+// window is computed.
+func resize(p Preprocess, src []float32, h, w, nh, nw, top, left int, dst []float32) {
+	oh, ow := p.Shape[1], p.Shape[2]
+	if p.Interpolation == InterpBilinearPIL {
+		resamplePIL(src, h, w, newPILTaps(h, nh, top, oh), newPILTaps(w, nw, left, ow), dst)
+		return
+	}
+	resample(src, h, w, bilinearTaps(h, nh, top, oh), bilinearTaps(w, nw, left, ow), dst)
 }
 
 // resample interpolates each of the 3 planes of src (h×w) at the given taps
