@@ -1,9 +1,13 @@
 package dataset
 
 import (
+	"bytes"
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 func TestPreprocessValidate(t *testing.T) {
@@ -167,5 +171,58 @@ func TestNormalizeByHand(t *testing.T) {
 			t.Errorf("normalized %v, want %v", dst, want)
 			break
 		}
+	}
+}
+
+// TestPILByHand: Pillow's bilinear shrinking a row 0,255,0,255 to 2 pixels.
+// Scale 2 widens the triangle to support 2: output 0 is centred at 1.0 and
+// covers samples 0–2 at distances 0.25, 0.25, 0.75 (after ÷2), weights
+// 3/7, 3/7, 1/7 in 22-bit fixed point (1797559, 1797559, 599186):
+// (2^21 + 255·1797559) >> 22 = 109. Output 1 covers samples 1–3 with
+// weights 1/7, 3/7, 3/7: (2^21 + 255·(599186+1797559)) >> 22 = 146.
+// PyTorch's bilinear would give 127.5 for both.
+func TestPILByHand(t *testing.T) {
+	row := []float32{0, 1, 0, 1}
+	planes := append(append(append([]float32{}, row...), row...), row...)
+	dst := make([]float32, 6)
+	p := Preprocess{Shape: []int{3, 1, 2}, Resize: ResizeExact, Interpolation: InterpBilinearPIL}
+	if err := transform(p, planes, 1, 4, dst); err != nil {
+		t.Fatal(err)
+	}
+	if want := []float32{109.0 / 255, 146.0 / 255}; dst[0] != want[0] || dst[1] != want[1] || dst[4] != want[0] {
+		t.Errorf("got %v·255, want [109 146]", []float32{dst[0] * 255, dst[1] * 255})
+	}
+	tp := newPILTaps(4, 2, 0, 2)
+	if tp.lo[0] != 0 || tp.n[0] != 3 || tp.k[0] != 1797559 || tp.k[2] != 599186 || tp.lo[1] != 1 || tp.k[tp.ksize] != 599186 {
+		t.Errorf("taps %+v", tp)
+	}
+}
+
+// TestPreprocessRecord: the completed value a set reports survives YAML and
+// JSON, as it will inside a plan.
+func TestPreprocessRecord(t *testing.T) {
+	p, err := Preprocess{Shape: []int{3, 224, 224}, Resize: ResizeShorter, ShorterPx: 256,
+		Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225}}.complete(InputImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := yaml.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "input: image\nshape:\n    - 3\n    - 224\n    - 224\nresize: shorter\nshorter_px: 256\ninterpolation: bilinear\nmean:\n    - 0.485\n    - 0.456\n    - 0.406\nstd:\n    - 0.229\n    - 0.224\n    - 0.225\nlayout: NCHW\n"
+	if string(y) != want {
+		t.Errorf("YAML:\n%s\nwant:\n%s", y, want)
+	}
+	var back Preprocess
+	dec := yaml.NewDecoder(bytes.NewReader(y))
+	dec.KnownFields(true)
+	if err := dec.Decode(&back); err != nil || back.String() != p.String() {
+		t.Errorf("YAML round trip: %v, %s", err, back)
+	}
+	j, _ := json.Marshal(p)
+	var fromJSON Preprocess
+	if err := json.Unmarshal(j, &fromJSON); err != nil || fromJSON.String() != p.String() || fromJSON.Validate() != nil {
+		t.Errorf("JSON round trip: %v, %s", err, fromJSON)
 	}
 }
