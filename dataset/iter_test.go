@@ -71,14 +71,14 @@ func TestIterOrderAndWorkers(t *testing.T) {
 		if it.Err() != nil {
 			t.Fatal(it.Err())
 		}
-		if !equalInts(starts, []int{0, 3, 6, 9}) || !equalInts(sizes, []int{3, 3, 3, 1}) {
+		if !slices.Equal(starts, []int{0, 3, 6, 9}) || !slices.Equal(sizes, []int{3, 3, 3, 1}) {
 			t.Errorf("batches at %v of %v, want [0 3 6 9] of [3 3 3 1]", starts, sizes)
 		}
 		if want := [][2]int{{3, 10}, {6, 10}, {9, 10}, {10, 10}}; !slices.Equal(progress, want) {
 			t.Errorf("progress %v, want %v", progress, want)
 		}
 		for i, l := range labels {
-			if !equalInts(l, []int{i % 3, i % 5}) || s.Item(i).File != fmt.Sprintf("d%d/%04d.png", i%2, i) {
+			if !slices.Equal(l, []int{i % 3, i % 5}) || s.Item(i).File != fmt.Sprintf("d%d/%04d.png", i%2, i) {
 				t.Errorf("item %d: %s %v", i, s.Item(i).File, l)
 			}
 		}

@@ -12,6 +12,14 @@ type taps struct {
 	w0, w1 []float32
 }
 
+// checkSize refuses an image that resize none cannot take.
+func (p Preprocess) checkSize(h, w int) error {
+	if p.Resize == ResizeNone && (h != p.Shape[1] || w != p.Shape[2]) {
+		return fmt.Errorf("image is %d×%d (H×W), want %d×%d: resize none needs images of the input size (resize exact or shorter otherwise)", h, w, p.Shape[1], p.Shape[2])
+	}
+	return nil
+}
+
 // bilinearTaps computes the taps of output indices off … off+n−1 of a
 // resize from in to out samples the way PyTorch 1.13's upsample_bilinear2d
 // does with align_corners=False and no scale factor: scale = in/out in
@@ -58,8 +66,8 @@ func transform(p Preprocess, src []float32, h, w int, dst []float32) error {
 	oh, ow := p.Shape[1], p.Shape[2]
 	switch p.Resize {
 	case ResizeNone:
-		if h != oh || w != ow {
-			return fmt.Errorf("image is %d×%d (H×W), want %d×%d: resize none needs images of the model's input size (resize exact or shorter otherwise)", h, w, oh, ow)
+		if err := p.checkSize(h, w); err != nil {
+			return err
 		}
 		copy(dst, src[:3*h*w])
 	case ResizeExact:

@@ -185,10 +185,7 @@ func (s *Set) check(it Item) error {
 	if err != nil {
 		return fmt.Errorf("not a PNG or JPEG image (%v)", err)
 	}
-	if s.pre.Resize == ResizeNone && (cfg.Height != s.pre.Shape[1] || cfg.Width != s.pre.Shape[2]) {
-		return fmt.Errorf("image is %d×%d (H×W), want %d×%d: resize none needs images of the input size (resize exact or shorter otherwise)", cfg.Height, cfg.Width, s.pre.Shape[1], s.pre.Shape[2])
-	}
-	return nil
+	return s.pre.checkSize(cfg.Height, cfg.Width)
 }
 
 func kindName(k string, plural bool) string {

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -140,7 +141,7 @@ func TestRefuseListsAllSkipLeavesOut(t *testing.T) {
 	for _, p := range be.Problems {
 		lines = append(lines, p.Line)
 	}
-	if want := []int{3, 4, 5, 7}; !equalInts(lines, want) {
+	if want := []int{3, 4, 5, 7}; !slices.Equal(lines, want) {
 		t.Errorf("problems on lines %v, want %v: %v", lines, want, be.Problems)
 	}
 	if want := filepath.Join(dir, "labels.csv:3: b.png: no such file") + " (and 3 more bad row(s);"; !strings.HasPrefix(err.Error(), want) {
@@ -168,7 +169,7 @@ func TestRefuseListsAllSkipLeavesOut(t *testing.T) {
 	if strings.Join(skipped, "\n") != strings.Join(want, "\n") {
 		t.Errorf("skipped:\n%s\nwant:\n%s", strings.Join(skipped, "\n"), strings.Join(want, "\n"))
 	}
-	if got := s.Classes(); !equalInts(got, []int{4, 2}) {
+	if got := s.Classes(); !slices.Equal(got, []int{4, 2}) {
 		t.Errorf("classes %v, want [4 2] (max label + 1 over kept rows)", got)
 	}
 }
@@ -226,16 +227,4 @@ func TestBatchArguments(t *testing.T) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

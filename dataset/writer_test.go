@@ -8,6 +8,7 @@ import (
 	"image/jpeg"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -92,7 +93,7 @@ func TestWriterRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if s.Len() != len(cases) || !equalStrings(s.Tasks(), []string{"shape", "color"}) || !equalInts(s.Classes(), []int{3, 2*len(cases) - 1}) {
+	if s.Len() != len(cases) || !slices.Equal(s.Tasks(), []string{"shape", "color"}) || !slices.Equal(s.Classes(), []int{3, 2*len(cases) - 1}) {
 		t.Fatalf("len %d tasks %v classes %v", s.Len(), s.Tasks(), s.Classes())
 	}
 	x := make([]float32, s.Len()*s.Elems())
@@ -101,7 +102,7 @@ func TestWriterRoundTrip(t *testing.T) {
 	}
 	for i, c := range cases {
 		it := s.Item(i)
-		if want := "img/" + strings.ReplaceAll(c.name, " ", "_") + ".png"; it.File != want || !equalInts(it.Labels, []int{i % 3, 2 * i}) || it.Line != i+2 {
+		if want := "img/" + strings.ReplaceAll(c.name, " ", "_") + ".png"; it.File != want || !slices.Equal(it.Labels, []int{i % 3, 2 * i}) || it.Line != i+2 {
 			t.Errorf("item %d = %+v, want %s labels [%d %d] line %d", i, it, want, i%3, 2*i, i+2)
 		}
 		item := x[i*s.Elems() : (i+1)*s.Elems()]
@@ -242,5 +243,3 @@ func TestWriterLifecycle(t *testing.T) {
 		t.Errorf("labels.csv = %q", b)
 	}
 }
-
-func equalStrings(a, b []string) bool { return strings.Join(a, "\x00") == strings.Join(b, "\x00") }
