@@ -38,7 +38,8 @@ func (p Problem) String() string {
 }
 
 // BadError is returned by Open with OnBad Refuse when rows are bad: every
-// problem, in line order. Its message is the first one and a count.
+// problem, in line order. Its message is the first one and a count; the
+// hint names the CLI flag because that is where a person reads it.
 type BadError struct {
 	Dir      string
 	Problems []Problem
@@ -47,7 +48,7 @@ type BadError struct {
 func (e *BadError) Error() string {
 	msg := filepath.Join(e.Dir, e.Problems[0].String())
 	if n := len(e.Problems) - 1; n > 0 {
-		msg += fmt.Sprintf(" (and %d more bad row(s); skipping them instead of refusing the set is OnBad skip, --on-bad skip)", n)
+		msg += fmt.Sprintf(" (and %d more bad rows; --on-bad skip leaves bad rows out)", n)
 	}
 	return msg
 }

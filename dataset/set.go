@@ -85,6 +85,9 @@ func Open(dir string, opts Options) (*Set, error) {
 		}
 	}
 	root, err := os.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("data set %s: no such directory", dir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("data set %s: %w", dir, unwrapPath(err))
 	}
@@ -135,8 +138,11 @@ func (s *Set) load(opts Options, policy Policy) error {
 	if len(problems) > 0 && policy == Refuse {
 		return &BadError{Dir: s.dir, Problems: problems}
 	}
-	if len(good) == 0 {
-		return fmt.Errorf("%s: no usable rows (%d bad ones skipped)", filepath.Join(s.dir, LabelsFile), len(problems))
+	switch {
+	case len(good) == 0 && len(problems) == 0:
+		return fmt.Errorf("%s: no rows after the header (want one row per item)", filepath.Join(s.dir, LabelsFile))
+	case len(good) == 0:
+		return fmt.Errorf("%s: all %d rows are bad, the first: %s", filepath.Join(s.dir, LabelsFile), len(problems), problems[0])
 	}
 	s.tasks, s.items, s.skipped = tasks, good, problems
 	s.classes = opts.Classes

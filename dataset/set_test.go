@@ -84,8 +84,8 @@ func TestOpenBad(t *testing.T) {
 		{"f32 of the wrong size", map[string][]byte{"a.f32": f32Of(1, 2, 3)}, "file,shape\na.f32,1\n", Options{Preprocess: Preprocess{Shape: []int{1, 2, 2}}}, "labels.csv:2: a.f32: 12 bytes, want 16 (1×2×2 float32)"},
 		{"f32 among images", map[string][]byte{"a.png": img, "b.f32": f32Of(1)}, "file,shape\na.png,1\nb.f32,1\n", Options{}, "labels.csv:3: b.f32: is a raw .f32 tensor but the set holds images"},
 		{"image in an f32 set", map[string][]byte{"a.png": img}, "file,shape\na.png,1\n", Options{Preprocess: Preprocess{Input: InputF32, Shape: []int{1, 2, 2}}}, "labels.csv:2: a.png: is an image but the set holds raw .f32 tensors"},
-		{"header only", nil, "file,shape\n", Options{}, "labels.csv: no usable rows (0 bad ones skipped)"},
-		{"every row skipped", map[string][]byte{"a.png": img}, "file,shape\na.png,-1\n", Options{OnBad: Skip}, "labels.csv: no usable rows (1 bad ones skipped)"},
+		{"header only", nil, "file,shape\n", Options{}, "labels.csv: no rows after the header"},
+		{"every row skipped", map[string][]byte{"a.png": img}, "file,shape\na.png,-1\n", Options{OnBad: Skip}, `labels.csv: all 1 rows are bad, the first: labels.csv:2: a.png: label -1 for task "shape" is negative`},
 		{"bad preprocess", map[string][]byte{"a.png": img}, "file,shape\na.png,1\n", Options{Preprocess: Preprocess{Mean: []float64{0, 0, 0}, Std: []float64{1, 0, 1}}}, "preprocess: std[1] = 0 must be finite and > 0"},
 		{"unknown policy", map[string][]byte{"a.png": img}, "file,shape\na.png,1\n", Options{OnBad: "ignore"}, `on-bad "ignore": want refuse or skip`},
 		{"negative workers", map[string][]byte{"a.png": img}, "file,shape\na.png,1\n", Options{Workers: -1}, "workers -1: want ≥ 0"},
@@ -108,6 +108,19 @@ func TestOpenBad(t *testing.T) {
 				t.Errorf("error spans lines: %q", err)
 			}
 		})
+	}
+}
+
+func TestOpenNotADirectory(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(file, nil, 0o644)
+	for dir, want := range map[string]string{
+		filepath.Join(t.TempDir(), "nope"): "nope: no such directory",
+		file:                               "f: not a directory",
+	} {
+		if _, err := Open(dir, Options{Preprocess: small}); err == nil || !strings.HasSuffix(err.Error(), want) {
+			t.Errorf("Open(%s): %v, want …%s", dir, err, want)
+		}
 	}
 }
 
@@ -144,7 +157,7 @@ func TestRefuseListsAllSkipLeavesOut(t *testing.T) {
 	if want := []int{3, 4, 5, 7}; !slices.Equal(lines, want) {
 		t.Errorf("problems on lines %v, want %v: %v", lines, want, be.Problems)
 	}
-	if want := filepath.Join(dir, "labels.csv:3: b.png: no such file") + " (and 3 more bad row(s);"; !strings.HasPrefix(err.Error(), want) {
+	if want := filepath.Join(dir, "labels.csv:3: b.png: no such file") + " (and 3 more bad rows; --on-bad skip leaves bad rows out)"; !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("error %q\nwant prefix %q", err, want)
 	}
 
