@@ -65,6 +65,9 @@ func (w *Writer) Add(name string, img image.Image, labels []int) error {
 		return errors.New("dataset writer: Add after Close")
 	}
 	clean, err := cleanFile(name)
+	if err == nil && strings.TrimSpace(name) != name {
+		err = errors.New("file name starts or ends with white space, which labels.csv readers trim")
+	}
 	if err != nil {
 		return fmt.Errorf("add %q: %w", name, err)
 	}

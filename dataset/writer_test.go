@@ -168,6 +168,7 @@ func TestWriterBad(t *testing.T) {
 		{"escapes", "../x.png", img, []int{0}, "must stay inside the data set directory"},
 		{"absolute", "/tmp/x.png", img, []int{0}, "must stay inside"},
 		{"empty name", "", img, []int{0}, "empty file name"},
+		{"trailing space", "b.png ", img, []int{0}, "ends with white space"},
 		{"not png", "x.jpg", img, []int{0}, "name must end in .png"},
 		{"duplicate", "a.png", img, []int{0}, `add "a.png": already added`},
 		{"duplicate after cleaning", "./a.png", img, []int{0}, "already added"},
@@ -241,5 +242,30 @@ func TestWriterLifecycle(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(dir, LabelsFile))
 	if string(b) != "file,u,v\na.png,0,3\n" {
 		t.Errorf("labels.csv = %q", b)
+	}
+}
+
+// TestWriterQuotedNames: names with commas and quotes survive labels.csv.
+func TestWriterQuotedNames(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := NewWriter(dir, []string{"t"}, false)
+	names := []string{`odd, "name".png`, "sub dir/ü.png"}
+	for i, n := range names {
+		if err := w.Add(n, image.NewGray(image.Rect(0, 0, 2, 2)), []int{i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, Options{Preprocess: Preprocess{Shape: []int{3, 2, 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i, n := range names {
+		if s.Item(i).File != n {
+			t.Errorf("item %d is %q, want %q", i, s.Item(i).File, n)
+		}
 	}
 }
