@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mtlsplit/mtlsplit/dataset"
 )
 
 func TestIndexOrder(t *testing.T) {
@@ -446,6 +448,43 @@ func TestRendererConcurrent(t *testing.T) {
 	for range 4 * len(want) {
 		if e := <-errs; e != "" {
 			t.Error(e)
+		}
+	}
+}
+
+// TestDatasetReadsWrite: the data set reader takes what Write writes, with
+// every factor as a task and each image's pixels as rendered.
+func TestDatasetReadsWrite(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "set")
+	indices := []int{7, 250000, 479999}
+	if err := Write(dir, indices, WriteOptions{Size: 16}); err != nil {
+		t.Fatal(err)
+	}
+	set, err := dataset.Open(dir, dataset.Options{Preprocess: dataset.Preprocess{Shape: []int{3, 16, 16}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	if want := []string{"floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation"}; !slices.Equal(set.Tasks(), want) {
+		t.Fatalf("tasks %v, want %v", set.Tasks(), want)
+	}
+	x := make([]float32, set.Len()*set.Elems())
+	if err := set.Batch(0, set.Len(), x); err != nil {
+		t.Fatal(err)
+	}
+	for i, idx := range indices {
+		f, _ := FromIndex(idx)
+		if got, want := set.Item(i).Labels, []int{f.FloorHue, f.WallHue, f.ObjectHue, f.Scale, f.Shape, f.Orientation}; !slices.Equal(got, want) {
+			t.Errorf("scene %d: labels %v, want %v", idx, got, want)
+		}
+		img := Render(f, 16)
+		for c := range 3 {
+			for p := range 16 * 16 {
+				want := float32(img.Pix[4*p+c]) / 255
+				if got := x[i*set.Elems()+c*256+p]; got != want {
+					t.Fatalf("scene %d channel %d pixel %d: %g, want %g", idx, c, p, got, want)
+				}
+			}
 		}
 	}
 }
