@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/measure"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
@@ -173,7 +174,7 @@ func measureOne(opts *ProfileOptions) (profileOutput, *measure.Result, error) {
 	g := p.Graph()
 	tb := res.Table.Backbones[g.Name]
 	out := profileOutput{Model: g.Name, Device: res.Table.Meta.DeviceName, Engine: res.Table.Meta.Engine, Threads: res.Table.Meta.Threads,
-		EndToEnd: stat{tb.Latency.EndToEnd.MedianMS, tb.Latency.EndToEnd.P90MS}, InputCutB: res.CutBytes[0][profile.FP32] / 4}
+		EndToEnd: stat{tb.Latency.EndToEnd.MedianMS, tb.Latency.EndToEnd.P90MS}, InputCutB: res.CutBytes[0][codec.FP32] / 4}
 	for i, b := range tb.Blocks {
 		cut := map[string]int{}
 		for e, n := range res.CutBytes[i+1] {
@@ -214,13 +215,13 @@ func printProfile(opts *ProfileOptions, out profileOutput) error {
 // runFidelity measures top-1 agreement per cut and encoding and prints or
 // writes it as an accuracy table.
 func runFidelity(opts *ProfileOptions) error {
-	encs, err := profile.ParseEncodings(opts.Encodings)
+	encs, err := codec.Parse(opts.Encodings)
 	if err != nil {
 		return fmt.Errorf("--encodings: %w", err)
 	}
-	if !slices.Contains(encs, profile.FP32) {
+	if !slices.Contains(encs, codec.FP32) {
 		// fp32 entries (agreement 1) tell the planner the native accuracy.
-		encs = append([]profile.Encoding{profile.FP32}, encs...)
+		encs = append([]codec.Encoding{codec.FP32}, encs...)
 	}
 	p, err := opts.program()
 	if err != nil {

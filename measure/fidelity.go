@@ -3,6 +3,7 @@ package measure
 import (
 	"fmt"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
@@ -13,7 +14,7 @@ import (
 // a fraction. Without labelled data it is the measurable part of accuracy
 // loss; with a model's real weights and inputs it is the accuracy relative
 // to fp32. The result is an accuracy table the planner takes.
-func Fidelity(p *engine.Program, inputs [][]float32, encs []profile.Encoding, progress func(done, total int)) (*profile.AccuracyTable, error) {
+func Fidelity(p *engine.Program, inputs [][]float32, encs []codec.Encoding, progress func(done, total int)) (*profile.AccuracyTable, error) {
 	g := p.Graph()
 	nb := p.Cuts()
 	if len(inputs) == 0 {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
@@ -34,7 +35,7 @@ type Result struct {
 	Table *profile.Table
 	// CutBytes[k][encoding] is the encoded size of cut k's tensor;
 	// "fp32+zstd" and so on are the sizes after the lossless stage.
-	CutBytes []map[profile.Encoding]int
+	CutBytes []map[codec.Encoding]int
 }
 
 // Run times program p on input in (one sample).
@@ -113,8 +114,8 @@ func Run(p *engine.Program, in []float32, s Settings) (*Result, error) {
 	m.Engine = fmt.Sprintf("mtlsplit engine, %s BLAS, %s", p.Options().Backend, runtime.Version())
 	m.Reps, m.Warmup = s.Reps, s.Warmup
 	for k, a := range acts {
-		sizes := map[profile.Encoding]int{}
-		for _, e := range engine.Encodings {
+		sizes := map[codec.Encoding]int{}
+		for _, e := range codec.Encodings {
 			b, err := engine.Encode(nil, e, a)
 			if err != nil {
 				return nil, fmt.Errorf("encode cut %d as %s: %w", k, e, err)

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/profile"
@@ -52,7 +53,7 @@ func TestRun(t *testing.T) {
 	// Measured cut sizes are the planner's predicted ones.
 	g := p.Graph()
 	for k, c := range profile.Cuts(g) {
-		for _, e := range profile.Encodings {
+		for _, e := range codec.Encodings {
 			if want := c.Shape.Elems(); int64(res.CutBytes[k][e]) != e.Bytes(want) {
 				t.Errorf("cut %s %s: %d bytes, predicted %d", c.Name, e, res.CutBytes[k][e], e.Bytes(want))
 			}
@@ -62,7 +63,7 @@ func TestRun(t *testing.T) {
 
 func TestFidelity(t *testing.T) {
 	p := program(t)
-	tab, err := Fidelity(p, inputs(4), []profile.Encoding{profile.FP32, profile.Int4}, nil)
+	tab, err := Fidelity(p, inputs(4), []codec.Encoding{codec.FP32, codec.Int4}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func TestFidelity(t *testing.T) {
 		t.Fatalf("%d entries", len(tab.Entries))
 	}
 	for _, e := range tab.Entries {
-		if e.Encoding == profile.FP32 && e.Accuracy != 1 {
+		if e.Encoding == codec.FP32 && e.Accuracy != 1 {
 			t.Errorf("fp32 at %s changes %s's prediction: %g", e.Cut, e.Task, e.Accuracy)
 		}
 		if e.Accuracy < 0 || e.Accuracy > 1 {
