@@ -229,14 +229,12 @@ func runFidelity(opts *ProfileOptions) error {
 	}
 	defer p.Close()
 	rng := rand.New(rand.NewPCG(opts.Seed, 11))
-	inputs := make([][]float32, opts.Fidelity)
-	for i := range inputs {
-		inputs[i] = make([]float32, p.CutShape(0).Elems())
-		for j := range inputs[i] {
-			inputs[i][j] = float32(rng.NormFloat64())
+	input := func(_ int, x []float32) { // called in order: one seeded stream
+		for j := range x {
+			x[j] = float32(rng.NormFloat64())
 		}
 	}
-	tab, err := measure.Fidelity(p, inputs, encs, progress(opts.IO, opts.Quiet, "fidelity"))
+	tab, err := measure.Fidelity(p, opts.Fidelity, input, encs, progress(opts.IO, opts.Quiet, "fidelity"))
 	if err != nil {
 		return internal(err)
 	}

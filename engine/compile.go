@@ -27,7 +27,7 @@ type Options struct {
 	// Keep lists nodes whose output must stay a tensor of its own (no
 	// fusion into the next layer): the tensors a layer-level split sends.
 	Keep []int
-	// MaxMemoryMB is the most memory (MiB) Compile may plan for: the
+	// MaxMemoryMB is the most memory (MB) Compile may plan for: the
 	// weights it is given and everything the Program allocates
 	// (MemoryPlan). 0 means DefaultMaxMemoryMB(); negative, no limit.
 	MaxMemoryMB int

@@ -46,7 +46,7 @@ type MemoryError struct {
 func (e *MemoryError) Error() string {
 	budget := "the memory budget"
 	if e.Default {
-		budget = "the default memory budget (3/4 of this machine's memory)"
+		budget = "the default memory budget (3/4 of this machine's memory, at most what is free now)"
 	}
 	return fmt.Sprintf("%s needs %s of memory (weights %s, activations %s, scratch %s), more than %s of %s",
 		e.Graph, HumanBytes(e.Plan.TotalBytes()), HumanBytes(satAdd64(e.Plan.ParamBytes, e.Plan.WeightBytes)),
@@ -111,18 +111,19 @@ func budgetBytes(maxMB int) (bytes int64, isDefault bool) {
 	case maxMB < 0:
 		return math.MaxInt64 - 1, false
 	case maxMB == 0:
-		return int64(DefaultMaxMemoryMB()) << 20, true
+		return int64(satMul(DefaultMaxMemoryMB(), 1e6)), true
 	}
-	return int64(satMul(maxMB, 1<<20)), false
+	return int64(satMul(maxMB, 1e6)), false
 }
 
 // fallbackMemoryMB is the budget where the physical memory cannot be read.
-const fallbackMemoryMB = 4096
+const fallbackMemoryMB = 4000
 
 // DefaultMaxMemoryMB is the budget when Options.MaxMemoryMB is 0: 3/4 of
 // the physical memory, or the memory available now if that is less (the
 // kernel's MemAvailable: a run that needs more would swap or be killed),
-// read from /proc/meminfo; 4096 MB where that file does not exist.
+// read from /proc/meminfo; 4000 MB where that file does not exist. An MB
+// is 10⁶ bytes, as everywhere in the project.
 func DefaultMaxMemoryMB() int {
 	f, err := os.Open("/proc/meminfo")
 	if err != nil {
@@ -136,7 +137,7 @@ func DefaultMaxMemoryMB() int {
 	case avail <= 0:
 		avail = total
 	}
-	return int(min(total*3/4, avail) >> 10)
+	return int(min(total*3/4, avail) * 1024 / 1e6) // meminfo's kB are KiB
 }
 
 // meminfo reads MemTotal and MemAvailable, in kB, from /proc/meminfo's

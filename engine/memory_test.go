@@ -98,7 +98,7 @@ func TestMemoryBudget(t *testing.T) {
 		// The head's Linear(512·625² → 256), held twice (Weights and the
 		// Program's copy): 2·4·256·2·10⁸ bytes.
 		{"head weights", "resnet18", 20000, []int{8}, 100000, "weights 409.7 GB"},
-		{"budget in message", "vgg16", 224, nil, 10, "more than the memory budget of 10.5 MB"},
+		{"budget in message", "vgg16", 224, nil, 10, "more than the memory budget of 10.0 MB"},
 		{"saturates", "vgg16", math.MaxInt32, []int{8}, -1, "needs more than 9 EB of memory"},
 	}
 	for _, tc := range tests {

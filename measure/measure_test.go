@@ -63,7 +63,8 @@ func TestRun(t *testing.T) {
 
 func TestFidelity(t *testing.T) {
 	p := program(t)
-	tab, err := Fidelity(p, inputs(4), []codec.Encoding{codec.FP32, codec.Int4}, nil)
+	in := inputs(4)
+	tab, err := Fidelity(p, len(in), func(i int, x []float32) { copy(x, in[i]) }, []codec.Encoding{codec.FP32, codec.Int4}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

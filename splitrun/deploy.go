@@ -206,14 +206,18 @@ func (d *Deployment) tensorsKey(h int) string {
 // Compile builds the engine program of the deployment's graph with seeded
 // weights (the edge and the server must use the same seed).
 func (d *Deployment) Compile(seed uint64, opts engine.Options) (*engine.Program, error) {
-	w, err := engine.RandomWeights(d.Graph, seed)
-	if err != nil {
-		return nil, err
-	}
 	for _, hop := range d.Hops {
 		for _, t := range hop {
 			opts.Keep = append(opts.Keep, t.Node) // never fused away: it is sent
 		}
+	}
+	// The weights are the first large allocation: check the budget first.
+	if err := engine.CheckMemory(d.Graph, opts); err != nil {
+		return nil, err
+	}
+	w, err := engine.RandomWeights(d.Graph, seed)
+	if err != nil {
+		return nil, err
 	}
 	return engine.Compile(d.Graph, w, opts)
 }
