@@ -30,7 +30,8 @@ type ProfileOptions struct {
 
 // NewCmdProfile measures a network on this machine.
 func NewCmdProfile(io *IO) *cobra.Command {
-	opts := &ProfileOptions{IO: io}
+	// Measuring holds every cut tensor of one input besides the program.
+	opts := &ProfileOptions{IO: io, EngineOptions: EngineOptions{held: measure.HeldBytes}}
 	cmd := &cobra.Command{
 		Use:   "profile MODEL|FILE.onnx --measure",
 		Short: "Measure every block, head and the whole network on this machine with the engine",

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -27,6 +26,9 @@ type EngineOptions struct {
 	// Backbone builds a zoo model without task heads, for commands that
 	// never run them: their weights are never made.
 	Backbone bool
+	// held is what the command keeps besides the Program while it runs
+	// (measure's recorded tensors), counted against the budget; nil: none.
+	held func(*model.Graph) int64
 }
 
 // addFlags adds the flags; sizeFlag names the input size flag ("input",
@@ -62,7 +64,7 @@ func (o *EngineOptions) program() (*engine.Program, error) {
 	}
 	eo := engine.Options{Threads: o.Threads, Backend: b, MaxMemoryMB: o.MaxMemoryMB}
 	var g *model.Graph
-	var w *engine.Weights
+	var w *engine.Weights // an ONNX file's; a zoo model's are made below
 	var err error
 	if strings.HasSuffix(strings.ToLower(o.Model), ".onnx") {
 		g, w, err = loadONNX(o.Model)
@@ -73,24 +75,28 @@ func (o *EngineOptions) program() (*engine.Program, error) {
 				return nil, err
 			}
 		}
-		if g, err = model.New(o.Model, o.Input, tasks); err != nil {
+		g, err = model.New(o.Model, o.Input, tasks)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Before the random weights, the first large allocation.
+	m, err := engine.PlanMemory(g, eo)
+	if err != nil {
+		return nil, err
+	}
+	if o.held != nil {
+		m.OtherBytes = o.held(g)
+	}
+	if err := engine.CheckPlan(g.Name, m, eo); err != nil {
+		return nil, fmt.Errorf("%w; --max-memory-mb sets the budget", err)
+	}
+	if w == nil {
+		if w, err = engine.RandomWeights(g, o.Seed); err != nil {
 			return nil, err
 		}
-		// The random weights are the first large allocation.
-		if err = engine.CheckMemory(g, eo); err == nil {
-			w, err = engine.RandomWeights(g, o.Seed)
-		}
 	}
-	if err == nil {
-		var p *engine.Program
-		if p, err = engine.Compile(g, w, eo); err == nil {
-			return p, nil
-		}
-	}
-	if me := (*engine.MemoryError)(nil); errors.As(err, &me) {
-		return nil, fmt.Errorf("%s; --max-memory-mb sets the budget", me)
-	}
-	return nil, err
+	return engine.Compile(g, w, eo)
 }
 
 // readF32 reads raw little-endian float32 values and checks their count.

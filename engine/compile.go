@@ -111,7 +111,7 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 		return nil, fmt.Errorf("compile %s: %w", g.Name, err)
 	}
 	valueBuf, sizes := planBuffers(g, plans, opts.Batch)
-	if err := checkBudget(g, opts, planMemory(g, opts, plans, sizes)); err != nil {
+	if err := CheckPlan(g.Name, planMemory(g, opts, plans, sizes), opts); err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
 	p := &Program{graph: g, opts: opts, gemm: gemm, splitGEMM: opts.Backend == BackendOpenBLAS}

@@ -26,11 +26,19 @@ type MemoryPlan struct {
 	ActivationBytes int64
 	// ScratchBytes is the im2col matrix and the per-thread scratch.
 	ScratchBytes int64
+	// OtherBytes is what the caller will hold besides while it runs the
+	// Program (measure's recorded cut tensors), counted against the same
+	// budget; PlanMemory leaves it 0.
+	OtherBytes int64
 }
 
 // TotalBytes is the sum of the plan's parts.
 func (m MemoryPlan) TotalBytes() int64 {
-	return int64(satAdd(satAdd(int(m.ParamBytes), int(m.WeightBytes)), satAdd(int(m.ActivationBytes), int(m.ScratchBytes))))
+	t := 0
+	for _, b := range []int64{m.ParamBytes, m.WeightBytes, m.ActivationBytes, m.ScratchBytes, m.OtherBytes} {
+		t = satAdd(t, int(max(b, 0)))
+	}
+	return int64(t)
 }
 
 // MemoryError is returned, before anything is allocated, when a Program
@@ -48,9 +56,13 @@ func (e *MemoryError) Error() string {
 	if e.Default {
 		budget = "the default memory budget (3/4 of this machine's memory, at most what is free now)"
 	}
-	return fmt.Sprintf("%s needs %s of memory (weights %s, activations %s, scratch %s), more than %s of %s",
+	other := ""
+	if e.Plan.OtherBytes > 0 {
+		other = ", other tensors " + HumanBytes(e.Plan.OtherBytes)
+	}
+	return fmt.Sprintf("%s needs %s of memory (weights %s, activations %s, scratch %s%s), more than %s of %s",
 		e.Graph, HumanBytes(e.Plan.TotalBytes()), HumanBytes(satAdd64(e.Plan.ParamBytes, e.Plan.WeightBytes)),
-		HumanBytes(e.Plan.ActivationBytes), HumanBytes(e.Plan.ScratchBytes), budget, HumanBytes(e.BudgetBytes))
+		HumanBytes(e.Plan.ActivationBytes), HumanBytes(e.Plan.ScratchBytes), other, budget, HumanBytes(e.BudgetBytes))
 }
 
 // HumanBytes writes n bytes with a decimal unit: "512 B", "1.5 MB", "2.3 TB".
@@ -92,13 +104,15 @@ func CheckMemory(g *model.Graph, opts Options) error {
 	if err != nil {
 		return err
 	}
-	return checkBudget(g, opts, m)
+	return CheckPlan(g.Name, m, opts)
 }
 
-func checkBudget(g *model.Graph, opts Options, m MemoryPlan) error {
+// CheckPlan returns a *MemoryError naming graph when plan m (with what the
+// caller adds in OtherBytes) needs more than opts.MaxMemoryMB allows.
+func CheckPlan(graph string, m MemoryPlan, opts Options) error {
 	budget, isDefault := budgetBytes(opts.MaxMemoryMB)
 	if m.TotalBytes() > budget {
-		return &MemoryError{Graph: g.Name, Plan: m, BudgetBytes: budget, Default: isDefault}
+		return &MemoryError{Graph: graph, Plan: m, BudgetBytes: budget, Default: isDefault}
 	}
 	return nil
 }

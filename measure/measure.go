@@ -9,6 +9,7 @@ package measure
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"sort"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/engine"
+	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
 
@@ -179,4 +181,24 @@ func cpuName() string {
 		}
 	}
 	return runtime.GOARCH
+}
+
+// HeldBytes is what Run and Fidelity hold besides the Program while they
+// run g: every cut tensor of one input (the input included), and at a time
+// up to three more of the largest (a run's result, its encoding and its
+// compression), so that callers can count it against a memory budget.
+func HeldBytes(g *model.Graph) int64 {
+	elems := func(s model.Shape) float64 { // in float64: no overflow
+		n := 1.0
+		for _, d := range s {
+			n *= float64(d)
+		}
+		return n
+	}
+	sum, largest := elems(g.Input), elems(g.Input)
+	for _, b := range g.Blocks {
+		n := elems(b.OutShape)
+		sum, largest = sum+n, max(largest, n)
+	}
+	return int64(min(4*(sum+3*largest), math.MaxInt64/2))
 }

@@ -80,3 +80,17 @@ func TestFidelity(t *testing.T) {
 		}
 	}
 }
+
+func TestHeldBytes(t *testing.T) {
+	g, err := model.New("resnet18", 64, []int{8, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The input (3·64²) and the outputs of conv1, bn1, relu (64·32² each),
+	// maxpool and layer1 (64·16²), layer2 (128·8²), layer3 (256·4²) and
+	// layer4 (512·2²), plus three of the largest.
+	cuts := 3*64*64 + 3*64*32*32 + 2*64*16*16 + 128*8*8 + 256*4*4 + 512*2*2
+	if got, want := HeldBytes(g), int64(4*(cuts+3*64*32*32)); got != want {
+		t.Errorf("%d bytes, want %d", got, want)
+	}
+}
