@@ -2,7 +2,6 @@ package cli
 
 import (
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/mtlsplit/mtlsplit/engine"
@@ -42,20 +41,7 @@ func TestTooBigForMemory(t *testing.T) {
 			[]string{`tensor "y.w": 0 raw bytes for 12884901888 floats`}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, stderr, code := run(t, tc.args...)
-			if code != 2 {
-				t.Errorf("exit code %d, want 2 (stderr %q)", code, stderr)
-			}
-			if strings.Count(stderr, "\n") != 1 || strings.Contains(stderr, "goroutine") {
-				t.Errorf("stderr is not one line: %q", stderr)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(stderr, w) {
-					t.Errorf("stderr %q lacks %q", stderr, w)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { badInput(t, tc.args, tc.want...) })
 	}
 }
 
