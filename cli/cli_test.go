@@ -30,6 +30,24 @@ func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	return out.String(), errw.String(), ExitCode(err)
 }
 
+// badInput runs the CLI and checks that it exits 2 with one line holding
+// every substring of want.
+func badInput(t *testing.T, args []string, want ...string) {
+	t.Helper()
+	_, stderr, code := run(t, args...)
+	if code != 2 {
+		t.Errorf("exit code %d, want 2 (stderr %q)", code, stderr)
+	}
+	if strings.Count(stderr, "\n") != 1 || strings.Contains(stderr, "goroutine") {
+		t.Errorf("stderr is not one line: %q", stderr)
+	}
+	for _, w := range want {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr %q lacks %q", stderr, w)
+		}
+	}
+}
+
 func writeFile(t *testing.T, name, body string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)
@@ -71,20 +89,7 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"bad hw section", []string{"hw", "device"}, []string{"devices"}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, stderr, code := run(t, tc.args...)
-			if code != 2 {
-				t.Errorf("exit code %d, want 2 (stderr %q)", code, stderr)
-			}
-			if strings.Count(stderr, "\n") != 1 || strings.Contains(stderr, "goroutine") {
-				t.Errorf("stderr is not one line: %q", stderr)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(stderr, w) {
-					t.Errorf("stderr %q lacks %q", stderr, w)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { badInput(t, tc.args, tc.want...) })
 	}
 }
 

@@ -9,11 +9,11 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/experiments"
 	"github.com/mtlsplit/mtlsplit/hwprofiles"
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/optimizer"
-	"github.com/mtlsplit/mtlsplit/profile"
 )
 
 // ExperimentOptions are the options of "mtlsplit experiment scenarios".
@@ -70,7 +70,7 @@ func runScenarios(opts *ExperimentOptions) error {
 	if err != nil {
 		return err
 	}
-	encs, err := profile.ParseEncodings(opts.Encodings)
+	encs, err := codec.Parse(opts.Encodings)
 	if err != nil {
 		return fmt.Errorf("--encodings: %w", err)
 	}

@@ -18,7 +18,8 @@ type InferOptions struct {
 
 // NewCmdInfer runs a whole network on one input.
 func NewCmdInfer(io *IO) *cobra.Command {
-	opts := &InferOptions{IO: io}
+	// infer runs the backbone only: a zoo model gets no heads to hold.
+	opts := &InferOptions{IO: io, EngineOptions: EngineOptions{Backbone: true}}
 	cmd := &cobra.Command{
 		Use:   "infer MODEL|FILE.onnx --input x.f32 --out y.f32",
 		Short: "Run a whole network on one input with the engine",

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
@@ -157,9 +158,9 @@ func describe(g *model.Graph) inspectOutput {
 	for _, c := range profile.Cuts(g) {
 		ic := inspectCut{Name: c.Name, Shape: c.Shape, Bytes: map[string]int64{}}
 		if c.Index == 0 {
-			ic.Bytes[string(profile.Raw)] = c.Bytes(profile.Raw)
+			ic.Bytes[string(codec.Raw)] = c.Bytes(codec.Raw)
 		} else {
-			for _, e := range profile.Encodings {
+			for _, e := range codec.Encodings {
 				ic.Bytes[string(e)] = c.Bytes(e)
 			}
 		}

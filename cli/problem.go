@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/hwprofiles"
 	"github.com/mtlsplit/mtlsplit/internal/suggest"
 	"github.com/mtlsplit/mtlsplit/milp"
@@ -188,7 +189,7 @@ func (o *ProblemOptions) problem() (*optimizer.Problem, optimizer.PlanInfo, erro
 		}
 		p.Network.RTTMS = o.RTTMS
 	}
-	if p.Encodings, err = profile.ParseEncodings(o.Encodings); err != nil {
+	if p.Encodings, err = codec.Parse(o.Encodings); err != nil {
 		return nil, info, fmt.Errorf("--encodings: %w", err)
 	}
 	if p.TaskWeights, err = parseFloats(o.Weights, "--weights"); err != nil {

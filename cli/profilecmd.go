@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/measure"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
@@ -29,7 +30,8 @@ type ProfileOptions struct {
 
 // NewCmdProfile measures a network on this machine.
 func NewCmdProfile(io *IO) *cobra.Command {
-	opts := &ProfileOptions{IO: io}
+	// Measuring holds every cut tensor of one input besides the program.
+	opts := &ProfileOptions{IO: io, EngineOptions: EngineOptions{held: measure.HeldBytes}}
 	cmd := &cobra.Command{
 		Use:   "profile MODEL|FILE.onnx --measure",
 		Short: "Measure every block, head and the whole network on this machine with the engine",
@@ -173,7 +175,7 @@ func measureOne(opts *ProfileOptions) (profileOutput, *measure.Result, error) {
 	g := p.Graph()
 	tb := res.Table.Backbones[g.Name]
 	out := profileOutput{Model: g.Name, Device: res.Table.Meta.DeviceName, Engine: res.Table.Meta.Engine, Threads: res.Table.Meta.Threads,
-		EndToEnd: stat{tb.Latency.EndToEnd.MedianMS, tb.Latency.EndToEnd.P90MS}, InputCutB: res.CutBytes[0][profile.FP32] / 4}
+		EndToEnd: stat{tb.Latency.EndToEnd.MedianMS, tb.Latency.EndToEnd.P90MS}, InputCutB: res.CutBytes[0][codec.FP32] / 4}
 	for i, b := range tb.Blocks {
 		cut := map[string]int{}
 		for e, n := range res.CutBytes[i+1] {
@@ -214,13 +216,13 @@ func printProfile(opts *ProfileOptions, out profileOutput) error {
 // runFidelity measures top-1 agreement per cut and encoding and prints or
 // writes it as an accuracy table.
 func runFidelity(opts *ProfileOptions) error {
-	encs, err := profile.ParseEncodings(opts.Encodings)
+	encs, err := codec.Parse(opts.Encodings)
 	if err != nil {
 		return fmt.Errorf("--encodings: %w", err)
 	}
-	if !slices.Contains(encs, profile.FP32) {
+	if !slices.Contains(encs, codec.FP32) {
 		// fp32 entries (agreement 1) tell the planner the native accuracy.
-		encs = append([]profile.Encoding{profile.FP32}, encs...)
+		encs = append([]codec.Encoding{codec.FP32}, encs...)
 	}
 	p, err := opts.program()
 	if err != nil {
@@ -228,14 +230,12 @@ func runFidelity(opts *ProfileOptions) error {
 	}
 	defer p.Close()
 	rng := rand.New(rand.NewPCG(opts.Seed, 11))
-	inputs := make([][]float32, opts.Fidelity)
-	for i := range inputs {
-		inputs[i] = make([]float32, p.CutShape(0).Elems())
-		for j := range inputs[i] {
-			inputs[i][j] = float32(rng.NormFloat64())
+	input := func(_ int, x []float32) { // called in order: one seeded stream
+		for j := range x {
+			x[j] = float32(rng.NormFloat64())
 		}
 	}
-	tab, err := measure.Fidelity(p, inputs, encs, progress(opts.IO, opts.Quiet, "fidelity"))
+	tab, err := measure.Fidelity(p, opts.Fidelity, input, encs, progress(opts.IO, opts.Quiet, "fidelity"))
 	if err != nil {
 		return internal(err)
 	}

@@ -14,45 +14,41 @@ import (
 )
 
 // EngineOptions are the flags of commands that run a network: which one,
-// at what size, with which weights, threads and BLAS.
+// at what size, with which weights, threads, BLAS and memory budget.
 type EngineOptions struct {
-	Model   string
-	Input   int
-	Tasks   string
-	Seed    uint64
-	Threads int
-	Backend string
+	Model       string
+	Input       int
+	Tasks       string
+	Seed        uint64
+	Threads     int
+	Backend     string
+	MaxMemoryMB int
+	// Backbone builds a zoo model without task heads, for commands that
+	// never run them: their weights are never made.
+	Backbone bool
+	// held is what the command keeps besides the Program while it runs
+	// (measure's recorded tensors), counted against the budget; nil: none.
+	held func(*model.Graph) int64
 }
 
 // addFlags adds the flags; sizeFlag names the input size flag ("input",
 // or "size" where --input is a file).
 func (o *EngineOptions) addFlags(fs *pflag.FlagSet, sizeFlag string) {
 	fs.IntVar(&o.Input, sizeFlag, 224, "square input size in pixels (zoo models)")
-	fs.StringVar(&o.Tasks, "tasks", "8,4", "classes per task head (zoo models)")
+	if !o.Backbone {
+		fs.StringVar(&o.Tasks, "tasks", "8,4", "classes per task head (zoo models)")
+	}
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the random weights of zoo models")
 	fs.IntVar(&o.Threads, "threads", 0, "threads (0: all cores)")
 	fs.StringVar(&o.Backend, "blas", string(engine.BestBackend()), "BLAS backend: gonum|openblas")
+	fs.IntVar(&o.MaxMemoryMB, "max-memory-mb", 0, "refuse to run a network that needs more memory (weights, activations, scratch) than this; 0: 3/4 of this machine's memory, at most what is free now; -1: no limit")
 }
 
 // program builds and compiles the network: a zoo model with seeded random
 // weights, or an ONNX file with its own.
 func (o *EngineOptions) program() (*engine.Program, error) {
-	var g *model.Graph
-	var w *engine.Weights
-	var err error
-	if strings.HasSuffix(strings.ToLower(o.Model), ".onnx") {
-		g, w, err = loadONNX(o.Model)
-	} else {
-		tasks, perr := parseTasks(o.Tasks)
-		if perr != nil {
-			return nil, perr
-		}
-		if g, err = model.New(o.Model, o.Input, tasks); err == nil {
-			w, err = engine.RandomWeights(g, o.Seed)
-		}
-	}
-	if err != nil {
-		return nil, err
+	if o.MaxMemoryMB < -1 {
+		return nil, fmt.Errorf("--max-memory-mb %d: want a size in MB, 0 (3/4 of this machine's memory) or -1 (no limit)", o.MaxMemoryMB)
 	}
 	b := engine.Backend(o.Backend)
 	valid := engine.Backends()
@@ -66,7 +62,41 @@ func (o *EngineOptions) program() (*engine.Program, error) {
 	if o.Threads < 0 {
 		return nil, fmt.Errorf("--threads %d must be ≥ 0", o.Threads)
 	}
-	return engine.Compile(g, w, engine.Options{Threads: o.Threads, Backend: b})
+	eo := engine.Options{Threads: o.Threads, Backend: b, MaxMemoryMB: o.MaxMemoryMB}
+	var g *model.Graph
+	var w *engine.Weights // an ONNX file's; a zoo model's are made below
+	var err error
+	if strings.HasSuffix(strings.ToLower(o.Model), ".onnx") {
+		g, w, err = loadONNX(o.Model)
+	} else {
+		var tasks []int
+		if !o.Backbone {
+			if tasks, err = parseTasks(o.Tasks); err != nil {
+				return nil, err
+			}
+		}
+		g, err = model.New(o.Model, o.Input, tasks)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Before the random weights, the first large allocation.
+	m, err := engine.PlanMemory(g, eo)
+	if err != nil {
+		return nil, err
+	}
+	if o.held != nil {
+		m.OtherBytes = o.held(g)
+	}
+	if err := engine.CheckPlan(g.Name, m, eo); err != nil {
+		return nil, fmt.Errorf("%w; --max-memory-mb sets the budget", err)
+	}
+	if w == nil {
+		if w, err = engine.RandomWeights(g, o.Seed); err != nil {
+			return nil, err
+		}
+	}
+	return engine.Compile(g, w, eo)
 }
 
 // readF32 reads raw little-endian float32 values and checks their count.

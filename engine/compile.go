@@ -27,6 +27,24 @@ type Options struct {
 	// Keep lists nodes whose output must stay a tensor of its own (no
 	// fusion into the next layer): the tensors a layer-level split sends.
 	Keep []int
+	// MaxMemoryMB is the most memory (MB) Compile may plan for: the
+	// weights it is given and everything the Program allocates
+	// (MemoryPlan). 0 means DefaultMaxMemoryMB(); negative, no limit.
+	MaxMemoryMB int
+}
+
+// withDefaults fills in the zero fields' defaults.
+func (o Options) withDefaults() Options {
+	if o.Threads <= 0 {
+		o.Threads = runtime.GOMAXPROCS(0)
+	}
+	if o.Batch <= 0 {
+		o.Batch = 1
+	}
+	if o.Backend == "" {
+		o.Backend = BackendGonum
+	}
+	return o
 }
 
 // ErrClosed is returned by a Program used after Close.
@@ -83,15 +101,7 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 	if g == nil || w == nil {
 		return nil, errors.New("compile: nil graph or weights")
 	}
-	if opts.Threads <= 0 {
-		opts.Threads = runtime.GOMAXPROCS(0)
-	}
-	if opts.Batch <= 0 {
-		opts.Batch = 1
-	}
-	if opts.Backend == "" {
-		opts.Backend = BackendGonum
-	}
+	opts = opts.withDefaults()
 	gemm, err := level3(opts.Backend)
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", g.Name, err)
@@ -100,6 +110,10 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", g.Name, err)
 	}
+	valueBuf, sizes := planBuffers(g, plans, opts.Batch)
+	if err := CheckPlan(g.Name, planMemory(g, opts, plans, sizes), opts); err != nil {
+		return nil, fmt.Errorf("compile: %w", err)
+	}
 	p := &Program{graph: g, opts: opts, gemm: gemm, splitGEMM: opts.Backend == BackendOpenBLAS}
 	if opts.Backend == BackendOpenBLAS && nativeGEMM() {
 		p.nativeGEMM = true
@@ -107,7 +121,6 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 			p.packB = append(p.packB, make([]float32, packBElems()))
 		}
 	}
-	valueBuf, sizes := planBuffers(g, plans, opts.Batch)
 	p.value, p.valueBuf = value, valueBuf
 	p.bufs = make([][]float32, len(sizes))
 	for i, n := range sizes {
@@ -367,12 +380,12 @@ func planBuffers(g *model.Graph, plans []stepPlan, batch int) (map[int]int, []in
 		sizes[b] = max(sizes[b], need)
 		return b
 	}
-	valueBuf[0] = take(batch * int(g.Input.Elems()))
+	valueBuf[0] = take(satMul(batch, elemsOf(g.Input)))
 	if lastUse[0] < 0 {
 		free = append(free, valueBuf[0])
 	}
 	for s, sp := range plans {
-		need := batch * int(g.Nodes[sp.out].OutShape.Elems())
+		need := satMul(batch, elemsOf(g.Nodes[sp.out].OutShape))
 		b := -1
 		if in := sp.inputs[0]; inPlaceOK(sp) && lastUse[in] == s {
 			b = valueBuf[in]
@@ -402,5 +415,5 @@ func colElems(n *model.Node) int {
 		return 0
 	}
 	c := n.Conv
-	return c.InChannels / c.Groups * c.Kernel * c.Kernel * int(n.OutShape[1]*n.OutShape[2])
+	return satMul(satMul(c.InChannels/c.Groups, satMul(c.Kernel, c.Kernel)), satMul(n.OutShape[1], n.OutShape[2]))
 }

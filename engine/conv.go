@@ -36,13 +36,27 @@ type geom struct {
 }
 
 func newGeom(c model.Conv, in, out model.Shape) geom {
-	g := geom{cin: in[0], h: in[1], w: in[2], cout: out[0], oh: out[1], ow: out[2],
-		k: c.Kernel, stride: c.Stride, pad: c.Padding, dil: max(c.Dilation, 1), grp: max(c.Groups, 1)}
+	g := geomOf(c, in, out)
 	g.ox0, g.ox1 = make([]int, g.k), make([]int, g.k)
 	for kx := range g.k {
 		g.ox0[kx], g.ox1[kx] = g.validRange(kx, g.w, g.ow)
 	}
 	return g
+}
+
+// geomOf is the geometry without the column ranges: what sizes need.
+func geomOf(c model.Conv, in, out model.Shape) geom {
+	return geom{cin: in[0], h: in[1], w: in[2], cout: out[0], oh: out[1], ow: out[2],
+		k: c.Kernel, stride: c.Stride, pad: c.Padding, dil: max(c.Dilation, 1), grp: max(c.Groups, 1)}
+}
+
+// depthwiseScratch is the padded plane one thread of a depthwise
+// convolution needs, and whether the native kernel runs it.
+func depthwiseScratch(g *geom) (native bool, elems int) {
+	if ok, scratch := nativeDepthwise(g); ok {
+		return true, scratch
+	}
+	return false, satMul(satAdd(g.h, satMul(2, g.pad)), satAdd(g.w, satMul(2, g.pad)))
 }
 
 // validRange is the range of outputs o in [0, n) whose input
@@ -114,18 +128,15 @@ func newConvStep(p *Program, sp stepPlan, w *Weights, in, out, col []float32, in
 	s.epi = biasActKernel{hw: ohw, bias: s.bias, act: s.act}
 	s.dw = depthwiseKernel{s: s}
 	if s.mode == convDepthwise {
-		ph, pw := s.g.h+2*s.g.pad, s.g.w+2*s.g.pad
-		n := ph * pw
-		if ok, scratch := nativeDepthwise(&s.g); ok {
-			s.dw.native, n = true, scratch
-		}
+		var n int
+		s.dw.native, n = depthwiseScratch(&s.g)
 		for range threads {
 			s.dw.pad = append(s.dw.pad, make([]float32, n))
 		}
 	} else if p.nativeGEMM {
 		s.native = true
 		coutG := s.g.cout / s.g.grp
-		kk := s.g.cin / s.g.grp * s.g.k * s.g.k
+		kk := s.g.cin / s.g.grp * s.g.k * s.g.k // as in stepElems
 		for gi := range s.g.grp {
 			s.packed = append(s.packed, packA(s.weight[gi*coutG*kk:(gi+1)*coutG*kk], coutG, kk))
 		}

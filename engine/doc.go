@@ -31,12 +31,17 @@
 //	mobilenet_v3_small     4.7    1.6      2.6   0.6
 //	efficientnet_b0       33.4    7.2     10.4   0.7
 //
+// Compile first adds up what the Program will hold (MemoryPlan: the weights
+// it is given, its own copies, the activation buffers and the scratch) and
+// refuses, with a MemoryError, a plan over Options.MaxMemoryMB; PlanMemory
+// and CheckMemory give the same answer before the weights exist.
+//
 // A Program runs the whole backbone (Run), the backbone and every task head
 // (RunAll), one head (RunHead), or the blocks between two cuts (RunRange): cut
 // k is the tensor after k top-level blocks. No fusion crosses a cut, so
 // running 0→k on one Program and k→end on another gives bit for bit what a
 // whole run gives. Encode and Decode put a cut tensor on the wire as fp32,
-// fp16, int8 or int4.
+// fp16, int8 or int4 (the codec package names them and gives their sizes).
 //
 // The engine never decides or plans anything: it does not choose cuts,
 // encodings or devices, and never reads a plan or a profile. It runs the

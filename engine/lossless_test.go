@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/mtlsplit/mtlsplit/codec"
 )
 
 func TestCompressRoundTrip(t *testing.T) {
@@ -14,7 +16,7 @@ func TestCompressRoundTrip(t *testing.T) {
 			x[i] = float32(rng.NormFloat64())
 		}
 	}
-	for _, e := range Encodings {
+	for _, e := range codec.Encodings {
 		enc, err := Encode(nil, e, x)
 		if err != nil {
 			t.Fatal(err)
@@ -28,7 +30,7 @@ func TestCompressRoundTrip(t *testing.T) {
 			t.Fatalf("%s: round trip changed the bytes (%v)", e, err)
 		}
 		// Float zeros compress; packed codes may not (measured, not assumed).
-		if (e == FP32 || e == FP16) && len(z) >= len(enc) {
+		if (e == codec.FP32 || e == codec.FP16) && len(z) >= len(enc) {
 			t.Errorf("%s: %d bytes compressed to %d", e, len(enc), len(z))
 		}
 	}

@@ -106,6 +106,9 @@ func nativeDepthwise(g *geom) (ok bool, scratch int) {
 	if nativeISA == 0 || g.dil != 1 || (g.k != 3 && g.k != 5) || (g.stride != 1 && g.stride != 2) {
 		return false, 0
 	}
+	if g.w+2*g.pad > 1<<24 || g.oh > 1<<24 { // the kernel's sizes are C ints
+		return false, 0
+	}
 	rows := (g.oh-1)*g.stride + g.k
 	return true, rows * g.stride * int(C.mts_dw_pitch(C.int(g.w+2*g.pad), C.int(g.stride)))
 }
@@ -149,9 +152,15 @@ type packedA struct {
 	m, k int
 }
 
+// packAElems is the buffer packA makes for an m×k A: mts_pack_a_size (rows
+// rounded up to whole panels), in Go so that sizes past a C int saturate,
+// plus 16 for alignment.
+func packAElems(m, k int) int {
+	return satAdd(satMul(satMul((m+gemmMR-1)/gemmMR, gemmMR), k), 16)
+}
+
 func packA(a []float32, m, k int) *packedA {
-	n := int(C.mts_pack_a_size(C.int(m), C.int(k)))
-	p := &packedA{buf: make([]float32, n+16), m: m, k: k}
+	p := &packedA{buf: make([]float32, packAElems(m, k)), m: m, k: k}
 	p.off = align64(p.buf)
 	_ = a[m*k-1]
 	C.mts_pack_a(fptr(a), C.int(m), C.int(k), fptr(p.buf[p.off:]))

@@ -18,6 +18,7 @@ type packedA struct{}
 
 func packA(a []float32, m, k int) *packedA { return nil }
 func packBElems() int                      { return 0 }
+func packAElems(m, k int) int              { return 0 }
 
 type convSrc struct{}
 

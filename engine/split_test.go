@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/model"
 )
 
@@ -77,12 +78,12 @@ func TestSplitEqualsWhole(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					wire, err := Encode(nil, FP32, mid)
+					wire, err := Encode(nil, codec.FP32, mid)
 					if err != nil {
 						t.Fatal(err)
 					}
 					got := make([]float32, len(mid))
-					if err := Decode(got, FP32, wire); err != nil {
+					if err := Decode(got, codec.FP32, wire); err != nil {
 						t.Fatal(err)
 					}
 					out, err := server.RunRange(k, server.Cuts(), got)

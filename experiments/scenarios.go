@@ -3,10 +3,10 @@ package experiments
 import (
 	"fmt"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/hwprofiles"
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/optimizer"
-	"github.com/mtlsplit/mtlsplit/profile"
 )
 
 // Scenarios is the grid study: every model on every edge device over every
@@ -18,7 +18,7 @@ type Scenarios struct {
 	Server                    string
 	Tasks                     []int
 	Input                     int
-	Encodings                 []profile.Encoding
+	Encodings                 []codec.Encoding
 	Objective                 optimizer.Objective
 }
 

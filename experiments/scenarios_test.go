@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/hwprofiles"
-	"github.com/mtlsplit/mtlsplit/profile"
 )
 
 func TestScenarios(t *testing.T) {
@@ -18,7 +18,7 @@ func TestScenarios(t *testing.T) {
 	}
 	s := Scenarios{Models: []string{"resnet18", "efficientnet_b0"}, Devices: []string{"rpi4", "jetson-nano"},
 		Networks: []string{"3g", "wifi", "ethernet"}, Server: "h100", Tasks: []int{8, 4}, Input: 224,
-		Encodings: []profile.Encoding{profile.FP32, profile.FP16, profile.Int8}}
+		Encodings: []codec.Encoding{codec.FP32, codec.FP16, codec.Int8}}
 	var calls int
 	rows, err := s.Run(cat, func(done, total int) {
 		calls++

@@ -3,6 +3,7 @@ package measure
 import (
 	"fmt"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
@@ -13,46 +14,53 @@ import (
 // a fraction. Without labelled data it is the measurable part of accuracy
 // loss; with a model's real weights and inputs it is the accuracy relative
 // to fp32. The result is an accuracy table the planner takes.
-func Fidelity(p *engine.Program, inputs [][]float32, encs []profile.Encoding, progress func(done, total int)) (*profile.AccuracyTable, error) {
+//
+// input fills x with input i, for i = 0 … n−1 in order. One input is held
+// at a time, with its cut tensors, so memory does not grow with n.
+func Fidelity(p *engine.Program, n int, input func(i int, x []float32), encs []codec.Encoding, progress func(done, total int)) (*profile.AccuracyTable, error) {
 	g := p.Graph()
 	nb := p.Cuts()
-	if len(inputs) == 0 {
+	if n < 1 {
 		return nil, fmt.Errorf("fidelity needs at least one input")
 	}
-	total := nb * len(encs) * len(inputs)
+	total := nb * len(encs) * n
 	done := 0
-	// Lossless predictions and every cut's tensor, per input.
-	ref := make([][]int, len(inputs)) // [input][task]
-	acts := make([][][]float32, len(inputs))
-	for i, in := range inputs {
-		acts[i] = make([][]float32, nb+1)
-		acts[i][0] = in
-		for k := 0; k < nb; k++ {
-			out, err := p.RunRange(k, k+1, acts[i][k])
-			if err != nil {
-				return nil, err
-			}
-			acts[i][k+1] = append([]float32(nil), out...)
-		}
-		for t := range g.Heads {
-			logits, err := p.RunHead(t, acts[i][nb])
-			if err != nil {
-				return nil, err
-			}
-			ref[i] = append(ref[i], argmax(logits))
+	// agree[k-1][e][t] counts the inputs whose task t survives cut k in
+	// encoding e.
+	agree := make([][][]int, nb)
+	for k := range agree {
+		agree[k] = make([][]int, len(encs))
+		for e := range agree[k] {
+			agree[k][e] = make([]int, len(g.Heads))
 		}
 	}
-	tab := &profile.AccuracyTable{Version: 1, Model: g.Name}
+	acts := make([][]float32, nb+1) // every cut's tensor of the input
+	acts[0] = make([]float32, p.CutShape(0).Elems())
+	ref := make([]int, len(g.Heads))
 	var buf []byte
-	for k := 1; k <= nb; k++ {
-		for _, e := range encs {
-			agree := make([]int, len(g.Heads))
-			for i := range inputs {
+	for i := range n {
+		input(i, acts[0])
+		for k := 0; k < nb; k++ {
+			out, err := p.RunRange(k, k+1, acts[k])
+			if err != nil {
+				return nil, err
+			}
+			acts[k+1] = out
+		}
+		for t := range g.Heads {
+			logits, err := p.RunHead(t, acts[nb])
+			if err != nil {
+				return nil, err
+			}
+			ref[t] = argmax(logits)
+		}
+		for k := 1; k <= nb; k++ {
+			x := make([]float32, len(acts[k]))
+			for ei, e := range encs {
 				var err error
-				if buf, err = engine.Encode(buf[:0], e, acts[i][k]); err != nil {
+				if buf, err = engine.Encode(buf[:0], e, acts[k]); err != nil {
 					return nil, err
 				}
-				x := make([]float32, len(acts[i][k]))
 				if err := engine.Decode(x, e, buf); err != nil {
 					return nil, err
 				}
@@ -65,8 +73,8 @@ func Fidelity(p *engine.Program, inputs [][]float32, encs []profile.Encoding, pr
 					if err != nil {
 						return nil, err
 					}
-					if argmax(logits) == ref[i][t] {
-						agree[t]++
+					if argmax(logits) == ref[t] {
+						agree[k-1][ei][t]++
 					}
 				}
 				done++
@@ -74,9 +82,14 @@ func Fidelity(p *engine.Program, inputs [][]float32, encs []profile.Encoding, pr
 					progress(done, total)
 				}
 			}
+		}
+	}
+	tab := &profile.AccuracyTable{Version: 1, Model: g.Name}
+	for k := 1; k <= nb; k++ {
+		for ei, e := range encs {
 			for t, h := range g.Heads {
 				tab.Entries = append(tab.Entries, profile.AccuracyEntry{Task: h.Task, Cut: g.Blocks[k-1].Name, Encoding: e,
-					Accuracy: float64(agree[t]) / float64(len(inputs))})
+					Accuracy: float64(agree[k-1][ei][t]) / float64(n)})
 			}
 		}
 	}

@@ -9,13 +9,16 @@ package measure
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/engine"
+	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
 
@@ -34,7 +37,7 @@ type Result struct {
 	Table *profile.Table
 	// CutBytes[k][encoding] is the encoded size of cut k's tensor;
 	// "fp32+zstd" and so on are the sizes after the lossless stage.
-	CutBytes []map[profile.Encoding]int
+	CutBytes []map[codec.Encoding]int
 }
 
 // Run times program p on input in (one sample).
@@ -113,8 +116,8 @@ func Run(p *engine.Program, in []float32, s Settings) (*Result, error) {
 	m.Engine = fmt.Sprintf("mtlsplit engine, %s BLAS, %s", p.Options().Backend, runtime.Version())
 	m.Reps, m.Warmup = s.Reps, s.Warmup
 	for k, a := range acts {
-		sizes := map[profile.Encoding]int{}
-		for _, e := range engine.Encodings {
+		sizes := map[codec.Encoding]int{}
+		for _, e := range codec.Encodings {
 			b, err := engine.Encode(nil, e, a)
 			if err != nil {
 				return nil, fmt.Errorf("encode cut %d as %s: %w", k, e, err)
@@ -178,4 +181,24 @@ func cpuName() string {
 		}
 	}
 	return runtime.GOARCH
+}
+
+// HeldBytes is what Run and Fidelity hold besides the Program while they
+// run g: every cut tensor of one input (the input included), and at a time
+// up to three more of the largest (a run's result, its encoding and its
+// compression), so that callers can count it against a memory budget.
+func HeldBytes(g *model.Graph) int64 {
+	elems := func(s model.Shape) float64 { // in float64: no overflow
+		n := 1.0
+		for _, d := range s {
+			n *= float64(d)
+		}
+		return n
+	}
+	sum, largest := elems(g.Input), elems(g.Input)
+	for _, b := range g.Blocks {
+		n := elems(b.OutShape)
+		sum, largest = sum+n, max(largest, n)
+	}
+	return int64(min(4*(sum+3*largest), math.MaxInt64/2))
 }

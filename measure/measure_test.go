@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/profile"
@@ -52,7 +53,7 @@ func TestRun(t *testing.T) {
 	// Measured cut sizes are the planner's predicted ones.
 	g := p.Graph()
 	for k, c := range profile.Cuts(g) {
-		for _, e := range profile.Encodings {
+		for _, e := range codec.Encodings {
 			if want := c.Shape.Elems(); int64(res.CutBytes[k][e]) != e.Bytes(want) {
 				t.Errorf("cut %s %s: %d bytes, predicted %d", c.Name, e, res.CutBytes[k][e], e.Bytes(want))
 			}
@@ -62,7 +63,8 @@ func TestRun(t *testing.T) {
 
 func TestFidelity(t *testing.T) {
 	p := program(t)
-	tab, err := Fidelity(p, inputs(4), []profile.Encoding{profile.FP32, profile.Int4}, nil)
+	in := inputs(4)
+	tab, err := Fidelity(p, len(in), func(i int, x []float32) { copy(x, in[i]) }, []codec.Encoding{codec.FP32, codec.Int4}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,11 +72,25 @@ func TestFidelity(t *testing.T) {
 		t.Fatalf("%d entries", len(tab.Entries))
 	}
 	for _, e := range tab.Entries {
-		if e.Encoding == profile.FP32 && e.Accuracy != 1 {
+		if e.Encoding == codec.FP32 && e.Accuracy != 1 {
 			t.Errorf("fp32 at %s changes %s's prediction: %g", e.Cut, e.Task, e.Accuracy)
 		}
 		if e.Accuracy < 0 || e.Accuracy > 1 {
 			t.Errorf("agreement %g", e.Accuracy)
 		}
+	}
+}
+
+func TestHeldBytes(t *testing.T) {
+	g, err := model.New("resnet18", 64, []int{8, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The input (3·64²) and the outputs of conv1, bn1, relu (64·32² each),
+	// maxpool and layer1 (64·16²), layer2 (128·8²), layer3 (256·4²) and
+	// layer4 (512·2²), plus three of the largest.
+	cuts := 3*64*64 + 3*64*32*32 + 2*64*16*16 + 128*8*8 + 256*4*4 + 512*2*2
+	if got, want := HeldBytes(g), int64(4*(cuts+3*64*32*32)); got != want {
+		t.Errorf("%d bytes, want %d", got, want)
 	}
 }

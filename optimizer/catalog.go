@@ -3,9 +3,9 @@ package optimizer
 import (
 	"fmt"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/hwprofiles"
 	"github.com/mtlsplit/mtlsplit/model"
-	"github.com/mtlsplit/mtlsplit/profile"
 )
 
 // NewProblem profiles g on a catalog edge device and server and sets the
@@ -24,7 +24,7 @@ func NewProblem(g *model.Graph, edge, server hwprofiles.Device, net hwprofiles.N
 		Graph: g, Edge: e, Server: s,
 		Network: Network{Name: net.ID, UplinkMbps: net.UplinkMbps.Value, DownlinkMbps: net.DownlinkMbps.Value,
 			RTTMS: net.RTTMS.Value, TxPowerW: net.TxPowerW.Value},
-		Encodings:   []profile.Encoding{profile.FP32, profile.FP16},
+		Encodings:   []codec.Encoding{codec.FP32, codec.FP16},
 		Objective:   Latency,
 		Constraints: Constraints{MaxEdgeMemoryBytes: int64(edge.MemoryMB.Value * 1e6)},
 	}, nil

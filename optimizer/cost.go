@@ -3,6 +3,7 @@ package optimizer
 import (
 	"math"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
 
@@ -69,7 +70,7 @@ const (
 // tensorBytes is what unit i's output costs on the wire in encoding e: the
 // encoding's size, or for a compressed encoding the size measured at that
 // cut (ok is false when there is none: the option does not exist).
-func (p *Problem) tensorBytes(u *units, i int, e profile.Encoding) (int64, bool) {
+func (p *Problem) tensorBytes(u *units, i int, e codec.Encoding) (int64, bool) {
 	if !e.Compressed() {
 		return e.Bytes(u.elems[i]), true
 	}
@@ -97,9 +98,9 @@ func (p *Problem) cutIndex(name string) int {
 
 // codecMS is the time to encode (or decode) elems values in e on a side:
 // a pass over the tensor unless it stays fp32, plus the zstd stage.
-func codecMS(s Side, e profile.Encoding, elems int64, decode bool) float64 {
+func codecMS(s Side, e codec.Encoding, elems int64, decode bool) float64 {
 	var ms float64
-	if b := e.Base(); b != profile.FP32 && b != profile.Raw {
+	if b := e.Base(); b != codec.FP32 && b != codec.Raw {
 		ms = s.Cost.ElementwiseMS(elems)
 	}
 	if e.Compressed() {
@@ -245,7 +246,7 @@ func (p *Problem) taskAccuracy(u *units, pl Placement) []float64 {
 				}
 				e := e.Base() // the lossless stage changes nothing
 				a, ok := p.Accuracy.Accuracy(h.Task, u.cut[i], e)
-				if !ok && (e == profile.FP32 || e == profile.Raw) && hasNative {
+				if !ok && (e == codec.FP32 || e == codec.Raw) && hasNative {
 					a, ok = native, true
 				}
 				if !ok {

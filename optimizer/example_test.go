@@ -3,6 +3,7 @@ package optimizer_test
 import (
 	"fmt"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/optimizer"
 	"github.com/mtlsplit/mtlsplit/profile"
@@ -21,7 +22,7 @@ func ExampleSolve() {
 		Edge:      device("pi", 48, 12.8, 0.02, 6),
 		Server:    device("gpu", 100000, 2000, 0.015, 300),
 		Network:   optimizer.Network{Name: "wifi", UplinkMbps: 10, DownlinkMbps: 40, RTTMS: 20, TxPowerW: 1.3},
-		Encodings: []profile.Encoding{profile.FP32, profile.FP16, profile.Int8},
+		Encodings: []codec.Encoding{codec.FP32, codec.FP16, codec.Int8},
 		Objective: optimizer.Latency,
 	}
 	r, err := optimizer.Solve(p, nil, nil)

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/milp"
-	"github.com/mtlsplit/mtlsplit/profile"
 )
 
 // ILP places every unit (block or layer) with a mixed-integer program and
@@ -141,9 +141,9 @@ func scale(terms []milp.Term, k float64) []milp.Term {
 // meetsFloors reports whether unit i's output may cross in encoding e under
 // the accuracy floors: lossless always may; a lossy tensor needs a measured
 // accuracy at or above every floor.
-func (p *Problem) meetsFloors(u *units, i int, e profile.Encoding) bool {
+func (p *Problem) meetsFloors(u *units, i int, e codec.Encoding) bool {
 	e = e.Base() // the lossless stage changes nothing
-	if e == profile.FP32 || e == profile.Raw {
+	if e == codec.FP32 || e == codec.Raw {
 		return true
 	}
 	for task, floor := range p.Constraints.MinAccuracy {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/milp"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
@@ -30,7 +31,7 @@ type formulation struct {
 }
 
 type encodingVar struct {
-	enc profile.Encoding
+	enc codec.Encoding
 	v   int
 }
 
@@ -130,7 +131,7 @@ func (p *Problem) formulate(gr Granularity, x float64, drop map[string]bool) *fo
 		}
 		encs := p.Encodings
 		if i == 0 {
-			encs = []profile.Encoding{profile.Raw}
+			encs = []codec.Encoding{codec.Raw}
 		}
 		for h := 1; h < nk; h++ {
 			var all expr

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/milp"
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/profile"
@@ -162,7 +163,7 @@ func randomProblem(t *testing.T, rng *rand.Rand, g *model.Graph, obj Objective) 
 		Edge:      Side{Name: "edge", Latency: lat(2), Cost: cm, ActivePowerW: 2},
 		Server:    Side{Name: "server", Latency: lat(1), Cost: cm, ActivePowerW: 100},
 		Network:   Network{Name: "net", UplinkMbps: 0.01 + rng.Float64()*0.2, DownlinkMbps: 1, RTTMS: rng.Float64() * 3, TxPowerW: 1 + rng.Float64()},
-		Encodings: []profile.Encoding{profile.FP32, profile.Int8},
+		Encodings: []codec.Encoding{codec.FP32, codec.Int8},
 		Objective: obj,
 	}
 }
@@ -199,7 +200,7 @@ func bruteForce(p *Problem) (float64, string) {
 		}
 		encs := p.Encodings
 		if i == 0 {
-			encs = []profile.Encoding{profile.Raw}
+			encs = []codec.Encoding{codec.Raw}
 		}
 		for _, e := range encs {
 			pl.Encoding[i][h-1] = e
@@ -447,15 +448,15 @@ func TestILPThreeTiersEqualsBruteForce(t *testing.T) {
 // sizes; given them, both methods agree and pick it where it pays.
 func TestCompressedEncodings(t *testing.T) {
 	p := zooProblem(t, "resnet18", []int{8, 4}, Latency)
-	p.Encodings = []profile.Encoding{profile.Int8, "int8+zstd"}
+	p.Encodings = []codec.Encoding{codec.Int8, "int8+zstd"}
 	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "measured cut sizes") {
 		t.Fatalf("no measured sizes: %v", err)
 	}
 	// layer3's output compresses to a tenth (ReLU zeros), nothing else is
 	// measured.
 	g := p.Graph
-	cuts := make([]map[profile.Encoding]int64, len(g.Blocks)+1)
-	cuts[7] = map[profile.Encoding]int64{"int8+zstd": profile.Int8.Bytes(g.Blocks[6].OutShape.Elems()) / 10}
+	cuts := make([]map[codec.Encoding]int64, len(g.Blocks)+1)
+	cuts[7] = map[codec.Encoding]int64{"int8+zstd": codec.Int8.Bytes(g.Blocks[6].OutShape.Elems()) / 10}
 	p.Edge.Latency = p.Edge.Latency.Scaled(20) // a slow device
 	p.Edge.Latency.CutBytes = cuts
 	p.Network.UplinkMbps = 1

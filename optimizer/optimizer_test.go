@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
@@ -41,7 +42,7 @@ func toyProblem(t *testing.T, tasks int) *Problem {
 		Server: Side{Name: "server", Cost: cm(10, 0.01),
 			Latency: &profile.Latency{BlockMS: []float64{1, 0.5}, HeadMS: []float64{0.2, 0.3}[:tasks]}},
 		Network:   Network{Name: "net", UplinkMbps: 1, DownlinkMbps: 10, RTTMS: 4, TxPowerW: 1},
-		Encodings: []profile.Encoding{profile.FP32},
+		Encodings: []codec.Encoding{codec.FP32},
 		Objective: Latency,
 	}
 }
@@ -76,7 +77,7 @@ func TestHandComputedPlans(t *testing.T) {
 			// decode 0.0100512 + heads 0.5.
 			name: "two tasks, energy, 100 bytes max", tasks: 2, setup: func(p *Problem) {
 				p.Objective = Energy
-				p.Encodings = []profile.Encoding{profile.FP32, profile.Int8}
+				p.Encodings = []codec.Encoding{codec.FP32, codec.Int8}
 				p.Constraints.MaxBytes = 100
 			},
 			choice: "b2/int8/SS", totalMS: 20.1993632, energy: 30.777024, bytes: 72,
@@ -86,7 +87,7 @@ func TestHandComputedPlans(t *testing.T) {
 			// task1's features go to the server (15.100512 + 4.0064 + 0.576
 			// + 0.0100512 + 0.2 = 19.8929632).
 			name: "two tasks, latency, heads split", tasks: 2, setup: func(p *Problem) {
-				p.Encodings = []profile.Encoding{profile.FP32, profile.Int8}
+				p.Encodings = []codec.Encoding{codec.FP32, codec.Int8}
 				p.Constraints.MaxBytes = 100
 			},
 			choice: "b2/int8/SE", totalMS: 19.8929632, energy: 2*18.100512 + 0.576, bytes: 72,

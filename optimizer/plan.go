@@ -3,6 +3,7 @@ package optimizer
 import (
 	"math"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/plan"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
@@ -82,7 +83,7 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 }
 
 // EncodingName is how plans spell an encoding; "none" when nothing is sent.
-func EncodingName(e profile.Encoding) string {
+func EncodingName(e codec.Encoding) string {
 	if e == "" {
 		return "none"
 	}

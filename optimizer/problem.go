@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
@@ -59,7 +60,7 @@ type Problem struct {
 	Edge      Side
 	Server    Side
 	Network   Network
-	Encodings []profile.Encoding
+	Encodings []codec.Encoding
 	Objective Objective
 	// TaskWeights weigh the tasks for the Weighted objective; nil means 1 each.
 	TaskWeights []float64
@@ -205,7 +206,7 @@ type Choice struct {
 	CutName string
 	// Encoding of the cut tensor; empty when nothing is sent (local-only),
 	// Mixed when the tensors of a DAG cut travel in different encodings.
-	Encoding    profile.Encoding
+	Encoding    codec.Encoding
 	HeadsOnEdge []bool
 	// HeadTier is the tier of each task's result when there are more than
 	// two tiers (nil otherwise); tiers names them.
@@ -224,14 +225,14 @@ type Choice struct {
 }
 
 // Mixed is the encoding of a DAG cut whose tensors use different encodings.
-const Mixed profile.Encoding = "mixed"
+const Mixed codec.Encoding = "mixed"
 
 // CutTensor is one tensor that crosses to the server.
 type CutTensor struct {
 	Name     string
 	Node     int // graph node whose output it is
 	Hop      int // the hop it crosses (1: the device's uplink)
-	Encoding profile.Encoding
+	Encoding codec.Encoding
 	Bytes    int64
 }
 

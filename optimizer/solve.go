@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
 
@@ -237,8 +238,8 @@ func (p *Problem) baselines(x float64) Baselines {
 	}
 	return Baselines{
 		LocalOnly:  eval(Choice{Cut: nb, CutName: cuts[nb].Name, HeadsOnEdge: heads(true)}),
-		RemoteOnly: eval(Choice{Cut: 0, CutName: cuts[0].Name, Encoding: profile.Raw, HeadsOnEdge: heads(false)}),
-		MTLSplit:   eval(Choice{Cut: nb, CutName: cuts[nb].Name, Encoding: profile.FP32, HeadsOnEdge: heads(false)}),
+		RemoteOnly: eval(Choice{Cut: 0, CutName: cuts[0].Name, Encoding: codec.Raw, HeadsOnEdge: heads(false)}),
+		MTLSplit:   eval(Choice{Cut: nb, CutName: cuts[nb].Name, Encoding: codec.FP32, HeadsOnEdge: heads(false)}),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
 
@@ -20,7 +21,7 @@ func (p *Problem) choices() []Choice {
 	for _, cut := range cuts {
 		encs := p.Encodings
 		if cut.Index == 0 {
-			encs = []profile.Encoding{profile.Raw}
+			encs = []codec.Encoding{codec.Raw}
 		}
 		masks := 1
 		if cut.Index == nb {

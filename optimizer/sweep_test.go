@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
@@ -33,7 +34,7 @@ func zooProblem(t testing.TB, name string, tasks []int, obj Objective) *Problem 
 		Edge:      side("edge", costModel("edge", 472, 25.6, 0.08, 2), 10),
 		Server:    side("server", costModel("server", 989000, 3350, 0.014, 2), 700),
 		Network:   Network{Name: "4g", UplinkMbps: 5.85, DownlinkMbps: 20, RTTMS: 40, TxPowerW: 1.5},
-		Encodings: profile.Encodings,
+		Encodings: codec.Encodings,
 		Objective: obj,
 	}
 }

@@ -3,6 +3,7 @@ package optimizer
 import (
 	"strings"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
@@ -125,13 +126,13 @@ type Placement struct {
 	Tier []int
 	// Encoding[i][h-1] is the encoding of unit i's output over hop h (into
 	// tier h), empty where it does not cross that boundary.
-	Encoding [][]profile.Encoding
+	Encoding [][]codec.Encoding
 }
 
 func newPlacement(n, tiers int) Placement {
-	pl := Placement{Tier: make([]int, n), Encoding: make([][]profile.Encoding, n)}
+	pl := Placement{Tier: make([]int, n), Encoding: make([][]codec.Encoding, n)}
 	for i := range pl.Encoding {
-		pl.Encoding[i] = make([]profile.Encoding, tiers-1)
+		pl.Encoding[i] = make([]codec.Encoding, tiers-1)
 	}
 	return pl
 }

@@ -8,6 +8,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/internal/strictyaml"
 )
 
@@ -22,16 +23,16 @@ type AccuracyTable struct {
 
 // AccuracyEntry is one measured accuracy.
 type AccuracyEntry struct {
-	Task     string   `yaml:"task"`
-	Cut      string   `yaml:"cut"`
-	Encoding Encoding `yaml:"encoding"`
-	Accuracy float64  `yaml:"accuracy"`
-	Line     int      `yaml:"-"`
+	Task     string         `yaml:"task"`
+	Cut      string         `yaml:"cut"`
+	Encoding codec.Encoding `yaml:"encoding"`
+	Accuracy float64        `yaml:"accuracy"`
+	Line     int            `yaml:"-"`
 }
 
 type accKey struct {
 	task, cut string
-	enc       Encoding
+	enc       codec.Encoding
 }
 
 // LoadAccuracy reads an accuracy table strictly (unknown keys, a second
@@ -107,7 +108,7 @@ func (t *AccuracyTable) validate() error {
 
 // Accuracy looks up a task's accuracy at a cut and encoding. An input cut
 // sends the image as is, so any entry for it at "uint8" applies.
-func (t *AccuracyTable) Accuracy(task, cut string, e Encoding) (float64, bool) {
+func (t *AccuracyTable) Accuracy(task, cut string, e codec.Encoding) (float64, bool) {
 	if t == nil {
 		return 0, false
 	}
@@ -122,7 +123,7 @@ func (t *AccuracyTable) Native(task string) (float64, bool) {
 		return 0, false
 	}
 	for _, e := range t.Entries {
-		if e.Task == task && e.Encoding == FP32 {
+		if e.Task == task && e.Encoding == codec.FP32 {
 			return e.Accuracy, true
 		}
 	}

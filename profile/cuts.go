@@ -1,6 +1,10 @@
 package profile
 
-import "github.com/mtlsplit/mtlsplit/model"
+import (
+	"github.com/mtlsplit/mtlsplit/model"
+
+	"github.com/mtlsplit/mtlsplit/codec"
+)
 
 // Cut is a single-tensor split point at a block boundary.
 type Cut struct {
@@ -26,9 +30,9 @@ func Cuts(g *model.Graph) []Cut {
 
 // Bytes is the size of the cut tensor on the wire in encoding e; the input
 // cut always travels as the raw uint8 image.
-func (c Cut) Bytes(e Encoding) int64 {
+func (c Cut) Bytes(e codec.Encoding) int64 {
 	if c.Index == 0 {
-		return Raw.Bytes(c.Shape.Elems())
+		return codec.Raw.Bytes(c.Shape.Elems())
 	}
 	return e.Bytes(c.Shape.Elems())
 }

@@ -3,6 +3,7 @@ package profile
 import (
 	"fmt"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/model"
 )
 
@@ -167,7 +168,7 @@ type Latency struct {
 	// CutBytes are measured sizes of the tensor at each cut (index: blocks
 	// on the edge) per encoding, the lossless stage's included; nil when
 	// nothing was measured.
-	CutBytes []map[Encoding]int64
+	CutBytes []map[codec.Encoding]int64
 }
 
 // Source gives the latency of a graph on a device: predicted from a cost

@@ -5,6 +5,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/model"
 )
 
@@ -136,11 +137,11 @@ func (m Measured) Latency(g *model.Graph) (*Latency, error) {
 		l.BlockMS[i] = b.Latency.MedianMS
 		if len(b.CutBytes) > 0 {
 			if l.CutBytes == nil {
-				l.CutBytes = make([]map[Encoding]int64, len(g.Blocks)+1)
+				l.CutBytes = make([]map[codec.Encoding]int64, len(g.Blocks)+1)
 			}
-			l.CutBytes[i+1] = map[Encoding]int64{}
+			l.CutBytes[i+1] = map[codec.Encoding]int64{}
 			for e, n := range b.CutBytes {
-				l.CutBytes[i+1][Encoding(e)] = n
+				l.CutBytes[i+1][codec.Encoding(e)] = n
 			}
 		}
 	}

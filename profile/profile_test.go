@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/model"
 )
 
@@ -14,13 +15,13 @@ func TestEncodingBytes(t *testing.T) {
 	// resnet18 layer3 at 224: 256×14×14 = 50176 values.
 	cut := Cuts(mustModel(t, "resnet18", 224))[7]
 	tests := []struct {
-		enc  Encoding
+		enc  codec.Encoding
 		want int64
 	}{
-		{FP32, 200704},
-		{FP16, 100352},
-		{Int8, 50176 + 8},
-		{Int4, 25088 + 8},
+		{codec.FP32, 200704},
+		{codec.FP16, 100352},
+		{codec.Int8, 50176 + 8},
+		{codec.Int4, 25088 + 8},
 	}
 	if cut.Name != "layer3" {
 		t.Fatalf("cut 7 is %s", cut.Name)
@@ -30,24 +31,12 @@ func TestEncodingBytes(t *testing.T) {
 			t.Errorf("%s: %d bytes, want %d", tc.enc, got, tc.want)
 		}
 	}
-	if got := (Cut{Index: 1, Shape: model.Shape{3, 1, 1}}).Bytes(Int4); got != 2+8 {
+	if got := (Cut{Index: 1, Shape: model.Shape{3, 1, 1}}).Bytes(codec.Int4); got != 2+8 {
 		t.Errorf("odd int4 count rounds up: %d", got)
 	}
 	// The input cut always sends the raw uint8 image, whatever is asked.
-	if in := Cuts(mustModel(t, "resnet18", 160))[0]; in.Bytes(FP32) != 3*160*160 {
-		t.Errorf("input cut: %d bytes", in.Bytes(FP32))
-	}
-}
-
-func TestParseEncodings(t *testing.T) {
-	got, err := ParseEncodings("fp32, INT8,fp32")
-	if err != nil || len(got) != 2 || got[1] != Int8 {
-		t.Errorf("got %v, %v", got, err)
-	}
-	for _, bad := range []string{"fp8", "", "uint8", "fp32,,int4"} {
-		if _, err := ParseEncodings(bad); err == nil {
-			t.Errorf("%q: no error", bad)
-		}
+	if in := Cuts(mustModel(t, "resnet18", 160))[0]; in.Bytes(codec.FP32) != 3*160*160 {
+		t.Errorf("input cut: %d bytes", in.Bytes(codec.FP32))
 	}
 }
 
@@ -93,7 +82,7 @@ func TestAccuracyTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a, ok := tab.Accuracy("task1", "layer3", Int8); !ok || a != 0.91 {
+	if a, ok := tab.Accuracy("task1", "layer3", codec.Int8); !ok || a != 0.91 {
 		t.Errorf("lookup: %v %v", a, ok)
 	}
 	if a, ok := tab.Native("task1"); !ok || a != 0.93 {

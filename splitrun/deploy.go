@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/plan"
@@ -17,7 +18,7 @@ type Deployment struct {
 	// Cut is the number of blocks the edge runs (0: it sends the input).
 	Cut int
 	// Encoding of the cut tensor on the wire; empty when nothing is sent.
-	Encoding    engine.Encoding
+	Encoding    codec.Encoding
 	HeadsOnEdge []bool
 	// OnEdge and Tensors describe a layer-level cut (Cut is then −1): the
 	// nodes the edge runs, and every tensor sent with its encoding, in the
@@ -37,7 +38,7 @@ func (d *Deployment) NumTiers() int { return max(2, len(d.Hops)+1) }
 // Tensor is one tensor a layer-level cut sends.
 type Tensor struct {
 	Node     int
-	Encoding engine.Encoding
+	Encoding codec.Encoding
 }
 
 // Layer reports whether the deployment cuts between layers (Tensors) rather
@@ -87,9 +88,9 @@ func Prepare(p *plan.Plan) (*Deployment, error) {
 	case "uint8":
 		// The raw camera image: this runtime holds a float input, so it
 		// sends 8-bit codes of it (8 bytes of scale and zero point more).
-		d.Encoding = engine.Int8
+		d.Encoding = codec.Int8
 	default:
-		d.Encoding = engine.Encoding(e)
+		d.Encoding = codec.Encoding(e)
 	}
 	return d, nil
 }
@@ -171,9 +172,9 @@ func (d *Deployment) layerCut() error {
 			return fmt.Errorf("plan sends %q (node %d) over hop %d, where it does not cross", t.Name, t.Node, h)
 		}
 		delete(crossing[h], t.Node)
-		e := engine.Encoding(t.Encoding)
+		e := codec.Encoding(t.Encoding)
 		if t.Node == 0 {
-			e = engine.Int8 // the raw image, as 8-bit codes of the float input
+			e = codec.Int8 // the raw image, as 8-bit codes of the float input
 		}
 		d.Hops[h-1] = append(d.Hops[h-1], Tensor{Node: t.Node, Encoding: e})
 	}
@@ -205,14 +206,18 @@ func (d *Deployment) tensorsKey(h int) string {
 // Compile builds the engine program of the deployment's graph with seeded
 // weights (the edge and the server must use the same seed).
 func (d *Deployment) Compile(seed uint64, opts engine.Options) (*engine.Program, error) {
-	w, err := engine.RandomWeights(d.Graph, seed)
-	if err != nil {
-		return nil, err
-	}
 	for _, hop := range d.Hops {
 		for _, t := range hop {
 			opts.Keep = append(opts.Keep, t.Node) // never fused away: it is sent
 		}
+	}
+	// The weights are the first large allocation: check the budget first.
+	if err := engine.CheckMemory(d.Graph, opts); err != nil {
+		return nil, err
+	}
+	w, err := engine.RandomWeights(d.Graph, seed)
+	if err != nil {
+		return nil, err
 	}
 	return engine.Compile(d.Graph, w, opts)
 }

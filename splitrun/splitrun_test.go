@@ -6,12 +6,12 @@ import (
 	"net"
 	"testing"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/hwprofiles"
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/optimizer"
 	"github.com/mtlsplit/mtlsplit/plan"
-	"github.com/mtlsplit/mtlsplit/profile"
 	"github.com/mtlsplit/mtlsplit/splitrun"
 )
 
@@ -204,7 +204,7 @@ func TestThreeTiersOverSockets(t *testing.T) {
 	p.Network.UplinkMbps = 50
 	p.Beyond = []optimizer.Tier{{Side: cloud, Network: optimizer.Network{Name: "wan", UplinkMbps: 900, DownlinkMbps: 900, RTTMS: 0.5, TxPowerW: wan.TxPowerW.Value}}}
 	p.Server.Latency = p.Server.Latency.Scaled(50) // the edge server is busy
-	p.Encodings = []profile.Encoding{profile.FP32}
+	p.Encodings = []codec.Encoding{codec.FP32}
 	r, err := optimizer.Solve(p, nil, optimizer.ILP{Granularity: optimizer.LayerLevel})
 	if err != nil {
 		t.Fatal(err)

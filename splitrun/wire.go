@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/engine"
 )
 
@@ -160,7 +161,7 @@ func unpackTensors(frame []byte, n int) ([][]byte, error) {
 
 // encode puts a tensor on the wire: its encoding, then the lossless stage
 // when the encoding has one ("int8+zstd").
-func encode(dst []byte, e engine.Encoding, x []float32) ([]byte, error) {
+func encode(dst []byte, e codec.Encoding, x []float32) ([]byte, error) {
 	if !e.Compressed() {
 		return engine.Encode(dst, e, x)
 	}
@@ -172,7 +173,7 @@ func encode(dst []byte, e engine.Encoding, x []float32) ([]byte, error) {
 }
 
 // decode is encode's inverse.
-func decode(x []float32, e engine.Encoding, b []byte) error {
+func decode(x []float32, e codec.Encoding, b []byte) error {
 	if e.Compressed() {
 		var err error
 		if b, err = engine.Decompress(nil, b); err != nil {

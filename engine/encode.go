@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/mtlsplit/mtlsplit/profile"
+	"github.com/mtlsplit/mtlsplit/codec"
 )
 
-// Encoding is how a cut tensor is put on the wire: profile.Encoding, so the
-// planner predicts exactly the sizes the engine writes.
+// The wire formats (codec.Encoding) are written here, so that the planner
+// predicts exactly the sizes the engine writes:
 //   - FP32: little-endian IEEE single, 4 bytes a value, lossless.
 //   - FP16: little-endian IEEE half, 2 bytes a value, rounded to nearest even
 //     (overflow becomes ±Inf, as in PyTorch's .half()).
@@ -19,35 +19,20 @@ import (
 //     first; int4 packs two codes a byte, the even-indexed value in the low
 //     nibble. The range always includes 0, so zeros (ReLU outputs, padding)
 //     decode exactly.
-type Encoding = profile.Encoding
-
-// The encodings of a float32 tensor.
-const (
-	FP32 = profile.FP32
-	FP16 = profile.FP16
-	Int8 = profile.Int8
-	Int4 = profile.Int4
-)
-
-// Encodings lists every encoding, most precise first.
-var Encodings = profile.Encodings
-
-// quantHeaderBytes is the scale and zero point before quantized codes.
-const quantHeaderBytes = profile.QuantHeaderBytes
 
 // encodedBytes is the encoded size of n values, or -1 for an encoding the
 // engine cannot write.
-func encodedBytes(e Encoding, n int) int {
+func encodedBytes(e codec.Encoding, n int) int {
 	switch e {
-	case FP32, FP16, Int8, Int4:
+	case codec.FP32, codec.FP16, codec.Int8, codec.Int4:
 		return int(e.Bytes(int64(n)))
 	}
 	return -1
 }
 
 // levels is the largest code of a quantized encoding.
-func levels(e Encoding) int {
-	if e == Int4 {
+func levels(e codec.Encoding) int {
+	if e == codec.Int4 {
 		return 15
 	}
 	return 255
@@ -65,8 +50,8 @@ func (q Quantization) Step() float32 { return q.Scale / 2 }
 
 // Quantize chooses the affine mapping of x onto e's codes: the range
 // [min(x, 0), max(x, 0)] spread over all codes.
-func Quantize(e Encoding, x []float32) (Quantization, error) {
-	if e != Int8 && e != Int4 {
+func Quantize(e codec.Encoding, x []float32) (Quantization, error) {
+	if e != codec.Int8 && e != codec.Int4 {
 		return Quantization{}, fmt.Errorf("quantize: %q is not a quantized encoding", e)
 	}
 	lo, hi := 0.0, 0.0
@@ -100,13 +85,13 @@ func (q Quantization) value(c byte) float32 {
 
 // Encode appends x in encoding e to dst and returns the extended slice; it
 // allocates only when dst lacks room.
-func Encode(dst []byte, e Encoding, x []float32) ([]byte, error) {
+func Encode(dst []byte, e codec.Encoding, x []float32) ([]byte, error) {
 	n := encodedBytes(e, len(x))
 	if n < 0 {
-		return dst, fmt.Errorf("encode: unknown encoding %q (have %v)", e, Encodings)
+		return dst, fmt.Errorf("encode: unknown encoding %q (have %v)", e, codec.Encodings)
 	}
 	var q Quantization
-	if e == Int8 || e == Int4 {
+	if e == codec.Int8 || e == codec.Int4 {
 		var err error
 		if q, err = Quantize(e, x); err != nil {
 			return dst, err
@@ -116,20 +101,20 @@ func Encode(dst []byte, e Encoding, x []float32) ([]byte, error) {
 	dst = grow(dst, n)
 	b := dst[at:]
 	switch e {
-	case FP32:
+	case codec.FP32:
 		for i, v := range x {
 			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
 		}
-	case FP16:
+	case codec.FP16:
 		for i, v := range x {
 			binary.LittleEndian.PutUint16(b[2*i:], Float16(v))
 		}
-	case Int8, Int4:
+	case codec.Int8, codec.Int4:
 		binary.LittleEndian.PutUint32(b, math.Float32bits(q.Scale))
 		binary.LittleEndian.PutUint32(b[4:], uint32(q.Zero))
-		b = b[quantHeaderBytes:]
+		b = b[codec.QuantHeaderBytes:]
 		levels := float64(levels(e))
-		if e == Int8 {
+		if e == codec.Int8 {
 			for i, v := range x {
 				b[i] = q.code(v, levels)
 			}
@@ -154,24 +139,24 @@ func grow(b []byte, n int) []byte {
 
 // Decode fills dst (whose length is the number of values) from src, which
 // must be exactly encodedBytes(e, len(dst)) long.
-func Decode(dst []float32, e Encoding, src []byte) error {
+func Decode(dst []float32, e codec.Encoding, src []byte) error {
 	n := encodedBytes(e, len(dst))
 	if n < 0 {
-		return fmt.Errorf("decode: unknown encoding %q (have %v)", e, Encodings)
+		return fmt.Errorf("decode: unknown encoding %q (have %v)", e, codec.Encodings)
 	}
 	if len(src) != n {
 		return fmt.Errorf("decode %s: %d values need %d bytes, got %d", e, len(dst), n, len(src))
 	}
 	switch e {
-	case FP32:
+	case codec.FP32:
 		for i := range dst {
 			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
 		}
-	case FP16:
+	case codec.FP16:
 		for i := range dst {
 			dst[i] = Float32(binary.LittleEndian.Uint16(src[2*i:]))
 		}
-	case Int8, Int4:
+	case codec.Int8, codec.Int4:
 		q := Quantization{
 			Scale: math.Float32frombits(binary.LittleEndian.Uint32(src)),
 			Zero:  int32(binary.LittleEndian.Uint32(src[4:])),
@@ -179,8 +164,8 @@ func Decode(dst []float32, e Encoding, src []byte) error {
 		if !(q.Scale > 0) || math.IsInf(float64(q.Scale), 0) || q.Zero < 0 || int(q.Zero) > levels(e) {
 			return fmt.Errorf("decode %s: bad header (scale %g, zero point %d)", e, q.Scale, q.Zero)
 		}
-		codes := src[quantHeaderBytes:]
-		if e == Int8 {
+		codes := src[codec.QuantHeaderBytes:]
+		if e == codec.Int8 {
 			for i := range dst {
 				dst[i] = q.value(codes[i])
 			}

@@ -1,4 +1,4 @@
-package profile
+package codec
 
 import (
 	"fmt"
@@ -61,9 +61,9 @@ func (e Encoding) Bytes(elems int64) int64 {
 // rounding a float (int formats quantize).
 func (e Encoding) Lossy() bool { return e.Base() == Int8 || e.Base() == Int4 }
 
-// ParseEncodings parses a comma-separated list such as "fp32,fp16,int8"
+// Parse parses a comma-separated list such as "fp32,fp16,int8"
 // (any of them may add "+zstd").
-func ParseEncodings(s string) ([]Encoding, error) {
+func Parse(s string) ([]Encoding, error) {
 	var valid []string
 	for _, e := range Encodings {
 		valid = append(valid, string(e), string(e)+zstdSuffix)

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/mtlsplit/mtlsplit/codec"
 )
 
 func codecInput(n int, seed uint64) []float32 {
@@ -20,9 +22,9 @@ func codecInput(n int, seed uint64) []float32 {
 
 func TestEncodingBytes(t *testing.T) {
 	for _, n := range []int{0, 1, 2, 7, 8, 1000, 1001} {
-		want := map[Encoding]int{FP32: 4 * n, FP16: 2 * n, Int8: n + 8, Int4: (n+1)/2 + 8}
+		want := map[codec.Encoding]int{codec.FP32: 4 * n, codec.FP16: 2 * n, codec.Int8: n + 8, codec.Int4: (n+1)/2 + 8}
 		x := codecInput(n, uint64(n))
-		for _, e := range Encodings {
+		for _, e := range codec.Encodings {
 			b, err := Encode(nil, e, x)
 			if err != nil {
 				t.Fatal(err)
@@ -46,7 +48,7 @@ func TestQuantizedRoundTrip(t *testing.T) {
 		{"one", []float32{1e-3}},
 		{"tiny range", []float32{1e-30, 2e-30, -3e-30}},
 	}
-	for _, e := range []Encoding{Int8, Int4} {
+	for _, e := range []codec.Encoding{codec.Int8, codec.Int4} {
 		for _, tc := range tests {
 			t.Run(string(e)+"/"+tc.name, func(t *testing.T) {
 				q, err := Quantize(e, tc.x)
@@ -84,7 +86,7 @@ func ulp32(v float32) float64 {
 
 func TestQuantizeRejectsNonFinite(t *testing.T) {
 	for _, v := range []float32{float32(math.NaN()), float32(math.Inf(1))} {
-		if _, err := Encode(nil, Int8, []float32{1, v}); err == nil {
+		if _, err := Encode(nil, codec.Int8, []float32{1, v}); err == nil {
 			t.Errorf("int8 of %v: no error", v)
 		}
 	}
@@ -93,14 +95,14 @@ func TestQuantizeRejectsNonFinite(t *testing.T) {
 func TestDecodeErrors(t *testing.T) {
 	dst := make([]float32, 4)
 	for _, tc := range []struct {
-		e   Encoding
+		e   codec.Encoding
 		src []byte
 	}{
-		{FP32, make([]byte, 15)},
-		{FP16, make([]byte, 9)},
-		{Int8, make([]byte, 12)},  // scale 0
-		{Int4, make([]byte, 11)},  // too long
-		{"bf16", make([]byte, 8)}, // unknown
+		{codec.FP32, make([]byte, 15)},
+		{codec.FP16, make([]byte, 9)},
+		{codec.Int8, make([]byte, 12)}, // scale 0
+		{codec.Int4, make([]byte, 11)}, // too long
+		{"bf16", make([]byte, 8)},      // unknown
 	} {
 		if err := Decode(dst, tc.e, tc.src); err == nil {
 			t.Errorf("%s from %d bytes: no error", tc.e, len(tc.src))
@@ -155,9 +157,9 @@ func TestFloat16Exhaustive(t *testing.T) {
 
 func TestEncodeAppendsWithoutAllocating(t *testing.T) {
 	x := codecInput(4096, 9)
-	buf := make([]byte, 0, encodedBytes(FP32, len(x)))
+	buf := make([]byte, 0, encodedBytes(codec.FP32, len(x)))
 	out := make([]float32, len(x))
-	for _, e := range Encodings {
+	for _, e := range codec.Encodings {
 		allocs := testing.AllocsPerRun(10, func() {
 			b, err := Encode(buf[:0], e, x)
 			if err != nil {

@@ -1,0 +1,148 @@
+package engine
+
+import (
+	"bufio"
+	"errors"
+	"math"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/mtlsplit/mtlsplit/model"
+)
+
+// allocated is the bytes f allocates (TotalAlloc grows with every
+// allocation and never shrinks, so a GC during f does not hide any).
+func allocated(f func()) int64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return int64(after.TotalAlloc - before.TotalAlloc)
+}
+
+// TestMemoryPlanMatchesCompile checks the plan against what NewWeights and
+// Compile really allocate, on zoo models at small sizes, for every backend
+// of this build (OpenBLAS on an AVX-512 CPU adds the native GEMM's packed
+// weights and scratch). The rest of what Compile allocates (step structs,
+// index slices, batch-norm temporaries) is small: within 3%.
+func TestMemoryPlanMatchesCompile(t *testing.T) {
+	tests := []struct {
+		name  string
+		size  int
+		batch int
+	}{
+		{"vgg16", 32, 1},
+		{"resnet18", 64, 2},
+		{"mobilenet_v3_small", 96, 1},
+		{"efficientnet_b0", 64, 1},
+	}
+	for _, be := range Backends() {
+		for _, tc := range tests {
+			t.Run(string(be)+"/"+tc.name, func(t *testing.T) {
+				g, err := model.New(tc.name, tc.size, []int{8, 4})
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts := Options{Threads: 2, Batch: tc.batch, Backend: be}
+				plan, err := PlanMemory(g, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var w *Weights
+				gotParams := allocated(func() { w, err = NewWeights(g) })
+				if err != nil {
+					t.Fatal(err)
+				}
+				var p *Program
+				gotProgram := allocated(func() { p, err = Compile(g, w, opts) })
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer p.Close()
+				wantProgram := plan.WeightBytes + plan.ActivationBytes + plan.ScratchBytes
+				for _, c := range []struct {
+					what      string
+					got, want int64
+				}{{"weights", gotParams, plan.ParamBytes}, {"program", gotProgram, wantProgram}} {
+					if d := math.Abs(float64(c.got-c.want)) / float64(c.want); d > 0.03 {
+						t.Errorf("%s: allocated %d bytes, planned %d (off by %.1f%%)", c.what, c.got, c.want, 100*d)
+					}
+				}
+				t.Logf("params %s, program %s planned %s (weights %s, activations %s, scratch %s)",
+					HumanBytes(gotParams), HumanBytes(gotProgram), HumanBytes(wantProgram),
+					HumanBytes(plan.WeightBytes), HumanBytes(plan.ActivationBytes), HumanBytes(plan.ScratchBytes))
+			})
+		}
+	}
+}
+
+// TestMemoryBudget: plans too big for the budget are refused before
+// anything is allocated, with the sizes in the message; sizes that
+// overflow 64 bits saturate and are refused even without a limit.
+func TestMemoryBudget(t *testing.T) {
+	tests := []struct {
+		name    string
+		model   string
+		size    int
+		tasks   []int
+		maxMB   int
+		wantErr string // empty: fits
+	}{
+		{"fits", "resnet18", 64, []int{8}, 1000, ""},
+		{"no limit", "resnet18", 64, []int{8}, -1, ""},
+		// Two 64×10⁵×10⁵ buffers in turn (2.56 TB each) and the im2col
+		// matrix of conv 64→64 3×3 (64·9·10¹⁰ floats).
+		{"activations", "vgg16", 100000, nil, 1000, "vgg16 needs 28.2 TB of memory (weights 117.7 MB, activations 5.1 TB, scratch 23.0 TB)"},
+		// The head's Linear(512·625² → 256), held twice (Weights and the
+		// Program's copy): 2·4·256·2·10⁸ bytes.
+		{"head weights", "resnet18", 20000, []int{8}, 100000, "weights 409.7 GB"},
+		{"budget in message", "vgg16", 224, nil, 10, "more than the memory budget of 10.0 MB"},
+		{"saturates", "vgg16", math.MaxInt32, []int{8}, -1, "needs more than 9 EB of memory"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g, err := model.New(tc.model, tc.size, tc.tasks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := Options{MaxMemoryMB: tc.maxMB}
+			err = CheckMemory(g, opts)
+			var me *MemoryError
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.As(err, &me) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want a MemoryError with %q", err, tc.wantErr)
+			}
+			// Compile refuses too, before it allocates: the weights given
+			// are empty, which it would otherwise report.
+			if _, err := Compile(g, &Weights{graph: g.Name}, opts); !errors.As(err, &me) {
+				t.Errorf("Compile: %v, want a MemoryError", err)
+			}
+		})
+	}
+}
+
+func TestMeminfo(t *testing.T) {
+	const text = "MemTotal:       16318412 kB\nMemFree:         1234 kB\nMemAvailable:    8000000 kB\nbad line\n"
+	total, avail := meminfo(bufio.NewScanner(strings.NewReader(text)))
+	if total != 16318412 || avail != 8000000 {
+		t.Errorf("MemTotal %d kB, MemAvailable %d kB", total, avail)
+	}
+	if mb := DefaultMaxMemoryMB(); mb < 1 {
+		t.Errorf("default budget %d MB", mb)
+	}
+}
+
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 999: "999 B", 1500: "1.5 kB", 7_500_000_000_000: "7.5 TB", math.MaxInt64: "more than 9 EB"} {
+		if got := HumanBytes(n); got != want {
+			t.Errorf("%d: %q, want %q", n, got, want)
+		}
+	}
+}
