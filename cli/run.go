@@ -35,8 +35,10 @@ type EngineOptions struct {
 // or "size" where --input is a file).
 func (o *EngineOptions) addFlags(fs *pflag.FlagSet, sizeFlag string) {
 	fs.IntVar(&o.Input, sizeFlag, 224, "square input size in pixels (zoo models)")
-	if !o.Backbone {
-		fs.StringVar(&o.Tasks, "tasks", "8,4", "classes per task head (zoo models)")
+	fs.StringVar(&o.Tasks, "tasks", "8,4", "classes per task head (zoo models)")
+	if o.Backbone {
+		// Kept so scripts that pass it still run.
+		fs.MarkDeprecated("tasks", "this command runs the backbone only and builds no task heads")
 	}
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the random weights of zoo models")
 	fs.IntVar(&o.Threads, "threads", 0, "threads (0: all cores)")

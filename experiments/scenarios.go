@@ -29,7 +29,7 @@ type Scenarios struct {
 func DefaultScenarios(cat *hwprofiles.Catalog) Scenarios {
 	return Scenarios{
 		Models: model.Zoo(), Devices: cat.DeviceIDs(), Networks: cat.NetworkIDs(), Server: "h100",
-		Tasks: []int{8, 4}, Input: 224, Encodings: []profile.Encoding{profile.FP32, profile.FP16, profile.Int8},
+		Tasks: []int{8, 4}, Input: 224, Encodings: []codec.Encoding{codec.FP32, codec.FP16, codec.Int8},
 		Objective: optimizer.Latency,
 	}
 }
