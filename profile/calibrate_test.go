@@ -1,7 +1,9 @@
 package profile
 
 import (
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -21,6 +23,8 @@ func TestCalibrateReferenceTables(t *testing.T) {
 		// On the CPU, whole-model runs and big tensors see DRAM, blocks
 		// timed one by one mostly cache: the two-level memory term fits both.
 		{"epyc2c_fp32_b1_224.json", CostModel{PeakGFLOPS: 332.8, MemBandwidthGBps: 25}, 0.20, 0.10, []string{"efficiency.linear"}},
+		// This project's engine on the same VM (make calibrate-host).
+		{"engine_epyc2c_fp32_b1_224.json", CostModel{PeakGFLOPS: 332.8, MemBandwidthGBps: 25}, 0.20, 0.10, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
@@ -50,6 +54,30 @@ func TestCalibrateReferenceTables(t *testing.T) {
 			if err := fit.Model.Validate(); err != nil {
 				t.Errorf("fitted model invalid: %v", err)
 			}
+			// The README's calibration table (make calibrate-reference)
+			// shows these in-sample numbers.
+			row := readmeRow(t, tc.file)
+			for _, v := range []float64{fit.MAPEBlock, fit.MAPEEndToEnd} {
+				if want := fmt.Sprintf("| %.1f%% |", 100*v); !strings.Contains(row, want) {
+					t.Errorf("README row %q lacks %q: run make calibrate-reference and update it", row, want)
+				}
+			}
 		})
 	}
+}
+
+// readmeRow is the row of the README's calibration table naming file.
+func readmeRow(t *testing.T, file string) string {
+	t.Helper()
+	raw, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(line, "| `"+file+"`") {
+			return line
+		}
+	}
+	t.Fatalf("README has no calibration row for %s", file)
+	return ""
 }

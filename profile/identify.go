@@ -174,5 +174,10 @@ func why(pr Param, i int, note, unit string) string {
 	return s
 }
 
-// fmtG prints 4 significant digits.
-func fmtG(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
+// fmtG prints 4 significant digits, without an exponent below 1e9.
+func fmtG(v float64) string {
+	if a := math.Abs(v); a >= 1e4 && a < 1e9 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
+}
