@@ -19,15 +19,13 @@ type Param struct {
 	// the fit raised it), or sync_ms (the per-call cost, not in a catalog).
 	Name  string
 	Value float64
-	// Lo and Hi bound the values that fit as well as Value, every other
-	// parameter kept, searched over Value/IdentFactor to Value·IdentFactor
-	// inside the fit's bounds; a side that is flat all the way ends at the
-	// end of that range.
+	// Lo and Hi bound the values that fit as well as Value (every other
+	// parameter kept), searched out to the fit's bounds.
 	Lo, Hi float64
 	// OnBound is "lower" or "upper" when Value sits on the fit's bound.
 	OnBound string
-	// FlatBelow and FlatAbove say that the loss stays within IdentTol all
-	// the way down (up) the searched range.
+	// FlatBelow and FlatAbove say that Value/IdentFactor (Value·IdentFactor,
+	// or the bound when nearer) still fits as well.
 	FlatBelow, FlatAbove bool
 	Identified           bool
 	// Why says, when not identified, what the data cannot tell.
@@ -60,13 +58,27 @@ func (p *fitProblem) identify(v []float64, top float64, topClass int) []Param {
 		w[i] = x
 		return math.Abs(mse(w)-l0) <= IdentTol
 	}
-	// edge is the farthest value from v[i] towards far (log scale) that
-	// still fits as well, and whether all of the way does.
-	edge := func(i int, far float64) (float64, bool) {
-		if far == v[i] || flat(i, far) {
-			return far, true
+	// edge walks from v[i] towards limit (a bound) by steps of step and
+	// returns the farthest value that still fits as well (bisected, on a
+	// log scale), and whether the first step, IdentFactor, does.
+	edge := func(i int, step, limit float64) (float64, bool) {
+		next := func(x float64) float64 {
+			if step > 1 {
+				return min(x*step, limit)
+			}
+			return max(x*step, limit)
 		}
-		near := v[i]
+		near, far := v[i], next(v[i])
+		if far == near {
+			return near, true // on the bound: no room to move
+		}
+		flat10 := flat(i, far)
+		for flat(i, far) {
+			if far == limit {
+				return far, flat10
+			}
+			near, far = far, next(far)
+		}
 		for range 40 {
 			mid := math.Sqrt(near * far)
 			if flat(i, mid) {
@@ -75,7 +87,7 @@ func (p *fitProblem) identify(v []float64, top float64, topClass int) []Param {
 				far = mid
 			}
 		}
-		return near, false
+		return near, flat10
 	}
 	params := make([]Param, 0, nParams+1)
 	var topParam *Param
@@ -88,8 +100,9 @@ func (p *fitProblem) identify(v []float64, top float64, topClass int) []Param {
 		case v[i] <= b.lo*onBoundMargin:
 			pr.OnBound = "lower"
 		}
-		pr.Lo, pr.FlatBelow = edge(i, max(v[i]/IdentFactor, b.lo))
-		pr.Hi, pr.FlatAbove = edge(i, min(v[i]*IdentFactor, b.hi))
+		pr.Lo, pr.FlatBelow = edge(i, 1.0/IdentFactor, b.lo)
+		pr.Hi, pr.FlatAbove = edge(i, IdentFactor, b.hi)
+		toLo, toHi := pr.Lo == b.lo, pr.Hi == b.hi
 		pr.Identified = pr.OnBound == "" && !pr.FlatBelow && !pr.FlatAbove
 		scale, unit := 1.0, ""
 		switch {
@@ -111,11 +124,11 @@ func (p *fitProblem) identify(v []float64, top float64, topClass int) []Param {
 			// number it identifies (or not), its efficiency is 1.
 			tp := pr
 			tp.Name = "peak_gflops"
-			tp.Why = why(tp, i, "", " GFLOP/s")
+			tp.Why = why(tp, i, toLo, toHi, "", " GFLOP/s")
 			topParam = &tp
 		}
 		pr.Value, pr.Lo, pr.Hi = pr.Value*scale, pr.Lo*scale, pr.Hi*scale
-		pr.Why = why(pr, i, p.boundNote(i), unit)
+		pr.Why = why(pr, i, toLo, toHi, p.boundNote(i), unit)
 		params = append(params, pr)
 	}
 	if topParam != nil {
@@ -137,16 +150,17 @@ func (p *fitProblem) boundNote(i int) string {
 }
 
 // why says for people what the data cannot tell of a parameter, "" when
-// it is identified.
-func why(pr Param, i int, note, unit string) string {
+// it is identified; toLo and toHi say that the values fitting as well reach
+// the fit's lower and upper bound.
+func why(pr Param, i int, toLo, toHi bool, note, unit string) string {
 	if pr.Identified {
 		return ""
 	}
 	var s string
 	switch {
-	case pr.FlatBelow && pr.FlatAbove:
-		s = fmt.Sprintf("the data never exercises it: anything from %s to %s%s fits as well", fmtG(pr.Lo), fmtG(pr.Hi), unit)
-	case pr.FlatAbove:
+	case toLo && toHi:
+		s = fmt.Sprintf("the data never exercises it: anything from %s to %s%s (the fit's whole range) fits as well", fmtG(pr.Lo), fmtG(pr.Hi), unit)
+	case toHi:
 		lead := "raising it changes nothing"
 		switch {
 		case i < nFit:
@@ -157,19 +171,17 @@ func why(pr Param, i int, note, unit string) string {
 			lead = "the cache never binds"
 		}
 		s = fmt.Sprintf("%s: any value ≥ %s%s fits as well", lead, fmtG(pr.Lo), unit)
-	case pr.FlatBelow:
+	case toLo:
 		lead := "lowering it changes nothing"
 		if i >= nFit && i < 2*nFit || i == pSync {
 			lead = "too small to show next to the other costs"
 		}
 		s = fmt.Sprintf("%s: any value ≤ %s%s fits as well", lead, fmtG(pr.Hi), unit)
+	default:
+		s = fmt.Sprintf("anything from %s to %s%s fits as well", fmtG(pr.Lo), fmtG(pr.Hi), unit)
 	}
 	if pr.OnBound != "" {
-		b := fmt.Sprintf("%s%s is the fit's %s bound%s", fmtG(pr.Value), unit, pr.OnBound, note)
-		if s == "" {
-			return b
-		}
-		return s + "; " + b
+		s += fmt.Sprintf("; %s%s is the fit's %s bound%s", fmtG(pr.Value), unit, pr.OnBound, note)
 	}
 	return s
 }
