@@ -311,7 +311,7 @@ func writeFittedDevice(opts *CalibrateOptions, dev *hwprofiles.Device, base prof
 		n := hwprofiles.Number{Value: r, Source: src}
 		if p, ok := params[name]; ok && !p.Identified {
 			n.Identified = &no
-			n.Source = fmt.Sprintf("not identified by %s (mtlsplit calibrate on %s, batch %d): %s; the value is the fit's, kept for the model",
+			n.Source = fmt.Sprintf("fitted: mtlsplit calibrate %s on %s; not identified by it (batch %d): %s; a value the model needs, not a measurement",
 				file, date, tab.Meta.Batch, p.Why)
 		}
 		return n
