@@ -124,7 +124,7 @@ func runCalibrate(opts *CalibrateOptions) error {
 	if opts.Profile == "" {
 		return fmt.Errorf("calibrate needs --profile FILE (a measured profile)")
 	}
-	if opts.PeakGFLOPS < 0 || opts.BandwidthGBps < 0 {
+	if bad := func(v float64) bool { return !(v >= 0) || math.IsInf(v, 0) }; bad(opts.PeakGFLOPS) || bad(opts.BandwidthGBps) {
 		return fmt.Errorf("--peak-gflops %g, --bandwidth-gbps %g: want positive numbers (or 0 for the device's)", opts.PeakGFLOPS, opts.BandwidthGBps)
 	}
 	raw, err := os.ReadFile(opts.Profile)
@@ -147,9 +147,13 @@ func runCalibrate(opts *CalibrateOptions) error {
 	}
 	if opts.PeakGFLOPS > 0 {
 		base.PeakGFLOPS = opts.PeakGFLOPS
+	} else if dev != nil {
+		noteFitted(opts.IO, dev.ID, dev.PeakGFLOPS, "--peak-gflops")
 	}
 	if opts.BandwidthGBps > 0 {
 		base.MemBandwidthGBps = opts.BandwidthGBps
+	} else if dev != nil {
+		noteFitted(opts.IO, dev.ID, dev.MemBandwidthGBps, "--bandwidth-gbps")
 	}
 	fit, err := profile.Calibrate(tab, base)
 	if err != nil {
@@ -161,7 +165,21 @@ func runCalibrate(opts *CalibrateOptions) error {
 			return err
 		}
 	}
-	out := calibrateOutput{Profile: opts.Profile, MAPEBlock: fit.MAPEBlock, MAPEEndToEnd: fit.MAPEEndToEnd, SyncMS: fit.SyncMS,
+	out := newCalibrateOutput(opts.Profile, dev, fit, hold)
+	if opts.Out != "" {
+		if err := writeFittedDevice(opts, dev, base, tab, fit, hold); err != nil {
+			return err
+		}
+	}
+	if opts.Format == "json" {
+		return writeJSON(opts.IO.Out, out)
+	}
+	return writeCalibrateTable(opts.IO.Out, opts.Profile, tab, fit, out)
+}
+
+// newCalibrateOutput gathers what calibrate prints.
+func newCalibrateOutput(file string, dev *hwprofiles.Device, fit *profile.Fit, hold *profile.Holdout) calibrateOutput {
+	out := calibrateOutput{Profile: file, MAPEBlock: fit.MAPEBlock, MAPEEndToEnd: fit.MAPEEndToEnd, SyncMS: fit.SyncMS,
 		Model: calibratedModel{PeakGFLOPS: fit.Model.PeakGFLOPS, MemBandwidthGBps: fit.Model.MemBandwidthGBps,
 			CacheMB: fit.Model.CacheBytes / 1e6, CacheGBps: fit.Model.CacheGBps,
 			LayerOverheadMS: fit.Model.LayerOverheadMS, Efficiency: map[string]float64{}, OverheadMS: map[string]float64{}}}
@@ -188,15 +206,7 @@ func runCalibrate(opts *CalibrateOptions) error {
 	for _, p := range fit.Points {
 		out.Points = append(out.Points, calibrateOutputItem{Model: p.Model, Name: p.Name, EndToEnd: p.EndToEnd, MeasuredMS: p.MeasuredMS, PredictedMS: p.PredictMS})
 	}
-	if opts.Out != "" {
-		if err := writeFittedDevice(opts, dev, base, tab, fit, hold); err != nil {
-			return err
-		}
-	}
-	if opts.Format == "json" {
-		return writeJSON(opts.IO.Out, out)
-	}
-	return writeCalibrateTable(opts.IO.Out, opts.Profile, tab, fit, out)
+	return out
 }
 
 func writeCalibrateTable(w io.Writer, file string, tab *profile.Table, fit *profile.Fit, out calibrateOutput) error {
@@ -249,6 +259,14 @@ func writeCalibrateTable(w io.Writer, file string, tab *profile.Table, fit *prof
 		rows = append(rows, []string{p.Name, sig4(p.Value), ident, says})
 	}
 	return writeTable(w, []string{"PARAMETER", "VALUE", "IDENTIFIED", "WHAT THE PROFILE SAYS"}, rows)
+}
+
+// noteFitted warns when a base number is itself an earlier fit: it would
+// move the fit's bounds with every refit.
+func noteFitted(io *IO, id string, n hwprofiles.Number, flag string) {
+	if strings.HasPrefix(n.Source, "fitted:") {
+		fmt.Fprintf(io.Err, "note: %s's %g is an earlier fit; give the datasheet figure with %s to bound this fit by it\n", id, n.Value, flag)
+	}
 }
 
 // baseDevice is the catalog device named by --device, or the one the
