@@ -4,7 +4,7 @@ BIN     := bin/mtlsplit
 PKGS    := ./...
 DEMO    ?= efficientnet_b0 --device rpi4 --server h100 --network wifi --tasks 8,4 --encodings fp32,fp16,int8
 
-.PHONY: all setup build test demo sweep-demo figures shapes3d-figure bench bench-engine calibrate-host lint clean
+.PHONY: all setup build test demo sweep-demo figures shapes3d-figure bench bench-engine calibrate-host calibrate-reference lint clean
 
 all: build
 
@@ -49,7 +49,20 @@ bench-engine: setup
 calibrate-host: build
 	@mkdir -p results/out
 	./$(BIN) profile vgg16,vgg16_bn,resnet18,mobilenet_v3_small,efficientnet_b0 --measure --granularity layer --reps 40 --warmup 10 --threads 2 -q --out results/out/host_profile.yaml --force > /dev/null
-	./$(BIN) calibrate --profile results/out/host_profile.yaml --device epyc-2c --out results/out/host_device.yaml --force
+	./$(BIN) calibrate --profile results/out/host_profile.yaml --device epyc-2c --bandwidth-gbps 25 --out results/out/host_device.yaml --force
+
+# The README's calibration table: fit the three measured tables from their base figures (H100 SXM
+# datasheet: 3350 GB/s HBM3; the EPYC VM: 25 GB/s, a vgg16 head streaming its fp32 weights in
+# epyc2c_fp32_b1_224.json), in sample and held out, and write the entries hwprofiles/catalog carries
+# (h100, epyc-2c, epyc-2c-engine) to results/out/fitted_*.yaml.
+calibrate-reference: build
+	@mkdir -p results/out
+	./$(BIN) calibrate --profile hwprofiles/measured/h100_fp16_b1_224.json --device h100 --bandwidth-gbps 3350 \
+		--out results/out/fitted_h100.yaml --force | tee results/out/calibrate_h100.txt
+	./$(BIN) calibrate --profile hwprofiles/measured/epyc2c_fp32_b1_224.json --device epyc-2c --bandwidth-gbps 25 \
+		--out results/out/fitted_epyc-2c.yaml --force | tee results/out/calibrate_epyc-2c.txt
+	./$(BIN) calibrate --profile hwprofiles/measured/engine_epyc2c_fp32_b1_224.json --device epyc-2c-engine \
+		--peak-gflops 332.8 --bandwidth-gbps 25 --out results/out/fitted_epyc-2c-engine.yaml --force | tee results/out/calibrate_epyc-2c-engine.txt
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }

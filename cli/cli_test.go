@@ -318,31 +318,6 @@ func TestPlanILPContract(t *testing.T) {
 	}
 }
 
-func TestCalibrateJSONContract(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "fitted.yaml")
-	stdout, stderr, code := run(t, "calibrate", "--profile", "../hwprofiles/measured/h100_fp16_b1_224.json", "-o", "json", "--out", out)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	var got struct {
-		MAPEBlock    *float64 `json:"mape_block"`
-		MAPEEndToEnd *float64 `json:"mape_end_to_end"`
-	}
-	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
-		t.Fatal(err)
-	}
-	if got.MAPEBlock == nil || got.MAPEEndToEnd == nil || *got.MAPEBlock > 0.2 || *got.MAPEEndToEnd > 0.1 {
-		t.Errorf("MAPE block %v, end to end %v", got.MAPEBlock, got.MAPEEndToEnd)
-	}
-	// The fitted device is a catalog file the planner takes with --hw.
-	if _, stderr, code := run(t, "plan", "resnet18", "--input", "160", "--server", "h100", "--hw", out); code != 0 {
-		t.Errorf("plan with the fitted device: exit %d: %s", code, stderr)
-	}
-	if _, stderr, code := run(t, "calibrate", "--profile", "../go.mod"); code != 2 || strings.Count(stderr, "\n") != 1 {
-		t.Errorf("calibrate on a non-profile: exit %d: %q", code, stderr)
-	}
-}
-
 func TestPlanThreeTiers(t *testing.T) {
 	stdout, stderr, code := run(t, "plan", "resnet18", "--device", "rpi4", "--server", "epyc-16c,h100", "--network", "wifi6,4g",
 		"--tiers", "device,edge-server,cloud", "--encodings", "fp32,int8", "-o", "json")

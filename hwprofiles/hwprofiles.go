@@ -49,6 +49,11 @@ var ErrInvalid = errors.New("invalid hardware catalog")
 type Number struct {
 	Value  float64 `yaml:"value"`
 	Source string  `yaml:"source"`
+	// Identified is false for a fitted value the measurements cannot pin
+	// down (it sits on the fit's bound, or moving it far changes nothing):
+	// the model still needs a value, but it is not a measurement, and the
+	// source says what the data does tell (often a bound). Unset elsewhere.
+	Identified *bool `yaml:"identified,omitempty"`
 }
 
 // Device is an edge device or a server.
