@@ -75,6 +75,7 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 	for _, e := range r.Pareto {
 		out.Pareto = append(out.Pareto, p.Option(e))
 	}
+	out.Notes = append(out.Notes, r.Notes...)
 	if p.Accuracy == nil {
 		out.Notes = append(out.Notes, "no accuracy table: fp32 and fp16 taken as lossless; int8/int4 allowed only as listed, accuracy unknown")
 	}
