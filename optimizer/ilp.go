@@ -23,6 +23,10 @@ type ILP struct {
 	Settings *milp.Settings
 	// Progress, if set, hears the number of MILPs a sweep has solved.
 	Progress func(solves int)
+	// MaxSweepSolves bounds the MILP solves of a layer-level switch
+	// table; 0 means DefaultMaxSweepSolves. The notes say when it stops
+	// the table early.
+	MaxSweepSolves int
 }
 
 // Name implements Method.
@@ -214,8 +218,15 @@ func (p *Problem) meetsFloors(u *units, i int, e profile.Encoding) bool {
 	return true
 }
 
-// maxSweepSolves bounds the MILP solves of one layer-level sweep.
-const maxSweepSolves = 64
+// DefaultMaxSweepSolves bounds the MILP solves of one layer-level sweep.
+const DefaultMaxSweepSolves = 64
+
+func (m ILP) maxSweepSolves() int {
+	if m.MaxSweepSolves > 0 {
+		return m.MaxSweepSolves
+	}
+	return DefaultMaxSweepSolves
+}
 
 // sweep is the switch table at layer level. The space is too large to list,
 // so it grows a set of candidate placements: compute the exact lower
@@ -248,7 +259,7 @@ func (m ILP) sweep(p *Problem, cands []*candidate, fromMbps, toMbps float64) ([]
 			if checked[u] {
 				continue
 			}
-			if info.Solves >= maxSweepSolves {
+			if info.Solves >= m.maxSweepSolves() {
 				capped = true
 				continue
 			}
@@ -281,7 +292,7 @@ func (m ILP) sweep(p *Problem, cands []*candidate, fromMbps, toMbps float64) ([]
 		}
 		if !added {
 			if capped {
-				info.Notes = append(info.Notes, fmt.Sprintf("switch table: stopped at the cap of %d MILP solves with points left unchecked; a better layer cut may exist between breakpoints", maxSweepSolves))
+				info.Notes = append(info.Notes, fmt.Sprintf("switch table: stopped at the cap of %d MILP solves with points left unchecked; a better layer cut may exist between breakpoints", m.maxSweepSolves()))
 			}
 			if len(failed) > 0 {
 				info.Notes = append(info.Notes, fmt.Sprintf("switch table: not checked at %s Mbps (solver failure)", strings.Join(failed, ", ")))

@@ -198,3 +198,84 @@ func TestSolverRetry(t *testing.T) {
 		t.Errorf("notes %q", got.Notes)
 	}
 }
+
+// limited solves with CBC and reports what a limit would: a feasible,
+// unproven answer (time limit) or an optimal one within a gap.
+type limited struct {
+	status milp.Status
+	gap    float64
+}
+
+func (l limited) Solve(m *milp.Model, s *milp.Settings) (*milp.Solution, error) {
+	sol, err := milp.CBC{}.Solve(m, s)
+	if err == nil && sol.Status == milp.Optimal {
+		sol.Status, sol.Proven, sol.Gap = l.status, l.status == milp.Optimal, l.gap
+	}
+	return sol, err
+}
+
+// TestStatusSaysWhatWasProven: a time-limited or gap-limited ILP is not
+// reported optimal, in the result or the plan; the notes say why.
+func TestStatusSaysWhatWasProven(t *testing.T) {
+	needCBC(t)
+	for _, tc := range []struct {
+		name   string
+		m      ILP
+		status Status
+		note   string
+	}{
+		{"proven", ILP{Granularity: LayerLevel}, Optimal, ""},
+		{"time limit", ILP{Granularity: LayerLevel, Solver: limited{milp.Feasible, 0.05}}, TimeLimit, "time limit stopped the ILP: the choice is the best found, within 5% of the lower bound"},
+		{"gap", ILP{Granularity: LayerLevel, Solver: limited{milp.Optimal, 0.02}, Settings: &milp.Settings{RelGap: 0.1}}, WithinGap, "stopped at the requested gap: the choice is within 2% of the lower bound"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := zooProblem(t, "resnet18", []int{8, 4}, Latency)
+			p.Network.UplinkMbps = 3
+			r, err := Solve(p, nil, tc.m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pl := p.Plan(r, PlanInfo{CreatedAt: "2026-01-01T00:00:00Z", Granularity: LayerLevel})
+			if r.Status != tc.status || pl.Solver.Status != string(tc.status) || pl.Solver.Optimal != (tc.status == Optimal) {
+				t.Errorf("result %s, plan %s optimal %v; want %s", r.Status, pl.Solver.Status, pl.Solver.Optimal, tc.status)
+			}
+			joined := strings.Join(pl.Notes, "\n")
+			if tc.note != "" && !strings.Contains(joined, tc.note) {
+				t.Errorf("notes %q, want %q", pl.Notes, tc.note)
+			}
+			if tc.status == TimeLimit && !strings.Contains(joined, "switch table: the time limit stopped the solves at") {
+				t.Errorf("notes %q should say the switch table's solves were limited", pl.Notes)
+			}
+		})
+	}
+}
+
+// TestSweepCapSaysSo: a layer-level switch table stopped by the solve cap
+// says so in the result's notes, and counts exactly the cap.
+func TestSweepCapSaysSo(t *testing.T) {
+	needCBC(t)
+	p := zooProblem(t, "mobilenet_v3_small", []int{8, 4}, Energy)
+	p.Edge.Latency, p.Server.Latency = p.Edge.Latency.Scaled(20), p.Server.Latency.Scaled(1)
+	for _, tc := range []struct {
+		max    int
+		capped bool
+	}{{3, true}, {0, false}} {
+		t.Run(fmt.Sprint(tc.max), func(t *testing.T) {
+			segs, info, err := SweepWith(p, 0.1, 1000, ILP{Granularity: LayerLevel, MaxSweepSolves: tc.max})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkCover(t, segs, 0.1, 1000)
+			note := strings.Join(info.Notes, "\n")
+			if got := strings.Contains(note, "stopped at the cap of 3 MILP solves"); got != tc.capped {
+				t.Errorf("notes %q; capped %v", info.Notes, tc.capped)
+			}
+			if tc.capped && info.Solves != 3 {
+				t.Errorf("%d solves, want the cap 3", info.Solves)
+			}
+			if !tc.capped && (info.Solves <= 3 || len(info.Notes) > 0) {
+				t.Errorf("uncapped: %d solves, notes %q", info.Solves, info.Notes)
+			}
+		})
+	}
+}
