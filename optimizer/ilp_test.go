@@ -307,18 +307,23 @@ func BenchmarkILP(b *testing.B) {
 	for _, name := range model.Zoo() {
 		p := zooProblem(b, name, []int{8, 4, 2}, Latency)
 		p.Network.UplinkMbps = 3
-		b.Run(fmt.Sprintf("%s/layer/3tasks/4enc", name), func(b *testing.B) {
-			var out Outcome
-			for b.Loop() {
-				var err error
-				if out, err = (ILP{Granularity: LayerLevel, Solver: milp.CBC{}}).Optimize(p); err != nil {
-					b.Fatal(err)
+		for _, way := range []struct {
+			name string
+			cbc  milp.CBC
+		}{{"worker", milp.CBC{}}, {"in-process", milp.CBC{InProcess: true}}} {
+			b.Run(fmt.Sprintf("%s/layer/3tasks/4enc/%s", name, way.name), func(b *testing.B) {
+				var out Outcome
+				for b.Loop() {
+					var err error
+					if out, err = (ILP{Granularity: LayerLevel, Solver: way.cbc}).Optimize(p); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			if !out.Proven {
-				b.Fatal("not proven optimal")
-			}
-		})
+				if !out.Proven {
+					b.Fatal("not proven optimal")
+				}
+			})
+		}
 	}
 }
 
