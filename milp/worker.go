@@ -43,7 +43,7 @@ const (
 )
 
 type workerRequest struct {
-	Model    Model
+	Model    wireModel
 	Settings Settings
 	Abort    bool
 }
@@ -74,7 +74,7 @@ func serveWorker(solve func(*Model, *Settings) (*Solution, error), abort func())
 			fmt.Fprintln(os.Stderr, "milp worker: abort() on request (test hook)")
 			abort()
 		}
-		sol, err := solve(&req.Model, &req.Settings)
+		sol, err := solve(req.Model.model(), &req.Settings)
 		resp := workerResponse{Solution: sol}
 		if err != nil {
 			resp.Err = err.Error()
@@ -119,7 +119,7 @@ func (p *workerPool) solve(m *Model, s *Settings) (*Solution, error) {
 	if err != nil {
 		return &Solution{Status: Error}, err
 	}
-	req := workerRequest{Model: *m, Settings: *s, Abort: os.Getenv(abortEnv) == "1"}
+	req := workerRequest{Model: toWire(m), Settings: *s, Abort: os.Getenv(abortEnv) == "1"}
 	// A worker that overruns its time limit by far is hung; CBC itself can
 	// overrun by the time preprocessing or one node takes.
 	var watchdog *time.Timer
@@ -160,6 +160,63 @@ func (p *workerPool) solve(m *Model, s *Settings) (*Solution, error) {
 		return resp.Solution, errors.New(resp.Err)
 	}
 	return resp.Solution, nil
+}
+
+// wireModel is a Model as flat slices, without the variable and row names
+// CBC does not use: gob sends slices of numbers in one piece, so this is
+// several times faster to send than the Model itself.
+type wireModel struct {
+	Name         string
+	Lower, Upper []float64
+	Integer      []bool
+	RowStart     []int // row i's terms are TermVar[RowStart[i]:RowStart[i+1]]
+	TermVar      []int
+	TermCoef     []float64
+	Sense        []Sense
+	RHS          []float64
+	ObjVar       []int
+	ObjCoef      []float64
+	ObjConst     float64
+}
+
+func toWire(m *Model) wireModel {
+	w := wireModel{Name: m.Name, Lower: make([]float64, len(m.Vars)), Upper: make([]float64, len(m.Vars)),
+		Integer: make([]bool, len(m.Vars)), RowStart: make([]int, 1, len(m.Rows)+1),
+		Sense: make([]Sense, len(m.Rows)), RHS: make([]float64, len(m.Rows)), ObjConst: m.ObjConst}
+	for i, v := range m.Vars {
+		w.Lower[i], w.Upper[i], w.Integer[i] = v.Lower, v.Upper, v.Integer
+	}
+	for i, r := range m.Rows {
+		for _, t := range r.Terms {
+			w.TermVar = append(w.TermVar, t.Var)
+			w.TermCoef = append(w.TermCoef, t.Coef)
+		}
+		w.RowStart = append(w.RowStart, len(w.TermVar))
+		w.Sense[i], w.RHS[i] = r.Sense, r.RHS
+	}
+	for _, t := range m.Objective {
+		w.ObjVar = append(w.ObjVar, t.Var)
+		w.ObjCoef = append(w.ObjCoef, t.Coef)
+	}
+	return w
+}
+
+func (w *wireModel) model() *Model {
+	m := &Model{Name: w.Name, Vars: make([]Var, len(w.Lower)), Rows: make([]Row, len(w.Sense)), ObjConst: w.ObjConst}
+	for i := range m.Vars {
+		m.Vars[i] = Var{Lower: w.Lower[i], Upper: w.Upper[i], Integer: w.Integer[i]}
+	}
+	terms := make([]Term, len(w.TermVar))
+	for k := range terms {
+		terms[k] = Term{w.TermVar[k], w.TermCoef[k]}
+	}
+	for i := range m.Rows {
+		m.Rows[i] = Row{Terms: terms[w.RowStart[i]:w.RowStart[i+1]:w.RowStart[i+1]], Sense: w.Sense[i], RHS: w.RHS[i]}
+	}
+	for k := range w.ObjVar {
+		m.Objective = append(m.Objective, Term{w.ObjVar[k], w.ObjCoef[k]})
+	}
+	return m
 }
 
 func (p *workerPool) take() (*worker, error) {
