@@ -31,10 +31,10 @@ const (
 	// from another build of the executable refuses instead of misreading.
 	workerEnv      = "MTLSPLIT_MILP_WORKER"
 	workerProtocol = "cbc-gob-1"
-	// abortEnv is a hidden test hook: when it is "1" in the caller's
-	// environment, the worker calls abort() instead of solving, as CBC does
-	// on a failed assert.
-	abortEnv = "MTLSPLIT_MILP_TEST_ABORT"
+	// hookEnv is a hidden test hook in the caller's environment: "abort"
+	// makes the worker call abort() instead of solving, as CBC does on a
+	// failed assert; "hang" makes it never answer.
+	hookEnv = "MTLSPLIT_MILP_TEST_HOOK"
 	// workerIdle is how long an idle worker lives before it exits.
 	workerIdle = 30 * time.Second
 	// The pipes are the child's file descriptors 3 and 4 (exec.Cmd's
@@ -45,7 +45,7 @@ const (
 type workerRequest struct {
 	Model    wireModel
 	Settings Settings
-	Abort    bool
+	Hook     string
 }
 
 type workerResponse struct {
@@ -70,9 +70,12 @@ func serveWorker(solve func(*Model, *Settings) (*Solution, error), abort func())
 			fmt.Fprintf(os.Stderr, "milp worker: read request: %v\n", err)
 			return 2
 		}
-		if req.Abort {
+		switch req.Hook {
+		case "abort":
 			fmt.Fprintln(os.Stderr, "milp worker: abort() on request (test hook)")
 			abort()
+		case "hang":
+			time.Sleep(24 * time.Hour)
 		}
 		sol, err := solve(req.Model.model(), &req.Settings)
 		resp := workerResponse{Solution: sol}
@@ -119,7 +122,7 @@ func (p *workerPool) solve(m *Model, s *Settings) (*Solution, error) {
 	if err != nil {
 		return &Solution{Status: Error}, err
 	}
-	req := workerRequest{Model: toWire(m), Settings: *s, Abort: os.Getenv(abortEnv) == "1"}
+	req := workerRequest{Model: toWire(m), Settings: *s, Hook: os.Getenv(hookEnv)}
 	// A worker that overruns its time limit by far is hung; CBC itself can
 	// overrun by the time preprocessing or one node takes.
 	var watchdog *time.Timer

@@ -21,7 +21,7 @@ func TestCBCWorkerCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(abortEnv, "1")
+	t.Setenv(hookEnv, "abort")
 	sol, err := CBC{}.Solve(m, nil)
 	if !errors.Is(err, ErrSolverCrashed) {
 		t.Fatalf("err = %v, want ErrSolverCrashed", err)
@@ -32,7 +32,7 @@ func TestCBCWorkerCrash(t *testing.T) {
 	if sol == nil || sol.Status != Error || sol.X != nil {
 		t.Errorf("solution %+v, want status error and no X", sol)
 	}
-	t.Setenv(abortEnv, "")
+	t.Setenv(hookEnv, "")
 	for range 2 {
 		sol, err = CBC{}.Solve(m, nil)
 		if err != nil {
@@ -41,6 +41,21 @@ func TestCBCWorkerCrash(t *testing.T) {
 		if sol.Status != Optimal || math.Abs(sol.Objective-want.Objective) > 1e-9 {
 			t.Errorf("after the crash: %v %g, want optimal %g", sol.Status, sol.Objective, want.Objective)
 		}
+	}
+}
+
+// TestCBCWorkerHang: a worker that never answers is killed well after its
+// time limit, and that is an ErrSolverCrashed too.
+func TestCBCWorkerHang(t *testing.T) {
+	needCBC(t)
+	t.Setenv(hookEnv, "hang")
+	_, err := CBC{}.Solve(knapsack(10, 1), &Settings{TimeLimit: time.Millisecond})
+	if !errors.Is(err, ErrSolverCrashed) || !strings.Contains(err.Error(), "without an answer (time limit 1ms)") {
+		t.Fatalf("err = %v, want ErrSolverCrashed after the time limit", err)
+	}
+	t.Setenv(hookEnv, "")
+	if sol, err := (CBC{}).Solve(knapsack(10, 1), nil); err != nil || sol.Status != Optimal {
+		t.Fatalf("after the hang: %v, %v", sol, err)
 	}
 }
 

@@ -122,7 +122,7 @@ func TestILPCrashMatrix(t *testing.T) {
 // lives on.
 func TestSolverCrashFallsBack(t *testing.T) {
 	needCBC(t)
-	t.Setenv("MTLSPLIT_MILP_TEST_ABORT", "1")
+	t.Setenv("MTLSPLIT_MILP_TEST_HOOK", "abort")
 	p := zooProblem(t, "resnet18", []int{8, 4}, Latency)
 	p.Network.UplinkMbps = 3
 	r, err := Solve(p, nil, ILP{Granularity: LayerLevel})
@@ -148,7 +148,7 @@ func TestSolverCrashFallsBack(t *testing.T) {
 		t.Errorf("plan solver %+v, notes %q", pl.Solver, pl.Notes)
 	}
 	// The worker is back for the next solve.
-	t.Setenv("MTLSPLIT_MILP_TEST_ABORT", "")
+	t.Setenv("MTLSPLIT_MILP_TEST_HOOK", "")
 	r, err = Solve(p, nil, ILP{Granularity: LayerLevel})
 	if err != nil || r.Status != Optimal {
 		t.Fatalf("after the crash: status %v, err %v", r.Status, err)
