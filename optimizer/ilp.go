@@ -242,6 +242,7 @@ func (m ILP) sweep(p *Problem, cands []*candidate, fromMbps, toMbps float64) ([]
 	checked := map[float64]bool{}
 	var info SweepInfo
 	var failed, limited []string
+	var firstFailure error
 	capped := false
 	q := *p
 	for {
@@ -273,8 +274,10 @@ func (m ILP) sweep(p *Problem, cands []*candidate, fromMbps, toMbps float64) ([]
 			}
 			info.Notes = append(info.Notes, notes...)
 			if err != nil {
+				if len(failed) == 0 {
+					firstFailure = err
+				}
 				failed = append(failed, fmt.Sprintf("%.4g", u))
-				info.Notes = append(info.Notes, err.Error())
 				continue
 			}
 			if sol.Status == milp.Infeasible {
@@ -295,7 +298,7 @@ func (m ILP) sweep(p *Problem, cands []*candidate, fromMbps, toMbps float64) ([]
 				info.Notes = append(info.Notes, fmt.Sprintf("switch table: stopped at the cap of %d MILP solves with points left unchecked; a better layer cut may exist between breakpoints", m.maxSweepSolves()))
 			}
 			if len(failed) > 0 {
-				info.Notes = append(info.Notes, fmt.Sprintf("switch table: not checked at %s Mbps (solver failure)", strings.Join(failed, ", ")))
+				info.Notes = append(info.Notes, fmt.Sprintf("switch table: not checked at %s Mbps (the first failure: %v)", strings.Join(failed, ", "), firstFailure))
 			}
 			if len(limited) > 0 {
 				info.Notes = append(info.Notes, fmt.Sprintf("switch table: the time limit stopped the solves at %s Mbps; segments there may not be optimal", strings.Join(limited, ", ")))

@@ -147,6 +147,17 @@ func TestSolverCrashFallsBack(t *testing.T) {
 	if pl.Solver.Status != "fallback" || pl.Solver.Optimal || len(pl.Notes) < 1 || pl.Notes[0] != r.Notes[0] {
 		t.Errorf("plan solver %+v, notes %q", pl.Solver, pl.Notes)
 	}
+	// A switch table whose solves all fail is the block-level one, and
+	// says where it was not checked.
+	segs, info, err := SweepWith(p, 0.1, 1000, ILP{Granularity: LayerLevel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCover(t, segs, 0.1, 1000)
+	if len(info.Notes) != 1 || !strings.HasPrefix(info.Notes[0], "switch table: not checked at 0.1, ") ||
+		!strings.Contains(info.Notes[0], "signal: aborted") {
+		t.Errorf("sweep notes %q", info.Notes)
+	}
 	// The worker is back for the next solve.
 	t.Setenv("MTLSPLIT_MILP_TEST_HOOK", "")
 	r, err = Solve(p, nil, ILP{Granularity: LayerLevel})
