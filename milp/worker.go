@@ -281,6 +281,7 @@ func startWorker() (*worker, error) {
 	}
 	out := &tail{}
 	cmd := exec.Command(exe)
+	cmd.Args[0] = os.Args[0] // the name CBC's assert messages start with
 	cmd.Env = append(os.Environ(), workerEnv+"="+workerProtocol)
 	cmd.ExtraFiles = []*os.File{reqR, solW} // fds 3 and 4
 	cmd.Stdout, cmd.Stderr = out, out
