@@ -144,8 +144,11 @@ func TestSolverCrashFallsBack(t *testing.T) {
 		t.Errorf("notes %q", r.Notes)
 	}
 	pl := p.Plan(r, PlanInfo{CreatedAt: "2026-01-01T00:00:00Z", Granularity: LayerLevel})
-	if pl.Solver.Status != "fallback" || pl.Solver.Optimal || len(pl.Notes) < 1 || pl.Notes[0] != r.Notes[0] {
+	if pl.Solver.Status != "fallback" || pl.Solver.Optimal || pl.Solver.Granularity != "block" || len(pl.Notes) < 1 || pl.Notes[0] != r.Notes[0] {
 		t.Errorf("plan solver %+v, notes %q", pl.Solver, pl.Notes)
+	}
+	if err := pl.Validate(); err != nil {
+		t.Errorf("fallback plan: %v", err)
 	}
 	// A switch table whose solves all fail is the block-level one, and
 	// says where it was not checked.

@@ -19,6 +19,10 @@ type PlanInfo struct {
 // Plan turns a solved problem into a deployment plan.
 func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 	g := p.Graph
+	gr := info.Granularity
+	if r.Status == Fallback {
+		gr = BlockLevel // what the fallback searched, whatever was asked
+	}
 	out := &plan.Plan{
 		Version:   plan.Version,
 		CreatedAt: info.CreatedAt,
@@ -32,7 +36,7 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 			MaxEdgeMemoryMB: mb(p.Constraints.MaxEdgeMemoryBytes), MaxBytes: p.Constraints.MaxBytes,
 			DeadlineMS: p.Constraints.DeadlineMS, MinAccuracy: p.Constraints.MinAccuracy,
 		},
-		Solver: plan.Solver{Name: r.Method, Granularity: string(info.Granularity), Status: string(r.Status), Optimal: r.Proven,
+		Solver: plan.Solver{Name: r.Method, Granularity: string(gr), Status: string(r.Status), Optimal: r.Proven,
 			Objective: r.Objective, SolveMS: info.SolveMS, Solves: r.Solves, Candidates: r.Candidates},
 		Choice:          p.planChoice(r.Best.Choice),
 		CutTensors:      []plan.CutTensor{},
