@@ -157,7 +157,7 @@ func printPlan(w io.Writer, pl *plan.Plan) error {
 	}
 	proven := "proven optimal"
 	if !pl.Solver.Optimal {
-		proven = "NOT proven optimal (limit reached)"
+		proven = "NOT proven optimal (" + pl.Solver.Status + ")"
 	}
 	fmt.Fprintf(w, "\nsolver %s (%s cuts): %s, objective %.6g, %d solve(s) in %.2f ms; latency edge %s, server %s\n",
 		pl.Solver.Name, pl.Solver.Granularity, proven, pl.Solver.Objective, pl.Solver.Solves, pl.Solver.SolveMS, pl.Edge.LatencySource, pl.Server.LatencySource)

@@ -62,6 +62,7 @@ type sweepOutput struct {
 	BreakpointsMbps []float64     `json:"breakpoints_mbps"`
 	Solver          string        `json:"solver"`
 	Solves          int           `json:"solves"`
+	Notes           []string      `json:"notes,omitempty"`
 }
 
 func runSweep(opts *SweepOptions) error {
@@ -77,14 +78,14 @@ func runSweep(opts *SweepOptions) error {
 	if err != nil {
 		return err
 	}
-	segs, solves, err := optimizer.SweepWith(p, opts.FromMbps, opts.ToMbps, method)
+	segs, sw, err := optimizer.SweepWith(p, opts.FromMbps, opts.ToMbps, method)
 	endCounter(opts.IO, opts.progress)
 	if err != nil {
 		return err
 	}
 	out := sweepOutput{Model: p.Graph.Name, Edge: info.EdgeID, Server: info.ServerID, Network: info.NetworkID,
 		Objective: string(p.Objective), FromMbps: opts.FromMbps, ToMbps: opts.ToMbps, BreakpointsMbps: []float64{},
-		Solver: method.Name(), Solves: solves}
+		Solver: method.Name(), Solves: sw.Solves, Notes: sw.Notes}
 	for i, s := range segs {
 		out.Segments = append(out.Segments, p.Switch(s))
 		if i > 0 {
@@ -109,7 +110,7 @@ func runSweep(opts *SweepOptions) error {
 	}
 	w := opts.IO.Out
 	fmt.Fprintf(w, "%s: edge %s, server %s, network %s, objective %s, uplink %s – %s Mbps: %d segments (%s, %d solve(s))\n\n",
-		out.Model, out.Edge, out.Server, out.Network, out.Objective, mbps(opts.FromMbps), mbps(opts.ToMbps), len(segs), out.Solver, solves)
+		out.Model, out.Edge, out.Server, out.Network, out.Objective, mbps(opts.FromMbps), mbps(opts.ToMbps), len(segs), out.Solver, sw.Solves)
 	unit := objectiveUnit(p.Objective)
 	var rows [][]string
 	for _, s := range out.Segments {
@@ -119,7 +120,13 @@ func runSweep(opts *SweepOptions) error {
 		}
 		rows = append(rows, []string{mbps(s.FromMbps), mbps(s.ToMbps), fmt.Sprintf("%.4g – %.4g", s.ObjectiveFrom, s.ObjectiveTo), choice})
 	}
-	return writeTable(w, []string{"FROM Mbps", "TO Mbps", strings.ToUpper(string(p.Objective)) + " " + unit, "OPTIMAL CHOICE"}, rows)
+	if err := writeTable(w, []string{"FROM Mbps", "TO Mbps", strings.ToUpper(string(p.Objective)) + " " + unit, "OPTIMAL CHOICE"}, rows); err != nil {
+		return err
+	}
+	for _, n := range sw.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	return nil
 }
 
 func objectiveUnit(o optimizer.Objective) string {

@@ -8,8 +8,14 @@ package milp
 
 /*
 #cgo pkg-config: cbc
+#include <signal.h>
 #include <stdlib.h>
 #include <coin/Cbc_C_Interface.h>
+
+// The Go runtime turns SIGABRT into a goroutine dump and exit status 2; a
+// worker dies of the plain signal instead, so its parent sees "signal:
+// aborted" after the assert message as the last line of output.
+static void default_sigabrt(void) { signal(SIGABRT, SIG_DFL); }
 */
 import "C"
 
@@ -17,21 +23,30 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"sync"
 	"time"
 	"unsafe"
 )
 
-// CBC solves models with COIN-OR CBC (2.10 in Debian 12) through its C
-// interface. The zero value is ready to use; it holds no C resources between
-// calls, so one CBC may serve many goroutines.
-type CBC struct{}
+func init() {
+	// The child of a CBC worker (worker.go) serves solves and exits here,
+	// before main or the tests run.
+	if v, ok := os.LookupEnv(workerEnv); ok {
+		if v != workerProtocol {
+			fmt.Fprintf(os.Stderr, "milp worker: protocol %q, this build speaks %q\n", v, workerProtocol)
+			os.Exit(2)
+		}
+		C.default_sigabrt()
+		os.Exit(serveWorker(solveInProcess, func() { C.abort() }))
+	}
+}
 
-// cbcMu serializes every use of the CBC library: CBC 2.10 is not safe for
-// concurrent solves even of separate models. Cbc_solve runs the
-// command-line driver (CbcMain1), whose argument parser keeps its state in
-// process-wide globals (CbcOrClpRead_mode, CbcOrClpEnvironmentIndex and
+// cbcMu serializes every use of the CBC library in this process: CBC 2.10
+// is not safe for concurrent solves even of separate models. Cbc_solve runs
+// the command-line driver (CbcMain1), whose argument parser keeps its state
+// in process-wide globals (CbcOrClpRead_mode, CbcOrClpEnvironmentIndex and
 // CbcOrClpReadCommand in libCbcSolver). Settings.Threads still parallelizes
 // one solve inside CBC.
 var cbcMu sync.Mutex
@@ -40,7 +55,7 @@ var cbcMu sync.Mutex
 const cbcInf = math.MaxFloat64
 
 // Solve implements Solver.
-func (CBC) Solve(m *Model, s *Settings) (*Solution, error) {
+func (c CBC) Solve(m *Model, s *Settings) (*Solution, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
@@ -50,6 +65,23 @@ func (CBC) Solve(m *Model, s *Settings) (*Solution, error) {
 	if s == nil {
 		s = &Settings{}
 	}
+	if c.InProcess {
+		return solveInProcess(m, s)
+	}
+	called := time.Now()
+	sol, err := pool.solve(m, s)
+	if err != nil && !errors.Is(err, ErrSolverCrashed) {
+		return sol, err // already says "cbc: model ..."
+	}
+	if err != nil {
+		return sol, fmt.Errorf("cbc: model %s: %w", modelName(m), err)
+	}
+	sol.Elapsed = time.Since(called)
+	return sol, nil
+}
+
+// solveInProcess solves a valid model with valid settings in this process.
+func solveInProcess(m *Model, s *Settings) (*Solution, error) {
 	called := time.Now()
 	p := newCBCProblem(m)
 
@@ -233,7 +265,7 @@ func (p *cbcProblem) solve(s *Settings, start time.Time, feasibilityOnly bool) (
 		C.Cbc_setInteger(cm.c, j)
 	}
 	C.Cbc_setObjSense(cm.c, 1) // minimize
-	if len(s.Start) == p.ncols && len(p.integers) > 0 && !feasibilityOnly {
+	if len(s.Start) == p.ncols && len(p.integers) > 0 && !feasibilityOnly && !s.Conservative {
 		idx := make([]C.int, p.ncols)
 		val := make([]C.double, p.ncols)
 		for j, v := range s.Start {
@@ -261,6 +293,21 @@ func (p *cbcProblem) solve(s *Settings, start time.Time, feasibilityOnly bool) (
 	}
 	if s.RelGap > 0 {
 		cm.setParam("ratio", strconv.FormatFloat(s.RelGap, 'g', -1, 64))
+	}
+	// CBC 2.10 with Clp 1.17 aborts the process on a failed assert in
+	// OsiClpSolverInterface::crunch() when a sub-problem has shrunk to a row
+	// or two (Clp issue #288): the feasibility pump's mini branch and bound
+	// reaches it after fixing most integers. The layer-level planner hit it
+	// at extreme uplinks of the switch table (resnet18, 1 kbit/s: transfer
+	// coefficients up to 1.2e6 ms beside 1 ms layers): fixed binaries leave
+	// one infeasible row. The pump is off: the planner warm-starts from
+	// the block-level optimum, so it rarely helps, and a worker process
+	// (worker.go) contains any other abort.
+	cm.setParam("feas", "off")
+	if s.Conservative {
+		cm.setParam("preprocess", "off")
+		cm.setParam("presolve", "off")
+		cm.setParam("heuristicsOnOff", "off")
 	}
 	if s.Threads > 1 {
 		// 100+n: n threads, deterministic search (same answer every run).

@@ -15,4 +15,11 @@
 // 1-based indices never leave that file, every CBC handle is freed on every
 // path, and every argument is checked in Go before it reaches C. Built with
 // CGO_ENABLED=0, CBC.Solve returns ErrUnavailable and everything else works.
+//
+// CBC 2.10 can abort the process on a failed assert, so by default it runs
+// in a worker process (worker.go): the same executable, started again with
+// an environment variable that an init() in cbc.go checks, fed models over
+// a pipe. A crash, an abort or a hang becomes ErrSolverCrashed and the next
+// solve starts a fresh worker; CBC{InProcess: true} skips the process for
+// callers who accept the risk.
 package milp

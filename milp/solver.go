@@ -10,9 +10,27 @@ import (
 // ErrUnavailable is returned by CBC.Solve in a build without cgo.
 var ErrUnavailable = errors.New("milp: CBC not available in this build")
 
+// ErrSolverCrashed is returned (wrapped, with the signal or exit status and
+// the worker's last line of output) when the CBC worker process dies or
+// hangs during a solve. The next solve starts a fresh worker.
+var ErrSolverCrashed = errors.New("milp: CBC worker crashed")
+
 // ErrUnsupported is returned (wrapped) by a solver given a model outside what
 // it can solve, such as Enumerate with a general integer variable.
 var ErrUnsupported = errors.New("milp: model not supported by this solver")
+
+// CBC solves models with COIN-OR CBC (2.10 in Debian 12). The zero value is
+// ready to use and safe: each solve runs in a worker process (this
+// executable, started again), so a CBC abort becomes ErrSolverCrashed
+// instead of ending the program; one worker per concurrent solve stays
+// alive between solves. In a build without cgo, Solve returns
+// ErrUnavailable.
+type CBC struct {
+	// InProcess solves in this process instead, serialized by a lock:
+	// no process start and no copy of the model, but a CBC abort ends
+	// the program.
+	InProcess bool
+}
 
 // Solver solves a Model. A nil *Settings means the zero Settings.
 //
@@ -37,6 +55,10 @@ type Settings struct {
 	// Start is a feasible point (one value per variable) the search may
 	// start from; solvers that cannot use one ignore it.
 	Start []float64
+	// Conservative solves the plain way, for a retry after a solver
+	// failure: CBC ignores Start and turns off preprocessing, presolve
+	// and its primal heuristics. Slower, never less exact.
+	Conservative bool
 }
 
 // Validate rejects negative or non-finite settings.

@@ -1,6 +1,7 @@
 package optimizer
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -22,6 +23,10 @@ type ILP struct {
 	Settings *milp.Settings
 	// Progress, if set, hears the number of MILPs a sweep has solved.
 	Progress func(solves int)
+	// MaxSweepSolves bounds the MILP solves of a layer-level switch
+	// table; 0 means DefaultMaxSweepSolves. The notes say when it stops
+	// the table early.
+	MaxSweepSolves int
 }
 
 // Name implements Method.
@@ -41,7 +46,9 @@ func (m ILP) granularity() Granularity {
 	return m.Granularity
 }
 
-// Optimize implements Method.
+// Optimize implements Method. A solver failure (a crash, a time limit
+// with nothing found) is retried once the conservative way, then returned
+// wrapped in ErrSolverFailed.
 func (m ILP) Optimize(p *Problem) (Outcome, error) {
 	if err := p.Validate(); err != nil {
 		return Outcome{}, err
@@ -49,21 +56,77 @@ func (m ILP) Optimize(p *Problem) (Outcome, error) {
 	x := 1 / p.Network.UplinkMbps
 	f := p.formulate(m.granularity(), x, nil)
 	start := time.Now()
-	sol, err := m.solver().Solve(&f.model, m.settings(p, f, x))
+	sol, notes, err := m.solve(f, m.settings(p, f, x), "")
 	if err != nil {
-		return Outcome{}, fmt.Errorf("ilp: %w", err)
+		return Outcome{}, err
 	}
 	elapsed := time.Since(start)
-	switch sol.Status {
-	case milp.Optimal, milp.Feasible:
-	case milp.Infeasible:
+	if sol.Status == milp.Infeasible {
 		return Outcome{}, m.diagnose(p, x)
-	default:
-		return Outcome{}, fmt.Errorf("ilp: solver stopped with status %s", sol.Status)
 	}
 	cd := f.candidate(sol.X)
-	return Outcome{Best: p.evaluate(&cd, x), Proven: sol.Status == milp.Optimal && sol.Proven, Objective: sol.Objective,
-		SolveMS: float64(elapsed.Microseconds()) / 1e3, Solves: 1, placement: &cd}, nil
+	status := m.status(sol)
+	switch status {
+	case TimeLimit:
+		notes = append(notes, fmt.Sprintf("the time limit stopped the ILP: the choice is the best found, within %.3g%% of the lower bound", 100*sol.Gap))
+	case WithinGap:
+		notes = append(notes, fmt.Sprintf("the ILP stopped at the requested gap: the choice is within %.3g%% of the lower bound", 100*sol.Gap))
+	}
+	return Outcome{Best: p.evaluate(&cd, x), Status: status, Proven: status == Optimal, Objective: sol.Objective,
+		SolveMS: float64(elapsed.Microseconds()) / 1e3, Solves: 1, Notes: notes, placement: &cd}, nil
+}
+
+// status says what a feasible or optimal solution proves.
+func (m ILP) status(sol *milp.Solution) Status {
+	switch {
+	case sol.Status != milp.Optimal || !sol.Proven:
+		return TimeLimit
+	case m.Settings != nil && m.Settings.RelGap > 0 && sol.Gap > 1e-9:
+		return WithinGap
+	}
+	return Optimal
+}
+
+// solve runs the MILP of f. It returns a solution that is optimal,
+// feasible or infeasible, or an error wrapping ErrSolverFailed. A failed
+// solve is tried once more without warm start, presolve and heuristics
+// (milp.Settings.Conservative); the note says so. where names the uplink
+// for the messages of sweep solves.
+func (m ILP) solve(f *formulation, s *milp.Settings, where string) (*milp.Solution, []string, error) {
+	sol, err := m.solver().Solve(&f.model, s)
+	if err == nil && usable(sol) {
+		return sol, nil, nil
+	}
+	first := err
+	if first == nil {
+		first = fmt.Errorf("solver stopped with status %s", sol.Status)
+	}
+	var invalid *milp.ValidationError
+	if errors.Is(err, milp.ErrUnavailable) || errors.As(err, &invalid) {
+		return nil, nil, fmt.Errorf("ilp%s: %w: %w", where, ErrSolverFailed, err) // a retry cannot help
+	}
+	var retry milp.Settings
+	if s != nil {
+		retry = *s
+	}
+	retry.Start, retry.Conservative = nil, true
+	sol, err = m.solver().Solve(&f.model, &retry)
+	if err == nil && !usable(sol) {
+		err = fmt.Errorf("solver stopped with status %s", sol.Status)
+	}
+	if err != nil {
+		again := "the same again"
+		if err.Error() != first.Error() {
+			again = err.Error()
+		}
+		return nil, nil, fmt.Errorf("ilp%s: %w: %v; without warm start, presolve and heuristics: %s", where, ErrSolverFailed, first, again)
+	}
+	return sol, []string{fmt.Sprintf("the MILP solver failed%s (%v); solved again without warm start, presolve and heuristics", where, first)}, nil
+}
+
+// usable: the solve answered (a placement, or a proof there is none).
+func usable(sol *milp.Solution) bool {
+	return sol.Status == milp.Optimal || sol.Status == milp.Feasible || sol.Status == milp.Infeasible
 }
 
 // settings are the caller's, plus a warm start from the block-level optimum
@@ -98,9 +161,9 @@ func (m ILP) diagnose(p *Problem, x float64) error {
 			continue
 		}
 		f := p.formulate(m.granularity(), x, map[string]bool{group: true})
-		sol, err := m.solver().Solve(&f.model, m.Settings)
+		sol, _, err := m.solve(f, m.Settings, "")
 		if err != nil {
-			return fmt.Errorf("ilp: %w", err)
+			return err
 		}
 		if sol.Status != milp.Optimal && sol.Status != milp.Feasible {
 			continue
@@ -155,8 +218,15 @@ func (p *Problem) meetsFloors(u *units, i int, e codec.Encoding) bool {
 	return true
 }
 
-// maxSweepSolves bounds the MILP solves of one layer-level sweep.
-const maxSweepSolves = 64
+// DefaultMaxSweepSolves bounds the MILP solves of one layer-level sweep.
+const DefaultMaxSweepSolves = 64
+
+func (m ILP) maxSweepSolves() int {
+	if m.MaxSweepSolves > 0 {
+		return m.MaxSweepSolves
+	}
+	return DefaultMaxSweepSolves
+}
 
 // sweep is the switch table at layer level. The space is too large to list,
 // so it grows a set of candidate placements: compute the exact lower
@@ -165,16 +235,20 @@ const maxSweepSolves = 64
 // repeat until none does. For an objective linear in 1/bandwidth (energy,
 // weighted) the optimal value is concave in 1/bandwidth, so agreement at
 // the breakpoints proves the table exact (Eisner and Severance); for the
-// makespan it is verified at the checked points. It returns the number of
-// MILP solves.
-func (m ILP) sweep(p *Problem, cands []*candidate, fromMbps, toMbps float64) ([]Segment, int, error) {
+// makespan it is verified at the checked points. A point where the solver
+// fails is left unchecked, and the notes say so, as they do when the solve
+// cap or a time limit stops the checks early.
+func (m ILP) sweep(p *Problem, cands []*candidate, fromMbps, toMbps float64) ([]Segment, SweepInfo, error) {
 	checked := map[float64]bool{}
-	solves := 0
+	var info SweepInfo
+	var failed, limited []string
+	var firstFailure error
+	capped := false
 	q := *p
 	for {
 		segs, err := p.sweep(cands, fromMbps, toMbps)
 		if err != nil {
-			return nil, solves, err
+			return nil, info, err
 		}
 		var points []float64
 		for _, s := range segs {
@@ -183,22 +257,34 @@ func (m ILP) sweep(p *Problem, cands []*candidate, fromMbps, toMbps float64) ([]
 		points = append(points, toMbps)
 		added := false
 		for _, u := range points {
-			if checked[u] || solves >= maxSweepSolves {
+			if checked[u] {
+				continue
+			}
+			if info.Solves >= m.maxSweepSolves() {
+				capped = true
 				continue
 			}
 			checked[u] = true
 			q.Network.UplinkMbps = u
 			f := q.formulate(m.granularity(), 1/u, nil)
-			sol, err := m.solver().Solve(&f.model, m.Settings)
-			solves++
+			sol, notes, err := m.solve(f, m.Settings, fmt.Sprintf(" at %.4g Mbps", u))
+			info.Solves++
 			if m.Progress != nil {
-				m.Progress(solves)
+				m.Progress(info.Solves)
 			}
+			info.Notes = append(info.Notes, notes...)
 			if err != nil {
-				return nil, solves, fmt.Errorf("ilp sweep at %g Mbps: %w", u, err)
-			}
-			if sol.Status != milp.Optimal && sol.Status != milp.Feasible {
+				if len(failed) == 0 {
+					firstFailure = err
+				}
+				failed = append(failed, fmt.Sprintf("%.4g", u))
 				continue
+			}
+			if sol.Status == milp.Infeasible {
+				continue
+			}
+			if m.status(sol) == TimeLimit {
+				limited = append(limited, fmt.Sprintf("%.4g", u))
 			}
 			cd := f.candidate(sol.X)
 			if envelopeAt(p, cands, u) > maxAt(p.objective(&cd), 1/u)*(1+1e-9)+1e-12 {
@@ -208,7 +294,16 @@ func (m ILP) sweep(p *Problem, cands []*candidate, fromMbps, toMbps float64) ([]
 			}
 		}
 		if !added {
-			return segs, solves, nil
+			if capped {
+				info.Notes = append(info.Notes, fmt.Sprintf("switch table: stopped at the cap of %d MILP solves with points left unchecked; a better layer cut may exist between breakpoints", m.maxSweepSolves()))
+			}
+			if len(failed) > 0 {
+				info.Notes = append(info.Notes, fmt.Sprintf("switch table: not checked at %s Mbps (the first failure: %v)", strings.Join(failed, ", "), firstFailure))
+			}
+			if len(limited) > 0 {
+				info.Notes = append(info.Notes, fmt.Sprintf("switch table: the time limit stopped the solves at %s Mbps; segments there may not be optimal", strings.Join(limited, ", ")))
+			}
+			return segs, info, nil
 		}
 	}
 }

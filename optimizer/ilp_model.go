@@ -148,7 +148,12 @@ func (p *Problem) formulate(gr Granularity, x float64, drop map[string]bool) *fo
 				f.c[i][h-1] = append(f.c[i][h-1], encodingVar{e, v})
 				all.add(v, 1)
 			}
-			m.AddRow(fmt.Sprintf("one_enc_%d_h%d", i, h), all.t, milp.LE, 1)
+			// With only lossless-stage encodings most tensors have no
+			// measured size: no variable, so no row, and the cross rows
+			// below keep their consumers on this side.
+			if len(all.t) > 0 {
+				m.AddRow(fmt.Sprintf("one_enc_%d_h%d", i, h), all.t, milp.LE, 1)
+			}
 			for _, c := range u.consumers[i] {
 				need := f.zAt(c, h)
 				need.plus(f.zAt(i, h), -1)

@@ -2,6 +2,7 @@ package optimizer
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand"
@@ -23,6 +24,7 @@ import (
 // exhaustive method's, so both must find the same optimum on every zoo
 // model, objective and constraint set.
 func TestILPBlockMatchesExhaustive(t *testing.T) {
+	needCBC(t)
 	constraints := []struct {
 		name string
 		set  func(p *Problem)
@@ -69,6 +71,7 @@ func TestILPBlockMatchesExhaustive(t *testing.T) {
 
 // TestILPLayerNeverWorse: allowing every layer cut can only help.
 func TestILPLayerNeverWorse(t *testing.T) {
+	needCBC(t)
 	for _, name := range model.Zoo() {
 		for _, obj := range Objectives {
 			t.Run(name+"/"+string(obj), func(t *testing.T) {
@@ -245,6 +248,7 @@ func bruteForce(p *Problem) (float64, string) {
 // with random deadlines and byte limits, the ILP optimum equals the best of
 // all valid placements.
 func TestILPEqualsBruteForceOnRandomDAGs(t *testing.T) {
+	needCBC(t)
 	if testing.Short() {
 		t.Skip("property test")
 	}
@@ -289,6 +293,7 @@ func TestILPEqualsBruteForceOnRandomDAGs(t *testing.T) {
 // TestILPInfeasibleNamesGroup: the ILP says which constraint group cannot
 // be met, found by dropping each in turn.
 func TestILPInfeasibleNamesGroup(t *testing.T) {
+	needCBC(t)
 	p := zooProblem(t, "resnet18", []int{8, 4}, Latency)
 	p.Constraints.DeadlineMS = 1
 	_, err := ILP{Granularity: LayerLevel}.Optimize(p)
@@ -299,27 +304,34 @@ func TestILPInfeasibleNamesGroup(t *testing.T) {
 }
 
 func BenchmarkILP(b *testing.B) {
+	needCBC(b)
 	for _, name := range model.Zoo() {
 		p := zooProblem(b, name, []int{8, 4, 2}, Latency)
 		p.Network.UplinkMbps = 3
-		b.Run(fmt.Sprintf("%s/layer/3tasks/4enc", name), func(b *testing.B) {
-			var out Outcome
-			for b.Loop() {
-				var err error
-				if out, err = (ILP{Granularity: LayerLevel, Solver: milp.CBC{}}).Optimize(p); err != nil {
-					b.Fatal(err)
+		for _, way := range []struct {
+			name string
+			cbc  milp.CBC
+		}{{"worker", milp.CBC{}}, {"in-process", milp.CBC{InProcess: true}}} {
+			b.Run(fmt.Sprintf("%s/layer/3tasks/4enc/%s", name, way.name), func(b *testing.B) {
+				var out Outcome
+				for b.Loop() {
+					var err error
+					if out, err = (ILP{Granularity: LayerLevel, Solver: way.cbc}).Optimize(p); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			if !out.Proven {
-				b.Fatal("not proven optimal")
-			}
-		})
+				if !out.Proven {
+					b.Fatal("not proven optimal")
+				}
+			})
+		}
 	}
 }
 
 // TestExportedLPSolvedByGLPK: the exported LP, solved by an independent
 // solver (GLPK's glpsol), gives the optimum the plan reports.
 func TestExportedLPSolvedByGLPK(t *testing.T) {
+	needCBC(t)
 	glpsol, err := exec.LookPath("glpsol")
 	if err != nil {
 		t.Skip("glpsol not installed (Debian glpk-utils)")
@@ -375,17 +387,18 @@ func TestExportedLPSolvedByGLPK(t *testing.T) {
 // TestILPSweepMatchesPointSolves: the layer-level switch table, grown by
 // re-solving at breakpoints, agrees with independent ILP solves on a grid.
 func TestILPSweepMatchesPointSolves(t *testing.T) {
+	needCBC(t)
 	for _, obj := range []Objective{Energy, Latency} {
 		t.Run(string(obj), func(t *testing.T) {
 			p := zooProblem(t, "mobilenet_v3_small", []int{8, 4}, obj)
 			p.Edge.Latency, p.Server.Latency = p.Edge.Latency.Scaled(20), p.Server.Latency.Scaled(1)
-			segs, solves, err := SweepWith(p, 0.1, 1000, ILP{Granularity: LayerLevel})
+			segs, info, err := SweepWith(p, 0.1, 1000, ILP{Granularity: LayerLevel})
 			if err != nil {
 				t.Fatal(err)
 			}
 			checkCover(t, segs, 0.1, 1000)
-			if len(segs) < 2 || solves < len(segs) {
-				t.Fatalf("%d segments from %d solves", len(segs), solves)
+			if len(segs) < 2 || info.Solves < len(segs) || len(info.Notes) > 0 {
+				t.Fatalf("%d segments from %d solves, notes %q", len(segs), info.Solves, info.Notes)
 			}
 			for i := 0; i <= 24; i++ {
 				u := 0.1 * math.Pow(1e4, float64(i)/24)
@@ -407,6 +420,7 @@ func TestILPSweepMatchesPointSolves(t *testing.T) {
 // network per hop, on random DAGs: the ILP equals the best of every valid
 // three-tier placement.
 func TestILPThreeTiersEqualsBruteForce(t *testing.T) {
+	needCBC(t)
 	if testing.Short() {
 		t.Skip("property test")
 	}
@@ -447,6 +461,7 @@ func TestILPThreeTiersEqualsBruteForce(t *testing.T) {
 // TestCompressedEncodings: a lossless stage counts only with measured
 // sizes; given them, both methods agree and pick it where it pays.
 func TestCompressedEncodings(t *testing.T) {
+	needCBC(t)
 	p := zooProblem(t, "resnet18", []int{8, 4}, Latency)
 	p.Encodings = []codec.Encoding{codec.Int8, "int8+zstd"}
 	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "measured cut sizes") {
@@ -473,5 +488,45 @@ func TestCompressedEncodings(t *testing.T) {
 	}
 	if ex.Best.Choice.String() != "layer3/int8+zstd/SS" || ex.Best.Cost.Bytes != cuts[7]["int8+zstd"] {
 		t.Errorf("at 1 Mbps the compressed layer3 should win: %s, %d bytes", ex.Best.Choice, ex.Best.Cost.Bytes)
+	}
+}
+
+// TestCompressedOnlyLayerLevel: with only a lossless-stage encoding, most
+// layer outputs have no measured size and cannot cross (no "row without
+// terms"); the layer-level ILP then equals the block-level optimum, found
+// at the one measured cut.
+func TestCompressedOnlyLayerLevel(t *testing.T) {
+	needCBC(t)
+	p := zooProblem(t, "resnet18", []int{8, 4}, Latency)
+	p.Encodings = []profile.Encoding{"int8+zstd"}
+	g := p.Graph
+	cuts := make([]map[profile.Encoding]int64, len(g.Blocks)+1)
+	cuts[7] = map[profile.Encoding]int64{"int8+zstd": profile.Int8.Bytes(g.Blocks[6].OutShape.Elems()) / 10}
+	p.Edge.Latency = p.Edge.Latency.Scaled(20)
+	p.Edge.Latency.CutBytes = cuts
+	p.Network.UplinkMbps = 1
+	ex, err := Exhaustive{}.Optimize(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Solve(p, nil, ILP{Granularity: LayerLevel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != Optimal || !near(r.Best.Cost.Objective, ex.Best.Cost.Objective) {
+		t.Errorf("layer ilp %s %s %g, exhaustive %s %g", r.Status, r.Best.Choice, r.Best.Cost.Objective, ex.Best.Choice, ex.Best.Cost.Objective)
+	}
+	if r.Best.Cost.Bytes != cuts[7]["int8+zstd"] {
+		t.Errorf("sends %d bytes, want the compressed layer3 output (%d)", r.Best.Cost.Bytes, cuts[7]["int8+zstd"])
+	}
+}
+
+// needCBC skips a test in a build without CBC (CGO_ENABLED=0).
+func needCBC(t testing.TB) {
+	t.Helper()
+	m := &milp.Model{}
+	m.AddBinary("x")
+	if _, err := (milp.CBC{}).Solve(m, nil); errors.Is(err, milp.ErrUnavailable) {
+		t.Skip("CBC not available in this build")
 	}
 }

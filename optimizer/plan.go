@@ -20,6 +20,10 @@ type PlanInfo struct {
 // Plan turns a solved problem into a deployment plan.
 func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 	g := p.Graph
+	gr := info.Granularity
+	if r.Status == Fallback {
+		gr = BlockLevel // what the fallback searched, whatever was asked
+	}
 	out := &plan.Plan{
 		Version:   plan.Version,
 		CreatedAt: info.CreatedAt,
@@ -33,7 +37,7 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 			MaxEdgeMemoryMB: mb(p.Constraints.MaxEdgeMemoryBytes), MaxBytes: p.Constraints.MaxBytes,
 			DeadlineMS: p.Constraints.DeadlineMS, MinAccuracy: p.Constraints.MinAccuracy,
 		},
-		Solver: plan.Solver{Name: r.Method, Granularity: string(info.Granularity), Status: string(r.Status), Optimal: r.Proven,
+		Solver: plan.Solver{Name: r.Method, Granularity: string(gr), Status: string(r.Status), Optimal: r.Proven,
 			Objective: r.Objective, SolveMS: info.SolveMS, Solves: r.Solves, Candidates: r.Candidates},
 		Choice:          p.planChoice(r.Best.Choice),
 		CutTensors:      []plan.CutTensor{},
@@ -76,6 +80,7 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 	for _, e := range r.Pareto {
 		out.Pareto = append(out.Pareto, p.Option(e))
 	}
+	out.Notes = append(out.Notes, r.Notes...)
 	if p.Accuracy == nil {
 		out.Notes = append(out.Notes, "no accuracy table: fp32 and fp16 taken as lossless; int8/int4 allowed only as listed, accuracy unknown")
 	}

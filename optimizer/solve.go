@@ -1,6 +1,7 @@
 package optimizer
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -15,9 +16,25 @@ type Status string
 
 // The statuses of a result.
 const (
-	Optimal    Status = "optimal"
+	// Optimal: the choice is proven optimal in the method's space.
+	Optimal Status = "optimal"
+	// WithinGap: the ILP stopped at the requested relative gap (--gap);
+	// the choice is feasible and at most that far from the optimum.
+	WithinGap Status = "within-gap"
+	// TimeLimit: the time limit stopped the ILP; the choice is the best
+	// feasible one it found, not proven optimal.
+	TimeLimit Status = "time-limit"
+	// Infeasible: no choice meets the constraints.
 	Infeasible Status = "infeasible"
+	// Fallback: the MILP solver failed even on a retry; the choice is the
+	// exhaustive block-level optimum (proven over block cuts only).
+	Fallback Status = "fallback"
 )
+
+// ErrSolverFailed marks an ILP error that is the solver's failure (a crash,
+// no answer in time) rather than the problem's: Solve falls back to the
+// exhaustive block-level search on it.
+var ErrSolverFailed = errors.New("the MILP solver failed")
 
 // Settings tune a solve; nil means DefaultSettings.
 type Settings struct {
@@ -39,14 +56,18 @@ type Method interface {
 // Outcome is what a method found and what it proved.
 type Outcome struct {
 	Best Evaluated
-	// Proven is true when the method proved Best optimal.
+	// Status says what the method proved; Proven is Status == Optimal.
+	Status Status
 	Proven bool
 	// Objective is the value the method minimized, in its own units (ms
 	// for latency and weighted, mJ for energy).
 	Objective float64
 	SolveMS   float64
 	// Solves counts the solver runs behind the outcome.
-	Solves    int
+	Solves int
+	// Notes say what a reader of the plan should know about the solve
+	// (a retry, a limit hit).
+	Notes     []string
 	placement *candidate
 }
 
@@ -89,6 +110,10 @@ type Result struct {
 	Below, Above    *Segment
 	// Switch is the whole switch table over the settings' range.
 	Switch []Segment
+	// Notes say what a reader of the plan should know about the solve: a
+	// retry, a fallback, a limit that stopped the search or the switch
+	// table early.
+	Notes []string
 }
 
 // Solve finds the optimal choice of p with method m (nil: exhaustive) and
@@ -104,21 +129,29 @@ func Solve(p *Problem, s *Settings, m Method) (*Result, error) {
 		return nil, err
 	}
 	out, err := m.Optimize(p)
+	if failed := err; errors.Is(failed, ErrSolverFailed) && p.numTiers() == 2 {
+		m = Exhaustive{}
+		if out, err = m.Optimize(p); err == nil {
+			out.Status, out.Proven = Fallback, false
+			out.Notes = append(out.Notes, fmt.Sprintf("%v; the plan is the exhaustive block-level optimum instead (cuts between blocks only)", failed))
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	feasible, all := p.candidates()
 	x := 1 / p.Network.UplinkMbps
-	r := &Result{Status: Optimal, Method: m.Name(), Best: out.Best, Candidates: len(all),
-		Proven: out.Proven, Objective: out.Objective, SolveMS: out.SolveMS, Solves: out.Solves}
+	r := &Result{Status: out.Status, Method: m.Name(), Best: out.Best, Candidates: len(all),
+		Proven: out.Proven, Objective: out.Objective, SolveMS: out.SolveMS, Solves: out.Solves, Notes: out.Notes}
 	r.Baselines = p.baselines(x)
 	r.Pareto = p.pareto(feasible, x)
 	lo, hi := min(s.SweepFromMbps, p.Network.UplinkMbps), max(s.SweepToMbps, p.Network.UplinkMbps)
 	if ilp, ok := m.(ILP); ok && (ilp.granularity() == LayerLevel || p.numTiers() > 2) {
-		var solves int
+		var info SweepInfo
 		out.placement.order = len(all)
-		r.Switch, solves, err = ilp.sweep(p, append(feasible, out.placement), lo, hi)
-		r.Solves += solves
+		r.Switch, info, err = ilp.sweep(p, append(feasible, out.placement), lo, hi)
+		r.Solves += info.Solves
+		r.Notes = append(r.Notes, info.Notes...)
 	} else {
 		r.Switch, err = p.sweep(feasible, lo, hi)
 	}
@@ -173,7 +206,7 @@ func (Exhaustive) Optimize(p *Problem) (Outcome, error) {
 		return Outcome{}, p.diagnose(all, x)
 	}
 	e := Evaluated{Choice: best.Choice, Cost: p.cost(best, x), Feasible: true}
-	return Outcome{Best: e, Proven: true, Objective: e.Cost.Objective, Solves: 1,
+	return Outcome{Best: e, Status: Optimal, Proven: true, Objective: e.Cost.Objective, Solves: 1,
 		SolveMS: float64(time.Since(start).Microseconds()) / 1e3, placement: best}, nil
 }
 

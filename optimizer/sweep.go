@@ -33,26 +33,34 @@ func Sweep(p *Problem, fromMbps, toMbps float64) ([]Segment, error) {
 	return segs, err
 }
 
+// SweepInfo is how a switch table was computed.
+type SweepInfo struct {
+	// Solves counts the solver runs.
+	Solves int
+	// Notes say where the table may be inexact: a solve cap or time limit
+	// hit, a point the solver failed at.
+	Notes []string
+}
+
 // SweepWith is Sweep with a method: the exhaustive method (nil) and the
 // block-level ILP share one space, swept exactly in one pass; the
-// layer-level ILP re-solves where the optimum can change. It also returns
-// the number of solver runs.
-func SweepWith(p *Problem, fromMbps, toMbps float64, m Method) ([]Segment, int, error) {
+// layer-level ILP re-solves where the optimum can change.
+func SweepWith(p *Problem, fromMbps, toMbps float64, m Method) ([]Segment, SweepInfo, error) {
 	if err := p.Validate(); err != nil {
-		return nil, 0, err
+		return nil, SweepInfo{}, err
 	}
 	if !(fromMbps > 0) || !(toMbps > fromMbps) || math.IsInf(toMbps, 0) {
-		return nil, 0, fmt.Errorf("sweep range %g–%g Mbps: need 0 < from < to < ∞", fromMbps, toMbps)
+		return nil, SweepInfo{}, fmt.Errorf("sweep range %g–%g Mbps: need 0 < from < to < ∞", fromMbps, toMbps)
 	}
 	feasible, _ := p.candidates()
 	if ilp, ok := m.(ILP); ok && (ilp.granularity() == LayerLevel || p.numTiers() > 2) {
 		return ilp.sweep(p, feasible, fromMbps, toMbps)
 	}
 	if p.numTiers() > 2 {
-		return nil, 0, fmt.Errorf("%d tiers need the ILP (--solver ilp)", p.numTiers())
+		return nil, SweepInfo{}, fmt.Errorf("%d tiers need the ILP (--solver ilp)", p.numTiers())
 	}
 	segs, err := p.sweep(feasible, fromMbps, toMbps)
-	return segs, 1, err
+	return segs, SweepInfo{Solves: 1}, err
 }
 
 // sweep computes the lower envelope of the candidates' objectives. With
