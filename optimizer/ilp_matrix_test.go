@@ -7,16 +7,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/hwprofiles"
 	"github.com/mtlsplit/mtlsplit/milp"
 	"github.com/mtlsplit/mtlsplit/model"
-	"github.com/mtlsplit/mtlsplit/profile"
 )
 
 // matrixCase is one catalog scenario planned at layer level.
 type matrixCase struct {
 	model, device, server, network string
-	encodings                      []profile.Encoding
+	encodings                      []codec.Encoding
 	tasks                          []int
 }
 
@@ -36,7 +36,7 @@ func crashMatrix() []matrixCase {
 		for _, d := range []string{"rpi4", "rpi5", "jetson-nano"} {
 			for _, s := range []string{"epyc-16c", "h100"} {
 				for _, n := range []string{"3g", "wifi", "5g", "wifi6", "ethernet"} {
-					for _, e := range [][]profile.Encoding{{profile.FP32}, profile.Encodings} {
+					for _, e := range [][]codec.Encoding{{codec.FP32}, codec.Encodings} {
 						out = append(out, matrixCase{m, d, s, n, e, []int{8, 4}})
 					}
 				}
@@ -61,9 +61,9 @@ func TestILPCrashMatrix(t *testing.T) {
 	}
 	// The scenarios of the issue: they aborted the process.
 	cases := []matrixCase{
-		{"resnet18", "rpi4", "epyc-16c", "wifi", []profile.Encoding{profile.FP32}, []int{8}},
-		{"resnet18", "rpi5", "epyc-16c", "3g", []profile.Encoding{profile.FP32}, []int{8, 4}},
-		{"resnet18", "rpi4", "epyc-16c", "wifi6", []profile.Encoding{profile.FP32}, []int{8, 4}},
+		{"resnet18", "rpi4", "epyc-16c", "wifi", []codec.Encoding{codec.FP32}, []int{8}},
+		{"resnet18", "rpi5", "epyc-16c", "3g", []codec.Encoding{codec.FP32}, []int{8, 4}},
+		{"resnet18", "rpi4", "epyc-16c", "wifi6", []codec.Encoding{codec.FP32}, []int{8, 4}},
 	}
 	full := os.Getenv("MTLSPLIT_FULL_MATRIX") == "1"
 	for i, c := range crashMatrix() {

@@ -498,10 +498,10 @@ func TestCompressedEncodings(t *testing.T) {
 func TestCompressedOnlyLayerLevel(t *testing.T) {
 	needCBC(t)
 	p := zooProblem(t, "resnet18", []int{8, 4}, Latency)
-	p.Encodings = []profile.Encoding{"int8+zstd"}
+	p.Encodings = []codec.Encoding{"int8+zstd"}
 	g := p.Graph
-	cuts := make([]map[profile.Encoding]int64, len(g.Blocks)+1)
-	cuts[7] = map[profile.Encoding]int64{"int8+zstd": profile.Int8.Bytes(g.Blocks[6].OutShape.Elems()) / 10}
+	cuts := make([]map[codec.Encoding]int64, len(g.Blocks)+1)
+	cuts[7] = map[codec.Encoding]int64{"int8+zstd": codec.Int8.Bytes(g.Blocks[6].OutShape.Elems()) / 10}
 	p.Edge.Latency = p.Edge.Latency.Scaled(20)
 	p.Edge.Latency.CutBytes = cuts
 	p.Network.UplinkMbps = 1
