@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/mtlsplit/mtlsplit/internal/suggest"
+	"github.com/mtlsplit/mtlsplit/internal/wire"
 )
 
 // Encoding is how a cut tensor is put on the wire.
@@ -25,7 +26,7 @@ var Encodings = []Encoding{FP32, FP16, Int8, Int4}
 
 // QuantHeaderBytes is what a per-tensor affine quantized tensor carries
 // besides its codes: a float32 scale and an int32 zero point.
-const QuantHeaderBytes = 8
+const QuantHeaderBytes = wire.QuantHeaderBytes
 
 // Compressed marks an encoding followed by the lossless zstd stage, as in
 // "int8+zstd": its size depends on the data, so it is measured per cut
@@ -42,19 +43,8 @@ func (e Encoding) Base() Encoding { return Encoding(strings.TrimSuffix(string(e)
 // compressed encoding, the size before compression (an upper bound up to
 // a few bytes: the measured size replaces it).
 func (e Encoding) Bytes(elems int64) int64 {
-	switch e.Base() {
-	case FP32:
-		return 4 * elems
-	case FP16:
-		return 2 * elems
-	case Int8:
-		return elems + QuantHeaderBytes
-	case Int4:
-		return (elems+1)/2 + QuantHeaderBytes
-	case Raw:
-		return elems
-	}
-	return 0
+	n, _ := wire.Bytes(string(e.Base()), elems)
+	return n
 }
 
 // Lossy reports whether decoding loses information relative to fp32 beyond
