@@ -59,7 +59,8 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 		}
 	}
 	for _, t := range append(append([]CutTensor(nil), r.Best.Choice.Tensors...), r.Best.Choice.Forward...) {
-		out.CutTensors = append(out.CutTensors, plan.CutTensor{Name: t.Name, Node: t.Node, Hop: t.Hop, Encoding: string(t.Encoding), Bytes: t.Bytes})
+		out.CutTensors = append(out.CutTensors, plan.CutTensor{Name: t.Name, Node: t.Node, Hop: t.Hop, Encoding: string(t.Encoding), Bytes: t.Bytes,
+			Shape: append([]int(nil), g.Nodes[t.Node].OutShape...)})
 	}
 	for _, s := range r.Switch {
 		out.SwitchTable = append(out.SwitchTable, p.Switch(s))

@@ -197,7 +197,7 @@ func (r *Report) Addf(path, format string, a ...any) {
 // Number checks that the number at path is in rng.
 func (r *Report) Number(path string, v float64, rng Range) {
 	if !rng.Contains(v) {
-		r.Addf(path, "is %g; want %s", v, rng.Want())
+		r.Addf(path, "is %g (want %s)", v, rng.Want())
 	}
 }
 
