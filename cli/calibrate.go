@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -82,13 +81,9 @@ func runCalibrate(opts *CalibrateOptions) error {
 	if opts.Profile == "" {
 		return fmt.Errorf("calibrate needs --profile FILE (a measured profile)")
 	}
-	raw, err := os.ReadFile(opts.Profile)
+	tab, err := profile.LoadTable(opts.Profile)
 	if err != nil {
 		return err
-	}
-	tab, err := profile.ParseTable(raw)
-	if err != nil {
-		return fmt.Errorf("%s: %w", opts.Profile, err)
 	}
 	dev, err := baseDevice(opts.Device, tab)
 	if err != nil {

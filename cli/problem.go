@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -201,6 +200,9 @@ func (o *ProblemOptions) problem() (*optimizer.Problem, optimizer.PlanInfo, erro
 		if p.Accuracy, err = profile.LoadAccuracy(o.Accuracy); err != nil {
 			return nil, info, err
 		}
+		if err := p.Accuracy.Check(g); err != nil {
+			return nil, info, fmt.Errorf("accuracy table: %w", err)
+		}
 	}
 	if err := o.constraints(p); err != nil {
 		return nil, info, err
@@ -289,13 +291,9 @@ func exactArgs(n int, names string) cobra.PositionalArgs {
 // from it (the device's cost model fills what it lacks); a profile that
 // does not cover the graph is an error, not a silent prediction.
 func measuredLatency(path string, g *model.Graph, d hwprofiles.Device) (*profile.Latency, error) {
-	raw, err := os.ReadFile(path)
+	t, err := profile.LoadTable(path)
 	if err != nil {
 		return nil, err
-	}
-	t, err := profile.ParseTable(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	l, err := profile.Measured{File: filepath.Base(path), Table: t, Fallback: d.CostModel()}.Latency(g)
 	if err != nil {

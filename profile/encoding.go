@@ -54,10 +54,7 @@ func (e Encoding) Lossy() bool { return e.Base() == Int8 || e.Base() == Int4 }
 // ParseEncodings parses a comma-separated list such as "fp32,fp16,int8"
 // (any of them may add "+zstd").
 func ParseEncodings(s string) ([]Encoding, error) {
-	var valid []string
-	for _, e := range Encodings {
-		valid = append(valid, string(e), string(e)+zstdSuffix)
-	}
+	valid := encodingNames()
 	var out []Encoding
 	seen := map[Encoding]bool{}
 	for _, f := range strings.Split(s, ",") {
@@ -71,4 +68,13 @@ func ParseEncodings(s string) ([]Encoding, error) {
 		}
 	}
 	return out, nil
+}
+
+// encodingNames lists every encoding a user may name for a feature map.
+func encodingNames() []string {
+	var valid []string
+	for _, e := range Encodings {
+		valid = append(valid, string(e), string(e)+zstdSuffix)
+	}
+	return valid
 }
