@@ -81,6 +81,9 @@ func runCalibrate(opts *CalibrateOptions) error {
 	if opts.Profile == "" {
 		return fmt.Errorf("calibrate needs --profile FILE (a measured profile)")
 	}
+	if err := checkOutputs(opts.Force, output{"--out", opts.Out}); err != nil {
+		return err
+	}
 	tab, err := profile.LoadTable(opts.Profile)
 	if err != nil {
 		return err

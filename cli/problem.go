@@ -237,11 +237,16 @@ func (o *ProblemOptions) constraints(p *optimizer.Problem) error {
 	}
 	for _, kv := range strings.Split(o.MinAccuracy, ",") {
 		k, v, ok := strings.Cut(kv, "=")
+		k = strings.TrimSpace(k)
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if !ok || err != nil {
+		if !ok || err != nil || k == "" {
 			return fmt.Errorf("--min-accuracy %q: want 0.9 or task1=0.9,task2=0.85", o.MinAccuracy)
 		}
-		c.MinAccuracy[strings.TrimSpace(k)] = f
+		// A second floor for a task would silently replace the first.
+		if prev, dup := c.MinAccuracy[k]; dup {
+			return fmt.Errorf("--min-accuracy %q gives task %s two floors (%g and %g): give each task once", o.MinAccuracy, k, prev, f)
+		}
+		c.MinAccuracy[k] = f
 	}
 	return nil
 }
