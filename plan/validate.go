@@ -79,17 +79,22 @@ func (p *Plan) checkModel(r *strictyaml.Report) {
 	seen := map[string]bool{}
 	for i, t := range m.Tasks {
 		path := fmt.Sprintf("model.tasks[%d]", i)
-		switch {
-		case t.Name == "":
-			r.Addf(path+".name", "is empty")
-		case seen[t.Name]:
-			r.Addf(path+".name", "%q names a task twice", t.Name)
-		}
-		seen[t.Name] = true
+		uniqueName(r, path+".name", "task", t.Name, seen)
 		if t.Classes < 1 {
 			r.Addf(path+".classes", "is %d (want at least 1)", t.Classes)
 		}
 	}
+}
+
+// uniqueName checks that a name is given and not given before.
+func uniqueName(r *strictyaml.Report, path, what, name string, seen map[string]bool) {
+	switch {
+	case name == "":
+		r.Addf(path, "is empty")
+	case seen[name]:
+		r.Addf(path, "%q names a %s twice", name, what)
+	}
+	seen[name] = true
 }
 
 func checkLink(r *strictyaml.Report, path string, up, down, rtt float64) {
@@ -123,13 +128,7 @@ func (p *Plan) checkTiers(r *strictyaml.Report) {
 	seen := map[string]bool{}
 	for k, t := range p.Tiers {
 		path := fmt.Sprintf("tiers[%d]", k)
-		switch {
-		case t.Name == "":
-			r.Addf(path+".name", "is empty")
-		case seen[t.Name]:
-			r.Addf(path+".name", "%q names a tier twice", t.Name)
-		}
-		seen[t.Name] = true
+		uniqueName(r, path+".name", "tier", t.Name, seen)
 		if t.Device == "" {
 			r.Addf(path+".device", "is empty")
 		}

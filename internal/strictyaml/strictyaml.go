@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -37,6 +38,32 @@ func Decode(raw []byte, v any) error {
 
 var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
 
+// Message is one problem a decoder reported, at its line (0: unknown).
+type Message struct {
+	Line int
+	Msg  string
+}
+
+// Messages splits a decoding error into its problems, each with its line.
+func Messages(err error) []Message {
+	var msgs []string
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	} else {
+		msgs = []string{err.Error()}
+	}
+	out := make([]Message, len(msgs))
+	for i, m := range msgs {
+		out[i].Msg = strings.TrimPrefix(m, "yaml: ")
+		if s := lineRE.FindStringSubmatch(m); s != nil {
+			out[i].Line, _ = strconv.Atoi(s[1])
+			out[i].Msg = m[len(s[0]):]
+		}
+	}
+	return out
+}
+
 // DecodeFile is Decode with every "line N:" of its errors turned into
 // "file:N:", so a message points into the file.
 func DecodeFile(file string, raw []byte, v any) error {
@@ -45,18 +72,12 @@ func DecodeFile(file string, raw []byte, v any) error {
 		return err
 	}
 	var msgs []string
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs = te.Errors
-	} else {
-		msgs = []string{err.Error()}
-	}
-	for i, m := range msgs {
-		if s := lineRE.FindStringSubmatch(m); s != nil {
-			msgs[i] = file + ":" + s[1] + ": " + m[len(s[0]):]
-		} else {
-			msgs[i] = file + ": " + strings.TrimPrefix(m, "yaml: ")
+	for _, m := range Messages(err) {
+		loc := file
+		if m.Line > 0 {
+			loc += ":" + strconv.Itoa(m.Line)
 		}
+		msgs = append(msgs, loc+": "+m.Msg)
 	}
 	return errors.New(strings.Join(msgs, "; "))
 }
