@@ -342,6 +342,27 @@ func TestMeasuredLayersSplitBlocks(t *testing.T) {
 	}
 }
 
+// FuzzParseTable: no input makes the measured table parser panic, and a
+// table it accepts has only finite times.
+func FuzzParseTable(f *testing.F) {
+	good, _ := os.ReadFile("testdata/measured/tiny.good.yaml")
+	f.Add(good)
+	f.Add([]byte(`{"meta": {"dtype": "fp32", "batch": 1, "size": 1}, "backbones": {"x": {"blocks": [{"name": "a", "latency": {"median_ms": 1, "p90_ms": 1}}]}}}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		tab, err := ParseTable(raw)
+		if err != nil {
+			return
+		}
+		for _, b := range tab.Backbones {
+			for _, bl := range b.Blocks {
+				if math.IsNaN(bl.Latency.MedianMS) || math.IsInf(bl.Latency.MedianMS, 0) || bl.Latency.MedianMS < 0 {
+					t.Errorf("accepted median %g", bl.Latency.MedianMS)
+				}
+			}
+		}
+	})
+}
+
 // FuzzParseAccuracy: no input makes the accuracy table parser panic.
 func FuzzParseAccuracy(f *testing.F) {
 	f.Add([]byte("version: 1\nentries:\n  - {task: task1, cut: layer3, encoding: int8, accuracy: 0.9}\n"))
