@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/mtlsplit/mtlsplit/internal/suggest"
-	"github.com/mtlsplit/mtlsplit/internal/wire"
 )
 
 // Encoding is how a cut tensor is put on the wire.
@@ -26,7 +25,7 @@ var Encodings = []Encoding{FP32, FP16, Int8, Int4}
 
 // QuantHeaderBytes is what a per-tensor affine quantized tensor carries
 // besides its codes: a float32 scale and an int32 zero point.
-const QuantHeaderBytes = wire.QuantHeaderBytes
+const QuantHeaderBytes = 8
 
 // Compressed marks an encoding followed by the lossless zstd stage, as in
 // "int8+zstd": its size depends on the data, so it is measured per cut
@@ -43,8 +42,19 @@ func (e Encoding) Base() Encoding { return Encoding(strings.TrimSuffix(string(e)
 // compressed encoding, the size before compression (an upper bound up to
 // a few bytes: the measured size replaces it).
 func (e Encoding) Bytes(elems int64) int64 {
-	n, _ := wire.Bytes(string(e.Base()), elems)
-	return n
+	switch e.Base() {
+	case FP32:
+		return 4 * elems
+	case FP16:
+		return 2 * elems
+	case Int8:
+		return elems + QuantHeaderBytes
+	case Int4:
+		return (elems+1)/2 + QuantHeaderBytes
+	case Raw:
+		return elems
+	}
+	return 0
 }
 
 // Lossy reports whether decoding loses information relative to fp32 beyond
@@ -54,7 +64,10 @@ func (e Encoding) Lossy() bool { return e.Base() == Int8 || e.Base() == Int4 }
 // ParseEncodings parses a comma-separated list such as "fp32,fp16,int8"
 // (any of them may add "+zstd").
 func ParseEncodings(s string) ([]Encoding, error) {
-	valid := encodingNames()
+	var valid []string
+	for _, e := range Encodings {
+		valid = append(valid, string(e), string(e)+zstdSuffix)
+	}
 	var out []Encoding
 	seen := map[Encoding]bool{}
 	for _, f := range strings.Split(s, ",") {
@@ -68,13 +81,4 @@ func ParseEncodings(s string) ([]Encoding, error) {
 		}
 	}
 	return out, nil
-}
-
-// encodingNames lists every encoding a user may name for a feature map.
-func encodingNames() []string {
-	var valid []string
-	for _, e := range Encodings {
-		valid = append(valid, string(e), string(e)+zstdSuffix)
-	}
-	return valid
 }

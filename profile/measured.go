@@ -338,3 +338,12 @@ func sumNodes(g *model.Graph, l *Latency) {
 		}
 	}
 }
+
+// encodingNames lists every encoding a file may name for a feature map.
+func encodingNames() []string {
+	var valid []string
+	for _, e := range Encodings {
+		valid = append(valid, string(e), string(e)+zstdSuffix)
+	}
+	return valid
+}
