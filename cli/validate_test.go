@@ -121,7 +121,7 @@ func TestRefusedInputs(t *testing.T) {
 		{"accuracy unknown cut", []string{"plan", "resnet18", "--accuracy", unknownCut}, []string{"acc.yaml:5: entries[1].cut \"layer9\" is not a cut of resnet18"}},
 		{"profile NaN", []string{"plan", "resnet18", "--profile", nanProfile}, []string{"profile.yaml:5: backbones.resnet18.blocks[0].latency.median_ms is NaN"}},
 		{"calibrate negative mean", []string{"calibrate", "--profile", nanJSON}, []string{"profile.json:2: backbones.resnet18.blocks[0].latency.mean_ms is -1"}},
-		{"calibrate unknown field", []string{"calibrate", "--profile", unknownProfileField}, []string{"profile.json:1: field gpu not found"}},
+		{"calibrate unknown field", []string{"calibrate", "--profile", unknownProfileField}, []string{`profile.json:1: unknown field "gpu"`}},
 		{"hw NaN", []string{"plan", "resnet18", "--hw", nanHW, "--network", "lan"}, []string{"hw.yaml:5", "uplink_mbps.value is NaN"}},
 	}
 	for _, tc := range tests {

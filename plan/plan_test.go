@@ -18,7 +18,7 @@ import (
 func TestLoadGoodAndBad(t *testing.T) {
 	bad := map[string][]string{
 		"version.bad.yaml":           {"version.bad.yaml:1: version is 3 (this build reads versions 1 to 2)"},
-		"unknown_field.bad.yaml":     {"unknown_field.bad.yaml:23: field objectve not found"},
+		"unknown_field.bad.yaml":     {`unknown_field.bad.yaml:23: unknown field "objectve" (did you mean "objective"?)`},
 		"head_side.bad.yaml":         {`head_side.bad.yaml:40: choice.heads.task2 is "cloud" (want one of edge, server)`},
 		"two_docs.bad.yaml":          {"two_docs.bad.yaml:256: a second YAML document"},
 		"range.bad.yaml":             {"range.bad.yaml:129: valid_uplink_mbps [30, 2] is not a range", "below.to_mbps 13.822733328559865 is not where"},

@@ -101,7 +101,7 @@ func TestAccuracyTable(t *testing.T) {
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yaml")
 	want := map[string]string{
-		"unknown_field.bad.yaml": "unknown_field.bad.yaml:3: field acc not found",
+		"unknown_field.bad.yaml": `unknown_field.bad.yaml:3: unknown field "acc" (did you mean "accuracy"?)`,
 		"range.bad.yaml":         "range.bad.yaml:4: entries[1].accuracy is 91 (want a fraction in [0, 1])",
 		"duplicate.bad.yaml":     "duplicate.bad.yaml:5: entries[2] repeats entries[0] (task task1, cut layer3, int8)",
 		"two_docs.bad.yaml":      "second YAML document",
@@ -174,12 +174,12 @@ func TestMeasuredTableGoodAndBad(t *testing.T) {
 		"inf_p90.bad.yaml":       {"inf_p90.bad.yaml:16: backbones.resnet18.blocks[1].latency.p90_ms is +Inf"},
 		"negative.bad.yaml":      {"negative.bad.yaml:20: backbones.resnet18.heads[0].latency.median_ms is -0.3"},
 		"p90_below.bad.yaml":     {"p90_below.bad.yaml:22: backbones.resnet18.latency.end_to_end.p90_ms 1.9 is below the median 2.1"},
-		"unknown_field.bad.yaml": {"unknown_field.bad.yaml:13: field medain_ms not found"},
+		"unknown_field.bad.yaml": {`unknown_field.bad.yaml:13: unknown field "medain_ms" (did you mean`},
 		"dtype.bad.yaml":         {`dtype.bad.yaml:3: meta.dtype "int8" is unknown`},
 		"batch.bad.yaml":         {"batch.bad.yaml:4: meta.batch is 8 (the planner's costs are per image"},
 		"cut_bytes.bad.yaml":     {"cut_bytes.bad.yaml:14: backbones.resnet18.blocks[0].cut_bytes.fp32 is 0 (want a size in bytes > 0)", `cut_bytes.int3 "int3" is unknown (did you mean "int8"`},
 		"head.bad.yaml":          {"head.bad.yaml:18: backbones.resnet18.heads[0] has k 0"},
-		"unknown_field.bad.json": {"unknown_field.bad.json:7: field stddev_ms not found"},
+		"unknown_field.bad.json": {`unknown_field.bad.json:7: unknown field "stddev_ms" (valid: median_ms, p90_ms`},
 		"minmax.bad.json":        {"minmax.bad.json:6: backbones.vgg16.blocks[0].latency.median_ms 0.1 lies outside [min_ms, max_ms] = [0.05, 0.09]"},
 	}
 	files, _ := filepath.Glob("testdata/measured/*")

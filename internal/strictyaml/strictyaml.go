@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -71,15 +72,50 @@ func DecodeFile(file string, raw []byte, v any) error {
 	if err == nil || file == "" {
 		return err
 	}
+	keys := fieldKeys(reflect.TypeOf(v))
 	var msgs []string
 	for _, m := range Messages(err) {
 		loc := file
 		if m.Line > 0 {
 			loc += ":" + strconv.Itoa(m.Line)
 		}
+		if s := unknownRE.FindStringSubmatch(m.Msg); s != nil {
+			m.Msg = fmt.Sprintf("unknown field %q%s", s[1], suggest.Hint(s[1], keys[s[2]]))
+		}
 		msgs = append(msgs, loc+": "+m.Msg)
 	}
 	return errors.New(strings.Join(msgs, "; "))
+}
+
+var unknownRE = regexp.MustCompile(`^field (\S+) not found in type (.+)$`)
+
+// fieldKeys maps every struct type reachable from t, by the name yaml.v3
+// gives it in messages ("plan.Plan"), to its YAML keys: what an unknown
+// field could have meant.
+func fieldKeys(t reflect.Type) map[string][]string {
+	out := map[string][]string{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct || t == reflect.TypeFor[yaml.Node]() {
+			return
+		}
+		if _, done := out[t.String()]; done {
+			return
+		}
+		out[t.String()] = []string{}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); tag != "" && tag != "-" {
+				out[t.String()] = append(out[t.String()], tag)
+			}
+			walk(f.Type)
+		}
+	}
+	walk(t)
+	return out
 }
 
 // Lines maps the field path of every key and list item of a document

@@ -74,7 +74,7 @@ func TestReport(t *testing.T) {
 	if err := NewReport("", nil).Err(); err != nil {
 		t.Errorf("empty report: %v", err)
 	}
-	if err := DecodeFile("f.yaml", []byte("net: {rtt: 1}\n"), &v); err == nil || !strings.HasPrefix(err.Error(), "f.yaml:1: field rtt not found") {
+	if err := DecodeFile("f.yaml", []byte("net: {rtt: 1}\n"), &v); err == nil || !strings.HasPrefix(err.Error(), `f.yaml:1: unknown field "rtt" (did you mean "rtt_ms"?)`) {
 		t.Errorf("unknown field: %v", err)
 	}
 	if err := DecodeFile("f.yaml", []byte("kind: a\n---\nkind: b\n"), &v); err == nil || !strings.HasPrefix(err.Error(), "f.yaml:2: a second YAML document") {
