@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -127,13 +126,12 @@ func runCalibrate(opts *CalibrateOptions) error {
 	if bad := func(v float64) bool { return !(v >= 0) || math.IsInf(v, 0) }; bad(opts.PeakGFLOPS) || bad(opts.BandwidthGBps) {
 		return fmt.Errorf("--peak-gflops %g, --bandwidth-gbps %g: want positive numbers (or 0 for the device's)", opts.PeakGFLOPS, opts.BandwidthGBps)
 	}
-	raw, err := os.ReadFile(opts.Profile)
-	if err != nil {
+	if err := checkOutputs(opts.Force, output{"--out", opts.Out}); err != nil {
 		return err
 	}
-	tab, err := profile.ParseTable(raw)
+	tab, err := profile.LoadTable(opts.Profile)
 	if err != nil {
-		return fmt.Errorf("%s: %w", opts.Profile, err)
+		return err
 	}
 	dev, err := baseDevice(opts.Device, tab)
 	if err != nil {

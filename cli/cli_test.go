@@ -80,7 +80,7 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"unknown flag", []string{"plan", "resnet18", "--bandwidth", "3"}, []string{"unknown flag"}},
 		{"unknown yaml field", []string{"plan", "resnet18", "--hw", badHW}, []string{"hw.yaml:6", "peak_gflops"}},
 		{"missing hw file", []string{"hw", "--hw", "/nonexistent/hw.yaml"}, []string{"/nonexistent/hw.yaml"}},
-		{"bad accuracy table", []string{"plan", "resnet18", "--accuracy", badAcc}, []string{"line 3", "accuracy 1.5"}},
+		{"bad accuracy table", []string{"plan", "resnet18", "--accuracy", badAcc}, []string{"acc.yaml:3", "entries[0].accuracy is 1.5"}},
 		{"floor without table", []string{"plan", "resnet18", "--min-accuracy", "0.9"}, []string{"accuracy table"}},
 		{"impossible deadline", []string{"plan", "resnet18", "--deadline-ms", "1"}, []string{"deadline", "fastest choice takes"}},
 		{"impossible memory", []string{"plan", "vgg16", "--max-edge-memory-mb", "0.1"}, []string{"edge memory", "needs"}},

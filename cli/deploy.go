@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -70,10 +71,46 @@ func NewCmdServe(io *IO) *cobra.Command {
 	return cmd
 }
 
+// checkListen refuses an address that does not say where to listen, and
+// warns when it opens every interface: the server runs whatever tensors
+// reach it, so exposing it must be a choice written out.
+func checkListen(io *IO, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return fmt.Errorf("--listen %q: want HOST:PORT, e.g. 127.0.0.1:7070 (0.0.0.0:7070 listens on every interface)", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("--listen %q: port %q is not a number from 0 to 65535", addr, port)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		fmt.Fprintf(io.Err, "warning: --listen %s accepts connections on every interface of this machine\n", addr)
+	}
+	return nil
+}
+
+func checkThreads(n int) error {
+	if n < 0 {
+		return fmt.Errorf("--threads %d: want a number of threads ≥ 0 (0: all cores)", n)
+	}
+	return nil
+}
+
 func runServe(opts *DeployOptions) error {
+	if err := checkListen(opts.IO, opts.Listen); err != nil {
+		return err
+	}
+	if err := checkThreads(opts.Threads); err != nil {
+		return err
+	}
 	d, err := opts.deployment()
 	if err != nil {
 		return err
+	}
+	if opts.Tier < 1 || opts.Tier >= d.NumTiers() {
+		return fmt.Errorf("--tier %d: the plan has tiers 1 to %d behind the device", opts.Tier, d.NumTiers()-1)
+	}
+	if opts.Tier+1 < d.NumTiers() && opts.Next == "" {
+		return fmt.Errorf("tier %d forwards to tier %d: give its address with --next", opts.Tier, opts.Tier+1)
 	}
 	prog, err := d.Compile(opts.Seed, engine.Options{Threads: opts.Threads, Backend: engine.BestBackend()})
 	if err != nil {
@@ -83,12 +120,6 @@ func runServe(opts *DeployOptions) error {
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
 		return err
-	}
-	if opts.Tier < 1 || opts.Tier >= d.NumTiers() {
-		return fmt.Errorf("--tier %d: the plan has tiers 1 to %d behind the device", opts.Tier, d.NumTiers()-1)
-	}
-	if opts.Tier+1 < d.NumTiers() && opts.Next == "" {
-		return fmt.Errorf("tier %d forwards to tier %d: give its address with --next", opts.Tier, opts.Tier+1)
 	}
 	fmt.Fprintf(opts.IO.Err, "serving %s (cut after %s, %s) as tier %d on %s\n", d.Graph.Name, d.Plan.Choice.Cut, d.Plan.Choice.Encoding, opts.Tier, ln.Addr())
 	stop := make(chan os.Signal, 1)
@@ -133,6 +164,9 @@ func runRun(opts *DeployOptions) error {
 	}
 	if opts.N < 1 {
 		return fmt.Errorf("--n %d: need at least one inference", opts.N)
+	}
+	if err := checkThreads(opts.Threads); err != nil {
+		return err
 	}
 	d, err := opts.deployment()
 	if err != nil {

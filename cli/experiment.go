@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -74,8 +75,12 @@ func runScenarios(opts *ExperimentOptions) error {
 	if err != nil {
 		return fmt.Errorf("--encodings: %w", err)
 	}
+	devices := list(opts.Devices, cat.DeviceIDs())
+	if err := checkOutDir(opts.Out, opts.Force, devices); err != nil {
+		return err
+	}
 	s := experiments.Scenarios{
-		Models: list(opts.Models, model.Zoo()), Devices: list(opts.Devices, cat.DeviceIDs()),
+		Models: list(opts.Models, model.Zoo()), Devices: devices,
 		Networks: list(opts.Networks, cat.NetworkIDs()), Server: opts.Server, Tasks: tasks, Input: opts.Input,
 		Encodings: encs, Objective: optimizer.Objective(opts.Objective),
 	}
@@ -99,6 +104,26 @@ func runScenarios(opts *ExperimentOptions) error {
 	}
 	fmt.Fprintf(opts.IO.Out, "\n%s", summary)
 	return nil
+}
+
+// checkOutDir refuses, before hours of solving, an --out that is a file or
+// that holds files of an earlier run (without --force); a directory that
+// does not exist yet is made.
+func checkOutDir(dir string, force bool, devices []string) error {
+	st, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return nil
+	case !st.IsDir():
+		return fmt.Errorf("--out %s is a file: give a directory for scenarios.csv, the figures and summary.md", dir)
+	}
+	outs := []output{{"--out", filepath.Join(dir, "scenarios.csv")}, {"--out", filepath.Join(dir, "summary.md")}}
+	for _, d := range devices {
+		for _, ext := range []string{".png", ".svg"} {
+			outs = append(outs, output{"--out", filepath.Join(dir, "speedup_"+d+ext)})
+		}
+	}
+	return checkOutputs(force, outs...)
 }
 
 func list(s string, all []string) []string {

@@ -44,6 +44,9 @@ func runInfer(opts *InferOptions) error {
 	if opts.In == "" || opts.Out == "" {
 		return fmt.Errorf("infer needs --input FILE and --out FILE")
 	}
+	if err := checkOutputs(opts.Force, output{"--out", opts.Out}); err != nil {
+		return err
+	}
 	p, err := opts.program()
 	if err != nil {
 		return err

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -38,6 +40,45 @@ func writeYAML(w io.Writer, v any) error {
 		return internal(err)
 	}
 	return internal(enc.Close())
+}
+
+// output is a file a command will write, named by the flag that asks for
+// it (for messages).
+type output struct{ flag, path string }
+
+// checkOutputs refuses, before anything is written or computed, every
+// output a command could not write whole: a directory, an existing file
+// without --force, a missing directory to write into, or two outputs naming
+// one file. Commands call it first with all their outputs, so a refusal
+// never leaves some files written and others not.
+func checkOutputs(force bool, outs ...output) error {
+	seen := map[string]string{}
+	for _, o := range outs {
+		if o.path == "" {
+			continue
+		}
+		abs, err := filepath.Abs(o.path)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", o.flag, o.path, err)
+		}
+		if prev, dup := seen[abs]; dup {
+			return fmt.Errorf("%s and %s both name %s: give each output its own file", prev, o.flag, o.path)
+		}
+		seen[abs] = o.flag
+		if st, err := os.Stat(o.path); err == nil {
+			if st.IsDir() {
+				return fmt.Errorf("%s %s is a directory: give the name of a file to write", o.flag, o.path)
+			}
+			if !force {
+				return fmt.Errorf("%s %s: %w (pass --force to replace it)", o.flag, o.path, atomicfile.ErrExists)
+			}
+		}
+		dir := filepath.Dir(o.path)
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return fmt.Errorf("%s %s: directory %s does not exist", o.flag, o.path, dir)
+		}
+	}
+	return nil
 }
 
 // saveYAML writes v as YAML to path atomically (never over a file unless

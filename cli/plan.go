@@ -54,6 +54,9 @@ func runPlan(opts *PlanOptions) error {
 	if err := checkFormat(opts.Format, "table", "yaml", "json"); err != nil {
 		return err
 	}
+	if err := checkOutputs(opts.Force, output{"--out", opts.Out}, output{"--export-lp", opts.ExportLP}, output{"--export-mps", opts.ExportMPS}); err != nil {
+		return err
+	}
 	p, info, err := opts.problem()
 	if err != nil {
 		return err

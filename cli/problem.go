@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -202,6 +201,9 @@ func (o *ProblemOptions) problem() (*optimizer.Problem, optimizer.PlanInfo, erro
 		if p.Accuracy, err = profile.LoadAccuracy(o.Accuracy); err != nil {
 			return nil, info, err
 		}
+		if err := p.Accuracy.Check(g); err != nil {
+			return nil, info, fmt.Errorf("accuracy table: %w", err)
+		}
 	}
 	if err := o.constraints(p); err != nil {
 		return nil, info, err
@@ -236,11 +238,16 @@ func (o *ProblemOptions) constraints(p *optimizer.Problem) error {
 	}
 	for _, kv := range strings.Split(o.MinAccuracy, ",") {
 		k, v, ok := strings.Cut(kv, "=")
+		k = strings.TrimSpace(k)
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if !ok || err != nil {
+		if !ok || err != nil || k == "" {
 			return fmt.Errorf("--min-accuracy %q: want 0.9 or task1=0.9,task2=0.85", o.MinAccuracy)
 		}
-		c.MinAccuracy[strings.TrimSpace(k)] = f
+		// A second floor for a task would silently replace the first.
+		if prev, dup := c.MinAccuracy[k]; dup {
+			return fmt.Errorf("--min-accuracy %q gives task %s two floors (%g and %g): give each task once", o.MinAccuracy, k, prev, f)
+		}
+		c.MinAccuracy[k] = f
 	}
 	return nil
 }
@@ -290,13 +297,9 @@ func exactArgs(n int, names string) cobra.PositionalArgs {
 // from it (the device's cost model fills what it lacks); a profile that
 // does not cover the graph is an error, not a silent prediction.
 func measuredLatency(path string, g *model.Graph, d hwprofiles.Device) (*profile.Latency, error) {
-	raw, err := os.ReadFile(path)
+	t, err := profile.LoadTable(path)
 	if err != nil {
 		return nil, err
-	}
-	t, err := profile.ParseTable(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	l, err := profile.Measured{File: filepath.Base(path), Table: t, Fallback: d.CostModel()}.Latency(g)
 	if err != nil {

@@ -100,6 +100,12 @@ func runProfile(opts *ProfileOptions) error {
 	if opts.Fidelity < 0 || (opts.AccuracyOut != "" && opts.Fidelity == 0) {
 		return fmt.Errorf("--fidelity N needs N ≥ 1 (and --accuracy-out needs --fidelity)")
 	}
+	if opts.Out != "" && !opts.Measure {
+		return fmt.Errorf("--out writes the measured profile: it needs --measure")
+	}
+	if err := checkOutputs(opts.Force, output{"--out", opts.Out}, output{"--accuracy-out", opts.AccuracyOut}); err != nil {
+		return err
+	}
 	if opts.Fidelity > 0 {
 		if err := runFidelity(opts); err != nil {
 			return err

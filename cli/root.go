@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mtlsplit/mtlsplit/internal/suggest"
 )
 
 // IO is where a command reads and writes, plus an injectable clock so that
@@ -66,7 +68,35 @@ func NewRoot(io *IO) *cobra.Command {
 		return fmt.Errorf("%s: %w (see '%s --help')", c.CommandPath(), err, c.CommandPath())
 	})
 	root.AddCommand(NewCmdModels(io), NewCmdInspect(io), NewCmdHW(io), NewCmdPlan(io), NewCmdSweep(io), NewCmdExperiment(io), NewCmdCalibrate(io), NewCmdInfer(io), NewCmdProfile(io), NewCmdServe(io), NewCmdRun(io), NewCmdData(io))
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command group refuse a subcommand it
+// does not have, with one "did you mean". Cobra checks that only at the
+// root (in a multi-line message): below it a group that cannot run prints
+// its help and succeeds, so a typo such as "experiment scenario" would exit
+// 0 having done nothing.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		var names []string
+		for _, s := range cmd.Commands() {
+			if s.IsAvailableCommand() {
+				names = append(names, s.Name())
+			}
+		}
+		return fmt.Errorf("unknown command %q for %q%s", args[0], cmd.CommandPath(), suggest.Hint(args[0], names))
+	}
 }
 
 // Main runs the CLI and returns the exit code. Errors print as one line;

@@ -61,8 +61,8 @@ func (o *EngineOptions) program() (*engine.Program, error) {
 	if !ok {
 		return nil, fmt.Errorf("--blas %q: this build has %v", o.Backend, valid)
 	}
-	if o.Threads < 0 {
-		return nil, fmt.Errorf("--threads %d must be ≥ 0", o.Threads)
+	if err := checkThreads(o.Threads); err != nil {
+		return nil, err
 	}
 	eo := engine.Options{Threads: o.Threads, Backend: b, MaxMemoryMB: o.MaxMemoryMB}
 	var g *model.Graph

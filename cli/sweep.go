@@ -69,6 +69,13 @@ func runSweep(opts *SweepOptions) error {
 	if err := checkFormat(opts.Format, "table", "json", "csv"); err != nil {
 		return err
 	}
+	var plots []output
+	for _, path := range plotPaths(opts.Plot) {
+		plots = append(plots, output{"--plot", path})
+	}
+	if err := checkOutputs(opts.Force, plots...); err != nil {
+		return err
+	}
 	p, info, err := opts.problem()
 	if err != nil {
 		return err
@@ -178,17 +185,26 @@ func plotSweep(opts *SweepOptions, p *optimizer.Problem, segs []optimizer.Segmen
 		XLabel: "uplink bandwidth (Mbps)", YLabel: fmt.Sprintf("%s (%s)", p.Objective, unit),
 		LogX: true, LogY: true, Series: []results.Series{opt, local, remote, mtl}, Markers: breaks,
 	}
-	paths := []string{opts.Plot}
-	if strings.EqualFold(filepath.Ext(opts.Plot), ".png") {
-		paths = append(paths, strings.TrimSuffix(opts.Plot, filepath.Ext(opts.Plot))+".svg")
-	}
-	for _, path := range paths {
+	for _, path := range plotPaths(opts.Plot) {
 		if err := fig.Save(path, opts.Force); err != nil {
 			return err
 		}
 		fmt.Fprintf(opts.IO.Err, "wrote %s\n", path)
 	}
 	return nil
+}
+
+// plotPaths are the files --plot writes: the file, and beside a .png an
+// .svg of the same figure.
+func plotPaths(plot string) []string {
+	if plot == "" {
+		return nil
+	}
+	paths := []string{plot}
+	if strings.EqualFold(filepath.Ext(plot), ".png") {
+		paths = append(paths, strings.TrimSuffix(plot, filepath.Ext(plot))+".svg")
+	}
+	return paths
 }
 
 // feasibleValue is the objective of a baseline, NaN where it breaks a

@@ -61,13 +61,20 @@ func (e Encoding) Bytes(elems int64) int64 {
 // rounding a float (int formats quantize).
 func (e Encoding) Lossy() bool { return e.Base() == Int8 || e.Base() == Int4 }
 
-// Parse parses a comma-separated list such as "fp32,fp16,int8"
-// (any of them may add "+zstd").
-func Parse(s string) ([]Encoding, error) {
+// Names lists every encoding a feature map may travel in: each of
+// Encodings, alone and followed by zstd.
+func Names() []string {
 	var valid []string
 	for _, e := range Encodings {
 		valid = append(valid, string(e), string(e)+zstdSuffix)
 	}
+	return valid
+}
+
+// Parse parses a comma-separated list such as "fp32,fp16,int8"
+// (any of them may add "+zstd").
+func Parse(s string) ([]Encoding, error) {
+	valid := Names()
 	var out []Encoding
 	seen := map[Encoding]bool{}
 	for _, f := range strings.Split(s, ",") {

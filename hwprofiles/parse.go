@@ -7,11 +7,11 @@ import (
 	"io"
 	"reflect"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/mtlsplit/mtlsplit/internal/strictyaml"
 	"github.com/mtlsplit/mtlsplit/internal/suggest"
 )
 
@@ -168,28 +168,14 @@ func docLine(n *yaml.Node) int {
 	return n.Line
 }
 
-var (
-	lineRE    = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-	unknownRE = regexp.MustCompile(`^field (\S+) not found in type \S*\.(\w+)$`)
-)
+var unknownRE = regexp.MustCompile(`^field (\S+) not found in type \S*\.(\w+)$`)
 
 // yamlProblems turns a yaml.v3 error into problems that name the file; it
 // adds a "did you mean" hint to unknown-field errors.
 func yamlProblems(name string, err error) []Problem {
-	var msgs []string
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs = te.Errors
-	} else {
-		msgs = []string{err.Error()}
-	}
-	probs := make([]Problem, 0, len(msgs))
-	for _, m := range msgs {
-		p := Problem{File: name, Msg: strings.TrimPrefix(m, "yaml: ")}
-		if s := lineRE.FindStringSubmatch(m); s != nil {
-			p.Line, _ = strconv.Atoi(s[1])
-			p.Msg = s[2]
-		}
+	var probs []Problem
+	for _, m := range strictyaml.Messages(err) {
+		p := Problem{File: name, Line: m.Line, Msg: m.Msg}
 		p.Msg = strings.Replace(p.Msg, "into hwprofiles.Number", "into a number (want {value: ..., source: ...})", 1)
 		if s := unknownRE.FindStringSubmatch(p.Msg); s != nil {
 			what, keys := schemaOf(s[2])

@@ -2,12 +2,12 @@ package hwprofiles
 
 import (
 	"fmt"
-	"math"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 
+	"github.com/mtlsplit/mtlsplit/internal/strictyaml"
 	"github.com/mtlsplit/mtlsplit/internal/suggest"
 )
 
@@ -120,8 +120,8 @@ func (e *entry) add(key, format string, args ...any) {
 }
 
 // number checks a Number: required ones must be present, present ones must
-// have a finite value in (0, max] and a source.
-func (e *entry) number(key string, n Number, required bool, max float64) {
+// have a value in rng and a source.
+func (e *entry) number(key string, n Number, required bool, rng strictyaml.Range) {
 	_, written := e.lines[key]
 	if n == (Number{}) && !written {
 		if required {
@@ -129,13 +129,8 @@ func (e *entry) number(key string, n Number, required bool, max float64) {
 		}
 		return
 	}
-	switch v := n.Value; {
-	case math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 || v > max:
-		if max == 1 {
-			e.add(key+".value", "%s.value must be in (0, 1] (got %g)", key, v)
-		} else {
-			e.add(key+".value", "%s.value must be > 0 (got %g)", key, v)
-		}
+	if !rng.Contains(n.Value) {
+		e.add(key+".value", "%s.value is %g (want %s)", key, n.Value, rng.Want())
 	}
 	if strings.TrimSpace(n.Source) == "" {
 		e.add(key+".source", "%s.source is empty", key)
@@ -191,25 +186,33 @@ func deviceProblems(ds []Device, kind string) []Problem {
 		default:
 			e.add("dtype", "dtype %q is not %q or %q", d.Dtype, DtypeFP32, DtypeFP16)
 		}
-		e.number("peak_gflops", d.PeakGFLOPS, true, math.MaxFloat64)
-		e.number("mem_bandwidth_gbps", d.MemBandwidthGBps, true, math.MaxFloat64)
-		e.number("memory_mb", d.MemoryMB, true, math.MaxFloat64)
-		e.number("layer_overhead_ms", d.LayerOverheadMS, true, math.MaxFloat64)
+		e.number("peak_gflops", d.PeakGFLOPS, true, strictyaml.Positive)
+		e.number("mem_bandwidth_gbps", d.MemBandwidthGBps, true, strictyaml.Positive)
+		e.number("memory_mb", d.MemoryMB, true, strictyaml.Positive)
+		e.number("layer_overhead_ms", d.LayerOverheadMS, true, strictyaml.Positive)
 		if d.Efficiency == nil && e.lines["efficiency"] == 0 {
 			e.add("efficiency", "efficiency is missing (want %s)", strings.Join(EfficiencyKeys, ", "))
 		} else {
 			for _, k := range EfficiencyKeys {
-				e.number("efficiency."+k, d.Efficiency[k], true, 1)
+				e.number("efficiency."+k, d.Efficiency[k], true, strictyaml.PositiveFraction)
 			}
-			e.optional("efficiency", d.Efficiency, 1)
+			e.optional("efficiency", d.Efficiency, strictyaml.PositiveFraction)
 		}
-		e.optional("overhead_ms", d.OverheadMS, math.MaxFloat64)
+		e.optional("overhead_ms", d.OverheadMS, strictyaml.Positive)
 		if (d.CacheMB != Number{}) || (d.CacheBandwidthGBps != Number{}) {
-			e.number("cache_mb", d.CacheMB, true, math.MaxFloat64)
-			e.number("cache_bandwidth_gbps", d.CacheBandwidthGBps, true, math.MaxFloat64)
+			e.number("cache_mb", d.CacheMB, true, strictyaml.Positive)
+			e.number("cache_bandwidth_gbps", d.CacheBandwidthGBps, true, strictyaml.Positive)
 		}
-		e.number("active_power_w", d.ActivePowerW, true, math.MaxFloat64)
-		e.number("idle_power_w", d.IdlePowerW, false, math.MaxFloat64)
+		e.number("active_power_w", d.ActivePowerW, true, strictyaml.Positive)
+		e.number("idle_power_w", d.IdlePowerW, false, strictyaml.Positive)
+		// Numbers that contradict each other (a unit slip, MB for GB):
+		// the cost and energy models would silently invert.
+		if idle, active := d.IdlePowerW.Value, d.ActivePowerW.Value; idle > active && active > 0 {
+			e.add("idle_power_w.value", "idle_power_w.value %g W exceeds active_power_w %g W", idle, active)
+		}
+		if c, m := d.CacheMB.Value, d.MemoryMB.Value; c > 0 && m > 0 && c >= m {
+			e.add("cache_mb.value", "cache_mb.value %g is not below memory_mb %g", c, m)
+		}
 		if d.Measured != "" {
 			if _, err := MeasuredTable(d.Measured); err != nil {
 				e.add("measured", "measured table %q is not embedded%s", d.Measured, suggest.Hint(d.Measured, MeasuredTables()))
@@ -232,11 +235,11 @@ func networkProblems(ns []Network) []Problem {
 			first[n.ID] = n
 		}
 		e.name(n.Name)
-		e.number("uplink_mbps", n.UplinkMbps, true, math.MaxFloat64)
-		e.number("downlink_mbps", n.DownlinkMbps, true, math.MaxFloat64)
-		e.number("rtt_ms", n.RTTMS, true, math.MaxFloat64)
-		e.number("tx_power_w", n.TxPowerW, true, math.MaxFloat64)
-		e.number("rx_power_w", n.RxPowerW, false, math.MaxFloat64)
+		e.number("uplink_mbps", n.UplinkMbps, true, strictyaml.Positive)
+		e.number("downlink_mbps", n.DownlinkMbps, true, strictyaml.Positive)
+		e.number("rtt_ms", n.RTTMS, true, strictyaml.Positive)
+		e.number("tx_power_w", n.TxPowerW, true, strictyaml.Positive)
+		e.number("rx_power_w", n.RxPowerW, false, strictyaml.Positive)
 		probs = append(probs, e.probs...)
 	}
 	return probs
@@ -244,7 +247,7 @@ func networkProblems(ns []Network) []Problem {
 
 // optional checks the keys of a per-op-class map beyond the required ones:
 // each must be a known class (OptionalKeys adds norm) with a valid number.
-func (e *entry) optional(field string, m map[string]Number, max float64) {
+func (e *entry) optional(field string, m map[string]Number, rng strictyaml.Range) {
 	var keys []string
 	for k := range m {
 		if !slices.Contains(EfficiencyKeys, k) || field != "efficiency" {
@@ -257,6 +260,6 @@ func (e *entry) optional(field string, m map[string]Number, max float64) {
 			e.add(field+"."+k, "%s key %q is unknown%s", field, k, suggest.Hint(k, OpClassKeys))
 			continue
 		}
-		e.number(field+"."+k, m[k], true, max)
+		e.number(field+"."+k, m[k], true, rng)
 	}
 }

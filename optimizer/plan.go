@@ -64,7 +64,8 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 		}
 	}
 	for _, t := range append(append([]CutTensor(nil), r.Best.Choice.Tensors...), r.Best.Choice.Forward...) {
-		out.CutTensors = append(out.CutTensors, plan.CutTensor{Name: t.Name, Node: t.Node, Hop: t.Hop, Encoding: string(t.Encoding), Bytes: t.Bytes})
+		out.CutTensors = append(out.CutTensors, plan.CutTensor{Name: t.Name, Node: t.Node, Hop: t.Hop, Encoding: string(t.Encoding), Bytes: t.Bytes,
+			Shape: append([]int(nil), g.Nodes[t.Node].OutShape...)})
 	}
 	for _, s := range r.Switch {
 		out.SwitchTable = append(out.SwitchTable, p.Switch(s))
@@ -97,7 +98,7 @@ func EncodingName(e codec.Encoding) string {
 
 func (p *Problem) planChoice(c Choice) plan.Choice {
 	g := p.Graph
-	pc := plan.Choice{Cut: c.CutName, Encoding: EncodingName(c.Encoding), Heads: c.Heads(g),
+	pc := plan.Choice{Cut: c.CutName, Encoding: EncodingName(c.Encoding), Heads: p.heads(c),
 		EdgeBlocks: []string{}, ServerBlocks: []string{}}
 	if c.Cut >= 0 {
 		for i, b := range g.Blocks {
@@ -159,7 +160,7 @@ func (p *Problem) Predicted(c Cost) plan.Predicted {
 
 // Option converts an evaluated choice for a plan.
 func (p *Problem) Option(e Evaluated) plan.Option {
-	return plan.Option{Cut: e.Choice.CutName, Encoding: EncodingName(e.Choice.Encoding), Heads: e.Choice.Heads(p.Graph),
+	return plan.Option{Cut: e.Choice.CutName, Encoding: EncodingName(e.Choice.Encoding), Heads: p.heads(e.Choice),
 		Feasible: e.Feasible, Violates: e.Violates, Predicted: p.Predicted(e.Cost)}
 }
 
@@ -168,7 +169,26 @@ func (p *Problem) Switch(s Segment) plan.Switch {
 	sw := plan.Switch{FromMbps: s.FromMbps, ToMbps: s.ToMbps, Feasible: s.Feasible,
 		ObjectiveFrom: s.ObjectiveFrom, ObjectiveTo: s.ObjectiveTo}
 	if s.Feasible {
-		sw.Cut, sw.Encoding, sw.Heads = s.Choice.CutName, EncodingName(s.Choice.Encoding), s.Choice.Heads(p.Graph)
+		sw.Cut, sw.Encoding, sw.Heads = s.Choice.CutName, EncodingName(s.Choice.Encoding), p.heads(s.Choice)
 	}
 	return sw
+}
+
+// heads names the side of every head as the plan's tiers do: a choice
+// evaluated on the device and the first server only (a baseline, a sweep
+// row) says edge and server, which with named tiers are tiers 0 and 1.
+func (p *Problem) heads(c Choice) map[string]string {
+	m := c.Heads(p.Graph)
+	if c.HeadTier != nil || p.numTiers() <= 2 {
+		return m
+	}
+	names := p.tierNames()
+	for t, s := range m {
+		if s == side(true) {
+			m[t] = names[0]
+		} else {
+			m[t] = names[1]
+		}
+	}
+	return m
 }

@@ -19,9 +19,9 @@ func ExampleLoad() {
 	}
 	// Output:
 	// efficientnet_b0: cut after features.3, send int8 [40 28 28], heads map[task1:server task2:server]
-	// optimal for 13.82–25.15 Mbps uplink
+	// optimal for 13.82–25.16 Mbps uplink
 	//   from    0.001 Mbps: features.8 none
-	//   from    3.529 Mbps: features.4 int8
+	//   from    3.528 Mbps: features.4 int8
 	//   from   13.823 Mbps: features.3 int8
-	//   from   25.151 Mbps: input uint8
+	//   from   25.155 Mbps: input uint8
 }

@@ -2,12 +2,8 @@ package plan
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"math"
 	"os"
-	"slices"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -15,8 +11,13 @@ import (
 	"github.com/mtlsplit/mtlsplit/internal/strictyaml"
 )
 
-// Version is the schema version this package writes and reads.
-const Version = 1
+// Version is the schema version this package writes. Version 1 plans (no
+// shape per cut tensor) still load: their bytes are checked where the
+// choice's cut shape tells the tensor's size.
+const Version = 2
+
+// oldestVersion is the oldest schema version this package reads.
+const oldestVersion = 1
 
 // Plan is a versioned deployment plan.
 type Plan struct {
@@ -123,6 +124,9 @@ type CutTensor struct {
 	Hop      int    `json:"hop" yaml:"hop"`
 	Encoding string `json:"encoding" yaml:"encoding"`
 	Bytes    int64  `json:"bytes" yaml:"bytes"`
+	// Shape is the tensor's shape without the batch ([C, H, W]): with the
+	// encoding it fixes Bytes, which Validate checks.
+	Shape []int `json:"shape,omitempty" yaml:"shape,omitempty,flow"`
 }
 
 // Choice is what runs where and what is sent.
@@ -199,74 +203,28 @@ func Load(path string) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load plan: %w", err)
 	}
-	p, err := Parse(raw)
+	p, err := parse(path, raw)
 	if err != nil {
-		return nil, fmt.Errorf("load plan %s: %w", path, err)
+		return nil, fmt.Errorf("load plan: %w", err)
 	}
 	return p, nil
 }
 
-// Parse decodes a plan from YAML (JSON is YAML too) and validates it.
-func Parse(raw []byte) (*Plan, error) {
+// Parse decodes a plan from YAML (JSON is YAML too) and validates it;
+// problems are reported by line and field path.
+func Parse(raw []byte) (*Plan, error) { return parse("", raw) }
+
+func parse(file string, raw []byte) (*Plan, error) {
 	var p Plan
-	if err := strictyaml.Decode(raw, &p); err != nil {
+	if err := strictyaml.DecodeFile(file, raw, &p); err != nil {
 		return nil, err
 	}
-	if err := p.Validate(); err != nil {
+	r := strictyaml.NewReport(file, raw)
+	p.check(r)
+	if err := r.Err(); err != nil {
 		return nil, err
 	}
 	return &p, nil
-}
-
-// Validate reports every inconsistency of the plan in one error.
-func (p *Plan) Validate() error {
-	var bad []string
-	add := func(format string, a ...any) { bad = append(bad, fmt.Sprintf(format, a...)) }
-	if p.Version != Version {
-		add("version %d, this build reads version %d", p.Version, Version)
-	}
-	if p.Model.Name == "" || p.Model.Hash == "" || p.Model.InputSize < 1 {
-		add("model needs a name, a hash and a positive input size")
-	}
-	if len(p.Model.Tasks) == 0 {
-		add("model has no tasks")
-	}
-	if p.Choice.Cut == "" || p.Choice.Encoding == "" {
-		add("choice needs a cut and an encoding")
-	}
-	sides := []string{"edge", "server"}
-	if len(p.Tiers) > 0 {
-		sides = nil
-		for _, t := range p.Tiers {
-			sides = append(sides, t.Name)
-		}
-	}
-	for _, t := range p.Model.Tasks {
-		if s := p.Choice.Heads[t.Name]; !slices.Contains(sides, s) {
-			add("choice.heads.%s is %q, want one of %s", t.Name, s, strings.Join(sides, ", "))
-		}
-	}
-	if len(p.Choice.Heads) != len(p.Model.Tasks) {
-		add("choice places %d heads for %d tasks", len(p.Choice.Heads), len(p.Model.Tasks))
-	}
-	pr := p.Predicted
-	for name, v := range map[string]float64{"total_ms": pr.TotalMS, "edge_ms": pr.EdgeMS, "network_ms": pr.NetworkMS, "server_ms": pr.ServerMS, "edge_energy_mj": pr.EdgeEnergyMJ} {
-		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-			add("predicted.%s is %g", name, v)
-		}
-	}
-	if lo, hi := p.ValidUplinkMbps[0], p.ValidUplinkMbps[1]; !(lo > 0 && lo <= hi) {
-		add("valid_uplink_mbps [%g, %g] is not a range", lo, hi)
-	}
-	for i := 1; i < len(p.SwitchTable); i++ {
-		if p.SwitchTable[i].FromMbps < p.SwitchTable[i-1].FromMbps {
-			add("switch_table row %d is out of order", i+1)
-		}
-	}
-	if len(bad) > 0 {
-		return errors.New(strings.Join(bad, "; "))
-	}
-	return nil
 }
 
 // Write saves the plan as YAML atomically (a temporary file renamed into

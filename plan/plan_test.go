@@ -2,6 +2,7 @@ package plan
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,35 +11,85 @@ import (
 	"github.com/mtlsplit/mtlsplit/internal/atomicfile"
 )
 
+// TestLoadGoodAndBad loads every file in testdata: the good ones were
+// written by the optimizer (block cut, layer cut, three tiers, local-only,
+// remote-only, and a version 1 plan without tensor shapes); each bad one is
+// a good one with one edit, refused at its line and field path.
 func TestLoadGoodAndBad(t *testing.T) {
-	tests := []struct {
-		file string
-		want string // "" for a good file
-	}{
-		{"effnet_rpi4_wifi.good.yaml", ""},
-		{"version.bad.yaml", "version 2, this build reads version 1"},
-		{"unknown_field.bad.yaml", "field objectve not found"},
-		{"head_side.bad.yaml", `choice.heads.task2 is "cloud"`},
-		{"two_docs.bad.yaml", "second YAML document"},
-		{"range.bad.yaml", "valid_uplink_mbps [30, 2] is not a range"},
-		{"no_hash.bad.yaml", "model needs a name, a hash"},
+	bad := map[string][]string{
+		"version.bad.yaml":           {"version.bad.yaml:1: version is 3 (this build reads versions 1 to 2)"},
+		"unknown_field.bad.yaml":     {`unknown_field.bad.yaml:23: unknown field "objectve" (did you mean "objective"?)`},
+		"head_side.bad.yaml":         {`head_side.bad.yaml:40: choice.heads.task2 is "cloud" (want one of edge, server)`},
+		"two_docs.bad.yaml":          {"two_docs.bad.yaml:256: a second YAML document"},
+		"range.bad.yaml":             {"range.bad.yaml:129: valid_uplink_mbps [30, 2] is not a range", "below.to_mbps 13.822733328559865 is not where"},
+		"no_hash.bad.yaml":           {"no_hash.bad.yaml:3: model.hash is empty"},
+		"encoding_int3.bad.yaml":     {`encoding_int3.bad.yaml:37: choice.encoding "int3" is unknown (did you mean "int8"`, `:48: cut_tensors[0].encoding "int3" is unknown`},
+		"uplink_negative.bad.yaml":   {"uplink_negative.bad.yaml:20: network.uplink_mbps is -5 (want a finite number > 0)"},
+		"rtt_nan.bad.yaml":           {"rtt_nan.bad.yaml:22: network.rtt_ms is NaN (want a finite number ≥ 0)"},
+		"edited_encoding.bad.yaml":   {"edited_encoding.bad.yaml:48: cut_tensors[0].encoding int8 does not match choice.encoding fp16", ":173: switch_table[2] (the row of valid_uplink_mbps) is not the choice"},
+		"bytes.bad.yaml":             {"bytes.bad.yaml:49: cut_tensors[0].bytes 1000 does not match encoding int8 of a 40×28×28 tensor (31368)", ":56: predicted.bytes 31368 is not the 1000 bytes"},
+		"shape_missing.bad.yaml":     {"shape_missing.bad.yaml:45: cut_tensors[0].shape is missing"},
+		"hop.bad.yaml":               {"hop.bad.yaml:47: cut_tensors[0].hop is 2, but the plan has hops 1 to 1"},
+		"total_inf.bad.yaml":         {"total_inf.bad.yaml:52: predicted.total_ms is +Inf"},
+		"head_missing.bad.yaml":      {"head_missing.bad.yaml:38: choice.heads places no head for task task2"},
+		"min_accuracy_task.bad.yaml": {"min_accuracy_task.bad.yaml:26: constraints.min_accuracy.task3 names no task of the model (task1, task2)"},
+		"accuracy_range.bad.yaml":    {"accuracy_range.bad.yaml:63: predicted.accuracy.task1 is 1.5 (want a fraction in [0, 1])"},
+		"switch_gap.bad.yaml":        {"switch_gap.bad.yaml:163: switch_table[1].from_mbps 4 does not continue the row before"},
+		"none_sends.bad.yaml":        {"none_sends.bad.yaml:37: choice.encoding is none, but cut_tensors lists 1 tensor(s)", `:40: choice.heads.task2 is "server", but nothing leaves the device`},
+		"uint8_feature.bad.yaml":     {"uint8_feature.bad.yaml:48: cut_tensors[0].encoding is uint8 for node 74", ":49: cut_tensors[0].bytes 31368 does not match encoding uint8 of a 40×28×28 tensor (31360)"},
+		"task_later.bad.yaml":        {"task_later.bad.yaml:60: predicted.task_ms.task1 80 ms is later than total_ms"},
+		"tiers_hop.bad.yaml":         {"tiers_hop.bad.yaml:26: tiers[1] (epyc-16c over wifi6, 100 Mbps, 5 ms) is not the first hop"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.file, func(t *testing.T) {
-			p, err := Load(filepath.Join("testdata", tc.file))
-			if tc.want == "" {
+	files, err := filepath.Glob("testdata/*.yaml")
+	if err != nil || len(files) < len(bad)+6 {
+		t.Fatalf("%d test files (%v)", len(files), err)
+	}
+	for _, path := range files {
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			p, err := Load(path)
+			if strings.HasSuffix(name, ".good.yaml") {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if p.Choice.Cut != "features.3" || p.Choice.Encoding != "int8" || p.Predicted.Bytes != 31368 || len(p.SwitchTable) < 2 {
-					t.Errorf("plan %+v", p.Choice)
+				if err := p.Validate(); err != nil {
+					t.Errorf("loaded, but Validate says %v", err)
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.file) {
-				t.Errorf("error %v, want %q naming the file", err, tc.want)
+			want, ok := bad[name]
+			if !ok {
+				t.Fatalf("no expected error for %s: add it to the table", name)
+			}
+			if err == nil {
+				t.Fatal("loaded a bad plan")
+			}
+			for _, w := range want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\nlacks %q", err, w)
+				}
 			}
 		})
+	}
+}
+
+// TestValidateInCode: a plan built in code is checked the same way, its
+// problems named by field path alone.
+func TestValidateInCode(t *testing.T) {
+	p, err := Load("testdata/effnet_rpi4_wifi.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.CutTensors[0].Encoding = "fp16"
+	p.Network.RTTMS = math.NaN()
+	err = p.Validate()
+	for _, w := range []string{"cut_tensors[0].encoding fp16 does not match choice.encoding int8", "cut_tensors[0].bytes 31368 does not match encoding fp16 of a 40×28×28 tensor (62720)", "network.rtt_ms is NaN"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error %v lacks %q", err, w)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "line ") {
+		t.Errorf("a plan built in code has no lines: %v", err)
 	}
 }
 

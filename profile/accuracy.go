@@ -1,15 +1,14 @@
 package profile
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"strings"
-
-	"gopkg.in/yaml.v3"
+	"slices"
 
 	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/internal/strictyaml"
+	"github.com/mtlsplit/mtlsplit/internal/suggest"
+	"github.com/mtlsplit/mtlsplit/model"
 )
 
 // AccuracyTable gives each task's accuracy when the cut tensor at a cut is
@@ -19,6 +18,9 @@ type AccuracyTable struct {
 	Model   string          `yaml:"model,omitempty"`
 	Entries []AccuracyEntry `yaml:"entries"`
 	index   map[accKey]float64
+	// file and lines place what Check finds in the file read.
+	file  string
+	lines map[string]int
 }
 
 // AccuracyEntry is one measured accuracy.
@@ -42,68 +44,80 @@ func LoadAccuracy(path string) (*AccuracyTable, error) {
 	if err != nil {
 		return nil, fmt.Errorf("accuracy table: %w", err)
 	}
-	t, err := ParseAccuracy(raw)
+	t, err := parseAccuracy(path, raw)
 	if err != nil {
-		return nil, fmt.Errorf("accuracy table %s: %w", path, err)
+		return nil, fmt.Errorf("accuracy table: %w", err)
 	}
 	return t, nil
 }
 
 // ParseAccuracy decodes an accuracy table from YAML.
-func ParseAccuracy(raw []byte) (*AccuracyTable, error) {
+func ParseAccuracy(raw []byte) (*AccuracyTable, error) { return parseAccuracy("", raw) }
+
+func parseAccuracy(file string, raw []byte) (*AccuracyTable, error) {
 	var t AccuracyTable
-	if err := strictyaml.Decode(raw, &t); err != nil {
+	if err := strictyaml.DecodeFile(file, raw, &t); err != nil {
 		return nil, err
 	}
-	var node yaml.Node
-	if err := yaml.Unmarshal(raw, &node); err != nil {
-		return nil, err
-	}
-	// Record each entry's line for messages.
-	if len(node.Content) > 0 {
-		root := node.Content[0]
-		for i := 0; i+1 < len(root.Content); i += 2 {
-			if root.Content[i].Value == "entries" {
-				for j, e := range root.Content[i+1].Content {
-					if j < len(t.Entries) {
-						t.Entries[j].Line = e.Line
-					}
-				}
-			}
-		}
-	}
-	if err := t.validate(); err != nil {
+	r := strictyaml.NewReport(file, raw)
+	t.file, t.lines = file, r.Lines
+	t.validate(r)
+	if err := r.Err(); err != nil {
 		return nil, err
 	}
 	return &t, nil
 }
 
-func (t *AccuracyTable) validate() error {
-	var problems []string
+func (t *AccuracyTable) validate(r *strictyaml.Report) {
 	if t.Version != 1 {
-		problems = append(problems, fmt.Sprintf("version %d, want 1", t.Version))
+		r.Addf("version", "is %d (want 1)", t.Version)
 	}
 	t.index = map[accKey]float64{}
-	for _, e := range t.Entries {
-		where := fmt.Sprintf("line %d", e.Line)
-		switch {
-		case e.Task == "" || e.Cut == "":
-			problems = append(problems, where+": task and cut are required")
-		case e.Encoding.Bytes(1) == 0:
-			problems = append(problems, fmt.Sprintf("%s: unknown encoding %q (valid: fp32, fp16, int8, int4, uint8)", where, e.Encoding))
-		case !(e.Accuracy >= 0 && e.Accuracy <= 1): // NaN too
-			problems = append(problems, fmt.Sprintf("%s: accuracy %g is not a fraction in [0, 1]", where, e.Accuracy))
+	first := map[accKey]int{}
+	for i, e := range t.Entries {
+		path := fmt.Sprintf("entries[%d]", i)
+		if e.Task == "" || e.Cut == "" {
+			r.Addf(path, "needs a task and a cut")
 		}
+		if e.Encoding.Bytes(1) == 0 {
+			r.OneOf(path+".encoding", string(e.Encoding), append(codec.Names(), string(codec.Raw))...)
+		}
+		r.Number(path+".accuracy", e.Accuracy, strictyaml.Fraction)
 		k := accKey{e.Task, e.Cut, e.Encoding}
-		if _, dup := t.index[k]; dup {
-			problems = append(problems, fmt.Sprintf("%s: duplicate entry for task %s, cut %s, %s", where, e.Task, e.Cut, e.Encoding))
+		if j, dup := first[k]; dup {
+			r.Addf(path, "repeats entries[%d] (task %s, cut %s, %s)", j, e.Task, e.Cut, e.Encoding)
+			continue
 		}
+		first[k] = i
 		t.index[k] = e.Accuracy
 	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
+}
+
+// Check refuses entries for a task or cut the graph does not have, and a
+// table made for another model: such an entry would be silently ignored
+// and an accuracy floor would seem met without a measurement.
+func (t *AccuracyTable) Check(g *model.Graph) error {
+	r := &strictyaml.Report{File: t.file, Lines: t.lines}
+	if t.Model != "" && t.Model != g.Name {
+		r.Addf("model", "is %s, but the plan is for %s", t.Model, g.Name)
 	}
-	return nil
+	var tasks, cuts []string
+	for _, h := range g.Heads {
+		tasks = append(tasks, h.Task)
+	}
+	for _, c := range Cuts(g) {
+		cuts = append(cuts, c.Name)
+	}
+	for i, e := range t.Entries {
+		path := fmt.Sprintf("entries[%d]", i)
+		if !slices.Contains(tasks, e.Task) {
+			r.Addf(path+".task", "%q is not a task of %s%s", e.Task, g.Name, suggest.Hint(e.Task, tasks))
+		}
+		if !slices.Contains(cuts, e.Cut) {
+			r.Addf(path+".cut", "%q is not a cut of %s%s", e.Cut, g.Name, suggest.Hint(e.Cut, cuts))
+		}
+	}
+	return r.Err()
 }
 
 // Accuracy looks up a task's accuracy at a cut and encoding. An input cut

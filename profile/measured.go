@@ -2,10 +2,14 @@ package profile
 
 import (
 	"fmt"
+	"maps"
+	"os"
+	"slices"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/mtlsplit/mtlsplit/codec"
+	"github.com/mtlsplit/mtlsplit/internal/strictyaml"
 	"github.com/mtlsplit/mtlsplit/model"
 )
 
@@ -16,6 +20,10 @@ type Table struct {
 	Meta      TableMeta                `json:"meta" yaml:"meta"`
 	Backbones map[string]TableBackbone `json:"backbones" yaml:"backbones"`
 }
+
+// reference is a field of the reference format that the planner does not
+// use: declared so that strict decoding knows it, and kept as read.
+type reference = yaml.Node
 
 // TableMeta says where and how a table was measured.
 type TableMeta struct {
@@ -29,6 +37,22 @@ type TableMeta struct {
 	// Engine names what ran the network (this project's engine and its
 	// BLAS); empty in the reference tables, measured with PyTorch.
 	Engine string `json:"engine,omitempty" yaml:"engine,omitempty"`
+
+	// The reference tables' record of their PyTorch run.
+	Device         reference `json:"-" yaml:"device,omitempty"`
+	Date           reference `json:"-" yaml:"date,omitempty"`
+	Torch          reference `json:"-" yaml:"torch,omitempty"`
+	Torchvision    reference `json:"-" yaml:"torchvision,omitempty"`
+	Python         reference `json:"-" yaml:"python,omitempty"`
+	CUDA           reference `json:"-" yaml:"cuda,omitempty"`
+	CUDNN          reference `json:"-" yaml:"cudnn,omitempty"`
+	CUDNNBenchmark reference `json:"-" yaml:"cudnn_benchmark,omitempty"`
+	Seed           reference `json:"-" yaml:"seed,omitempty"`
+	Repeat         reference `json:"-" yaml:"repeat,omitempty"`
+	Hidden         reference `json:"-" yaml:"hidden,omitempty"`
+	Heads          reference `json:"-" yaml:"heads,omitempty"`
+	Notes          reference `json:"-" yaml:"notes,omitempty"`
+	Env            reference `json:"-" yaml:"env,omitempty"`
 }
 
 // TableBackbone is one backbone's measurements.
@@ -40,8 +64,15 @@ type TableBackbone struct {
 	// time of its own and names the layer it runs in.
 	Layers  []TableLayer `json:"layers,omitempty" yaml:"layers,omitempty"`
 	Latency struct {
-		EndToEnd Stat `json:"end_to_end" yaml:"end_to_end"`
+		EndToEnd         Stat      `json:"end_to_end" yaml:"end_to_end"`
+		SumOfBlocksMedMS reference `json:"-" yaml:"sum_of_block_medians_ms,omitempty"`
 	} `json:"latency" yaml:"latency"`
+
+	// The reference tables' architecture records (shapes, MACs, ONNX).
+	HeadChannels reference `json:"-" yaml:"head_channels,omitempty"`
+	Leaves       reference `json:"-" yaml:"leaves,omitempty"`
+	ONNX         reference `json:"-" yaml:"onnx,omitempty"`
+	Totals       reference `json:"-" yaml:"totals,omitempty"`
 }
 
 // TableLayer is one layer's latency.
@@ -59,6 +90,18 @@ type TableBlock struct {
 	Name     string           `json:"name" yaml:"name"`
 	Latency  Stat             `json:"latency" yaml:"latency"`
 	CutBytes map[string]int64 `json:"cut_bytes,omitempty" yaml:"cut_bytes,omitempty"`
+
+	// The reference tables' record of the block's architecture.
+	Index          reference `json:"-" yaml:"index,omitempty"`
+	Type           reference `json:"-" yaml:"type,omitempty"`
+	InShape        reference `json:"-" yaml:"in_shape,omitempty"`
+	OutShape       reference `json:"-" yaml:"out_shape,omitempty"`
+	OutElems       reference `json:"-" yaml:"out_elems,omitempty"`
+	OutBytesFP32   reference `json:"-" yaml:"out_bytes_fp32,omitempty"`
+	OutBytesFP16   reference `json:"-" yaml:"out_bytes_fp16,omitempty"`
+	Params         reference `json:"-" yaml:"params,omitempty"`
+	MACs           reference `json:"-" yaml:"macs,omitempty"`
+	ElementwiseOps reference `json:"-" yaml:"elementwise_ops,omitempty"`
 }
 
 // TableHead is one task head's latency.
@@ -66,27 +109,133 @@ type TableHead struct {
 	K          int  `json:"k" yaml:"k"`
 	InFeatures int  `json:"in_features" yaml:"in_features"`
 	Latency    Stat `json:"latency" yaml:"latency"`
+
+	Hidden reference `json:"-" yaml:"hidden,omitempty"`
+	Params reference `json:"-" yaml:"params,omitempty"`
+	MACs   reference `json:"-" yaml:"macs,omitempty"`
 }
 
-// Stat is a latency distribution summary.
+// Stat is a latency distribution summary. The reference tables also give
+// the mean, extremes, count and per-pass medians; they are checked too.
 type Stat struct {
-	MedianMS float64 `json:"median_ms" yaml:"median_ms"`
-	P90MS    float64 `json:"p90_ms" yaml:"p90_ms"`
+	MedianMS      float64   `json:"median_ms" yaml:"median_ms"`
+	P90MS         float64   `json:"p90_ms" yaml:"p90_ms"`
+	MeanMS        *float64  `json:"mean_ms,omitempty" yaml:"mean_ms,omitempty"`
+	MinMS         *float64  `json:"min_ms,omitempty" yaml:"min_ms,omitempty"`
+	MaxMS         *float64  `json:"max_ms,omitempty" yaml:"max_ms,omitempty"`
+	N             int       `json:"n,omitempty" yaml:"n,omitempty"`
+	PassMediansMS []float64 `json:"pass_medians_ms,omitempty" yaml:"pass_medians_ms,omitempty"`
 }
 
-// ParseTable decodes a measured table.
-func ParseTable(raw []byte) (*Table, error) {
-	// JSON is YAML: one decoder reads the reference JSON files and this
-	// project's YAML profiles. Unknown fields are allowed: the reference
-	// format carries much this package does not use.
-	var t Table
-	if err := yaml.Unmarshal(raw, &t); err != nil {
+// LoadTable reads a measured table (this project's YAML or a reference
+// JSON) strictly; problems name the file, line and field path.
+func LoadTable(path string) (*Table, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
 		return nil, fmt.Errorf("measured table: %w", err)
 	}
-	if len(t.Backbones) == 0 {
-		return nil, fmt.Errorf("measured table: no backbones")
+	return parseTable(path, raw)
+}
+
+// ParseTable decodes a measured table read from no file (an embedded one).
+func ParseTable(raw []byte) (*Table, error) { return parseTable("", raw) }
+
+func parseTable(file string, raw []byte) (*Table, error) {
+	// JSON is YAML: one decoder reads the reference JSON files and this
+	// project's YAML profiles.
+	var t Table
+	if err := strictyaml.DecodeFile(file, raw, &t); err != nil {
+		return nil, fmt.Errorf("measured table: %w", err)
+	}
+	r := strictyaml.NewReport(file, raw)
+	t.check(r)
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("measured table: %w", err)
 	}
 	return &t, nil
+}
+
+// check reports every number out of range and every name this build does
+// not know.
+func (t *Table) check(r *strictyaml.Report) {
+	m := t.Meta
+	r.OneOf("meta.dtype", m.Dtype, "fp32", "fp16")
+	if m.Batch != 1 {
+		r.Addf("meta.batch", "is %d (the planner's costs are per image: measure at batch 1)", m.Batch)
+	}
+	if m.Size < 1 {
+		r.Addf("meta.size", "is %d (want the input size in pixels)", m.Size)
+	}
+	if m.Threads < 0 || m.Reps < 0 || m.Warmup < 0 {
+		r.Addf("meta", "threads %d, reps %d, warmup %d (want counts ≥ 0)", m.Threads, m.Reps, m.Warmup)
+	}
+	if len(t.Backbones) == 0 {
+		r.Addf("backbones", "is empty (no backbone measured)")
+	}
+	for _, name := range slices.Sorted(maps.Keys(t.Backbones)) {
+		b := t.Backbones[name]
+		path := "backbones." + name
+		if len(b.Blocks) == 0 {
+			r.Addf(path+".blocks", "is empty")
+		}
+		seen := map[string]bool{}
+		for i, bl := range b.Blocks {
+			p := fmt.Sprintf("%s.blocks[%d]", path, i)
+			if bl.Name == "" || seen[bl.Name] {
+				r.Addf(p+".name", "%q is empty or names a block twice", bl.Name)
+			}
+			seen[bl.Name] = true
+			bl.Latency.check(r, p+".latency")
+			for _, e := range slices.Sorted(maps.Keys(bl.CutBytes)) {
+				r.OneOf(p+".cut_bytes."+e, e, codec.Names()...)
+				if n := bl.CutBytes[e]; n < 1 {
+					r.Addf(p+".cut_bytes."+e, "is %d (want a size in bytes > 0)", n)
+				}
+			}
+		}
+		for i, h := range b.Heads {
+			p := fmt.Sprintf("%s.heads[%d]", path, i)
+			if h.K < 1 || h.InFeatures < 1 {
+				r.Addf(p, "has k %d and in_features %d (want both ≥ 1)", h.K, h.InFeatures)
+			}
+			h.Latency.check(r, p+".latency")
+		}
+		for i, l := range b.Layers {
+			p := fmt.Sprintf("%s.layers[%d]", path, i)
+			if l.Node < 1 || l.Name == "" {
+				r.Addf(p, "has node %d and name %q (want a layer's node ≥ 1 and its name)", l.Node, l.Name)
+			}
+			l.Latency.check(r, p+".latency")
+		}
+		b.Latency.EndToEnd.check(r, path+".latency.end_to_end")
+	}
+}
+
+// check reports a summary with a time out of range, or whose order
+// statistics contradict each other.
+func (s Stat) check(r *strictyaml.Report, path string) {
+	r.Number(path+".median_ms", s.MedianMS, strictyaml.NonNegative)
+	r.Number(path+".p90_ms", s.P90MS, strictyaml.NonNegative)
+	if s.P90MS < s.MedianMS {
+		r.Addf(path+".p90_ms", "%g is below the median %g", s.P90MS, s.MedianMS)
+	}
+	for _, f := range []struct {
+		name string
+		v    *float64
+	}{{"mean_ms", s.MeanMS}, {"min_ms", s.MinMS}, {"max_ms", s.MaxMS}} {
+		if f.v != nil {
+			r.Number(path+"."+f.name, *f.v, strictyaml.NonNegative)
+		}
+	}
+	if s.MinMS != nil && s.MaxMS != nil && !(*s.MinMS <= s.MedianMS && s.MedianMS <= *s.MaxMS) {
+		r.Addf(path+".median_ms", "%g lies outside [min_ms, max_ms] = [%g, %g]", s.MedianMS, *s.MinMS, *s.MaxMS)
+	}
+	if s.N < 0 {
+		r.Addf(path+".n", "is %d (want a count ≥ 0)", s.N)
+	}
+	for i, v := range s.PassMediansMS {
+		r.Number(fmt.Sprintf("%s.pass_medians_ms[%d]", path, i), v, strictyaml.NonNegative)
+	}
 }
 
 // Measured is a latency source that takes block and head latencies from a
