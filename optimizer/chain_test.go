@@ -16,13 +16,13 @@ func chainGraph(tb testing.TB, n int, residual bool, tasks []int) *model.Graph {
 	x := b.Input()
 	for i := range n {
 		name := fmt.Sprintf("r%d", i)
-		b.Block(name, "ReLU")
-		r := b.Activation(name, model.OpReLU, x)
-		if residual {
-			b.Block(name, "Subgraph")
-			r = b.Add(name+".add", x, r)
+		if !residual {
+			b.Block(name, "ReLU")
+			x = b.Activation(name, model.OpReLU, x)
+			continue
 		}
-		x = r
+		b.Block(name, "Subgraph")
+		x = b.Add(name+".add", x, b.Activation(name, model.OpReLU, x))
 	}
 	for i, k := range tasks {
 		model.AddHead(b, fmt.Sprintf("task%d", i+1), k)
