@@ -2,9 +2,11 @@ package optimizer
 
 import (
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/mtlsplit/mtlsplit/model"
+	"github.com/mtlsplit/mtlsplit/profile"
 )
 
 // chainGraph is n ReLUs in a row on a [3 8 8] input, one block each — how
@@ -57,4 +59,102 @@ func BenchmarkPlanChain(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestBlockSpaceMatchesPlacement checks the block space's O(tasks)
+// candidates against costing each choice's full placement (newCandidate),
+// field by field: on every zoo model, with one to three tasks, with an
+// accuracy table and without, with a tier behind the server, and on a
+// graph whose block boundaries are not all single-tensor cuts (there the
+// memory falls back to a pass over the graph).
+func TestBlockSpaceMatchesPlacement(t *testing.T) {
+	acc, err := profile.ParseAccuracy([]byte(`version: 1
+entries:
+  - {task: task1, cut: layer2, encoding: fp32, accuracy: 0.9}
+  - {task: task1, cut: layer2, encoding: int8, accuracy: 0.85}
+  - {task: task1, cut: features.4, encoding: int4, accuracy: 0.7}
+  - {task: task2, cut: features.4, encoding: int8, accuracy: 0.8}
+  - {task: task2, cut: input, encoding: uint8, accuracy: 0.95}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type tc struct {
+		name string
+		p    *Problem
+	}
+	var cases []tc
+	for _, name := range model.Zoo() {
+		for _, tasks := range [][]int{{8}, {8, 4}, {8, 4, 2}} {
+			p := zooProblem(t, name, tasks, Latency)
+			cases = append(cases, tc{fmt.Sprintf("%s/%dtasks", name, len(tasks)), p})
+		}
+		p := zooProblem(t, name, []int{8, 4}, Energy)
+		p.Accuracy = acc
+		cases = append(cases, tc{name + "/accuracy", p})
+		p = zooProblem(t, name, []int{8, 4}, Latency)
+		p.Beyond = []Tier{{Side: p.Server, Network: Network{Name: "fiber", UplinkMbps: 1000, DownlinkMbps: 1000, RTTMS: 5}}}
+		cases = append(cases, tc{name + "/3tiers", p})
+	}
+	// Two blocks per residual unit: the boundary between the relus and the
+	// add leaves two tensors live, and running the first block alone frees
+	// x before its second relu, which the whole backbone cannot.
+	b := model.NewBuilder("split-residual", 3, 8)
+	x := b.Input()
+	for i := range 20 {
+		b.Block(fmt.Sprintf("r%d", i), "Sequential")
+		r := b.Activation(fmt.Sprintf("r%d.0", i), model.OpReLU, x)
+		r = b.Activation(fmt.Sprintf("r%d.1", i), model.OpReLU, r)
+		b.Block(fmt.Sprintf("a%d", i), "Add")
+		x = b.Add(fmt.Sprintf("a%d", i), x, r)
+	}
+	model.AddHead(b, "task1", 8)
+	g, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases = append(cases, tc{"split residual", graphProblem(t, g, Latency)})
+	cases = append(cases, tc{"residual chain", graphProblem(t, chainGraph(t, 30, true, []int{8, 4}), Weighted)})
+
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := c.p.newBlockSpace()
+			if c.name == "split residual" && s.memory[1] != -1 {
+				t.Errorf("boundary r0|a0 counted as a single-tensor cut")
+			}
+			for i, ch := range c.p.choices() {
+				got, want := s.candidate(ch, i), c.p.newCandidate(s.u, ch, i)
+				if err := sameCandidate(&got, &want); err != "" {
+					t.Fatalf("%s: %s", ch, err)
+				}
+			}
+		})
+	}
+}
+
+// sameCandidate says how two candidates differ ("" when they agree up to
+// rounding).
+func sameCandidate(a, b *candidate) string {
+	if !a.Choice.Equal(b.Choice) || len(a.Tensors) != len(b.Tensors) || (len(a.Tensors) == 1 && a.Tensors[0] != b.Tensors[0]) {
+		return fmt.Sprintf("choice %s %v, want %s %v", a.Choice, a.Tensors, b.Choice, b.Tensors)
+	}
+	if a.bytes != b.bytes || a.memory != b.memory {
+		return fmt.Sprintf("%d bytes, memory %d; want %d, %d", a.bytes, a.memory, b.bytes, b.memory)
+	}
+	nums := [][2]float64{{a.edgeMS, b.edgeMS}, {a.serverMS, b.serverMS}, {a.fixedNetMS, b.fixedNetMS}, {a.txPerX, b.txPerX},
+		{a.energy.a, b.energy.a}, {a.energy.b, b.energy.b}}
+	for i := range a.tasks {
+		nums = append(nums, [2]float64{a.tasks[i].a, b.tasks[i].a}, [2]float64{a.tasks[i].b, b.tasks[i].b})
+	}
+	for _, n := range nums {
+		if !near(n[0], n[1]) {
+			return fmt.Sprintf("%v differs: got %v, want %v", n, a, b)
+		}
+	}
+	for i := range a.accuracy {
+		if x, y := a.accuracy[i], b.accuracy[i]; x != y && !(math.IsNaN(x) && math.IsNaN(y)) {
+			return fmt.Sprintf("task %d accuracy %g, want %g", i+1, x, y)
+		}
+	}
+	return ""
 }

@@ -18,6 +18,7 @@ type AccuracyTable struct {
 	Model   string          `yaml:"model,omitempty"`
 	Entries []AccuracyEntry `yaml:"entries"`
 	index   map[accKey]float64
+	native  map[string]float64 // task → its first fp32 entry
 }
 
 // AccuracyEntry is one measured accuracy.
@@ -83,6 +84,7 @@ func (t *AccuracyTable) validate() error {
 		problems = append(problems, fmt.Sprintf("version %d, want 1", t.Version))
 	}
 	t.index = map[accKey]float64{}
+	t.native = map[string]float64{}
 	for _, e := range t.Entries {
 		where := fmt.Sprintf("line %d", e.Line)
 		switch {
@@ -98,6 +100,9 @@ func (t *AccuracyTable) validate() error {
 			problems = append(problems, fmt.Sprintf("%s: duplicate entry for task %s, cut %s, %s", where, e.Task, e.Cut, e.Encoding))
 		}
 		t.index[k] = e.Accuracy
+		if _, ok := t.native[e.Task]; !ok && e.Encoding == FP32 {
+			t.native[e.Task] = e.Accuracy
+		}
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
@@ -120,6 +125,10 @@ func (t *AccuracyTable) Accuracy(task, cut string, e Encoding) (float64, bool) {
 func (t *AccuracyTable) Native(task string) (float64, bool) {
 	if t == nil {
 		return 0, false
+	}
+	if t.native != nil { // a parsed table: the optimizer asks once per candidate
+		a, ok := t.native[task]
+		return a, ok
 	}
 	for _, e := range t.Entries {
 		if e.Task == task && e.Encoding == FP32 {
