@@ -268,22 +268,14 @@ func (p *Problem) pareto(feasible []*candidate, x float64) []Evaluated {
 		}
 		return a
 	}
-	dominates := func(a, b Evaluated) bool {
-		ge := a.Cost.TotalMS <= b.Cost.TotalMS && a.Cost.Bytes <= b.Cost.Bytes && acc(a) >= acc(b)
-		gt := a.Cost.TotalMS < b.Cost.TotalMS || a.Cost.Bytes < b.Cost.Bytes || acc(a) > acc(b)
-		return ge && gt
+	ms, bytes, accs := make([]float64, len(pts)), make([]int64, len(pts)), make([]float64, len(pts))
+	for i, e := range pts {
+		ms[i], bytes[i], accs[i] = e.Cost.TotalMS, e.Cost.Bytes, acc(e)
 	}
 	var front []Evaluated
-	for i, a := range pts {
-		dominated := false
-		for j, b := range pts {
-			if i != j && dominates(b, a) {
-				dominated = true
-				break
-			}
-		}
-		if !dominated {
-			front = append(front, a)
+	for i, keep := range nonDominated(ms, bytes, accs) {
+		if keep {
+			front = append(front, pts[i])
 		}
 	}
 	sort.SliceStable(front, func(i, j int) bool { return front[i].Cost.TotalMS < front[j].Cost.TotalMS })
