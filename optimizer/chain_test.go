@@ -3,6 +3,7 @@ package optimizer
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/mtlsplit/mtlsplit/model"
@@ -163,4 +164,119 @@ func sameCandidate(a, b *candidate) string {
 		}
 	}
 	return ""
+}
+
+// TestLongChainPlan plans a 20000-block chain of 1×1 convolutions whose
+// widths vary (a few very narrow layers make a cut worth sending) and checks
+// the optimum against brute force over every cut, computed by hand from the
+// latency profile: edge prefix + encode + RTT + bytes over the uplink +
+// decode + server suffix and head + results back; the edge memory of a cut
+// is its weights plus the largest input + output pair before it.
+func TestLongChainPlan(t *testing.T) {
+	const n, hw, inC = 20000, 8, 64
+	rng := rand.New(rand.NewPCG(3, 5))
+	width := make([]int, n+1) // width[0] is the input's
+	width[0] = inC
+	for i := 1; i <= n; i++ {
+		width[i] = 8 + rng.IntN(57)
+	}
+	width[3], width[12], width[15000] = 16, 1, 1
+	b := model.NewBuilder("chain", inC, hw)
+	x := b.Input()
+	for i := 1; i <= n; i++ {
+		name := fmt.Sprintf("c%d", i)
+		b.Block(name, "Conv2d")
+		x = b.Conv2d(name, x, model.Conv{OutChannels: width[i], Kernel: 1, Stride: 1})
+	}
+	model.AddHead(b, "task1", 10)
+	g, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	type cut struct {
+		k       int
+		enc     profile.Encoding
+		totalMS float64
+		memory  int64
+	}
+	// brute lists every choice with its hand-computed latency and memory.
+	brute := func(p *Problem) []cut {
+		edge, server := p.Edge.Latency, p.Server.Latency
+		bpe := int64(p.Edge.Cost.BytesPerElem)
+		suffix := make([]float64, n+2) // server time of blocks k+1..n, by k
+		for k := n - 1; k >= 0; k-- {
+			suffix[k] = suffix[k+1] + server.BlockMS[k]
+		}
+		back := p.Network.RTTMS/2 + 4*10*msPerMbps/p.Network.DownlinkMbps
+		var out []cut
+		var prefix float64
+		var weights, peak int64
+		for k := 0; k <= n; k++ {
+			elems := int64(width[k] * hw * hw)
+			if k == 0 {
+				peak = elems * bpe
+			} else {
+				prefix += edge.BlockMS[k-1]
+				weights += int64(width[k-1]*width[k]) * bpe
+				peak = max(peak, (int64(width[k-1]*hw*hw)+elems)*bpe)
+			}
+			encs := p.Encodings
+			if k == 0 {
+				encs = []profile.Encoding{profile.Raw}
+			}
+			for _, e := range encs {
+				var codec, decode float64
+				if e == profile.Int8 {
+					codec, decode = p.Edge.Cost.ElementwiseMS(elems), p.Server.Cost.ElementwiseMS(elems)
+				}
+				total := prefix + codec + p.Network.RTTMS/2 + float64(e.Bytes(elems))*msPerMbps/p.Network.UplinkMbps +
+					decode + suffix[k] + server.HeadMS[0] + back
+				out = append(out, cut{k, e, total, weights + peak})
+			}
+		}
+		on := make([]bool, len(g.Nodes))
+		for i := range on {
+			on[i] = true
+		}
+		return append(out, cut{n, "", prefix + edge.HeadMS[0], profile.MemoryBytes(g, on, int(bpe))})
+	}
+	for _, tc := range []struct {
+		name     string
+		memoryAt int // edge memory bound: that of the cut after this block (0: none)
+		wantCut  int
+	}{
+		{"no memory bound", 0, 12},
+		{"memory bound below block 12", 5, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := graphProblem(t, g, Latency)
+			p.Encodings = []profile.Encoding{profile.FP32, profile.Int8}
+			cuts := brute(p)
+			if tc.memoryAt > 0 {
+				p.Constraints.MaxEdgeMemoryBytes = cuts[1+2*(tc.memoryAt-1)].memory
+			}
+			best := cut{totalMS: math.Inf(1)}
+			for _, c := range cuts {
+				if (p.Constraints.MaxEdgeMemoryBytes == 0 || c.memory <= p.Constraints.MaxEdgeMemoryBytes) && c.totalMS < best.totalMS {
+					best = c
+				}
+			}
+			r, err := Solve(p, nil, Exhaustive{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := r.Best
+			if got.Choice.Cut != best.k || got.Choice.Encoding != best.enc || !near(got.Cost.TotalMS, best.totalMS) || got.Cost.EdgeMemoryBytes != best.memory {
+				t.Errorf("optimum %s: %.6f ms, %d B of memory; brute force: cut %d %s, %.6f ms, %d B",
+					got.Choice, got.Cost.TotalMS, got.Cost.EdgeMemoryBytes, best.k, best.enc, best.totalMS, best.memory)
+			}
+			if best.k != tc.wantCut {
+				t.Errorf("brute force cuts after block %d, the test meant %d", best.k, tc.wantCut)
+			}
+			if want := 1 + 2*(n-1) + 2 + 1; r.Candidates != want {
+				t.Errorf("%d candidates, want %d", r.Candidates, want)
+			}
+		})
+	}
 }
