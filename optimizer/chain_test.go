@@ -43,12 +43,16 @@ func chainGraph(tb testing.TB, n int, residual bool, tasks []int) *model.Graph {
 func BenchmarkPlanChain(b *testing.B) {
 	// chain-local swaps the sides: the device is fast, the optimum is to
 	// run everything there, and every cut is dominated by later ones (a
-	// quadratic Pareto filter showed here).
-	for _, shape := range []string{"chain", "residual", "chain-local"} {
+	// quadratic Pareto filter showed here). chain-deadline gives every
+	// candidate its own deadline limit, each a breakpoint of the sweep.
+	for _, shape := range []string{"chain", "residual", "chain-local", "chain-deadline"} {
 		for _, n := range []int{1000, 10000, 100000} {
 			p := graphProblem(b, chainGraph(b, n, shape == "residual", []int{8, 4}), Latency)
-			if shape == "chain-local" {
+			switch shape {
+			case "chain-local":
 				p.Edge, p.Server = p.Server, p.Edge
+			case "chain-deadline":
+				p.Constraints.DeadlineMS = 0.9 * p.BaselinesAt(5).LocalOnly.Cost.TotalMS
 			}
 			b.Run(fmt.Sprintf("%s/%dk", shape, n/1000), func(b *testing.B) {
 				var r *Result
@@ -278,5 +282,47 @@ func TestLongChainPlan(t *testing.T) {
 				t.Errorf("%d candidates, want %d", r.Candidates, want)
 			}
 		})
+	}
+}
+
+// TestUnbeaten checks the sweep's pruning on long chains with deadlines:
+// whatever the exhaustive search picks at any uplink is never pruned, and
+// most candidates are.
+func TestUnbeaten(t *testing.T) {
+	// By hand: for energy, a candidate may cost less yet miss the deadline
+	// sooner; it must stay. Equal slopes; d = 100 ms: a meets it up to
+	// x = 5, b up to 9, c (above b, later) up to 8.
+	p := &Problem{Objective: Energy, Constraints: Constraints{DeadlineMS: 100}}
+	a := &candidate{order: 1, energy: line{1, 3}, tasks: []line{{50, 10}}}
+	b := &candidate{order: 0, energy: line{2, 3}, tasks: []line{{10, 10}}}
+	c := &candidate{order: 2, energy: line{2.5, 3}, tasks: []line{{20, 10}}}
+	if got := p.unbeaten([]*candidate{a, b, c}, 10); len(got) != 2 || got[0] != b || got[1] != a {
+		t.Errorf("kept %d candidates, want b and a", len(got))
+	}
+	for _, residual := range []bool{false, true} {
+		for _, obj := range Objectives {
+			for _, deadlineFrac := range []float64{0, 0.9, 0.5} {
+				t.Run(fmt.Sprintf("residual=%v/%s/deadline%g", residual, obj, deadlineFrac), func(t *testing.T) {
+					p := graphProblem(t, chainGraph(t, 300, residual, []int{8, 4}), obj)
+					p.Constraints.DeadlineMS = deadlineFrac * p.BaselinesAt(5).LocalOnly.Cost.TotalMS
+					feasible, _ := p.candidates()
+					const from, to = 0.1, 1000.0
+					kept := map[*candidate]bool{}
+					for _, cd := range p.unbeaten(feasible, 1/from) {
+						kept[cd] = true
+					}
+					if len(kept) > len(feasible)/10 {
+						t.Errorf("%d of %d candidates kept", len(kept), len(feasible))
+					}
+					const n = 2000
+					for i := 0; i <= n; i++ {
+						u := from * math.Pow(to/from, float64(i)/n)
+						if best := p.bestAt(feasible, 1/u); best != nil && !kept[best] {
+							t.Fatalf("%g Mbps: the optimum %s was pruned", u, best.Choice)
+						}
+					}
+				})
+			}
+		}
 	}
 }
