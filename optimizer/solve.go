@@ -255,7 +255,7 @@ func (p *Problem) evaluate(cd *candidate, x float64) Evaluated {
 // pareto keeps the feasible choices not dominated on (latency, bytes,
 // lowest accuracy), fastest first.
 func (p *Problem) pareto(feasible []*candidate, x float64) []Evaluated {
-	var pts []Evaluated
+	pts := make([]Evaluated, 0, len(feasible))
 	for _, cd := range feasible {
 		if p.deadlineX(cd) >= x {
 			pts = append(pts, p.evaluate(cd, x))

@@ -17,7 +17,7 @@ func (p *Problem) choices() []Choice {
 	g := p.Graph
 	cuts := profile.Cuts(g)
 	nt, nb := len(g.Heads), len(g.Blocks)
-	var out []Choice
+	out := make([]Choice, 0, (len(cuts)+1<<nt)*len(p.Encodings)) // a bound: no regrowing
 	for _, cut := range cuts {
 		encs := p.Encodings
 		if cut.Index == 0 {
