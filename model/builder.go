@@ -51,12 +51,11 @@ func resume(g Graph) *Builder {
 
 // elemsOf is the number of elements of shape s at node lbl, failing when
 // it cannot be counted.
-func (b *Builder) elemsOf(lbl string, s Shape) (int64, bool) {
-	dims := make([]int64, len(s))
-	for i, d := range s {
-		dims[i] = int64(d)
+func (b *Builder) elemsOf(lbl nodeLabel, s Shape) (int64, bool) {
+	n, f, ok := int64(1), 1.0, true
+	for _, d := range s {
+		n, f, ok = times(MaxElems, n, f, ok, int64(d))
 	}
-	n, f, ok := product(MaxElems, dims...)
 	if !ok {
 		b.fail(limitError(lbl, fmt.Sprintf("its output %v", s), f, "elements", MaxElems))
 	}
@@ -266,7 +265,7 @@ func (b *Builder) Conv2d(name string, in int, c Conv) int {
 
 // window is the output height and width of a sliding window over the
 // [C H W] input s, failing when it does not fit or cannot be counted.
-func (b *Builder) window(lbl string, s Shape, kernel, stride, pad, dil int) (h, w int, ok bool) {
+func (b *Builder) window(lbl nodeLabel, s Shape, kernel, stride, pad, dil int) (h, w int, ok bool) {
 	h, okH := windowOut(s[1], kernel, stride, pad, dil)
 	w, okW := windowOut(s[2], kernel, stride, pad, dil)
 	switch {

@@ -37,20 +37,20 @@ const (
 func product(limit int64, factors ...int64) (n int64, f float64, ok bool) {
 	n, f, ok = 1, 1, true
 	for _, x := range factors {
-		f *= float64(x)
-		hi, lo := bits.Mul64(uint64(n), uint64(x))
-		if x < 0 || hi != 0 || lo > uint64(limit) {
-			ok = false
-			continue
-		}
-		if ok {
-			n = int64(lo)
-		}
+		n, f, ok = times(limit, n, f, ok, x)
 	}
-	if !ok {
+	return n, f, ok
+}
+
+// times is one step of product: n·x if it stays within limit, and the
+// float product f·x either way.
+func times(limit, n int64, f float64, ok bool, x int64) (int64, float64, bool) {
+	f *= float64(x)
+	hi, lo := bits.Mul64(uint64(n), uint64(x))
+	if !ok || x < 0 || hi != 0 || lo > uint64(limit) {
 		return 0, f, false
 	}
-	return n, f, true
+	return int64(lo), f, true
 }
 
 // sum adds non-negative terms; ok is false when the sum exceeds limit.
@@ -64,10 +64,18 @@ func sum(limit int64, terms ...int64) (n int64, ok bool) {
 	return n, true
 }
 
-// limitError says a count at node label would exceed limit.
-func limitError(label, what string, value float64, unit string, limit int64) error {
-	return fmt.Errorf("%s: %s would be %.3g %s, more than the %.3g an int64 count allows", label, what, value, unit, float64(limit))
+// limitError says a count at node lbl would exceed limit.
+func limitError(lbl nodeLabel, what string, value float64, unit string, limit int64) error {
+	return fmt.Errorf("%s: %s would be %.3g %s, more than the %.3g an int64 count allows", lbl, what, value, unit, float64(limit))
 }
 
-// label names a node in messages: its op and name.
-func label(op Op, name string) string { return fmt.Sprintf("%s %q", op, name) }
+// nodeLabel names a node in messages by its op and name, formatted only
+// when a message is made.
+type nodeLabel struct {
+	op   Op
+	name string
+}
+
+func label(op Op, name string) nodeLabel { return nodeLabel{op, name} }
+
+func (l nodeLabel) String() string { return fmt.Sprintf("%s %q", l.op, l.name) }
