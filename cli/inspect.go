@@ -31,8 +31,8 @@ func NewCmdInspect(io *IO) *cobra.Command {
 			return runInspect(opts)
 		},
 	}
-	cmd.Flags().IntVar(&opts.Input, "input", 224, "square input size in pixels")
-	cmd.Flags().StringVar(&opts.Tasks, "tasks", "8,4", "classes per task head, comma-separated (empty: backbone only)")
+	cmd.Flags().IntVar(&opts.Input, "input", 224, inputHelp)
+	cmd.Flags().StringVar(&opts.Tasks, "tasks", "8,4", "classes per task head, comma-separated (empty: backbone only; "+tasksLimits+")")
 	cmd.Flags().StringVarP(&opts.Format, "output", "o", "table", "output format: table|json|csv")
 	return cmd
 }

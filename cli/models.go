@@ -24,7 +24,7 @@ func NewCmdModels(io *IO) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, args []string) error { return runModels(opts) },
 	}
-	cmd.Flags().IntVar(&opts.Input, "input", 224, "square input size in pixels")
+	cmd.Flags().IntVar(&opts.Input, "input", 224, inputHelp)
 	cmd.Flags().StringVarP(&opts.Format, "output", "o", "table", "output format: table|json|csv")
 	return cmd
 }
@@ -41,6 +41,9 @@ type modelSummary struct {
 
 func runModels(opts *ModelsOptions) error {
 	if err := checkFormat(opts.Format, "table", "json", "csv"); err != nil {
+		return err
+	}
+	if err := checkInput(opts.Input); err != nil {
 		return err
 	}
 	var list []modelSummary

@@ -43,8 +43,8 @@ type ProblemOptions struct {
 }
 
 func (o *ProblemOptions) addFlags(fs *pflag.FlagSet) {
-	fs.IntVar(&o.Input, "input", 224, "square input size in pixels")
-	fs.StringVar(&o.Tasks, "tasks", "8,4", "classes per task head, comma-separated (8,4 = two tasks)")
+	fs.IntVar(&o.Input, "input", 224, inputHelp)
+	fs.StringVar(&o.Tasks, "tasks", "8,4", "classes per task head, comma-separated (8,4 = two tasks; "+tasksLimits+")")
 	fs.StringVar(&o.Device, "device", "jetson-nano", "edge device id (see 'mtlsplit hw devices')")
 	fs.StringVar(&o.Server, "server", "h100", "server id (see 'mtlsplit hw servers'); a list for more tiers: edge-server,cloud")
 	fs.StringVar(&o.Network, "network", "4g", "network id (see 'mtlsplit hw networks'); a list with one network per hop for more tiers")
@@ -252,20 +252,42 @@ func (o *ProblemOptions) constraints(p *optimizer.Problem) error {
 	return nil
 }
 
+// maxTasks bounds --tasks: the exhaustive search tries every placement of
+// the heads at the end of the backbone, 2^16 of them at 16 tasks.
+const maxTasks = 16
+
+// The bounds of --input and --tasks, for help texts.
+var (
+	inputHelp   = fmt.Sprintf("square input size in pixels (1 to %d)", model.MaxInputSize)
+	tasksLimits = fmt.Sprintf("at most %d tasks of 1 to %d classes", maxTasks, model.MaxClasses)
+)
+
 // parseTasks parses "8,4" into class counts.
 func parseTasks(s string) ([]int, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
+	fields := strings.Split(s, ",")
+	if len(fields) > maxTasks {
+		return nil, fmt.Errorf("--tasks %q names %d tasks: at most %d (the search tries all 2^tasks placements of the heads)", s, len(fields), maxTasks)
+	}
 	var out []int
-	for _, f := range strings.Split(s, ",") {
+	for _, f := range fields {
 		k, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || k < 1 {
-			return nil, fmt.Errorf("--tasks %q: each task is a positive number of classes, e.g. --tasks 8,4", s)
+		if err != nil || k < 1 || k > model.MaxClasses {
+			return nil, fmt.Errorf("--tasks %q: each task is a number of classes from 1 to %d, e.g. --tasks 8,4", s, model.MaxClasses)
 		}
 		out = append(out, k)
 	}
 	return out, nil
+}
+
+// checkInput bounds --input for zoo models (ONNX files fix their own).
+func checkInput(size int) error {
+	if size < 1 || size > model.MaxInputSize {
+		return fmt.Errorf("--input %d: zoo models take square inputs of 1 to %d px", size, model.MaxInputSize)
+	}
+	return nil
 }
 
 func parseFloats(s, flag string) ([]float64, error) {
@@ -320,6 +342,9 @@ func measuredLatency(path string, g *model.Graph, d hwprofiles.Device) (*profile
 // heads on its output.
 func loadGraph(name string, size int, tasks []int) (*model.Graph, error) {
 	if !strings.HasSuffix(strings.ToLower(name), ".onnx") {
+		if err := checkInput(size); err != nil {
+			return nil, err
+		}
 		return model.New(name, size, tasks)
 	}
 	im, err := onnx.Load(name)

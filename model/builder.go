@@ -1,15 +1,26 @@
 package model
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Builder assembles a Graph node by node, computing shapes, params and MACs
 // as it goes. It keeps the first error; later calls are no-ops and Build
 // returns that error.
+//
+// Every count is checked against what an int64 holds (MaxElems, MaxOps):
+// a graph too large to count is an error naming the node, never a
+// wrapped-around number.
 type Builder struct {
 	g     Graph
 	err   error
 	block int
 	task  int
+	// Totals over the nodes so far, kept within MaxElems and MaxOps so that
+	// any sum a later stage makes of them (block totals, live bytes,
+	// weights on a side) fits too.
+	elems, params, macs int64
 }
 
 // NewBuilder starts a graph whose input is one [C, size, size] image.
@@ -21,8 +32,60 @@ func NewBuilder(name string, channels, size int) *Builder {
 	if channels < 1 || size < 1 {
 		b.err = fmt.Errorf("input shape [%d %d %d] must be positive", channels, size, size)
 	}
-	b.g.Nodes = []Node{{ID: 0, Name: "input", Op: OpInput, Block: -1, Task: -1, OutShape: b.g.Input}}
+	input := Node{ID: 0, Name: "input", Op: OpInput, Block: -1, Task: -1, OutShape: b.g.Input}
+	if b.err == nil {
+		b.count(&input)
+	}
+	b.g.Nodes = []Node{input}
 	return b
+}
+
+// resume continues building g (adding heads to an imported graph).
+func resume(g Graph) *Builder {
+	b := &Builder{g: g, block: -1, task: -1}
+	for i := range g.Nodes {
+		b.count(&g.Nodes[i])
+	}
+	return b
+}
+
+// elemsOf is the number of elements of shape s at node lbl, failing when
+// it cannot be counted.
+func (b *Builder) elemsOf(lbl nodeLabel, s Shape) (int64, bool) {
+	n, f, ok := int64(1), 1.0, true
+	for _, d := range s {
+		n, f, ok = times(MaxElems, n, f, ok, int64(d))
+	}
+	if !ok {
+		b.fail(limitError(lbl, fmt.Sprintf("its output %v", s), f, "elements", MaxElems))
+	}
+	return n, ok
+}
+
+// count adds node n to the graph's totals, failing when they would not fit.
+func (b *Builder) count(n *Node) bool {
+	lbl := label(n.Op, n.Name)
+	elems, ok := b.elemsOf(lbl, n.OutShape)
+	if !ok {
+		return false
+	}
+	for _, t := range []struct {
+		total      *int64
+		add, limit int64
+		what, unit string
+	}{
+		{&b.elems, elems, MaxElems, "the graph's activations", "elements"},
+		{&b.params, n.Params, MaxElems, "the graph's parameters", "parameters"},
+		{&b.macs, n.MACs, MaxOps, "the graph's MACs", "MACs"},
+	} {
+		v, ok := sum(t.limit, *t.total, t.add)
+		if !ok {
+			b.fail(limitError(lbl, t.what, float64(*t.total)+float64(t.add), t.unit, t.limit))
+			return false
+		}
+		*t.total = v
+	}
+	return true
 }
 
 // Input is the ID of the input node.
@@ -47,7 +110,7 @@ func (b *Builder) closeBlock() {
 	}
 	blk.OutShape = b.g.Nodes[blk.Output].OutShape
 	for _, n := range b.g.Nodes[blk.First : blk.Output+1] {
-		blk.Params += n.Params
+		blk.Params += n.Params // within the graph's checked totals
 		blk.MACs += n.MACs
 	}
 	b.block = -1
@@ -98,14 +161,18 @@ func (b *Builder) add(n Node) int {
 	}
 	n.ID = len(b.g.Nodes)
 	n.Block, n.Task = b.block, b.task
+	if b.task < 0 && b.block < 0 {
+		b.fail(fmt.Errorf("%s %q added outside any block", n.Op, n.Name))
+		return -1
+	}
+	if !b.count(&n) {
+		return -1
+	}
 	if b.task >= 0 {
 		n.Block = -1
 		b.g.Heads[b.task].Nodes = append(b.g.Heads[b.task].Nodes, n.ID)
 		b.g.Heads[b.task].Params += n.Params
 		b.g.Heads[b.task].MACs += n.MACs
-	} else if b.block < 0 {
-		b.fail(fmt.Errorf("%s %q added outside any block", n.Op, n.Name))
-		return -1
 	}
 	b.g.Nodes = append(b.g.Nodes, n)
 	return n.ID
@@ -121,13 +188,21 @@ func (b *Builder) feature(name string, op Op, in int) Shape {
 }
 
 // windowOut is the spatial output size of a sliding window (floor mode);
-// zero or less when the window does not fit.
-func windowOut(in, k, stride, pad, dil int) int {
-	span := in + 2*pad - dil*(k-1) - 1
-	if span < 0 {
-		return 0 // Go's division truncates towards zero; floor would go negative
+// zero when the window does not fit, and ok false when the padded input or
+// the window's reach is too large to count.
+func windowOut(in, k, stride, pad, dil int) (out int, ok bool) {
+	const limit = math.MaxInt64 / 4 // in + 2·pad and the reach never overflow
+	padded, _, ok1 := product(limit, 2, int64(pad))
+	reach, _, ok2 := product(limit, int64(dil), int64(k-1))
+	if !ok1 || !ok2 || int64(in) > limit {
+		return 0, false
 	}
-	return span/stride + 1
+	span := int64(in) + padded - reach - 1
+	if span < 0 {
+		return 0, true // Go's division truncates towards zero; floor would go negative
+	}
+	n := span/int64(stride) + 1
+	return int(n), n <= math.MaxInt
 }
 
 // Conv2d adds a convolution reading node in.
@@ -151,20 +226,57 @@ func (b *Builder) Conv2d(name string, in int, c Conv) int {
 		b.fail(fmt.Errorf("conv %q: channels %d→%d not divisible by groups %d", name, c.InChannels, c.OutChannels, c.Groups))
 		return -1
 	}
-	h := windowOut(s[1], c.Kernel, c.Stride, c.Padding, c.Dilation)
-	w := windowOut(s[2], c.Kernel, c.Stride, c.Padding, c.Dilation)
-	if h < 1 || w < 1 {
-		b.fail(fmt.Errorf("conv %q: input %v too small for kernel %d stride %d", name, s, c.Kernel, c.Stride))
+	lbl := label(OpConv2d, name)
+	h, w, ok := b.window(lbl, s, c.Kernel, c.Stride, c.Padding, c.Dilation)
+	if !ok {
 		return -1
 	}
 	out := Shape{c.OutChannels, h, w}
-	perOut := int64(c.InChannels/c.Groups) * int64(c.Kernel*c.Kernel)
-	params := int64(c.OutChannels) * perOut
-	if c.Bias {
-		params += int64(c.OutChannels)
+	elems, ok := b.elemsOf(lbl, out)
+	if !ok {
+		return -1
 	}
-	return b.add(Node{Name: name, Op: OpConv2d, Inputs: []int{in}, Conv: c, OutShape: out,
-		Params: params, MACs: out.Elems() * perOut})
+	// Weights per output value, all weights, and one MAC per weight and
+	// output position.
+	perOut, f, ok := product(MaxElems, int64(c.InChannels/c.Groups), int64(c.Kernel), int64(c.Kernel))
+	if !ok {
+		b.fail(limitError(lbl, "the weights per output", f, "parameters", MaxElems))
+		return -1
+	}
+	weights, f, ok := product(MaxElems, int64(c.OutChannels), perOut)
+	if !ok {
+		b.fail(limitError(lbl, "the weights", f, "parameters", MaxElems))
+		return -1
+	}
+	params := weights
+	if c.Bias {
+		if params, ok = sum(MaxElems, weights, int64(c.OutChannels)); !ok {
+			b.fail(limitError(lbl, "the weights and biases", float64(weights)+float64(c.OutChannels), "parameters", MaxElems))
+			return -1
+		}
+	}
+	macs, f, ok := product(MaxOps, elems, perOut)
+	if !ok {
+		b.fail(limitError(lbl, "its work", f, "MACs", MaxOps))
+		return -1
+	}
+	return b.add(Node{Name: name, Op: OpConv2d, Inputs: []int{in}, Conv: c, OutShape: out, Params: params, MACs: macs})
+}
+
+// window is the output height and width of a sliding window over the
+// [C H W] input s, failing when it does not fit or cannot be counted.
+func (b *Builder) window(lbl nodeLabel, s Shape, kernel, stride, pad, dil int) (h, w int, ok bool) {
+	h, okH := windowOut(s[1], kernel, stride, pad, dil)
+	w, okW := windowOut(s[2], kernel, stride, pad, dil)
+	switch {
+	case !okH || !okW:
+		b.fail(fmt.Errorf("%s: kernel %d, stride %d, padding %d, dilation %d on input %v are too large to count", lbl, kernel, stride, pad, dil, s))
+		return 0, 0, false
+	case h < 1 || w < 1:
+		b.fail(fmt.Errorf("%s: input %v too small for kernel %d stride %d", lbl, s, kernel, stride))
+		return 0, 0, false
+	}
+	return h, w, true
 }
 
 // BatchNorm2d adds batch normalization (weight and bias are parameters; the
@@ -175,7 +287,7 @@ func (b *Builder) BatchNorm2d(name string, in int, eps float64) int {
 		return -1
 	}
 	return b.add(Node{Name: name, Op: OpBatchNorm2d, Inputs: []int{in}, Eps: eps, OutShape: s,
-		Params: 2 * int64(s[0]), ElementwiseOps: s.Elems()})
+		Params: 2 * int64(s[0]), ElementwiseOps: s.Elems()}) // C ≤ its input's elements ≤ MaxElems
 }
 
 // Activation adds an elementwise activation (ReLU, Hardswish, SiLU, ...).
@@ -212,16 +324,24 @@ func (b *Builder) pool(name string, op Op, in, kernel, stride, pad int) int {
 		b.fail(fmt.Errorf("%s %q: kernel %d, stride %d, padding %d invalid", op, name, kernel, stride, pad))
 		return -1
 	}
-	h := windowOut(s[1], kernel, stride, pad, 1)
-	w := windowOut(s[2], kernel, stride, pad, 1)
-	if h < 1 || w < 1 {
-		b.fail(fmt.Errorf("%s %q: input %v too small for kernel %d", op, name, s, kernel))
+	lbl := label(op, name)
+	h, w, ok := b.window(lbl, s, kernel, stride, pad, 1)
+	if !ok {
 		return -1
 	}
 	out := Shape{s[0], h, w}
+	elems, ok := b.elemsOf(lbl, out)
+	if !ok {
+		return -1
+	}
+	ops, f, ok := product(MaxOps, elems, int64(kernel), int64(kernel))
+	if !ok {
+		b.fail(limitError(lbl, "its work", f, "operations", MaxOps))
+		return -1
+	}
 	return b.add(Node{Name: name, Op: op, Inputs: []int{in},
 		Conv:     Conv{InChannels: s[0], OutChannels: s[0], Kernel: kernel, Stride: stride, Padding: pad, Dilation: 1, Groups: s[0]},
-		OutShape: out, ElementwiseOps: out.Elems() * int64(kernel*kernel)})
+		OutShape: out, ElementwiseOps: ops})
 }
 
 // AdaptiveAvgPool2d adds adaptive average pooling to size×size.
@@ -248,10 +368,17 @@ func (b *Builder) Linear(name string, in, outFeatures int, bias bool) int {
 		b.fail(fmt.Errorf("linear %q needs a flat input and positive out features, got %v → %d", name, s, outFeatures))
 		return -1
 	}
-	params := int64(s[0]) * int64(outFeatures)
-	macs := params
+	macs, f, ok := product(MaxElems, int64(s[0]), int64(outFeatures))
+	if !ok {
+		b.fail(limitError(label(OpLinear, name), "the weights", f, "parameters", MaxElems))
+		return -1
+	}
+	params := macs
 	if bias {
-		params += int64(outFeatures)
+		if params, ok = sum(MaxElems, macs, int64(outFeatures)); !ok {
+			b.fail(limitError(label(OpLinear, name), "the weights and biases", float64(macs)+float64(outFeatures), "parameters", MaxElems))
+			return -1
+		}
 	}
 	return b.add(Node{Name: name, Op: OpLinear, Inputs: []int{in}, Features: outFeatures,
 		Conv: Conv{InChannels: s[0], OutChannels: outFeatures, Bias: bias}, OutShape: Shape{outFeatures}, Params: params, MACs: macs})
@@ -277,7 +404,12 @@ func (b *Builder) Flatten(name string, in int) int {
 	if s == nil {
 		return -1
 	}
-	return b.add(Node{Name: name, Op: OpFlatten, Inputs: []int{in}, OutShape: Shape{int(s.Elems())}})
+	n := s.Elems() // ≤ MaxElems: counted when its producer was added
+	if n > math.MaxInt {
+		b.fail(limitError(label(OpFlatten, name), "the flat length", float64(n), "elements", math.MaxInt))
+		return -1
+	}
+	return b.add(Node{Name: name, Op: OpFlatten, Inputs: []int{in}, OutShape: Shape{int(n)}})
 }
 
 // Add is the residual sum of two tensors of equal shape.
@@ -328,7 +460,12 @@ func (b *Builder) Concat(name string, ins ...int) int {
 			b.fail(fmt.Errorf("concat %q: cannot join %v and %v", name, out, s))
 			return -1
 		}
-		out[0] += s[0]
+		c, ok := sum(math.MaxInt, int64(out[0]), int64(s[0]))
+		if !ok {
+			b.fail(limitError(label(OpConcat, name), "the channels", float64(out[0])+float64(s[0]), "channels", math.MaxInt))
+			return -1
+		}
+		out[0] = int(c)
 	}
 	return b.add(Node{Name: name, Op: OpConcat, Inputs: append([]int(nil), ins...), OutShape: out})
 }

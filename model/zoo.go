@@ -45,18 +45,28 @@ func New(name string, size int, tasks []int) (*Graph, error) {
 	if !ok {
 		return nil, &UnknownModelError{Name: name}
 	}
-	if size < 1 {
-		return nil, fmt.Errorf("input size %d must be positive", size)
+	if size < 1 || size > MaxInputSize {
+		return nil, fmt.Errorf("input size %d px: the zoo builds square inputs of 1 to %d px", size, MaxInputSize)
+	}
+	if err := checkClasses(tasks); err != nil {
+		return nil, err
 	}
 	b := NewBuilder(name, 3, size)
 	build(b)
 	for i, k := range tasks {
-		if k < 1 {
-			return nil, fmt.Errorf("task %d has %d classes; need at least 1", i+1, k)
-		}
 		AddHead(b, fmt.Sprintf("task%d", i+1), k)
 	}
 	return b.Build()
+}
+
+// checkClasses requires 1 to MaxClasses classes per task.
+func checkClasses(tasks []int) error {
+	for i, k := range tasks {
+		if k < 1 || k > MaxClasses {
+			return fmt.Errorf("task %d has %d classes; a head has 1 to %d", i+1, k, MaxClasses)
+		}
+	}
+	return nil
 }
 
 // AddHead appends the MTL-Split task head, Linear(C·h·w → 256) → Dropout(0.1)
@@ -123,11 +133,11 @@ func WithHeads(g *Graph, tasks []int) (*Graph, error) {
 	c := *g
 	c.Nodes = append([]Node(nil), g.Nodes...)
 	c.Blocks = append([]Block(nil), g.Blocks...)
-	b := &Builder{g: c, block: -1, task: -1}
+	if err := checkClasses(tasks); err != nil {
+		return nil, err
+	}
+	b := resume(c)
 	for i, k := range tasks {
-		if k < 1 {
-			return nil, fmt.Errorf("task %d has %d classes; need at least 1", i+1, k)
-		}
 		AddHead(b, fmt.Sprintf("task%d", i+1), k)
 	}
 	return b.Build()

@@ -74,7 +74,7 @@ func (p *Problem) tensorBytes(u *units, i int, e codec.Encoding) (int64, bool) {
 	if !e.Compressed() {
 		return e.Bytes(u.elems[i]), true
 	}
-	k := p.cutIndex(u.cut[i])
+	k := u.cutAt[i]
 	for t := range p.numTiers() {
 		l := p.side(t).Latency
 		if k > 0 && k < len(l.CutBytes) && l.CutBytes[k] != nil {
@@ -84,16 +84,6 @@ func (p *Problem) tensorBytes(u *units, i int, e codec.Encoding) (int64, bool) {
 		}
 	}
 	return 0, false
-}
-
-// cutIndex is the index of a block-boundary cut by name (0: none).
-func (p *Problem) cutIndex(name string) int {
-	for i, b := range p.Graph.Blocks {
-		if b.Name == name {
-			return i + 1
-		}
-	}
-	return 0
 }
 
 // codecMS is the time to encode (or decode) elems values in e on a side:
@@ -119,68 +109,142 @@ const msPerMbps = 8.0 / 1e3
 // resultBytes is the size of a task's output (fp32 logits).
 func resultBytes(classes int) int64 { return 4 * int64(classes) }
 
-// newCandidate precomputes the affine costs of a block-level choice.
+// newCandidate precomputes the affine costs of a block-level choice by
+// placing every unit: the reference the block space's O(tasks) candidates
+// are tested against, and what the baselines use.
 func (p *Problem) newCandidate(u *units, c Choice, order int) candidate {
 	pl := u.placementOf(c, p.numTiers())
+	c = withCutTensor(p, u, c)
+	return p.candidateOf(u, pl, c, order)
+}
+
+// withCutTensor fills in the one tensor a block-level choice sends.
+func withCutTensor(p *Problem, u *units, c Choice) Choice {
 	if c.Sends() && c.Tensors == nil {
 		nodes := u.nodes[c.Cut]
 		n, _ := p.tensorBytes(u, c.Cut, c.Encoding)
 		c.Tensors = []CutTensor{{Name: u.name[c.Cut], Node: nodes[len(nodes)-1], Hop: 1, Encoding: c.Encoding, Bytes: n}}
 	}
-	return p.candidateOf(u, pl, c, order)
+	return c
 }
 
-// candidateOf precomputes the affine costs of a placement. Each tier runs
-// its units, decodes what arrives and encodes what it sends on; it sends on
-// once all but the heads of its own tasks are done, and returns its tasks'
-// results once everything it runs is done. The device runs the heads of its
-// tasks one after another, in task order, after sending. A hop costs half
-// its RTT each way plus bytes over its uplink (results over its downlink);
-// only the device's uplink is a variable of the sweep.
-func (p *Problem) candidateOf(u *units, pl Placement, c Choice, order int) candidate {
-	cd := candidate{Choice: c, order: order, placement: pl}
-	nk, nt := p.numTiers(), len(u.heads)
-	work := make([]float64, nk)     // everything tier k runs
-	own := make([]float64, nk)      // tier k's part of heads whose result it gives
-	upBytes := make([]int64, nk)    // bytes over hop h (into tier h)
-	resBytes := make([]int64, nk)   // results back over hop h
-	edgeTask := make([]float64, nt) // device time of the device's tasks
+// load is what a placement puts on each tier and hop: all the timing of a
+// candidate depends on, so that a block-level choice can be costed from
+// prefix sums without placing every unit.
+type load struct {
+	work     []float64 // per tier: everything it runs, codecs included
+	own      []float64 // per tier: its part of the heads whose result it gives
+	upBytes  []int64   // per hop h (index h, into tier h): bytes sent
+	resBytes []int64   // per hop h: results returned over it
+	edgeTask []float64 // per task finished on the device: its device time
+	headTier []int     // per task: the tier giving its result
+	sent     []sent    // every tensor crossing a hop
+}
+
+// sent is unit's output crossing hop (into tier hop) in encoding enc.
+type sent struct {
+	unit, hop int
+	enc       codec.Encoding
+}
+
+func newLoad(tiers, tasks int) load {
+	return load{work: make([]float64, tiers), own: make([]float64, tiers), upBytes: make([]int64, tiers),
+		resBytes: make([]int64, tiers), edgeTask: make([]float64, tasks), headTier: make([]int, tasks)}
+}
+
+// send puts unit i's output on hop h in encoding e: its bytes, encoding on
+// the tier before and decoding on the tier after.
+func (ld *load) send(p *Problem, u *units, i, h int, e codec.Encoding) {
+	n, _ := p.tensorBytes(u, i, e)
+	ld.upBytes[h] += n
+	ld.work[h-1] += codecMS(p.side(h-1), e, u.elems[i], false)
+	ld.work[h] += codecMS(p.side(h), e, u.elems[i], true)
+	ld.sent = append(ld.sent, sent{unit: i, hop: h, enc: e})
+}
+
+// headPart adds ms of task t's head run on tier k, the tier giving its
+// result.
+func (ld *load) headPart(t, k int, ms float64) {
+	ld.own[k] += ms
+	if k == 0 {
+		ld.edgeTask[t] += ms
+	}
+}
+
+// result records that task t's result comes from tier k and returns over
+// every hop back to the device.
+func (ld *load) result(p *Problem, t, k int) {
+	ld.headTier[t] = k
+	for h := 1; h <= k; h++ {
+		ld.resBytes[h] += resultBytes(p.Graph.Heads[t].Classes)
+	}
+}
+
+// loadOf tallies a placement unit by unit.
+func (p *Problem) loadOf(u *units, pl Placement) load {
+	nk := p.numTiers()
+	ld := newLoad(nk, len(u.heads))
 	for i := range u.name {
 		k := pl.Tier[i]
-		work[k] += u.ms[k][i]
+		ld.work[k] += u.ms[k][i]
 		for h := 1; h < nk; h++ {
-			e := pl.Encoding[i][h-1]
-			if e == "" {
-				continue
+			if e := pl.Encoding[i][h-1]; e != "" {
+				ld.send(p, u, i, h, e)
 			}
-			n, _ := p.tensorBytes(u, i, e)
-			upBytes[h] += n
-			work[h-1] += codecMS(p.side(h-1), e, u.elems[i], false)
-			work[h] += codecMS(p.side(h), e, u.elems[i], true)
 		}
 	}
 	for t, hu := range u.heads {
 		k := pl.Tier[u.last(t)]
 		for _, i := range hu {
 			if pl.Tier[i] == k {
-				own[k] += u.ms[k][i]
-				if k == 0 {
-					edgeTask[t] += u.ms[0][i]
-				}
+				ld.headPart(t, k, u.ms[k][i])
 			}
 		}
-		for h := 1; h <= k; h++ {
-			resBytes[h] += resultBytes(p.Graph.Heads[t].Classes)
+		ld.result(p, t, k)
+	}
+	return ld
+}
+
+// candidateOf precomputes the affine costs of a placement.
+func (p *Problem) candidateOf(u *units, pl Placement, c Choice, order int) candidate {
+	cd := p.timed(u, p.loadOf(u, pl), c, order)
+	cd.placement = pl
+	cd.memory = p.memoryOf(u, pl)
+	return cd
+}
+
+// memoryOf is the edge memory of a placement: weights and peak
+// activations of what runs on the device.
+func (p *Problem) memoryOf(u *units, pl Placement) int64 {
+	on := make([]bool, len(p.Graph.Nodes))
+	for i, nodes := range u.nodes {
+		for _, n := range nodes {
+			on[n] = pl.Tier[i] == 0
 		}
 	}
-	cd.bytes = upBytes[1]
-	cd.txPerX = float64(upBytes[1]) * msPerMbps
+	return profile.MemoryBytes(p.Graph, on, p.Edge.Cost.BytesPerElem)
+}
+
+// timed turns a load into a candidate's times, energy, bytes and accuracy
+// (everything but its edge memory). Each tier runs its units, decodes what
+// arrives and encodes what it sends on; it sends on once all but the heads
+// of its own tasks are done, and returns its tasks' results once everything
+// it runs is done. The device runs the heads of its tasks one after
+// another, in task order, after sending. A hop costs half its RTT each way
+// plus bytes over its uplink (results over its downlink); only the
+// device's uplink is a variable of the sweep.
+func (p *Problem) timed(u *units, ld load, c Choice, order int) candidate {
+	cd := candidate{Choice: c, order: order}
+	nk, nt := p.numTiers(), len(u.heads)
+	work, own := ld.work, ld.own
+	cd.bytes = ld.upBytes[1]
+	cd.txPerX = float64(ld.upBytes[1]) * msPerMbps
 	cd.edgeMS = work[0]
 	// start is when tier k has all it needs (a + b·x), back the way home.
 	start := make([]line, nk)
 	back := make([]float64, nk)
 	for h := 1; h < nk; h++ {
-		if upBytes[h] == 0 {
+		if ld.upBytes[h] == 0 {
 			break
 		}
 		n := p.hop(h)
@@ -188,33 +252,26 @@ func (p *Problem) candidateOf(u *units, pl Placement, c Choice, order int) candi
 		if h == 1 {
 			up.b = cd.txPerX
 		} else {
-			up.a += float64(upBytes[h]) * msPerMbps / n.UplinkMbps
+			up.a += float64(ld.upBytes[h]) * msPerMbps / n.UplinkMbps
 		}
 		start[h] = line{start[h-1].a + work[h-1] - own[h-1] + up.a, start[h-1].b + up.b}
-		back[h] = back[h-1] + n.RTTMS/2 + float64(resBytes[h])*msPerMbps/n.DownlinkMbps
+		back[h] = back[h-1] + n.RTTMS/2 + float64(ld.resBytes[h])*msPerMbps/n.DownlinkMbps
 		cd.serverMS += work[h]
 		cd.fixedNetMS += up.a + back[h] - back[h-1]
 	}
 	done := work[0] - own[0]
 	cd.tasks = make([]line, nt)
 	for t := range u.heads {
-		k := pl.Tier[u.last(t)]
+		k := ld.headTier[t]
 		if k == 0 {
-			done += edgeTask[t]
+			done += ld.edgeTask[t]
 			cd.tasks[t] = line{done, 0}
 			continue
 		}
 		cd.tasks[t] = line{start[k].a + work[k] + back[k], start[k].b}
 	}
 	cd.energy = line{p.Edge.ActivePowerW * cd.edgeMS, p.Network.TxPowerW * cd.txPerX}
-	cd.accuracy = p.taskAccuracy(u, pl)
-	on := make([]bool, len(p.Graph.Nodes))
-	for i, nodes := range u.nodes {
-		for _, n := range nodes {
-			on[n] = pl.Tier[i] == 0
-		}
-	}
-	cd.memory = profile.MemoryBytes(p.Graph, on, p.Edge.Cost.BytesPerElem)
+	cd.accuracy = p.taskAccuracy(u, ld.headTier, ld.sent)
 	return cd
 }
 
@@ -224,7 +281,7 @@ func (p *Problem) candidateOf(u *units, pl Placement, c Choice, order int) candi
 // (or the raw image) is lossless: native accuracy unless the table says
 // otherwise; a lossy tensor off the block boundaries has no measured
 // accuracy.
-func (p *Problem) taskAccuracy(u *units, pl Placement) []float64 {
+func (p *Problem) taskAccuracy(u *units, headTier []int, crossed []sent) []float64 {
 	acc := make([]float64, len(u.heads))
 	for t, h := range p.Graph.Heads {
 		acc[t] = math.NaN()
@@ -232,29 +289,27 @@ func (p *Problem) taskAccuracy(u *units, pl Placement) []float64 {
 			continue
 		}
 		native, hasNative := p.Accuracy.Native(h.Task)
-		if pl.Tier[u.last(t)] == 0 {
+		if headTier[t] == 0 {
 			if hasNative {
 				acc[t] = native
 			}
 			continue
 		}
 		worst := math.Inf(1)
-		for i, encs := range pl.Encoding {
-			for _, e := range encs {
-				if e == "" || math.IsNaN(worst) {
-					continue
-				}
-				e := e.Base() // the lossless stage changes nothing
-				a, ok := p.Accuracy.Accuracy(h.Task, u.cut[i], e)
-				if !ok && (e == codec.FP32 || e == codec.Raw) && hasNative {
-					a, ok = native, true
-				}
-				if !ok {
-					worst = math.NaN()
-					continue
-				}
-				worst = min(worst, a)
+		for _, s := range crossed {
+			if math.IsNaN(worst) {
+				break
 			}
+			e := s.enc.Base() // the lossless stage changes nothing
+			a, ok := p.Accuracy.Accuracy(h.Task, u.cut[s.unit], e)
+			if !ok && (e == codec.FP32 || e == codec.Raw) && hasNative {
+				a, ok = native, true
+			}
+			if !ok {
+				worst = math.NaN()
+				continue
+			}
+			worst = min(worst, a)
 		}
 		if !math.IsInf(worst, 1) {
 			acc[t] = worst

@@ -429,12 +429,13 @@ func (p *Problem) layerStart(f *formulation, x float64) []float64 {
 		return nil
 	}
 	bu := p.units(BlockLevel)
+	bpl := bu.placementOf(best.Choice, 2)
 	pl := newPlacement(len(f.u.name), 2)
 	for i, nodes := range bu.nodes {
 		for _, n := range nodes {
-			pl.Tier[n] = best.placement.Tier[i]
+			pl.Tier[n] = bpl.Tier[i]
 		}
-		if e := best.placement.Encoding[i][0]; e != "" {
+		if e := bpl.Encoding[i][0]; e != "" {
 			pl.Encoding[nodes[len(nodes)-1]][0] = e
 		}
 	}

@@ -289,7 +289,7 @@ func (p *Problem) evaluate(cd *candidate, x float64) Evaluated {
 // pareto keeps the feasible choices not dominated on (latency, bytes,
 // lowest accuracy), fastest first.
 func (p *Problem) pareto(feasible []*candidate, x float64) []Evaluated {
-	var pts []Evaluated
+	pts := make([]Evaluated, 0, len(feasible))
 	for _, cd := range feasible {
 		if p.deadlineX(cd) >= x {
 			pts = append(pts, p.evaluate(cd, x))
@@ -302,22 +302,14 @@ func (p *Problem) pareto(feasible []*candidate, x float64) []Evaluated {
 		}
 		return a
 	}
-	dominates := func(a, b Evaluated) bool {
-		ge := a.Cost.TotalMS <= b.Cost.TotalMS && a.Cost.Bytes <= b.Cost.Bytes && acc(a) >= acc(b)
-		gt := a.Cost.TotalMS < b.Cost.TotalMS || a.Cost.Bytes < b.Cost.Bytes || acc(a) > acc(b)
-		return ge && gt
+	ms, bytes, accs := make([]float64, len(pts)), make([]int64, len(pts)), make([]float64, len(pts))
+	for i, e := range pts {
+		ms[i], bytes[i], accs[i] = e.Cost.TotalMS, e.Cost.Bytes, acc(e)
 	}
 	var front []Evaluated
-	for i, a := range pts {
-		dominated := false
-		for j, b := range pts {
-			if i != j && dominates(b, a) {
-				dominated = true
-				break
-			}
-		}
-		if !dominated {
-			front = append(front, a)
+	for i, keep := range nonDominated(ms, bytes, accs) {
+		if keep {
+			front = append(front, pts[i])
 		}
 	}
 	sort.SliceStable(front, func(i, j int) bool { return front[i].Cost.TotalMS < front[j].Cost.TotalMS })

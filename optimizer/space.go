@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/mtlsplit/mtlsplit/codec"
+	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
 
@@ -17,7 +18,7 @@ func (p *Problem) choices() []Choice {
 	g := p.Graph
 	cuts := profile.Cuts(g)
 	nt, nb := len(g.Heads), len(g.Blocks)
-	var out []Choice
+	out := make([]Choice, 0, (len(cuts)+1<<nt)*len(p.Encodings)) // a bound: no regrowing
 	for _, cut := range cuts {
 		encs := p.Encodings
 		if cut.Index == 0 {
@@ -73,18 +74,148 @@ func (p *Problem) violation(cd *candidate) string {
 // candidates builds every choice and splits them into those meeting the
 // static constraints and all of them (for diagnosis and baselines).
 func (p *Problem) candidates() (feasible, all []*candidate) {
-	u := p.units(BlockLevel)
+	s := p.newBlockSpace()
 	for i, c := range p.choices() {
-		if _, ok := p.tensorBytes(u, c.Cut, c.Encoding); c.Sends() && !ok {
+		if _, ok := p.tensorBytes(s.u, c.Cut, c.Encoding); c.Sends() && !ok {
 			continue // a lossless stage with no measured size at this cut
 		}
-		cd := p.newCandidate(u, c, i)
+		cd := s.candidate(c, i)
 		all = append(all, &cd)
 		if p.violation(&cd) == "" {
 			feasible = append(feasible, &cd)
 		}
 	}
 	return feasible, all
+}
+
+// blockSpace holds what every block-level candidate shares, so that one
+// costs O(tasks) rather than O(graph): sums of latency over the blocks
+// before and after each cut, and the edge memory of running the blocks
+// before each cut. Its candidates equal newCandidate's (tested) but carry
+// no placement.
+type blockSpace struct {
+	p *Problem
+	u *units
+	// edgeTo[k] is the device's time for units 0..k (the input and the
+	// first k blocks); serverFrom[k] the server's for units k..nb.
+	edgeTo, serverFrom []float64
+	// memory[k] is the edge memory (weights + peak activations) of the
+	// first k blocks with every head on the server; −1 where the boundary
+	// after block k is not a single-tensor cut, so that running the blocks
+	// alone frees tensors earlier than the whole backbone does.
+	memory []int64
+	// otherMemory is the edge memory of the other choices, by cut and
+	// head placement.
+	otherMemory map[string]int64
+}
+
+func (p *Problem) newBlockSpace() *blockSpace {
+	u := p.units(BlockLevel)
+	nb := len(p.Graph.Blocks)
+	s := &blockSpace{p: p, u: u, edgeTo: make([]float64, nb+1), serverFrom: make([]float64, nb+2), otherMemory: map[string]int64{}}
+	for k := range nb + 1 {
+		s.edgeTo[k] = u.ms[0][k]
+		if k > 0 {
+			s.edgeTo[k] += s.edgeTo[k-1]
+		}
+	}
+	for k := nb; k >= 0; k-- {
+		s.serverFrom[k] = s.serverFrom[k+1] + u.ms[1][k]
+	}
+	s.memory = prefixMemory(p.Graph, p.Edge.Cost.BytesPerElem)
+	return s
+}
+
+// prefixMemory is, for every k, the edge memory of running the input and
+// the first k blocks (see blockSpace.memory), from one sweep over the
+// backbone in topological order with last-use indices: before a
+// single-tensor boundary, every tensor dies exactly where it dies in the
+// whole backbone, so the prefix's peak is the running maximum of the
+// backbone's live bytes.
+func prefixMemory(g *model.Graph, bytesPerElem int) []int64 {
+	nb := len(g.Blocks)
+	out := make([]int64, nb+1)
+	on := make([]bool, len(g.Nodes))
+	lastUse := make([]int, len(g.Nodes))
+	for _, n := range g.Nodes {
+		on[n.ID] = n.Task < 0
+		lastUse[n.ID] = n.ID
+		for _, in := range n.Inputs {
+			if on[n.ID] {
+				lastUse[in] = max(lastUse[in], n.ID)
+			}
+		}
+	}
+	live := profile.LiveBytes(g, on, bytesPerElem)
+	var weights, peak int64
+	reach := 0 // the latest last use of the tensors swept so far
+	next := 0  // the next node to sweep
+	for k := range nb + 1 {
+		end := 0 // the last node of the prefix
+		if k > 0 {
+			b := g.Blocks[k-1]
+			end = b.Output
+			if b.First != next { // blocks not contiguous: no prefix sums
+				out[k] = -1
+				continue
+			}
+		}
+		single := true
+		for ; next <= end; next++ {
+			if next == end {
+				single = reach <= end // nothing made before the cut is read after it
+			}
+			weights += g.Nodes[next].Params * int64(bytesPerElem)
+			peak = max(peak, live[next])
+			reach = max(reach, lastUse[next])
+		}
+		out[k] = weights + peak
+		if !single {
+			out[k] = -1
+		}
+	}
+	return out
+}
+
+// candidate is a block-level choice costed from the shared sums: the cut
+// tensor, the blocks on each side and each head.
+func (s *blockSpace) candidate(c Choice, order int) candidate {
+	p, u := s.p, s.u
+	ld := newLoad(p.numTiers(), len(u.heads))
+	ld.work[0] = s.edgeTo[c.Cut]
+	ld.work[1] = s.serverFrom[c.Cut+1]
+	if c.Sends() {
+		ld.send(p, u, c.Cut, 1, c.Encoding)
+	}
+	mask := make([]byte, len(u.heads))
+	onEdge := false
+	for t, hu := range u.heads {
+		k := 1
+		if c.HeadsOnEdge[t] {
+			k, mask[t], onEdge = 0, 'E', true
+		}
+		for _, i := range hu {
+			ld.work[k] += u.ms[k][i]
+			ld.headPart(t, k, u.ms[k][i])
+		}
+		ld.result(p, t, k)
+	}
+	cd := p.timed(u, ld, withCutTensor(p, u, c), order)
+	if !onEdge && s.memory[c.Cut] >= 0 {
+		cd.memory = s.memory[c.Cut]
+		return cd
+	}
+	// Heads on the edge, or a boundary that is not a single-tensor cut: a
+	// pass over the graph, once per cut and head placement (the encoding
+	// does not change the memory).
+	key := itoa(c.Cut) + "/" + string(mask)
+	m, ok := s.otherMemory[key]
+	if !ok {
+		m = p.memoryOf(u, u.placementOf(c, p.numTiers()))
+		s.otherMemory[key] = m
+	}
+	cd.memory = m
+	return cd
 }
 
 // InfeasibleError says which constraint cannot be met and the best value

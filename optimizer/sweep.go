@@ -74,11 +74,11 @@ func (p *Problem) sweep(cands []*candidate, fromMbps, toMbps float64) ([]Segment
 		lines []line
 		limit float64 // deadline: feasible for x ≤ limit
 	}
-	fns := make([]fn, len(cands))
+	var fns []fn
 	cuts := []float64{xl, xr}
-	for i, cd := range cands {
+	for _, cd := range p.unbeaten(cands, xr) {
 		f := fn{cd: cd, lines: dedupe(p.objective(cd)), limit: p.deadlineX(cd)}
-		fns[i] = f
+		fns = append(fns, f)
 		if f.limit > xl && f.limit < xr {
 			cuts = append(cuts, f.limit)
 		}
@@ -111,6 +111,65 @@ func (p *Problem) sweep(cands []*candidate, fromMbps, toMbps float64) ([]Segment
 		segs = append(segs, p.envelope(live, lines, u, v)...)
 	}
 	return inMbps(merge(segs), fromMbps, toMbps), nil
+}
+
+// unbeaten drops the candidates that lose to another everywhere in
+// x ∈ (0, xr], so that each deadline limit does not cost a pass over all of
+// them: c loses to d when both are a single line of the same slope, d is
+// feasible wherever c is (a later deadline limit), lies no higher, and wins
+// the tie-break of pick where their values tie (the earlier candidate) or
+// lies lower by more than the tie tolerance even at xr. Many candidates
+// share a slope (cuts of one tensor size in one encoding); the others are
+// kept.
+func (p *Problem) unbeaten(cands []*candidate, xr float64) []*candidate {
+	type single struct {
+		cd    *candidate
+		l     line
+		limit float64
+	}
+	bySlope := map[float64][]single{}
+	var out []*candidate
+	for _, cd := range cands {
+		lines := dedupe(p.objective(cd))
+		if len(lines) != 1 {
+			out = append(out, cd)
+			continue
+		}
+		bySlope[lines[0].b] = append(bySlope[lines[0].b], single{cd, lines[0], p.deadlineX(cd)})
+	}
+	for _, group := range bySlope {
+		// By deadline limit (latest first), then by value: every candidate
+		// that may beat one comes before it.
+		sort.Slice(group, func(i, j int) bool {
+			a, b := group[i], group[j]
+			switch {
+			case a.limit != b.limit:
+				return a.limit > b.limit
+			case a.l.a != b.l.a:
+				return a.l.a < b.l.a
+			}
+			return a.cd.order < b.cd.order
+		})
+		var best *single // the lowest line so far (earliest on ties)
+		for i := range group {
+			c := &group[i]
+			if best != nil {
+				gap := c.l.a - best.l.a
+				tol := 2 * eps * (math.Abs(c.l.a) + math.Abs(c.l.b)*xr)
+				if gap >= 0 && (best.cd.order < c.cd.order || gap > tol) {
+					continue // never picked over best
+				}
+			}
+			out = append(out, c.cd)
+			if best == nil || c.l.a < best.l.a || (c.l.a == best.l.a && c.cd.order < best.cd.order) {
+				best = c
+			}
+		}
+	}
+	// The sweep's result does not depend on the order of candidates (ties
+	// go by their order field), but keep it deterministic.
+	sort.Slice(out, func(i, j int) bool { return out[i].order < out[j].order })
+	return out
 }
 
 // envelope walks the lower envelope of one line per candidate over [u, v].

@@ -22,6 +22,13 @@ func zooProblem(t testing.TB, name string, tasks []int, obj Objective) *Problem 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return graphProblem(t, g, obj)
+}
+
+// graphProblem is g on a Jetson-like edge and an H100-like server over 4G,
+// every encoding allowed.
+func graphProblem(t testing.TB, g *model.Graph, obj Objective) *Problem {
+	t.Helper()
 	side := func(n string, cm profile.CostModel, w float64) Side {
 		l, err := cm.Latency(g)
 		if err != nil {

@@ -29,6 +29,7 @@ type units struct {
 	consumers [][]int
 	task      []int    // -1 for the backbone, else the task index
 	cut       []string // block cut name where the output is a block boundary ("input" for unit 0), else ""
+	cutAt     []int    // index of that cut in profile.Cuts (blocks on the edge), 0 where there is none
 	heads     [][]int  // per task: its units in order, the last one giving the result
 }
 
@@ -44,7 +45,7 @@ func (p *Problem) units(gr Granularity) *units {
 		}
 		return out
 	}
-	add := func(name string, nodes []int, ms []float64, elems int64, task int, cut string) int {
+	add := func(name string, nodes []int, ms []float64, elems int64, task int, cut string, cutAt int) int {
 		u.name = append(u.name, name)
 		u.nodes = append(u.nodes, nodes)
 		for k := range u.ms {
@@ -54,6 +55,7 @@ func (p *Problem) units(gr Granularity) *units {
 		u.consumers = append(u.consumers, nil)
 		u.task = append(u.task, task)
 		u.cut = append(u.cut, cut)
+		u.cutAt = append(u.cutAt, cutAt)
 		if task >= 0 {
 			u.heads[task] = append(u.heads[task], len(u.name)-1)
 		}
@@ -68,30 +70,37 @@ func (p *Problem) units(gr Granularity) *units {
 		u.consumers[from] = append(u.consumers[from], to)
 	}
 	if gr == LayerLevel {
-		blockOut := map[int]string{0: profile.InputCut}
-		for _, b := range g.Blocks {
-			blockOut[b.Output] = b.Name
+		blockOut := map[int]int{} // node → blocks up to and including its own
+		for i, b := range g.Blocks {
+			blockOut[b.Output] = i + 1
 		}
 		for _, n := range g.Nodes {
-			id := add(nodeName(n), []int{n.ID}, lat(func(l *profile.Latency) float64 { return l.NodeMS[n.ID] }), n.OutShape.Elems(), n.Task, blockOut[n.ID])
+			cut, k := "", blockOut[n.ID]
+			switch {
+			case n.ID == 0:
+				cut = profile.InputCut
+			case k > 0:
+				cut = g.Blocks[k-1].Name
+			}
+			id := add(nodeName(n), []int{n.ID}, lat(func(l *profile.Latency) float64 { return l.NodeMS[n.ID] }), n.OutShape.Elems(), n.Task, cut, k)
 			for _, in := range n.Inputs {
 				link(in, id)
 			}
 		}
 		return u
 	}
-	add(profile.InputCut, []int{0}, make([]float64, p.numTiers()), g.Input.Elems(), -1, profile.InputCut)
+	add(profile.InputCut, []int{0}, make([]float64, p.numTiers()), g.Input.Elems(), -1, profile.InputCut, 0)
 	for i, b := range g.Blocks {
 		var nodes []int
 		for id := b.First; id <= b.Output; id++ {
 			nodes = append(nodes, id)
 		}
-		id := add(b.Name, nodes, lat(func(l *profile.Latency) float64 { return l.BlockMS[i] }), b.OutShape.Elems(), -1, b.Name)
+		id := add(b.Name, nodes, lat(func(l *profile.Latency) float64 { return l.BlockMS[i] }), b.OutShape.Elems(), -1, b.Name, i+1)
 		link(id-1, id)
 	}
 	last := len(g.Blocks)
 	for t, h := range g.Heads {
-		id := add(h.Task, h.Nodes, lat(func(l *profile.Latency) float64 { return l.HeadMS[t] }), int64(h.Classes), t, "")
+		id := add(h.Task, h.Nodes, lat(func(l *profile.Latency) float64 { return l.HeadMS[t] }), int64(h.Classes), t, "", 0)
 		link(last, id)
 	}
 	return u

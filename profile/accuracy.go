@@ -21,6 +21,7 @@ type AccuracyTable struct {
 	// file and lines place what Check finds in the file read.
 	file  string
 	lines map[string]int
+	native  map[string]float64 // task → its first fp32 entry
 }
 
 // AccuracyEntry is one measured accuracy.
@@ -73,6 +74,7 @@ func (t *AccuracyTable) validate(r *strictyaml.Report) {
 		r.Addf("version", "is %d (want 1)", t.Version)
 	}
 	t.index = map[accKey]float64{}
+	t.native = map[string]float64{}
 	first := map[accKey]int{}
 	for i, e := range t.Entries {
 		path := fmt.Sprintf("entries[%d]", i)
@@ -90,6 +92,9 @@ func (t *AccuracyTable) validate(r *strictyaml.Report) {
 		}
 		first[k] = i
 		t.index[k] = e.Accuracy
+		if _, ok := t.native[e.Task]; !ok && e.Encoding == codec.FP32 {
+			t.native[e.Task] = e.Accuracy
+		}
 	}
 }
 
@@ -135,6 +140,10 @@ func (t *AccuracyTable) Accuracy(task, cut string, e codec.Encoding) (float64, b
 func (t *AccuracyTable) Native(task string) (float64, bool) {
 	if t == nil {
 		return 0, false
+	}
+	if t.native != nil { // a parsed table: the optimizer asks once per candidate
+		a, ok := t.native[task]
+		return a, ok
 	}
 	for _, e := range t.Entries {
 		if e.Task == task && e.Encoding == codec.FP32 {
