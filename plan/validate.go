@@ -6,8 +6,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mtlsplit/mtlsplit/internal/strictyaml"
 	"github.com/mtlsplit/mtlsplit/codec"
+	"github.com/mtlsplit/mtlsplit/internal/strictyaml"
 )
 
 // Validate cross-checks the plan against itself — choice, cut tensors,

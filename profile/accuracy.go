@@ -19,9 +19,9 @@ type AccuracyTable struct {
 	Entries []AccuracyEntry `yaml:"entries"`
 	index   map[accKey]float64
 	// file and lines place what Check finds in the file read.
-	file  string
-	lines map[string]int
-	native  map[string]float64 // task → its first fp32 entry
+	file   string
+	lines  map[string]int
+	native map[string]float64 // task → its first fp32 entry
 }
 
 // AccuracyEntry is one measured accuracy.
