@@ -144,4 +144,3 @@ func TestHumanBytes(t *testing.T) {
 		}
 	}
 }
-
