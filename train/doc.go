@@ -1,0 +1,28 @@
+// Package train trains a model.Graph (backbone + MTL-Split task heads) on
+// the CPU with gorgonia's automatic differentiation, MTL-Split's way: the
+// loss is the sum of the tasks' cross-entropies, the optimizer AdamW (or SGD
+// with momentum) with a StepLR schedule.
+//
+// A Trainer owns every parameter as a float32 slice in PyTorch's layout and
+// builds two gorgonia graphs over the same slices: one in training mode
+// (batch norm on batch statistics, updating its running statistics with
+// momentum 0.1; dropout from a seeded mask) and one in eval mode (running
+// statistics, no dropout). Weights returns an engine.Weights with PyTorch's
+// state_dict names, so the engine runs a trained network directly.
+//
+// Initialisation follows PyTorch's defaults, drawn from a seeded generator
+// (the distribution of PyTorch, not its random stream): conv and linear
+// weights kaiming_uniform(a=√5), i.e. uniform in ±1/√fan_in, their biases
+// uniform in ±1/√fan_in, batch norm weight 1 and bias 0, running mean 0 and
+// variance 1. torchvision's own constructors re-initialise some models
+// (kaiming_normal for resnet and vgg convs); MTL-Split trains from PyTorch's
+// module defaults as far as the heads go, and we use them everywhere.
+//
+// Ops: Conv2d (groups 1), BatchNorm2d, ReLU, MaxPool2d, Add, Flatten,
+// Linear, Dropout — enough for vgg16, vgg16_bn and resnet18. Other ops
+// (grouped and depthwise convolutions, Hardswish, SiLU, squeeze-excitation)
+// are reported as unsupported when a graph is built.
+//
+// The package never plans, profiles or writes ONNX; it never calls
+// gorgonia's Use (choosing a BLAS is for main and tests).
+package train
