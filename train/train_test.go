@@ -11,17 +11,25 @@ import (
 
 // smallGraph is a net with every op the training supports: conv with and
 // without bias, batch norm, ReLU, padded max pooling, a residual add, and
-// two MTL-Split heads.
-func smallGraph(t testing.TB) *model.Graph {
+// two MTL-Split heads; testdata/gen_step.py builds the same in PyTorch.
+func smallGraph(t testing.TB) *model.Graph { return smallGraphAt(t, 12) }
+
+func smallGraphAt(t testing.TB, size int) *model.Graph {
 	t.Helper()
-	b := model.NewBuilder("small", 3, 12)
+	b := model.NewBuilder("small", 3, size)
 	b.Block("stem", "Sequential")
-	x := b.Conv2d("conv", b.Input(), model.Conv{OutChannels: 6, Kernel: 3, Stride: 1, Padding: 1, Bias: true})
+	x := b.Conv2d("conv", b.Input(), model.Conv{OutChannels: 6, Kernel: 3, Stride: 1, Padding: 1})
 	x = b.BatchNorm2d("bn", x, 1e-5)
 	x = b.Activation("relu", model.OpReLU, x)
 	x = b.MaxPool2d("pool", x, 3, 2, 1)
-	b.Block("res", "BasicBlock")
-	y := b.Conv2d("res.conv", x, model.Conv{OutChannels: 6, Kernel: 3, Stride: 1, Padding: 1})
+	b.Block("res", "Sequential")
+	// The biased conv feeds batch norm only through a ReLU and another
+	// conv: a bias whose shift batch norm cancels has zero gradient, and
+	// AdamW's first step turns rounding noise there into full steps of
+	// random sign.
+	y := b.Conv2d("res.conv1", x, model.Conv{OutChannels: 6, Kernel: 3, Stride: 1, Padding: 1, Bias: true})
+	y = b.Activation("res.relu1", model.OpReLU, y)
+	y = b.Conv2d("res.conv2", y, model.Conv{OutChannels: 6, Kernel: 3, Stride: 1, Padding: 1})
 	y = b.BatchNorm2d("res.bn", y, 1e-5)
 	x = b.Add("res.add", y, x)
 	b.Activation("res.relu", model.OpReLU, x)

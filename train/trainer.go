@@ -316,3 +316,13 @@ func (t *Trainer) SetWeights(w *engine.Weights) error {
 	}
 	return nil
 }
+
+// param returns the parameter of node named p, or nil.
+func (t *Trainer) param(node, p string) *param {
+	for _, q := range t.params {
+		if q.info.Node == node && q.info.Param == p {
+			return q
+		}
+	}
+	return nil
+}
