@@ -201,6 +201,10 @@ func (t *Trainer) Step(x []float32, labels [][]int) (Result, error) {
 			return Result{}, fmt.Errorf("train %s: %w", t.graph.Name, err)
 		}
 	}
+	// The tape machine adds each run's gradients to the last ones.
+	for _, g := range t.grads {
+		clear(g)
+	}
 	defer n.vm.Reset()
 	if err := n.vm.RunAll(); err != nil {
 		return Result{}, fmt.Errorf("train %s: step: %w", t.graph.Name, err)
