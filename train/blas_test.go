@@ -6,8 +6,8 @@ import (
 	"os"
 	"testing"
 
-	G "gorgonia.org/gorgonia"
 	"gonum.org/v1/netlib/blas/netlib"
+	G "gorgonia.org/gorgonia"
 
 	_ "github.com/mtlsplit/mtlsplit/engine" // links OpenBLAS for netlib
 )
