@@ -137,13 +137,13 @@ func (n *net) layer(nd *model.Node, out []*G.Node, params map[string]*G.Node, tr
 		n.masks = append(n.masks, mask)
 		return G.HadamardProd(x, mask)
 	}
-	return nil, fmt.Errorf("training does not support this op yet")
+	return nil, fmt.Errorf("training does not support %s yet (vgg16, vgg16_bn and resnet18 train)", nd.Op)
 }
 
 func (n *net) conv(nd *model.Node, x, w, b *G.Node) (*G.Node, error) {
 	c := nd.Conv
 	if c.Groups != 1 {
-		return nil, fmt.Errorf("training does not support grouped convolutions (groups %d) yet", c.Groups)
+		return nil, fmt.Errorf("training does not support grouped convolutions (groups %d) yet (vgg16, vgg16_bn and resnet18 train)", c.Groups)
 	}
 	y, err := G.Conv2d(x, w, tensor.Shape{c.Kernel, c.Kernel}, []int{c.Padding, c.Padding}, []int{c.Stride, c.Stride}, []int{c.Dilation, c.Dilation})
 	if err != nil || b == nil {

@@ -84,9 +84,12 @@ func NewScenes(size int, split shapes3d.Split, n int, seed uint64, tasks []int, 
 func (s *Scenes) Len() int { return len(s.labels[0]) }
 
 // Classes is the number of classes of each task.
-func (s *Scenes) Classes() []int {
+func (s *Scenes) Classes() []int { return TaskClasses(s.tasks) }
+
+// TaskClasses is the number of classes of each task (a factor column).
+func TaskClasses(tasks []int) []int {
 	var out []int
-	for _, c := range s.tasks {
+	for _, c := range tasks {
 		out = append(out, factorClasses[c])
 	}
 	return out
