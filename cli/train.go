@@ -41,7 +41,7 @@ func NewCmdTrain(io *IO) *cobra.Command {
 			"AdamW (weight decay lr·1e-2), the learning rate ×0.1 halfway, dropout 0.1 in the heads. Each epoch\n" +
 			"prints the mean training loss and accuracy per task (and, with --test-n, accuracy on scenes of the\n" +
 			"test split, whose floor and wall colours training never shows). Writes the weights as safetensors\n" +
-			"with PyTorch's state_dict names. Trains vgg16, vgg16_bn and resnet18.",
+			"with PyTorch's state_dict names. Every zoo model trains (efficientnet_b0 without stochastic depth).",
 		Args: exactArgs(1, "MODEL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Model = args[0]

@@ -56,7 +56,7 @@ func TestTrainBadInput(t *testing.T) {
 		{"n below batch", []string{"resnet18", "--n", "8", "--out", out}, "--n 8 out of range (valid: --batch 32..360000)"},
 		{"epochs", []string{"resnet18", "--n", "64", "--epochs", "0", "--out", out}, "--epochs 0 must be at least 1"},
 		{"unknown model", []string{"resnet19", "--n", "32", "--size", "16", "--out", out, "-q"}, `unknown model "resnet19"`},
-		{"untrainable op", []string{"mobilenet_v3_small", "--n", "32", "--size", "16", "--out", out, "-q"}, "training does not support Hardswish yet"},
+		{"lr", []string{"resnet18", "--n", "64", "--lr", "0", "--out", out}, "--lr 0 must be positive"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -18,10 +18,15 @@
 // (kaiming_normal for resnet and vgg convs); MTL-Split trains from PyTorch's
 // module defaults as far as the heads go, and we use them everywhere.
 //
-// Ops: Conv2d (groups 1), BatchNorm2d, ReLU, MaxPool2d, Add, Flatten,
-// Linear, Dropout — enough for vgg16, vgg16_bn and resnet18. Other ops
-// (grouped and depthwise convolutions, Hardswish, SiLU, squeeze-excitation)
-// are reported as unsupported when a graph is built.
+// Ops: Conv2d (grouped and depthwise ones by a direct-loop op of this
+// package), BatchNorm2d (this package's op: gorgonia's normalizes a stale
+// buffer when rerun), ReLU, ReLU6, Hardswish, Hardsigmoid, SiLU, Sigmoid,
+// MaxPool2d, global AdaptiveAvgPool2d, Add, the squeeze-excitation Mul,
+// Flatten, Linear, Dropout — every zoo model trains (vgg16, vgg16_bn,
+// resnet18, mobilenet_v3_small, efficientnet_b0). StochasticDepth trains as
+// the identity: the graph does not record torchvision's drop probability.
+// AvgPool2d, adaptive pooling to more than 1×1 and Concat are reported as
+// unsupported when a graph is built.
 //
 // The package never plans, profiles or writes ONNX; it never calls
 // gorgonia's Use (choosing a BLAS is for main and tests).

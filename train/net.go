@@ -129,6 +129,19 @@ func (n *net) layer(nd *model.Node, out []*G.Node, params map[string]*G.Node, tr
 			return nil, err
 		}
 		return G.BroadcastAdd(y, b, nil, []byte{0})
+	case model.OpHardswish, model.OpHardsigmoid, model.OpSiLU, model.OpSigmoid, model.OpReLU6:
+		return G.ApplyOp(&actOp{opBase: opBase{nd.Name}, kind: nd.Op, dims: x.Dims()}, x)
+	case model.OpAdaptiveAvgPool2d:
+		if nd.Features != 1 {
+			return nil, fmt.Errorf("training supports adaptive pooling to 1×1 only, not %d×%d", nd.Features, nd.Features)
+		}
+		return G.ApplyOp(&poolOp{opBase: opBase{nd.Name}, in: x.Shape().Clone()}, x)
+	case model.OpMul:
+		return G.BroadcastHadamardProd(x, out[nd.Inputs[1]], nil, []byte{2, 3})
+	case model.OpStochasticDepth:
+		// The graph does not record torchvision's drop probability; it
+		// trains as the identity (what it is at inference).
+		return x, nil
 	case model.OpDropout:
 		if !training {
 			return x, nil
@@ -137,15 +150,19 @@ func (n *net) layer(nd *model.Node, out []*G.Node, params map[string]*G.Node, tr
 		n.masks = append(n.masks, mask)
 		return G.HadamardProd(x, mask)
 	}
-	return nil, fmt.Errorf("training does not support %s yet (vgg16, vgg16_bn and resnet18 train)", nd.Op)
+	return nil, fmt.Errorf("training does not support %s yet", nd.Op)
 }
 
 func (n *net) conv(nd *model.Node, x, w, b *G.Node) (*G.Node, error) {
 	c := nd.Conv
-	if c.Groups != 1 {
-		return nil, fmt.Errorf("training does not support grouped convolutions (groups %d) yet (vgg16, vgg16_bn and resnet18 train)", c.Groups)
+	var y *G.Node
+	var err error
+	if c.Groups == 1 {
+		y, err = G.Conv2d(x, w, tensor.Shape{c.Kernel, c.Kernel}, []int{c.Padding, c.Padding}, []int{c.Stride, c.Stride}, []int{c.Dilation, c.Dilation})
+	} else {
+		s := nd.OutShape
+		y, err = G.ApplyOp(&groupConvOp{opBase: opBase{nd.Name}, c: c, out: tensor.Shape{n.batch, s[0], s[1], s[2]}}, x, w)
 	}
-	y, err := G.Conv2d(x, w, tensor.Shape{c.Kernel, c.Kernel}, []int{c.Padding, c.Padding}, []int{c.Stride, c.Stride}, []int{c.Dilation, c.Dilation})
 	if err != nil || b == nil {
 		return y, err
 	}

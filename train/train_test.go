@@ -101,6 +101,8 @@ func TestEngineRunsTrainedWeights(t *testing.T) {
 		{"small", smallGraph},
 		{"resnet18_32", func(t testing.TB) *model.Graph { return zoo(t, "resnet18", 32) }},
 		{"vgg16_bn_32", func(t testing.TB) *model.Graph { return zoo(t, "vgg16_bn", 32) }},
+		{"mobilenet_v3_small_32", func(t testing.TB) *model.Graph { return zoo(t, "mobilenet_v3_small", 32) }},
+		{"efficientnet_b0_32", func(t testing.TB) *model.Graph { return zoo(t, "efficientnet_b0", 32) }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
