@@ -147,14 +147,18 @@ type groupConvDiffOp struct {
 	shape tensor.Shape
 }
 
-func (op *groupConvDiffOp) Arity() int            { return 3 }
-func (op *groupConvDiffOp) Type() hm.Type         { return tensorFn(4, 3) }
-func (op *groupConvDiffOp) ReturnsPtr() bool      { return false }
-func (op *groupConvDiffOp) CallsExtern() bool     { return false }
-func (op *groupConvDiffOp) OverwritesInput() int  { return -1 }
-func (op *groupConvDiffOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "gconvdiff-%s-%d", op.fwd.name, op.dir) }
-func (op *groupConvDiffOp) Hashcode() uint32      { return hashOf(op) }
-func (op *groupConvDiffOp) String() string        { return fmt.Sprintf("gconvdiff%d(%s)", op.dir, op.fwd.name) }
+func (op *groupConvDiffOp) Arity() int           { return 3 }
+func (op *groupConvDiffOp) Type() hm.Type        { return tensorFn(4, 3) }
+func (op *groupConvDiffOp) ReturnsPtr() bool     { return false }
+func (op *groupConvDiffOp) CallsExtern() bool    { return false }
+func (op *groupConvDiffOp) OverwritesInput() int { return -1 }
+func (op *groupConvDiffOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "gconvdiff-%s-%d", op.fwd.name, op.dir)
+}
+func (op *groupConvDiffOp) Hashcode() uint32 { return hashOf(op) }
+func (op *groupConvDiffOp) String() string {
+	return fmt.Sprintf("gconvdiff%d(%s)", op.dir, op.fwd.name)
+}
 func (op *groupConvDiffOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return op.shape.Clone(), nil
 }
@@ -272,14 +276,16 @@ func (op *actOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 // actDiffOp is dy·f'(x) for an actOp, from (x, dy).
 type actDiffOp struct{ fwd *actOp }
 
-func (op *actDiffOp) Arity() int            { return 2 }
-func (op *actDiffOp) Type() hm.Type         { return tensorFn(op.fwd.dims, 2) }
-func (op *actDiffOp) ReturnsPtr() bool      { return false }
-func (op *actDiffOp) CallsExtern() bool     { return false }
-func (op *actDiffOp) OverwritesInput() int  { return -1 }
-func (op *actDiffOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "actdiff-%s-%s", op.fwd.kind, op.fwd.name) }
-func (op *actDiffOp) Hashcode() uint32      { return hashOf(op) }
-func (op *actDiffOp) String() string        { return "d" + op.fwd.String() }
+func (op *actDiffOp) Arity() int           { return 2 }
+func (op *actDiffOp) Type() hm.Type        { return tensorFn(op.fwd.dims, 2) }
+func (op *actDiffOp) ReturnsPtr() bool     { return false }
+func (op *actDiffOp) CallsExtern() bool    { return false }
+func (op *actDiffOp) OverwritesInput() int { return -1 }
+func (op *actDiffOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "actdiff-%s-%s", op.fwd.kind, op.fwd.name)
+}
+func (op *actDiffOp) Hashcode() uint32 { return hashOf(op) }
+func (op *actDiffOp) String() string   { return "d" + op.fwd.String() }
 func (op *actDiffOp) InferShape(ns ...G.DimSizer) (tensor.Shape, error) {
 	return ns[0].(tensor.Shape).Clone(), nil
 }
