@@ -19,24 +19,25 @@ type param struct {
 
 // net is one gorgonia graph of the model for a fixed batch size.
 type net struct {
-	g      *G.ExprGraph
-	batch  int
-	x      *G.Node   // input, (N, C, H, W)
-	labels []*G.Node // one-hot targets per task, (N, k)
-	masks  []*G.Node // dropout masks (training only), in graph order
-	logits []*G.Node
-	losses []*G.Node // mean cross-entropy per task
-	loss   *G.Node   // their sum
-	nodes  []*G.Node // parameter nodes, aligned with Trainer.params
-	stats  map[string]*bnStats
-	vm     G.VM
+	g       *G.ExprGraph
+	batch   int
+	x       *G.Node   // input, (N, C, H, W)
+	labels  []*G.Node // one-hot targets per task, (N, k)
+	masks   []*G.Node // dropout masks (training only), in graph order
+	logits  []*G.Node
+	losses  []*G.Node // mean cross-entropy per task
+	loss    *G.Node   // their sum
+	nodes   []*G.Node // parameter nodes, aligned with Trainer.params
+	stats   map[string]*bnStats
+	scratch *convScratch
+	vm      G.VM
 }
 
 // buildNet builds the graph of g over params for batch samples. In
 // training mode batch norm uses batch statistics and dropout multiplies by
 // a mask the caller sets each step.
 func buildNet(g *model.Graph, params []*param, stats map[string]*bnStats, batch int, training bool) (*net, error) {
-	n := &net{g: G.NewGraph(), batch: batch, stats: stats}
+	n := &net{g: G.NewGraph(), batch: batch, stats: stats, scratch: &convScratch{}}
 	byKey := map[string]*G.Node{}
 	for _, p := range params {
 		t := tensor.New(tensor.WithShape(p.info.Shape...), tensor.WithBacking(p.data))
@@ -158,7 +159,8 @@ func (n *net) conv(nd *model.Node, x, w, b *G.Node) (*G.Node, error) {
 	var y *G.Node
 	var err error
 	if c.Groups == 1 {
-		y, err = G.Conv2d(x, w, tensor.Shape{c.Kernel, c.Kernel}, []int{c.Padding, c.Padding}, []int{c.Stride, c.Stride}, []int{c.Dilation, c.Dilation})
+		s := nd.OutShape
+		y, err = G.ApplyOp(&convOp{opBase: opBase{nd.Name}, c: c, in: x.Shape().Clone(), out: tensor.Shape{n.batch, s[0], s[1], s[2]}, scratch: n.scratch}, x, w)
 	} else {
 		s := nd.OutShape
 		y, err = G.ApplyOp(&groupConvOp{opBase: opBase{nd.Name}, c: c, out: tensor.Shape{n.batch, s[0], s[1], s[2]}}, x, w)
