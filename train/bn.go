@@ -27,7 +27,7 @@ type bnStats struct {
 // it into its previous output buffer it normalizes that buffer, not the
 // input, so every step after the first is wrong.
 type normOp struct {
-	name     string
+	opBase
 	eps      float64
 	training bool
 	stats    *bnStats
@@ -45,9 +45,6 @@ func (op *normOp) InferShape(ns ...G.DimSizer) (tensor.Shape, error) {
 	return ns[0].(tensor.Shape).Clone(), nil
 }
 
-func (op *normOp) ReturnsPtr() bool     { return false }
-func (op *normOp) CallsExtern() bool    { return false }
-func (op *normOp) OverwritesInput() int { return -1 }
 func (op *normOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "norm-%s-%t", op.name, op.training)
 }
@@ -136,7 +133,7 @@ func (op *normOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	if !op.training {
 		return nil, fmt.Errorf("%s: no gradient in eval mode", op)
 	}
-	dx, err := G.ApplyOp(&normDiffOp{op}, output, grad)
+	dx, err := G.ApplyOp(&normDiffOp{fwd: op}, output, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +143,10 @@ func (op *normOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 // normDiffOp is the gradient of normOp in training mode, from its output x̂
 // and the output's gradient g: per channel,
 // dx = (g − mean(g) − x̂·mean(g·x̂)) / √(σ² + ε).
-type normDiffOp struct{ fwd *normOp }
+type normDiffOp struct {
+	opBase
+	fwd *normOp
+}
 
 func (op *normDiffOp) Arity() int { return 2 }
 
@@ -159,9 +159,6 @@ func (op *normDiffOp) InferShape(ns ...G.DimSizer) (tensor.Shape, error) {
 	return ns[0].(tensor.Shape).Clone(), nil
 }
 
-func (op *normDiffOp) ReturnsPtr() bool     { return false }
-func (op *normDiffOp) CallsExtern() bool    { return false }
-func (op *normDiffOp) OverwritesInput() int { return -1 }
 func (op *normDiffOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "normdiff-%s", op.fwd.name)
 }

@@ -173,9 +173,41 @@ func (op *convOp) Do(vs ...G.Value) (G.Value, error) {
 func (op *convOp) DiffWRT(int) []bool { return []bool{true, true} }
 
 func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	return convSymDiff(op, inputs, grad)
+}
+
+// grad writes the gradient of the input (col2im of wᵀ·dy) or of the
+// weights (dy·colᵀ) into d.
+func (op *convOp) grad(dir int, x, w, dy, d []float32, _ tensor.Shape) {
+	ckk, hw, chunk := op.dims()
+	o, n := op.out[1], op.in[0]
+	bl := G.WhichBLAS()
+	for s0 := 0; s0 < n; s0 += chunk {
+		s1 := min(n, s0+chunk)
+		m := (s1 - s0) * hw
+		col, tmp := grow(&op.scratch.col, ckk*m), grow(&op.scratch.tmp, o*m)
+		fromNCHW(dy, tmp, o, hw, s0, s1)
+		if dir == gradWeight {
+			op.im2col(x, col, s0, s1)
+			bl.Sgemm(blas.NoTrans, blas.Trans, o, ckk, m, 1, tmp, m, col, m, 1, d, ckk)
+			continue
+		}
+		bl.Sgemm(blas.Trans, blas.NoTrans, ckk, m, o, 1, w, ckk, tmp, m, 0, col, m)
+		op.col2im(col, d, s0, s1)
+	}
+}
+
+// convKernel is a convolution op that computes its own gradients.
+type convKernel interface {
+	G.Op
+	grad(dir int, x, w, dy, d []float32, xs tensor.Shape)
+}
+
+// convSymDiff returns the gradients of a convolution's input and weights.
+func convSymDiff(fwd convKernel, inputs G.Nodes, grad *G.Node) (G.Nodes, error) {
 	var out G.Nodes
 	for _, dir := range []int{gradInput, gradWeight} {
-		d, err := G.ApplyOp(&convDiffOp{op, dir, inputs[dir-1].Shape().Clone()}, inputs[0], inputs[1], grad)
+		d, err := G.ApplyOp(&convGradOp{fwd: fwd, dir: dir, shape: inputs[dir-1].Shape().Clone()}, inputs[0], inputs[1], grad)
 		if err != nil {
 			return nil, err
 		}
@@ -184,56 +216,38 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	return out, nil
 }
 
-// convDiffOp is the gradient of a convOp with respect to its input
-// (col2im of wᵀ·dy) or its weights (dy·colᵀ), from (x, w, dy).
-type convDiffOp struct {
-	fwd   *convOp
+// convGradOp is the gradient of a convolution with respect to its input
+// or its weights, from (x, w, dy).
+type convGradOp struct {
+	opBase
+	fwd   convKernel
 	dir   int
 	shape tensor.Shape
 }
 
-func (op *convDiffOp) Arity() int            { return 3 }
-func (op *convDiffOp) Type() hm.Type         { return tensorFn(4, 3) }
-func (op *convDiffOp) ReturnsPtr() bool      { return false }
-func (op *convDiffOp) CallsExtern() bool     { return false }
-func (op *convDiffOp) OverwritesInput() int  { return -1 }
-func (op *convDiffOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "convdiff-%s-%d", op.fwd.name, op.dir) }
-func (op *convDiffOp) Hashcode() uint32      { return hashOf(op) }
-func (op *convDiffOp) String() string        { return fmt.Sprintf("convdiff%d(%s)", op.dir, op.fwd.name) }
-func (op *convDiffOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+func (op *convGradOp) Arity() int            { return 3 }
+func (op *convGradOp) Type() hm.Type         { return tensorFn(4, 3) }
+func (op *convGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "convgrad-%s-%d", op.fwd, op.dir) }
+func (op *convGradOp) Hashcode() uint32      { return hashOf(op) }
+func (op *convGradOp) String() string        { return fmt.Sprintf("convgrad%d(%s)", op.dir, op.fwd) }
+func (op *convGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return op.shape.Clone(), nil
 }
 
-func (op *convDiffOp) Do(vs ...G.Value) (G.Value, error) {
-	x, _, err := float32s(vs[0])
-	if err != nil {
-		return nil, err
-	}
-	w, _, err := float32s(vs[1])
-	if err != nil {
-		return nil, err
-	}
-	dy, _, err := float32s(vs[2])
-	if err != nil {
-		return nil, err
-	}
-	f := op.fwd
-	ckk, hw, chunk := f.dims()
-	o, n := f.out[1], f.in[0]
-	d := make([]float32, op.shape.TotalSize())
-	bl := G.WhichBLAS()
-	for s0 := 0; s0 < n; s0 += chunk {
-		s1 := min(n, s0+chunk)
-		m := (s1 - s0) * hw
-		col, tmp := grow(&f.scratch.col, ckk*m), grow(&f.scratch.tmp, o*m)
-		fromNCHW(dy, tmp, o, hw, s0, s1)
-		if op.dir == gradWeight {
-			f.im2col(x, col, s0, s1)
-			bl.Sgemm(blas.NoTrans, blas.Trans, o, ckk, m, 1, tmp, m, col, m, 1, d, ckk)
-			continue
+func (op *convGradOp) Do(vs ...G.Value) (G.Value, error) {
+	var in [3][]float32
+	var xs tensor.Shape
+	for i := range in {
+		var s tensor.Shape
+		var err error
+		if in[i], s, err = float32s(vs[i]); err != nil {
+			return nil, err
 		}
-		bl.Sgemm(blas.Trans, blas.NoTrans, ckk, m, o, 1, w, ckk, tmp, m, 0, col, m)
-		f.col2im(col, d, s0, s1)
+		if i == 0 {
+			xs = s
+		}
 	}
+	d := make([]float32, op.shape.TotalSize())
+	op.fwd.grad(op.dir, in[0], in[1], in[2], d, xs)
 	return dense(d, op.shape), nil
 }

@@ -98,13 +98,7 @@ func mobileGraphAt(t testing.TB, size int) *model.Graph {
 	y = b.Activation("silu", model.OpSiLU, y)
 	x = b.Add("add", y, x)
 	b.Activation("sig", model.OpSigmoid, x)
-	model.AddHead(b, "task1", 4)
-	model.AddHead(b, "task2", 3)
-	g, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
+	return withHeads(t, b)
 }
 
 // TestOneStepMatchesPyTorch: from the same weights and batch, one training

@@ -182,7 +182,7 @@ func (n *net) batchNorm(nd *model.Node, x, w, b *G.Node, training bool) (*G.Node
 	if st == nil {
 		return nil, fmt.Errorf("no running statistics")
 	}
-	y, err := G.ApplyOp(&normOp{name: nd.Name, eps: nd.Eps, training: training, stats: st}, x)
+	y, err := G.ApplyOp(&normOp{opBase: opBase{nd.Name}, eps: nd.Eps, training: training, stats: st}, x)
 	if err != nil {
 		return nil, err
 	}

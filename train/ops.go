@@ -128,61 +128,15 @@ func (op *groupConvOp) Do(vs ...G.Value) (G.Value, error) {
 func (op *groupConvOp) DiffWRT(int) []bool { return []bool{true, true} }
 
 func (op *groupConvOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	var out G.Nodes
-	for _, dir := range []int{gradInput, gradWeight} {
-		d, err := G.ApplyOp(&groupConvDiffOp{op, dir, inputs[dir-1].Shape().Clone()}, inputs[0], inputs[1], grad)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, nil
+	return convSymDiff(op, inputs, grad)
 }
 
-// groupConvDiffOp is the gradient of a groupConvOp with respect to its
-// input or its weights, from (x, w, dy).
-type groupConvDiffOp struct {
-	fwd   *groupConvOp
-	dir   int
-	shape tensor.Shape
-}
-
-func (op *groupConvDiffOp) Arity() int           { return 3 }
-func (op *groupConvDiffOp) Type() hm.Type        { return tensorFn(4, 3) }
-func (op *groupConvDiffOp) ReturnsPtr() bool     { return false }
-func (op *groupConvDiffOp) CallsExtern() bool    { return false }
-func (op *groupConvDiffOp) OverwritesInput() int { return -1 }
-func (op *groupConvDiffOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "gconvdiff-%s-%d", op.fwd.name, op.dir)
-}
-func (op *groupConvDiffOp) Hashcode() uint32 { return hashOf(op) }
-func (op *groupConvDiffOp) String() string {
-	return fmt.Sprintf("gconvdiff%d(%s)", op.dir, op.fwd.name)
-}
-func (op *groupConvDiffOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return op.shape.Clone(), nil
-}
-
-func (op *groupConvDiffOp) Do(vs ...G.Value) (G.Value, error) {
-	x, xs, err := float32s(vs[0])
-	if err != nil {
-		return nil, err
-	}
-	w, _, err := float32s(vs[1])
-	if err != nil {
-		return nil, err
-	}
-	dy, _, err := float32s(vs[2])
-	if err != nil {
-		return nil, err
-	}
-	d := make([]float32, op.shape.TotalSize())
-	if op.dir == gradInput {
-		op.fwd.run(gradInput, d, w, dy, xs)
+func (op *groupConvOp) grad(dir int, x, w, dy, d []float32, xs tensor.Shape) {
+	if dir == gradInput {
+		op.run(gradInput, d, w, dy, xs)
 	} else {
-		op.fwd.run(gradWeight, x, d, dy, xs)
+		op.run(gradWeight, x, d, dy, xs)
 	}
-	return dense(d, op.shape), nil
 }
 
 // actOp is an elementwise activation with PyTorch's definition and
@@ -266,7 +220,7 @@ func (op *actOp) Do(vs ...G.Value) (G.Value, error) {
 func (op *actOp) DiffWRT(int) []bool { return []bool{true} }
 
 func (op *actOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(&actDiffOp{op}, inputs[0], grad)
+	d, err := G.ApplyOp(&actDiffOp{fwd: op}, inputs[0], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -274,13 +228,13 @@ func (op *actOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 }
 
 // actDiffOp is dy·f'(x) for an actOp, from (x, dy).
-type actDiffOp struct{ fwd *actOp }
+type actDiffOp struct {
+	opBase
+	fwd *actOp
+}
 
-func (op *actDiffOp) Arity() int           { return 2 }
-func (op *actDiffOp) Type() hm.Type        { return tensorFn(op.fwd.dims, 2) }
-func (op *actDiffOp) ReturnsPtr() bool     { return false }
-func (op *actDiffOp) CallsExtern() bool    { return false }
-func (op *actDiffOp) OverwritesInput() int { return -1 }
+func (op *actDiffOp) Arity() int    { return 2 }
+func (op *actDiffOp) Type() hm.Type { return tensorFn(op.fwd.dims, 2) }
 func (op *actDiffOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "actdiff-%s-%s", op.fwd.kind, op.fwd.name)
 }
@@ -343,7 +297,7 @@ func (op *poolOp) Do(vs ...G.Value) (G.Value, error) {
 func (op *poolOp) DiffWRT(int) []bool { return []bool{true} }
 
 func (op *poolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(&poolDiffOp{op}, grad)
+	d, err := G.ApplyOp(&poolDiffOp{fwd: op}, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -351,13 +305,13 @@ func (op *poolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 }
 
 // poolDiffOp spreads dy evenly over each channel's pixels.
-type poolDiffOp struct{ fwd *poolOp }
+type poolDiffOp struct {
+	opBase
+	fwd *poolOp
+}
 
 func (op *poolDiffOp) Arity() int            { return 1 }
 func (op *poolDiffOp) Type() hm.Type         { return tensorFn(4, 1) }
-func (op *poolDiffOp) ReturnsPtr() bool      { return false }
-func (op *poolDiffOp) CallsExtern() bool     { return false }
-func (op *poolDiffOp) OverwritesInput() int  { return -1 }
 func (op *poolDiffOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "gapdiff-%s", op.fwd.name) }
 func (op *poolDiffOp) Hashcode() uint32      { return hashOf(op) }
 func (op *poolDiffOp) String() string        { return "d" + op.fwd.String() }

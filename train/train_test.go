@@ -33,13 +33,7 @@ func smallGraphAt(t testing.TB, size int) *model.Graph {
 	y = b.BatchNorm2d("res.bn", y, 1e-5)
 	x = b.Add("res.add", y, x)
 	b.Activation("res.relu", model.OpReLU, x)
-	model.AddHead(b, "task1", 4)
-	model.AddHead(b, "task2", 3)
-	g, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
+	return withHeads(t, b)
 }
 
 // randomBatch is n seeded images of g's input with labels that depend on
@@ -205,4 +199,17 @@ func TestStepsRepeat(t *testing.T) {
 			}
 		}
 	}
+}
+
+// withHeads adds the two task heads of the fixtures (4 and 3 classes) and
+// builds the graph.
+func withHeads(t testing.TB, b *model.Builder) *model.Graph {
+	t.Helper()
+	model.AddHead(b, "task1", 4)
+	model.AddHead(b, "task2", 3)
+	g, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
