@@ -87,43 +87,47 @@ func (op *normOp) Do(vs ...G.Value) (G.Value, error) {
 		op.invStd = make([]float64, c)
 	}
 	count := float64(n * hw)
-	for ch := range c {
-		var mean, invStd float64
-		if op.training {
-			var sum float64
+	// Channels run in parallel: each writes only its own outputs and
+	// statistics.
+	parallel(c, func(c0, c1 int) {
+		for ch := c0; ch < c1; ch++ {
+			var mean, invStd float64
+			if op.training {
+				var sum float64
+				for b := range n {
+					for _, v := range x[(b*c+ch)*hw : (b*c+ch+1)*hw] {
+						sum += float64(v)
+					}
+				}
+				mean = sum / count
+				var ss float64
+				for b := range n {
+					for _, v := range x[(b*c+ch)*hw : (b*c+ch+1)*hw] {
+						d := float64(v) - mean
+						ss += d * d
+					}
+				}
+				variance := ss / count
+				invStd = 1 / math.Sqrt(variance+op.eps)
+				op.invStd[ch] = invStd
+				unbiased := variance
+				if count > 1 {
+					unbiased = ss / (count - 1)
+				}
+				op.stats.mean[ch] = float32(0.9*float64(op.stats.mean[ch]) + 0.1*mean)
+				op.stats.variance[ch] = float32(0.9*float64(op.stats.variance[ch]) + 0.1*unbiased)
+			} else {
+				mean = float64(op.stats.mean[ch])
+				invStd = 1 / math.Sqrt(float64(op.stats.variance[ch])+op.eps)
+			}
 			for b := range n {
-				for _, v := range x[(b*c+ch)*hw : (b*c+ch+1)*hw] {
-					sum += float64(v)
+				o := (b*c + ch) * hw
+				for i, v := range x[o : o+hw] {
+					out[o+i] = float32((float64(v) - mean) * invStd)
 				}
 			}
-			mean = sum / count
-			var ss float64
-			for b := range n {
-				for _, v := range x[(b*c+ch)*hw : (b*c+ch+1)*hw] {
-					d := float64(v) - mean
-					ss += d * d
-				}
-			}
-			variance := ss / count
-			invStd = 1 / math.Sqrt(variance+op.eps)
-			op.invStd[ch] = invStd
-			unbiased := variance
-			if count > 1 {
-				unbiased = ss / (count - 1)
-			}
-			op.stats.mean[ch] = float32(0.9*float64(op.stats.mean[ch]) + 0.1*mean)
-			op.stats.variance[ch] = float32(0.9*float64(op.stats.variance[ch]) + 0.1*unbiased)
-		} else {
-			mean = float64(op.stats.mean[ch])
-			invStd = 1 / math.Sqrt(float64(op.stats.variance[ch])+op.eps)
 		}
-		for b := range n {
-			o := (b*c + ch) * hw
-			for i, v := range x[o : o+hw] {
-				out[o+i] = float32((float64(v) - mean) * invStd)
-			}
-		}
-	}
+	})
 	return tensor.New(tensor.WithShape(s.Clone()...), tensor.WithBacking(out)), nil
 }
 
@@ -177,22 +181,24 @@ func (op *normDiffOp) Do(vs ...G.Value) (G.Value, error) {
 	n, c, hw := s[0], s[1], s[2]*s[3]
 	count := float64(n * hw)
 	dx := make([]float32, len(xh))
-	for ch := range c {
-		var sg, sgx float64
-		for b := range n {
-			o := (b*c + ch) * hw
-			for i := o; i < o+hw; i++ {
-				sg += float64(g[i])
-				sgx += float64(g[i]) * float64(xh[i])
+	parallel(c, func(c0, c1 int) {
+		for ch := c0; ch < c1; ch++ {
+			var sg, sgx float64
+			for b := range n {
+				o := (b*c + ch) * hw
+				for i := o; i < o+hw; i++ {
+					sg += float64(g[i])
+					sgx += float64(g[i]) * float64(xh[i])
+				}
+			}
+			mg, mgx, inv := sg/count, sgx/count, op.fwd.invStd[ch]
+			for b := range n {
+				o := (b*c + ch) * hw
+				for i := o; i < o+hw; i++ {
+					dx[i] = float32((float64(g[i]) - mg - float64(xh[i])*mgx) * inv)
+				}
 			}
 		}
-		mg, mgx, inv := sg/count, sgx/count, op.fwd.invStd[ch]
-		for b := range n {
-			o := (b*c + ch) * hw
-			for i := o; i < o+hw; i++ {
-				dx[i] = float32((float64(g[i]) - mg - float64(xh[i])*mgx) * inv)
-			}
-		}
-	}
+	})
 	return tensor.New(tensor.WithShape(s.Clone()...), tensor.WithBacking(dx)), nil
 }

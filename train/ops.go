@@ -66,45 +66,55 @@ const (
 // dw += x·dy over every (sample, output channel, tap, output pixel).
 func (op *groupConvOp) run(dir int, x, w, y []float32, xs tensor.Shape) {
 	c := op.c
-	n, cin, h, wd := xs[0], xs[1], xs[2], xs[3]
+	n, opg := xs[0], op.out[1]/c.Groups
+	// Groups run in parallel: each writes only its own outputs, input
+	// channels and weights.
+	parallel(c.Groups, func(g0, g1 int) {
+		for b := range n {
+			for oc := g0 * opg; oc < g1*opg; oc++ {
+				op.channel(dir, x, w, y, xs, b, oc)
+			}
+		}
+	})
+}
+
+// channel runs one (sample, output channel) of run.
+func (op *groupConvOp) channel(dir int, x, w, y []float32, xs tensor.Shape, b, oc int) {
+	c := op.c
+	cin, h, wd := xs[1], xs[2], xs[3]
 	o, ho, wo := op.out[1], op.out[2], op.out[3]
-	cpg, opg := cin/c.Groups, o/c.Groups
-	k := c.Kernel
-	for b := range n {
-		for oc := range o {
-			grp := oc / opg
-			yo := (b*o + oc) * ho * wo
-			for ci := range cpg {
-				xc := (b*cin + grp*cpg + ci) * h * wd
-				for ky := range k {
-					for kx := range k {
-						wi := ((oc*cpg+ci)*k+ky)*k + kx
-						var acc float32
-						for oy := range ho {
-							iy := oy*c.Stride - c.Padding + ky*c.Dilation
-							if iy < 0 || iy >= h {
-								continue
-							}
-							for ox := range wo {
-								ix := ox*c.Stride - c.Padding + kx*c.Dilation
-								if ix < 0 || ix >= wd {
-									continue
-								}
-								xi, yi := xc+iy*wd+ix, yo+oy*wo+ox
-								switch dir {
-								case forward:
-									y[yi] += w[wi] * x[xi]
-								case gradInput:
-									x[xi] += w[wi] * y[yi]
-								default:
-									acc += x[xi] * y[yi]
-								}
-							}
+	cpg, k := cin/c.Groups, c.Kernel
+	grp := oc / (o / c.Groups)
+	yo := (b*o + oc) * ho * wo
+	for ci := range cpg {
+		xc := (b*cin + grp*cpg + ci) * h * wd
+		for ky := range k {
+			for kx := range k {
+				wi := ((oc*cpg+ci)*k+ky)*k + kx
+				var acc float32
+				for oy := range ho {
+					iy := oy*c.Stride - c.Padding + ky*c.Dilation
+					if iy < 0 || iy >= h {
+						continue
+					}
+					for ox := range wo {
+						ix := ox*c.Stride - c.Padding + kx*c.Dilation
+						if ix < 0 || ix >= wd {
+							continue
 						}
-						if dir == gradWeight {
-							w[wi] += acc
+						xi, yi := xc+iy*wd+ix, yo+oy*wo+ox
+						switch dir {
+						case forward:
+							y[yi] += w[wi] * x[xi]
+						case gradInput:
+							x[xi] += w[wi] * y[yi]
+						default:
+							acc += x[xi] * y[yi]
 						}
 					}
+				}
+				if dir == gradWeight {
+					w[wi] += acc
 				}
 			}
 		}
@@ -211,9 +221,11 @@ func (op *actOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	y := make([]float32, len(x))
-	for i, v := range x {
-		y[i] = float32(op.f(float64(v)))
-	}
+	parallel(len(x), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			y[i] = float32(op.f(float64(x[i])))
+		}
+	})
 	return dense(y, s), nil
 }
 
@@ -254,9 +266,11 @@ func (op *actDiffOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	dx := make([]float32, len(x))
-	for i, v := range x {
-		dx[i] = float32(float64(dy[i]) * op.fwd.df(float64(v)))
-	}
+	parallel(len(x), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			dx[i] = float32(float64(dy[i]) * op.fwd.df(float64(x[i])))
+		}
+	})
 	return dense(dx, s), nil
 }
 
