@@ -1,0 +1,47 @@
+// Package train trains a model.Graph (backbone + MTL-Split task heads) on
+// the CPU with gorgonia's automatic differentiation, MTL-Split's way: the
+// loss is the sum of the tasks' cross-entropies, the optimizer AdamW (or SGD
+// with momentum) with a StepLR schedule.
+//
+// A Trainer owns every parameter as a float32 slice in PyTorch's layout and
+// builds two gorgonia graphs over the same slices: one in training mode
+// (batch norm on batch statistics, updating its running statistics with
+// momentum 0.1; dropout from a seeded mask) and one in eval mode (running
+// statistics, no dropout). Weights returns an engine.Weights with PyTorch's
+// state_dict names, so the engine runs a trained network directly.
+//
+// Initialisation follows PyTorch's defaults, drawn from a seeded generator
+// (the distribution of PyTorch, not its random stream): conv and linear
+// weights kaiming_uniform(a=√5), i.e. uniform in ±1/√fan_in, their biases
+// uniform in ±1/√fan_in, batch norm weight 1 and bias 0, running mean 0 and
+// variance 1. torchvision's own constructors re-initialise some models
+// (kaiming_normal for resnet and vgg convs); MTL-Split trains from PyTorch's
+// module defaults as far as the heads go, and we use them everywhere.
+//
+// Ops: Conv2d (grouped and depthwise ones by a direct-loop op of this
+// package), BatchNorm2d (this package's op: gorgonia's normalizes a stale
+// buffer when rerun), ReLU, ReLU6, Hardswish, Hardsigmoid, SiLU, Sigmoid,
+// MaxPool2d, global AdaptiveAvgPool2d, Add, the squeeze-excitation Mul,
+// Flatten, Linear, Dropout — every zoo model trains (vgg16, vgg16_bn,
+// resnet18, mobilenet_v3_small, efficientnet_b0). StochasticDepth trains as
+// the identity: the graph does not record torchvision's drop probability.
+// AvgPool2d, adaptive pooling to more than 1×1 and Concat are reported as
+// unsupported when a graph is built.
+//
+// Convolutions with groups 1 are this package's im2col + GEMM op on
+// gorgonia's BLAS (OpenBLAS when main chooses it); batch norm, activations
+// and grouped convolutions are Go loops split over the CPUs. Training
+// throughput at 64×64, batch 32, two tasks (BenchmarkStep; a 2-core
+// Xeon shared with other jobs, so typical values), against PyTorch 1.13 on
+// the same machine a minute later:
+//
+//	model               images/s  PyTorch  ratio
+//	resnet18                33.7       96   0.35
+//	mobilenet_v3_small      66.2      247   0.27
+//	efficientnet_b0         10.1       63   0.16
+//	vgg16                    7.1      5.1   1.4
+//	vgg16_bn                 6.0        -
+//
+// The package never plans, profiles or writes ONNX; it never calls
+// gorgonia's Use (choosing a BLAS is for main and tests).
+package train

@@ -1,0 +1,201 @@
+package train
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/mtlsplit/mtlsplit/engine"
+	"github.com/mtlsplit/mtlsplit/model"
+)
+
+// param is one trainable tensor, stored in PyTorch's layout; the gorgonia
+// nodes of both graphs read its slice directly.
+type param struct {
+	info engine.ParamInfo
+	data []float32
+}
+
+// net is one gorgonia graph of the model for a fixed batch size.
+type net struct {
+	g       *G.ExprGraph
+	batch   int
+	x       *G.Node   // input, (N, C, H, W)
+	labels  []*G.Node // one-hot targets per task, (N, k)
+	masks   []*G.Node // dropout masks (training only), in graph order
+	logits  []*G.Node
+	losses  []*G.Node // mean cross-entropy per task
+	loss    *G.Node   // their sum
+	nodes   []*G.Node // parameter nodes, aligned with Trainer.params
+	stats   map[string]*bnStats
+	scratch *convScratch
+	vm      G.VM
+}
+
+// buildNet builds the graph of g over params for batch samples. In
+// training mode batch norm uses batch statistics and dropout multiplies by
+// a mask the caller sets each step.
+func buildNet(g *model.Graph, params []*param, stats map[string]*bnStats, batch int, training bool) (*net, error) {
+	n := &net{g: G.NewGraph(), batch: batch, stats: stats, scratch: &convScratch{}}
+	byKey := map[string]*G.Node{}
+	for _, p := range params {
+		t := tensor.New(tensor.WithShape(p.info.Shape...), tensor.WithBacking(p.data))
+		node := G.NewTensor(n.g, tensor.Float32, len(p.info.Shape), G.WithShape(p.info.Shape...), G.WithName(p.info.Key()), G.WithValue(t))
+		byKey[p.info.Key()] = node
+		n.nodes = append(n.nodes, node)
+	}
+	in := g.Input
+	n.x = G.NewTensor(n.g, tensor.Float32, 4, G.WithShape(batch, in[0], in[1], in[2]), G.WithName("input"))
+	out := make([]*G.Node, len(g.Nodes))
+	out[0] = n.x
+	for i := 1; i < len(g.Nodes); i++ {
+		nd := &g.Nodes[i]
+		var err error
+		out[i], err = n.layer(nd, out, byKey, training)
+		if err != nil {
+			return nil, fmt.Errorf("train %s: %s %q: %w", g.Name, nd.Op, nd.Name, err)
+		}
+	}
+	var losses G.Nodes
+	for _, h := range g.Heads {
+		logits := out[h.Output]
+		label := G.NewMatrix(n.g, tensor.Float32, G.WithShape(batch, h.Classes), G.WithName(h.Task+".label"))
+		ce, err := crossEntropy(logits, label)
+		if err != nil {
+			return nil, fmt.Errorf("train %s: loss of %s: %w", g.Name, h.Task, err)
+		}
+		n.labels = append(n.labels, label)
+		n.logits = append(n.logits, logits)
+		n.losses = append(n.losses, ce)
+		losses = append(losses, ce)
+	}
+	if len(losses) == 0 {
+		return nil, fmt.Errorf("train %s: the graph has no task heads", g.Name)
+	}
+	loss, err := G.ReduceAdd(losses)
+	if err != nil {
+		return nil, fmt.Errorf("train %s: total loss: %w", g.Name, err)
+	}
+	n.loss = loss
+	return n, nil
+}
+
+// crossEntropy is the batch mean of −log softmax(logits) at the label.
+func crossEntropy(logits, onehot *G.Node) (*G.Node, error) {
+	lsm, err := G.LogSoftMax(logits)
+	if err != nil {
+		return nil, err
+	}
+	picked, err := G.HadamardProd(lsm, onehot)
+	if err != nil {
+		return nil, err
+	}
+	perSample, err := G.Sum(picked, 1)
+	if err != nil {
+		return nil, err
+	}
+	mean, err := G.Mean(perSample)
+	if err != nil {
+		return nil, err
+	}
+	return G.Neg(mean)
+}
+
+// layer adds node nd reading out[...] and returns its output.
+func (n *net) layer(nd *model.Node, out []*G.Node, params map[string]*G.Node, training bool) (*G.Node, error) {
+	x := out[nd.Inputs[0]]
+	get := func(p string) *G.Node { return params[nd.Name+"."+p] }
+	switch nd.Op {
+	case model.OpConv2d:
+		return n.conv(nd, x, get("weight"), get("bias"))
+	case model.OpBatchNorm2d:
+		return n.batchNorm(nd, x, get("weight"), get("bias"), training)
+	case model.OpReLU:
+		return G.Rectify(x)
+	case model.OpMaxPool2d:
+		c := nd.Conv
+		return G.MaxPool2D(x, tensor.Shape{c.Kernel, c.Kernel}, []int{c.Padding, c.Padding}, []int{c.Stride, c.Stride})
+	case model.OpAdd:
+		return G.Add(x, out[nd.Inputs[1]])
+	case model.OpFlatten:
+		return G.Reshape(x, tensor.Shape{n.batch, int(nd.OutShape.Elems())})
+	case model.OpLinear:
+		y, err := G.Mul(x, G.Must(G.Transpose(get("weight"))))
+		if err != nil || get("bias") == nil {
+			return y, err
+		}
+		b, err := G.Reshape(get("bias"), tensor.Shape{1, nd.Features})
+		if err != nil {
+			return nil, err
+		}
+		return G.BroadcastAdd(y, b, nil, []byte{0})
+	case model.OpHardswish, model.OpHardsigmoid, model.OpSiLU, model.OpSigmoid, model.OpReLU6:
+		return G.ApplyOp(&actOp{opBase: opBase{nd.Name}, kind: nd.Op, dims: x.Dims()}, x)
+	case model.OpAdaptiveAvgPool2d:
+		if nd.Features != 1 {
+			return nil, fmt.Errorf("training supports adaptive pooling to 1×1 only, not %d×%d", nd.Features, nd.Features)
+		}
+		return G.ApplyOp(&poolOp{opBase: opBase{nd.Name}, in: x.Shape().Clone()}, x)
+	case model.OpMul:
+		return G.BroadcastHadamardProd(x, out[nd.Inputs[1]], nil, []byte{2, 3})
+	case model.OpStochasticDepth:
+		// The graph does not record torchvision's drop probability; it
+		// trains as the identity (what it is at inference).
+		return x, nil
+	case model.OpDropout:
+		if !training {
+			return x, nil
+		}
+		mask := G.NewTensor(n.g, tensor.Float32, x.Dims(), G.WithShape(x.Shape().Clone()...), G.WithName(nd.Name+".mask"))
+		n.masks = append(n.masks, mask)
+		return G.HadamardProd(x, mask)
+	}
+	return nil, fmt.Errorf("training does not support %s yet", nd.Op)
+}
+
+func (n *net) conv(nd *model.Node, x, w, b *G.Node) (*G.Node, error) {
+	c := nd.Conv
+	var y *G.Node
+	var err error
+	if c.Groups == 1 {
+		s := nd.OutShape
+		y, err = G.ApplyOp(&convOp{opBase: opBase{nd.Name}, c: c, in: x.Shape().Clone(), out: tensor.Shape{n.batch, s[0], s[1], s[2]}, scratch: n.scratch}, x, w)
+	} else {
+		s := nd.OutShape
+		y, err = G.ApplyOp(&groupConvOp{opBase: opBase{nd.Name}, c: c, out: tensor.Shape{n.batch, s[0], s[1], s[2]}}, x, w)
+	}
+	if err != nil || b == nil {
+		return y, err
+	}
+	b4, err := G.Reshape(b, tensor.Shape{1, c.OutChannels, 1, 1})
+	if err != nil {
+		return nil, err
+	}
+	return G.BroadcastAdd(y, b4, nil, []byte{0, 2, 3})
+}
+
+// batchNorm is normOp followed by PyTorch's per-channel weight and bias.
+func (n *net) batchNorm(nd *model.Node, x, w, b *G.Node, training bool) (*G.Node, error) {
+	ch := nd.OutShape[0]
+	st := n.stats[nd.Name]
+	if st == nil {
+		return nil, fmt.Errorf("no running statistics")
+	}
+	y, err := G.ApplyOp(&normOp{opBase: opBase{nd.Name}, eps: nd.Eps, training: training, stats: st}, x)
+	if err != nil {
+		return nil, err
+	}
+	w4, err := G.Reshape(w, tensor.Shape{1, ch, 1, 1})
+	if err != nil {
+		return nil, err
+	}
+	b4, err := G.Reshape(b, tensor.Shape{1, ch, 1, 1})
+	if err != nil {
+		return nil, err
+	}
+	if y, err = G.BroadcastHadamardProd(y, w4, nil, []byte{0, 2, 3}); err != nil {
+		return nil, err
+	}
+	return G.BroadcastAdd(y, b4, nil, []byte{0, 2, 3})
+}
