@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/mtlsplit/mtlsplit/dataset/shapes3d"
+	"github.com/mtlsplit/mtlsplit/internal/cputime"
 	"github.com/mtlsplit/mtlsplit/model"
 )
 
@@ -85,14 +86,14 @@ func BenchmarkStep(b *testing.B) {
 			x, labels := randomBatch(g, batch, 1)
 			var r Result
 			b.ResetTimer()
-			cpu := cpuTime()
+			cpu := cputime.Used()
 			for range b.N {
 				if r, err = tr.Step(x, labels); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "images/s")
-			if cpu := cpuTime() - cpu; cpu > 0 {
+			if cpu := cputime.Used() - cpu; cpu > 0 {
 				b.ReportMetric(float64(b.N*batch)/cpu.Seconds(), "images/cpu-s")
 			}
 			if r.TotalLoss() <= 0 {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strconv"
 	"testing"
+
+	"github.com/mtlsplit/mtlsplit/internal/cputime"
 )
 
 // BenchmarkRender/cold casts every ray of a scene; BenchmarkRender/cached
@@ -66,9 +68,9 @@ func warmRenderer(tb testing.TB, size int) *Renderer {
 // reportCPU adds scenes per CPU-second (all threads, GC included) to a
 // benchmark; call its result when the loop is done.
 func reportCPU(b *testing.B) func() {
-	start := cpuTime()
+	start := cputime.Used()
 	return func() {
-		if used := cpuTime() - start; used > 0 && b.N > 0 {
+		if used := cputime.Used() - start; used > 0 && b.N > 0 {
 			b.ReportMetric(float64(b.N)/used.Seconds(), "scenes/cpu-s")
 		}
 	}
