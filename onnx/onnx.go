@@ -13,8 +13,12 @@ import (
 
 // Imported is an ONNX model read into the project's graph.
 type Imported struct {
-	// Graph is the whole file as a backbone, without heads. Its name is the
-	// file's base name for Load and the ONNX graph's name for Parse. Nodes
+	// Graph is the file's network. With one output it is all backbone,
+	// without heads. With several, each output is a task named after it:
+	// the layers that feed only that output are its head (any sub-graph
+	// branching from the backbone's output), the layers that feed several
+	// are the shared backbone. Its name is the file's base name for Load
+	// and the ONNX graph's name for Parse. Nodes
 	// are named by their torch module path when the file has one
 	// ("1.block.0.0"; functional ops get ".add", ".mul", ".concat"), else by
 	// their ONNX node name. A block's Type is its op when it has one node
@@ -35,16 +39,19 @@ type Imported struct {
 	// which then has a bias and no BatchNorm2d follows: the graph holds what
 	// the file holds.
 	Weights map[string]map[string][]float32
-	// Cuts lists, in order, every node ID after which exactly one tensor is
-	// live, the last node included. Block outputs are among them; Cuts also
-	// has the finer ones inside blocks (after each layer of a chain).
+	// Cuts lists, in order, every backbone node ID after which exactly one
+	// tensor is live, the backbone's output included. Block outputs are
+	// among them; Cuts also has the finer ones inside blocks (after each
+	// layer of a chain).
 	Cuts []int
 	// Opset is the file's ai.onnx opset; Producer names the exporter
 	// ("pytorch 1.13.0").
 	Opset    int64
 	Producer string
-	// Input and Output are the ONNX names of the input and output tensors.
-	Input, Output string
+	// Input is the ONNX name of the input tensor; Outputs those of the
+	// outputs, in the file's order (task k's head makes Outputs[k]).
+	Input   string
+	Outputs []string
 }
 
 // UnsupportedOpError says the file uses an op (or a form of an op) that

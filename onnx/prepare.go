@@ -124,14 +124,22 @@ func dimsString(ds []dim) string {
 	return "[" + strings.Join(parts, " ") + "]"
 }
 
-func (im *importer) findOutput() error {
-	if len(im.g.outputs) != 1 {
-		return fmt.Errorf("the graph has %d outputs; exactly one is supported", len(im.g.outputs))
+// findOutputs records the graph's outputs, one task each when there are
+// several, and marks the live nodes.
+func (im *importer) findOutputs() error {
+	if len(im.g.outputs) == 0 {
+		return fmt.Errorf("the graph has no outputs")
 	}
-	im.output = im.g.outputs[0].name
-	// A node is live when the output depends on it; dead nodes (left-over
+	// A node is live when an output depends on it; dead nodes (left-over
 	// shape computations) are ignored whatever their op.
-	need := map[string]bool{im.output: true}
+	need := map[string]bool{}
+	for _, o := range im.g.outputs {
+		if need[o.name] {
+			return fmt.Errorf("output %q is listed twice", o.name)
+		}
+		need[o.name] = true
+		im.outputs = append(im.outputs, o.name)
+	}
 	for i := len(im.g.nodes) - 1; i >= 0; i-- {
 		n := &im.g.nodes[i]
 		for _, o := range n.outputs {
@@ -146,6 +154,16 @@ func (im *importer) findOutput() error {
 		}
 	}
 	return nil
+}
+
+// isOutput reports whether tensor t is one of the graph's outputs.
+func (im *importer) isOutput(t string) bool {
+	for _, o := range im.outputs {
+		if o == t {
+			return true
+		}
+	}
+	return false
 }
 
 func (im *importer) resolve(t string) string {
