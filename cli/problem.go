@@ -40,9 +40,13 @@ type ProblemOptions struct {
 	// progress hears the ILP's solves (a count on a terminal).
 	progress        func(solves int)
 	TimeLimitS, Gap float64
+	// flags tells whether --tasks was given (an ONNX file with several
+	// outputs has its own tasks).
+	flags *pflag.FlagSet
 }
 
 func (o *ProblemOptions) addFlags(fs *pflag.FlagSet) {
+	o.flags = fs
 	fs.IntVar(&o.Input, "input", 224, inputHelp)
 	fs.StringVar(&o.Tasks, "tasks", "8,4", "classes per task head, comma-separated (8,4 = two tasks; "+tasksLimits+")")
 	fs.StringVar(&o.Device, "device", "jetson-nano", "edge device id (see 'mtlsplit hw devices')")
@@ -109,7 +113,7 @@ func (o *ProblemOptions) problem() (*optimizer.Problem, optimizer.PlanInfo, erro
 	if len(tasks) == 0 {
 		return nil, info, fmt.Errorf("--tasks is empty: a split needs at least one task head")
 	}
-	g, err := loadGraph(o.Model, o.Input, tasks)
+	g, err := loadGraph(o.Model, o.Input, tasks, o.flags != nil && o.flags.Changed("tasks"))
 	if err != nil {
 		return nil, info, err
 	}
@@ -338,9 +342,9 @@ func measuredLatency(path string, g *model.Graph, d hwprofiles.Device) (*profile
 	return l, nil
 }
 
-// loadGraph builds a zoo model, or imports an ONNX file and puts the task
-// heads on its output.
-func loadGraph(name string, size int, tasks []int) (*model.Graph, error) {
+// loadGraph builds a zoo model, or imports an ONNX file with its task heads
+// (onnxTasks); given says whether the user set --tasks.
+func loadGraph(name string, size int, tasks []int, given bool) (*model.Graph, error) {
 	if !strings.HasSuffix(strings.ToLower(name), ".onnx") {
 		if err := checkInput(size); err != nil {
 			return nil, err
@@ -351,5 +355,5 @@ func loadGraph(name string, size int, tasks []int) (*model.Graph, error) {
 	if err != nil {
 		return nil, err
 	}
-	return model.WithHeads(im.Graph, tasks)
+	return onnxTasks(name, im.Graph, tasks, given)
 }

@@ -29,11 +29,14 @@ type EngineOptions struct {
 	// held is what the command keeps besides the Program while it runs
 	// (measure's recorded tensors), counted against the budget; nil: none.
 	held func(*model.Graph) int64
+	// flags tells whether --tasks was given.
+	flags *pflag.FlagSet
 }
 
 // addFlags adds the flags; sizeFlag names the input size flag ("input",
 // or "size" where --input is a file).
 func (o *EngineOptions) addFlags(fs *pflag.FlagSet, sizeFlag string) {
+	o.flags = fs
 	fs.IntVar(&o.Input, sizeFlag, 224, "square input size in pixels (zoo models)")
 	fs.StringVar(&o.Tasks, "tasks", "8,4", "classes per task head (zoo models)")
 	if o.Backbone {
@@ -69,7 +72,15 @@ func (o *EngineOptions) program() (*engine.Program, error) {
 	var w *engine.Weights // an ONNX file's; a zoo model's are made below
 	var err error
 	if strings.HasSuffix(strings.ToLower(o.Model), ".onnx") {
+		// A file with several outputs runs its own heads; one with a single
+		// output runs as the file is, without heads.
 		g, w, err = loadONNX(o.Model)
+		if err == nil && len(g.Heads) > 0 && o.flags != nil && o.flags.Changed("tasks") {
+			var tasks []int
+			if tasks, err = parseTasks(o.Tasks); err == nil {
+				_, err = onnxTasks(o.Model, g, tasks, true)
+			}
+		}
 	} else {
 		var tasks []int
 		if !o.Backbone {
