@@ -118,8 +118,8 @@ func (opts *InferOptions) files(g *model.Graph, names []string) ([]output, error
 	if opts.Out != "" {
 		files := outFiles(opts.Out)
 		if len(files) != len(names) {
-			return nil, fmt.Errorf("--out names %d files; %s has %d outputs (%s): give one file per output, comma-separated in that order, or --out-dir DIR",
-				len(files), g.Name, len(names), strings.Join(names, ", "))
+			return nil, fmt.Errorf("%s has %d outputs (%s) and --out %q names %d: give one file per output, comma-separated in that order, or --out-dir DIR",
+				g.Name, len(names), strings.Join(names, ", "), opts.Out, len(files))
 		}
 		for _, f := range files {
 			if f.path == "" {

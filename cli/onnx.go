@@ -50,12 +50,12 @@ func onnxTasks(path string, g *model.Graph, tasks []int, given bool) (*model.Gra
 	return g, nil
 }
 
-// describeTasks lists a graph's tasks with their output sizes: "hue: 8,
-// shape: 4".
+// describeTasks lists a graph's tasks with their output sizes: "hue (8
+// values), shape (4 values)".
 func describeTasks(g *model.Graph) string {
 	parts := make([]string, len(g.Heads))
 	for i, h := range g.Heads {
-		parts[i] = fmt.Sprintf("%s: %d", h.Task, h.Classes)
+		parts[i] = fmt.Sprintf("%s (%d values)", h.Task, h.Classes)
 	}
 	return strings.Join(parts, ", ")
 }

@@ -41,7 +41,7 @@ func (o *EngineOptions) addFlags(fs *pflag.FlagSet, sizeFlag string) {
 	fs.StringVar(&o.Tasks, "tasks", "8,4", "classes per task head (zoo models)")
 	if o.Backbone {
 		// Kept so scripts that pass it still run.
-		fs.MarkDeprecated("tasks", "this command runs the backbone only and builds no task heads")
+		fs.MarkDeprecated("tasks", "zoo models run their backbone only, and an ONNX file's tasks are its outputs")
 	}
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the random weights of zoo models")
 	fs.IntVar(&o.Threads, "threads", 0, "threads (0: all cores)")
