@@ -17,9 +17,9 @@ type InspectOptions struct {
 	Input  int
 	Tasks  string
 	Format string
-	// tasksGiven is set when --tasks was given: an ONNX file with several
-	// outputs has its own tasks, which it must not contradict.
-	tasksGiven bool
+	// given reports the flags set on the command line: an ONNX file's own
+	// input size and tasks may be restated, not contradicted.
+	given func(flag string) bool
 }
 
 // NewCmdInspect shows a model's blocks, layers, heads and cut candidates.
@@ -31,7 +31,7 @@ func NewCmdInspect(io *IO) *cobra.Command {
 		Args:  exactArgs(1, "MODEL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Model = args[0]
-			opts.tasksGiven = cmd.Flags().Changed("tasks")
+			opts.given = changed(cmd.Flags())
 			return runInspect(opts)
 		},
 	}
@@ -110,7 +110,11 @@ func runInspect(opts *InspectOptions) error {
 	if err != nil {
 		return err
 	}
-	g, err := loadGraph(opts.Model, opts.Input, tasks, opts.tasksGiven)
+	given := opts.given
+	if given == nil {
+		given = changed(nil)
+	}
+	g, err := loadGraph(opts.Model, opts.Input, tasks, given)
 	if err != nil {
 		return err
 	}

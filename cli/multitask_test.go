@@ -180,3 +180,51 @@ func TestInspectAndProfileMultiOutputONNX(t *testing.T) {
 		}
 	}
 }
+
+// TestONNXInputSize sizes a file exported with a dynamic height and width
+// with the size flag, refuses to guess one, and refuses a size that
+// contradicts a fixed one.
+func TestONNXInputSize(t *testing.T) {
+	dynamic, fixed, input := multiDir+"mtl_tiny_dynamic.onnx", multiDir+"mtl_tiny.onnx", multiDir+"mtl_tiny.input.f32"
+	dir := filepath.Join(t.TempDir(), "out")
+	if _, stderr, code := run(t, "infer", dynamic, "--size", "16", "--input", input, "--out-dir", dir); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	// The same weights at the size it was traced at: PyTorch's outputs.
+	for k, task := range []string{"a", "b"} {
+		n := []int64{3, 2}[k]
+		got, err := readF32(filepath.Join(dir, task+".f32"), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := readF32(multiDir+"mtl_tiny."+task+".f32", n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			if math.Abs(float64(got[i]-want[i])) > 1e-4*math.Abs(float64(want[i])) {
+				t.Errorf("%s: %v, PyTorch %v", task, got, want)
+				break
+			}
+		}
+	}
+	stdout, stderr, code := run(t, "inspect", dynamic, "--input", "32", "-o", "json")
+	if code != 0 {
+		t.Fatalf("inspect: exit %d: %s", code, stderr)
+	}
+	var ins inspectOutput
+	if err := json.Unmarshal([]byte(stdout), &ins); err != nil {
+		t.Fatal(err)
+	}
+	if shapeString(ins.Input) != "3×32×32" || shapeString(ins.Blocks[len(ins.Blocks)-1].OutShape) != "8×16×16" || ins.Heads[1].MACs != 4*16*16*72+8 {
+		t.Errorf("at 32 px: input %v, backbone output %v, head b %d MACs", ins.Input, ins.Blocks[len(ins.Blocks)-1].OutShape, ins.Heads[1].MACs)
+	}
+	badInput(t, []string{"infer", dynamic, "--input", input, "--out-dir", dir}, "dynamic", "give it with --size N")
+	badInput(t, []string{"plan", dynamic}, "dynamic", "give it with --input N")
+	badInput(t, []string{"plan", dynamic, "--input", "0"}, "--input 0: an image side of 1 to 16384 px")
+	badInput(t, []string{"inspect", fixed, "--input", "32"}, "--input 32 contradicts", "fixed at [3 16 16]")
+	badInput(t, []string{"infer", fixed, "--size", "32", "--input", input, "--out-dir", dir}, "--size 32 contradicts")
+	if _, stderr, code := run(t, "plan", fixed, "--input", "16"); code != 0 {
+		t.Errorf("plan restating the fixed size: exit %d: %s", code, stderr)
+	}
+}

@@ -1,23 +1,81 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/spf13/pflag"
 
 	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/onnx"
 )
 
-// loadONNX reads an ONNX file into a graph — with one task head per output
-// when it has several — and the engine weights from its initializers.
-func loadONNX(path string) (*model.Graph, *engine.Weights, error) {
-	im, err := onnx.Load(path)
+// onnxFlags are what the user asked of an ONNX file: the image size for a
+// dynamic input (the flag named sizeFlag) and the tasks, each taken only
+// when its flag was given — a file's own input size and outputs are what
+// they are, and a flag may restate them but not contradict them.
+type onnxFlags struct {
+	size     int
+	sizeFlag string // "input", or "size" where --input is a file
+	tasks    []int
+	given    func(flag string) bool
+}
+
+// changed reports whether a flag of fs was set on the command line; none
+// was when fs is nil (options built by a test).
+func changed(fs *pflag.FlagSet) func(string) bool {
+	return func(flag string) bool { return fs != nil && fs.Changed(flag) }
+}
+
+// load imports the file at the size the flags give a dynamic input.
+func (f onnxFlags) load(path string) (*onnx.Imported, error) {
+	size := 0
+	if f.given(f.sizeFlag) {
+		if f.size < 1 || f.size > model.MaxInputSize {
+			return nil, fmt.Errorf("--%s %d: an image side of 1 to %d px", f.sizeFlag, f.size, model.MaxInputSize)
+		}
+		size = f.size
+	}
+	im, err := onnx.LoadAt(path, size)
+	if errors.Is(err, onnx.ErrDynamicSize) {
+		return nil, fmt.Errorf("%w: give it with --%s N", err, f.sizeFlag)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if size > 0 && im.Graph.InputSize != size {
+		return nil, fmt.Errorf("--%s %d contradicts %s, whose input is fixed at %v: leave --%s out", f.sizeFlag, size, path, im.Graph.Input, f.sizeFlag)
+	}
+	return im, nil
+}
+
+// onnxGraph imports an ONNX file with its task heads (onnxTasks).
+func onnxGraph(path string, f onnxFlags) (*model.Graph, error) {
+	im, err := f.load(path)
+	if err != nil {
+		return nil, err
+	}
+	return onnxTasks(path, im.Graph, f.tasks, f.given("tasks"))
+}
+
+// loadONNX reads an ONNX file to run: its graph — with one task head per
+// output when it has several, none when it has one — and the engine
+// weights from its initializers.
+func loadONNX(path string, f onnxFlags) (*model.Graph, *engine.Weights, error) {
+	im, err := f.load(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	w, err := engine.NewWeights(im.Graph)
+	g := im.Graph
+	if len(g.Heads) > 0 {
+		if _, err := onnxTasks(path, g, f.tasks, f.given("tasks")); err != nil {
+			return nil, nil, err
+		}
+	}
+	w, err := engine.NewWeights(g)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -28,7 +86,7 @@ func loadONNX(path string) (*model.Graph, *engine.Weights, error) {
 			}
 		}
 	}
-	return im.Graph, w, nil
+	return g, w, nil
 }
 
 // onnxTasks gives an imported graph its task heads. A file with several

@@ -17,7 +17,6 @@ import (
 	"github.com/mtlsplit/mtlsplit/internal/suggest"
 	"github.com/mtlsplit/mtlsplit/milp"
 	"github.com/mtlsplit/mtlsplit/model"
-	"github.com/mtlsplit/mtlsplit/onnx"
 	"github.com/mtlsplit/mtlsplit/optimizer"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
@@ -40,8 +39,8 @@ type ProblemOptions struct {
 	// progress hears the ILP's solves (a count on a terminal).
 	progress        func(solves int)
 	TimeLimitS, Gap float64
-	// flags tells whether --tasks was given (an ONNX file with several
-	// outputs has its own tasks).
+	// flags tells which flags were given: an ONNX file's own input size
+	// and tasks may be restated, not contradicted.
 	flags *pflag.FlagSet
 }
 
@@ -113,7 +112,7 @@ func (o *ProblemOptions) problem() (*optimizer.Problem, optimizer.PlanInfo, erro
 	if len(tasks) == 0 {
 		return nil, info, fmt.Errorf("--tasks is empty: a split needs at least one task head")
 	}
-	g, err := loadGraph(o.Model, o.Input, tasks, o.flags != nil && o.flags.Changed("tasks"))
+	g, err := loadGraph(o.Model, o.Input, tasks, changed(o.flags))
 	if err != nil {
 		return nil, info, err
 	}
@@ -343,17 +342,13 @@ func measuredLatency(path string, g *model.Graph, d hwprofiles.Device) (*profile
 }
 
 // loadGraph builds a zoo model, or imports an ONNX file with its task heads
-// (onnxTasks); given says whether the user set --tasks.
-func loadGraph(name string, size int, tasks []int, given bool) (*model.Graph, error) {
+// (onnxGraph); given says which flags the user set.
+func loadGraph(name string, size int, tasks []int, given func(flag string) bool) (*model.Graph, error) {
 	if !strings.HasSuffix(strings.ToLower(name), ".onnx") {
 		if err := checkInput(size); err != nil {
 			return nil, err
 		}
 		return model.New(name, size, tasks)
 	}
-	im, err := onnx.Load(name)
-	if err != nil {
-		return nil, err
-	}
-	return onnxTasks(name, im.Graph, tasks, given)
+	return onnxGraph(name, onnxFlags{size: size, sizeFlag: "input", tasks: tasks, given: given})
 }

@@ -29,15 +29,16 @@ type EngineOptions struct {
 	// held is what the command keeps besides the Program while it runs
 	// (measure's recorded tensors), counted against the budget; nil: none.
 	held func(*model.Graph) int64
-	// flags tells whether --tasks was given.
-	flags *pflag.FlagSet
+	// flags tells which flags were given, sizeFlag names the input size's.
+	flags    *pflag.FlagSet
+	sizeFlag string
 }
 
 // addFlags adds the flags; sizeFlag names the input size flag ("input",
 // or "size" where --input is a file).
 func (o *EngineOptions) addFlags(fs *pflag.FlagSet, sizeFlag string) {
-	o.flags = fs
-	fs.IntVar(&o.Input, sizeFlag, 224, "square input size in pixels (zoo models)")
+	o.flags, o.sizeFlag = fs, sizeFlag
+	fs.IntVar(&o.Input, sizeFlag, 224, "square input size in pixels (zoo models, and ONNX files whose input size is dynamic)")
 	fs.StringVar(&o.Tasks, "tasks", "8,4", "classes per task head (zoo models)")
 	if o.Backbone {
 		// Kept so scripts that pass it still run.
@@ -74,12 +75,12 @@ func (o *EngineOptions) program() (*engine.Program, error) {
 	if strings.HasSuffix(strings.ToLower(o.Model), ".onnx") {
 		// A file with several outputs runs its own heads; one with a single
 		// output runs as the file is, without heads.
-		g, w, err = loadONNX(o.Model)
-		if err == nil && len(g.Heads) > 0 && o.flags != nil && o.flags.Changed("tasks") {
-			var tasks []int
-			if tasks, err = parseTasks(o.Tasks); err == nil {
-				_, err = onnxTasks(o.Model, g, tasks, true)
-			}
+		f := onnxFlags{size: o.Input, sizeFlag: o.sizeFlag, given: changed(o.flags)}
+		if f.given("tasks") {
+			f.tasks, err = parseTasks(o.Tasks)
+		}
+		if err == nil {
+			g, w, err = loadONNX(o.Model, f)
 		}
 	} else {
 		var tasks []int

@@ -54,7 +54,7 @@ type importer struct {
 	layers  []layer
 }
 
-func importGraph(g *graphProto, opset int64, name string) (*Imported, error) {
+func importGraph(g *graphProto, opset int64, name string, size int) (*Imported, error) {
 	im := &importer{g: g, opset: opset, consts: map[string]*tensorProto{}, alias: map[string]string{}, pads: map[string]int{}, users: map[string][]int{}}
 	for i := range g.initializers {
 		t := &g.initializers[i]
@@ -63,7 +63,7 @@ func importGraph(g *graphProto, opset int64, name string) (*Imported, error) {
 	if err := im.sortNodes(); err != nil {
 		return nil, err
 	}
-	c, size, err := im.findInput()
+	c, size, err := im.findInput(size)
 	if err != nil {
 		return nil, err
 	}

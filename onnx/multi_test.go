@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -172,5 +173,49 @@ func TestMultiOutputRefused(t *testing.T) {
 	}
 	if g := im.Graph; len(g.Blocks) != 1 || len(g.Heads) != 2 || g.Heads[1].Task != "z" || g.Heads[1].Classes != 4*8*8 {
 		t.Errorf("blocks %+v, heads %+v", g.Blocks, g.Heads)
+	}
+}
+
+// TestDynamicSize sizes an input whose height and width the file leaves
+// dynamic (symbolic, or a dimension without a value), and keeps a fixed
+// size whatever size is asked.
+func TestDynamicSize(t *testing.T) {
+	convNode, convInits := conv1("/0/Conv", "x", "c")
+	model := func(input ...int64) []byte {
+		return testModel{output: "c", input: input, inits: convInits, nodes: [][]byte{convNode}}.encode()
+	}
+	for _, tc := range []struct {
+		name  string
+		data  []byte
+		size  int
+		shape string // the conv's output; empty for an error
+		err   string
+	}{
+		{name: "symbolic height and width", data: model(1, 3, -1, -1), size: 20, shape: "[4 20 20]"},
+		{name: "unset height and width", data: model(1, 3, 0, 0), size: 12, shape: "[4 12 12]"},
+		{name: "fixed size wins", data: model(1, 3, 8, 8), size: 20, shape: "[4 8 8]"},
+		{name: "fixed size, none asked", data: model(1, 3, 8, 8), shape: "[4 8 8]"},
+		{name: "dynamic, no size", data: model(1, 3, -1, -1), err: "dynamic and no size was given"},
+		{name: "fixed height, dynamic width", data: model(1, 3, 8, -1), size: 10, err: "8×10 image"},
+		{name: "dynamic channels", data: model(1, -1, 8, 8), size: 8, err: "fixed positive C"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			im, err := parse(tc.data, "dyn", tc.size)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want one containing %q", err, tc.err)
+				}
+				if tc.size == 0 && !errors.Is(err, ErrDynamicSize) {
+					t.Errorf("error %v does not wrap ErrDynamicSize", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := im.Graph.Nodes[1].OutShape.String(); got != tc.shape {
+				t.Errorf("conv output %s, want %s", got, tc.shape)
+			}
+		})
 	}
 }

@@ -72,14 +72,23 @@ func (e *UnsupportedOpError) Error() string {
 // (truncated, not protobuf, or protobuf without a graph).
 var ErrNotONNX = errors.New("not an ONNX model")
 
-// Load reads the .onnx file at path.
-func Load(path string) (*Imported, error) {
+// ErrDynamicSize is wrapped by the error for a file whose input leaves its
+// height and width dynamic when no size was given (LoadAt).
+var ErrDynamicSize = errors.New("the image height and width are dynamic and no size was given")
+
+// Load reads the .onnx file at path; its input must have a fixed size.
+func Load(path string) (*Imported, error) { return LoadAt(path, 0) }
+
+// LoadAt reads the .onnx file at path, giving a dynamic input height and
+// width size pixels (0: none). A fixed size is the file's: size never
+// changes it.
+func LoadAt(path string, size int) (*Imported, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load onnx: %w", err)
 	}
 	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	im, err := parse(data, name)
+	im, err := parse(data, name, size)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
@@ -92,10 +101,10 @@ func Parse(r io.Reader) (*Imported, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read onnx: %w", err)
 	}
-	return parse(data, "")
+	return parse(data, "", 0)
 }
 
-func parse(data []byte, name string) (*Imported, error) {
+func parse(data []byte, name string, size int) (*Imported, error) {
 	m, err := decodeModel(data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotONNX, err)
@@ -116,7 +125,7 @@ func parse(data []byte, name string) (*Imported, error) {
 	if name == "" {
 		name = "onnx"
 	}
-	im, err := importGraph(m.graph, opset, name)
+	im, err := importGraph(m.graph, opset, name, size)
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,9 @@ Writes, all seeded:
   PyTorch's two outputs (raw little-endian float32);
 - mtl_tiny.onnx (+ .input.f32, .a.f32, .b.f32): a 16x16 two-output net whose
   second head is a conv sub-graph (conv -> ReLU -> pool -> Linear), for fast
-  tests of heads that are not the MTL-Split head.
+  tests of heads that are not the MTL-Split head;
+- mtl_tiny_dynamic.onnx: the same net exported with a dynamic height and
+  width, which the user sizes with --input.
 
 The full-width torchvision resnet18 would be 45 MB; the widths here (8, 16,
 32) keep every file small while keeping nested modules, downsampling
@@ -116,9 +118,9 @@ def randomize_bn(m):
                 mod.running_var.uniform_(0.5, 2)
 
 
-def export(m, x, path, outputs):
+def export(m, x, path, outputs, dynamic=None):
     torch.onnx.export(m, x, path, opset_version=13, input_names=["input"], output_names=outputs,
-                      training=torch.onnx.TrainingMode.EVAL)
+                      training=torch.onnx.TrainingMode.EVAL, dynamic_axes=dynamic)
 
 
 def save(t, path):
@@ -142,6 +144,7 @@ def main(out):
     t = Tiny().eval()
     x = torch.randn(1, 3, 16, 16)
     export(t, x, f"{out}/mtl_tiny.onnx", ["a", "b"])
+    export(t, x, f"{out}/mtl_tiny_dynamic.onnx", ["a", "b"], {"input": {2: "height", 3: "width"}})
     with torch.no_grad():
         a, b = t(x)
     save(x, f"{out}/mtl_tiny.input.f32")
