@@ -5,8 +5,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mtlsplit/mtlsplit/engine"
 )
 
 // multiFixtures are the two-output torch exports of
@@ -226,5 +229,51 @@ func TestONNXInputSize(t *testing.T) {
 	badInput(t, []string{"infer", fixed, "--size", "32", "--input", input, "--out-dir", dir}, "--size 32 contradicts")
 	if _, stderr, code := run(t, "plan", fixed, "--input", "16"); code != 0 {
 		t.Errorf("plan restating the fixed size: exit %d: %s", code, stderr)
+	}
+}
+
+// TestMultiOutputSplitRuns runs the two-output file split at every block
+// cut, each head then run from the backbone output on its own, and checks
+// every task's output equals the whole run's bit for bit: a head may run on
+// either side of any cut.
+func TestMultiOutputSplitRuns(t *testing.T) {
+	g, w, err := loadONNX(multiDir+"mtl_resnet.onnx", onnxFlags{sizeFlag: "input", given: changed(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := engine.Compile(g, w, engine.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	in, err := readF32(multiDir+"mtl_resnet.input.f32", 3*64*64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, whole, err := p.RunAll(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(whole) != 2 || len(whole[0]) != 8 || len(whole[1]) != 4 {
+		t.Fatalf("RunAll gave %d heads", len(whole))
+	}
+	for k := 0; k <= p.Cuts(); k++ {
+		mid, err := p.RunRange(0, k, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		feature, err := p.RunRange(k, p.Cuts(), mid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for h := range g.Heads {
+			got, err := p.RunHead(h, feature)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, whole[h]) {
+				t.Errorf("cut %d, head %s: %v, whole run %v", k, g.Heads[h].Task, got, whole[h])
+			}
+		}
 	}
 }
