@@ -127,6 +127,17 @@ def save(t, path):
     t.detach().numpy().astype("<f4").tofile(path)
 
 
+def save_run(m, x, out, name, tasks):
+    """The input and PyTorch's output for each task, as name.input.f32 and
+    name.<task>.f32."""
+    with torch.no_grad():
+        ys = m(x)
+    save(x, f"{out}/{name}.input.f32")
+    for task, y in zip(tasks, ys):
+        save(y, f"{out}/{name}.{task}.f32")
+    print(name, [tuple(y.shape) for y in ys])
+
+
 def main(out):
     torch.manual_seed(0)
     m = Wrapped().eval()
@@ -134,24 +145,13 @@ def main(out):
     x = torch.randn(1, 3, 64, 64)
     export(m, x, f"{out}/mtl_resnet.onnx", ["hue", "shape"])
     export(Flat(m).eval(), x, f"{out}/mtl_resnet_flat.onnx", ["hue", "shape"])
-    with torch.no_grad():
-        hue, shape = m(x)
-    save(x, f"{out}/mtl_resnet.input.f32")
-    save(hue, f"{out}/mtl_resnet.hue.f32")
-    save(shape, f"{out}/mtl_resnet.shape.f32")
-    print("mtl_resnet", tuple(hue.shape), tuple(shape.shape))
+    save_run(m, x, out, "mtl_resnet", ["hue", "shape"])
 
     t = Tiny().eval()
     x = torch.randn(1, 3, 16, 16)
     export(t, x, f"{out}/mtl_tiny.onnx", ["a", "b"])
     export(t, x, f"{out}/mtl_tiny_dynamic.onnx", ["a", "b"], {"input": {2: "height", 3: "width"}})
-    with torch.no_grad():
-        a, b = t(x)
-    save(x, f"{out}/mtl_tiny.input.f32")
-    save(a, f"{out}/mtl_tiny.a.f32")
-    save(b, f"{out}/mtl_tiny.b.f32")
-    print("mtl_tiny", tuple(a.shape), tuple(b.shape))
-
+    save_run(t, x, out, "mtl_tiny", ["a", "b"])
 
 if __name__ == "__main__":
     main(sys.argv[1] if len(sys.argv) > 1 else ".")
