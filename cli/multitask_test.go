@@ -277,3 +277,21 @@ func TestMultiOutputSplitRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestManyOutputsONNX runs a 17-output file (one file per task) but refuses
+// to plan more tasks than the search takes.
+func TestManyOutputsONNX(t *testing.T) {
+	model := multiDir + "many_outputs.onnx"
+	badInput(t, []string{"plan", model}, "has 17 outputs", "at most 16 tasks")
+	in := filepath.Join(t.TempDir(), "x.f32")
+	if err := os.WriteFile(in, f32Bytes(make([]float32, 3*8*8)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, stderr, code := run(t, "infer", model, "--input", in, "--out-dir", dir); code != 0 {
+		t.Fatalf("infer: exit %d: %s", code, stderr)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "t*.f32")); len(files) != 17 {
+		t.Errorf("infer wrote %d task files, want 17", len(files))
+	}
+}

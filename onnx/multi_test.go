@@ -2,6 +2,8 @@ package onnx
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -217,5 +219,39 @@ func TestDynamicSize(t *testing.T) {
 				t.Errorf("conv output %s, want %s", got, tc.shape)
 			}
 		})
+	}
+}
+
+// manyOutputs is a conv with 17 heads, one Relu each: more tasks than the
+// planner takes (the CLI tests use the file). TestManyOutputs -update
+// writes it.
+func manyOutputs() []byte {
+	convNode, convInits := conv1("/0/Conv", "x", "c")
+	m := testModel{inits: convInits, nodes: [][]byte{convNode}}
+	for k := range 17 {
+		out := fmt.Sprintf("t%d", k+1)
+		m.nodes = append(m.nodes, node("/"+out+"/Relu", "Relu", []string{"c"}, []string{out}))
+		if k == 0 {
+			m.output = out
+		} else {
+			m.more = append(m.more, out)
+		}
+	}
+	return m.encode()
+}
+
+func TestManyOutputs(t *testing.T) {
+	const path = "testdata/many_outputs.onnx"
+	if *update {
+		if err := os.WriteFile(path, manyOutputs(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	im, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := im.Graph; len(g.Heads) != 17 || g.Heads[16].Task != "t17" || g.Heads[16].Classes != 4*8*8 || len(g.Blocks) != 1 {
+		t.Errorf("%d heads, %d blocks", len(g.Heads), len(g.Blocks))
 	}
 }
