@@ -25,14 +25,17 @@ func (im *importer) divide() (division, error) {
 	for i, l := range im.layers {
 		made[l.out] = i
 	}
-	for _, o := range im.outputs {
+	// Messages name outputs as the file does, before aliases are resolved.
+	names := make([]string, len(im.outputs))
+	for k, o := range im.outputs {
+		names[k] = im.g.outputs[k].name
 		if _, ok := made[o]; !ok {
-			return division{}, fmt.Errorf("output %q is made by no node", o)
+			return division{}, fmt.Errorf("output %q is made by no node", names[k])
 		}
 	}
 	if len(im.outputs) == 1 {
 		if im.layers[len(im.layers)-1].out != im.outputs[0] {
-			return division{}, fmt.Errorf("the output %q is not computed by the graph's last layer", im.outputs[0])
+			return division{}, fmt.Errorf("the output %q is not computed by the graph's last layer", names[0])
 		}
 		return division{backbone: im.layers, feature: im.outputs[0]}, nil
 	}
@@ -65,12 +68,12 @@ func (im *importer) divide() (division, error) {
 		}
 	}
 	if last < 0 {
-		return division{}, fmt.Errorf("outputs %s share no layer: a multi-task model is a shared backbone with one head per output", quoteAll(im.outputs))
+		return division{}, fmt.Errorf("outputs %s share no layer: a multi-task model is a shared backbone with one head per output", quoteAll(names))
 	}
 	d.feature = im.layers[last].out
 	for k, o := range im.outputs {
 		if p := made[o]; feeds[p] > 1 {
-			return division{}, fmt.Errorf("output %q is made inside the shared backbone (%q feeds %d outputs): every output needs a head of its own", o, im.layers[p].name, feeds[p])
+			return division{}, fmt.Errorf("output %q is made inside the shared backbone (%q feeds %d outputs): every output needs a head of its own", names[k], im.layers[p].name, feeds[p])
 		}
 		for i, l := range im.layers {
 			if feeds[i] != 1 || owner[i] != k {
@@ -80,7 +83,7 @@ func (im *importer) divide() (division, error) {
 				if j, ok := made[t]; t == d.feature || (ok && feeds[j] == 1) {
 					continue
 				}
-				return division{}, fmt.Errorf("the head of output %q reads %q at layer %q, not only the backbone's output %q: heads must branch from one backbone tensor", o, t, l.name, d.feature)
+				return division{}, fmt.Errorf("the head of output %q reads %q at layer %q, not only the backbone's output %q: heads must branch from one backbone tensor", names[k], t, l.name, d.feature)
 			}
 			d.heads[k] = append(d.heads[k], l)
 		}
