@@ -17,6 +17,9 @@ type InspectOptions struct {
 	Input  int
 	Tasks  string
 	Format string
+	// given reports the flags set on the command line: an ONNX file's own
+	// input size and tasks may be restated, not contradicted.
+	given func(flag string) bool
 }
 
 // NewCmdInspect shows a model's blocks, layers, heads and cut candidates.
@@ -28,11 +31,12 @@ func NewCmdInspect(io *IO) *cobra.Command {
 		Args:  exactArgs(1, "MODEL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Model = args[0]
+			opts.given = changed(cmd.Flags())
 			return runInspect(opts)
 		},
 	}
 	cmd.Flags().IntVar(&opts.Input, "input", 224, inputHelp)
-	cmd.Flags().StringVar(&opts.Tasks, "tasks", "8,4", "classes per task head, comma-separated (empty: backbone only; "+tasksLimits+")")
+	cmd.Flags().StringVar(&opts.Tasks, "tasks", "8,4", "classes per task head, comma-separated (empty: backbone only; "+tasksLimits+"); an ONNX file with several outputs has one task per output")
 	cmd.Flags().StringVarP(&opts.Format, "output", "o", "table", "output format: table|json|csv")
 	return cmd
 }
@@ -57,11 +61,14 @@ type inspectLayer struct {
 }
 
 type inspectHead struct {
-	Task       string `json:"task"`
-	Classes    int    `json:"classes"`
-	InFeatures int    `json:"in_features"`
-	Params     int64  `json:"params"`
-	MACs       int64  `json:"macs"`
+	Task string `json:"task"`
+	// Classes is the number of values the head makes (class logits).
+	Classes    int      `json:"classes"`
+	InFeatures int64    `json:"in_features"`
+	OutShape   []int    `json:"out_shape"`
+	Layers     []string `json:"layers"`
+	Params     int64    `json:"params"`
+	MACs       int64    `json:"macs"`
 }
 
 type inspectNode struct {
@@ -103,7 +110,11 @@ func runInspect(opts *InspectOptions) error {
 	if err != nil {
 		return err
 	}
-	g, err := loadGraph(opts.Model, opts.Input, tasks)
+	given := opts.given
+	if given == nil {
+		given = changed(nil)
+	}
+	g, err := loadGraph(opts.Model, opts.Input, tasks, given)
 	if err != nil {
 		return err
 	}
@@ -135,9 +146,9 @@ func runInspect(opts *InspectOptions) error {
 		fmt.Fprintln(w)
 		rows = nil
 		for _, h := range out.Heads {
-			rows = append(rows, []string{h.Task, fmt.Sprint(h.Classes), fmt.Sprint(h.InFeatures), human(float64(h.Params)), human(float64(h.MACs))})
+			rows = append(rows, []string{h.Task, fmt.Sprint(h.Classes), fmt.Sprint(h.InFeatures), fmt.Sprint(len(h.Layers)), human(float64(h.Params)), human(float64(h.MACs))})
 		}
-		return writeTable(w, []string{"HEAD", "CLASSES", "IN", "PARAMS", "MACS"}, rows)
+		return writeTable(w, []string{"HEAD", "CLASSES", "IN", "LAYERS", "PARAMS", "MACS"}, rows)
 	}
 	return nil
 }
@@ -153,7 +164,14 @@ func describe(g *model.Graph) inspectOutput {
 			OutShape: n.OutShape, Params: n.Params, MACs: n.MACs, ElementwiseOps: n.ElementwiseOps})
 	}
 	for _, h := range g.Heads {
-		out.Heads = append(out.Heads, inspectHead{Task: h.Task, Classes: h.Classes, InFeatures: g.Nodes[h.Nodes[0]].OutShape[0], Params: h.Params, MACs: h.MACs})
+		ih := inspectHead{Task: h.Task, Classes: h.Classes, InFeatures: g.Nodes[g.Backbone()].OutShape.Elems(),
+			OutShape: g.Nodes[h.Output].OutShape, Layers: []string{}, Params: h.Params, MACs: h.MACs}
+		for _, id := range h.Nodes {
+			if n := g.Nodes[id]; n.Op.IsModule() {
+				ih.Layers = append(ih.Layers, n.Name)
+			}
+		}
+		out.Heads = append(out.Heads, ih)
 	}
 	for _, c := range profile.Cuts(g) {
 		ic := inspectCut{Name: c.Name, Shape: c.Shape, Bytes: map[string]int64{}}

@@ -17,7 +17,6 @@ import (
 	"github.com/mtlsplit/mtlsplit/internal/suggest"
 	"github.com/mtlsplit/mtlsplit/milp"
 	"github.com/mtlsplit/mtlsplit/model"
-	"github.com/mtlsplit/mtlsplit/onnx"
 	"github.com/mtlsplit/mtlsplit/optimizer"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
@@ -40,9 +39,13 @@ type ProblemOptions struct {
 	// progress hears the ILP's solves (a count on a terminal).
 	progress        func(solves int)
 	TimeLimitS, Gap float64
+	// flags tells which flags were given: an ONNX file's own input size
+	// and tasks may be restated, not contradicted.
+	flags *pflag.FlagSet
 }
 
 func (o *ProblemOptions) addFlags(fs *pflag.FlagSet) {
+	o.flags = fs
 	fs.IntVar(&o.Input, "input", 224, inputHelp)
 	fs.StringVar(&o.Tasks, "tasks", "8,4", "classes per task head, comma-separated (8,4 = two tasks; "+tasksLimits+")")
 	fs.StringVar(&o.Device, "device", "jetson-nano", "edge device id (see 'mtlsplit hw devices')")
@@ -109,7 +112,7 @@ func (o *ProblemOptions) problem() (*optimizer.Problem, optimizer.PlanInfo, erro
 	if len(tasks) == 0 {
 		return nil, info, fmt.Errorf("--tasks is empty: a split needs at least one task head")
 	}
-	g, err := loadGraph(o.Model, o.Input, tasks)
+	g, err := loadGraph(o.Model, o.Input, tasks, changed(o.flags))
 	if err != nil {
 		return nil, info, err
 	}
@@ -338,18 +341,14 @@ func measuredLatency(path string, g *model.Graph, d hwprofiles.Device) (*profile
 	return l, nil
 }
 
-// loadGraph builds a zoo model, or imports an ONNX file and puts the task
-// heads on its output.
-func loadGraph(name string, size int, tasks []int) (*model.Graph, error) {
+// loadGraph builds a zoo model, or imports an ONNX file with its task heads
+// (onnxGraph); given says which flags the user set.
+func loadGraph(name string, size int, tasks []int, given func(flag string) bool) (*model.Graph, error) {
 	if !strings.HasSuffix(strings.ToLower(name), ".onnx") {
 		if err := checkInput(size); err != nil {
 			return nil, err
 		}
 		return model.New(name, size, tasks)
 	}
-	im, err := onnx.Load(name)
-	if err != nil {
-		return nil, err
-	}
-	return model.WithHeads(im.Graph, tasks)
+	return onnxGraph(name, onnxFlags{size: size, sizeFlag: "input", tasks: tasks, given: given})
 }

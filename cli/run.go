@@ -29,16 +29,20 @@ type EngineOptions struct {
 	// held is what the command keeps besides the Program while it runs
 	// (measure's recorded tensors), counted against the budget; nil: none.
 	held func(*model.Graph) int64
+	// flags tells which flags were given, sizeFlag names the input size's.
+	flags    *pflag.FlagSet
+	sizeFlag string
 }
 
 // addFlags adds the flags; sizeFlag names the input size flag ("input",
 // or "size" where --input is a file).
 func (o *EngineOptions) addFlags(fs *pflag.FlagSet, sizeFlag string) {
-	fs.IntVar(&o.Input, sizeFlag, 224, "square input size in pixels (zoo models)")
+	o.flags, o.sizeFlag = fs, sizeFlag
+	fs.IntVar(&o.Input, sizeFlag, 224, "square input size in pixels (zoo models, and ONNX files whose input size is dynamic)")
 	fs.StringVar(&o.Tasks, "tasks", "8,4", "classes per task head (zoo models)")
 	if o.Backbone {
 		// Kept so scripts that pass it still run.
-		fs.MarkDeprecated("tasks", "this command runs the backbone only and builds no task heads")
+		fs.MarkDeprecated("tasks", "zoo models run their backbone only, and an ONNX file's tasks are its outputs")
 	}
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the random weights of zoo models")
 	fs.IntVar(&o.Threads, "threads", 0, "threads (0: all cores)")
@@ -69,7 +73,15 @@ func (o *EngineOptions) program() (*engine.Program, error) {
 	var w *engine.Weights // an ONNX file's; a zoo model's are made below
 	var err error
 	if strings.HasSuffix(strings.ToLower(o.Model), ".onnx") {
-		g, w, err = loadONNX(o.Model)
+		// A file with several outputs runs its own heads; one with a single
+		// output runs as the file is, without heads.
+		f := onnxFlags{size: o.Input, sizeFlag: o.sizeFlag, given: changed(o.flags)}
+		if f.given("tasks") {
+			f.tasks, err = parseTasks(o.Tasks)
+		}
+		if err == nil {
+			g, w, err = loadONNX(o.Model, f)
+		}
 	} else {
 		var tasks []int
 		if !o.Backbone {

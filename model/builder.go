@@ -116,7 +116,10 @@ func (b *Builder) closeBlock() {
 	b.block = -1
 }
 
-// Head starts the head of a task; nodes added after it belong to it.
+// Head starts the head of a task; nodes added after it belong to it. A
+// head is any sub-graph that reads only its own nodes and the backbone's
+// output. classes 0 means the number of values the head's last node makes
+// (a head imported from a file, whose output need not be class logits).
 func (b *Builder) Head(task string, classes int) {
 	b.closeBlock()
 	b.closeHead()
@@ -134,6 +137,11 @@ func (b *Builder) closeHead() {
 		return
 	}
 	h.Output = h.Nodes[len(h.Nodes)-1]
+	if h.Classes == 0 {
+		// ≤ MaxElems (counted when added), so it fits an int; not bound by
+		// MaxClasses, a policy for the zoo's class counts.
+		h.Classes = int(b.g.Nodes[h.Output].OutShape.Elems())
+	}
 	b.task = -1
 }
 

@@ -106,9 +106,13 @@ type Block struct {
 	MACs     int64
 }
 
-// Head is the task head of one task.
+// Head is the task head of one task: the MTL-Split head of the zoo, or any
+// sub-graph an imported model has for one output. Its nodes read only each
+// other and the backbone's output.
 type Head struct {
-	Task    string
+	Task string
+	// Classes is the number of values the head's output holds per sample:
+	// the class logits of a classification head.
 	Classes int
 	Nodes   []int // node IDs, in execution order
 	Output  int

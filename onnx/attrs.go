@@ -85,7 +85,7 @@ func (im *importer) weight(n *nodeProto, k int, required bool) (param, error) {
 
 func (im *importer) onlyFirstOutputUsed(n *nodeProto) error {
 	for _, o := range n.outputs[1:] {
-		if o != "" && (len(im.users[o]) > 0 || o == im.output) {
+		if o != "" && (len(im.users[o]) > 0 || im.isOutput(o)) {
 			return &UnsupportedOpError{Op: n.opType, Node: label(n), Reason: fmt.Sprintf("output %q is used; only the first output is supported", o)}
 		}
 	}

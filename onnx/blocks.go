@@ -116,7 +116,10 @@ func lastKey(keys []string, first, last int) string {
 // below the module path all layers share (a wrapper), the first atom —
 // with the index after it when it is a container of numbered children
 // ("features.3", "layer1.0", "classifier.0"). Empty for layers without a
-// path. When every layer falls in one module, its children are used.
+// path. When one module holds every layer with weights, its children are
+// used: a backbone held as self.backbone is a wrapper even when torch's
+// export moved a parameter-free op of a head (a Flatten both heads share)
+// into the backbone.
 func topLevelKeys(layers []layer) []string {
 	var common []string
 	started := false
@@ -137,8 +140,9 @@ func topLevelKeys(layers []layer) []string {
 	depth := len(common)
 	for {
 		keys := make([]string, len(layers))
-		distinct := map[string]int{} // key → its number of atoms
-		inside := true               // every layer sits strictly inside its key's module
+		atoms := map[string]int{}     // key → its number of atoms
+		weighted := map[string]bool{} // keys of layers with weights
+		leaf := map[string]bool{}     // keys naming a layer itself, not a module around it
 		for i, l := range layers {
 			if l.path == nil {
 				continue
@@ -147,16 +151,31 @@ func topLevelKeys(layers []layer) []string {
 			if len(l.path) > depth+1 && !numeric(l.path[depth]) && numeric(l.path[depth+1]) {
 				n = depth + 2
 			}
-			keys[i] = strings.Join(l.path[:n], ".")
-			distinct[keys[i]] = n
-			inside = inside && len(l.path) > n
+			k := strings.Join(l.path[:n], ".")
+			keys[i] = k
+			atoms[k] = n
+			leaf[k] = leaf[k] || len(l.path) == n
+			if len(l.params) > 0 {
+				weighted[k] = true
+			}
 		}
-		if len(distinct) != 1 || !inside {
+		// The module to descend into: the only one, or the only one with
+		// weights.
+		only := ""
+		switch {
+		case len(atoms) == 1:
+			for k := range atoms {
+				only = k
+			}
+		case len(weighted) == 1:
+			for k := range weighted {
+				only = k
+			}
+		}
+		if only == "" || leaf[only] {
 			return keys
 		}
-		for _, n := range distinct {
-			depth = n
-		}
+		depth = atoms[only]
 	}
 }
 

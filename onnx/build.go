@@ -6,28 +6,48 @@ import (
 	"github.com/mtlsplit/mtlsplit/model"
 )
 
-// build adds the layers to a model.Builder block by block, which computes
-// shapes, params and MACs, and checks every weight against the shape it
-// must have.
+// build adds the layers to a model.Builder — the backbone block by block,
+// then one head per output of a multi-output graph — which computes shapes,
+// params and MACs, and checks every weight against the shape it must have.
 func (im *importer) build(name string, channels, size int) (*Imported, error) {
-	if len(im.layers) == 0 || im.layers[len(im.layers)-1].out != im.output {
-		return nil, fmt.Errorf("the output %q is not computed by the graph's last layer", im.output)
+	if len(im.layers) == 0 {
+		return nil, fmt.Errorf("the graph computes nothing")
 	}
-	cuts := cutPoints(im.layers, im.input, im.output)
+	d, err := im.divide()
+	if err != nil {
+		return nil, err
+	}
+	// Cut points and blocks come from the backbone alone, so the module
+	// that wraps it ("backbone.layer1.0") is a wrapper like any other and
+	// the heads beside it do not merge it into one block.
+	cuts := cutPoints(d.backbone, im.input, d.feature)
 	b := model.NewBuilder(name, channels, size)
 	ids := map[string]int{im.input: b.Input()}
 	weights := map[string]map[string][]float32{}
-	for _, s := range blocks(im.layers, cuts) {
+	add := func(l *layer) error {
+		id, ps, err := im.add(b, l, ids)
+		if err != nil {
+			return fmt.Errorf("%s node %q: %w", l.onnxOp, l.onnxName, err)
+		}
+		ids[l.out] = id
+		if ps != nil {
+			weights[l.name] = ps
+		}
+		return nil
+	}
+	for _, s := range blocks(d.backbone, cuts) {
 		b.Block(s.name, s.typ)
 		for i := s.first; i <= s.last; i++ {
-			l := &im.layers[i]
-			id, ps, err := im.add(b, l, ids)
-			if err != nil {
-				return nil, fmt.Errorf("%s node %q: %w", l.onnxOp, l.onnxName, err)
+			if err := add(&d.backbone[i]); err != nil {
+				return nil, err
 			}
-			ids[l.out] = id
-			if ps != nil {
-				weights[l.name] = ps
+		}
+	}
+	for k, h := range d.heads {
+		b.Head(im.g.outputs[k].name, 0)
+		for i := range h {
+			if err := add(&h[i]); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -35,9 +55,12 @@ func (im *importer) build(name string, channels, size int) (*Imported, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Imported{Graph: g, Weights: weights, Input: im.input, Output: im.g.outputs[0].name}
+	out := &Imported{Graph: g, Weights: weights, Input: im.input}
+	for _, o := range im.g.outputs {
+		out.Outputs = append(out.Outputs, o.name)
+	}
 	for _, c := range cuts {
-		out.Cuts = append(out.Cuts, ids[im.layers[c].out])
+		out.Cuts = append(out.Cuts, ids[d.backbone[c].out])
 	}
 	return out, nil
 }

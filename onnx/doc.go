@@ -12,10 +12,25 @@
 // SiLU. Anything else is an error naming the op and the node, never a
 // panic.
 //
+// A file with several outputs is a multi-task model: each output is a task
+// named after it, the layers that feed only that output are its head (any
+// sub-graph that branches from the backbone's output), and the layers that
+// feed several outputs are the shared backbone. A graph that is not so
+// shaped (an output made inside the backbone, a head reading the backbone
+// anywhere but at its output, outputs sharing nothing) is an error saying
+// which.
+//
 // Shapes, params and MACs are computed by model.Builder with the same rules
-// as the zoo. Blocks are the segments between single-tensor cut points,
-// grouped into the top-level modules named by torch's node scopes
-// ("/features/features.3/…" → "features.3") when the file carries them.
+// as the zoo. The backbone's cut candidates come from its structure: every
+// point where a single tensor is live (Imported.Cuts), and the DAG itself
+// for layer-level cuts. Blocks are the segments between single-tensor cut
+// points, grouped into the top-level modules named by torch's node scopes
+// ("/features/features.3/…" → "features.3") when the file carries them;
+// a module holding every weight of the backbone (self.backbone) is a
+// wrapper, so its children are the blocks.
+//
+// The input is one float32 [N C H W] image, batch 1 or symbolic, square; a
+// dynamic height and width take the size the caller gives (LoadAt).
 //
 // The package only reads: it never runs a network (that is engine's job) and
 // never writes ONNX.

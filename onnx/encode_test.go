@@ -128,6 +128,7 @@ type testModel struct {
 	inits  [][]byte
 	input  []int64 // NCHW; default [1 3 8 8]
 	output string
+	more   []string // further graph outputs, after output
 }
 
 func (m testModel) encode() []byte {
@@ -148,7 +149,9 @@ func (m testModel) encode() []byte {
 		g = append(g, pbBytes(graphInitializer, t)...)
 	}
 	g = append(g, pbBytes(graphInput, valueInfoProto("x", input...))...)
-	g = append(g, pbBytes(graphOutput, valueInfoProto(m.output))...)
+	for _, o := range append([]string{m.output}, m.more...) {
+		g = append(g, pbBytes(graphOutput, valueInfoProto(o))...)
+	}
 	return cat(pbVarint(modelIRVersion, 8), pbString(modelProducer, "mtlsplit-test"),
 		pbBytes(modelOpset, cat(pbString(opsetDomain, ""), pbVarint(opsetVersion, opset))),
 		pbBytes(modelGraph, g))

@@ -48,11 +48,13 @@ type importer struct {
 	live   []bool
 	fused  []bool
 	input  string
-	output string
-	layers []layer
+	// outputs are the graph's outputs, aliases resolved: one task each
+	// when there are several.
+	outputs []string
+	layers  []layer
 }
 
-func importGraph(g *graphProto, opset int64, name string) (*Imported, error) {
+func importGraph(g *graphProto, opset int64, name string, size int) (*Imported, error) {
 	im := &importer{g: g, opset: opset, consts: map[string]*tensorProto{}, alias: map[string]string{}, pads: map[string]int{}, users: map[string][]int{}}
 	for i := range g.initializers {
 		t := &g.initializers[i]
@@ -61,22 +63,30 @@ func importGraph(g *graphProto, opset int64, name string) (*Imported, error) {
 	if err := im.sortNodes(); err != nil {
 		return nil, err
 	}
-	c, size, err := im.findInput()
+	c, size, err := im.findInput(size)
 	if err != nil {
 		return nil, err
 	}
-	if err := im.findOutput(); err != nil {
+	if err := im.findOutputs(); err != nil {
 		return nil, err
 	}
 	if err := im.foldConstants(); err != nil {
 		return nil, err
 	}
-	im.output = im.resolve(im.output)
-	if _, ok := im.consts[im.output]; ok {
-		return nil, fmt.Errorf("output %q is a constant", g.outputs[0].name)
-	}
-	if im.output == im.input {
-		return nil, fmt.Errorf("graph computes nothing: output %q is the input", g.outputs[0].name)
+	seen := map[string]string{}
+	for k, o := range g.outputs {
+		t := im.resolve(o.name)
+		im.outputs[k] = t
+		if _, ok := im.consts[t]; ok {
+			return nil, fmt.Errorf("output %q is a constant", o.name)
+		}
+		if t == im.input {
+			return nil, fmt.Errorf("graph computes nothing: output %q is the input", o.name)
+		}
+		if first, dup := seen[t]; dup {
+			return nil, fmt.Errorf("outputs %q and %q are the same tensor; every task needs an output of its own", first, o.name)
+		}
+		seen[t] = o.name
 	}
 	for i := range g.nodes {
 		if !im.live[i] || im.fused[i] {
@@ -222,7 +232,7 @@ func (im *importer) fuseSelfMul(i int) (string, bool) {
 	n := &im.g.nodes[i]
 	x, y := im.resolve(n.inputs[0]), n.outputs[0]
 	us := im.users[y]
-	if len(us) != 1 || y == im.output {
+	if len(us) != 1 || im.isOutput(y) {
 		return "", false
 	}
 	m := &im.g.nodes[us[0]]

@@ -149,7 +149,7 @@ func (im *importer) lowerMatMul(i int, l *layer) error {
 	l.op, l.linearT = model.OpLinear, true
 	l.params = map[string]param{"weight": w}
 	us := im.users[l.out]
-	if len(us) != 1 || l.out == im.output {
+	if len(us) != 1 || im.isOutput(l.out) {
 		return nil
 	}
 	add := &im.g.nodes[us[0]]

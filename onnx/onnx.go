@@ -13,8 +13,12 @@ import (
 
 // Imported is an ONNX model read into the project's graph.
 type Imported struct {
-	// Graph is the whole file as a backbone, without heads. Its name is the
-	// file's base name for Load and the ONNX graph's name for Parse. Nodes
+	// Graph is the file's network. With one output it is all backbone,
+	// without heads. With several, each output is a task named after it:
+	// the layers that feed only that output are its head (any sub-graph
+	// branching from the backbone's output), the layers that feed several
+	// are the shared backbone. Its name is the file's base name for Load
+	// and the ONNX graph's name for Parse. Nodes
 	// are named by their torch module path when the file has one
 	// ("1.block.0.0"; functional ops get ".add", ".mul", ".concat"), else by
 	// their ONNX node name. A block's Type is its op when it has one node
@@ -35,16 +39,19 @@ type Imported struct {
 	// which then has a bias and no BatchNorm2d follows: the graph holds what
 	// the file holds.
 	Weights map[string]map[string][]float32
-	// Cuts lists, in order, every node ID after which exactly one tensor is
-	// live, the last node included. Block outputs are among them; Cuts also
-	// has the finer ones inside blocks (after each layer of a chain).
+	// Cuts lists, in order, every backbone node ID after which exactly one
+	// tensor is live, the backbone's output included. Block outputs are
+	// among them; Cuts also has the finer ones inside blocks (after each
+	// layer of a chain).
 	Cuts []int
 	// Opset is the file's ai.onnx opset; Producer names the exporter
 	// ("pytorch 1.13.0").
 	Opset    int64
 	Producer string
-	// Input and Output are the ONNX names of the input and output tensors.
-	Input, Output string
+	// Input is the ONNX name of the input tensor; Outputs those of the
+	// outputs, in the file's order (task k's head makes Outputs[k]).
+	Input   string
+	Outputs []string
 }
 
 // UnsupportedOpError says the file uses an op (or a form of an op) that
@@ -65,14 +72,23 @@ func (e *UnsupportedOpError) Error() string {
 // (truncated, not protobuf, or protobuf without a graph).
 var ErrNotONNX = errors.New("not an ONNX model")
 
-// Load reads the .onnx file at path.
-func Load(path string) (*Imported, error) {
+// ErrDynamicSize is wrapped by the error for a file whose input leaves its
+// height and width dynamic when no size was given (LoadAt).
+var ErrDynamicSize = errors.New("the image height and width are dynamic and no size was given")
+
+// Load reads the .onnx file at path; its input must have a fixed size.
+func Load(path string) (*Imported, error) { return LoadAt(path, 0) }
+
+// LoadAt reads the .onnx file at path, giving a dynamic input height and
+// width size pixels (0: none). A fixed size is the file's: size never
+// changes it.
+func LoadAt(path string, size int) (*Imported, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load onnx: %w", err)
 	}
 	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	im, err := parse(data, name)
+	im, err := parse(data, name, size)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
@@ -85,10 +101,10 @@ func Parse(r io.Reader) (*Imported, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read onnx: %w", err)
 	}
-	return parse(data, "")
+	return parse(data, "", 0)
 }
 
-func parse(data []byte, name string) (*Imported, error) {
+func parse(data []byte, name string, size int) (*Imported, error) {
 	m, err := decodeModel(data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotONNX, err)
@@ -109,7 +125,7 @@ func parse(data []byte, name string) (*Imported, error) {
 	if name == "" {
 		name = "onnx"
 	}
-	im, err := importGraph(m.graph, opset, name)
+	im, err := importGraph(m.graph, opset, name, size)
 	if err != nil {
 		return nil, err
 	}

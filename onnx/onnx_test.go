@@ -648,8 +648,8 @@ func TestSynthetic(t *testing.T) {
 				node("id", "Identity", []string{"d"}, []string{"y"})}}),
 			check: func(t *testing.T, im *Imported) {
 				wantOps(t, im, model.OpConv2d, model.OpDropout)
-				if im.Output != "y" {
-					t.Errorf("output %q", im.Output)
+				if len(im.Outputs) != 1 || im.Outputs[0] != "y" {
+					t.Errorf("outputs %q", im.Outputs)
 				}
 			},
 		},
@@ -735,7 +735,7 @@ var badFiles = []struct {
 		return []byte("{\"input_shape\": [1, 3, 224, 224], \"dtype\": \"float32\"}\n")
 	}},
 	{"empty", "not an ONNX model: no graph", func(*testing.T) []byte { return nil }},
-	{"two_outputs", "2 outputs", func(*testing.T) []byte {
+	{"unmade_output", `output "z" is made by no node`, func(*testing.T) []byte {
 		m := testModel{output: "y", nodes: [][]byte{node("r", "Relu", []string{"x"}, []string{"y"})}}.encode()
 		// A second graph output: graph is the last field of the model.
 		return append(m[:len(m):len(m)], pbBytes(modelGraph, pbBytes(graphOutput, valueInfoProto("z")))...)
@@ -755,7 +755,7 @@ func TestBadFiles(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), bf.err) {
 				t.Fatalf("error %v, want one containing %q", err, bf.err)
 			}
-			if bf.file != "unsupported_op" && bf.file != "two_outputs" && !errors.Is(err, ErrNotONNX) {
+			if bf.file != "unsupported_op" && bf.file != "unmade_output" && !errors.Is(err, ErrNotONNX) {
 				t.Errorf("error %v does not wrap ErrNotONNX", err)
 			}
 		})
@@ -836,7 +836,7 @@ func TestCorruptFiles(t *testing.T) {
 
 // FuzzParse checks that no input makes the importer panic.
 func FuzzParse(f *testing.F) {
-	for _, p := range []string{"testdata/tiny_folded.onnx", "testdata/tiny_bn.onnx", "testdata/unsupported_op.bad.onnx", "testdata/two_outputs.bad.onnx"} {
+	for _, p := range []string{"testdata/tiny_folded.onnx", "testdata/tiny_bn.onnx", "testdata/unsupported_op.bad.onnx", "testdata/unmade_output.bad.onnx"} {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)

@@ -75,8 +75,10 @@ func (im *importer) sortNodes() error {
 }
 
 // findInput picks the one graph input that is not an initializer and
-// returns its per-sample channels and square size.
-func (im *importer) findInput() (channels, size int, err error) {
+// returns its per-sample channels and square size. A dynamic height or
+// width (a symbolic or unset dimension) takes size; a fixed one is the
+// file's whatever size says.
+func (im *importer) findInput(size int) (channels, side int, err error) {
 	var ins []valueInfo
 	for _, v := range im.g.inputs {
 		if _, ok := im.consts[v.name]; !ok {
@@ -101,15 +103,26 @@ func (im *importer) findInput() (channels, size int, err error) {
 	if b := v.dims[0]; b.param == "" && b.value != 1 {
 		return 0, 0, fmt.Errorf("input %q has batch %d; the import assumes batch 1 (or a symbolic batch)", v.name, b.value)
 	}
-	for _, d := range v.dims[1:] {
-		if d.param != "" || d.value < 1 || d.value > math.MaxInt32 {
-			return 0, 0, fmt.Errorf("input %q: shape %s must have fixed positive C, H, W", v.name, dimsString(v.dims))
+	hw := [2]int64{}
+	for k, d := range v.dims[1:] {
+		switch {
+		case d.param == "" && d.value >= 1 && d.value <= math.MaxInt32:
+			if k > 0 {
+				hw[k-1] = d.value
+			}
+			continue
+		case k > 0 && (d.param != "" || d.value == 0) && size > 0:
+			hw[k-1] = int64(size)
+			continue
+		case k > 0 && (d.param != "" || d.value == 0):
+			return 0, 0, fmt.Errorf("input %q: shape %s: %w", v.name, dimsString(v.dims), ErrDynamicSize)
 		}
+		return 0, 0, fmt.Errorf("input %q: shape %s must have a fixed positive C and positive H, W", v.name, dimsString(v.dims))
 	}
-	if v.dims[2].value != v.dims[3].value {
-		return 0, 0, fmt.Errorf("input %q: %d×%d image; only square inputs are supported", v.name, v.dims[2].value, v.dims[3].value)
+	if hw[0] != hw[1] {
+		return 0, 0, fmt.Errorf("input %q: %d×%d image; only square inputs are supported", v.name, hw[0], hw[1])
 	}
-	return int(v.dims[1].value), int(v.dims[2].value), nil
+	return int(v.dims[1].value), int(hw[0]), nil
 }
 
 func dimsString(ds []dim) string {
@@ -124,14 +137,22 @@ func dimsString(ds []dim) string {
 	return "[" + strings.Join(parts, " ") + "]"
 }
 
-func (im *importer) findOutput() error {
-	if len(im.g.outputs) != 1 {
-		return fmt.Errorf("the graph has %d outputs; exactly one is supported", len(im.g.outputs))
+// findOutputs records the graph's outputs, one task each when there are
+// several, and marks the live nodes.
+func (im *importer) findOutputs() error {
+	if len(im.g.outputs) == 0 {
+		return fmt.Errorf("the graph has no outputs")
 	}
-	im.output = im.g.outputs[0].name
-	// A node is live when the output depends on it; dead nodes (left-over
+	// A node is live when an output depends on it; dead nodes (left-over
 	// shape computations) are ignored whatever their op.
-	need := map[string]bool{im.output: true}
+	need := map[string]bool{}
+	for _, o := range im.g.outputs {
+		if need[o.name] {
+			return fmt.Errorf("output %q is listed twice", o.name)
+		}
+		need[o.name] = true
+		im.outputs = append(im.outputs, o.name)
+	}
 	for i := len(im.g.nodes) - 1; i >= 0; i-- {
 		n := &im.g.nodes[i]
 		for _, o := range n.outputs {
@@ -146,6 +167,16 @@ func (im *importer) findOutput() error {
 		}
 	}
 	return nil
+}
+
+// isOutput reports whether tensor t is one of the graph's outputs.
+func (im *importer) isOutput(t string) bool {
+	for _, o := range im.outputs {
+		if o == t {
+			return true
+		}
+	}
+	return false
 }
 
 func (im *importer) resolve(t string) string {
