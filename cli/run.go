@@ -26,6 +26,11 @@ type EngineOptions struct {
 	// Backbone builds a zoo model without task heads, for commands that
 	// never run them: their weights are never made.
 	Backbone bool
+	// Heads puts the zoo heads of Tasks (seeded random weights) on an ONNX
+	// file that has none, for commands that score tasks.
+	Heads bool
+	// Batch is the most samples one engine call runs (0: 1).
+	Batch int
 	// held is what the command keeps besides the Program while it runs
 	// (measure's recorded tensors), counted against the budget; nil: none.
 	held func(*model.Graph) int64
@@ -64,12 +69,15 @@ func (o *EngineOptions) program() (*engine.Program, error) {
 	if err := checkThreads(o.Threads); err != nil {
 		return nil, err
 	}
-	eo := engine.Options{Threads: o.Threads, Backend: b, MaxMemoryMB: o.MaxMemoryMB}
+	eo := engine.Options{Threads: o.Threads, Backend: b, MaxMemoryMB: o.MaxMemoryMB, Batch: o.Batch}
 	var g *model.Graph
 	var w *engine.Weights // an ONNX file's; a zoo model's are made below
 	var err error
 	if strings.HasSuffix(strings.ToLower(o.Model), ".onnx") {
 		g, w, err = loadONNX(o.Model)
+		if err == nil && o.Heads && len(g.Heads) == 0 {
+			g, w, err = withZooHeads(g, w, o.Tasks, o.Seed)
+		}
 	} else {
 		var tasks []int
 		if !o.Backbone {
