@@ -274,6 +274,14 @@ func (t *AccuracyTable) Accuracy(task, cut string, e codec.Encoding) (float64, b
 	if t == nil {
 		return 0, false
 	}
+	if t.index == nil { // built in code, not parsed
+		for _, en := range t.Entries {
+			if en.Task == task && en.Cut == cut && en.Encoding == e {
+				return en.Accuracy, true
+			}
+		}
+		return 0, false
+	}
 	a, ok := t.index[accKey{task, cut, e}]
 	return a, ok
 }
