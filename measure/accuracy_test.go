@@ -242,11 +242,12 @@ func TestWilson(t *testing.T) {
 		k, n   int
 		lo, hi float64
 	}{
-		// Reference values from the closed form (Wilson 1927, z = 1.96).
+		// Reference values: the closed form (Wilson 1927) evaluated in Python
+		// with z = 1.959964; 90/100 is the textbook [0.8256, 0.9448].
 		{"all right of 10", 10, 10, 0.722467, 1},
 		{"none right of 10", 0, 10, 0, 0.277533},
 		{"half of 100", 50, 100, 0.403832, 0.596168},
-		{"90 of 100", 90, 100, 0.825635, 0.944781},
+		{"90 of 100", 90, 100, 0.825634, 0.944771},
 		{"no samples", 0, 0, 0, 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
