@@ -319,3 +319,28 @@ func TestFidelityConstant(t *testing.T) {
 		t.Errorf("the same input three times: constant tasks %v, want both", constant)
 	}
 }
+
+// BenchmarkAccuracy is profile --accuracy's throughput on the two cores:
+// two single-threaded programs, batches of 8, every cut, fp32, fp16, int8
+// and int4 with their zstd sizes, PNG decoding included.
+func BenchmarkAccuracy(b *testing.B) {
+	const n = 16
+	for _, name := range []string{"resnet18", "mobilenet_v3_small"} {
+		b.Run(name+"/64px", func(b *testing.B) {
+			progs, set := ownPredictions(b, name, 64, []int{8, 4}, n, 2, 8, []string{"task1", "task2"})
+			s := AccuracySettings{Encodings: []codec.Encoding{codec.FP16, codec.Int8, codec.Int4}, Columns: []int{0, 1}, Batch: 8}
+			var res *AccuracyResult
+			b.ResetTimer()
+			for b.Loop() {
+				var err error
+				if res, err = Accuracy(progs, set, s); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "images/s")
+			if res.Native[0] != n {
+				b.Fatalf("fp32 forward pass right on %d of %d own predictions", res.Native[0], n)
+			}
+		})
+	}
+}
