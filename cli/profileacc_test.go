@@ -197,3 +197,36 @@ func TestProfileAccuracyBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestProfileAccuracySizesInProfile: with --measure too, the measured
+// profile's zstd sizes are the data set's means (rounded up), not one
+// random input's, so plan --profile prices "int8+zstd" on the data.
+func TestProfileAccuracySizesInProfile(t *testing.T) {
+	data := ownLabels(t, 6, []string{"task1", "task2"})
+	dir := t.TempDir()
+	acc, prof := filepath.Join(dir, "acc.yaml"), filepath.Join(dir, "profile.yaml")
+	if _, stderr, code := run(t, "profile", "mobilenet_v3_small", "--input", "32", "--accuracy", "--data", data, "--encodings", "int8",
+		"--accuracy-out", acc, "--measure", "--reps", "1", "--warmup", "0", "--out", prof); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	tab, err := profile.LoadAccuracy(acc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := profile.LoadTable(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := m.Backbones["mobilenet_v3_small"].Blocks
+	if len(blocks) != 13 {
+		t.Fatalf("%d blocks", len(blocks))
+	}
+	for _, b := range blocks {
+		for _, e := range []codec.Encoding{"fp32+zstd", "int8+zstd"} {
+			s, ok := tab.Size(b.Name, e)
+			if want := int64(math.Ceil(s.MeanBytes)); !ok || b.CutBytes[string(e)] != want {
+				t.Errorf("%s %s: profile has %d B, the data set's mean is %g (%v)", b.Name, e, b.CutBytes[string(e)], s.MeanBytes, ok)
+			}
+		}
+	}
+}

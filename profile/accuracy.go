@@ -20,7 +20,25 @@ import (
 // preprocess, samples, interval), each task's accuracy on the plain forward
 // pass (tasks), each entry's sample count and 95% confidence interval, and
 // the cut tensors' sizes after the lossless stage over the whole data set
-// (sizes).
+// (sizes):
+//
+//	version: 1
+//	model: resnet18
+//	method: labelled                # or fidelity (agreement, not accuracy)
+//	data: shapes/test
+//	preprocess: image → RGB [0,1] → no resize → NCHW float32 3×64×64
+//	samples: 2000
+//	interval: wilson-95
+//	tasks:                          # the plain forward pass; Native reads it
+//	  - {task: task1, column: shape, classes: 4, accuracy: 0.97, samples: 2000, ci_low: 0.962, ci_high: 0.976}
+//	entries:                        # one per task × block cut × encoding
+//	  - {task: task1, cut: layer2, encoding: int4, accuracy: 0.91, samples: 2000, ci_low: 0.897, ci_high: 0.922}
+//	sizes:                          # bytes on the wire after zstd, over the data set
+//	  - {cut: layer2, encoding: int4+zstd, mean_bytes: 3012.4, p95_bytes: 3250, max_bytes: 3391}
+//
+// The planner reads entries (Accuracy, Native); the sizes reach it through
+// the measured profile ("profile --measure --accuracy" writes their means
+// as its zstd cut sizes).
 type AccuracyTable struct {
 	Version int    `yaml:"version"`
 	Model   string `yaml:"model,omitempty"`
