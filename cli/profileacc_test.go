@@ -230,3 +230,17 @@ func TestProfileAccuracySizesInProfile(t *testing.T) {
 		}
 	}
 }
+
+// TestFidelitySaysConstant: the fallback warns about a task whose fp32
+// prediction never changed over its random inputs (here task2 of the seeded
+// mobilenet_v3_small at 32 px), and not about one whose did.
+func TestFidelitySaysConstant(t *testing.T) {
+	stdout, stderr, code := run(t, "profile", "mobilenet_v3_small", "--input", "32", "--fidelity", "8", "--encodings", "int8")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want := "warning: fidelity: the fp32 prediction of task2 was the same class on all 8 inputs, so agreement proves nothing there"
+	if !strings.Contains(stderr, want) || strings.Contains(stderr, "task1") || !strings.Contains(stdout, "not accuracy") {
+		t.Errorf("stderr %q, want %q (and nothing about task1)\nstdout:\n%s", stderr, want, stdout)
+	}
+}
