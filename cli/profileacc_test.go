@@ -32,6 +32,12 @@ func ownLabels(t *testing.T, n int, columns []string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return labelledBy(t, g, w, n, columns)
+}
+
+// labelledBy writes the data set of ownLabels labelled by network g, w.
+func labelledBy(t *testing.T, g *model.Graph, w *engine.Weights, n int, columns []string) string {
+	t.Helper()
 	p, err := engine.Compile(g, w, engine.Options{Threads: 1, Backend: engine.BestBackend()})
 	if err != nil {
 		t.Fatal(err)
@@ -243,4 +249,39 @@ func TestFidelitySaysConstant(t *testing.T) {
 	if !strings.Contains(stderr, want) || strings.Contains(stderr, "task1") || !strings.Contains(stdout, "not accuracy") {
 		t.Errorf("stderr %q, want %q (and nothing about task1)\nstdout:\n%s", stderr, want, stdout)
 	}
+}
+
+// TestProfileAccuracyONNX: a single-output ONNX file gets the zoo's heads
+// of --tasks (seeded random weights, the file's own for the backbone), and
+// is scored like a zoo model: on its own predictions, 1 at every fp32 cut.
+func TestProfileAccuracyONNX(t *testing.T) {
+	const file = "../onnx/testdata/tiny_folded.onnx"
+	g, w, err := loadONNX(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w, err = withZooHeads(g, w, "5,3", 1); err != nil {
+		t.Fatal(err)
+	}
+	data := labelledBy(t, g, w, 12, []string{"task1", "task2"})
+	acc := filepath.Join(t.TempDir(), "acc.yaml")
+	if _, stderr, code := run(t, "profile", file, "--tasks", "5,3", "--accuracy", "--data", data, "--encodings", "int4", "--accuracy-out", acc); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	tab, err := profile.LoadAccuracy(acc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Check(g); err != nil {
+		t.Fatal(err)
+	}
+	if len(tab.Entries) != len(g.Blocks)*2*2 {
+		t.Fatalf("%d entries for %d blocks", len(tab.Entries), len(g.Blocks))
+	}
+	for _, e := range tab.Entries {
+		if e.Encoding == codec.FP32 && e.Accuracy != 1 {
+			t.Errorf("fp32 at %s: %s %g", e.Cut, e.Task, e.Accuracy)
+		}
+	}
+	badInput(t, []string{"profile", file, "--tasks", "", "--accuracy", "--data", data}, "has no task heads: give --tasks")
 }
