@@ -13,6 +13,7 @@ import (
 
 	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/engine"
+	"github.com/mtlsplit/mtlsplit/measure"
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
@@ -65,7 +66,7 @@ func labelledBy(t *testing.T, g *model.Graph, w *engine.Weights, n int, columns 
 		}
 		row := []string{name}
 		for h := range columns {
-			row = append(row, fmt.Sprint(argmax(heads[min(h, len(heads)-1)])))
+			row = append(row, fmt.Sprint(measure.Top1(heads[min(h, len(heads)-1)])))
 		}
 		csv.WriteString(strings.Join(row, ",") + "\n")
 	}
@@ -73,16 +74,6 @@ func labelledBy(t *testing.T, g *model.Graph, w *engine.Weights, n int, columns 
 		t.Fatal(err)
 	}
 	return dir
-}
-
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // TestProfileAccuracyFeedsPlan: profile --accuracy on labels that are the

@@ -244,7 +244,7 @@ func (w *accWorker) score(backbone []float32, labels [][]int, right []int) error
 			return err
 		}
 		for s, l := range labels {
-			if argmax(logits[s*h.Classes:(s+1)*h.Classes]) == l[w.cols[t]] {
+			if Top1(logits[s*h.Classes:(s+1)*h.Classes]) == l[w.cols[t]] {
 				right[t]++
 			}
 		}

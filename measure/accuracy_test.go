@@ -100,7 +100,7 @@ func ownPredictions(t testing.TB, name string, size int, tasks []int, n, program
 	}
 	for i, l := range logits() {
 		for h := range l {
-			labels[i][h] = argmax(l[h])
+			labels[i][h] = Top1(l[h])
 		}
 	}
 	set = writeSet(t, dir, columns, imgs, labels, size)

@@ -60,7 +60,7 @@ func Fidelity(p *engine.Program, n int, input func(i int, x []float32), encs []c
 			if err != nil {
 				return nil, nil, err
 			}
-			ref[t] = argmax(logits)
+			ref[t] = Top1(logits)
 			if i == 0 {
 				first[t] = ref[t]
 			}
@@ -85,7 +85,7 @@ func Fidelity(p *engine.Program, n int, input func(i int, x []float32), encs []c
 					if err != nil {
 						return nil, nil, err
 					}
-					if argmax(logits) == ref[t] {
+					if Top1(logits) == ref[t] {
 						agree[k-1][ei][t]++
 					}
 				}
@@ -113,7 +113,9 @@ func Fidelity(p *engine.Program, n int, input func(i int, x []float32), encs []c
 	return tab, constant, nil
 }
 
-func argmax(v []float32) int {
+// Top1 is the index of the largest logit (the first on a tie): a head's
+// prediction.
+func Top1(v []float32) int {
 	best := 0
 	for i, x := range v {
 		if x > v[best] {
