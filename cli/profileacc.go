@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -223,9 +224,8 @@ func runAccuracy(opts *ProfileOptions) (*profile.AccuracyTable, error) {
 	res, err := measure.Accuracy(progs, set, measure.AccuracySettings{Encodings: encs, Columns: cols, Batch: opts.Data.Batch,
 		Progress: progress(opts.IO, opts.Quiet, "accuracy")})
 	if err != nil {
-		// A file corrupt past its header fails its batch: bad input.
-		if strings.Contains(err.Error(), dataset.LabelsFile) || strings.HasPrefix(err.Error(), opts.Data.Dir) {
-			return nil, err
+		if de := (*measure.DataError)(nil); errors.As(err, &de) {
+			return nil, fmt.Errorf("--data: %w", err)
 		}
 		return nil, internal(err)
 	}

@@ -171,6 +171,11 @@ func TestProfileAccuracyBadInput(t *testing.T) {
 	big := t.TempDir()
 	os.WriteFile(filepath.Join(big, "x.f32"), make([]byte, 4*3*32*32), 0o644)
 	os.WriteFile(filepath.Join(big, "labels.csv"), []byte("file,task1,task2\nx.f32,9,0\n"), 0o644)
+	nan := t.TempDir()
+	raw := make([]byte, 4*3*32*32)
+	binary.LittleEndian.PutUint32(raw[40:], math.Float32bits(float32(math.NaN())))
+	os.WriteFile(filepath.Join(nan, "x.f32"), raw, 0o644)
+	os.WriteFile(filepath.Join(nan, "labels.csv"), []byte("file,task1,task2\nx.f32,1,0\n"), 0o644)
 	base := []string{"profile", "mobilenet_v3_small", "--input", "32"}
 	for _, c := range []struct {
 		name string
@@ -181,6 +186,7 @@ func TestProfileAccuracyBadInput(t *testing.T) {
 		{"no labels", []string{"--accuracy", "--data", dir}, []string{"has no labels.csv"}},
 		{"label count mismatch", []string{"--accuracy", "--data", three}, []string{"the data has 3 label columns (task1,task2,task3) but mobilenet_v3_small has 2 task heads (task1,task2)"}},
 		{"class out of range", []string{"--accuracy", "--data", big}, []string{`label column "task1" has 10 classes but head task1 has 8 outputs`}},
+		{"value not finite", []string{"--accuracy", "--data", nan}, []string{"--data: ", "labels.csv:2: x.f32: value 10 is NaN (not finite)"}},
 		{"accuracy without data", []string{"--accuracy"}, []string{"--accuracy needs --data DIR"}},
 		{"data without accuracy", []string{"--measure", "--data", big}, []string{"--data is read by --accuracy"}},
 		{"accuracy and fidelity", []string{"--accuracy", "--data", big, "--fidelity", "3"}, []string{"give one"}},

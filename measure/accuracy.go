@@ -156,7 +156,7 @@ func Accuracy(progs []*engine.Program, data Labelled, s AccuracySettings) (*Accu
 		return nil, firstErr
 	}
 	if err := it.Err(); err != nil {
-		return nil, err
+		return nil, &DataError{Err: err}
 	}
 	res.Table = res.table(g)
 	return res, nil
@@ -293,6 +293,14 @@ func (r *AccuracyResult) table(g *model.Graph) *profile.AccuracyTable {
 	}
 	return tab
 }
+
+// DataError is a data set item that could not be read (a file corrupt
+// past its header, a value that is not finite): bad input, unlike the
+// engine's failures.
+type DataError struct{ Err error }
+
+func (e *DataError) Error() string { return e.Err.Error() }
+func (e *DataError) Unwrap() error { return e.Err }
 
 // IntervalName names the interval Accuracy records.
 const IntervalName = "wilson-95"
