@@ -35,24 +35,33 @@ type AccuracySettings struct {
 	Batch int
 	// Progress, if set, is called with the samples done and the total.
 	Progress func(done, total int)
+	// Layers measures at every layer (LayerCuts) instead of every block
+	// boundary, one sample at a time; the programs must be compiled with
+	// engine.Options.Keep = LayerCuts(g). Such a program keeps every
+	// layer's tensor (no conv+BN fusion), so its fp32 results may differ
+	// from the fused forward pass by float rounding.
+	Layers bool
 }
 
 // AccuracyResult is what Accuracy measured.
 type AccuracyResult struct {
-	// Table has an entry per cut (blocks, the input left out: the raw
-	// image travels as the data set holds it), encoding and task, each
+	// Table has an entry per cut (Cuts; the input left out: the raw image
+	// travels as the data set holds it), encoding and task, each
 	// with its sample count and Wilson 95% interval, the plain forward
 	// pass accuracy per task, and the size of every cut after zstd over
 	// the data set.
 	Table *profile.AccuracyTable
+	// Cuts name the cuts measured: block names, or with Layers every
+	// layer (block outputs by their block's name, others "name#id").
+	Cuts []string
 	// Native[t] is head t's correct predictions on the plain forward pass.
 	Native []int
-	// Correct[k-1][e][t] counts head t's correct predictions when cut k
+	// Correct[c][e][t] counts head t's correct predictions when Cuts[c]
 	// travels in Encodings[e].
 	Correct [][][]int
 	// Encodings are the encodings measured, fp32 first.
 	Encodings []codec.Encoding
-	// Bytes[k-1][e] are cut k's encoded sizes per sample; with "+zstd",
+	// Bytes[c][e] are Cuts[c]'s encoded sizes per sample; with "+zstd",
 	// after the lossless stage. Keys: every measured encoding and its
 	// "+zstd" variant.
 	Bytes []map[codec.Encoding][]int
@@ -91,8 +100,21 @@ func Accuracy(progs []*engine.Program, data Labelled, s AccuracySettings) (*Accu
 		}
 	}
 	batch := max(s.Batch, 1)
-	n, nb := data.Len(), len(g.Blocks)
+	n := data.Len()
 	res := &AccuracyResult{Encodings: encs, N: n, Native: make([]int, len(g.Heads))}
+	var layers []layerPlan
+	if s.Layers {
+		cuts := LayerCuts(g)
+		layers = planLayers(g, cuts)
+		for _, c := range cuts {
+			res.Cuts = append(res.Cuts, profile.LayerCutName(g, c))
+		}
+	} else {
+		for _, b := range g.Blocks {
+			res.Cuts = append(res.Cuts, b.Name)
+		}
+	}
+	nb := len(res.Cuts)
 	res.Correct = make([][][]int, nb)
 	res.Bytes = make([]map[codec.Encoding][]int, nb)
 	for k := range nb {
@@ -126,7 +148,7 @@ func Accuracy(progs []*engine.Program, data Labelled, s AccuracySettings) (*Accu
 		mu.Unlock()
 	}
 	for _, p := range progs {
-		w := &accWorker{p: p, g: g, encs: encs, cols: s.Columns, res: res}
+		w := &accWorker{p: p, g: g, encs: encs, cols: s.Columns, res: res, layers: layers}
 		wg.Go(func() {
 			for j := range jobs {
 				if err := w.batch(j.x, j.labels, j.start); err != nil {
@@ -169,6 +191,7 @@ type accWorker struct {
 	encs   []codec.Encoding
 	cols   []int
 	res    *AccuracyResult // only Bytes is written, at this worker's samples
+	layers []layerPlan     // with AccuracySettings.Layers
 	native []int
 	right  [][][]int
 	acts   [][]float32
@@ -177,7 +200,7 @@ type accWorker struct {
 }
 
 func (w *accWorker) batch(x []float32, labels [][]int, start int) error {
-	nb, nh := len(w.g.Blocks), len(w.g.Heads)
+	nb, nh := len(w.res.Cuts), len(w.g.Heads)
 	if w.right == nil {
 		w.native = make([]int, nh)
 		w.right = make([][][]int, nb)
@@ -188,6 +211,15 @@ func (w *accWorker) batch(x []float32, labels [][]int, start int) error {
 			}
 		}
 		w.acts = make([][]float32, nb+1)
+	}
+	if w.layers != nil {
+		per := len(x) / len(labels)
+		for s := range labels {
+			if err := w.sample(x[s*per:(s+1)*per], labels[s], start+s); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	// The prefix, once per cut: acts[k] is the tensor at cut k.
 	w.acts[0] = x
@@ -207,16 +239,7 @@ func (w *accWorker) batch(x []float32, labels [][]int, start int) error {
 		w.x = slices.Grow(w.x[:0], len(act))[:len(act)]
 		for ei, e := range w.encs {
 			for s := range labels {
-				var err error
-				if w.buf, err = engine.Encode(w.buf[:0], e, act[s*per:(s+1)*per]); err != nil {
-					return fmt.Errorf("cut %s, %s, sample %d: %w", w.g.Blocks[k-1].Name, e, start+s, err)
-				}
-				if w.z, err = engine.Compress(w.z[:0], w.buf); err != nil {
-					return err
-				}
-				w.res.Bytes[k-1][e][start+s] = len(w.buf)
-				w.res.Bytes[k-1][e+"+zstd"][start+s] = len(w.z)
-				if err := engine.Decode(w.x[s*per:(s+1)*per], e, w.buf); err != nil {
+				if err := w.roundTrip(e, act[s*per:(s+1)*per], w.x[s*per:(s+1)*per], k-1, start+s); err != nil {
 					return err
 				}
 			}
@@ -233,6 +256,22 @@ func (w *accWorker) batch(x []float32, labels [][]int, start int) error {
 		}
 	}
 	return nil
+}
+
+// roundTrip encodes one sample's tensor at cut c as the split runtime
+// sends it, records its size before and after zstd, and decodes it into
+// dst.
+func (w *accWorker) roundTrip(e codec.Encoding, src, dst []float32, c, sample int) error {
+	var err error
+	if w.buf, err = engine.Encode(w.buf[:0], e, src); err != nil {
+		return fmt.Errorf("cut %s, %s, sample %d: %w", w.res.Cuts[c], e, sample, err)
+	}
+	if w.z, err = engine.Compress(w.z[:0], w.buf); err != nil {
+		return err
+	}
+	w.res.Bytes[c][e][sample] = len(w.buf)
+	w.res.Bytes[c][e+"+zstd"][sample] = len(w.z)
+	return engine.Decode(dst, e, w.buf)
 }
 
 // score runs every head on a batch of backbone outputs and counts, per
@@ -277,7 +316,7 @@ func (r *AccuracyResult) table(g *model.Graph) *profile.AccuracyTable {
 			Accuracy: frac(r.Native[t], r.N), Samples: r.N, CILow: round6(lo), CIHigh: round6(hi)})
 	}
 	for k := range r.Correct {
-		cut := g.Blocks[k].Name
+		cut := r.Cuts[k]
 		for ei, e := range r.Encodings {
 			for t, h := range g.Heads {
 				c := r.Correct[k][ei][t]

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 
 	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/internal/strictyaml"
@@ -264,6 +265,11 @@ func (t *AccuracyTable) Check(g *model.Graph) error {
 	for _, c := range Cuts(g) {
 		cuts = append(cuts, c.Name)
 	}
+	for _, n := range g.Nodes {
+		if n.ID > 0 && n.Task < 0 {
+			cuts = append(cuts, LayerCutName(g, n.ID))
+		}
+	}
 	for i, e := range t.Entries {
 		path := fmt.Sprintf("entries[%d]", i)
 		if !slices.Contains(tasks, e.Task) {
@@ -284,6 +290,22 @@ func (t *AccuracyTable) Check(g *model.Graph) error {
 		}
 	}
 	return r.Err()
+}
+
+// LayerCutName names the cut after a backbone node in an accuracy table
+// measured at layer granularity: a block's output by the block's name (as
+// block-level entries are), any other node as the layer-level planner names
+// its unit, "name#id".
+func LayerCutName(g *model.Graph, node int) string {
+	if node == 0 {
+		return InputCut
+	}
+	for _, b := range g.Blocks {
+		if b.Output == node {
+			return b.Name
+		}
+	}
+	return g.Nodes[node].Name + "#" + strconv.Itoa(node)
 }
 
 // Accuracy looks up a task's accuracy at a cut and encoding. An input cut
