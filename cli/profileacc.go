@@ -168,9 +168,6 @@ func runAccuracy(opts *ProfileOptions) (*profile.AccuracyTable, error) {
 	if strings.Contains(opts.Model, ",") {
 		return nil, fmt.Errorf("--accuracy measures one model, got %q", opts.Model)
 	}
-	if opts.Granularity == "layer" {
-		return nil, fmt.Errorf("--accuracy --granularity layer is not supported yet: accuracy is measured at block cuts (--granularity block)")
-	}
 	encs, err := parseEncodings(opts.Encodings)
 	if err != nil {
 		return nil, err
@@ -184,6 +181,10 @@ func runAccuracy(opts *ProfileOptions) (*profile.AccuracyTable, error) {
 	eo := opts.EngineOptions
 	eo.Threads, eo.Batch, eo.Heads = 1, opts.Data.Batch, true
 	eo.held = func(g *model.Graph) int64 { return int64(opts.Data.Batch) * measure.HeldBytes(g) }
+	layers := opts.Granularity == "layer"
+	if layers {
+		eo.keep = measure.LayerCuts
+	}
 	var progs []*engine.Program
 	defer func() {
 		for _, p := range progs {
@@ -222,7 +223,7 @@ func runAccuracy(opts *ProfileOptions) (*profile.AccuracyTable, error) {
 		fmt.Fprintf(opts.IO.Err, "label columns are not named after the heads: scored by order, %s\n", strings.Join(pairs, ", "))
 	}
 	res, err := measure.Accuracy(progs, set, measure.AccuracySettings{Encodings: encs, Columns: cols, Batch: opts.Data.Batch,
-		Progress: progress(opts.IO, opts.Quiet, "accuracy")})
+		Layers: layers, Progress: progress(opts.IO, opts.Quiet, "accuracy")})
 	if err != nil {
 		if de := (*measure.DataError)(nil); errors.As(err, &de) {
 			return nil, fmt.Errorf("--data: %w", err)

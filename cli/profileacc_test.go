@@ -191,7 +191,6 @@ func TestProfileAccuracyBadInput(t *testing.T) {
 		{"data without accuracy", []string{"--measure", "--data", big}, []string{"--data is read by --accuracy"}},
 		{"accuracy and fidelity", []string{"--accuracy", "--data", big, "--fidelity", "3"}, []string{"give one"}},
 		{"zstd encoding", []string{"--accuracy", "--data", big, "--encodings", "int8+zstd"}, []string{"give base encodings"}},
-		{"layer granularity", []string{"--accuracy", "--data", big, "--granularity", "layer"}, []string{"not supported yet"}},
 		{"bad batch", []string{"--accuracy", "--data", big, "--batch", "0"}, []string{"--batch 0"}},
 		{"bad shape", []string{"--accuracy", "--data", big, "--shape", "3,64,64"}, []string{"--shape 3,64,64: the model takes 3,32,32"}},
 	} {
@@ -281,4 +280,29 @@ func TestProfileAccuracyONNX(t *testing.T) {
 		}
 	}
 	badInput(t, []string{"profile", file, "--tasks", "", "--accuracy", "--data", data}, "has no task heads: give --tasks")
+
+	// At layer granularity every layer is a cut (blocks under their names),
+	// and plan --accuracy takes the table.
+	layers := filepath.Join(t.TempDir(), "layers.yaml")
+	if _, stderr, code := run(t, "profile", file, "--tasks", "5,3", "--accuracy", "--data", data, "--encodings", "int8",
+		"--granularity", "layer", "--accuracy-out", layers); code != 0 {
+		t.Fatalf("layer granularity: exit %d: %s", code, stderr)
+	}
+	lt, err := profile.LoadAccuracy(layers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cuts := map[string]bool{}
+	for _, e := range lt.Entries {
+		cuts[e.Cut] = true
+		if e.Encoding == codec.FP32 && e.Accuracy != 1 {
+			t.Errorf("layer fp32 at %s: %s %g", e.Cut, e.Task, e.Accuracy)
+		}
+	}
+	if len(cuts) != len(measure.LayerCuts(g)) || !cuts["features.3"] || !cuts["features.0.0#1"] {
+		t.Errorf("%d layer cuts, want %d with features.3 and features.0.0#1: %v", len(cuts), len(measure.LayerCuts(g)), cuts)
+	}
+	if _, stderr, code := run(t, "plan", file, "--tasks", "5,3", "--granularity", "layer", "--encodings", "fp32,int8", "--accuracy", layers, "--min-accuracy", "0.5"); code != 0 {
+		t.Errorf("plan with the layer table: exit %d: %s", code, stderr)
+	}
 }

@@ -31,6 +31,8 @@ type EngineOptions struct {
 	Heads bool
 	// Batch is the most samples one engine call runs (0: 1).
 	Batch int
+	// keep lists the nodes whose tensors must stay their own (nil: none).
+	keep func(*model.Graph) []int
 	// held is what the command keeps besides the Program while it runs
 	// (measure's recorded tensors), counted against the budget; nil: none.
 	held func(*model.Graph) int64
@@ -89,6 +91,9 @@ func (o *EngineOptions) program() (*engine.Program, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if o.keep != nil {
+		eo.Keep = o.keep(g)
 	}
 	// Before the random weights, the first large allocation.
 	m, err := engine.PlanMemory(g, eo)

@@ -32,7 +32,8 @@ import (
 //	interval: wilson-95
 //	tasks:                          # the plain forward pass; Native reads it
 //	  - {task: task1, column: shape, classes: 4, accuracy: 0.97, samples: 2000, ci_low: 0.962, ci_high: 0.976}
-//	entries:                        # one per task × block cut × encoding
+//	entries:                        # one per task × cut × encoding; cuts are blocks, or
+//	                                # at layer granularity every layer ("layer2.0.conv1#28")
 //	  - {task: task1, cut: layer2, encoding: int4, accuracy: 0.91, samples: 2000, ci_low: 0.897, ci_high: 0.922}
 //	sizes:                          # bytes on the wire after zstd, over the data set
 //	  - {cut: layer2, encoding: int4+zstd, mean_bytes: 3012.4, p95_bytes: 3250, max_bytes: 3391}
