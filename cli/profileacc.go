@@ -82,9 +82,7 @@ func (d *LabelledOptions) open(in model.Shape) (*dataset.Set, error) {
 			o.Classes = append(o.Classes, k)
 		}
 	}
-	for _, v := range in {
-		o.Preprocess.Shape = append(o.Preprocess.Shape, int(v))
-	}
+	o.Preprocess.Shape = shapeInts(in)
 	if d.Shape != "" {
 		o.Preprocess.Shape = nil
 		for _, f := range strings.Split(d.Shape, ",") {
@@ -94,8 +92,12 @@ func (d *LabelledOptions) open(in model.Shape) (*dataset.Set, error) {
 			}
 			o.Preprocess.Shape = append(o.Preprocess.Shape, k)
 		}
-		if !slices.Equal(o.Preprocess.Shape, shapeInts(in)) {
-			return nil, fmt.Errorf("--shape %s: the model takes %s", d.Shape, strings.Trim(strings.Join(strings.Fields(fmt.Sprint(shapeInts(in))), ","), "[]"))
+		if want := shapeInts(in); !slices.Equal(o.Preprocess.Shape, want) {
+			var dims []string
+			for _, v := range want {
+				dims = append(dims, strconv.Itoa(v))
+			}
+			return nil, fmt.Errorf("--shape %s: the model takes %s", d.Shape, strings.Join(dims, ","))
 		}
 	}
 	set, err := dataset.Open(d.Dir, o)
@@ -240,8 +242,11 @@ func runAccuracy(opts *ProfileOptions) (*profile.AccuracyTable, error) {
 			return nil, err
 		}
 	}
-	if opts.Format == "json" {
+	switch opts.Format {
+	case "json":
 		return tab, writeJSON(opts.IO.Out, tab)
+	case "yaml":
+		return tab, writeYAML(opts.IO.Out, tab)
 	}
 	return tab, printAccuracy(opts, tab)
 }

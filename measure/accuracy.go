@@ -69,7 +69,8 @@ type AccuracyResult struct {
 }
 
 // Accuracy scores every task of the programs' graph on a labelled data set
-// for every block cut and encoding: it runs the prefix once per cut, then
+// for every block cut (or layer, with Layers) and encoding: it runs the
+// prefix once per cut, then
 // for each encoding encodes and decodes the cut tensor of every sample as
 // the split runtime does (engine.Encode/Decode, per sample, so int8 and
 // int4 take each sample's own scale), finishes the forward pass and
@@ -147,10 +148,18 @@ func Accuracy(progs []*engine.Program, data Labelled, s AccuracySettings) (*Accu
 		}
 		mu.Unlock()
 	}
+	failed := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return firstErr != nil
+	}
 	for _, p := range progs {
 		w := &accWorker{p: p, g: g, encs: encs, cols: s.Columns, res: res, layers: layers}
 		wg.Go(func() {
 			for j := range jobs {
+				if failed() {
+					continue // drain: the sender stops at its next batch
+				}
 				if err := w.batch(j.x, j.labels, j.start); err != nil {
 					fail(err)
 				}
@@ -162,10 +171,7 @@ func Accuracy(progs []*engine.Program, data Labelled, s AccuracySettings) (*Accu
 	}
 	it := data.Iter(batch, s.Progress)
 	for it.Next() {
-		mu.Lock()
-		failed := firstErr != nil
-		mu.Unlock()
-		if failed {
+		if failed() {
 			break
 		}
 		// The iterator reuses its buffer: each job gets its own copy.
