@@ -306,3 +306,28 @@ func TestProfileAccuracyONNX(t *testing.T) {
 		t.Errorf("plan with the layer table: exit %d: %s", code, stderr)
 	}
 }
+
+// TestProfileAccuracySkip: with --on-bad skip, bad rows are left out and
+// listed on stderr, and the table counts only the rows scored.
+func TestProfileAccuracySkip(t *testing.T) {
+	data := ownLabels(t, 3, []string{"task1", "task2"})
+	f, err := os.OpenFile(filepath.Join(data, "labels.csv"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("gone.f32,0,0\n")
+	f.Close()
+	args := []string{"profile", "mobilenet_v3_small", "--input", "32", "--accuracy", "--data", data, "--encodings", "int8", "-o", "yaml"}
+	badInput(t, args, "labels.csv:5: gone.f32: no such file")
+	stdout, stderr, code := run(t, append(args, "--on-bad", "skip")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "skipped 1 bad rows of "+data) || !strings.Contains(stderr, "labels.csv:5: gone.f32: no such file") {
+		t.Errorf("stderr %q", stderr)
+	}
+	tab, err := profile.ParseAccuracy([]byte(stdout))
+	if err != nil || tab.Samples != 3 {
+		t.Fatalf("table of %v samples, err %v", tab, err)
+	}
+}
