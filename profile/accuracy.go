@@ -2,6 +2,7 @@ package profile
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -354,6 +355,30 @@ func (t *AccuracyTable) Size(cut string, e codec.Encoding) (CutSize, bool) {
 		}
 	}
 	return CutSize{}, false
+}
+
+// UseSizes puts the table's mean sizes (rounded up) into l.CutBytes, in
+// place of one input's, for every block cut of g the table has: what the
+// planner prices a lossless stage with. It is the hook for plans made with
+// --accuracy but no measured profile.
+func (t *AccuracyTable) UseSizes(g *model.Graph, l *Latency) {
+	if t == nil || len(t.Sizes) == 0 {
+		return
+	}
+	for k, c := range Cuts(g) {
+		for _, s := range t.Sizes {
+			if s.Cut != c.Name || k == 0 {
+				continue
+			}
+			if l.CutBytes == nil {
+				l.CutBytes = make([]map[codec.Encoding]int64, len(g.Blocks)+1)
+			}
+			if l.CutBytes[k] == nil {
+				l.CutBytes[k] = map[codec.Encoding]int64{}
+			}
+			l.CutBytes[k][s.Encoding] = int64(math.Ceil(s.MeanBytes))
+		}
+	}
 }
 
 // Native is a task's accuracy with nothing lost in transit: its plain

@@ -116,6 +116,12 @@ sizes:
 	if s, ok := mt.Size("layer3", "int4+zstd"); !ok || s.MeanBytes != 1500.5 || s.P95Bytes != 1700 {
 		t.Errorf("size: %+v %v", s, ok)
 	}
+	g := mustModel(t, "resnet18", 224)
+	var l Latency
+	mt.UseSizes(g, &l)
+	if len(l.CutBytes) != len(g.Blocks)+1 || l.CutBytes[7]["int4+zstd"] != 1501 || len(l.CutBytes[6]) != 0 {
+		t.Errorf("sizes into the latency: %v", l.CutBytes)
+	}
 	if _, _, _, ok := tab.CI("task1", "layer3", codec.Int8); ok {
 		t.Error("an old table has no intervals")
 	}
