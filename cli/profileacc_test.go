@@ -33,17 +33,17 @@ func ownLabels(t *testing.T, n int, columns []string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return labelledBy(t, g, w, n, columns)
-}
-
-// labelledBy writes the data set of ownLabels labelled by network g, w.
-func labelledBy(t *testing.T, g *model.Graph, w *engine.Weights, n int, columns []string) string {
-	t.Helper()
 	p, err := engine.Compile(g, w, engine.Options{Threads: 1, Backend: engine.BestBackend()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
+	return labelledBy(t, p, n, columns)
+}
+
+// labelledBy writes the data set of ownLabels labelled by program p.
+func labelledBy(t *testing.T, p *engine.Program, n int, columns []string) string {
+	t.Helper()
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(4, 4))
 	var csv strings.Builder
@@ -252,14 +252,14 @@ func TestFidelitySaysConstant(t *testing.T) {
 // is scored like a zoo model: on its own predictions, 1 at every fp32 cut.
 func TestProfileAccuracyONNX(t *testing.T) {
 	const file = "../onnx/testdata/tiny_folded.onnx"
-	g, w, err := loadONNX(file)
+	eo := EngineOptions{Model: file, Tasks: "5,3", Seed: 1, Threads: 1, Backend: string(engine.BestBackend()), Heads: true}
+	p, err := eo.program()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g, w, err = withZooHeads(g, w, "5,3", 1); err != nil {
-		t.Fatal(err)
-	}
-	data := labelledBy(t, g, w, 12, []string{"task1", "task2"})
+	defer p.Close()
+	g := p.Graph()
+	data := labelledBy(t, p, 12, []string{"task1", "task2"})
 	acc := filepath.Join(t.TempDir(), "acc.yaml")
 	if _, stderr, code := run(t, "profile", file, "--tasks", "5,3", "--accuracy", "--data", data, "--encodings", "int4", "--accuracy-out", acc); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)

@@ -77,9 +77,6 @@ func (o *EngineOptions) program() (*engine.Program, error) {
 	var err error
 	if strings.HasSuffix(strings.ToLower(o.Model), ".onnx") {
 		g, w, err = loadONNX(o.Model)
-		if err == nil && o.Heads && len(g.Heads) == 0 {
-			g, w, err = withZooHeads(g, w, o.Tasks, o.Seed)
-		}
 	} else {
 		var tasks []int
 		if !o.Backbone {
@@ -91,6 +88,11 @@ func (o *EngineOptions) program() (*engine.Program, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if o.Heads && w != nil && len(g.Heads) == 0 { // a single-output ONNX file
+		if g, w, err = withZooHeads(g, w, o.Tasks, o.Seed); err != nil {
+			return nil, err
+		}
 	}
 	if o.keep != nil {
 		eo.Keep = o.keep(g)
