@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -26,6 +25,9 @@ type ProfileOptions struct {
 	Fidelity     int
 	Encodings    string
 	AccuracyOut  string
+	// --accuracy: measured accuracy on labelled data (see accuracy.go).
+	Accuracy bool
+	Data     LabelledOptions
 }
 
 // NewCmdProfile measures a network on this machine.
@@ -54,9 +56,11 @@ func NewCmdProfile(io *IO) *cobra.Command {
 	f.StringVar(&opts.Out, "out", "", "write the measured profile (YAML, reference format)")
 	f.BoolVar(&opts.Force, "force", false, "replace --out if it exists")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")
-	f.IntVar(&opts.Fidelity, "fidelity", 0, "also measure, on N seeded inputs, how often each task's prediction survives every cut and encoding (top-1 agreement with fp32)")
-	f.StringVar(&opts.Encodings, "encodings", "fp32,fp16,int8,int4", "encodings --fidelity tries")
-	f.StringVar(&opts.AccuracyOut, "accuracy-out", "", "write the --fidelity result as an accuracy table (for plan --accuracy)")
+	f.BoolVar(&opts.Accuracy, "accuracy", false, "measure each task's top-1 accuracy against the labels of --data at every cut and encoding (Wilson 95% intervals), and the cut sizes after zstd over the data")
+	f.IntVar(&opts.Fidelity, "fidelity", 0, "fallback without labelled data: on N seeded random inputs, how often each task's prediction survives every cut and encoding (top-1 agreement with fp32, not accuracy)")
+	f.StringVar(&opts.Encodings, "encodings", "fp32,fp16,int8,int4", "encodings --accuracy and --fidelity try")
+	f.StringVar(&opts.AccuracyOut, "accuracy-out", "", "write the --accuracy (or --fidelity) result as an accuracy table (for plan --accuracy)")
+	opts.Data.addFlags(f)
 	return cmd
 }
 
@@ -94,11 +98,17 @@ func runProfile(opts *ProfileOptions) error {
 	if err := checkFormat(opts.Format, "table", "json", "yaml"); err != nil {
 		return err
 	}
-	if !opts.Measure && opts.Fidelity == 0 {
-		return fmt.Errorf("profile needs --measure or --fidelity N (predicted profiles come from the catalog: see 'mtlsplit hw')")
+	if !opts.Measure && opts.Fidelity == 0 && !opts.Accuracy {
+		return fmt.Errorf("profile needs --measure, --accuracy --data DIR or --fidelity N (predicted profiles come from the catalog: see 'mtlsplit hw')")
 	}
-	if opts.Fidelity < 0 || (opts.AccuracyOut != "" && opts.Fidelity == 0) {
-		return fmt.Errorf("--fidelity N needs N ≥ 1 (and --accuracy-out needs --fidelity)")
+	if opts.Accuracy && opts.Fidelity != 0 {
+		return fmt.Errorf("--accuracy and --fidelity both write accuracy tables: give one (--fidelity is the fallback without labelled data)")
+	}
+	if opts.Fidelity < 0 || (opts.AccuracyOut != "" && opts.Fidelity == 0 && !opts.Accuracy) {
+		return fmt.Errorf("--fidelity N needs N ≥ 1 (and --accuracy-out needs --accuracy or --fidelity)")
+	}
+	if err := opts.Data.check(opts.Accuracy); err != nil {
+		return err
 	}
 	if opts.Out != "" && !opts.Measure {
 		return fmt.Errorf("--out writes the measured profile: it needs --measure")
@@ -106,16 +116,24 @@ func runProfile(opts *ProfileOptions) error {
 	if err := checkOutputs(opts.Force, output{"--out", opts.Out}, output{"--accuracy-out", opts.AccuracyOut}); err != nil {
 		return err
 	}
+	if opts.Granularity != "block" && opts.Granularity != "layer" {
+		return fmt.Errorf("--granularity %q: want block or layer", opts.Granularity)
+	}
+	var sizes []profile.CutSize // the data set's cut sizes, for --measure
+	if opts.Accuracy {
+		tab, err := runAccuracy(opts)
+		if err != nil {
+			return err
+		}
+		sizes = tab.Sizes
+	}
 	if opts.Fidelity > 0 {
 		if err := runFidelity(opts); err != nil {
 			return err
 		}
-		if !opts.Measure {
-			return nil
-		}
 	}
-	if opts.Granularity != "block" && opts.Granularity != "layer" {
-		return fmt.Errorf("--granularity %q: want block or layer", opts.Granularity)
+	if !opts.Measure {
+		return nil
 	}
 	if opts.Reps < 1 || opts.Warmup < 0 {
 		return fmt.Errorf("--reps must be ≥ 1 and --warmup ≥ 0")
@@ -130,6 +148,7 @@ func runProfile(opts *ProfileOptions) error {
 		if err != nil {
 			return err
 		}
+		useDataSizes(&out, res, sizes)
 		outs = append(outs, out)
 		if table == nil {
 			table = res.Table
@@ -222,13 +241,9 @@ func printProfile(opts *ProfileOptions, out profileOutput) error {
 // runFidelity measures top-1 agreement per cut and encoding and prints or
 // writes it as an accuracy table.
 func runFidelity(opts *ProfileOptions) error {
-	encs, err := codec.Parse(opts.Encodings)
+	encs, err := parseEncodings(opts.Encodings)
 	if err != nil {
-		return fmt.Errorf("--encodings: %w", err)
-	}
-	if !slices.Contains(encs, codec.FP32) {
-		// fp32 entries (agreement 1) tell the planner the native accuracy.
-		encs = append([]codec.Encoding{codec.FP32}, encs...)
+		return err
 	}
 	p, err := opts.program()
 	if err != nil {
@@ -241,9 +256,13 @@ func runFidelity(opts *ProfileOptions) error {
 			x[j] = float32(rng.NormFloat64())
 		}
 	}
-	tab, err := measure.Fidelity(p, opts.Fidelity, input, encs, progress(opts.IO, opts.Quiet, "fidelity"))
+	tab, constant, err := measure.Fidelity(p, opts.Fidelity, input, encs, progress(opts.IO, opts.Quiet, "fidelity"))
 	if err != nil {
 		return internal(err)
+	}
+	if len(constant) > 0 {
+		fmt.Fprintf(opts.IO.Err, "warning: fidelity: the fp32 prediction of %s was the same class on all %d inputs, so agreement proves nothing there; measure accuracy on labelled data with --accuracy --data DIR\n",
+			strings.Join(constant, ", "), opts.Fidelity)
 	}
 	if opts.AccuracyOut != "" {
 		return saveYAML(opts.IO, opts.AccuracyOut, tab, opts.Force)
@@ -255,6 +274,6 @@ func runFidelity(opts *ProfileOptions) error {
 	for _, e := range tab.Entries {
 		rows = append(rows, []string{e.Cut, string(e.Encoding), e.Task, fmt.Sprintf("%.3f", e.Accuracy)})
 	}
-	fmt.Fprintf(opts.IO.Out, "%s: top-1 agreement with fp32 over %d inputs\n\n", p.Graph().Name, opts.Fidelity)
+	fmt.Fprintf(opts.IO.Out, "%s: top-1 agreement with fp32 over %d random inputs (not accuracy: see --accuracy)\n\n", p.Graph().Name, opts.Fidelity)
 	return writeTable(opts.IO.Out, []string{"CUT", "ENCODING", "TASK", "AGREEMENT"}, rows)
 }

@@ -26,6 +26,13 @@ type EngineOptions struct {
 	// Backbone builds a zoo model without task heads, for commands that
 	// never run them: their weights are never made.
 	Backbone bool
+	// Heads puts the zoo heads of Tasks (seeded random weights) on an ONNX
+	// file that has none, for commands that score tasks.
+	Heads bool
+	// Batch is the most samples one engine call runs (0: 1).
+	Batch int
+	// keep lists the nodes whose tensors must stay their own (nil: none).
+	keep func(*model.Graph) []int
 	// held is what the command keeps besides the Program while it runs
 	// (measure's recorded tensors), counted against the budget; nil: none.
 	held func(*model.Graph) int64
@@ -68,7 +75,7 @@ func (o *EngineOptions) program() (*engine.Program, error) {
 	if err := checkThreads(o.Threads); err != nil {
 		return nil, err
 	}
-	eo := engine.Options{Threads: o.Threads, Backend: b, MaxMemoryMB: o.MaxMemoryMB}
+	eo := engine.Options{Threads: o.Threads, Backend: b, MaxMemoryMB: o.MaxMemoryMB, Batch: o.Batch}
 	var g *model.Graph
 	var w *engine.Weights // an ONNX file's; a zoo model's are made below
 	var err error
@@ -93,6 +100,14 @@ func (o *EngineOptions) program() (*engine.Program, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if o.Heads && w != nil && len(g.Heads) == 0 { // a single-output ONNX file
+		if g, w, err = withZooHeads(g, w, o.Tasks, o.Seed); err != nil {
+			return nil, err
+		}
+	}
+	if o.keep != nil {
+		eo.Keep = o.keep(g)
 	}
 	// Before the random weights, the first large allocation.
 	m, err := engine.PlanMemory(g, eo)

@@ -15,14 +15,22 @@ import (
 // loss; with a model's real weights and inputs it is the accuracy relative
 // to fp32. The result is an accuracy table the planner takes.
 //
+// It is the fallback when there is no labelled data (Accuracy is the
+// measurement). constant lists the tasks whose fp32 prediction was the same
+// on every input: random inputs through random or real weights often all
+// land in one class, and then agreement only says the class did not move,
+// which proves nothing about the encodings.
+//
 // input fills x with input i, for i = 0 … n−1 in order. One input is held
 // at a time, with its cut tensors, so memory does not grow with n.
-func Fidelity(p *engine.Program, n int, input func(i int, x []float32), encs []codec.Encoding, progress func(done, total int)) (*profile.AccuracyTable, error) {
+func Fidelity(p *engine.Program, n int, input func(i int, x []float32), encs []codec.Encoding, progress func(done, total int)) (tab *profile.AccuracyTable, constant []string, err error) {
 	g := p.Graph()
 	nb := p.Cuts()
 	if n < 1 {
-		return nil, fmt.Errorf("fidelity needs at least one input")
+		return nil, nil, fmt.Errorf("fidelity needs at least one input")
 	}
+	first := make([]int, len(g.Heads))   // each task's first reference prediction
+	varies := make([]bool, len(g.Heads)) // whether it ever changed
 	total := nb * len(encs) * n
 	done := 0
 	// agree[k-1][e][t] counts the inputs whose task t survives cut k in
@@ -43,37 +51,41 @@ func Fidelity(p *engine.Program, n int, input func(i int, x []float32), encs []c
 		for k := 0; k < nb; k++ {
 			out, err := p.RunRange(k, k+1, acts[k])
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			acts[k+1] = out
 		}
 		for t := range g.Heads {
 			logits, err := p.RunHead(t, acts[nb])
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			ref[t] = argmax(logits)
+			ref[t] = Top1(logits)
+			if i == 0 {
+				first[t] = ref[t]
+			}
+			varies[t] = varies[t] || ref[t] != first[t]
 		}
 		for k := 1; k <= nb; k++ {
 			x := make([]float32, len(acts[k]))
 			for ei, e := range encs {
 				var err error
 				if buf, err = engine.Encode(buf[:0], e, acts[k]); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				if err := engine.Decode(x, e, buf); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				backbone, err := p.RunRange(k, nb, x)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				for t := range g.Heads {
 					logits, err := p.RunHead(t, backbone)
 					if err != nil {
-						return nil, err
+						return nil, nil, err
 					}
-					if argmax(logits) == ref[t] {
+					if Top1(logits) == ref[t] {
 						agree[k-1][ei][t]++
 					}
 				}
@@ -84,7 +96,7 @@ func Fidelity(p *engine.Program, n int, input func(i int, x []float32), encs []c
 			}
 		}
 	}
-	tab := &profile.AccuracyTable{Version: 1, Model: g.Name}
+	tab = &profile.AccuracyTable{Version: 1, Model: g.Name, Method: profile.MethodFidelity, Samples: n}
 	for k := 1; k <= nb; k++ {
 		for ei, e := range encs {
 			for t, h := range g.Heads {
@@ -93,10 +105,17 @@ func Fidelity(p *engine.Program, n int, input func(i int, x []float32), encs []c
 			}
 		}
 	}
-	return tab, nil
+	for t, h := range g.Heads {
+		if !varies[t] {
+			constant = append(constant, h.Task)
+		}
+	}
+	return tab, constant, nil
 }
 
-func argmax(v []float32) int {
+// Top1 is the index of the largest logit (the first on a tie): a head's
+// prediction.
+func Top1(v []float32) int {
 	best := 0
 	for i, x := range v {
 		if x > v[best] {

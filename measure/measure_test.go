@@ -64,7 +64,7 @@ func TestRun(t *testing.T) {
 func TestFidelity(t *testing.T) {
 	p := program(t)
 	in := inputs(4)
-	tab, err := Fidelity(p, len(in), func(i int, x []float32) { copy(x, in[i]) }, []codec.Encoding{codec.FP32, codec.Int4}, nil)
+	tab, _, err := Fidelity(p, len(in), func(i int, x []float32) { copy(x, in[i]) }, []codec.Encoding{codec.FP32, codec.Int4}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,6 +88,43 @@ func TestAccuracyTable(t *testing.T) {
 	if a, ok := tab.Native("task1"); !ok || a != 0.93 {
 		t.Errorf("native: %v %v", a, ok)
 	}
+	// A measured table: intervals, the plain forward pass (which Native
+	// prefers) and sizes after zstd.
+	measured := []byte(`version: 1
+model: resnet18
+method: labelled
+samples: 200
+interval: wilson-95
+tasks:
+  - {task: task1, column: shape, classes: 4, accuracy: 0.95, samples: 200, ci_low: 0.91, ci_high: 0.973}
+entries:
+  - {task: task1, cut: layer3, encoding: int4, accuracy: 0, samples: 200, ci_low: 0, ci_high: 0.0188}
+  - {task: task1, cut: layer3, encoding: fp32, accuracy: 0.95, samples: 200, ci_low: 0.91, ci_high: 0.973}
+sizes:
+  - {cut: layer3, encoding: int4+zstd, mean_bytes: 1500.5, p95_bytes: 1700, max_bytes: 1800}
+`)
+	mt, err := ParseAccuracy(measured)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, lo, hi, ok := mt.CI("task1", "layer3", codec.Int4); !ok || n != 200 || lo != 0 || hi != 0.0188 {
+		t.Errorf("interval: %d [%g, %g] %v", n, lo, hi, ok)
+	}
+	if a, ok := mt.Native("task1"); !ok || a != 0.95 {
+		t.Errorf("native: %v %v", a, ok)
+	}
+	if s, ok := mt.Size("layer3", "int4+zstd"); !ok || s.MeanBytes != 1500.5 || s.P95Bytes != 1700 {
+		t.Errorf("size: %+v %v", s, ok)
+	}
+	g := mustModel(t, "resnet18", 224)
+	var l Latency
+	mt.UseSizes(g, &l)
+	if len(l.CutBytes) != len(g.Blocks)+1 || l.CutBytes[7]["int4+zstd"] != 1501 || len(l.CutBytes[6]) != 0 {
+		t.Errorf("sizes into the latency: %v", l.CutBytes)
+	}
+	if _, _, _, ok := tab.CI("task1", "layer3", codec.Int8); ok {
+		t.Error("an old table has no intervals")
+	}
 	files, _ := filepath.Glob("testdata/*.bad.yaml")
 	want := map[string]string{
 		"unknown_field.bad.yaml": `unknown_field.bad.yaml:3: unknown field "acc" (did you mean "accuracy"?)`,
@@ -97,6 +134,12 @@ func TestAccuracyTable(t *testing.T) {
 		"version.bad.yaml":       "version.bad.yaml:1: version is 2 (want 1)",
 		"encoding.bad.yaml":      `encoding.bad.yaml:3: entries[0].encoding "fp8" is unknown`,
 		"nan.bad.yaml":           "nan.bad.yaml:3: entries[0].accuracy is NaN",
+		"ci_outside.bad.yaml":    "ci_outside.bad.yaml:3: entries[0] has accuracy 0.9 outside its interval [0.91, 0.95]",
+		"ci_half.bad.yaml":       "ci_half.bad.yaml:3: entries[0] needs both ci_low and ci_high, or neither",
+		"ci_no_samples.bad.yaml": "ci_no_samples.bad.yaml:3: entries[0] has a confidence interval but no samples",
+		"method.bad.yaml":        `method.bad.yaml:2: method "guessed" is unknown`,
+		"sizes.bad.yaml":         "sizes.bad.yaml:4: sizes[0] has mean_bytes 900 and p95_bytes 1200 above max_bytes 1100",
+		"task_range.bad.yaml":    "task_range.bad.yaml:3: tasks[0].accuracy is 1.5 (want a fraction in [0, 1])",
 	}
 	if len(files) != len(want) {
 		t.Fatalf("%d bad files, %d expectations", len(files), len(want))
@@ -123,6 +166,8 @@ func TestAccuracyCheck(t *testing.T) {
 		{"unknown task", "  - {task: task3, cut: layer3, encoding: int8, accuracy: 0.9}\n", []string{`acc.yaml:4: entries[0].task "task3" is not a task of resnet18 (did you mean "task1"`}},
 		{"unknown cut", "  - {task: task1, cut: layer3, encoding: int8, accuracy: 0.9}\n  - {task: task1, cut: layer5, encoding: int8, accuracy: 0.9}\n",
 			[]string{`acc.yaml:5: entries[1].cut "layer5" is not a cut of resnet18 (did you mean "layer1"`}},
+		{"unknown size cut and task", "  - {task: task1, cut: layer3, encoding: int8, accuracy: 0.9}\nsizes:\n  - {cut: layer9, encoding: int8+zstd, mean_bytes: 1, p95_bytes: 1, max_bytes: 1}\ntasks:\n  - {task: task7, accuracy: 0.9}\n",
+			[]string{`acc.yaml:8: tasks[0].task "task7" is not a task of resnet18`, `acc.yaml:6: sizes[0].cut "layer9" is not a cut of resnet18`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
