@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -224,16 +225,27 @@ func TestExportPassesONNXChecker(t *testing.T) {
 		t.Skipf("%s has no onnx package (apt-get install python3-onnx): %v", python, err)
 	}
 	var files, want []string
+	graphs := []*model.Graph{opsGraph(t, 2)}
 	for _, name := range model.Zoo() {
 		g, err := model.New(name, 32, []int{8, 4})
 		if err != nil {
 			t.Fatal(err)
 		}
+		graphs = append(graphs, g)
+	}
+	for _, g := range graphs {
+		name := g.Name
 		w, err := engine.RandomWeights(g, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, dynamic := range []bool{false, true} {
+		// A symbolic batch on two graphs: the checker reads VGG's 60 MB
+		// slowly enough once.
+		dynamics := []bool{false}
+		if name == "ops" || name == "mobilenet_v3_small" {
+			dynamics = append(dynamics, true)
+		}
+		for _, dynamic := range dynamics {
 			b, err := Encode(g, w, ExportOptions{Tasks: []string{"scale", "shape"}, DynamicBatch: dynamic,
 				Metadata: map[string]string{"model": name}})
 			if err != nil {
@@ -248,7 +260,11 @@ func TestExportPassesONNXChecker(t *testing.T) {
 				t.Fatal(err)
 			}
 			files = append(files, path)
-			want = append(want, path+" scale["+batch+", 8] shape["+batch+", 4]")
+			var outs []string
+			for k, h := range g.Heads {
+				outs = append(outs, fmt.Sprintf("%s[%s, %d]", []string{"scale", "shape"}[k], batch, h.Classes))
+			}
+			want = append(want, path+" "+strings.Join(outs, " "))
 		}
 	}
 	cmd := exec.Command(python, append([]string{"-c", checkerScript}, files...)...)
@@ -259,5 +275,134 @@ func TestExportPassesONNXChecker(t *testing.T) {
 	}
 	if got := strings.Split(strings.TrimSpace(string(out)), "\n"); !slices.Equal(got, want) {
 		t.Errorf("onnx shape inference:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// opsGraph holds the ops and forms the zoo does not: a dilated grouped
+// conv with bias, ReLU6, a padded average pool, concatenation, an adaptive
+// pool to 2×2 and a head without bias beside an MTL-Split one.
+func opsGraph(t *testing.T, adaptive int) *model.Graph {
+	t.Helper()
+	b := model.NewBuilder("ops", 3, 8)
+	b.Block("stem", "Sequential")
+	x := b.Conv2d("stem.0", b.Input(), model.Conv{OutChannels: 6, Kernel: 3, Stride: 1, Padding: 2, Dilation: 2, Groups: 3, Bias: true})
+	x = b.Activation("stem.1", model.OpReLU6, x)
+	b.Block("mix", "Sequential")
+	a := b.AvgPool2d("mix.pool", x, 3, 1, 1)
+	c := b.Concat("mix.cat", a, x)
+	s := b.AdaptiveAvgPool2d("mix.se", c, 1)
+	s = b.Activation("mix.gate", model.OpSigmoid, s)
+	x = b.Mul("mix.mul", c, s)
+	b.Block("down", "AdaptiveAvgPool2d")
+	x = b.AdaptiveAvgPool2d("down", x, adaptive)
+	b.Block("max", "MaxPool2d")
+	x = b.MaxPool2d("max", x, 3, 1, 1)
+	model.AddHead(b, "a", 3)
+	b.Head("b", 0)
+	b.Linear("b.0", b.Flatten("b.flatten", x), 5, false)
+	g, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// TestExportOps round-trips the ops the zoo does not use. The adaptive
+// pool comes back as the AveragePool Export writes for it, and its sums
+// run in the same order: still bit for bit.
+func TestExportOps(t *testing.T) {
+	g := opsGraph(t, 2)
+	w, err := engine.RandomWeights(g, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := exportImport(t, g, w, ExportOptions{DynamicBatch: true})
+	if !slices.Equal(im.Outputs, []string{"a", "b"}) {
+		t.Errorf("outputs %q", im.Outputs)
+	}
+	var ops []model.Op
+	for _, n := range im.Graph.Nodes {
+		ops = append(ops, n.Op)
+	}
+	want := []model.Op{model.OpInput, model.OpConv2d, model.OpReLU6, model.OpAvgPool2d, model.OpConcat, model.OpAdaptiveAvgPool2d,
+		model.OpSigmoid, model.OpMul, model.OpAvgPool2d, model.OpMaxPool2d,
+		model.OpFlatten, model.OpLinear, model.OpReLU, model.OpLinear, model.OpFlatten, model.OpLinear}
+	if !slices.Equal(ops, want) {
+		t.Errorf("imported ops %v\nwant %v", ops, want)
+	}
+	if n := im.Graph.Nodes[1]; n.Conv != g.Nodes[1].Conv {
+		t.Errorf("conv %+v, want %+v", n.Conv, g.Nodes[1].Conv)
+	}
+	checkBlocks(t, g, im)
+	checkSame(t, g, w, im)
+}
+
+// mapTensors are weights by state_dict key.
+type mapTensors map[string][]float32
+
+func (m mapTensors) Get(node, param string) []float32 { return m[node+"."+param] }
+
+func TestExportRefuses(t *testing.T) {
+	g := opsGraph(t, 2)
+	w, err := engine.RandomWeights(g, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := mapTensors{}
+	for _, p := range w.Params() {
+		short[p.Key()] = w.Get(p.Node, p.Param)
+	}
+	short["b.0.weight"] = short["b.0.weight"][1:]
+	for _, tc := range []struct {
+		name string
+		g    *model.Graph
+		w    Tensors
+		opts ExportOptions
+		want string
+	}{
+		{"nil graph", nil, w, ExportOptions{}, "nil graph or weights"},
+		{"task count", g, w, ExportOptions{Tasks: []string{"a"}}, "1 task names for 2 heads"},
+		{"same names", g, w, ExportOptions{Tasks: []string{"a", "a"}}, `output 2 is named "a": outputs need distinct, non-empty names other than "input"`},
+		{"input", g, w, ExportOptions{Tasks: []string{"input", "b"}}, `output 1 is named "input"`},
+		{"empty", g, w, ExportOptions{Tasks: []string{"a", ""}}, `output 2 is named ""`},
+		{"weight name", g, w, ExportOptions{Tasks: []string{"a", "stem.0.bias"}}, `output "stem.0.bias" has the name of a weight`},
+		{"short weight", g, short, ExportOptions{}, `Linear "b.0": weight b.0.weight has 239 values, want 240 for shape [5 48]`},
+		{"missing weight", g, mapTensors{}, ExportOptions{}, `Conv2d "stem.0": weight stem.0.weight has 0 values, want 54`},
+		{"uneven pool", opsGraph(t, 3), w, ExportOptions{}, `AdaptiveAvgPool2d "down": adaptive pooling of 8×8 to 3×3 has uneven windows`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			err := Export(&buf, tc.g, tc.w, tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+			if buf.Len() != 0 {
+				t.Errorf("wrote %d bytes before failing", buf.Len())
+			}
+		})
+	}
+}
+
+// TestExportDeterministic: the same graph and weights give the same bytes
+// (metadata in key order), so a file's hash identifies a trained model.
+func TestExportDeterministic(t *testing.T) {
+	g := opsGraph(t, 2)
+	w, err := engine.RandomWeights(g, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := map[string]string{"model": "ops", "tasks": "a,b", "input_size": "8", "classes": "3,5"}
+	first, err := Encode(g, w, ExportOptions{Metadata: meta})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		again, err := Encode(g, w, ExportOptions{Metadata: meta})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(again, first) {
+			t.Fatal("two exports of the same graph differ")
+		}
 	}
 }
