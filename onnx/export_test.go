@@ -420,3 +420,32 @@ func TestExportDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestExportTorchFiles re-exports files torch.onnx wrote — torchvision's
+// mobilenet_v3_small (batch norm folded into the convs) and the
+// two-output MTL model of gen_multi.py — and reads them back: the same
+// tasks and blocks, the same outputs bit for bit.
+func TestExportTorchFiles(t *testing.T) {
+	for _, file := range []string{"mobilenet_v3_small", "mtl_resnet", "mtl_tiny"} {
+		t.Run(file, func(t *testing.T) {
+			orig, err := Load("testdata/" + file + ".onnx")
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := importedWeights(t, orig)
+			im := exportImport(t, orig.Graph, w, ExportOptions{})
+			want := orig.Outputs
+			if len(orig.Graph.Heads) == 0 {
+				want = []string{"output"} // a backbone's one output
+			}
+			if !slices.Equal(im.Outputs, want) {
+				t.Errorf("outputs %q, want %q", im.Outputs, want)
+			}
+			if len(im.Graph.Heads) != len(orig.Graph.Heads) || !slices.Equal(im.Cuts, orig.Cuts) {
+				t.Errorf("%d heads, cuts %v; want %d, %v", len(im.Graph.Heads), im.Cuts, len(orig.Graph.Heads), orig.Cuts)
+			}
+			checkBlocks(t, orig.Graph, im)
+			checkSame(t, orig.Graph, w, im)
+		})
+	}
+}
