@@ -13,6 +13,7 @@ import (
 	"github.com/mtlsplit/mtlsplit/dataset/shapes3d"
 	"github.com/mtlsplit/mtlsplit/internal/atomicfile"
 	"github.com/mtlsplit/mtlsplit/model"
+	"github.com/mtlsplit/mtlsplit/onnx"
 	"github.com/mtlsplit/mtlsplit/train"
 )
 
@@ -33,15 +34,17 @@ type TrainOptions struct {
 func NewCmdTrain(io *IO) *cobra.Command {
 	opts := &TrainOptions{IO: io}
 	cmd := &cobra.Command{
-		Use:   "train MODEL --tasks scale,shape --n N --epochs E --out FILE.safetensors",
+		Use:   "train MODEL --tasks scale,shape --n N --epochs E --out FILE.safetensors|FILE.onnx",
 		Short: "Train a multi-task model on 3D Shapes scenes (MTL-Split's recipe)",
 		Long: "train renders N scenes of the train split in memory (seeded), builds MODEL's backbone with one\n" +
 			"MTL-Split head per task (a 3D Shapes factor: floor_hue, wall_hue, object_hue, scale, shape,\n" +
 			"orientation) and trains it from scratch as MTL-Split does: the sum of the tasks' cross-entropies,\n" +
 			"AdamW (weight decay lr·1e-2), the learning rate ×0.1 halfway, dropout 0.1 in the heads. Each epoch\n" +
 			"prints the mean training loss and accuracy per task (and, with --test-n, accuracy on scenes of the\n" +
-			"test split, whose floor and wall colours training never shows). Writes the weights as safetensors\n" +
-			"with PyTorch's state_dict names. Every zoo model trains (efficientnet_b0 without stochastic depth).",
+			"test split, whose floor and wall colours training never shows). --out FILE.safetensors writes the\n" +
+			"weights with PyTorch's state_dict names; --out FILE.onnx writes the trained model as ONNX (opset 13)\n" +
+			"with one output per task, named after it, which plan, inspect, infer and PyTorch load. Every zoo\n" +
+			"model trains (efficientnet_b0 without stochastic depth).",
 		Args: exactArgs(1, "MODEL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Model = args[0]
@@ -57,7 +60,7 @@ func NewCmdTrain(io *IO) *cobra.Command {
 	f.IntVar(&opts.Batch, "batch", train.DefaultBatch, "samples per step (the last partial batch is dropped)")
 	f.Float64Var(&opts.LR, "lr", 1e-4, "initial learning rate")
 	f.Uint64Var(&opts.Seed, "seed", 1234, "seed of the scenes, the initial weights, the order and dropout")
-	f.StringVar(&opts.Out, "out", "", "weights file to write (safetensors)")
+	f.StringVar(&opts.Out, "out", "", "file to write: *.safetensors (the weights) or *.onnx (the model, one output per task)")
 	f.BoolVar(&opts.Force, "force", false, "replace --out if it exists")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")
 	return cmd
@@ -71,9 +74,9 @@ func (o *TrainOptions) check() ([]int, error) {
 	}
 	switch {
 	case o.Out == "":
-		return nil, errors.New("train needs --out FILE.safetensors")
-	case filepath.Ext(o.Out) != ".safetensors":
-		return nil, fmt.Errorf("--out %s: the weights file is safetensors (name it *.safetensors)", o.Out)
+		return nil, errors.New("train needs --out FILE.safetensors or --out FILE.onnx")
+	case filepath.Ext(o.Out) != ".safetensors" && filepath.Ext(o.Out) != ".onnx":
+		return nil, fmt.Errorf("--out %s: name it *.safetensors (the weights) or *.onnx (the model with one output per task)", o.Out)
 	case o.Batch < 1:
 		return nil, fmt.Errorf("--batch %d must be at least 1", o.Batch)
 	case o.N < o.Batch || o.N > shapes3d.Train.Len():
@@ -160,17 +163,34 @@ func runTrain(opts *TrainOptions) error {
 	for i, h := range g.Heads {
 		classes[i] = strconv.Itoa(h.Classes)
 	}
-	b, err := train.EncodeSafetensors(w, map[string]string{
+	meta := map[string]string{
 		"model": opts.Model, "input_size": strconv.Itoa(opts.Size), "tasks": opts.Tasks,
 		"classes": strings.Join(classes, ","), "graph_hash": g.Hash(),
-	})
+	}
+	var b []byte
+	what := fmt.Sprintf("%d tensors", len(w.Params()))
+	if filepath.Ext(opts.Out) == ".onnx" {
+		outputs := make([]string, len(tasks))
+		for i, c := range tasks {
+			outputs[i] = shapes3d.Columns[c]
+		}
+		b, err = onnx.Encode(g, w, onnx.ExportOptions{Tasks: outputs, Metadata: meta})
+		what = fmt.Sprintf("ONNX opset %d, outputs %s", onnx.ExportOpset, strings.Join(outputs, ","))
+		if len(outputs) == 1 {
+			// The importer reads a one-output file as a backbone: the
+			// head is there, but not as a task of its own.
+			what += "; with one output, plan and inspect read it as a backbone without heads"
+		}
+	} else {
+		b, err = train.EncodeSafetensors(w, meta)
+	}
 	if err != nil {
 		return internal(err)
 	}
 	if err := atomicfile.Write(opts.Out, b, opts.Force); err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.IO.Out, "wrote %s (%s, %d tensors)\n", opts.Out, opts.Model, len(w.Params()))
+	fmt.Fprintf(opts.IO.Out, "wrote %s (%s, %s)\n", opts.Out, opts.Model, what)
 	return nil
 }
 

@@ -32,6 +32,14 @@
 // The input is one float32 [N C H W] image, batch 1 or symbolic, square; a
 // dynamic height and width take the size the caller gives (LoadAt).
 //
-// The package only reads: it never runs a network (that is engine's job) and
-// never writes ONNX.
+// Export writes the other way: a model.Graph with its weights as an
+// opset-13 file with one output per task head, named after the task, and
+// initializers named by their state_dict keys — what training hands the
+// planner, the engine and PyTorch. It writes only what this importer reads
+// back into the same graph (dropout and stochastic depth left out, as
+// torch.onnx leaves them out).
+//
+// The package never runs a network (that is engine's job), and it takes
+// weights through a one-method interface so that it never links the
+// engine.
 package onnx

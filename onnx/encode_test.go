@@ -1,31 +1,18 @@
 package onnx
 
 import (
-	"encoding/binary"
-	"math"
-
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// A tiny ONNX writer for tests: enough of onnx.proto to build synthetic
-// models with the field numbers proto.go reads.
+// Synthetic models for tests, built with the writer's encoders
+// (protoenc.go); intsAttr writes its integers packed, the form Export does
+// not, so the reader's packed path is tested too.
 
-func pbBytes(num protowire.Number, v []byte) []byte {
-	b := protowire.AppendTag(nil, num, protowire.BytesType)
-	return protowire.AppendBytes(b, v)
-}
+func pbBytes(num protowire.Number, v []byte) []byte { return message(nil).bytes(num, v) }
 
-func pbString(num protowire.Number, s string) []byte { return pbBytes(num, []byte(s)) }
+func pbString(num protowire.Number, s string) []byte { return message(nil).str(num, s) }
 
-func pbVarint(num protowire.Number, v int64) []byte {
-	b := protowire.AppendTag(nil, num, protowire.VarintType)
-	return protowire.AppendVarint(b, uint64(v))
-}
-
-func pbFloat(num protowire.Number, v float32) []byte {
-	b := protowire.AppendTag(nil, num, protowire.Fixed32Type)
-	return protowire.AppendFixed32(b, math.Float32bits(v))
-}
+func pbVarint(num protowire.Number, v int64) []byte { return message(nil).varint(num, v) }
 
 func cat(parts ...[]byte) []byte {
 	var b []byte
@@ -37,15 +24,7 @@ func cat(parts ...[]byte) []byte {
 
 // floatTensor is a float32 TensorProto with raw data.
 func floatTensor(name string, dims []int64, data []float32) []byte {
-	raw := make([]byte, 4*len(data))
-	for i, v := range data {
-		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
-	}
-	var b []byte
-	for _, d := range dims {
-		b = append(b, pbVarint(tensorDims, d)...)
-	}
-	return cat(b, pbVarint(tensorDataType, dtFloat), pbString(tensorName, name), pbBytes(tensorRawData, raw))
+	return floatTensorProto(name, dims, data)
 }
 
 // intTensor is an int64 TensorProto with packed int64_data.
@@ -75,13 +54,9 @@ func intsAttr(name string, v ...int64) []byte {
 	return cat(pbString(attrName, name), pbVarint(attrType, 7), pbBytes(attrInts, packed))
 }
 
-func attrInt(name string, v int64) []byte {
-	return cat(pbString(attrName, name), pbVarint(attrType, 2), pbVarint(attrI, v))
-}
+func attrInt(name string, v int64) []byte { return intAttribute(name, v) }
 
-func attrFloat(name string, v float32) []byte {
-	return cat(pbString(attrName, name), pbVarint(attrType, 1), pbFloat(attrF, v))
-}
+func attrFloat(name string, v float32) []byte { return floatAttribute(name, v) }
 
 func attrTensor(name string, t []byte) []byte {
 	return cat(pbString(attrName, name), pbVarint(attrType, 4), pbBytes(attrT, t))
@@ -89,35 +64,22 @@ func attrTensor(name string, t []byte) []byte {
 
 // node is a NodeProto; attributes come from the attr* helpers.
 func node(name, op string, ins, outs []string, attributes ...[]byte) []byte {
-	var b []byte
-	for _, in := range ins {
-		b = append(b, pbString(nodeInput, in)...)
+	ms := make([]message, len(attributes))
+	for i, a := range attributes {
+		ms[i] = a
 	}
-	for _, o := range outs {
-		b = append(b, pbString(nodeOutput, o)...)
-	}
-	b = append(b, pbString(nodeName, name)...)
-	b = append(b, pbString(nodeOpType, op)...)
-	for _, a := range attributes {
-		b = append(b, pbBytes(nodeAttribute, a)...)
-	}
-	return b
+	return nodeMessage(name, op, ins, outs, ms...)
 }
 
 // valueInfoProto declares a float tensor; a negative dim is symbolic.
 func valueInfoProto(name string, dims ...int64) []byte {
-	var shape []byte
-	for _, d := range dims {
-		var dm []byte
+	params := map[int]string{}
+	for i, d := range dims {
 		if d < 0 {
-			dm = pbString(dimParam, "batch_size")
-		} else {
-			dm = pbVarint(dimValue, d)
+			params[i] = "batch_size"
 		}
-		shape = append(shape, pbBytes(shapeDim, dm)...)
 	}
-	tt := cat(pbVarint(tensorElemType, dtFloat), pbBytes(tensorShape, shape))
-	return cat(pbString(valueName, name), pbBytes(valueType, pbBytes(typeTensor, tt)))
+	return valueInfoMessage(name, dims, params)
 }
 
 // testModel is a synthetic model: nodes, initializers, one input declared

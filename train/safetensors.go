@@ -18,8 +18,8 @@ import (
 // key to {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}
 // (byte offsets into the data that follows) plus "__metadata__" (string to
 // string: model, input size, tasks), then the tensors' little-endian bytes.
-// The engine has no weights file of its own; a multi-output ONNX file is a
-// later step.
+// The engine has no weights file of its own; onnx.Export writes the whole
+// trained model, with the same keys, as a multi-output ONNX file.
 
 type stEntry struct {
 	Dtype   string `json:"dtype"`
