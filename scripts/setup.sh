@@ -4,9 +4,11 @@
 #   coinor-libcbc-dev  CBC, the MILP solver milp links through cgo
 #   pkg-config         finds CBC's flags for cgo
 #   glpk-utils         glpsol, which the milp tests use to check LP/MPS files
+#   libopenblas-dev    the engine's BLAS
+#   python3-onnx       the ONNX reference checker, which checks exported files in the onnx tests
 set -euo pipefail
 
-packages=(pkg-config coinor-libcbc-dev glpk-utils libopenblas-dev)
+packages=(pkg-config coinor-libcbc-dev glpk-utils libopenblas-dev python3-onnx)
 
 missing=()
 for p in "${packages[@]}"; do
