@@ -167,7 +167,7 @@ func TestProfileAccuracyByOrder(t *testing.T) {
 
 func TestProfileAccuracyBadInput(t *testing.T) {
 	dir := t.TempDir()
-	three := ownLabels(t, 2, []string{"task1", "task2", "task3"})
+	three := ownLabels(t, 2, []string{"a", "b", "c"})
 	big := t.TempDir()
 	os.WriteFile(filepath.Join(big, "x.f32"), make([]byte, 4*3*32*32), 0o644)
 	os.WriteFile(filepath.Join(big, "labels.csv"), []byte("file,task1,task2\nx.f32,9,0\n"), 0o644)
@@ -184,7 +184,7 @@ func TestProfileAccuracyBadInput(t *testing.T) {
 	}{
 		{"missing dir", []string{"--accuracy", "--data", filepath.Join(dir, "nope")}, []string{"--data", "no such directory"}},
 		{"no labels", []string{"--accuracy", "--data", dir}, []string{"has no labels.csv"}},
-		{"label count mismatch", []string{"--accuracy", "--data", three}, []string{"the data has 3 label columns (task1,task2,task3) but mobilenet_v3_small has 2 task heads (task1,task2)"}},
+		{"label count mismatch", []string{"--accuracy", "--data", three}, []string{"the data has 3 label columns (a,b,c) but mobilenet_v3_small has 2 task heads (task1,task2)"}},
 		{"class out of range", []string{"--accuracy", "--data", big}, []string{`label column "task1" has 10 classes but head task1 has 8 outputs`}},
 		{"value not finite", []string{"--accuracy", "--data", nan}, []string{"--data: ", "labels.csv:2: x.f32: value 10 is NaN (not finite)"}},
 		{"accuracy without data", []string{"--accuracy"}, []string{"--accuracy needs --data DIR"}},

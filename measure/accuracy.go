@@ -402,18 +402,15 @@ func round6(v float64) *float64 {
 
 // MapTasks says which label column each head of g is scored against, given
 // the data set's task columns and class counts. The rule: when every head's
-// task name is a column, by name; otherwise, when no column is named like a
-// head and the counts agree, by order (column i → head i); anything else
+// task name is a column, by name (other columns, such as factors the model
+// does not predict, are left alone); otherwise, when no column is named like
+// a head and the counts agree, by order (column i → head i); anything else
 // is refused. So is a column whose classes do not fit its head. Errors are
 // bad input, one line.
 func MapTasks(g *model.Graph, columns []string, classes []int) (cols []int, byName bool, err error) {
 	var heads []string
 	for _, h := range g.Heads {
 		heads = append(heads, h.Task)
-	}
-	if len(columns) != len(heads) {
-		return nil, false, fmt.Errorf("the data has %d label columns (%s) but %s has %d task heads (%s): give one column per head",
-			len(columns), join(columns), g.Name, len(heads), join(heads))
 	}
 	cols = make([]int, len(heads))
 	byName = true
@@ -423,6 +420,10 @@ func MapTasks(g *model.Graph, columns []string, classes []int) (cols []int, byNa
 		}
 	}
 	if !byName {
+		if len(columns) != len(heads) {
+			return nil, false, fmt.Errorf("the data has %d label columns (%s) but %s has %d task heads (%s): name a column after each head, or give one column per head",
+				len(columns), join(columns), g.Name, len(heads), join(heads))
+		}
 		for i, c := range columns {
 			if j := slices.Index(heads, c); j >= 0 {
 				return nil, false, fmt.Errorf("label column %q names head %d of %s but the other columns (%s) do not match its heads (%s): name every column after a head, or none",

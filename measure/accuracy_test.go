@@ -290,6 +290,9 @@ func TestMapTasks(t *testing.T) {
 		err     string
 	}{
 		{"by name, reordered", []string{"task2", "task1"}, []int{3, 4}, []int{1, 0}, true, ""},
+		// A data set labels more than the model predicts (3D Shapes has six
+		// factors): the heads' columns are found by name, the rest left.
+		{"by name, extra columns", []string{"floor", "task2", "scale", "task1"}, []int{10, 3, 8, 4}, []int{3, 1}, true, ""},
 		{"by order", []string{"shape", "colour"}, []int{4, 2}, []int{0, 1}, false, ""},
 		{"too few columns", []string{"shape"}, []int{4}, nil, false, "the data has 1 label columns (shape) but resnet18 has 2 task heads (task1,task2)"},
 		{"too many columns", []string{"a", "b", "c"}, []int{1, 1, 1}, nil, false, "3 label columns"},
