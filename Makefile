@@ -4,7 +4,7 @@ BIN     := bin/mtlsplit
 PKGS    := ./...
 DEMO    ?= efficientnet_b0 --device rpi4 --server h100 --network wifi --tasks 8,4 --encodings fp32,fp16,int8
 
-.PHONY: all setup build test demo sweep-demo figures shapes3d-figure bench bench-engine calibrate-host calibrate-reference lint clean
+.PHONY: all setup build test demo sweep-demo figures shapes3d-figure example-accuracy bench bench-engine calibrate-host calibrate-reference lint clean
 
 all: build
 
@@ -37,6 +37,11 @@ figures: build
 # The 3D Shapes sample sheet (results/shapes3d/samples.png).
 shapes3d-figure: build
 	./$(BIN) data shapes3d --grid results/shapes3d/samples.png --force
+
+# Train a two-task model, measure its accuracy per cut and encoding, and
+# show an accuracy floor moving the plan (results/accuracy-example/).
+example-accuracy: build
+	@bash scripts/example-accuracy.sh
 
 bench: setup
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
