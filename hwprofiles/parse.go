@@ -24,6 +24,7 @@ type file struct {
 	Devices  []Device  `yaml:"devices"`
 	Servers  []Device  `yaml:"servers"`
 	Networks []Network `yaml:"networks"`
+	Stacks   []Stack   `yaml:"stacks"`
 }
 
 // parse decodes one file strictly. It returns a nil catalog when the file
@@ -63,7 +64,7 @@ func parse(name string, data []byte) (*Catalog, []Problem) {
 			topLine[m.Content[i].Value] = m.Content[i].Line
 		}
 	} else if len(root.Content) > 0 {
-		return nil, append(probs, Problem{File: name, Line: root.Content[0].Line, Msg: "want a mapping with version: and devices:, servers: or networks:"})
+		return nil, append(probs, Problem{File: name, Line: root.Content[0].Line, Msg: "want a mapping with version: and devices:, servers:, networks: or stacks:"})
 	}
 
 	switch {
@@ -73,7 +74,7 @@ func parse(name string, data []byte) (*Catalog, []Problem) {
 		probs = append(probs, Problem{File: name, Line: topLine["version"], Msg: fmt.Sprintf("version %d is not supported; want version: %d", *f.Version, FileVersion)})
 	}
 
-	c := &Catalog{Devices: f.Devices, Servers: f.Servers, Networks: f.Networks}
+	c := &Catalog{Devices: f.Devices, Servers: f.Servers, Networks: f.Networks, Stacks: f.Stacks}
 	probs = append(probs, fillDevices(name, c.Devices, KindEdge, "devices", top["devices"])...)
 	probs = append(probs, fillDevices(name, c.Servers, KindServer, "servers", top["servers"])...)
 	items, nullProbs := seqItems(name, "networks", top["networks"])
@@ -83,6 +84,15 @@ func parse(name string, data []byte) (*Catalog, []Problem) {
 		n.File = name
 		if i < len(items) {
 			n.Line, n.lines = entryLines(items[i])
+		}
+	}
+	items, nullProbs = seqItems(name, "stacks", top["stacks"])
+	probs = append(probs, nullProbs...)
+	for i := range c.Stacks {
+		s := &c.Stacks[i]
+		s.File = name
+		if i < len(items) {
+			s.Line, s.lines = entryLines(items[i])
 		}
 	}
 	return c, probs
@@ -199,6 +209,8 @@ func schemaOf(typeName string) (string, []string) {
 		t, what = reflect.TypeFor[Network](), "a network"
 	case "Number":
 		t, what = reflect.TypeFor[Number](), "a number"
+	case "Stack":
+		t, what = reflect.TypeFor[Stack](), "a stack"
 	default:
 		return typeName, nil
 	}
