@@ -23,7 +23,7 @@ const GoalErr = 0.30
 
 // Prediction is one published row against the fit's predictions.
 type Prediction struct {
-	Row, Device, Stack, Model, Precision string
+	Row, Device, Stack, Model, Precision   string
 	PublishedMS, InSampleMS, LeaveOneOutMS float64
 }
 
