@@ -132,7 +132,7 @@ func stackProblems(ss []Stack, devices []Device) []Problem {
 			e.add("device", "device %q is not an edge device of the catalog%s", s.Device, suggest.Hint(s.Device, ids))
 		}
 		if !slices.Contains(StackNames, s.Stack) {
-			e.add("stack", "stack %q is not one of %v%s", s.Stack, StackNames, suggest.Hint(s.Stack, StackNames))
+			e.add("stack", "stack %q is unknown%s", s.Stack, suggest.Hint(s.Stack, StackNames))
 		}
 		key := s.Device + "/" + s.Stack
 		if prev, dup := first[key]; dup {
@@ -165,7 +165,7 @@ func stackProblems(ss []Stack, devices []Device) []Problem {
 			if k == "pool" {
 				continue // falls back to elementwise
 			}
-			e.number("efficiency."+k, s.Efficiency[k], true, strictyaml.Positive)
+			e.number("efficiency."+k, s.Efficiency[k], true, strictyaml.PositiveFraction)
 		}
 		e.optional("efficiency", s.Efficiency, strictyaml.PositiveFraction)
 		probs = append(probs, e.probs...)

@@ -37,7 +37,7 @@ var publishedColumns = []string{"row", "device", "model", "batch", "precision", 
 // latency; errors name the line.
 func ParsePublished(r io.Reader, name string) ([]PublishedRow, error) {
 	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = len(publishedColumns)
+	cr.FieldsPerRecord = 0 // the header sets it; a wrong header is reported as such
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s: empty; want the header %s", name, strings.Join(publishedColumns, ","))
