@@ -18,18 +18,21 @@ const InputSize = 224
 // a larger per-layer cost (a kernel launch) than CPU stacks (a function
 // call).
 var Specs = map[string]profile.StackSpec{
-	"tensorrt/gpu":      {FoldNormAct: true, Prior: gpuPrior},
-	"ncnn/cpu":          {FoldNormAct: true},
-	"ncnn-vulkan/gpu":   {FoldNormAct: true, Prior: gpuPrior},
-	"opencv/cpu":        {FoldNormAct: true},
-	"opencv-cuda/gpu":   {FoldNormAct: true, Prior: gpuPrior},
-	"tflite/cpu":        {FoldNormAct: true},
-	"tflite/cpu/int8":   {FoldNormAct: true},
-	"ncnn/cpu/int8":     {FoldNormAct: true},
-	"tensorrt/gpu/int8": {FoldNormAct: true, Prior: gpuPrior},
-	"pytorch/cpu/int8":  {FoldNormAct: true}, // quantized TorchScript fuses conv+bn+relu
-	"pytorch/gpu":       {Prior: gpuPrior},
-	"tensorflow/gpu":    {Prior: gpuPrior},
+	"tensorrt/gpu":    {FoldNormAct: true, Prior: gpuPrior},
+	"ncnn/cpu":        {FoldNormAct: true},
+	"ncnn-vulkan/gpu": {FoldNormAct: true, Prior: gpuPrior},
+	// The Pi 5's VideoCore VII: a tile-based mobile GPU without fp16
+	// arithmetic, its Vulkan driver far from NVIDIA's.
+	"ncnn-vulkan/gpu-videocore": {FoldNormAct: true, Prior: gpuPrior},
+	"opencv/cpu":                {FoldNormAct: true},
+	"opencv-cuda/gpu":           {FoldNormAct: true, Prior: gpuPrior},
+	"tflite/cpu":                {FoldNormAct: true},
+	"tflite/cpu/int8":           {FoldNormAct: true},
+	"ncnn/cpu/int8":             {FoldNormAct: true},
+	"tensorrt/gpu/int8":         {FoldNormAct: true, Prior: gpuPrior},
+	"pytorch/cpu/int8":          {FoldNormAct: true}, // quantized TorchScript fuses conv+bn+relu
+	"pytorch/gpu":               {Prior: gpuPrior},
+	"tensorflow/gpu":            {Prior: gpuPrior},
 }
 
 var gpuPrior = profile.StackParams{LayerOverheadMS: 0.05, CallOverheadMS: 0.5, MemEfficiency: 0.6}

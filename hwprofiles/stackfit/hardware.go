@@ -22,6 +22,9 @@ type board struct {
 	gpuSource string
 	bwGBps    float64
 	bwSource  string
+	// gpuFamily names GPUs of another architecture than the Jetsons'
+	// NVIDIA ones: a stack's GPU efficiencies are shared within a family.
+	gpuFamily string
 }
 
 // Sources of the per-cycle rates: Arm's optimization guides give the
@@ -66,7 +69,8 @@ var boards = map[string]board{
 		flopsPerCycle: map[string]float64{"fp32": 16, "fp16": 32, "int8": 32}, flopsSource: a76Source,
 		gpuPeak:   map[string]float64{"fp32": 76.8},
 		gpuSource: "estimate: VideoCore VII, 12 QPUs x 4 lanes x 2 ALUs x 0.8 GHz = 76.8 GFLOPS fp32 (VideoCore VI: 8 QPUs at 0.5 GHz = 32), https://www.raspberrypi.com/products/raspberry-pi-5/",
-		bwGBps:    17.1, bwSource: "derived: 32-bit LPDDR4X-4267 = 17.1 GB/s, https://www.raspberrypi.com/products/raspberry-pi-5/"},
+		bwGBps:    17.1, bwSource: "derived: 32-bit LPDDR4X-4267 = 17.1 GB/s, https://www.raspberrypi.com/products/raspberry-pi-5/",
+		gpuFamily: "videocore"},
 }
 
 // setup is how a stack ran on a board: the unit, the arithmetic precision
@@ -85,11 +89,14 @@ type setup struct {
 }
 
 // group is the fit group of a setup: one stack on one kind of unit shares
-// its numbers across devices. Integer kernels are other code than float
-// ones (ncnn's int8 on a Cortex-A72 is no faster than its fp32), so int8
-// runs are a group of their own.
+// its numbers across devices (GPUs: of one architecture family). Integer
+// kernels are other code than float ones (ncnn's int8 on a Cortex-A72 is
+// no faster than its fp32), so int8 runs are a group of their own.
 func (s setup) group() string {
 	g := s.stack + "/" + s.unit
+	if f := boards[s.board].gpuFamily; f != "" && s.unit == "gpu" {
+		g += "-" + f
+	}
 	if s.precision == "int8" {
 		g += "/int8"
 	}
