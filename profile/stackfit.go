@@ -67,6 +67,10 @@ type StackParams struct {
 	// ThreadScaling is the exponent of the speed-up on n cores (n^s): 1 is
 	// perfect scaling.
 	ThreadScaling float64
+	// ThreadSyncMS is paid by every layer per thread beyond the first: the
+	// fork and join around each layer, which is why networks of many small
+	// layers gain less from more cores than those of a few large ones.
+	ThreadSyncMS float64
 }
 
 // DefaultStackPrior is a generic stack: what a fit falls back to when its
@@ -76,7 +80,8 @@ var DefaultStackPrior = StackParams{
 	MemEfficiency:   0.5,
 	LayerOverheadMS: 0.02,
 	CallOverheadMS:  0.1,
-	ThreadScaling:   0.8,
+	ThreadScaling:   0.9,
+	ThreadSyncMS:    0.005,
 }
 
 // stackPriorWeight is how hard the fit is pulled towards the prior: moving a
@@ -126,7 +131,8 @@ var (
 	sLayer    = nStackEff + 1
 	sCall     = nStackEff + 2
 	sThreads  = nStackEff + 3
-	nStackPar = nStackEff + 4
+	sSync     = nStackEff + 4
+	nStackPar = nStackEff + 5
 )
 
 var stackBounds = func() []bound {
@@ -135,7 +141,7 @@ var stackBounds = func() []bound {
 		b[i] = bound{1e-3, 1}
 	}
 	b[1].hi = 5 // Winograd F(6,3) does 5.1× fewer multiplies than direct 3×3
-	b[sMem], b[sLayer], b[sCall], b[sThreads] = bound{0.02, 20}, bound{1e-5, 5}, bound{1e-4, 50}, bound{0.3, 1}
+	b[sMem], b[sLayer], b[sCall], b[sThreads], b[sSync] = bound{0.02, 20}, bound{1e-5, 5}, bound{1e-4, 50}, bound{0.3, 1}, bound{1e-5, 1}
 	return b
 }()
 
@@ -158,14 +164,15 @@ func newStackRun(r StackRun, spec StackSpec) stackRun {
 }
 
 func (s stackRun) predict(v []float64) float64 {
-	peak := s.run.PeakGFLOPS
+	peak, over := s.run.PeakGFLOPS, v[sLayer]
 	if s.run.Threads > 0 {
 		peak *= math.Pow(float64(s.run.Threads), v[sThreads])
+		over += v[sSync] * float64(s.run.Threads-1)
 	}
 	bw := s.run.MemBandwidthGBps * v[sMem] * 1e6
 	ms := v[sCall]
 	for _, l := range s.layers {
-		ms += max(l.flops/(peak*v[l.class]*1e6), l.elems*s.bpe/bw) + v[sLayer]
+		ms += max(l.flops/(peak*v[l.class]*1e6), l.elems*s.bpe/bw) + over
 	}
 	return ms
 }
@@ -175,13 +182,13 @@ func (p StackParams) vector() []float64 {
 	for i, c := range StackClasses {
 		v[i] = p.Efficiency[c]
 	}
-	v[sMem], v[sLayer], v[sCall], v[sThreads] = p.MemEfficiency, p.LayerOverheadMS, p.CallOverheadMS, p.ThreadScaling
+	v[sMem], v[sLayer], v[sCall], v[sThreads], v[sSync] = p.MemEfficiency, p.LayerOverheadMS, p.CallOverheadMS, p.ThreadScaling, p.ThreadSyncMS
 	return v
 }
 
 func stackParams(v []float64) StackParams {
 	p := StackParams{Efficiency: map[OpClass]float64{}, MemEfficiency: v[sMem], LayerOverheadMS: v[sLayer],
-		CallOverheadMS: v[sCall], ThreadScaling: v[sThreads]}
+		CallOverheadMS: v[sCall], ThreadScaling: v[sThreads], ThreadSyncMS: v[sSync]}
 	for i, c := range StackClasses {
 		p.Efficiency[c] = v[i]
 	}

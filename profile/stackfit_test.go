@@ -65,7 +65,7 @@ func synthetic(t *testing.T, p StackParams, spec StackSpec) []StackRun {
 // and leave-one-out predictions come back to within 2%.
 func TestFitStacksRecovers(t *testing.T) {
 	truth := StackParams{Efficiency: map[OpClass]float64{ClassConv: 0.5, ClassConv3x3: 1.5, ClassDepthwise: 0.08, ClassLinear: 0.4, ClassElementwise: 0.05},
-		MemEfficiency: 0.7, LayerOverheadMS: 0.01, CallOverheadMS: 0.2, ThreadScaling: 0.8}
+		MemEfficiency: 0.7, LayerOverheadMS: 0.01, CallOverheadMS: 0.2, ThreadScaling: 0.8, ThreadSyncMS: 0.004}
 	spec := StackSpec{FoldNormAct: true}
 	runs := synthetic(t, truth, spec)
 	f, err := FitStacks(runs, map[string]StackSpec{"s": spec}, true)

@@ -109,7 +109,14 @@ func (r *Result) entry(s setup) (hwprofiles.Stack, error) {
 	st.PeakGFLOPS = hwprofiles.Number{Value: round4(peak), Source: peakSrc}
 	st.MemBandwidthGBps = num(b.bwGBps*p.MemEfficiency, b.bwGBps*prior.MemEfficiency,
 		fmt.Sprintf("%s: %s GB/s datasheet (%s) x %s fitted memory efficiency", fitted, g4(b.bwGBps), b.bwSource, g4(p.MemEfficiency)))
-	st.LayerOverheadMS = num(p.LayerOverheadMS, prior.LayerOverheadMS, fitted)
+	layer, layerPrior, layerSrc := p.LayerOverheadMS, prior.LayerOverheadMS, fitted
+	if s.unit == "cpu" {
+		// Every layer forks and joins the entry's threads.
+		layer += p.ThreadSyncMS * float64(s.threads-1)
+		layerPrior += prior.ThreadSyncMS * float64(s.threads-1)
+		layerSrc = fmt.Sprintf("%s: %s ms per layer + %s ms per extra thread x %d", fitted, g4(p.LayerOverheadMS), g4(p.ThreadSyncMS), s.threads-1)
+	}
+	st.LayerOverheadMS = num(layer, layerPrior, layerSrc)
 	st.CallOverheadMS = num(p.CallOverheadMS, prior.CallOverheadMS, fitted)
 	st.Efficiency = map[string]hwprofiles.Number{}
 	for _, c := range profile.StackClasses {

@@ -105,7 +105,7 @@ func TestPublishedRows(t *testing.T) {
 	if want := []string{"X2 int8", "X5 fp16", "X5 int8"}; !slices.Equal(out, want) {
 		t.Errorf("left out %v, want %v", out, want)
 	}
-	want := map[string]int{"ncnn/cpu": 38, "ncnn/cpu/int8": 3, "ncnn-vulkan/gpu": 15, "tensorrt/gpu": 6, "tensorrt/gpu/int8": 2,
+	want := map[string]int{"ncnn/cpu": 38, "ncnn/cpu/int8": 3, "ncnn-vulkan/gpu": 12, "ncnn-vulkan/gpu-videocore": 3, "tensorrt/gpu": 6, "tensorrt/gpu/int8": 2,
 		"opencv/cpu": 6, "opencv-cuda/gpu": 8, "tflite/cpu": 4, "tflite/cpu/int8": 2, "pytorch/cpu/int8": 5, "pytorch/gpu": 1, "tensorflow/gpu": 2}
 	for g, n := range want {
 		if groups[g] != n {
