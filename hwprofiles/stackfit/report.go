@@ -126,16 +126,21 @@ func Markdown(preds []Prediction) string {
 	fmt.Fprintf(&b, "| **all** | %d | %.0f%% | %.0f%% | |\n", len(all), 100*mean(allIn), 100*mean(all))
 	b.WriteString("\nResNet-18, VGG-16, MobileNetV3-Small and EfficientNet-B0, every published row, predicted by a fit without it:\n\n")
 	b.WriteString("| row | device | stack | model | published ms | predicted ms | error | |\n|---|---|---|---|---:|---:|---:|---|\n")
+	ok, n := 0, 0
 	for _, p := range preds {
 		if !slices.Contains(GoalModels, p.Model) {
 			continue
 		}
+		n++
 		mark := "ok"
 		if math.Abs(p.LOOErr()) > GoalErr {
 			mark = "**miss**"
+		} else {
+			ok++
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s %s | %s | %s | %+.0f%% | %s |\n", p.Row, p.Device, p.Stack, p.Model, p.Precision,
 			g4(p.PublishedMS), g4(p.LeaveOneOutMS), 100*p.LOOErr(), mark)
 	}
+	fmt.Fprintf(&b, "\nWithin ±%.0f%% left out: %d of %d rows.\n", 100*GoalErr, ok, n)
 	return b.String()
 }
