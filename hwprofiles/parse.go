@@ -77,25 +77,29 @@ func parse(name string, data []byte) (*Catalog, []Problem) {
 	c := &Catalog{Devices: f.Devices, Servers: f.Servers, Networks: f.Networks, Stacks: f.Stacks}
 	probs = append(probs, fillDevices(name, c.Devices, KindEdge, "devices", top["devices"])...)
 	probs = append(probs, fillDevices(name, c.Servers, KindServer, "servers", top["servers"])...)
-	items, nullProbs := seqItems(name, "networks", top["networks"])
-	probs = append(probs, nullProbs...)
-	for i := range c.Networks {
+	probs = append(probs, fillLines(name, "networks", top["networks"], len(c.Networks), func(i int) (*string, *int, *map[string]int) {
 		n := &c.Networks[i]
-		n.File = name
-		if i < len(items) {
-			n.Line, n.lines = entryLines(items[i])
-		}
-	}
-	items, nullProbs = seqItems(name, "stacks", top["stacks"])
-	probs = append(probs, nullProbs...)
-	for i := range c.Stacks {
+		return &n.File, &n.Line, &n.lines
+	})...)
+	probs = append(probs, fillLines(name, "stacks", top["stacks"], len(c.Stacks), func(i int) (*string, *int, *map[string]int) {
 		s := &c.Stacks[i]
-		s.File = name
+		return &s.File, &s.Line, &s.lines
+	})...)
+	return c, probs
+}
+
+// fillLines sets the file, line and key lines of the n entries of a list
+// (at returns where entry i keeps them) and reports its empty entries.
+func fillLines(name, list string, seq *yaml.Node, n int, at func(i int) (*string, *int, *map[string]int)) []Problem {
+	items, probs := seqItems(name, list, seq)
+	for i := range n {
+		file, line, lines := at(i)
+		*file = name
 		if i < len(items) {
-			s.Line, s.lines = entryLines(items[i])
+			*line, *lines = entryLines(items[i])
 		}
 	}
-	return c, probs
+	return probs
 }
 
 // fillDevices sets File, Line and Kind of the devices read from one list,
