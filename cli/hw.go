@@ -52,9 +52,9 @@ func runHW(opts *HWOptions) error {
 	if err := checkFormat(opts.Format, "table", "yaml", "json"); err != nil {
 		return err
 	}
-	kinds := []string{"devices", "servers", "networks"}
+	kinds := []string{"devices", "servers", "networks", "stacks"}
 	if opts.Kind != "" {
-		if err := checkKind(opts.Kind, append(kinds, "stacks")); err != nil {
+		if err := checkKind(opts.Kind, kinds); err != nil {
 			return err
 		}
 		kinds = []string{opts.Kind}

@@ -14,7 +14,7 @@ func TestHWStacks(t *testing.T) {
 	}{
 		{"devices list their stacks", []string{"hw", "devices"}, []string{"STACKS", "ncnn,ncnn-vulkan,opencv,opencv-cuda,tensorrt", "ncnn,opencv,pytorch,tflite"}},
 		{"stack table", []string{"hw", "stacks"}, []string{"LOO ERROR", "rpi4              tflite       cpu   fp32       4 @ 1.5 GHz"}},
-		{"stack yaml shows the per-layer cost", []string{"hw", "stacks", "-o", "yaml"}, []string{"layer_overhead_ms:", "call_overhead_ms:", "expected_error_pct:"}},
+		{"yaml shows every stack's per-layer cost", []string{"hw", "-o", "yaml"}, []string{"layer_overhead_ms:", "call_overhead_ms:", "expected_error_pct:"}},
 		{"devices as a stack runs them", []string{"hw", "devices", "--stack", "tensorrt"}, []string{"jetson-nano", "jetson-xavier-nx", "predicted ±"}},
 	}
 	for _, tc := range tests {
