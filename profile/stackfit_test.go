@@ -41,7 +41,7 @@ func TestFolded(t *testing.T) {
 }
 
 // synthetic builds runs of one stack on two devices from known numbers.
-func synthetic(t *testing.T, p StackParams, spec StackSpec) []StackRun {
+func synthetic(t testing.TB, p StackParams, spec StackSpec) []StackRun {
 	t.Helper()
 	var runs []StackRun
 	for _, name := range []string{"resnet18", "resnet50", "vgg16", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0"} {
@@ -140,5 +140,22 @@ func TestParsePublished(t *testing.T) {
 		if _, err := ParsePublished(strings.NewReader(tc.data), "t.csv"); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// BenchmarkFitStacks fits one stack of 18 synthetic runs in sample.
+func BenchmarkFitStacks(b *testing.B) {
+	spec := StackSpec{FoldNormAct: true}
+	runs := synthetic(b, DefaultStackPrior, spec)
+	specs := map[string]StackSpec{"s": spec}
+	var f *StackFit
+	for b.Loop() {
+		var err error
+		if f, err = FitStacks(runs, specs, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if m := MAPE(f.InSample); m > 0.02 {
+		b.Fatalf("in-sample MAPE %.3f", m)
 	}
 }

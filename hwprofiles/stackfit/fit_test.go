@@ -261,3 +261,64 @@ func TestEmbeddedStacks(t *testing.T) {
 		}
 	}
 }
+
+// TestCatalogPredictsLikeFit predicts, through the embedded catalog
+// (DeviceStack → CostModel, plus the per-call cost), every published row
+// run exactly as a catalog entry describes it, and compares with the fit's
+// own in-sample prediction: the catalog's folding of thread scaling into
+// efficiency, of memory efficiency into bandwidth and of fork/join cost
+// into the layer overhead must lose nothing but rounding.
+func TestCatalogPredictsLikeFit(t *testing.T) {
+	cat, err := hwprofiles.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	preds := committedLOO(t)
+	rows, err := Published()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := Runs(rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, checked := 0, 0
+	for _, row := range rows {
+		if row.Excluded != "" {
+			continue
+		}
+		i := k
+		k++
+		s := row.Setup
+		var match bool
+		for _, e := range entries {
+			if e.board == s.board && e.stack == s.stack && e.unit == s.unit && e.precision == s.precision && e.storage == s.storage &&
+				e.threads == s.threads && e.clockGHz == s.clockGHz && e.tensor == s.tensor {
+				match = true
+			}
+		}
+		if !match {
+			continue
+		}
+		d, err := cat.DeviceStack(boards[s.board].device, s.stack)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lat, err := d.CostModel().Latency(runs[i].Graph)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := d.CallOverheadMS.Value
+		for _, ms := range lat.NodeMS {
+			got += ms
+		}
+		if want := preds[i].InSampleMS; math.Abs(got-want) > 0.005*want {
+			t.Errorf("%s %s on %s/%s: catalog predicts %.4g ms, the fit %.4g ms", row.Row, row.Model, d.ID, d.Stack, got, want)
+		}
+		checked++
+	}
+	if checked < 50 {
+		t.Errorf("only %d rows ran as a catalog entry describes", checked)
+	}
+	t.Logf("%d rows checked", checked)
+}
