@@ -34,8 +34,11 @@ type StackRun struct {
 	Graph *model.Graph
 	// PeakGFLOPS is the datasheet peak of the unit at the run's precision:
 	// with Threads > 0, of one core (the run used Threads cores).
-	PeakGFLOPS       float64
-	Threads          int
+	PeakGFLOPS float64
+	Threads    int
+	// Int8 marks a quantized run: its compute rate is scaled by the
+	// stack's Int8Speed.
+	Int8             bool
 	MemBandwidthGBps float64
 	BytesPerElem     int
 	MeasuredMS       float64
@@ -71,6 +74,10 @@ type StackParams struct {
 	// fork and join around each layer, which is why networks of many small
 	// layers gain less from more cores than those of a few large ones.
 	ThreadSyncMS float64
+	// Int8Speed scales the efficiencies of int8 runs: how much of the
+	// datasheet int8 peak (twice fp32 without dot-product instructions)
+	// the stack's integer kernels reach, relative to its float ones.
+	Int8Speed float64
 }
 
 // DefaultStackPrior is a generic stack: what a fit falls back to when its
@@ -82,6 +89,7 @@ var DefaultStackPrior = StackParams{
 	CallOverheadMS:  0.1,
 	ThreadScaling:   0.9,
 	ThreadSyncMS:    0.005,
+	Int8Speed:       1,
 }
 
 // stackPriorWeight is how hard the fit is pulled towards the prior: moving a
@@ -132,7 +140,8 @@ var (
 	sCall     = nStackEff + 2
 	sThreads  = nStackEff + 3
 	sSync     = nStackEff + 4
-	nStackPar = nStackEff + 5
+	sInt8     = nStackEff + 5
+	nStackPar = nStackEff + 6
 )
 
 var stackBounds = func() []bound {
@@ -142,6 +151,7 @@ var stackBounds = func() []bound {
 	}
 	b[1].hi = 5 // Winograd F(6,3) does 5.1× fewer multiplies than direct 3×3
 	b[sMem], b[sLayer], b[sCall], b[sThreads], b[sSync] = bound{0.02, 20}, bound{1e-5, 5}, bound{1e-4, 50}, bound{0.3, 1}, bound{1e-5, 1}
+	b[sInt8] = bound{0.1, 4}
 	return b
 }()
 
@@ -169,6 +179,9 @@ func (s stackRun) predict(v []float64) float64 {
 		peak *= math.Pow(float64(s.run.Threads), v[sThreads])
 		over += v[sSync] * float64(s.run.Threads-1)
 	}
+	if s.run.Int8 {
+		peak *= v[sInt8]
+	}
 	bw := s.run.MemBandwidthGBps * v[sMem] * 1e6
 	ms := v[sCall]
 	for _, l := range s.layers {
@@ -183,12 +196,13 @@ func (p StackParams) vector() []float64 {
 		v[i] = p.Efficiency[c]
 	}
 	v[sMem], v[sLayer], v[sCall], v[sThreads], v[sSync] = p.MemEfficiency, p.LayerOverheadMS, p.CallOverheadMS, p.ThreadScaling, p.ThreadSyncMS
+	v[sInt8] = p.Int8Speed
 	return v
 }
 
 func stackParams(v []float64) StackParams {
 	p := StackParams{Efficiency: map[OpClass]float64{}, MemEfficiency: v[sMem], LayerOverheadMS: v[sLayer],
-		CallOverheadMS: v[sCall], ThreadScaling: v[sThreads], ThreadSyncMS: v[sSync]}
+		CallOverheadMS: v[sCall], ThreadScaling: v[sThreads], ThreadSyncMS: v[sSync], Int8Speed: v[sInt8]}
 	for i, c := range StackClasses {
 		p.Efficiency[c] = v[i]
 	}

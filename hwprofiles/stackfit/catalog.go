@@ -105,6 +105,10 @@ func (r *Result) entry(s setup) (hwprofiles.Stack, error) {
 	} else {
 		title = fmt.Sprintf("%s, %s on the GPU", stackTitles[s.stack], s.precision)
 	}
+	int8 := 1.0
+	if s.precision == "int8" {
+		int8 = p.Int8Speed
+	}
 	st.Name = title
 	st.PeakGFLOPS = hwprofiles.Number{Value: round4(peak), Source: peakSrc}
 	st.MemBandwidthGBps = num(b.bwGBps*p.MemEfficiency, b.bwGBps*prior.MemEfficiency,
@@ -124,7 +128,10 @@ func (r *Result) entry(s setup) (hwprofiles.Stack, error) {
 		if scale != 1 {
 			src = fmt.Sprintf("%s: %s x %s (%d threads scale as n^%s)", fitted, g4(p.Efficiency[c]), g4(scale), s.threads, g4(p.ThreadScaling))
 		}
-		st.Efficiency[string(c)] = num(p.Efficiency[c]*scale, prior.Efficiency[c]*scale, src)
+		if int8 != 1 {
+			src = fmt.Sprintf("%s x %s (int8 kernels against float ones)", src, g4(int8))
+		}
+		st.Efficiency[string(c)] = num(p.Efficiency[c]*scale*int8, prior.Efficiency[c]*scale, src)
 	}
 	var errs []float64
 	for i, run := range r.Runs {

@@ -27,10 +27,8 @@ var Specs = map[string]profile.StackSpec{
 	"opencv/cpu":                {FoldNormAct: true},
 	"opencv-cuda/gpu":           {FoldNormAct: true, Prior: gpuPrior},
 	"tflite/cpu":                {FoldNormAct: true},
-	"tflite/cpu/int8":           {FoldNormAct: true},
-	"ncnn/cpu/int8":             {FoldNormAct: true},
+	"pytorch/cpu":               {FoldNormAct: true}, // quantized TorchScript fuses conv+bn+relu
 	"tensorrt/gpu/int8":         {FoldNormAct: true, Prior: gpuPrior},
-	"pytorch/cpu/int8":          {FoldNormAct: true}, // quantized TorchScript fuses conv+bn+relu
 	"pytorch/gpu":               {Prior: gpuPrior},
 	"tensorflow/gpu":            {Prior: gpuPrior},
 }
@@ -96,7 +94,7 @@ func Runs(rows []Row) ([]profile.StackRun, error) {
 		runs = append(runs, profile.StackRun{
 			ID: fmt.Sprintf("%s/%s/%s", r.Row, r.Model, r.Setup.precision), Stack: r.Setup.group(), Graph: g,
 			PeakGFLOPS: peak, Threads: r.Setup.threads, MemBandwidthGBps: boards[r.Setup.board].bwGBps,
-			BytesPerElem: r.Setup.bytesPerElem(), MeasuredMS: r.LatencyMS,
+			BytesPerElem: r.Setup.bytesPerElem(), MeasuredMS: r.LatencyMS, Int8: r.Setup.precision == "int8",
 		})
 	}
 	return runs, nil

@@ -105,8 +105,8 @@ func TestPublishedRows(t *testing.T) {
 	if want := []string{"X2 int8", "X5 fp16", "X5 int8"}; !slices.Equal(out, want) {
 		t.Errorf("left out %v, want %v", out, want)
 	}
-	want := map[string]int{"ncnn/cpu": 38, "ncnn/cpu/int8": 3, "ncnn-vulkan/gpu": 12, "ncnn-vulkan/gpu-videocore": 3, "tensorrt/gpu": 6, "tensorrt/gpu/int8": 2,
-		"opencv/cpu": 6, "opencv-cuda/gpu": 8, "tflite/cpu": 4, "tflite/cpu/int8": 2, "pytorch/cpu/int8": 5, "pytorch/gpu": 1, "tensorflow/gpu": 2}
+	want := map[string]int{"ncnn/cpu": 41, "ncnn-vulkan/gpu": 12, "ncnn-vulkan/gpu-videocore": 3, "tensorrt/gpu": 6, "tensorrt/gpu/int8": 2,
+		"opencv/cpu": 6, "opencv-cuda/gpu": 8, "tflite/cpu": 6, "pytorch/cpu": 5, "pytorch/gpu": 1, "tensorflow/gpu": 2}
 	for g, n := range want {
 		if groups[g] != n {
 			t.Errorf("%s: %d rows, want %d", g, groups[g], n)
@@ -206,7 +206,7 @@ func TestLeaveOneOutSubset(t *testing.T) {
 		t.Fatal(err)
 	}
 	preds := committedLOO(t)
-	subset := []string{"tensorrt/gpu", "tflite/cpu", "pytorch/cpu/int8"}
+	subset := []string{"tensorrt/gpu", "tflite/cpu", "pytorch/cpu"}
 	var sub []profile.StackRun
 	var want []Prediction
 	for i, r := range runs {
@@ -219,8 +219,8 @@ func TestLeaveOneOutSubset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sub) != 15 {
-		t.Fatalf("%d runs in %v, want 15", len(sub), subset)
+	if len(sub) != 17 {
+		t.Fatalf("%d runs in %v, want 17", len(sub), subset)
 	}
 	for i, p := range f.LeaveOneOut {
 		if d := math.Abs(p.PredictMS-want[i].LeaveOneOutMS) / want[i].LeaveOneOutMS; d > 0.01 {

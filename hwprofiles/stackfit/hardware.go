@@ -89,15 +89,17 @@ type setup struct {
 }
 
 // group is the fit group of a setup: one stack on one kind of unit shares
-// its numbers across devices (GPUs: of one architecture family). Integer
-// kernels are other code than float ones (ncnn's int8 on a Cortex-A72 is
-// no faster than its fp32), so int8 runs are a group of their own.
+// its numbers across devices (GPUs: of one architecture family). On a CPU,
+// a stack's int8 kernels are its float ones on narrower lanes: int8 runs
+// share the group through a fitted int8 speed. On a GPU, int8 runs on
+// other tensor-core kernels (TensorRT's calibrated int8): a group of its
+// own.
 func (s setup) group() string {
 	g := s.stack + "/" + s.unit
 	if f := boards[s.board].gpuFamily; f != "" && s.unit == "gpu" {
 		g += "-" + f
 	}
-	if s.precision == "int8" {
+	if s.unit == "gpu" && s.precision == "int8" {
 		g += "/int8"
 	}
 	return g
