@@ -56,6 +56,11 @@ func synthetic(t testing.TB, p StackParams, spec StackSpec) []StackRun {
 			r := StackRun{ID: name, Stack: "s", Graph: g, PeakGFLOPS: dev.peak, Threads: dev.threads, MemBandwidthGBps: dev.bw, BytesPerElem: 4}
 			r.MeasuredMS = p.PredictMS(r, spec)
 			runs = append(runs, r)
+			if dev.threads == 4 && name != "vgg16" { // an int8 run at twice the peak
+				r.Int8, r.PeakGFLOPS, r.BytesPerElem = true, 2*dev.peak, 1
+				r.MeasuredMS = p.PredictMS(r, spec)
+				runs = append(runs, r)
+			}
 		}
 	}
 	return runs
@@ -65,7 +70,7 @@ func synthetic(t testing.TB, p StackParams, spec StackSpec) []StackRun {
 // and leave-one-out predictions come back to within 2%.
 func TestFitStacksRecovers(t *testing.T) {
 	truth := StackParams{Efficiency: map[OpClass]float64{ClassConv: 0.5, ClassConv3x3: 1.5, ClassDepthwise: 0.08, ClassLinear: 0.4, ClassElementwise: 0.05},
-		MemEfficiency: 0.7, LayerOverheadMS: 0.01, CallOverheadMS: 0.2, ThreadScaling: 0.8, ThreadSyncMS: 0.004}
+		MemEfficiency: 0.7, LayerOverheadMS: 0.01, CallOverheadMS: 0.2, ThreadScaling: 0.8, ThreadSyncMS: 0.004, Int8Speed: 0.6}
 	spec := StackSpec{FoldNormAct: true}
 	runs := synthetic(t, truth, spec)
 	f, err := FitStacks(runs, map[string]StackSpec{"s": spec}, true)
@@ -80,6 +85,9 @@ func TestFitStacksRecovers(t *testing.T) {
 	}
 	if got := f.Params["s"].ThreadScaling; math.Abs(got-0.8) > 0.05 {
 		t.Errorf("thread scaling %.3f, want 0.8", got)
+	}
+	if got := f.Params["s"].Int8Speed; math.Abs(got-0.6) > 0.05 {
+		t.Errorf("int8 speed %.3f, want 0.6", got)
 	}
 	// The same runs give the same numbers, whatever ran first.
 	g, err := FitStacks(runs, map[string]StackSpec{"s": spec}, false)
@@ -143,7 +151,7 @@ func TestParsePublished(t *testing.T) {
 	}
 }
 
-// BenchmarkFitStacks fits one stack of 18 synthetic runs in sample.
+// BenchmarkFitStacks fits one stack of 23 synthetic runs in sample.
 func BenchmarkFitStacks(b *testing.B) {
 	spec := StackSpec{FoldNormAct: true}
 	runs := synthetic(b, DefaultStackPrior, spec)
