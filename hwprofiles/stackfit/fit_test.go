@@ -74,6 +74,20 @@ func read(t *testing.T, name string) string {
 	return string(b)
 }
 
+// publishedRuns are the embedded published rows and the runs fitted.
+func publishedRuns(t *testing.T) ([]Row, []profile.StackRun) {
+	t.Helper()
+	rows, err := Published()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := Runs(rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows, runs
+}
+
 func committedLOO(t *testing.T) []Prediction {
 	t.Helper()
 	preds, err := ReadLOO(strings.NewReader(read(t, LOOFile)))
@@ -197,14 +211,7 @@ func compareStack(t *testing.T, got, want hwprofiles.Stack) {
 // so a subset gives the same numbers) and checks them against the committed
 // table the README and the catalog's expected errors come from.
 func TestLeaveOneOutSubset(t *testing.T) {
-	rows, err := Published()
-	if err != nil {
-		t.Fatal(err)
-	}
-	runs, err := Runs(rows)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, runs := publishedRuns(t)
 	preds := committedLOO(t)
 	subset := []string{"tensorrt/gpu", "tflite/cpu", "pytorch/cpu"}
 	var sub []profile.StackRun
@@ -274,14 +281,7 @@ func TestCatalogPredictsLikeFit(t *testing.T) {
 		t.Fatal(err)
 	}
 	preds := committedLOO(t)
-	rows, err := Published()
-	if err != nil {
-		t.Fatal(err)
-	}
-	runs, err := Runs(rows)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows, runs := publishedRuns(t)
 	k, checked := 0, 0
 	for _, row := range rows {
 		if row.Excluded != "" {
