@@ -4,7 +4,7 @@ BIN     := bin/mtlsplit
 PKGS    := ./...
 DEMO    ?= efficientnet_b0 --device rpi4 --server h100 --network wifi --tasks 8,4 --encodings fp32,fp16,int8
 
-.PHONY: all setup build test demo sweep-demo figures shapes3d-figure example-accuracy bench bench-engine calibrate-host calibrate-reference lint clean
+.PHONY: all setup build test demo sweep-demo figures shapes3d-figure example-accuracy bench bench-engine calibrate-host calibrate-reference calibrate-stacks lint clean
 
 all: build
 
@@ -68,6 +68,12 @@ calibrate-reference: build
 		--out results/out/fitted_epyc-2c.yaml --force | tee results/out/calibrate_epyc-2c.txt
 	./$(BIN) calibrate --profile hwprofiles/measured/engine_epyc2c_fp32_b1_224.json --device epyc-2c-engine \
 		--peak-gflops 332.8 --bandwidth-gbps 25 --out results/out/fitted_epyc-2c-engine.yaml --force | tee results/out/calibrate_epyc-2c-engine.txt
+
+# Fit every inference stack to the published latencies (hwprofiles/published/edge_latency.csv) with
+# leave-one-out, and rewrite hwprofiles/catalog/stacks.yaml, hwprofiles/published/loo.csv and the
+# README's stack tables.
+calibrate-stacks: setup
+	$(GO) test -count=1 -run '^TestRegenerate$$' ./hwprofiles/stackfit -update -v | grep -v '^=== RUN' | head -80
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }

@@ -2,8 +2,11 @@ package cli
 
 import (
 	"fmt"
+	"io"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
@@ -18,15 +21,20 @@ type HWOptions struct {
 	Kind   string
 	HW     string
 	Format string
+	Stack  string
 }
 
 // NewCmdHW lists the hardware catalog.
 func NewCmdHW(io *IO) *cobra.Command {
 	opts := &HWOptions{IO: io}
 	cmd := &cobra.Command{
-		Use:   "hw [devices|servers|networks]",
-		Short: "List the hardware catalog: edge devices, servers and networks, with sources",
-		Args:  cobra.MaximumNArgs(1),
+		Use:   "hw [devices|servers|networks|stacks]",
+		Short: "List the hardware catalog: edge devices, servers, networks and inference stacks, with sources",
+		Long: "hw lists the catalog. Edge devices list the inference stacks the catalog has for them;\n" +
+			"\"hw stacks\" lists every device × stack entry (fitted to published latencies, with its\n" +
+			"leave-one-out error) and --stack NAME shows the devices as that stack runs them.",
+		Example: "  mtlsplit hw devices\n  mtlsplit hw stacks\n  mtlsplit hw devices --stack ncnn -o yaml",
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.Kind = args[0]
@@ -36,6 +44,7 @@ func NewCmdHW(io *IO) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&opts.HW, "hw", "", "extra hardware catalog: a YAML file or a directory of them")
 	cmd.Flags().StringVarP(&opts.Format, "output", "o", "table", "output format: table|yaml|json")
+	cmd.Flags().StringVar(&opts.Stack, "stack", "", "show the edge devices as this inference stack runs them (see: mtlsplit hw stacks)")
 	return cmd
 }
 
@@ -43,7 +52,7 @@ func runHW(opts *HWOptions) error {
 	if err := checkFormat(opts.Format, "table", "yaml", "json"); err != nil {
 		return err
 	}
-	kinds := []string{"devices", "servers", "networks"}
+	kinds := []string{"devices", "servers", "networks", "stacks"}
 	if opts.Kind != "" {
 		if err := checkKind(opts.Kind, kinds); err != nil {
 			return err
@@ -61,7 +70,13 @@ func runHW(opts *HWOptions) error {
 		}
 		cat = cat.Merge(user)
 	}
-	lists := map[string]any{"devices": cat.Devices, "servers": cat.Servers, "networks": cat.Networks}
+	devices := cat.Devices
+	if opts.Stack != "" {
+		if devices, err = devicesWithStack(cat, opts.Stack); err != nil {
+			return err
+		}
+	}
+	lists := map[string]any{"devices": devices, "servers": cat.Servers, "networks": cat.Networks, "stacks": cat.Stacks}
 	if opts.Format != "table" {
 		sel := map[string]any{}
 		for _, k := range kinds {
@@ -87,6 +102,12 @@ func runHW(opts *HWOptions) error {
 			fmt.Fprintln(w)
 		}
 		var rows [][]string
+		if k == "stacks" {
+			if err := writeStacks(w, cat.Stacks); err != nil {
+				return err
+			}
+			continue
+		}
 		if k == "networks" {
 			for _, n := range cat.Networks {
 				rows = append(rows, []string{n.ID, n.Name, num(n.UplinkMbps), num(n.DownlinkMbps), num(n.RTTMS), num(n.TxPowerW)})
@@ -96,25 +117,76 @@ func runHW(opts *HWOptions) error {
 			}
 			continue
 		}
-		devs := cat.Devices
+		devs := devices
 		title := "DEVICE"
 		if k == "servers" {
 			devs, title = cat.Servers, "SERVER"
 		}
 		for _, d := range devs {
 			lat := "predicted"
-			if d.Measured != "" {
+			switch {
+			case d.Measured != "":
 				lat = "measured: " + d.Measured
+			case d.Stack != "":
+				lat = fmt.Sprintf("predicted ±%.0f%%", d.ExpectedErrorPct.Value)
+			}
+			stacks := strings.Join(cat.StacksOf(d.ID), ",")
+			if d.Stack != "" {
+				stacks = d.Stack
+			}
+			if k == "servers" {
+				stacks = "-"
 			}
 			rows = append(rows, []string{d.ID, d.Name, d.Dtype, num(d.PeakGFLOPS), num(d.MemBandwidthGBps), num(d.MemoryMB),
-				num(d.LayerOverheadMS), num(d.ActivePowerW), lat})
+				num(d.LayerOverheadMS), num(d.ActivePowerW), lat, stacks})
 		}
-		if err := writeTable(w, []string{title, "NAME", "DTYPE", "PEAK GFLOP/s", "MEM GB/s", "MEMORY MB", "OVERHEAD ms", "POWER W", "LATENCY"}, rows); err != nil {
+		if err := writeTable(w, []string{title, "NAME", "DTYPE", "PEAK GFLOP/s", "MEM GB/s", "MEMORY MB", "OVERHEAD ms", "POWER W", "LATENCY", "STACKS"}, rows); err != nil {
 			return err
 		}
 	}
 	fmt.Fprintln(w, "\nevery number carries its source: mtlsplit hw -o yaml")
 	return nil
+}
+
+// devicesWithStack is every edge device the catalog has stack for, as the
+// stack runs it.
+func devicesWithStack(cat *hwprofiles.Catalog, stack string) ([]hwprofiles.Device, error) {
+	var out []hwprofiles.Device
+	var known []string
+	for _, d := range cat.Devices {
+		for _, s := range cat.StacksOf(d.ID) {
+			if !slices.Contains(known, s) {
+				known = append(known, s)
+			}
+		}
+		if !slices.Contains(cat.StacksOf(d.ID), stack) {
+			continue
+		}
+		ds, err := cat.DeviceStack(d.ID, stack)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ds)
+	}
+	if len(out) == 0 {
+		sort.Strings(known)
+		return nil, fmt.Errorf("--stack %q: no device in the catalog has it%s", stack, suggest.Hint(stack, known))
+	}
+	return out, nil
+}
+
+// writeStacks is the table of device × stack entries.
+func writeStacks(w io.Writer, stacks []hwprofiles.Stack) error {
+	var rows [][]string
+	for _, s := range stacks {
+		threads := "-"
+		if s.Threads > 0 {
+			threads = fmt.Sprintf("%d @ %s GHz", s.Threads, num(s.ClockGHz))
+		}
+		rows = append(rows, []string{s.Device, s.Stack, s.Unit, s.Precision, threads, num(s.PeakGFLOPS), num(s.MemBandwidthGBps),
+			num(s.LayerOverheadMS), num(s.CallOverheadMS), strconv.Itoa(s.PublishedRows), fmt.Sprintf("%.0f%%", s.ExpectedErrorPct.Value)})
+	}
+	return writeTable(w, []string{"DEVICE", "STACK", "UNIT", "PRECISION", "THREADS", "PEAK GFLOP/s", "MEM GB/s", "LAYER ms", "CALL ms", "ROWS", "LOO ERROR"}, rows)
 }
 
 func checkKind(kind string, valid []string) error {

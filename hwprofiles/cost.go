@@ -8,9 +8,9 @@ import (
 
 // CostModel is the device's latency model with the catalog's numbers.
 func (d Device) CostModel() profile.CostModel {
-	bpe := 4
-	if d.Dtype == "fp16" {
-		bpe = 2
+	bpe := bytesPerElem(d.Dtype)
+	if d.StorageDtype != "" {
+		bpe = bytesPerElem(d.StorageDtype)
 	}
 	eff := make(map[profile.OpClass]float64, len(d.Efficiency))
 	for k, v := range d.Efficiency {
@@ -33,7 +33,19 @@ func (d Device) CostModel() profile.CostModel {
 		MemBandwidthGBps: d.MemBandwidthGBps.Value,
 		LayerOverheadMS:  d.LayerOverheadMS.Value,
 		Efficiency:       eff,
+		FoldNormAct:      d.FoldNormAct,
 	}
+}
+
+// bytesPerElem of a precision: fp32 unless fp16 or int8.
+func bytesPerElem(dtype string) int {
+	switch dtype {
+	case DtypeFP16:
+		return 2
+	case DtypeInt8:
+		return 1
+	}
+	return 4
 }
 
 // LatencySource is where the device's latencies come from: its measured

@@ -9,6 +9,13 @@
 // own files: Load reads a file or a directory, and Merge lays a user catalog
 // over the default one.
 //
+// Stack entries (catalog/stacks.yaml) describe an edge device as one
+// inference stack runs it (TensorRT, ncnn, TFLite, ...): precision, threads,
+// clock, and the stack's efficiencies and per-layer and per-call costs,
+// fitted across devices to the published latencies embedded from
+// published/edge_latency.csv (package stackfit writes them). DeviceStack
+// returns the device with a stack's numbers.
+//
 // Every number carries its Source: a URL, "measured: FILE", "derived: ..."
 // (arithmetic from cited facts), "estimate: ..." (with the reason), or
 // "fitted: ...". A number without a source is a validation error.

@@ -37,6 +37,11 @@ var EfficiencyKeys = []string{"conv", "depthwise", "linear", "elementwise", "poo
 // elementwise when absent).
 var OpClassKeys = append(append([]string(nil), EfficiencyKeys...), "norm")
 
+// Conv3x3Key is an efficiency (only) for dense 3×3 stride-1 convs, which
+// falls back to conv's and may exceed 1: stacks with Winograd kernels do
+// fewer multiplies than the MACs count.
+const Conv3x3Key = "conv3x3"
+
 // ErrUnknown is wrapped by every lookup of a name that is not in the catalog.
 var ErrUnknown = errors.New("unknown name")
 
@@ -86,6 +91,16 @@ type Device struct {
 	// MeasuredTable).
 	Measured string `yaml:"measured,omitempty"`
 
+	// Set by Catalog.DeviceStack (see Stack): the inference stack, the
+	// stored precision when not Dtype, batch norm and activations folded
+	// into convs, the cost of one call, and the expected error of a
+	// latency predicted from these numbers.
+	Stack            string `yaml:"stack,omitempty"`
+	StorageDtype     string `yaml:"storage_dtype,omitempty"`
+	FoldNormAct      bool   `yaml:"fold_norm_act,omitempty"`
+	CallOverheadMS   Number `yaml:"call_overhead_ms,omitempty"`
+	ExpectedErrorPct Number `yaml:"expected_error_pct,omitempty"`
+
 	Line int    `yaml:"-"` // line in its file, for error messages
 	File string `yaml:"-"`
 
@@ -115,6 +130,7 @@ type Catalog struct {
 	Devices  []Device // kind edge
 	Servers  []Device // kind server
 	Networks []Network
+	Stacks   []Stack // edge devices run by a named inference stack
 }
 
 //go:embed catalog/*.yaml
@@ -122,6 +138,17 @@ var catalogFS embed.FS
 
 //go:embed measured/*.json
 var measuredFS embed.FS
+
+//go:embed published/edge_latency.csv
+var publishedCSV []byte
+
+// PublishedLatencyFile is the name of the embedded table of published
+// batch-1 latencies that the stack entries are fitted to.
+const PublishedLatencyFile = "published/edge_latency.csv"
+
+// PublishedLatencies returns the embedded published latency table (CSV; see
+// published/README.md).
+func PublishedLatencies() []byte { return publishedCSV }
 
 var defaultCatalog = sync.OnceValues(func() (*Catalog, error) {
 	return loadFS(catalogFS, "catalog")
@@ -237,6 +264,7 @@ func loadAll(files []string, read func(string) ([]byte, error)) (*Catalog, error
 			all.Devices = append(all.Devices, c.Devices...)
 			all.Servers = append(all.Servers, c.Servers...)
 			all.Networks = append(all.Networks, c.Networks...)
+			all.Stacks = append(all.Stacks, c.Stacks...)
 		}
 	}
 	probs = append(probs, all.problems()...)
@@ -258,6 +286,7 @@ func (c *Catalog) Merge(o *Catalog) *Catalog {
 	out.Devices = mergeByID(out.Devices, o.Devices, func(d Device) string { return d.ID })
 	out.Servers = mergeByID(out.Servers, o.Servers, func(d Device) string { return d.ID })
 	out.Networks = mergeByID(out.Networks, o.Networks, func(n Network) string { return n.ID })
+	out.Stacks = mergeByID(out.Stacks, o.Stacks, func(s Stack) string { return s.Device + "/" + s.Stack })
 	return out
 }
 
@@ -382,6 +411,11 @@ func (c *Catalog) clone() *Catalog {
 		Devices:  make([]Device, len(c.Devices)),
 		Servers:  make([]Device, len(c.Servers)),
 		Networks: slices.Clone(c.Networks),
+		Stacks:   make([]Stack, len(c.Stacks)),
+	}
+	for i, s := range c.Stacks {
+		s.Efficiency = maps.Clone(s.Efficiency)
+		out.Stacks[i] = s
 	}
 	for i, d := range c.Devices {
 		out.Devices[i] = d.clone()

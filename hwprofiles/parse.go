@@ -24,6 +24,7 @@ type file struct {
 	Devices  []Device  `yaml:"devices"`
 	Servers  []Device  `yaml:"servers"`
 	Networks []Network `yaml:"networks"`
+	Stacks   []Stack   `yaml:"stacks"`
 }
 
 // parse decodes one file strictly. It returns a nil catalog when the file
@@ -63,7 +64,7 @@ func parse(name string, data []byte) (*Catalog, []Problem) {
 			topLine[m.Content[i].Value] = m.Content[i].Line
 		}
 	} else if len(root.Content) > 0 {
-		return nil, append(probs, Problem{File: name, Line: root.Content[0].Line, Msg: "want a mapping with version: and devices:, servers: or networks:"})
+		return nil, append(probs, Problem{File: name, Line: root.Content[0].Line, Msg: "want a mapping with version: and devices:, servers:, networks: or stacks:"})
 	}
 
 	switch {
@@ -73,19 +74,32 @@ func parse(name string, data []byte) (*Catalog, []Problem) {
 		probs = append(probs, Problem{File: name, Line: topLine["version"], Msg: fmt.Sprintf("version %d is not supported; want version: %d", *f.Version, FileVersion)})
 	}
 
-	c := &Catalog{Devices: f.Devices, Servers: f.Servers, Networks: f.Networks}
+	c := &Catalog{Devices: f.Devices, Servers: f.Servers, Networks: f.Networks, Stacks: f.Stacks}
 	probs = append(probs, fillDevices(name, c.Devices, KindEdge, "devices", top["devices"])...)
 	probs = append(probs, fillDevices(name, c.Servers, KindServer, "servers", top["servers"])...)
-	items, nullProbs := seqItems(name, "networks", top["networks"])
-	probs = append(probs, nullProbs...)
-	for i := range c.Networks {
+	probs = append(probs, fillLines(name, "networks", top["networks"], len(c.Networks), func(i int) (*string, *int, *map[string]int) {
 		n := &c.Networks[i]
-		n.File = name
+		return &n.File, &n.Line, &n.lines
+	})...)
+	probs = append(probs, fillLines(name, "stacks", top["stacks"], len(c.Stacks), func(i int) (*string, *int, *map[string]int) {
+		s := &c.Stacks[i]
+		return &s.File, &s.Line, &s.lines
+	})...)
+	return c, probs
+}
+
+// fillLines sets the file, line and key lines of the n entries of a list
+// (at returns where entry i keeps them) and reports its empty entries.
+func fillLines(name, list string, seq *yaml.Node, n int, at func(i int) (*string, *int, *map[string]int)) []Problem {
+	items, probs := seqItems(name, list, seq)
+	for i := range n {
+		file, line, lines := at(i)
+		*file = name
 		if i < len(items) {
-			n.Line, n.lines = entryLines(items[i])
+			*line, *lines = entryLines(items[i])
 		}
 	}
-	return c, probs
+	return probs
 }
 
 // fillDevices sets File, Line and Kind of the devices read from one list,
@@ -199,6 +213,8 @@ func schemaOf(typeName string) (string, []string) {
 		t, what = reflect.TypeFor[Network](), "a network"
 	case "Number":
 		t, what = reflect.TypeFor[Number](), "a number"
+	case "Stack":
+		t, what = reflect.TypeFor[Stack](), "a stack"
 	default:
 		return typeName, nil
 	}

@@ -89,6 +89,7 @@ func (c *Catalog) problems() []Problem {
 	probs = append(probs, deviceProblems(c.Devices, KindEdge)...)
 	probs = append(probs, deviceProblems(c.Servers, KindServer)...)
 	probs = append(probs, networkProblems(c.Networks)...)
+	probs = append(probs, stackProblems(c.Stacks, c.Devices)...)
 	return probs
 }
 
@@ -180,11 +181,11 @@ func deviceProblems(ds []Device, kind string) []Problem {
 			e.add("kind", "kind %q does not match its list (want %q)", d.Kind, kind)
 		}
 		switch d.Dtype {
-		case DtypeFP32, DtypeFP16:
+		case DtypeFP32, DtypeFP16, DtypeInt8:
 		case "":
-			e.add("dtype", "dtype is missing (want %q or %q)", DtypeFP32, DtypeFP16)
+			e.add("dtype", "dtype is missing (want %q, %q or %q)", DtypeFP32, DtypeFP16, DtypeInt8)
 		default:
-			e.add("dtype", "dtype %q is not %q or %q", d.Dtype, DtypeFP32, DtypeFP16)
+			e.add("dtype", "dtype %q is not %q, %q or %q", d.Dtype, DtypeFP32, DtypeFP16, DtypeInt8)
 		}
 		e.number("peak_gflops", d.PeakGFLOPS, true, strictyaml.Positive)
 		e.number("mem_bandwidth_gbps", d.MemBandwidthGBps, true, strictyaml.Positive)
@@ -255,11 +256,19 @@ func (e *entry) optional(field string, m map[string]Number, rng strictyaml.Range
 		}
 	}
 	sort.Strings(keys)
+	valid := OpClassKeys
+	if field == "efficiency" {
+		valid = append(slices.Clone(OpClassKeys), Conv3x3Key)
+	}
 	for _, k := range keys {
-		if !slices.Contains(OpClassKeys, k) {
-			e.add(field+"."+k, "%s key %q is unknown%s", field, k, suggest.Hint(k, OpClassKeys))
+		if !slices.Contains(valid, k) {
+			e.add(field+"."+k, "%s key %q is unknown%s", field, k, suggest.Hint(k, valid))
 			continue
 		}
-		e.number(field+"."+k, m[k], true, rng)
+		r := rng
+		if k == Conv3x3Key {
+			r = strictyaml.Positive // Winograd kernels beat the MAC count
+		}
+		e.number(field+"."+k, m[k], true, r)
 	}
 }

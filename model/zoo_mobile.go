@@ -2,17 +2,18 @@ package model
 
 import "fmt"
 
+// mv3Bneck is one row of torchvision's MobileNetV3 inverted-residual table.
+type mv3Bneck struct {
+	in, kernel, expanded, out int
+	se                        bool
+	act                       Op
+	stride                    int
+}
+
 // mobilenetV3Small builds torchvision's mobilenet_v3_small().features.
 func mobilenetV3Small(b *Builder) {
-	const eps = 0.001
-	type bneck struct {
-		in, kernel, expanded, out int
-		se                        bool
-		act                       Op
-		stride                    int
-	}
 	re, hs := OpReLU, OpHardswish
-	settings := []bneck{
+	mobilenetV3(b, []mv3Bneck{
 		{16, 3, 16, 16, true, re, 2},
 		{16, 3, 72, 24, false, re, 2},
 		{24, 3, 88, 24, false, re, 1},
@@ -24,9 +25,15 @@ func mobilenetV3Small(b *Builder) {
 		{48, 5, 288, 96, true, hs, 2},
 		{96, 5, 576, 96, true, hs, 1},
 		{96, 5, 576, 96, true, hs, 1},
-	}
+	})
+}
+
+// mobilenetV3 builds the features of a MobileNetV3 from its table: a
+// stride-2 stem, the inverted residuals, and a 1×1 conv to 6× the last width.
+func mobilenetV3(b *Builder, settings []mv3Bneck) {
+	const eps = 0.001
 	b.Block("features.0", "Conv2dNormActivation")
-	x := convNormAct(b, "features.0", b.Input(), 16, 3, 2, 1, hs, eps)
+	x := convNormAct(b, "features.0", b.Input(), 16, 3, 2, 1, OpHardswish, eps)
 	for i, s := range settings {
 		name := fmt.Sprintf("features.%d", i+1)
 		b.Block(name, "InvertedResidual")
@@ -44,8 +51,9 @@ func mobilenetV3Small(b *Builder) {
 			x = b.Add(name+".add", x, in)
 		}
 	}
-	b.Block("features.12", "Conv2dNormActivation")
-	convNormAct(b, "features.12", x, 576, 1, 1, 1, hs, eps)
+	last := len(settings) + 1
+	b.Block(fmt.Sprintf("features.%d", last), "Conv2dNormActivation")
+	convNormAct(b, fmt.Sprintf("features.%d", last), x, 6*settings[len(settings)-1].out, 1, 1, 1, OpHardswish, eps)
 }
 
 // efficientnetB0 builds torchvision's efficientnet_b0().features.

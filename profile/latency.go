@@ -21,6 +21,11 @@ const (
 	// to the elementwise ones when a model does not give them.
 	ClassNorm OpClass = "norm"
 	ClassPool OpClass = "pool"
+	// ClassConv3x3 is a dense 3×3 stride-1 conv, which stacks with
+	// Winograd kernels (ncnn, TensorRT) run with fewer multiplies than its
+	// MACs: ClassOf calls it conv, and its efficiency falls back to conv's
+	// when a model does not give one.
+	ClassConv3x3 OpClass = "conv3x3"
 )
 
 // OpClasses lists every op class.
@@ -55,6 +60,9 @@ type CostModel struct {
 	Efficiency       map[OpClass]float64
 	// OverheadMS overrides LayerOverheadMS per op class (fitted models).
 	OverheadMS map[OpClass]float64
+	// FoldNormAct makes the batch norms and activations that a stack folds
+	// into the conv before them cost nothing (see Folded).
+	FoldNormAct bool
 	// CacheBytes and CacheGBps, when set, make memory two-level: the first
 	// CacheBytes a layer moves go at cache speed, the rest at
 	// MemBandwidthGBps (activations at batch 1 often fit a CPU's cache).
@@ -70,15 +78,25 @@ func (m CostModel) memoryMS(bytes float64) float64 {
 	return bytes / (m.MemBandwidthGBps * 1e6)
 }
 
-// efficiency of a class, norm falling back to elementwise.
+// efficiency of a class, norm falling back to elementwise and conv3x3 to
+// conv.
 func (m CostModel) efficiency(c OpClass) float64 {
 	if e, ok := m.Efficiency[c]; ok {
 		return e
 	}
-	if c == ClassNorm {
+	switch c {
+	case ClassNorm:
 		return m.Efficiency[ClassElementwise]
+	case ClassConv3x3:
+		return m.Efficiency[ClassConv]
 	}
 	return 0
+}
+
+// IsConv3x3 reports whether a node is a dense 3×3 stride-1 conv
+// (ClassConv3x3).
+func IsConv3x3(n model.Node) bool {
+	return n.Op == model.OpConv2d && n.Conv.Groups <= 1 && n.Conv.Kernel == 3 && n.Conv.Stride == 1
 }
 
 // overhead of a class: its own, else norm's falls back to elementwise's,
@@ -137,11 +155,15 @@ func MovedElems(g *model.Graph, n model.Node) float64 {
 // NodeMS predicts the latency of one node. Views (flatten) and the input
 // cost nothing; every other op is at least one kernel launch.
 func (m CostModel) NodeMS(g *model.Graph, n model.Node) float64 {
-	if n.Op == model.OpInput || n.Op == model.OpFlatten {
+	if n.Op == model.OpInput || n.Op == model.OpFlatten || m.FoldNormAct && Folded(g, n) {
 		return 0
 	}
 	c := ClassOf(n)
-	compute := FLOPs(n) / (m.PeakGFLOPS * m.efficiency(c) * 1e6)
+	ec := c
+	if IsConv3x3(n) {
+		ec = ClassConv3x3
+	}
+	compute := FLOPs(n) / (m.PeakGFLOPS * m.efficiency(ec) * 1e6)
 	memory := m.memoryMS(MovedElems(g, n) * float64(m.BytesPerElem))
 	return max(compute, memory) + m.overhead(c)
 }
