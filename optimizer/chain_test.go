@@ -136,8 +136,8 @@ entries:
 			}
 			for i, ch := range c.p.choices() {
 				got, want := s.candidate(ch, i), c.p.newCandidate(s.u, ch, i)
-				if err := sameCandidate(&got, &want); err != "" {
-					t.Fatalf("%s: %s", ch, err)
+				if err := sameCandidate(c.p, &got, &want); err != "" {
+					t.Fatalf("%+v: %s", ch, err)
 				}
 			}
 		})
@@ -146,9 +146,9 @@ entries:
 
 // sameCandidate says how two candidates differ ("" when they agree up to
 // rounding).
-func sameCandidate(a, b *candidate) string {
-	if !a.Choice.Equal(b.Choice) || len(a.Tensors) != len(b.Tensors) || (len(a.Tensors) == 1 && a.Tensors[0] != b.Tensors[0]) {
-		return fmt.Sprintf("choice %s %v, want %s %v", a.Choice, a.Tensors, b.Choice, b.Tensors)
+func sameCandidate(p *Problem, a, b *candidate) string {
+	if !a.placement(p).Equal(b.placement(p)) || a.label.String() != b.label.String() {
+		return fmt.Sprintf("placement %s %v, want %s %v", a.label, a.pl.Sends, b.label, b.pl.Sends)
 	}
 	if a.bytes != b.bytes || a.memory != b.memory {
 		return fmt.Sprintf("%d bytes, memory %d; want %d, %d", a.bytes, a.memory, b.bytes, b.memory)
@@ -272,9 +272,9 @@ func TestLongChainPlan(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := r.Best
-			if got.Choice.Cut != best.k || got.Choice.Encoding != best.enc || !near(got.Cost.TotalMS, best.totalMS) || got.Cost.EdgeMemoryBytes != best.memory {
+			if got.Label.Block != best.k || got.Label.Encoding != best.enc || !near(got.Cost.TotalMS, best.totalMS) || got.Cost.EdgeMemoryBytes != best.memory {
 				t.Errorf("optimum %s: %.6f ms, %d B of memory; brute force: cut %d %s, %.6f ms, %d B",
-					got.Choice, got.Cost.TotalMS, got.Cost.EdgeMemoryBytes, best.k, best.enc, best.totalMS, best.memory)
+					got.Label, got.Cost.TotalMS, got.Cost.EdgeMemoryBytes, best.k, best.enc, best.totalMS, best.memory)
 			}
 			if best.k != tc.wantCut {
 				t.Errorf("brute force cuts after block %d, the test meant %d", best.k, tc.wantCut)
@@ -319,7 +319,7 @@ func TestUnbeaten(t *testing.T) {
 					for i := 0; i <= n; i++ {
 						u := from * math.Pow(to/from, float64(i)/n)
 						if best := p.bestAt(feasible, 1/u); best != nil && !kept[best] {
-							t.Fatalf("%g Mbps: the optimum %s was pruned", u, best.Choice)
+							t.Fatalf("%g Mbps: the optimum %s was pruned", u, best.label)
 						}
 					}
 				})

@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/mtlsplit/mtlsplit/codec"
+	"github.com/mtlsplit/mtlsplit/placement"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
 
@@ -45,8 +46,14 @@ func (l line) at(x float64) float64 { return l.a + l.b*x }
 // candidate is a choice with everything that does not depend on the uplink
 // precomputed.
 type candidate struct {
-	Choice
-	placement  Placement
+	// pl is the placement costed; for a block choice it is built on first
+	// use (placement), since the block space costs thousands of choices
+	// without placing every node of each.
+	pl         placement.Placement
+	block      blockChoice
+	u          *units
+	label      Label
+	sendsAny   bool // anything leaves the device
 	order      int
 	tasks      []line // completion time of each task
 	energy     line
@@ -112,20 +119,8 @@ func resultBytes(classes int) int64 { return 4 * int64(classes) }
 // newCandidate precomputes the affine costs of a block-level choice by
 // placing every unit: the reference the block space's O(tasks) candidates
 // are tested against, and what the baselines use.
-func (p *Problem) newCandidate(u *units, c Choice, order int) candidate {
-	pl := u.placementOf(c, p.numTiers())
-	c = withCutTensor(p, u, c)
-	return p.candidateOf(u, pl, c, order)
-}
-
-// withCutTensor fills in the one tensor a block-level choice sends.
-func withCutTensor(p *Problem, u *units, c Choice) Choice {
-	if c.Sends() && c.Tensors == nil {
-		nodes := u.nodes[c.Cut]
-		n, _ := p.tensorBytes(u, c.Cut, c.Encoding)
-		c.Tensors = []CutTensor{{Name: u.name[c.Cut], Node: nodes[len(nodes)-1], Hop: 1, Encoding: c.Encoding, Bytes: n}}
-	}
-	return c
+func (p *Problem) newCandidate(u *units, b blockChoice, order int) candidate {
+	return p.candidateOf(u, u.placementOf(b, p.numTiers()), order)
 }
 
 // load is what a placement puts on each tier and hop: all the timing of a
@@ -181,7 +176,7 @@ func (ld *load) result(p *Problem, t, k int) {
 }
 
 // loadOf tallies a placement unit by unit.
-func (p *Problem) loadOf(u *units, pl Placement) load {
+func (p *Problem) loadOf(u *units, pl unitPlacement) load {
 	nk := p.numTiers()
 	ld := newLoad(nk, len(u.heads))
 	for i := range u.name {
@@ -206,16 +201,32 @@ func (p *Problem) loadOf(u *units, pl Placement) load {
 }
 
 // candidateOf precomputes the affine costs of a placement.
-func (p *Problem) candidateOf(u *units, pl Placement, c Choice, order int) candidate {
-	cd := p.timed(u, p.loadOf(u, pl), c, order)
-	cd.placement = pl
-	cd.memory = p.memoryOf(u, pl)
+func (p *Problem) candidateOf(u *units, upl unitPlacement, order int) candidate {
+	cd := p.timed(u, p.loadOf(u, upl), order)
+	cd.setPlacement(p, p.nodePlacement(u, upl))
+	cd.memory = p.memoryOf(u, upl)
 	return cd
+}
+
+// setPlacement records the placement a candidate costs and its label.
+func (cd *candidate) setPlacement(p *Problem, pl placement.Placement) {
+	cd.pl, cd.label = pl, p.label(pl)
+}
+
+// sends reports whether anything leaves the device.
+func (cd *candidate) sends() bool { return cd.sendsAny }
+
+// placement is the candidate's placement.
+func (cd *candidate) placement(p *Problem) placement.Placement {
+	if cd.pl.NodeTier == nil {
+		cd.pl = p.nodePlacement(cd.u, cd.u.placementOf(cd.block, p.numTiers()))
+	}
+	return cd.pl
 }
 
 // memoryOf is the edge memory of a placement: weights and peak
 // activations of what runs on the device.
-func (p *Problem) memoryOf(u *units, pl Placement) int64 {
+func (p *Problem) memoryOf(u *units, pl unitPlacement) int64 {
 	on := make([]bool, len(p.Graph.Nodes))
 	for i, nodes := range u.nodes {
 		for _, n := range nodes {
@@ -233,8 +244,11 @@ func (p *Problem) memoryOf(u *units, pl Placement) int64 {
 // another, in task order, after sending. A hop costs half its RTT each way
 // plus bytes over its uplink (results over its downlink); only the
 // device's uplink is a variable of the sweep.
-func (p *Problem) timed(u *units, ld load, c Choice, order int) candidate {
-	cd := candidate{Choice: c, order: order}
+func (p *Problem) timed(u *units, ld load, order int) candidate {
+	cd := candidate{order: order}
+	for _, s := range ld.sent {
+		cd.sendsAny = cd.sendsAny || s.hop == 1
+	}
 	nk, nt := p.numTiers(), len(u.heads)
 	work, own := ld.work, ld.own
 	cd.bytes = ld.upBytes[1]
@@ -359,7 +373,7 @@ func (p *Problem) cost(cd *candidate, x float64) Cost {
 		TaskMS:          make([]float64, len(cd.tasks)),
 		Objective:       maxAt(p.objective(cd), x),
 	}
-	if cd.Sends() {
+	if cd.sends() {
 		c.NetworkMS = cd.fixedNetMS + cd.txPerX*x
 	}
 	for i, t := range cd.tasks {

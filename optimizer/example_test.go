@@ -30,7 +30,7 @@ func ExampleSolve() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Printf("%s: %s in %.1f ms, %d bytes\n", r.Status, r.Best.Choice, r.Best.Cost.TotalMS, r.Best.Cost.Bytes)
+	fmt.Printf("%s: %s in %.1f ms, %d bytes\n", r.Status, r.Best.Label, r.Best.Cost.TotalMS, r.Best.Cost.Bytes)
 	fmt.Printf("local-only %.1f ms, remote-only %.1f ms, MTL-Split %.1f ms\n",
 		r.Baselines.LocalOnly.Cost.TotalMS, r.Baselines.RemoteOnly.Cost.TotalMS, r.Baselines.MTLSplit.Cost.TotalMS)
 	fmt.Printf("optimal for %.2f–%.2f Mbps\n", r.ValidUplinkMbps[0], r.ValidUplinkMbps[1])

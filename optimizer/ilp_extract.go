@@ -24,16 +24,14 @@ func (f *formulation) candidate(x []float64) candidate {
 			}
 		}
 	}
-	return f.p.candidateOf(u, pl, f.p.choiceOf(u, pl), 0)
+	return f.p.candidateOf(u, pl, 0)
 }
 
 // start is the MILP point of a candidate placed on f's units (nil if the
 // placement does not fit them): a warm start for the solver.
 func (f *formulation) start(cd *candidate, x float64) []float64 {
-	u, pl := f.u, cd.placement
-	if len(pl.Tier) != len(u.name) {
-		return nil
-	}
+	u := f.u
+	pl := u.fromPlacement(cd.placement(f.p), f.p.numTiers())
 	v := make([]float64, len(f.model.Vars))
 	b2f := func(b bool) float64 {
 		if b {
@@ -74,8 +72,9 @@ func (f *formulation) start(cd *candidate, x float64) []float64 {
 	return v
 }
 
-// layerStart is the exhaustive block-level optimum as a layer placement, to
-// warm-start the layer-level MILP (nil when there is none, or more tiers).
+// layerStart is the exhaustive block-level optimum, placed on the layer
+// units, to warm-start the layer-level MILP (nil when there is none, or
+// more tiers).
 func (p *Problem) layerStart(f *formulation, x float64) []float64 {
 	if p.numTiers() != 2 {
 		return nil
@@ -85,17 +84,6 @@ func (p *Problem) layerStart(f *formulation, x float64) []float64 {
 	if best == nil {
 		return nil
 	}
-	bu := p.units(BlockLevel)
-	bpl := bu.placementOf(best.Choice, 2)
-	pl := newPlacement(len(f.u.name), 2)
-	for i, nodes := range bu.nodes {
-		for _, n := range nodes {
-			pl.Tier[n] = bpl.Tier[i]
-		}
-		if e := bpl.Encoding[i][0]; e != "" {
-			pl.Encoding[nodes[len(nodes)-1]][0] = e
-		}
-	}
-	cd := p.candidateOf(f.u, pl, best.Choice, 0)
+	cd := p.candidateOf(f.u, f.u.fromPlacement(best.placement(p), 2), 0)
 	return f.start(&cd, x)
 }

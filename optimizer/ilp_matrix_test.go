@@ -104,7 +104,7 @@ func TestILPCrashMatrix(t *testing.T) {
 				t.Fatal(err)
 			}
 			if r.Best.Cost.Objective > block.Best.Cost.Objective*(1+1e-9) {
-				t.Errorf("layer %s = %g worse than block %s = %g", r.Best.Choice, r.Best.Cost.Objective, block.Best.Choice, block.Best.Cost.Objective)
+				t.Errorf("layer %s = %g worse than block %s = %g", r.Best.Label, r.Best.Cost.Objective, block.Best.Label, block.Best.Cost.Objective)
 			}
 			for _, sg := range r.Switch {
 				if sg.FromMbps <= net.UplinkMbps.Value && net.UplinkMbps.Value <= sg.ToMbps && sg.Feasible &&
@@ -136,8 +136,8 @@ func TestSolverCrashFallsBack(t *testing.T) {
 	if r.Status != Fallback || r.Proven || r.Method != "exhaustive" {
 		t.Errorf("status %s, proven %v, method %s; want fallback, false, exhaustive", r.Status, r.Proven, r.Method)
 	}
-	if !r.Best.Choice.Equal(block.Best.Choice) || !near(r.Best.Cost.Objective, block.Best.Cost.Objective) {
-		t.Errorf("fallback %s %g, block-level optimum %s %g", r.Best.Choice, r.Best.Cost.Objective, block.Best.Choice, block.Best.Cost.Objective)
+	if !r.Best.Placement.Equal(block.Best.Placement) || !near(r.Best.Cost.Objective, block.Best.Cost.Objective) {
+		t.Errorf("fallback %s %g, block-level optimum %s %g", r.Best.Label, r.Best.Cost.Objective, block.Best.Label, block.Best.Cost.Objective)
 	}
 	if len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "CBC worker crashed: signal: aborted") ||
 		!strings.Contains(r.Notes[0], "exhaustive block-level optimum") {

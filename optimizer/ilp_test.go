@@ -54,13 +54,13 @@ func TestILPBlockMatchesExhaustive(t *testing.T) {
 							return
 						}
 						if !near(got.Best.Cost.Objective, want.Best.Cost.Objective) {
-							t.Errorf("ilp %s = %.9g, exhaustive %s = %.9g", got.Best.Choice, got.Best.Cost.Objective, want.Best.Choice, want.Best.Cost.Objective)
+							t.Errorf("ilp %s = %.9g, exhaustive %s = %.9g", got.Best.Label, got.Best.Cost.Objective, want.Best.Label, want.Best.Cost.Objective)
 						}
 						if !near(got.Objective, got.Best.Cost.Objective) && obj != Weighted {
 							t.Errorf("ilp objective %.9g, its placement costs %.9g", got.Objective, got.Best.Cost.Objective)
 						}
-						if !got.Proven || got.Best.Choice.Cut < 0 {
-							t.Errorf("proven %v, cut %d", got.Proven, got.Best.Choice.Cut)
+						if !got.Proven || got.Best.Label.Block < 0 {
+							t.Errorf("proven %v, cut %d", got.Proven, got.Best.Label.Block)
 						}
 					})
 				}
@@ -86,7 +86,7 @@ func TestILPLayerNeverWorse(t *testing.T) {
 					t.Fatal(err)
 				}
 				if layer.Best.Cost.Objective > block.Best.Cost.Objective*(1+1e-9) {
-					t.Errorf("layer %s = %g worse than block %s = %g", layer.Best.Choice, layer.Best.Cost.Objective, block.Best.Choice, block.Best.Cost.Objective)
+					t.Errorf("layer %s = %g worse than block %s = %g", layer.Best.Label, layer.Best.Cost.Objective, block.Best.Label, block.Best.Cost.Objective)
 				}
 				if obj != Weighted && !near(layer.Objective, layer.Best.Cost.Objective) {
 					t.Errorf("ilp objective %.9g, its placement costs %.9g", layer.Objective, layer.Best.Cost.Objective)
@@ -185,12 +185,12 @@ func bruteForce(p *Problem) (float64, string) {
 	encode = func(i, h int) {
 		switch {
 		case i == n:
-			cd := p.candidateOf(u, pl, p.choiceOf(u, pl), 0)
+			cd := p.candidateOf(u, pl, 0)
 			if p.violation(&cd) != "" || p.deadlineX(&cd) < x {
 				return
 			}
 			if v := p.cost(&cd, x).Objective; v < best {
-				best, label = v, cd.Choice.String()
+				best, label = v, cd.label.String()
 			}
 			return
 		case h == nk:
@@ -273,7 +273,7 @@ func TestILPEqualsBruteForceOnRandomDAGs(t *testing.T) {
 			got, err := ILP{Granularity: LayerLevel}.Optimize(p)
 			if math.IsInf(want, 1) {
 				if _, ok := err.(*InfeasibleError); !ok {
-					t.Fatalf("brute force finds nothing feasible; ilp: %v %v", got.Best.Choice, err)
+					t.Fatalf("brute force finds nothing feasible; ilp: %v %v", got.Best.Label, err)
 				}
 				return
 			}
@@ -281,7 +281,7 @@ func TestILPEqualsBruteForceOnRandomDAGs(t *testing.T) {
 				t.Fatalf("ilp: %v (brute force %s = %g)", err, label, want)
 			}
 			if !near(got.Best.Cost.Objective, want) {
-				t.Errorf("ilp %s = %.9g, brute force %s = %.9g", got.Best.Choice, got.Best.Cost.Objective, label, want)
+				t.Errorf("ilp %s = %.9g, brute force %s = %.9g", got.Best.Label, got.Best.Cost.Objective, label, want)
 			}
 			if !near(got.Objective, want) {
 				t.Errorf("ilp objective value %.9g, brute force %.9g", got.Objective, want)
@@ -409,7 +409,7 @@ func TestILPSweepMatchesPointSolves(t *testing.T) {
 					t.Fatal(err)
 				}
 				if got := segmentAt(segs, u).ObjectiveAt(u); !near(got, out.Best.Cost.Objective) {
-					t.Errorf("%g Mbps: switch table %g, ILP %g (%s)", u, got, out.Best.Cost.Objective, out.Best.Choice)
+					t.Errorf("%g Mbps: switch table %g, ILP %g (%s)", u, got, out.Best.Cost.Objective, out.Best.Label)
 				}
 			}
 		})
@@ -452,7 +452,7 @@ func TestILPThreeTiersEqualsBruteForce(t *testing.T) {
 				t.Fatalf("ilp: %v (brute force %s = %g)", err, label, want)
 			}
 			if !near(got.Best.Cost.Objective, want) || !near(got.Objective, want) {
-				t.Errorf("ilp %s = %.9g (milp %.9g), brute force %s = %.9g", got.Best.Choice, got.Best.Cost.Objective, got.Objective, label, want)
+				t.Errorf("ilp %s = %.9g (milp %.9g), brute force %s = %.9g", got.Best.Label, got.Best.Cost.Objective, got.Objective, label, want)
 			}
 		})
 	}
@@ -484,10 +484,10 @@ func TestCompressedEncodings(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !near(ex.Best.Cost.Objective, ilp.Best.Cost.Objective) {
-		t.Errorf("exhaustive %s %g, ilp %s %g", ex.Best.Choice, ex.Best.Cost.Objective, ilp.Best.Choice, ilp.Best.Cost.Objective)
+		t.Errorf("exhaustive %s %g, ilp %s %g", ex.Best.Label, ex.Best.Cost.Objective, ilp.Best.Label, ilp.Best.Cost.Objective)
 	}
-	if ex.Best.Choice.String() != "layer3/int8+zstd/SS" || ex.Best.Cost.Bytes != cuts[7]["int8+zstd"] {
-		t.Errorf("at 1 Mbps the compressed layer3 should win: %s, %d bytes", ex.Best.Choice, ex.Best.Cost.Bytes)
+	if ex.Best.Label.String() != "layer3/int8+zstd/SS" || ex.Best.Cost.Bytes != cuts[7]["int8+zstd"] {
+		t.Errorf("at 1 Mbps the compressed layer3 should win: %s, %d bytes", ex.Best.Label, ex.Best.Cost.Bytes)
 	}
 }
 
@@ -514,7 +514,7 @@ func TestCompressedOnlyLayerLevel(t *testing.T) {
 		t.Fatal(err)
 	}
 	if r.Status != Optimal || !near(r.Best.Cost.Objective, ex.Best.Cost.Objective) {
-		t.Errorf("layer ilp %s %s %g, exhaustive %s %g", r.Status, r.Best.Choice, r.Best.Cost.Objective, ex.Best.Choice, ex.Best.Cost.Objective)
+		t.Errorf("layer ilp %s %s %g, exhaustive %s %g", r.Status, r.Best.Label, r.Best.Cost.Objective, ex.Best.Label, ex.Best.Cost.Objective)
 	}
 	if r.Best.Cost.Bytes != cuts[7]["int8+zstd"] {
 		t.Errorf("sends %d bytes, want the compressed layer3 output (%d)", r.Best.Cost.Bytes, cuts[7]["int8+zstd"])

@@ -5,7 +5,6 @@ import (
 
 	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/plan"
-	"github.com/mtlsplit/mtlsplit/profile"
 )
 
 // PlanInfo is what a plan records that the problem does not know.
@@ -39,7 +38,7 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 		},
 		Solver: plan.Solver{Name: r.Method, Granularity: string(gr), Status: string(r.Status), Optimal: r.Proven,
 			Objective: r.Objective, SolveMS: info.SolveMS, Solves: r.Solves, Candidates: r.Candidates},
-		Choice:          p.planChoice(r.Best.Choice),
+		Choice:          p.planChoice(r.Best),
 		CutTensors:      []plan.CutTensor{},
 		Predicted:       p.Predicted(r.Best.Cost),
 		ValidUplinkMbps: r.ValidUplinkMbps,
@@ -63,8 +62,8 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 			out.Tiers = append(out.Tiers, t)
 		}
 	}
-	for _, t := range append(append([]CutTensor(nil), r.Best.Choice.Tensors...), r.Best.Choice.Forward...) {
-		out.CutTensors = append(out.CutTensors, plan.CutTensor{Name: t.Name, Node: t.Node, Hop: t.Hop, Encoding: string(t.Encoding), Bytes: t.Bytes,
+	for _, t := range r.Best.Placement.Sends {
+		out.CutTensors = append(out.CutTensors, plan.CutTensor{Name: TensorName(g, t.Node), Node: t.Node, Hop: t.Hop, Encoding: string(t.Encoding), Bytes: t.Bytes,
 			Shape: append([]int(nil), g.Nodes[t.Node].OutShape...)})
 	}
 	for _, s := range r.Switch {
@@ -96,30 +95,34 @@ func EncodingName(e codec.Encoding) string {
 	return string(e)
 }
 
-func (p *Problem) planChoice(c Choice) plan.Choice {
-	g := p.Graph
-	pc := plan.Choice{Cut: c.CutName, Encoding: EncodingName(c.Encoding), Heads: p.heads(c),
+func (p *Problem) planChoice(e Evaluated) plan.Choice {
+	g, pl, l := p.Graph, e.Placement, e.Label
+	pc := plan.Choice{Cut: l.Cut, Encoding: EncodingName(l.Encoding), Heads: p.heads(l),
 		EdgeBlocks: []string{}, ServerBlocks: []string{}}
-	if c.Cut >= 0 {
+	if l.Block >= 0 {
 		for i, b := range g.Blocks {
-			if i < c.Cut {
+			if i < l.Block {
 				pc.EdgeBlocks = append(pc.EdgeBlocks, b.Name)
 			} else {
 				pc.ServerBlocks = append(pc.ServerBlocks, b.Name)
 			}
 		}
-		if c.Sends() {
-			pc.CutShape = append([]int(nil), profile.Cuts(g)[c.Cut].Shape...)
+		if up := pl.Hop(1); len(up) == 1 {
+			pc.CutShape = append([]int(nil), g.Nodes[up[0].Node].OutShape...)
 		}
 		return pc
 	}
 	// A DAG cut: blocks wholly on one side, and every layer on the edge.
-	pc.EdgeNodes = append([]int(nil), c.EdgeNodes...)
-	pc.NodeTiers = append([]int(nil), c.NodeTier...)
+	if p.numTiers() > 2 {
+		pc.NodeTiers = append([]int(nil), pl.NodeTier...)
+	}
 	onEdge := make([]bool, len(g.Nodes))
-	for _, n := range c.EdgeNodes {
-		onEdge[n] = true
-		if n > 0 && g.Nodes[n].Op.IsModule() {
+	for n, k := range pl.NodeTier {
+		onEdge[n] = k == 0
+		if k == 0 {
+			pc.EdgeNodes = append(pc.EdgeNodes, n)
+		}
+		if k == 0 && n > 0 && g.Nodes[n].Op.IsModule() {
 			pc.EdgeLayers = append(pc.EdgeLayers, g.Nodes[n].Name)
 		}
 	}
@@ -160,7 +163,7 @@ func (p *Problem) Predicted(c Cost) plan.Predicted {
 
 // Option converts an evaluated choice for a plan.
 func (p *Problem) Option(e Evaluated) plan.Option {
-	return plan.Option{Cut: e.Choice.CutName, Encoding: EncodingName(e.Choice.Encoding), Heads: p.heads(e.Choice),
+	return plan.Option{Cut: e.Label.Cut, Encoding: EncodingName(e.Label.Encoding), Heads: p.heads(e.Label),
 		Feasible: e.Feasible, Violates: e.Violates, Predicted: p.Predicted(e.Cost)}
 }
 
@@ -169,26 +172,16 @@ func (p *Problem) Switch(s Segment) plan.Switch {
 	sw := plan.Switch{FromMbps: s.FromMbps, ToMbps: s.ToMbps, Feasible: s.Feasible,
 		ObjectiveFrom: s.ObjectiveFrom, ObjectiveTo: s.ObjectiveTo}
 	if s.Feasible {
-		sw.Cut, sw.Encoding, sw.Heads = s.Choice.CutName, EncodingName(s.Choice.Encoding), p.heads(s.Choice)
+		sw.Cut, sw.Encoding, sw.Heads = s.Label.Cut, EncodingName(s.Label.Encoding), p.heads(s.Label)
 	}
 	return sw
 }
 
-// heads names the side of every head as the plan's tiers do: a choice
-// evaluated on the device and the first server only (a baseline, a sweep
-// row) says edge and server, which with named tiers are tiers 0 and 1.
-func (p *Problem) heads(c Choice) map[string]string {
-	m := c.Heads(p.Graph)
-	if c.HeadTier != nil || p.numTiers() <= 2 {
-		return m
-	}
-	names := p.tierNames()
-	for t, s := range m {
-		if s == side(true) {
-			m[t] = names[0]
-		} else {
-			m[t] = names[1]
-		}
+// heads names the tier of every task's result.
+func (p *Problem) heads(l Label) map[string]string {
+	m := make(map[string]string, len(l.Heads))
+	for t, h := range p.Graph.Heads {
+		m[h.Task] = l.Heads[t]
 	}
 	return m
 }
