@@ -4,11 +4,15 @@ import (
 	"math"
 
 	"github.com/mtlsplit/mtlsplit/codec"
+	"github.com/mtlsplit/mtlsplit/placement"
 	"github.com/mtlsplit/mtlsplit/plan"
 )
 
 // PlanInfo is what a plan records that the problem does not know.
 type PlanInfo struct {
+	// EdgeID, ServerID and NetworkID name the device, the first server and
+	// the first network in the catalog; the tiers behind carry their sides'
+	// and links' names.
 	EdgeID, ServerID, NetworkID string
 	CreatedAt                   string
 	Granularity                 Granularity
@@ -27,10 +31,7 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 		Version:   plan.Version,
 		CreatedAt: info.CreatedAt,
 		Model:     plan.Model{Name: g.Name, InputSize: g.InputSize, Hash: g.Hash()},
-		Edge:      plan.Device{ID: info.EdgeID, LatencySource: p.Edge.Latency.Source},
-		Server:    plan.Device{ID: info.ServerID, LatencySource: p.Server.Latency.Source},
-		Network: plan.Network{ID: info.NetworkID, UplinkMbps: p.Network.UplinkMbps,
-			DownlinkMbps: p.Network.DownlinkMbps, RTTMS: p.Network.RTTMS},
+		Tiers:     p.planTiers(info),
 		Objective: string(p.Objective),
 		Constraints: plan.Constraints{
 			MaxEdgeMemoryMB: mb(p.Constraints.MaxEdgeMemoryBytes), MaxBytes: p.Constraints.MaxBytes,
@@ -39,7 +40,7 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 		Solver: plan.Solver{Name: r.Method, Granularity: string(gr), Status: string(r.Status), Optimal: r.Proven,
 			Objective: r.Objective, SolveMS: info.SolveMS, Solves: r.Solves, Candidates: r.Candidates},
 		Choice:          p.planChoice(r.Best),
-		CutTensors:      []plan.CutTensor{},
+		CutTensors:      p.cutTensors(r.Best.Placement),
 		Predicted:       p.Predicted(r.Best.Cost),
 		ValidUplinkMbps: r.ValidUplinkMbps,
 		Baselines: plan.Baselines{
@@ -50,21 +51,6 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 	}
 	for _, h := range g.Heads {
 		out.Model.Tasks = append(out.Model.Tasks, plan.Task{Name: h.Task, Classes: h.Classes})
-	}
-	if p.numTiers() > 2 {
-		names := p.tierNames()
-		for k := range p.numTiers() {
-			t := plan.Tier{Name: names[k], Device: p.side(k).Name}
-			if k > 0 {
-				n := p.hop(k)
-				t.Network, t.UplinkMbps, t.DownlinkMbps, t.RTTMS = n.Name, n.UplinkMbps, n.DownlinkMbps, n.RTTMS
-			}
-			out.Tiers = append(out.Tiers, t)
-		}
-	}
-	for _, t := range r.Best.Placement.Sends {
-		out.CutTensors = append(out.CutTensors, plan.CutTensor{Name: TensorName(g, t.Node), Node: t.Node, Hop: t.Hop, Encoding: string(t.Encoding), Bytes: t.Bytes,
-			Shape: append([]int(nil), g.Nodes[t.Node].OutShape...)})
 	}
 	for _, s := range r.Switch {
 		out.SwitchTable = append(out.SwitchTable, p.Switch(s))
@@ -87,6 +73,43 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 	return out
 }
 
+// planTiers lists the tiers with their devices and the links into them.
+func (p *Problem) planTiers(info PlanInfo) []plan.Tier {
+	names := p.tierNames()
+	var tiers []plan.Tier
+	for k := range p.numTiers() {
+		s := p.side(k)
+		t := plan.Tier{Name: names[k], Device: s.Name, LatencySource: s.Latency.Source}
+		if k > 0 {
+			n := p.hop(k)
+			t.Network, t.UplinkMbps, t.DownlinkMbps, t.RTTMS = n.Name, n.UplinkMbps, n.DownlinkMbps, n.RTTMS
+		}
+		tiers = append(tiers, t)
+	}
+	// The catalog's names, where the caller gives them.
+	for k, id := range []string{info.EdgeID, info.ServerID} {
+		if id != "" {
+			tiers[k].Device = id
+		}
+	}
+	if info.NetworkID != "" {
+		tiers[1].Network = info.NetworkID
+	}
+	return tiers
+}
+
+// cutTensors lists what a placement sends, in wire order, with names and
+// shapes for people.
+func (p *Problem) cutTensors(pl placement.Placement) []plan.CutTensor {
+	g := p.Graph
+	out := []plan.CutTensor{}
+	for _, t := range pl.Sends {
+		out = append(out, plan.CutTensor{Name: TensorName(g, t.Node), Node: t.Node, Hop: t.Hop, Encoding: string(t.Encoding), Bytes: t.Bytes,
+			Shape: append([]int(nil), g.Nodes[t.Node].OutShape...)})
+	}
+	return out
+}
+
 // EncodingName is how plans spell an encoding; "none" when nothing is sent.
 func EncodingName(e codec.Encoding) string {
 	if e == "" {
@@ -98,31 +121,13 @@ func EncodingName(e codec.Encoding) string {
 func (p *Problem) planChoice(e Evaluated) plan.Choice {
 	g, pl, l := p.Graph, e.Placement, e.Label
 	pc := plan.Choice{Cut: l.Cut, Encoding: EncodingName(l.Encoding), Heads: p.heads(l),
-		EdgeBlocks: []string{}, ServerBlocks: []string{}}
-	if l.Block >= 0 {
-		for i, b := range g.Blocks {
-			if i < l.Block {
-				pc.EdgeBlocks = append(pc.EdgeBlocks, b.Name)
-			} else {
-				pc.ServerBlocks = append(pc.ServerBlocks, b.Name)
-			}
-		}
-		if up := pl.Hop(1); len(up) == 1 {
-			pc.CutShape = append([]int(nil), g.Nodes[up[0].Node].OutShape...)
-		}
-		return pc
-	}
-	// A DAG cut: blocks wholly on one side, and every layer on the edge.
-	if p.numTiers() > 2 {
-		pc.NodeTiers = append([]int(nil), pl.NodeTier...)
-	}
+		EdgeBlocks: []string{}, ServerBlocks: []string{}, NodeTiers: append([]int(nil), pl.NodeTier...)}
+	// Blocks wholly on the device and wholly off it, and for a cut inside
+	// blocks every layer on the device.
 	onEdge := make([]bool, len(g.Nodes))
 	for n, k := range pl.NodeTier {
 		onEdge[n] = k == 0
-		if k == 0 {
-			pc.EdgeNodes = append(pc.EdgeNodes, n)
-		}
-		if k == 0 && n > 0 && g.Nodes[n].Op.IsModule() {
+		if k == 0 && n > 0 && l.Block < 0 && g.Nodes[n].Op.IsModule() {
 			pc.EdgeLayers = append(pc.EdgeLayers, g.Nodes[n].Name)
 		}
 	}
@@ -173,6 +178,7 @@ func (p *Problem) Switch(s Segment) plan.Switch {
 		ObjectiveFrom: s.ObjectiveFrom, ObjectiveTo: s.ObjectiveTo}
 	if s.Feasible {
 		sw.Cut, sw.Encoding, sw.Heads = s.Label.Cut, EncodingName(s.Label.Encoding), p.heads(s.Label)
+		sw.NodeTiers, sw.CutTensors = append([]int(nil), s.Placement.NodeTier...), p.cutTensors(s.Placement)
 	}
 	return sw
 }

@@ -32,25 +32,18 @@ const (
 const maxElems = 1 << 40
 
 func (p *Plan) check(r *strictyaml.Report) {
-	if p.Version < oldestVersion || p.Version > Version {
-		r.Addf("version", "is %d (this build reads versions %d to %d)", p.Version, oldestVersion, Version)
+	if p.Version != Version {
+		r.Addf("version", "%s", versionMessage(p.Version))
+		return // the rest would only list what the other schema lacks
 	}
 	p.checkModel(r)
-	if p.Edge.ID == "" {
-		r.Addf("edge.id", "is empty")
-	}
-	if p.Server.ID == "" {
-		r.Addf("server.id", "is empty")
-	}
-	checkLink(r, "network", p.Network.UplinkMbps, p.Network.DownlinkMbps, p.Network.RTTMS)
 	p.checkTiers(r)
 	r.OneOf("objective", p.Objective, "latency", "energy", "weighted")
 	p.checkConstraints(r)
 	p.checkSolver(r)
 	p.checkChoice(r)
-	p.checkCutTensors(r)
 	p.checkPredicted(r, "predicted", p.Predicted)
-	if want := p.sentBytes(); p.Predicted.Bytes != want {
+	if want := uplinkBytes(p.CutTensors); p.Predicted.Bytes != want {
 		r.Addf("predicted.bytes", "%d is not the %d bytes of the cut tensors the device sends", p.Predicted.Bytes, want)
 	}
 	for name, o := range map[string]Option{"local_only": p.Baselines.LocalOnly, "remote_only": p.Baselines.RemoteOnly, "mtl_split": p.Baselines.MTLSplit} {
@@ -103,27 +96,19 @@ func checkLink(r *strictyaml.Report, path string, up, down, rtt float64) {
 	r.Number(path+".rtt_ms", rtt, strictyaml.NonNegative)
 }
 
-// sides are the names a head may be placed on: the tiers, or edge and
-// server.
-func (p *Plan) sides() []string {
-	if len(p.Tiers) == 0 {
-		return []string{"edge", "server"}
+// versionMessage says why a plan of another schema version is refused.
+func versionMessage(v int) string {
+	if v >= 1 && v < Version {
+		return fmt.Sprintf("is %d: this build reads version %d plans, which place every node on a tier; regenerate the plan with 'mtlsplit plan' (same flags)", v, Version)
 	}
-	names := make([]string, len(p.Tiers))
-	for i, t := range p.Tiers {
-		names[i] = t.Name
-	}
-	return names
+	return fmt.Sprintf("is %d (this build reads version %d)", v, Version)
 }
 
-func (p *Plan) numTiers() int { return max(2, len(p.Tiers)) }
+func (p *Plan) numTiers() int { return len(p.Tiers) }
 
 func (p *Plan) checkTiers(r *strictyaml.Report) {
-	if len(p.Tiers) == 0 {
-		return
-	}
-	if len(p.Tiers) < 3 {
-		r.Addf("tiers", "lists %d tiers (a plan lists tiers only when there are more than two)", len(p.Tiers))
+	if len(p.Tiers) < 2 {
+		r.Addf("tiers", "lists %d tier(s) (want the device and at least one tier behind it)", len(p.Tiers))
 	}
 	seen := map[string]bool{}
 	for k, t := range p.Tiers {
@@ -133,7 +118,7 @@ func (p *Plan) checkTiers(r *strictyaml.Report) {
 			r.Addf(path+".device", "is empty")
 		}
 		if k == 0 {
-			if t.Network != "" {
+			if t.Network != "" || t.UplinkMbps != 0 || t.DownlinkMbps != 0 || t.RTTMS != 0 {
 				r.Addf(path+".network", "is %q, but the device's tier has no network into it", t.Network)
 			}
 			continue
@@ -142,17 +127,6 @@ func (p *Plan) checkTiers(r *strictyaml.Report) {
 			r.Addf(path+".network", "is empty")
 		}
 		checkLink(r, path, t.UplinkMbps, t.DownlinkMbps, t.RTTMS)
-	}
-	if len(p.Tiers) > 1 {
-		t := p.Tiers[0]
-		if t.Device != p.Edge.ID {
-			r.Addf("tiers[0].device", "%q is not edge.id %q", t.Device, p.Edge.ID)
-		}
-		t = p.Tiers[1]
-		if t.Device != p.Server.ID || t.Network != p.Network.ID || t.UplinkMbps != p.Network.UplinkMbps || t.RTTMS != p.Network.RTTMS {
-			r.Addf("tiers[1]", "(%s over %s, %g Mbps, %g ms) is not the first hop the plan names in server and network (%s over %s, %g Mbps, %g ms)",
-				t.Device, t.Network, t.UplinkMbps, t.RTTMS, p.Server.ID, p.Network.ID, p.Network.UplinkMbps, p.Network.RTTMS)
-		}
 	}
 }
 
@@ -197,7 +171,7 @@ func (p *Plan) hasTask(name string) bool { return slices.Contains(p.taskNames(),
 
 // checkHeads checks that heads places every task, and only tasks, on a side.
 func (p *Plan) checkHeads(r *strictyaml.Report, path string, heads map[string]string) {
-	sides := p.sides()
+	sides := p.TierNames()
 	for _, t := range p.Model.Tasks {
 		s, ok := heads[t.Name]
 		switch {
@@ -229,10 +203,10 @@ func checkEncoding(r *strictyaml.Report, path, e string) {
 	}
 }
 
-// sent are the indices of the cut tensors the device's uplink carries.
-func (p *Plan) sent() []int {
+// uplink are the indices of the tensors the device's uplink carries.
+func uplink(tensors []CutTensor) []int {
 	var idx []int
-	for i, t := range p.CutTensors {
+	for i, t := range tensors {
 		if t.Hop == 1 {
 			idx = append(idx, i)
 		}
@@ -240,95 +214,106 @@ func (p *Plan) sent() []int {
 	return idx
 }
 
-func (p *Plan) sentBytes() int64 {
+func uplinkBytes(tensors []CutTensor) int64 {
 	var n int64
-	for _, i := range p.sent() {
-		n += p.CutTensors[i].Bytes
+	for _, i := range uplink(tensors) {
+		n += tensors[i].Bytes
 	}
 	return n
 }
 
 func (p *Plan) checkChoice(r *strictyaml.Report) {
 	c := p.Choice
-	if c.Cut == "" {
-		r.Addf("choice.cut", "is empty")
-	}
-	checkEncoding(r, "choice.encoding", c.Encoding)
-	p.checkHeads(r, "choice.heads", c.Heads)
-	sent := p.sent()
-	switch c.Encoding {
-	case encNone:
-		if len(sent) > 0 {
-			r.Addf("choice.encoding", "is none, but cut_tensors lists %d tensor(s) on the device's uplink", len(sent))
-		}
-		for _, t := range p.Model.Tasks {
-			if s, ok := c.Heads[t.Name]; ok && s != p.sides()[0] {
-				r.Addf("choice.heads."+t.Name, "is %q, but nothing leaves the device (choice.encoding none)", s)
-			}
-		}
-	case encMixed:
-		encs := map[string]bool{}
-		for _, i := range sent {
-			encs[p.CutTensors[i].Encoding] = true
-		}
-		if len(encs) < 2 {
-			r.Addf("choice.encoding", "is mixed, but the tensors on the device's uplink use %d encoding(s)", len(encs))
-		}
-	default:
-		if len(sent) == 0 {
-			r.Addf("choice.encoding", "is %s, but cut_tensors lists no tensor on the device's uplink (want encoding none)", c.Encoding)
-		}
-		for _, i := range sent {
-			if e := p.CutTensors[i].Encoding; e != c.Encoding {
-				r.Addf(fmt.Sprintf("cut_tensors[%d].encoding", i), "%s does not match choice.encoding %s", e, c.Encoding)
-			}
-		}
-	}
-	if c.Cut == "input" && (len(sent) != 1 || p.CutTensors[sent[0]].Node != 0) {
-		r.Addf("choice.cut", "is input, but the device's uplink does not carry the input image (node 0) alone")
-	}
-	if len(c.CutShape) > 0 {
-		if len(sent) != 1 {
-			r.Addf("choice.cut_shape", "is given, but %d tensors cross the device's uplink", len(sent))
-		} else if s := p.CutTensors[sent[0]].Shape; len(s) > 0 && !slices.Equal(s, c.CutShape) {
-			r.Addf("choice.cut_shape", "%s is not the shape %s of cut_tensors[%d]", dims(c.CutShape), dims(s), sent[0])
-		}
-	}
+	p.checkPlacement(r, "choice", "cut_tensors", c.Cut, c.Encoding, c.Heads, c.NodeTiers, p.CutTensors)
 	for _, b := range c.EdgeBlocks {
 		if slices.Contains(c.ServerBlocks, b) {
 			r.Addf("choice.server_blocks", "lists %s, which choice.edge_blocks lists too", b)
 		}
 	}
-	tiers := p.numTiers()
-	for i, k := range c.NodeTiers {
-		if k < 0 || k >= tiers {
-			r.Addf(fmt.Sprintf("choice.node_tiers[%d]", i), "is %d, but the plan has tiers 0 to %d", k, tiers-1)
+}
+
+// checkPlacement checks a placement (node tiers, heads, tensors) and its
+// labels (cut, encoding) against each other; path is where the labels and
+// node tiers are, tpath where the tensors are.
+func (p *Plan) checkPlacement(r *strictyaml.Report, path, tpath, cut, enc string, heads map[string]string, nodeTiers []int, tensors []CutTensor) {
+	if cut == "" {
+		r.Addf(path+".cut", "is empty")
+	}
+	checkEncoding(r, path+".encoding", enc)
+	p.checkHeads(r, path+".heads", heads)
+	p.checkNodeTiers(r, path+".node_tiers", nodeTiers)
+	p.checkTensors(r, tpath, nodeTiers, tensors)
+	sent := uplink(tensors)
+	switch enc {
+	case encNone:
+		if len(sent) > 0 {
+			r.Addf(path+".encoding", "is none, but %s lists %d tensor(s) on the device's uplink", tpath, len(sent))
+		}
+		for _, t := range p.Model.Tasks {
+			if s, ok := heads[t.Name]; ok && len(p.Tiers) > 0 && s != p.Tiers[0].Name {
+				r.Addf(path+".heads."+t.Name, "is %q, but nothing leaves the device (%s.encoding none)", s, path)
+			}
+		}
+	case encMixed:
+		encs := map[string]bool{}
+		for _, i := range sent {
+			encs[tensors[i].Encoding] = true
+		}
+		if len(encs) < 2 {
+			r.Addf(path+".encoding", "is mixed, but the tensors on the device's uplink use %d encoding(s)", len(encs))
+		}
+	default:
+		if len(sent) == 0 {
+			r.Addf(path+".encoding", "is %s, but %s lists no tensor on the device's uplink (want encoding none)", enc, tpath)
+		}
+		for _, i := range sent {
+			if e := tensors[i].Encoding; e != enc {
+				r.Addf(fmt.Sprintf("%s[%d].encoding", tpath, i), "%s does not match %s.encoding %s", e, path, enc)
+			}
 		}
 	}
-	for i, n := range c.EdgeNodes {
-		if n < 0 || (len(c.NodeTiers) > 0 && (n >= len(c.NodeTiers) || c.NodeTiers[n] != 0)) {
-			r.Addf(fmt.Sprintf("choice.edge_nodes[%d]", i), "node %d is not on the device's tier in choice.node_tiers", n)
+	if cut == "input" && (len(sent) != 1 || tensors[sent[0]].Node != 0) {
+		r.Addf(path+".cut", "is input, but the device's uplink does not carry the input image (node 0) alone")
+	}
+}
+
+// checkNodeTiers checks that every node is on a tier and the input on the
+// device.
+func (p *Plan) checkNodeTiers(r *strictyaml.Report, path string, nodeTiers []int) {
+	if len(nodeTiers) == 0 {
+		r.Addf(path, "is empty (version %d plans place every node on a tier)", Version)
+		return
+	}
+	if nodeTiers[0] != 0 {
+		r.Addf(path+"[0]", "is %d, but the input (node 0) is on the device (tier 0)", nodeTiers[0])
+	}
+	for i, k := range nodeTiers {
+		if k < 0 || k >= p.numTiers() {
+			r.Addf(fmt.Sprintf("%s[%d]", path, i), "is %d, but the plan has tiers 0 to %d", k, p.numTiers()-1)
 		}
 	}
 }
 
-func (p *Plan) checkCutTensors(r *strictyaml.Report) {
+// checkTensors checks tensors sent over hops against the node tiers: each
+// leaves a node on a tier before its hop, in a known encoding, with the
+// bytes that encoding gives its shape.
+func (p *Plan) checkTensors(r *strictyaml.Report, tpath string, nodeTiers []int, tensors []CutTensor) {
 	tiers := p.numTiers()
-	for i, t := range p.CutTensors {
-		path := fmt.Sprintf("cut_tensors[%d]", i)
+	for i, t := range tensors {
+		path := fmt.Sprintf("%s[%d]", tpath, i)
 		if t.Name == "" {
 			r.Addf(path+".name", "is empty")
 		}
 		if t.Hop < 1 || t.Hop >= tiers {
 			r.Addf(path+".hop", "is %d, but the plan has hops 1 to %d", t.Hop, tiers-1)
 		}
-		if t.Node < 0 || (len(p.Choice.NodeTiers) > 0 && t.Node >= len(p.Choice.NodeTiers)) {
-			r.Addf(path+".node", "is %d, not a node of the graph", t.Node)
-		} else if len(p.Choice.NodeTiers) > 0 && p.Choice.NodeTiers[t.Node] >= t.Hop {
-			r.Addf(path+".hop", "is %d, but node %d runs on tier %d, behind that hop", t.Hop, t.Node, p.Choice.NodeTiers[t.Node])
+		if t.Node < 0 || t.Node >= len(nodeTiers) {
+			r.Addf(path+".node", "is %d, not a node of the graph (0 to %d)", t.Node, len(nodeTiers)-1)
+		} else if k := nodeTiers[t.Node]; k >= t.Hop {
+			r.Addf(path+".hop", "is %d, but node %d runs on tier %d, behind that hop", t.Hop, t.Node, k)
 		}
-		if t.Hop == 1 && len(p.Choice.EdgeNodes) > 0 && !slices.Contains(p.Choice.EdgeNodes, t.Node) {
-			r.Addf(path+".node", "%d is sent by the device, but choice.edge_nodes does not run it there", t.Node)
+		if i > 0 && (t.Hop < tensors[i-1].Hop || (t.Hop == tensors[i-1].Hop && t.Node <= tensors[i-1].Node)) {
+			r.Addf(path, "is out of wire order (by hop, then node) or repeated")
 		}
 		if !knownEncoding(t.Encoding) {
 			r.OneOf(path+".encoding", t.Encoding, validEncodings()...)
@@ -337,24 +322,16 @@ func (p *Plan) checkCutTensors(r *strictyaml.Report) {
 		if (t.Encoding == string(codec.Raw)) != (t.Node == 0) {
 			r.Addf(path+".encoding", "is %s for node %d, but uint8 is the encoding of the input image (node 0) only", t.Encoding, t.Node)
 		}
-		p.checkBytes(r, path, t)
+		checkBytes(r, path, t)
 	}
 }
 
-// checkBytes checks a tensor's bytes against its encoding and shape; a
-// version 1 plan without shapes is checked where the choice's cut shape
-// gives the one tensor sent.
-func (p *Plan) checkBytes(r *strictyaml.Report, path string, t CutTensor) {
+// checkBytes checks a tensor's bytes against its encoding and shape.
+func checkBytes(r *strictyaml.Report, path string, t CutTensor) {
 	shape := t.Shape
 	if len(shape) == 0 {
-		if p.Version >= 2 {
-			r.Addf(path+".shape", "is missing (version %d plans give every cut tensor's shape)", p.Version)
-			return
-		}
-		if sent := p.sent(); len(sent) != 1 || t.Hop != 1 || len(p.Choice.CutShape) == 0 {
-			return
-		}
-		shape = p.Choice.CutShape
+		r.Addf(path+".shape", "is missing (a plan gives every cut tensor's shape)")
+		return
 	}
 	elems := int64(1)
 	for _, d := range shape {
@@ -442,11 +419,7 @@ func (p *Plan) checkSwitch(r *strictyaml.Report, path string, s Switch) {
 	if !s.Feasible {
 		return
 	}
-	if s.Cut == "" {
-		r.Addf(path+".cut", "is empty")
-	}
-	checkEncoding(r, path+".encoding", s.Encoding)
-	p.checkHeads(r, path+".heads", s.Heads)
+	p.checkPlacement(r, path, path+".cut_tensors", s.Cut, s.Encoding, s.Heads, s.NodeTiers, s.CutTensors)
 	r.Number(path+".objective_from", s.ObjectiveFrom, strictyaml.NonNegative)
 	r.Number(path+".objective_to", s.ObjectiveTo, strictyaml.NonNegative)
 }
@@ -470,8 +443,8 @@ func (p *Plan) checkSwitches(r *strictyaml.Report) {
 			r.Addf("above.from_mbps", "%g is not where valid_uplink_mbps ends (%g)", p.Above.FromMbps, hi)
 		}
 	}
-	if up := p.Network.UplinkMbps; up < lo || up > hi {
-		r.Addf("network.uplink_mbps", "%g lies outside valid_uplink_mbps [%g, %g], where the choice is optimal", up, lo, hi)
+	if up := p.Uplink().UplinkMbps; up < lo || up > hi {
+		r.Addf("tiers[1].uplink_mbps", "%g lies outside valid_uplink_mbps [%g, %g], where the choice is optimal", up, lo, hi)
 	}
 	own := -1 // the row of the choice
 	for i, s := range p.SwitchTable {
@@ -490,9 +463,19 @@ func (p *Plan) checkSwitches(r *strictyaml.Report) {
 	case own < 0:
 		r.Addf("valid_uplink_mbps", "[%g, %g] is no row of switch_table", lo, hi)
 	default:
-		if s := p.SwitchTable[own]; !s.Feasible || s.Cut != c.Cut || s.Encoding != c.Encoding || !maps.Equal(s.Heads, c.Heads) {
-			r.Addf(fmt.Sprintf("switch_table[%d]", own), "(the row of valid_uplink_mbps) is not the choice: cut %s, %s, heads %v against %s, %s, heads %v",
+		// Structurally: the same nodes on the same tiers, the same results
+		// from the same tiers, the same tensors sent the same way.
+		if s := p.SwitchTable[own]; !s.Feasible || !slices.Equal(s.NodeTiers, c.NodeTiers) || !maps.Equal(s.Heads, c.Heads) || !sameTensors(s.CutTensors, p.CutTensors) {
+			r.Addf(fmt.Sprintf("switch_table[%d]", own), "(the row of valid_uplink_mbps) is not the choice's placement: cut %s, %s, heads %v against %s, %s, heads %v",
 				s.Cut, s.Encoding, s.Heads, c.Cut, c.Encoding, c.Heads)
 		}
 	}
+}
+
+// sameTensors compares what two placements send (names and shapes are
+// labels).
+func sameTensors(a, b []CutTensor) bool {
+	return slices.EqualFunc(a, b, func(x, y CutTensor) bool {
+		return x.Node == y.Node && x.Hop == y.Hop && x.Encoding == y.Encoding && x.Bytes == y.Bytes
+	})
 }

@@ -35,12 +35,40 @@ func planFor(t *testing.T, cut, enc string, heads map[string]string) *splitrun.D
 		t.Fatal(err)
 	}
 	pl := p.Plan(r, optimizer.PlanInfo{EdgeID: "epyc-2c", ServerID: "epyc-16c", NetworkID: "ethernet"})
-	pl.Choice.Cut, pl.Choice.Encoding, pl.Choice.Heads = cut, enc, heads
+	blockCut(g, pl, cut, enc, heads)
 	d, err := splitrun.Prepare(pl)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// blockCut places the plan's choice as a block cut: the blocks up to cut
+// on the device, the heads where heads says, the cut tensor in enc.
+func blockCut(g *model.Graph, pl *plan.Plan, cut, enc string, heads map[string]string) {
+	k, out := 0, 0 // blocks on the device, the node sent
+	for i, b := range g.Blocks {
+		if b.Name == cut {
+			k, out = i+1, b.Output
+		}
+	}
+	c := &pl.Choice
+	c.Cut, c.Encoding, c.Heads = cut, enc, heads
+	c.NodeTiers = make([]int, len(g.Nodes))
+	for _, n := range g.Nodes {
+		switch {
+		case n.Task >= 0:
+			if heads[g.Heads[n.Task].Task] == "server" {
+				c.NodeTiers[n.ID] = 1
+			}
+		case n.Block >= k:
+			c.NodeTiers[n.ID] = 1
+		}
+	}
+	pl.CutTensors = nil
+	if enc != "none" {
+		pl.CutTensors = []plan.CutTensor{{Name: cut, Node: out, Hop: 1, Encoding: enc}}
+	}
 }
 
 // TestSplitOverSocketEqualsWhole runs deployments over a real loopback
@@ -107,7 +135,7 @@ func TestSplitOverSocketEqualsWhole(t *testing.T) {
 // (several tensors cross) over the socket against the whole network
 // compiled the same way: the logits are equal bit for bit.
 func TestLayerCutOverSocket(t *testing.T) {
-	d0 := planFor(t, "features.4", "fp32", map[string]string{"task1": "edge", "task2": "server"})
+	d0 := planFor(t, "features.4", "fp32", map[string]string{"task1": "server", "task2": "server"})
 	pl := *d0.Plan
 	g := d0.Graph
 	// The edge runs the backbone up to features.4's squeeze-excitation
@@ -125,16 +153,16 @@ func TestLayerCutOverSocket(t *testing.T) {
 		}
 	}
 	pl.Choice.Heads = map[string]string{"task1": "server", "task2": "server"}
-	pl.Choice.EdgeNodes, pl.CutTensors = nil, nil
+	pl.Choice.NodeTiers, pl.CutTensors = make([]int, len(g.Nodes)), nil
 	for id := range g.Nodes {
-		if edge[id] && id > 0 {
-			pl.Choice.EdgeNodes = append(pl.Choice.EdgeNodes, id)
+		if !edge[id] && id > 0 {
+			pl.Choice.NodeTiers[id] = 1
 		}
 	}
 	for _, n := range g.Nodes {
 		for _, in := range n.Inputs {
 			if edge[in] && !edge[n.ID] && !containsNode(pl.CutTensors, in) {
-				pl.CutTensors = append(pl.CutTensors, plan.CutTensor{Name: g.Nodes[in].Name, Node: in, Encoding: "fp32"})
+				pl.CutTensors = append(pl.CutTensors, plan.CutTensor{Name: g.Nodes[in].Name, Node: in, Hop: 1, Encoding: "fp32"})
 			}
 		}
 	}
@@ -215,7 +243,7 @@ func TestThreeTiersOverSockets(t *testing.T) {
 		t.Fatal(err)
 	}
 	used := map[int]bool{}
-	for _, k := range d.NodeTier {
+	for _, k := range d.Placement.NodeTier {
 		used[k] = true
 	}
 	if !used[2] {
