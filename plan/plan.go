@@ -21,9 +21,9 @@ const Version = 3
 
 // Plan is a versioned deployment plan.
 type Plan struct {
-	Version   int     `json:"version" yaml:"version"`
-	CreatedAt string  `json:"created_at" yaml:"created_at"`
-	Model     Model   `json:"model" yaml:"model"`
+	Version   int    `json:"version" yaml:"version"`
+	CreatedAt string `json:"created_at" yaml:"created_at"`
+	Model     Model  `json:"model" yaml:"model"`
 	// Tiers lists every tier, the device first, each with the link into it
 	// from the one before: two tiers are a device and a server.
 	Tiers       []Tier      `json:"tiers" yaml:"tiers"`
