@@ -181,7 +181,7 @@ func plotSweep(opts *SweepOptions, p *optimizer.Problem, segs []optimizer.Segmen
 		opt.X, opt.Y = append(opt.X, x), append(opt.Y, y)
 	}
 	fig := results.Figure{
-		Title:  fmt.Sprintf("%s: %s → %s, %s vs uplink (%d breakpoints)", p.Graph.Name, p.Edge.Name, p.Server.Name, p.Objective, len(breaks)),
+		Title:  fmt.Sprintf("%s: %s → %s, %s vs uplink (%d breakpoints)", p.Graph.Name, p.Tiers[0].Name, p.Tiers[1].Name, p.Objective, len(breaks)),
 		XLabel: "uplink bandwidth (Mbps)", YLabel: fmt.Sprintf("%s (%s)", p.Objective, unit),
 		LogX: true, LogY: true, Series: []results.Series{opt, local, remote, mtl}, Markers: breaks,
 	}

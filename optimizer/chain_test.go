@@ -51,7 +51,7 @@ func BenchmarkPlanChain(b *testing.B) {
 			p := graphProblem(b, chainGraph(b, n, shape == "residual", []int{8, 4}), Latency)
 			switch shape {
 			case "chain-local":
-				p.Edge, p.Server = p.Server, p.Edge
+				p.Tiers[0], p.Tiers[1] = p.Tiers[1], p.Tiers[0]
 			case "chain-deadline":
 				p.Constraints.DeadlineMS = 0.9 * p.BaselinesAt(5).LocalOnly.Cost.TotalMS
 			}
@@ -105,7 +105,8 @@ entries:
 		p.Accuracy = acc
 		cases = append(cases, tc{name + "/accuracy", p})
 		p = zooProblem(t, name, []int{8, 4}, Latency)
-		p.Beyond = []Tier{{Side: p.Server, Network: Network{Name: "fiber", UplinkMbps: 1000, DownlinkMbps: 1000, RTTMS: 5}}}
+		p.Tiers = append(p.Tiers, p.Tiers[1])
+		p.Links = append(p.Links, Network{Name: "fiber", UplinkMbps: 1000, DownlinkMbps: 1000, RTTMS: 5})
 		cases = append(cases, tc{name + "/3tiers", p})
 	}
 	// Two blocks per residual unit: the boundary between the relus and the
@@ -207,13 +208,13 @@ func TestLongChainPlan(t *testing.T) {
 	}
 	// brute lists every choice with its hand-computed latency and memory.
 	brute := func(p *Problem) []cut {
-		edge, server := p.Edge.Latency, p.Server.Latency
-		bpe := int64(p.Edge.Cost.BytesPerElem)
+		edge, server := p.Tiers[0].Latency, p.Tiers[1].Latency
+		bpe := int64(p.Tiers[0].Cost.BytesPerElem)
 		suffix := make([]float64, n+2) // server time of blocks k+1..n, by k
 		for k := n - 1; k >= 0; k-- {
 			suffix[k] = suffix[k+1] + server.BlockMS[k]
 		}
-		back := p.Network.RTTMS/2 + 4*10*msPerMbps/p.Network.DownlinkMbps
+		back := p.Links[0].RTTMS/2 + 4*10*msPerMbps/p.Links[0].DownlinkMbps
 		var out []cut
 		var prefix float64
 		var weights, peak int64
@@ -233,9 +234,9 @@ func TestLongChainPlan(t *testing.T) {
 			for _, e := range encs {
 				var encode, decode float64
 				if e == codec.Int8 {
-					encode, decode = p.Edge.Cost.ElementwiseMS(elems), p.Server.Cost.ElementwiseMS(elems)
+					encode, decode = p.Tiers[0].Cost.ElementwiseMS(elems), p.Tiers[1].Cost.ElementwiseMS(elems)
 				}
-				total := prefix + encode + p.Network.RTTMS/2 + float64(e.Bytes(elems))*msPerMbps/p.Network.UplinkMbps +
+				total := prefix + encode + p.Links[0].RTTMS/2 + float64(e.Bytes(elems))*msPerMbps/p.Links[0].UplinkMbps +
 					decode + suffix[k] + server.HeadMS[0] + back
 				out = append(out, cut{k, e, total, weights + peak})
 			}

@@ -233,7 +233,7 @@ func (p *Problem) memoryOf(u *units, pl unitPlacement) int64 {
 			on[n] = pl.Tier[i] == 0
 		}
 	}
-	return profile.MemoryBytes(p.Graph, on, p.Edge.Cost.BytesPerElem)
+	return profile.MemoryBytes(p.Graph, on, p.Tiers[0].Cost.BytesPerElem)
 }
 
 // timed turns a load into a candidate's times, energy, bytes and accuracy
@@ -284,7 +284,7 @@ func (p *Problem) timed(u *units, ld load, order int) candidate {
 		}
 		cd.tasks[t] = line{start[k].a + work[k] + back[k], start[k].b}
 	}
-	cd.energy = line{p.Edge.ActivePowerW * cd.edgeMS, p.Network.TxPowerW * cd.txPerX}
+	cd.energy = line{p.Tiers[0].ActivePowerW * cd.edgeMS, p.Links[0].TxPowerW * cd.txPerX}
 	cd.accuracy = p.taskAccuracy(u, ld.headTier, ld.sent)
 	return cd
 }

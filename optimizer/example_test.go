@@ -19,9 +19,8 @@ func ExampleSolve() {
 	}
 	p := &optimizer.Problem{
 		Graph:     g,
-		Edge:      device("pi", 48, 12.8, 0.02, 6),
-		Server:    device("gpu", 100000, 2000, 0.015, 300),
-		Network:   optimizer.Network{Name: "wifi", UplinkMbps: 10, DownlinkMbps: 40, RTTMS: 20, TxPowerW: 1.3},
+		Tiers:     []optimizer.Side{device("pi", 48, 12.8, 0.02, 6), device("gpu", 100000, 2000, 0.015, 300)},
+		Links:     []optimizer.Network{{Name: "wifi", UplinkMbps: 10, DownlinkMbps: 40, RTTMS: 20, TxPowerW: 1.3}},
 		Encodings: []codec.Encoding{codec.FP32, codec.FP16, codec.Int8},
 		Objective: optimizer.Latency,
 	}

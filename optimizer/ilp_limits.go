@@ -34,7 +34,7 @@ func (f *formulation) addLimits(drop map[string]bool) {
 func (f *formulation) addMemoryRows() {
 	p, u, m := f.p, f.u, &f.model
 	g := p.Graph
-	bpe := float64(p.Edge.Cost.BytesPerElem)
+	bpe := float64(p.Tiers[0].Cost.BytesPerElem)
 	unitOf := make([]int, len(g.Nodes))
 	var weights expr
 	for i, nodes := range u.nodes {

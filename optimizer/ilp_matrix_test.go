@@ -124,7 +124,7 @@ func TestSolverCrashFallsBack(t *testing.T) {
 	needCBC(t)
 	t.Setenv("MTLSPLIT_MILP_TEST_HOOK", "abort")
 	p := zooProblem(t, "resnet18", []int{8, 4}, Latency)
-	p.Network.UplinkMbps = 3
+	p.Links[0].UplinkMbps = 3
 	r, err := Solve(p, nil, ILP{Granularity: LayerLevel})
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +190,7 @@ func (f flaky) Solve(m *milp.Model, s *milp.Settings) (*milp.Solution, error) {
 func TestSolverRetry(t *testing.T) {
 	needCBC(t)
 	p := zooProblem(t, "resnet18", []int{8, 4}, Latency)
-	p.Network.UplinkMbps = 3
+	p.Links[0].UplinkMbps = 3
 	want, err := ILP{Granularity: LayerLevel}.Optimize(p)
 	if err != nil {
 		t.Fatal(err)
@@ -244,7 +244,7 @@ func TestStatusSaysWhatWasProven(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := zooProblem(t, "resnet18", []int{8, 4}, Latency)
-			p.Network.UplinkMbps = 3
+			p.Links[0].UplinkMbps = 3
 			r, err := Solve(p, nil, tc.m)
 			if err != nil {
 				t.Fatal(err)
@@ -269,7 +269,7 @@ func TestStatusSaysWhatWasProven(t *testing.T) {
 func TestSweepCapSaysSo(t *testing.T) {
 	needCBC(t)
 	p := zooProblem(t, "mobilenet_v3_small", []int{8, 4}, Energy)
-	p.Edge.Latency, p.Server.Latency = p.Edge.Latency.Scaled(20), p.Server.Latency.Scaled(1)
+	p.Tiers[0].Latency, p.Tiers[1].Latency = p.Tiers[0].Latency.Scaled(20), p.Tiers[1].Latency.Scaled(1)
 	for _, tc := range []struct {
 		max    int
 		capped bool

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -40,7 +41,7 @@ func TestILPBlockMatchesExhaustive(t *testing.T) {
 				for _, uplink := range []float64{0.5, 5.85, 60} {
 					t.Run(fmt.Sprintf("%s/%s/%s/%gMbps", name, obj, cs.name, uplink), func(t *testing.T) {
 						p := zooProblem(t, name, []int{8, 4, 2}, obj)
-						p.Network.UplinkMbps = uplink
+						p.Links[0].UplinkMbps = uplink
 						if obj == Weighted {
 							p.TaskWeights = []float64{1, 2, 0.5}
 						}
@@ -76,7 +77,7 @@ func TestILPLayerNeverWorse(t *testing.T) {
 		for _, obj := range Objectives {
 			t.Run(name+"/"+string(obj), func(t *testing.T) {
 				p := zooProblem(t, name, []int{8, 4}, obj)
-				p.Network.UplinkMbps = 3
+				p.Links[0].UplinkMbps = 3
 				block, err := Exhaustive{}.Optimize(p)
 				if err != nil {
 					t.Fatal(err)
@@ -163,9 +164,8 @@ func randomProblem(t *testing.T, rng *rand.Rand, g *model.Graph, obj Objective) 
 	cm := costModel("rand", 1, 0.01, 0.05, 4)
 	return &Problem{
 		Graph:     g,
-		Edge:      Side{Name: "edge", Latency: lat(2), Cost: cm, ActivePowerW: 2},
-		Server:    Side{Name: "server", Latency: lat(1), Cost: cm, ActivePowerW: 100},
-		Network:   Network{Name: "net", UplinkMbps: 0.01 + rng.Float64()*0.2, DownlinkMbps: 1, RTTMS: rng.Float64() * 3, TxPowerW: 1 + rng.Float64()},
+		Tiers:     []Side{{Name: "edge", Latency: lat(2), Cost: cm, ActivePowerW: 2}, {Name: "server", Latency: lat(1), Cost: cm, ActivePowerW: 100}},
+		Links:     []Network{{Name: "net", UplinkMbps: 0.01 + rng.Float64()*0.2, DownlinkMbps: 1, RTTMS: rng.Float64() * 3, TxPowerW: 1 + rng.Float64()}},
 		Encodings: []codec.Encoding{codec.FP32, codec.Int8},
 		Objective: obj,
 	}
@@ -177,7 +177,7 @@ func randomProblem(t *testing.T, rng *rand.Rand, g *model.Graph, obj Objective) 
 // +Inf if none.
 func bruteForce(p *Problem) (float64, string) {
 	u := p.units(LayerLevel)
-	x := 1 / p.Network.UplinkMbps
+	x := 1 / p.Links[0].UplinkMbps
 	n, nk := len(u.name), p.numTiers()
 	pl := newPlacement(n, nk)
 	best, label := math.Inf(1), ""
@@ -307,7 +307,7 @@ func BenchmarkILP(b *testing.B) {
 	needCBC(b)
 	for _, name := range model.Zoo() {
 		p := zooProblem(b, name, []int{8, 4, 2}, Latency)
-		p.Network.UplinkMbps = 3
+		p.Links[0].UplinkMbps = 3
 		for _, way := range []struct {
 			name string
 			cbc  milp.CBC
@@ -347,7 +347,7 @@ func TestExportedLPSolvedByGLPK(t *testing.T) {
 	} {
 		t.Run(tc.model+"/"+string(tc.gr)+"/"+string(tc.obj), func(t *testing.T) {
 			p := zooProblem(t, tc.model, []int{8, 4}, tc.obj)
-			p.Network.UplinkMbps = 3
+			p.Links[0].UplinkMbps = 3
 			p.Constraints.MaxBytes = 200000
 			m := ILP{Granularity: tc.gr}
 			out, err := m.Optimize(p)
@@ -391,7 +391,7 @@ func TestILPSweepMatchesPointSolves(t *testing.T) {
 	for _, obj := range []Objective{Energy, Latency} {
 		t.Run(string(obj), func(t *testing.T) {
 			p := zooProblem(t, "mobilenet_v3_small", []int{8, 4}, obj)
-			p.Edge.Latency, p.Server.Latency = p.Edge.Latency.Scaled(20), p.Server.Latency.Scaled(1)
+			p.Tiers[0].Latency, p.Tiers[1].Latency = p.Tiers[0].Latency.Scaled(20), p.Tiers[1].Latency.Scaled(1)
 			segs, info, err := SweepWith(p, 0.1, 1000, ILP{Granularity: LayerLevel})
 			if err != nil {
 				t.Fatal(err)
@@ -403,7 +403,8 @@ func TestILPSweepMatchesPointSolves(t *testing.T) {
 			for i := 0; i <= 24; i++ {
 				u := 0.1 * math.Pow(1e4, float64(i)/24)
 				q := *p
-				q.Network.UplinkMbps = u
+				q.Links = slices.Clone(p.Links)
+				q.Links[0].UplinkMbps = u
 				out, err := ILP{Granularity: LayerLevel}.Optimize(&q)
 				if err != nil {
 					t.Fatal(err)
@@ -430,9 +431,12 @@ func TestILPThreeTiersEqualsBruteForce(t *testing.T) {
 		obj := Objectives[seed%len(Objectives)]
 		g := randomDAG(t, rng, nodes, 2)
 		p := randomProblem(t, rng, g, obj)
-		cloud := randomProblem(t, rng, g, obj).Server
-		p.Beyond = []Tier{{Side: cloud, Network: Network{Name: "wan", UplinkMbps: 0.05 + rng.Float64(), DownlinkMbps: 1, RTTMS: rng.Float64() * 5}}}
-		p.TierNames = []string{"device", "edge-server", "cloud"}
+		cloud := randomProblem(t, rng, g, obj).Tiers[1]
+		p.Tiers = append(p.Tiers, cloud)
+		p.Links = append(p.Links, Network{Name: "wan", UplinkMbps: 0.05 + rng.Float64(), DownlinkMbps: 1, RTTMS: rng.Float64() * 5})
+		for k, name := range []string{"device", "edge-server", "cloud"} {
+			p.Tiers[k].Tier = name
+		}
 		if obj == Weighted {
 			p.TaskWeights = []float64{1, 3}
 		}
@@ -472,9 +476,9 @@ func TestCompressedEncodings(t *testing.T) {
 	g := p.Graph
 	cuts := make([]map[codec.Encoding]int64, len(g.Blocks)+1)
 	cuts[7] = map[codec.Encoding]int64{"int8+zstd": codec.Int8.Bytes(g.Blocks[6].OutShape.Elems()) / 10}
-	p.Edge.Latency = p.Edge.Latency.Scaled(20) // a slow device
-	p.Edge.Latency.CutBytes = cuts
-	p.Network.UplinkMbps = 1
+	p.Tiers[0].Latency = p.Tiers[0].Latency.Scaled(20) // a slow device
+	p.Tiers[0].Latency.CutBytes = cuts
+	p.Links[0].UplinkMbps = 1
 	ex, err := Exhaustive{}.Optimize(p)
 	if err != nil {
 		t.Fatal(err)
@@ -502,9 +506,9 @@ func TestCompressedOnlyLayerLevel(t *testing.T) {
 	g := p.Graph
 	cuts := make([]map[codec.Encoding]int64, len(g.Blocks)+1)
 	cuts[7] = map[codec.Encoding]int64{"int8+zstd": codec.Int8.Bytes(g.Blocks[6].OutShape.Elems()) / 10}
-	p.Edge.Latency = p.Edge.Latency.Scaled(20)
-	p.Edge.Latency.CutBytes = cuts
-	p.Network.UplinkMbps = 1
+	p.Tiers[0].Latency = p.Tiers[0].Latency.Scaled(20)
+	p.Tiers[0].Latency.CutBytes = cuts
+	p.Links[0].UplinkMbps = 1
 	ex, err := Exhaustive{}.Optimize(p)
 	if err != nil {
 		t.Fatal(err)

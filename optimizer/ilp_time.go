@@ -110,8 +110,8 @@ func (f *formulation) addObjective(tm times, drop map[string]bool) {
 	switch p.Objective {
 	case Energy:
 		var e expr
-		e.plus(work[0], p.Edge.ActivePowerW)
-		e.plus(tm.transfer, p.Network.TxPowerW)
+		e.plus(work[0], p.Tiers[0].ActivePowerW)
+		e.plus(tm.transfer, p.Links[0].TxPowerW)
 		m.Objective, m.ObjConst = e.t, e.k
 	case Weighted:
 		f.addTaskTimes(tm)

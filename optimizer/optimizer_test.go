@@ -37,11 +37,13 @@ func toyProblem(t *testing.T, tasks int) *Problem {
 	}
 	return &Problem{
 		Graph: g,
-		Edge: Side{Name: "edge", ActivePowerW: 2, Cost: cm(1, 0.1),
-			Latency: &profile.Latency{BlockMS: []float64{10, 5}, HeadMS: []float64{2, 3}[:tasks]}},
-		Server: Side{Name: "server", Cost: cm(10, 0.01),
-			Latency: &profile.Latency{BlockMS: []float64{1, 0.5}, HeadMS: []float64{0.2, 0.3}[:tasks]}},
-		Network:   Network{Name: "net", UplinkMbps: 1, DownlinkMbps: 10, RTTMS: 4, TxPowerW: 1},
+		Tiers: []Side{
+			{Name: "edge", ActivePowerW: 2, Cost: cm(1, 0.1),
+				Latency: &profile.Latency{BlockMS: []float64{10, 5}, HeadMS: []float64{2, 3}[:tasks]}},
+			{Name: "server", Cost: cm(10, 0.01),
+				Latency: &profile.Latency{BlockMS: []float64{1, 0.5}, HeadMS: []float64{0.2, 0.3}[:tasks]}},
+		},
+		Links:     []Network{{Name: "net", UplinkMbps: 1, DownlinkMbps: 10, RTTMS: 4, TxPowerW: 1}},
 		Encodings: []codec.Encoding{codec.FP32},
 		Objective: Latency,
 	}
@@ -67,7 +69,7 @@ func TestHandComputedPlans(t *testing.T) {
 		},
 		{
 			// At 0.1 Mbps remote-only takes 21.0664 ms; local-only 10+5+2.
-			name: "one task, 0.1 Mbps: local-only", tasks: 1, setup: func(p *Problem) { p.Network.UplinkMbps = 0.1 },
+			name: "one task, 0.1 Mbps: local-only", tasks: 1, setup: func(p *Problem) { p.Links[0].UplinkMbps = 0.1 },
 			choice: "b2/none/E", totalMS: 17, energy: 34, bytes: 0,
 		},
 		{
@@ -106,8 +108,8 @@ func TestHandComputedPlans(t *testing.T) {
 				t.Errorf("got %s %.7f ms %.7f mJ %d B, want %s %.7f ms %.7f mJ %d B",
 					b.Label, b.Cost.TotalMS, b.Cost.EdgeEnergyMJ, b.Cost.Bytes, tc.choice, tc.totalMS, tc.energy, tc.bytes)
 			}
-			if lo, hi := r.ValidUplinkMbps[0], r.ValidUplinkMbps[1]; !(lo <= p.Network.UplinkMbps && p.Network.UplinkMbps <= hi) {
-				t.Errorf("valid range [%g, %g] misses the uplink %g", lo, hi, p.Network.UplinkMbps)
+			if lo, hi := r.ValidUplinkMbps[0], r.ValidUplinkMbps[1]; !(lo <= p.Links[0].UplinkMbps && p.Links[0].UplinkMbps <= hi) {
+				t.Errorf("valid range [%g, %g] misses the uplink %g", lo, hi, p.Links[0].UplinkMbps)
 			}
 		})
 	}

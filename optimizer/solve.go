@@ -142,12 +142,12 @@ func Solve(p *Problem, s *Settings, m Method) (*Result, error) {
 		return nil, err
 	}
 	feasible, all := p.candidates()
-	x := 1 / p.Network.UplinkMbps
+	x := 1 / p.Links[0].UplinkMbps
 	r := &Result{Status: out.Status, Method: m.Name(), Best: out.Best, Candidates: len(all),
 		Proven: out.Proven, Objective: out.Objective, SolveMS: out.SolveMS, Solves: out.Solves, Notes: out.Notes}
 	r.Baselines = p.baselines(x)
 	r.Pareto = p.pareto(feasible, x)
-	lo, hi := min(s.SweepFromMbps, p.Network.UplinkMbps), max(s.SweepToMbps, p.Network.UplinkMbps)
+	lo, hi := min(s.SweepFromMbps, p.Links[0].UplinkMbps), max(s.SweepToMbps, p.Links[0].UplinkMbps)
 	if ilp, ok := m.(ILP); ok && (ilp.granularity() == LayerLevel || p.numTiers() > 2) {
 		var info SweepInfo
 		out.placement.order = len(all)
@@ -160,7 +160,7 @@ func Solve(p *Problem, s *Settings, m Method) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.locate(p.Network.UplinkMbps)
+	r.locate(p.Links[0].UplinkMbps)
 	return r, nil
 }
 
@@ -202,7 +202,7 @@ func (Exhaustive) Optimize(p *Problem) (Outcome, error) {
 	}
 	start := time.Now()
 	feasible, all := p.candidates()
-	x := 1 / p.Network.UplinkMbps
+	x := 1 / p.Links[0].UplinkMbps
 	best := p.bestAt(feasible, x)
 	if best == nil {
 		return Outcome{}, p.diagnose(all, x)

@@ -122,7 +122,7 @@ func (p *Problem) newBlockSpace() *blockSpace {
 	for k := nb; k >= 0; k-- {
 		s.serverFrom[k] = s.serverFrom[k+1] + u.ms[1][k]
 	}
-	s.memory = prefixMemory(p.Graph, p.Edge.Cost.BytesPerElem)
+	s.memory = prefixMemory(p.Graph, p.Tiers[0].Cost.BytesPerElem)
 	return s
 }
 

@@ -39,9 +39,8 @@ func graphProblem(t testing.TB, g *model.Graph, obj Objective) *Problem {
 	}
 	return &Problem{
 		Graph:     g,
-		Edge:      side("edge", costModel("edge", 472, 25.6, 0.08, 2), 10),
-		Server:    side("server", costModel("server", 989000, 3350, 0.014, 2), 700),
-		Network:   Network{Name: "4g", UplinkMbps: 5.85, DownlinkMbps: 20, RTTMS: 40, TxPowerW: 1.5},
+		Tiers:     []Side{side("edge", costModel("edge", 472, 25.6, 0.08, 2), 10), side("server", costModel("server", 989000, 3350, 0.014, 2), 700)},
+		Links:     []Network{{Name: "4g", UplinkMbps: 5.85, DownlinkMbps: 20, RTTMS: 40, TxPowerW: 1.5}},
 		Encodings: codec.Encodings,
 		Objective: obj,
 	}

@@ -229,9 +229,10 @@ func TestThreeTiersOverSockets(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A slow device and a fast WAN push work past the edge server.
-	p.Network.UplinkMbps = 50
-	p.Beyond = []optimizer.Tier{{Side: cloud, Network: optimizer.Network{Name: "wan", UplinkMbps: 900, DownlinkMbps: 900, RTTMS: 0.5, TxPowerW: wan.TxPowerW.Value}}}
-	p.Server.Latency = p.Server.Latency.Scaled(50) // the edge server is busy
+	p.Links[0].UplinkMbps = 50
+	p.Tiers = append(p.Tiers, cloud)
+	p.Links = append(p.Links, optimizer.Network{Name: "wan", UplinkMbps: 900, DownlinkMbps: 900, RTTMS: 0.5, TxPowerW: wan.TxPowerW.Value})
+	p.Tiers[1].Latency = p.Tiers[1].Latency.Scaled(50) // the edge server is busy
 	p.Encodings = []codec.Encoding{codec.FP32}
 	r, err := optimizer.Solve(p, nil, optimizer.ILP{Granularity: optimizer.LayerLevel})
 	if err != nil {
