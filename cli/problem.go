@@ -209,7 +209,6 @@ func (o *ProblemOptions) problem() (*optimizer.Problem, optimizer.PlanInfo, erro
 	if err := o.constraints(p); err != nil {
 		return nil, info, err
 	}
-	info = optimizer.PlanInfo{EdgeID: edgeDev.ID, ServerID: serverDev.ID, NetworkID: net.ID}
 	return p, info, p.Validate()
 }
 

@@ -76,7 +76,7 @@ func runSweep(opts *SweepOptions) error {
 	if err := checkOutputs(opts.Force, plots...); err != nil {
 		return err
 	}
-	p, info, err := opts.problem()
+	p, _, err := opts.problem()
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func runSweep(opts *SweepOptions) error {
 	if err != nil {
 		return err
 	}
-	out := sweepOutput{Model: p.Graph.Name, Edge: info.EdgeID, Server: info.ServerID, Network: info.NetworkID,
+	out := sweepOutput{Model: p.Graph.Name, Edge: p.Tiers[0].Name, Server: p.Tiers[1].Name, Network: p.Links[0].Name,
 		Objective: string(p.Objective), FromMbps: opts.FromMbps, ToMbps: opts.ToMbps, BreakpointsMbps: []float64{},
 		Solver: method.Name(), Solves: sw.Solves, Notes: sw.Notes}
 	for i, s := range segs {

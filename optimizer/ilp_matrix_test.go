@@ -95,7 +95,7 @@ func TestILPCrashMatrix(t *testing.T) {
 			if r.Status != Optimal || len(r.Notes) > 0 {
 				t.Errorf("status %s, notes %q", r.Status, r.Notes)
 			}
-			pl := p.Plan(r, PlanInfo{EdgeID: c.device, ServerID: c.server, NetworkID: c.network, CreatedAt: "2026-01-01T00:00:00Z", Granularity: LayerLevel})
+			pl := p.Plan(r, PlanInfo{CreatedAt: "2026-01-01T00:00:00Z", Granularity: LayerLevel})
 			if err := pl.Validate(); err != nil {
 				t.Errorf("plan: %v", err)
 			}
@@ -143,7 +143,7 @@ func TestSolverCrashFallsBack(t *testing.T) {
 		!strings.Contains(r.Notes[0], "exhaustive block-level optimum") {
 		t.Errorf("notes %q", r.Notes)
 	}
-	pl := p.Plan(r, PlanInfo{EdgeID: "jetson-like", ServerID: "h100-like", NetworkID: "4g", CreatedAt: "2026-01-01T00:00:00Z", Granularity: LayerLevel})
+	pl := p.Plan(r, PlanInfo{CreatedAt: "2026-01-01T00:00:00Z", Granularity: LayerLevel})
 	if pl.Solver.Status != "fallback" || pl.Solver.Optimal || pl.Solver.Granularity != "block" || len(pl.Notes) < 1 || pl.Notes[0] != r.Notes[0] {
 		t.Errorf("plan solver %+v, notes %q", pl.Solver, pl.Notes)
 	}
@@ -249,7 +249,7 @@ func TestStatusSaysWhatWasProven(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pl := p.Plan(r, PlanInfo{EdgeID: "jetson-like", ServerID: "h100-like", NetworkID: "4g", CreatedAt: "2026-01-01T00:00:00Z", Granularity: LayerLevel})
+			pl := p.Plan(r, PlanInfo{CreatedAt: "2026-01-01T00:00:00Z", Granularity: LayerLevel})
 			if r.Status != tc.status || pl.Solver.Status != string(tc.status) || pl.Solver.Optimal != (tc.status == Optimal) {
 				t.Errorf("result %s, plan %s optimal %v; want %s", r.Status, pl.Solver.Status, pl.Solver.Optimal, tc.status)
 			}

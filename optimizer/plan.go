@@ -10,12 +10,8 @@ import (
 
 // PlanInfo is what a plan records that the problem does not know.
 type PlanInfo struct {
-	// EdgeID, ServerID and NetworkID name the device, the first server and
-	// the first network in the catalog; the tiers behind carry their sides'
-	// and links' names.
-	EdgeID, ServerID, NetworkID string
-	CreatedAt                   string
-	Granularity                 Granularity
+	CreatedAt   string
+	Granularity Granularity
 	// SolveMS is the wall time of the solve as the caller's clock saw it.
 	SolveMS float64
 }
@@ -31,7 +27,7 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 		Version:   plan.Version,
 		CreatedAt: info.CreatedAt,
 		Model:     plan.Model{Name: g.Name, InputSize: g.InputSize, Hash: g.Hash()},
-		Tiers:     p.planTiers(info),
+		Tiers:     p.planTiers(),
 		Objective: string(p.Objective),
 		Constraints: plan.Constraints{
 			MaxEdgeMemoryMB: mb(p.Constraints.MaxEdgeMemoryBytes), MaxBytes: p.Constraints.MaxBytes,
@@ -74,7 +70,7 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 }
 
 // planTiers lists the tiers with their devices and the links into them.
-func (p *Problem) planTiers(info PlanInfo) []plan.Tier {
+func (p *Problem) planTiers() []plan.Tier {
 	names := p.tierNames()
 	var tiers []plan.Tier
 	for k := range p.numTiers() {
@@ -85,15 +81,6 @@ func (p *Problem) planTiers(info PlanInfo) []plan.Tier {
 			t.Network, t.UplinkMbps, t.DownlinkMbps, t.RTTMS = n.Name, n.UplinkMbps, n.DownlinkMbps, n.RTTMS
 		}
 		tiers = append(tiers, t)
-	}
-	// The catalog's names, where the caller gives them.
-	for k, id := range []string{info.EdgeID, info.ServerID} {
-		if id != "" {
-			tiers[k].Device = id
-		}
-	}
-	if info.NetworkID != "" {
-		tiers[1].Network = info.NetworkID
 	}
 	return tiers
 }

@@ -34,7 +34,7 @@ func planFor(t *testing.T, cut, enc string, heads map[string]string) *splitrun.D
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl := p.Plan(r, optimizer.PlanInfo{EdgeID: "epyc-2c", ServerID: "epyc-16c", NetworkID: "ethernet"})
+	pl := p.Plan(r, optimizer.PlanInfo{})
 	blockCut(g, pl, cut, enc, heads)
 	d, err := splitrun.Prepare(pl)
 	if err != nil {
@@ -238,7 +238,7 @@ func TestThreeTiersOverSockets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl := p.Plan(r, optimizer.PlanInfo{EdgeID: "rpi4", ServerID: "epyc-16c", NetworkID: "wifi6"})
+	pl := p.Plan(r, optimizer.PlanInfo{})
 	d, err := splitrun.Prepare(pl)
 	if err != nil {
 		t.Fatal(err)
