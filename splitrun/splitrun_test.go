@@ -1,6 +1,7 @@
 package splitrun_test
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -18,6 +19,19 @@ import (
 // planFor solves a small problem and then forces the choice under test.
 func planFor(t *testing.T, cut, enc string, heads map[string]string) *splitrun.Deployment {
 	t.Helper()
+	pl, g := solvedPlan(t)
+	blockCut(g, pl, cut, enc, heads)
+	d, err := splitrun.Prepare(pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// solvedPlan is the plan of mobilenet_v3_small at 64 px from an EPYC core
+// pair to a 16-core EPYC over ethernet, fp32 and fp16 allowed.
+func solvedPlan(t *testing.T) (*plan.Plan, *model.Graph) {
+	t.Helper()
 	g, err := model.New("mobilenet_v3_small", 64, []int{8, 4})
 	if err != nil {
 		t.Fatal(err)
@@ -34,13 +48,65 @@ func planFor(t *testing.T, cut, enc string, heads map[string]string) *splitrun.D
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl := p.Plan(r, optimizer.PlanInfo{})
-	blockCut(g, pl, cut, enc, heads)
-	d, err := splitrun.Prepare(pl)
-	if err != nil {
-		t.Fatal(err)
+	return p.Plan(r, optimizer.PlanInfo{Granularity: optimizer.BlockLevel}), g
+}
+
+// TestEverySwitchRowRuns: every feasible row of a switch table is a
+// placement the runtime runs as it is, over the socket, with every task's
+// logits those of the whole network (bit for bit when nothing lossy
+// crosses).
+func TestEverySwitchRowRuns(t *testing.T) {
+	pl, _ := solvedPlan(t)
+	const seed = 11
+	in := make([]float32, 3*64*64)
+	for i := range in {
+		in[i] = float32(i*7%256) / 256 // exact in the raw image's 8-bit codes
 	}
-	return d
+	ran := 0
+	for i, row := range pl.SwitchTable {
+		if !row.Feasible {
+			continue
+		}
+		t.Run(fmt.Sprintf("row%d/%s/%s", i, row.Cut, row.Encoding), func(t *testing.T) {
+			d, err := splitrun.PrepareRow(pl, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := pl.RowPlacement(row)
+			if err != nil || !d.Placement.Equal(want) {
+				t.Fatalf("prepared %+v, the row places %+v (%v)", d.Placement, want, err)
+			}
+			_, whole, err := compiled(t, d, seed).RunAll(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := serve(t, &splitrun.Server{D: d, Prog: compiled(t, d, seed), Seed: seed})
+			got, err := dial(t, d, compiled(t, d, seed), addr, seed).Infer(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lossless := true
+			for _, c := range row.CutTensors {
+				lossless = lossless && (c.Encoding == "fp32" || c.Encoding == "uint8")
+			}
+			for task := range whole {
+				worst := 0.0
+				for j := range whole[task] {
+					worst = max(worst, math.Abs(float64(got.Logits[task][j]-whole[task][j])))
+				}
+				if (lossless && worst != 0) || worst > 0.5 {
+					t.Errorf("task %d: max abs difference %g", task, worst)
+				}
+			}
+		})
+		ran++
+	}
+	if ran < 2 {
+		t.Errorf("the switch table has %d feasible rows; the test wants a switch", ran)
+	}
+	if _, err := splitrun.PrepareRow(pl, len(pl.SwitchTable)); err == nil {
+		t.Error("a row past the table prepared")
+	}
 }
 
 // blockCut places the plan's choice as a block cut: the blocks up to cut
