@@ -2,6 +2,7 @@ package optimizer
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/mtlsplit/mtlsplit/codec"
@@ -78,6 +79,43 @@ func TestBlockCutEqualsLayerPlacement(t *testing.T) {
 				if pb, pc := p.planChoice(be), p.planChoice(le); !reflect.DeepEqual(pb, pc) {
 					t.Fatalf("%s: plan choice %+v, layer %+v", block.label, pb, pc)
 				}
+				// The public entry point agrees.
+				ev, err := p.Evaluate(pl, 1/x)
+				if err != nil || !near(ev.Cost.TotalMS, bc.TotalMS) || ev.Cost.Bytes != bc.Bytes || ev.Label.String() != block.label.String() {
+					t.Fatalf("%s: Evaluate %s %+v (%v), block %+v", block.label, ev.Label, ev.Cost, err, bc)
+				}
+			}
+		})
+	}
+}
+
+// TestEvaluateRefusesWhatCannotRun: placements a runtime could not execute
+// are errors naming what is wrong, not costs.
+func TestEvaluateRefusesWhatCannotRun(t *testing.T) {
+	p := zooProblem(t, "resnet18", []int{8, 4}, Latency)
+	ok := p.BaselinesAt(10).MTLSplit.Placement
+	if _, err := p.Evaluate(ok, 10); err != nil {
+		t.Fatalf("MTL-Split's placement: %v", err)
+	}
+	clone := func() placement.Placement {
+		return placement.Placement{NodeTier: append([]int(nil), ok.NodeTier...), HeadTier: append([]int(nil), ok.HeadTier...),
+			Sends: append([]placement.Tensor(nil), ok.Sends...)}
+	}
+	for _, tc := range []struct {
+		name, want string
+		edit       func(pl *placement.Placement)
+	}{
+		{"nothing sent", "crosses hop 1: true, sent: false", func(pl *placement.Placement) { pl.Sends = nil }},
+		{"input off the device", "node 0 on tier 1", func(pl *placement.Placement) { pl.NodeTier[0] = 1 }},
+		{"result from the device", "result from tier 0", func(pl *placement.Placement) { pl.HeadTier[0] = 0 }},
+		{"a node before its input", "before its input", func(pl *placement.Placement) { pl.NodeTier[1] = 1 }},
+		{"too few nodes", "placement of", func(pl *placement.Placement) { pl.NodeTier = pl.NodeTier[:3] }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pl := clone()
+			tc.edit(&pl)
+			if _, err := p.Evaluate(pl, 10); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want %q", err, tc.want)
 			}
 		})
 	}
