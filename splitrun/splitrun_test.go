@@ -76,15 +76,7 @@ func TestEverySwitchRowRuns(t *testing.T) {
 			if err != nil || !d.Placement.Equal(want) {
 				t.Fatalf("prepared %+v, the row places %+v (%v)", d.Placement, want, err)
 			}
-			_, whole, err := compiled(t, d, seed).RunAll(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			addr := serve(t, &splitrun.Server{D: d, Prog: compiled(t, d, seed), Seed: seed})
-			got, err := dial(t, d, compiled(t, d, seed), addr, seed).Infer(in)
-			if err != nil {
-				t.Fatal(err)
-			}
+			got, whole := splitAndWhole(t, d, seed, in)
 			lossless := true
 			for _, c := range row.CutTensors {
 				lossless = lossless && (c.Encoding == "fp32" || c.Encoding == "uint8")
@@ -244,15 +236,7 @@ func TestLayerCutOverSocket(t *testing.T) {
 	for i := range in {
 		in[i] = float32(i%13) * 0.05
 	}
-	_, want, err := compiled(t, d, seed).RunAll(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := serve(t, &splitrun.Server{D: d, Prog: compiled(t, d, seed), Seed: seed})
-	got, err := dial(t, d, compiled(t, d, seed), addr, seed).Infer(in)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got, want := splitAndWhole(t, d, seed, in)
 	sameLogits(t, got.Logits, want)
 	var bytes int64
 	for _, c := range pl.CutTensors {
@@ -330,6 +314,22 @@ func TestThreeTiersOverSockets(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameLogits(t, got.Logits, want)
+}
+
+// splitAndWhole runs one input through the deployment over a loopback
+// socket and through the whole network in one program.
+func splitAndWhole(t *testing.T, d *splitrun.Deployment, seed uint64, in []float32) (splitrun.Timing, [][]float32) {
+	t.Helper()
+	_, whole, err := compiled(t, d, seed).RunAll(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serve(t, &splitrun.Server{D: d, Prog: compiled(t, d, seed), Seed: seed})
+	got, err := dial(t, d, compiled(t, d, seed), addr, seed).Infer(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, whole
 }
 
 // compiled compiles the deployment's program, closed when the test ends.
