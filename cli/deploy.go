@@ -211,7 +211,7 @@ func runRun(opts *DeployOptions) error {
 	}
 	e := &splitrun.Edge{D: d, Prog: prog}
 	if !opts.NoEmu {
-		n := d.Plan.Network
+		n := d.Plan.Uplink()
 		e.Link = &splitrun.Link{UplinkMbps: n.UplinkMbps, DownlinkMbps: n.DownlinkMbps, RTTMS: n.RTTMS}
 	}
 	if err := e.Dial(addr, opts.Seed); err != nil {
@@ -238,7 +238,7 @@ func runRun(opts *DeployOptions) error {
 		return writeJSON(opts.IO.Out, s)
 	}
 	w := opts.IO.Out
-	emu := "emulated " + fmt.Sprintf("%.4g Mbps up, %.4g ms RTT", d.Plan.Network.UplinkMbps, d.Plan.Network.RTTMS)
+	emu := "emulated " + fmt.Sprintf("%.4g Mbps up, %.4g ms RTT", d.Plan.Uplink().UplinkMbps, d.Plan.Uplink().RTTMS)
 	if opts.NoEmu {
 		emu = "loopback speed"
 	}
@@ -260,7 +260,7 @@ func runRun(opts *DeployOptions) error {
 	if err := writeTable(w, []string{"", "MEASURED ms", "PREDICTED ms", "ERROR"}, rows); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nthe plan predicted for edge %s and server %s; here both run on this machine\n", d.Plan.Edge.ID, d.Plan.Server.ID)
+	fmt.Fprintf(w, "\nthe plan predicted for edge %s and server %s; here both run on this machine\n", d.Plan.Tiers[0].Device, d.Plan.Uplink().Device)
 	return nil
 }
 

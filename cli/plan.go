@@ -100,10 +100,11 @@ func printPlan(w io.Writer, pl *plan.Plan) error {
 	for _, t := range pl.Model.Tasks {
 		tasks = append(tasks, fmt.Sprintf("%s:%d", t.Name, t.Classes))
 	}
+	up := pl.Uplink()
 	fmt.Fprintf(w, "%s at %d px, tasks %s — edge %s, server %s, network %s (%.4g Mbps up, %.4g ms RTT), objective %s\n\n",
-		pl.Model.Name, pl.Model.InputSize, strings.Join(tasks, " "), pl.Edge.ID, pl.Server.ID, pl.Network.ID,
-		pl.Network.UplinkMbps, pl.Network.RTTMS, pl.Objective)
-	if len(pl.Tiers) > 0 {
+		pl.Model.Name, pl.Model.InputSize, strings.Join(tasks, " "), pl.Tiers[0].Device, up.Device, up.Network,
+		up.UplinkMbps, up.RTTMS, pl.Objective)
+	if len(pl.Tiers) > 2 {
 		var hops []string
 		for _, t := range pl.Tiers {
 			if t.Network != "" {
@@ -163,7 +164,7 @@ func printPlan(w io.Writer, pl *plan.Plan) error {
 		proven = "NOT proven optimal (" + pl.Solver.Status + ")"
 	}
 	fmt.Fprintf(w, "\nsolver %s (%s cuts): %s, objective %.6g, %d solve(s) in %.2f ms; latency edge %s, server %s\n",
-		pl.Solver.Name, pl.Solver.Granularity, proven, pl.Solver.Objective, pl.Solver.Solves, pl.Solver.SolveMS, pl.Edge.LatencySource, pl.Server.LatencySource)
+		pl.Solver.Name, pl.Solver.Granularity, proven, pl.Solver.Objective, pl.Solver.Solves, pl.Solver.SolveMS, pl.Tiers[0].LatencySource, pl.Uplink().LatencySource)
 	if len(pl.CutTensors) > 1 || len(pl.Choice.EdgeLayers) > 0 {
 		for _, t := range pl.CutTensors {
 			fmt.Fprintf(w, "  sends %s as %s (%s B)\n", t.Name, t.Encoding, human(float64(t.Bytes)))

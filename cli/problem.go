@@ -159,18 +159,19 @@ func (o *ProblemOptions) problem() (*optimizer.Problem, optimizer.PlanInfo, erro
 		if err != nil {
 			return nil, info, err
 		}
-		n := nets[i]
-		p.Beyond = append(p.Beyond, optimizer.Tier{Side: side, Network: optimizer.Network{Name: n.ID, UplinkMbps: n.UplinkMbps.Value,
-			DownlinkMbps: n.DownlinkMbps.Value, RTTMS: n.RTTMS.Value, TxPowerW: n.TxPowerW.Value}})
+		p.Tiers = append(p.Tiers, side)
+		p.Links = append(p.Links, optimizer.NewLink(nets[i]))
 	}
 	if o.Tiers != "" {
-		p.TierNames = strings.Split(o.Tiers, ",")
+		for k, name := range strings.Split(o.Tiers, ",") {
+			p.Tiers[k].Tier = name
+		}
 	}
 	for _, m := range []struct {
 		path string
 		side *optimizer.Side
 		dev  hwprofiles.Device
-	}{{o.Profile, &p.Edge, edgeDev}, {o.ServerProfile, &p.Server, serverDev}} {
+	}{{o.Profile, &p.Tiers[0], edgeDev}, {o.ServerProfile, &p.Tiers[1], serverDev}} {
 		if m.path == "" {
 			continue
 		}
@@ -183,13 +184,13 @@ func (o *ProblemOptions) problem() (*optimizer.Problem, optimizer.PlanInfo, erro
 		if !(o.UplinkMbps > 0) || math.IsInf(o.UplinkMbps, 0) {
 			return nil, info, fmt.Errorf("--uplink-mbps %g: must be a positive bandwidth", o.UplinkMbps)
 		}
-		p.Network.UplinkMbps = o.UplinkMbps
+		p.Links[0].UplinkMbps = o.UplinkMbps
 	}
 	if o.RTTMS != -1 {
 		if o.RTTMS < 0 || math.IsInf(o.RTTMS, 0) || math.IsNaN(o.RTTMS) {
 			return nil, info, fmt.Errorf("--rtt-ms %g: must be a non-negative time", o.RTTMS)
 		}
-		p.Network.RTTMS = o.RTTMS
+		p.Links[0].RTTMS = o.RTTMS
 	}
 	if p.Encodings, err = codec.Parse(o.Encodings); err != nil {
 		return nil, info, fmt.Errorf("--encodings: %w", err)
@@ -211,7 +212,6 @@ func (o *ProblemOptions) problem() (*optimizer.Problem, optimizer.PlanInfo, erro
 	if err := o.constraints(p); err != nil {
 		return nil, info, err
 	}
-	info = optimizer.PlanInfo{EdgeID: edgeDev.ID, ServerID: serverDev.ID, NetworkID: net.ID}
 	return p, info, p.Validate()
 }
 

@@ -76,7 +76,7 @@ func runSweep(opts *SweepOptions) error {
 	if err := checkOutputs(opts.Force, plots...); err != nil {
 		return err
 	}
-	p, info, err := opts.problem()
+	p, _, err := opts.problem()
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func runSweep(opts *SweepOptions) error {
 	if err != nil {
 		return err
 	}
-	out := sweepOutput{Model: p.Graph.Name, Edge: info.EdgeID, Server: info.ServerID, Network: info.NetworkID,
+	out := sweepOutput{Model: p.Graph.Name, Edge: p.Tiers[0].Name, Server: p.Tiers[1].Name, Network: p.Links[0].Name,
 		Objective: string(p.Objective), FromMbps: opts.FromMbps, ToMbps: opts.ToMbps, BreakpointsMbps: []float64{},
 		Solver: method.Name(), Solves: sw.Solves, Notes: sw.Notes}
 	for i, s := range segs {
@@ -181,7 +181,7 @@ func plotSweep(opts *SweepOptions, p *optimizer.Problem, segs []optimizer.Segmen
 		opt.X, opt.Y = append(opt.X, x), append(opt.Y, y)
 	}
 	fig := results.Figure{
-		Title:  fmt.Sprintf("%s: %s → %s, %s vs uplink (%d breakpoints)", p.Graph.Name, p.Edge.Name, p.Server.Name, p.Objective, len(breaks)),
+		Title:  fmt.Sprintf("%s: %s → %s, %s vs uplink (%d breakpoints)", p.Graph.Name, p.Tiers[0].Name, p.Tiers[1].Name, p.Objective, len(breaks)),
 		XLabel: "uplink bandwidth (Mbps)", YLabel: fmt.Sprintf("%s (%s)", p.Objective, unit),
 		LogX: true, LogY: true, Series: []results.Series{opt, local, remote, mtl}, Markers: breaks,
 	}

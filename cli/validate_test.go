@@ -100,7 +100,7 @@ func TestRefusedInputs(t *testing.T) {
 		{"infer negative threads", []string{"infer", "resnet18", "--size", "32", "--input", input, "--out", filepath.Join(dir, "y.f32"), "--threads", "-2"}, []string{"--threads -2"}},
 		{"serve edited plan", []string{"serve", "--plan", edited, "--listen", "127.0.0.1:0", "--tier", "9"}, []string{"edited.yaml:", "cut_tensors[0].encoding int8 does not match choice.encoding fp16"}},
 		{"run int3 plan", []string{"run", "--plan", int3}, []string{"int3.yaml:", `choice.encoding "int3" is unknown (did you mean "int8"`}},
-		{"run NaN rtt plan", []string{"run", "--plan", nanRTT}, []string{"nanrtt.yaml:", "network.rtt_ms is NaN"}},
+		{"run NaN rtt plan", []string{"run", "--plan", nanRTT}, []string{"nanrtt.yaml:", "tiers[1].rtt_ms is NaN"}},
 		{"experiment near miss", []string{"experiment", "scenario"}, []string{`unknown command "scenario" for "mtlsplit experiment" (did you mean "scenarios"?)`}},
 		{"root near miss", []string{"plna", "resnet18"}, []string{`unknown command "plna" for "mtlsplit" (did you mean "plan"?)`}},
 		{"plan out directory", []string{"plan", "resnet18", "--out", dir}, []string{"--out " + dir + " is a directory"}},

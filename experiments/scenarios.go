@@ -105,8 +105,8 @@ func (s Scenarios) solve(g *model.Graph, dev, server hwprofiles.Device, net hwpr
 	}
 	b := r.Baselines
 	return ScenarioRow{
-		Model: g.Name, Device: dev.ID, Server: server.ID, Network: net.ID, UplinkMbps: p.Network.UplinkMbps,
-		Choice: r.Best.Choice.String(), OptimumMS: r.Best.Cost.TotalMS,
+		Model: g.Name, Device: dev.ID, Server: server.ID, Network: net.ID, UplinkMbps: p.Links[0].UplinkMbps,
+		Choice: r.Best.Label.String(), OptimumMS: r.Best.Cost.TotalMS,
 		LocalMS: b.LocalOnly.Cost.TotalMS, RemoteMS: b.RemoteOnly.Cost.TotalMS, MTLSplitMS: b.MTLSplit.Cost.TotalMS,
 		Bytes: r.Best.Cost.Bytes, EnergyMJ: r.Best.Cost.EdgeEnergyMJ,
 	}, nil

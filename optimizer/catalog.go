@@ -21,9 +21,7 @@ func NewProblem(g *model.Graph, edge, server hwprofiles.Device, net hwprofiles.N
 		return nil, err
 	}
 	return &Problem{
-		Graph: g, Edge: e, Server: s,
-		Network: Network{Name: net.ID, UplinkMbps: net.UplinkMbps.Value, DownlinkMbps: net.DownlinkMbps.Value,
-			RTTMS: net.RTTMS.Value, TxPowerW: net.TxPowerW.Value},
+		Graph: g, Tiers: []Side{e, s}, Links: []Network{NewLink(net)},
 		Encodings:   []codec.Encoding{codec.FP32, codec.FP16},
 		Objective:   Latency,
 		Constraints: Constraints{MaxEdgeMemoryBytes: int64(edge.MemoryMB.Value * 1e6)},
@@ -42,4 +40,9 @@ func NewSide(g *model.Graph, d hwprofiles.Device) (Side, error) {
 		return Side{}, fmt.Errorf("device %q: %w", d.ID, err)
 	}
 	return Side{Name: d.ID, Latency: lat, Cost: d.CostModel(), ActivePowerW: d.ActivePowerW.Value}, nil
+}
+
+// NewLink is a catalog network as a link between tiers.
+func NewLink(n hwprofiles.Network) Network {
+	return Network{Name: n.ID, UplinkMbps: n.UplinkMbps.Value, DownlinkMbps: n.DownlinkMbps.Value, RTTMS: n.RTTMS.Value, TxPowerW: n.TxPowerW.Value}
 }

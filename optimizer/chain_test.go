@@ -51,7 +51,7 @@ func BenchmarkPlanChain(b *testing.B) {
 			p := graphProblem(b, chainGraph(b, n, shape == "residual", []int{8, 4}), Latency)
 			switch shape {
 			case "chain-local":
-				p.Edge, p.Server = p.Server, p.Edge
+				p.Tiers[0], p.Tiers[1] = p.Tiers[1], p.Tiers[0]
 			case "chain-deadline":
 				p.Constraints.DeadlineMS = 0.9 * p.BaselinesAt(5).LocalOnly.Cost.TotalMS
 			}
@@ -105,7 +105,8 @@ entries:
 		p.Accuracy = acc
 		cases = append(cases, tc{name + "/accuracy", p})
 		p = zooProblem(t, name, []int{8, 4}, Latency)
-		p.Beyond = []Tier{{Side: p.Server, Network: Network{Name: "fiber", UplinkMbps: 1000, DownlinkMbps: 1000, RTTMS: 5}}}
+		p.Tiers = append(p.Tiers, p.Tiers[1])
+		p.Links = append(p.Links, Network{Name: "fiber", UplinkMbps: 1000, DownlinkMbps: 1000, RTTMS: 5})
 		cases = append(cases, tc{name + "/3tiers", p})
 	}
 	// Two blocks per residual unit: the boundary between the relus and the
@@ -136,8 +137,8 @@ entries:
 			}
 			for i, ch := range c.p.choices() {
 				got, want := s.candidate(ch, i), c.p.newCandidate(s.u, ch, i)
-				if err := sameCandidate(&got, &want); err != "" {
-					t.Fatalf("%s: %s", ch, err)
+				if err := sameCandidate(c.p, &got, &want); err != "" {
+					t.Fatalf("%+v: %s", ch, err)
 				}
 			}
 		})
@@ -146,9 +147,9 @@ entries:
 
 // sameCandidate says how two candidates differ ("" when they agree up to
 // rounding).
-func sameCandidate(a, b *candidate) string {
-	if !a.Choice.Equal(b.Choice) || len(a.Tensors) != len(b.Tensors) || (len(a.Tensors) == 1 && a.Tensors[0] != b.Tensors[0]) {
-		return fmt.Sprintf("choice %s %v, want %s %v", a.Choice, a.Tensors, b.Choice, b.Tensors)
+func sameCandidate(p *Problem, a, b *candidate) string {
+	if !a.placement(p).Equal(b.placement(p)) || a.label.String() != b.label.String() {
+		return fmt.Sprintf("placement %s %v, want %s %v", a.label, a.pl.Sends, b.label, b.pl.Sends)
 	}
 	if a.bytes != b.bytes || a.memory != b.memory {
 		return fmt.Sprintf("%d bytes, memory %d; want %d, %d", a.bytes, a.memory, b.bytes, b.memory)
@@ -207,13 +208,13 @@ func TestLongChainPlan(t *testing.T) {
 	}
 	// brute lists every choice with its hand-computed latency and memory.
 	brute := func(p *Problem) []cut {
-		edge, server := p.Edge.Latency, p.Server.Latency
-		bpe := int64(p.Edge.Cost.BytesPerElem)
+		edge, server := p.Tiers[0].Latency, p.Tiers[1].Latency
+		bpe := int64(p.Tiers[0].Cost.BytesPerElem)
 		suffix := make([]float64, n+2) // server time of blocks k+1..n, by k
 		for k := n - 1; k >= 0; k-- {
 			suffix[k] = suffix[k+1] + server.BlockMS[k]
 		}
-		back := p.Network.RTTMS/2 + 4*10*msPerMbps/p.Network.DownlinkMbps
+		back := p.Links[0].RTTMS/2 + 4*10*msPerMbps/p.Links[0].DownlinkMbps
 		var out []cut
 		var prefix float64
 		var weights, peak int64
@@ -233,9 +234,9 @@ func TestLongChainPlan(t *testing.T) {
 			for _, e := range encs {
 				var encode, decode float64
 				if e == codec.Int8 {
-					encode, decode = p.Edge.Cost.ElementwiseMS(elems), p.Server.Cost.ElementwiseMS(elems)
+					encode, decode = p.Tiers[0].Cost.ElementwiseMS(elems), p.Tiers[1].Cost.ElementwiseMS(elems)
 				}
-				total := prefix + encode + p.Network.RTTMS/2 + float64(e.Bytes(elems))*msPerMbps/p.Network.UplinkMbps +
+				total := prefix + encode + p.Links[0].RTTMS/2 + float64(e.Bytes(elems))*msPerMbps/p.Links[0].UplinkMbps +
 					decode + suffix[k] + server.HeadMS[0] + back
 				out = append(out, cut{k, e, total, weights + peak})
 			}
@@ -272,9 +273,9 @@ func TestLongChainPlan(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := r.Best
-			if got.Choice.Cut != best.k || got.Choice.Encoding != best.enc || !near(got.Cost.TotalMS, best.totalMS) || got.Cost.EdgeMemoryBytes != best.memory {
+			if got.Label.Block != best.k || got.Label.Encoding != best.enc || !near(got.Cost.TotalMS, best.totalMS) || got.Cost.EdgeMemoryBytes != best.memory {
 				t.Errorf("optimum %s: %.6f ms, %d B of memory; brute force: cut %d %s, %.6f ms, %d B",
-					got.Choice, got.Cost.TotalMS, got.Cost.EdgeMemoryBytes, best.k, best.enc, best.totalMS, best.memory)
+					got.Label, got.Cost.TotalMS, got.Cost.EdgeMemoryBytes, best.k, best.enc, best.totalMS, best.memory)
 			}
 			if best.k != tc.wantCut {
 				t.Errorf("brute force cuts after block %d, the test meant %d", best.k, tc.wantCut)
@@ -319,7 +320,7 @@ func TestUnbeaten(t *testing.T) {
 					for i := 0; i <= n; i++ {
 						u := from * math.Pow(to/from, float64(i)/n)
 						if best := p.bestAt(feasible, 1/u); best != nil && !kept[best] {
-							t.Fatalf("%g Mbps: the optimum %s was pruned", u, best.Choice)
+							t.Fatalf("%g Mbps: the optimum %s was pruned", u, best.label)
 						}
 					}
 				})

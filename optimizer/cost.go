@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/mtlsplit/mtlsplit/codec"
+	"github.com/mtlsplit/mtlsplit/placement"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
 
@@ -45,8 +46,14 @@ func (l line) at(x float64) float64 { return l.a + l.b*x }
 // candidate is a choice with everything that does not depend on the uplink
 // precomputed.
 type candidate struct {
-	Choice
-	placement  Placement
+	// pl is the placement costed; for a block choice it is built on first
+	// use (placement), since the block space costs thousands of choices
+	// without placing every node of each.
+	pl         placement.Placement
+	block      blockChoice
+	u          *units
+	label      Label
+	sendsAny   bool // anything leaves the device
 	order      int
 	tasks      []line // completion time of each task
 	energy     line
@@ -112,117 +119,44 @@ func resultBytes(classes int) int64 { return 4 * int64(classes) }
 // newCandidate precomputes the affine costs of a block-level choice by
 // placing every unit: the reference the block space's O(tasks) candidates
 // are tested against, and what the baselines use.
-func (p *Problem) newCandidate(u *units, c Choice, order int) candidate {
-	pl := u.placementOf(c, p.numTiers())
-	c = withCutTensor(p, u, c)
-	return p.candidateOf(u, pl, c, order)
-}
-
-// withCutTensor fills in the one tensor a block-level choice sends.
-func withCutTensor(p *Problem, u *units, c Choice) Choice {
-	if c.Sends() && c.Tensors == nil {
-		nodes := u.nodes[c.Cut]
-		n, _ := p.tensorBytes(u, c.Cut, c.Encoding)
-		c.Tensors = []CutTensor{{Name: u.name[c.Cut], Node: nodes[len(nodes)-1], Hop: 1, Encoding: c.Encoding, Bytes: n}}
-	}
-	return c
-}
-
-// load is what a placement puts on each tier and hop: all the timing of a
-// candidate depends on, so that a block-level choice can be costed from
-// prefix sums without placing every unit.
-type load struct {
-	work     []float64 // per tier: everything it runs, codecs included
-	own      []float64 // per tier: its part of the heads whose result it gives
-	upBytes  []int64   // per hop h (index h, into tier h): bytes sent
-	resBytes []int64   // per hop h: results returned over it
-	edgeTask []float64 // per task finished on the device: its device time
-	headTier []int     // per task: the tier giving its result
-	sent     []sent    // every tensor crossing a hop
-}
-
-// sent is unit's output crossing hop (into tier hop) in encoding enc.
-type sent struct {
-	unit, hop int
-	enc       codec.Encoding
-}
-
-func newLoad(tiers, tasks int) load {
-	return load{work: make([]float64, tiers), own: make([]float64, tiers), upBytes: make([]int64, tiers),
-		resBytes: make([]int64, tiers), edgeTask: make([]float64, tasks), headTier: make([]int, tasks)}
-}
-
-// send puts unit i's output on hop h in encoding e: its bytes, encoding on
-// the tier before and decoding on the tier after.
-func (ld *load) send(p *Problem, u *units, i, h int, e codec.Encoding) {
-	n, _ := p.tensorBytes(u, i, e)
-	ld.upBytes[h] += n
-	ld.work[h-1] += codecMS(p.side(h-1), e, u.elems[i], false)
-	ld.work[h] += codecMS(p.side(h), e, u.elems[i], true)
-	ld.sent = append(ld.sent, sent{unit: i, hop: h, enc: e})
-}
-
-// headPart adds ms of task t's head run on tier k, the tier giving its
-// result.
-func (ld *load) headPart(t, k int, ms float64) {
-	ld.own[k] += ms
-	if k == 0 {
-		ld.edgeTask[t] += ms
-	}
-}
-
-// result records that task t's result comes from tier k and returns over
-// every hop back to the device.
-func (ld *load) result(p *Problem, t, k int) {
-	ld.headTier[t] = k
-	for h := 1; h <= k; h++ {
-		ld.resBytes[h] += resultBytes(p.Graph.Heads[t].Classes)
-	}
-}
-
-// loadOf tallies a placement unit by unit.
-func (p *Problem) loadOf(u *units, pl Placement) load {
-	nk := p.numTiers()
-	ld := newLoad(nk, len(u.heads))
-	for i := range u.name {
-		k := pl.Tier[i]
-		ld.work[k] += u.ms[k][i]
-		for h := 1; h < nk; h++ {
-			if e := pl.Encoding[i][h-1]; e != "" {
-				ld.send(p, u, i, h, e)
-			}
-		}
-	}
-	for t, hu := range u.heads {
-		k := pl.Tier[u.last(t)]
-		for _, i := range hu {
-			if pl.Tier[i] == k {
-				ld.headPart(t, k, u.ms[k][i])
-			}
-		}
-		ld.result(p, t, k)
-	}
-	return ld
+func (p *Problem) newCandidate(u *units, b blockChoice, order int) candidate {
+	return p.candidateOf(u, u.placementOf(b, p.numTiers()), order)
 }
 
 // candidateOf precomputes the affine costs of a placement.
-func (p *Problem) candidateOf(u *units, pl Placement, c Choice, order int) candidate {
-	cd := p.timed(u, p.loadOf(u, pl), c, order)
-	cd.placement = pl
-	cd.memory = p.memoryOf(u, pl)
+func (p *Problem) candidateOf(u *units, upl unitPlacement, order int) candidate {
+	cd := p.timed(u, p.loadOf(u, upl), order)
+	cd.setPlacement(p, p.nodePlacement(u, upl))
+	cd.memory = p.memoryOf(u, upl)
 	return cd
+}
+
+// setPlacement records the placement a candidate costs and its label.
+func (cd *candidate) setPlacement(p *Problem, pl placement.Placement) {
+	cd.pl, cd.label = pl, p.label(pl)
+}
+
+// sends reports whether anything leaves the device.
+func (cd *candidate) sends() bool { return cd.sendsAny }
+
+// placement is the candidate's placement.
+func (cd *candidate) placement(p *Problem) placement.Placement {
+	if cd.pl.NodeTier == nil {
+		cd.pl = p.nodePlacement(cd.u, cd.u.placementOf(cd.block, p.numTiers()))
+	}
+	return cd.pl
 }
 
 // memoryOf is the edge memory of a placement: weights and peak
 // activations of what runs on the device.
-func (p *Problem) memoryOf(u *units, pl Placement) int64 {
+func (p *Problem) memoryOf(u *units, pl unitPlacement) int64 {
 	on := make([]bool, len(p.Graph.Nodes))
 	for i, nodes := range u.nodes {
 		for _, n := range nodes {
 			on[n] = pl.Tier[i] == 0
 		}
 	}
-	return profile.MemoryBytes(p.Graph, on, p.Edge.Cost.BytesPerElem)
+	return profile.MemoryBytes(p.Graph, on, p.Tiers[0].Cost.BytesPerElem)
 }
 
 // timed turns a load into a candidate's times, energy, bytes and accuracy
@@ -233,8 +167,11 @@ func (p *Problem) memoryOf(u *units, pl Placement) int64 {
 // another, in task order, after sending. A hop costs half its RTT each way
 // plus bytes over its uplink (results over its downlink); only the
 // device's uplink is a variable of the sweep.
-func (p *Problem) timed(u *units, ld load, c Choice, order int) candidate {
-	cd := candidate{Choice: c, order: order}
+func (p *Problem) timed(u *units, ld load, order int) candidate {
+	cd := candidate{order: order}
+	for _, s := range ld.sent {
+		cd.sendsAny = cd.sendsAny || s.hop == 1
+	}
 	nk, nt := p.numTiers(), len(u.heads)
 	work, own := ld.work, ld.own
 	cd.bytes = ld.upBytes[1]
@@ -270,7 +207,7 @@ func (p *Problem) timed(u *units, ld load, c Choice, order int) candidate {
 		}
 		cd.tasks[t] = line{start[k].a + work[k] + back[k], start[k].b}
 	}
-	cd.energy = line{p.Edge.ActivePowerW * cd.edgeMS, p.Network.TxPowerW * cd.txPerX}
+	cd.energy = line{p.Tiers[0].ActivePowerW * cd.edgeMS, p.Links[0].TxPowerW * cd.txPerX}
 	cd.accuracy = p.taskAccuracy(u, ld.headTier, ld.sent)
 	return cd
 }
@@ -359,7 +296,7 @@ func (p *Problem) cost(cd *candidate, x float64) Cost {
 		TaskMS:          make([]float64, len(cd.tasks)),
 		Objective:       maxAt(p.objective(cd), x),
 	}
-	if cd.Sends() {
+	if cd.sends() {
 		c.NetworkMS = cd.fixedNetMS + cd.txPerX*x
 	}
 	for i, t := range cd.tasks {

@@ -19,9 +19,8 @@ func ExampleSolve() {
 	}
 	p := &optimizer.Problem{
 		Graph:     g,
-		Edge:      device("pi", 48, 12.8, 0.02, 6),
-		Server:    device("gpu", 100000, 2000, 0.015, 300),
-		Network:   optimizer.Network{Name: "wifi", UplinkMbps: 10, DownlinkMbps: 40, RTTMS: 20, TxPowerW: 1.3},
+		Tiers:     []optimizer.Side{device("pi", 48, 12.8, 0.02, 6), device("gpu", 100000, 2000, 0.015, 300)},
+		Links:     []optimizer.Network{{Name: "wifi", UplinkMbps: 10, DownlinkMbps: 40, RTTMS: 20, TxPowerW: 1.3}},
 		Encodings: []codec.Encoding{codec.FP32, codec.FP16, codec.Int8},
 		Objective: optimizer.Latency,
 	}
@@ -30,7 +29,7 @@ func ExampleSolve() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Printf("%s: %s in %.1f ms, %d bytes\n", r.Status, r.Best.Choice, r.Best.Cost.TotalMS, r.Best.Cost.Bytes)
+	fmt.Printf("%s: %s in %.1f ms, %d bytes\n", r.Status, r.Best.Label, r.Best.Cost.TotalMS, r.Best.Cost.Bytes)
 	fmt.Printf("local-only %.1f ms, remote-only %.1f ms, MTL-Split %.1f ms\n",
 		r.Baselines.LocalOnly.Cost.TotalMS, r.Baselines.RemoteOnly.Cost.TotalMS, r.Baselines.MTLSplit.Cost.TotalMS)
 	fmt.Printf("optimal for %.2f–%.2f Mbps\n", r.ValidUplinkMbps[0], r.ValidUplinkMbps[1])

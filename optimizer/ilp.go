@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,7 +54,7 @@ func (m ILP) Optimize(p *Problem) (Outcome, error) {
 	if err := p.Validate(); err != nil {
 		return Outcome{}, err
 	}
-	x := 1 / p.Network.UplinkMbps
+	x := 1 / p.Links[0].UplinkMbps
 	f := p.formulate(m.granularity(), x, nil)
 	start := time.Now()
 	sol, notes, err := m.solve(f, m.settings(p, f, x), "")
@@ -148,7 +149,7 @@ func (m ILP) Model(p *Problem) (*milp.Model, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	f := p.formulate(m.granularity(), 1/p.Network.UplinkMbps, nil)
+	f := p.formulate(m.granularity(), 1/p.Links[0].UplinkMbps, nil)
 	return &f.model, nil
 }
 
@@ -245,6 +246,7 @@ func (m ILP) sweep(p *Problem, cands []*candidate, fromMbps, toMbps float64) ([]
 	var firstFailure error
 	capped := false
 	q := *p
+	q.Links = slices.Clone(p.Links) // the uplink changes per solve
 	for {
 		segs, err := p.sweep(cands, fromMbps, toMbps)
 		if err != nil {
@@ -265,7 +267,7 @@ func (m ILP) sweep(p *Problem, cands []*candidate, fromMbps, toMbps float64) ([]
 				continue
 			}
 			checked[u] = true
-			q.Network.UplinkMbps = u
+			q.Links[0].UplinkMbps = u
 			f := q.formulate(m.granularity(), 1/u, nil)
 			sol, notes, err := m.solve(f, m.Settings, fmt.Sprintf(" at %.4g Mbps", u))
 			info.Solves++

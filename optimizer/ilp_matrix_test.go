@@ -95,7 +95,7 @@ func TestILPCrashMatrix(t *testing.T) {
 			if r.Status != Optimal || len(r.Notes) > 0 {
 				t.Errorf("status %s, notes %q", r.Status, r.Notes)
 			}
-			pl := p.Plan(r, PlanInfo{EdgeID: c.device, ServerID: c.server, NetworkID: c.network, CreatedAt: "2026-01-01T00:00:00Z", Granularity: LayerLevel})
+			pl := p.Plan(r, PlanInfo{CreatedAt: "2026-01-01T00:00:00Z", Granularity: LayerLevel})
 			if err := pl.Validate(); err != nil {
 				t.Errorf("plan: %v", err)
 			}
@@ -104,7 +104,7 @@ func TestILPCrashMatrix(t *testing.T) {
 				t.Fatal(err)
 			}
 			if r.Best.Cost.Objective > block.Best.Cost.Objective*(1+1e-9) {
-				t.Errorf("layer %s = %g worse than block %s = %g", r.Best.Choice, r.Best.Cost.Objective, block.Best.Choice, block.Best.Cost.Objective)
+				t.Errorf("layer %s = %g worse than block %s = %g", r.Best.Label, r.Best.Cost.Objective, block.Best.Label, block.Best.Cost.Objective)
 			}
 			for _, sg := range r.Switch {
 				if sg.FromMbps <= net.UplinkMbps.Value && net.UplinkMbps.Value <= sg.ToMbps && sg.Feasible &&
@@ -124,7 +124,7 @@ func TestSolverCrashFallsBack(t *testing.T) {
 	needCBC(t)
 	t.Setenv("MTLSPLIT_MILP_TEST_HOOK", "abort")
 	p := zooProblem(t, "resnet18", []int{8, 4}, Latency)
-	p.Network.UplinkMbps = 3
+	p.Links[0].UplinkMbps = 3
 	r, err := Solve(p, nil, ILP{Granularity: LayerLevel})
 	if err != nil {
 		t.Fatal(err)
@@ -136,14 +136,14 @@ func TestSolverCrashFallsBack(t *testing.T) {
 	if r.Status != Fallback || r.Proven || r.Method != "exhaustive" {
 		t.Errorf("status %s, proven %v, method %s; want fallback, false, exhaustive", r.Status, r.Proven, r.Method)
 	}
-	if !r.Best.Choice.Equal(block.Best.Choice) || !near(r.Best.Cost.Objective, block.Best.Cost.Objective) {
-		t.Errorf("fallback %s %g, block-level optimum %s %g", r.Best.Choice, r.Best.Cost.Objective, block.Best.Choice, block.Best.Cost.Objective)
+	if !r.Best.Placement.Equal(block.Best.Placement) || !near(r.Best.Cost.Objective, block.Best.Cost.Objective) {
+		t.Errorf("fallback %s %g, block-level optimum %s %g", r.Best.Label, r.Best.Cost.Objective, block.Best.Label, block.Best.Cost.Objective)
 	}
 	if len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "CBC worker crashed: signal: aborted") ||
 		!strings.Contains(r.Notes[0], "exhaustive block-level optimum") {
 		t.Errorf("notes %q", r.Notes)
 	}
-	pl := p.Plan(r, PlanInfo{EdgeID: "jetson-like", ServerID: "h100-like", NetworkID: "4g", CreatedAt: "2026-01-01T00:00:00Z", Granularity: LayerLevel})
+	pl := p.Plan(r, PlanInfo{CreatedAt: "2026-01-01T00:00:00Z", Granularity: LayerLevel})
 	if pl.Solver.Status != "fallback" || pl.Solver.Optimal || pl.Solver.Granularity != "block" || len(pl.Notes) < 1 || pl.Notes[0] != r.Notes[0] {
 		t.Errorf("plan solver %+v, notes %q", pl.Solver, pl.Notes)
 	}
@@ -190,7 +190,7 @@ func (f flaky) Solve(m *milp.Model, s *milp.Settings) (*milp.Solution, error) {
 func TestSolverRetry(t *testing.T) {
 	needCBC(t)
 	p := zooProblem(t, "resnet18", []int{8, 4}, Latency)
-	p.Network.UplinkMbps = 3
+	p.Links[0].UplinkMbps = 3
 	want, err := ILP{Granularity: LayerLevel}.Optimize(p)
 	if err != nil {
 		t.Fatal(err)
@@ -244,12 +244,12 @@ func TestStatusSaysWhatWasProven(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := zooProblem(t, "resnet18", []int{8, 4}, Latency)
-			p.Network.UplinkMbps = 3
+			p.Links[0].UplinkMbps = 3
 			r, err := Solve(p, nil, tc.m)
 			if err != nil {
 				t.Fatal(err)
 			}
-			pl := p.Plan(r, PlanInfo{EdgeID: "jetson-like", ServerID: "h100-like", NetworkID: "4g", CreatedAt: "2026-01-01T00:00:00Z", Granularity: LayerLevel})
+			pl := p.Plan(r, PlanInfo{CreatedAt: "2026-01-01T00:00:00Z", Granularity: LayerLevel})
 			if r.Status != tc.status || pl.Solver.Status != string(tc.status) || pl.Solver.Optimal != (tc.status == Optimal) {
 				t.Errorf("result %s, plan %s optimal %v; want %s", r.Status, pl.Solver.Status, pl.Solver.Optimal, tc.status)
 			}
@@ -269,7 +269,7 @@ func TestStatusSaysWhatWasProven(t *testing.T) {
 func TestSweepCapSaysSo(t *testing.T) {
 	needCBC(t)
 	p := zooProblem(t, "mobilenet_v3_small", []int{8, 4}, Energy)
-	p.Edge.Latency, p.Server.Latency = p.Edge.Latency.Scaled(20), p.Server.Latency.Scaled(1)
+	p.Tiers[0].Latency, p.Tiers[1].Latency = p.Tiers[0].Latency.Scaled(20), p.Tiers[1].Latency.Scaled(1)
 	for _, tc := range []struct {
 		max    int
 		capped bool

@@ -37,11 +37,13 @@ func toyProblem(t *testing.T, tasks int) *Problem {
 	}
 	return &Problem{
 		Graph: g,
-		Edge: Side{Name: "edge", ActivePowerW: 2, Cost: cm(1, 0.1),
-			Latency: &profile.Latency{BlockMS: []float64{10, 5}, HeadMS: []float64{2, 3}[:tasks]}},
-		Server: Side{Name: "server", Cost: cm(10, 0.01),
-			Latency: &profile.Latency{BlockMS: []float64{1, 0.5}, HeadMS: []float64{0.2, 0.3}[:tasks]}},
-		Network:   Network{Name: "net", UplinkMbps: 1, DownlinkMbps: 10, RTTMS: 4, TxPowerW: 1},
+		Tiers: []Side{
+			{Name: "edge", ActivePowerW: 2, Cost: cm(1, 0.1),
+				Latency: &profile.Latency{BlockMS: []float64{10, 5}, HeadMS: []float64{2, 3}[:tasks]}},
+			{Name: "server", Cost: cm(10, 0.01),
+				Latency: &profile.Latency{BlockMS: []float64{1, 0.5}, HeadMS: []float64{0.2, 0.3}[:tasks]}},
+		},
+		Links:     []Network{{Name: "net", UplinkMbps: 1, DownlinkMbps: 10, RTTMS: 4, TxPowerW: 1}},
 		Encodings: []codec.Encoding{codec.FP32},
 		Objective: Latency,
 	}
@@ -67,7 +69,7 @@ func TestHandComputedPlans(t *testing.T) {
 		},
 		{
 			// At 0.1 Mbps remote-only takes 21.0664 ms; local-only 10+5+2.
-			name: "one task, 0.1 Mbps: local-only", tasks: 1, setup: func(p *Problem) { p.Network.UplinkMbps = 0.1 },
+			name: "one task, 0.1 Mbps: local-only", tasks: 1, setup: func(p *Problem) { p.Links[0].UplinkMbps = 0.1 },
 			choice: "b2/none/E", totalMS: 17, energy: 34, bytes: 0,
 		},
 		{
@@ -102,12 +104,12 @@ func TestHandComputedPlans(t *testing.T) {
 				t.Fatal(err)
 			}
 			b := r.Best
-			if b.Choice.String() != tc.choice || !near(b.Cost.TotalMS, tc.totalMS) || !near(b.Cost.EdgeEnergyMJ, tc.energy) || b.Cost.Bytes != tc.bytes {
+			if b.Label.String() != tc.choice || !near(b.Cost.TotalMS, tc.totalMS) || !near(b.Cost.EdgeEnergyMJ, tc.energy) || b.Cost.Bytes != tc.bytes {
 				t.Errorf("got %s %.7f ms %.7f mJ %d B, want %s %.7f ms %.7f mJ %d B",
-					b.Choice, b.Cost.TotalMS, b.Cost.EdgeEnergyMJ, b.Cost.Bytes, tc.choice, tc.totalMS, tc.energy, tc.bytes)
+					b.Label, b.Cost.TotalMS, b.Cost.EdgeEnergyMJ, b.Cost.Bytes, tc.choice, tc.totalMS, tc.energy, tc.bytes)
 			}
-			if lo, hi := r.ValidUplinkMbps[0], r.ValidUplinkMbps[1]; !(lo <= p.Network.UplinkMbps && p.Network.UplinkMbps <= hi) {
-				t.Errorf("valid range [%g, %g] misses the uplink %g", lo, hi, p.Network.UplinkMbps)
+			if lo, hi := r.ValidUplinkMbps[0], r.ValidUplinkMbps[1]; !(lo <= p.Links[0].UplinkMbps && p.Links[0].UplinkMbps <= hi) {
+				t.Errorf("valid range [%g, %g] misses the uplink %g", lo, hi, p.Links[0].UplinkMbps)
 			}
 		})
 	}
@@ -121,7 +123,7 @@ func TestToyBreakpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(segs) != 2 || segs[0].Choice.String() != "b2/none/E" || segs[1].Choice.String() != "input/uint8/S" {
+	if len(segs) != 2 || segs[0].Label.String() != "b2/none/E" || segs[1].Label.String() != "input/uint8/S" {
 		t.Fatalf("segments %+v", segs)
 	}
 	if want := 1.536 / 11.2936; !near(segs[0].ToMbps, want) || !near(segs[1].FromMbps, want) {
@@ -145,8 +147,8 @@ func TestBaselines(t *testing.T) {
 		{"remote-only", b.RemoteOnly, "input/uint8/SS"},
 		{"mtl-split", b.MTLSplit, "b2/fp32/SS"},
 	} {
-		if tc.got.Choice.String() != tc.choice {
-			t.Errorf("%s: %s, want %s", tc.name, tc.got.Choice, tc.choice)
+		if tc.got.Label.String() != tc.choice {
+			t.Errorf("%s: %s, want %s", tc.name, tc.got.Label, tc.choice)
 		}
 		if tc.got.Cost.TotalMS < r.Best.Cost.TotalMS-1e-9 {
 			t.Errorf("%s beats the optimum: %g < %g", tc.name, tc.got.Cost.TotalMS, r.Best.Cost.TotalMS)

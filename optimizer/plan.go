@@ -4,15 +4,14 @@ import (
 	"math"
 
 	"github.com/mtlsplit/mtlsplit/codec"
+	"github.com/mtlsplit/mtlsplit/placement"
 	"github.com/mtlsplit/mtlsplit/plan"
-	"github.com/mtlsplit/mtlsplit/profile"
 )
 
 // PlanInfo is what a plan records that the problem does not know.
 type PlanInfo struct {
-	EdgeID, ServerID, NetworkID string
-	CreatedAt                   string
-	Granularity                 Granularity
+	CreatedAt   string
+	Granularity Granularity
 	// SolveMS is the wall time of the solve as the caller's clock saw it.
 	SolveMS float64
 }
@@ -28,10 +27,7 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 		Version:   plan.Version,
 		CreatedAt: info.CreatedAt,
 		Model:     plan.Model{Name: g.Name, InputSize: g.InputSize, Hash: g.Hash()},
-		Edge:      plan.Device{ID: info.EdgeID, LatencySource: p.Edge.Latency.Source},
-		Server:    plan.Device{ID: info.ServerID, LatencySource: p.Server.Latency.Source},
-		Network: plan.Network{ID: info.NetworkID, UplinkMbps: p.Network.UplinkMbps,
-			DownlinkMbps: p.Network.DownlinkMbps, RTTMS: p.Network.RTTMS},
+		Tiers:     p.planTiers(),
 		Objective: string(p.Objective),
 		Constraints: plan.Constraints{
 			MaxEdgeMemoryMB: mb(p.Constraints.MaxEdgeMemoryBytes), MaxBytes: p.Constraints.MaxBytes,
@@ -39,8 +35,8 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 		},
 		Solver: plan.Solver{Name: r.Method, Granularity: string(gr), Status: string(r.Status), Optimal: r.Proven,
 			Objective: r.Objective, SolveMS: info.SolveMS, Solves: r.Solves, Candidates: r.Candidates},
-		Choice:          p.planChoice(r.Best.Choice),
-		CutTensors:      []plan.CutTensor{},
+		Choice:          p.planChoice(r.Best),
+		CutTensors:      p.cutTensors(r.Best.Placement),
 		Predicted:       p.Predicted(r.Best.Cost),
 		ValidUplinkMbps: r.ValidUplinkMbps,
 		Baselines: plan.Baselines{
@@ -51,21 +47,6 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 	}
 	for _, h := range g.Heads {
 		out.Model.Tasks = append(out.Model.Tasks, plan.Task{Name: h.Task, Classes: h.Classes})
-	}
-	if p.numTiers() > 2 {
-		names := p.tierNames()
-		for k := range p.numTiers() {
-			t := plan.Tier{Name: names[k], Device: p.side(k).Name}
-			if k > 0 {
-				n := p.hop(k)
-				t.Network, t.UplinkMbps, t.DownlinkMbps, t.RTTMS = n.Name, n.UplinkMbps, n.DownlinkMbps, n.RTTMS
-			}
-			out.Tiers = append(out.Tiers, t)
-		}
-	}
-	for _, t := range append(append([]CutTensor(nil), r.Best.Choice.Tensors...), r.Best.Choice.Forward...) {
-		out.CutTensors = append(out.CutTensors, plan.CutTensor{Name: t.Name, Node: t.Node, Hop: t.Hop, Encoding: string(t.Encoding), Bytes: t.Bytes,
-			Shape: append([]int(nil), g.Nodes[t.Node].OutShape...)})
 	}
 	for _, s := range r.Switch {
 		out.SwitchTable = append(out.SwitchTable, p.Switch(s))
@@ -88,6 +69,34 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 	return out
 }
 
+// planTiers lists the tiers with their devices and the links into them.
+func (p *Problem) planTiers() []plan.Tier {
+	names := p.tierNames()
+	var tiers []plan.Tier
+	for k := range p.numTiers() {
+		s := p.side(k)
+		t := plan.Tier{Name: names[k], Device: s.Name, LatencySource: s.Latency.Source}
+		if k > 0 {
+			n := p.hop(k)
+			t.Network, t.UplinkMbps, t.DownlinkMbps, t.RTTMS = n.Name, n.UplinkMbps, n.DownlinkMbps, n.RTTMS
+		}
+		tiers = append(tiers, t)
+	}
+	return tiers
+}
+
+// cutTensors lists what a placement sends, in wire order, with names and
+// shapes for people.
+func (p *Problem) cutTensors(pl placement.Placement) []plan.CutTensor {
+	g := p.Graph
+	out := []plan.CutTensor{}
+	for _, t := range pl.Sends {
+		out = append(out, plan.CutTensor{Name: TensorName(g, t.Node), Node: t.Node, Hop: t.Hop, Encoding: string(t.Encoding), Bytes: t.Bytes,
+			Shape: append([]int(nil), g.Nodes[t.Node].OutShape...)})
+	}
+	return out
+}
+
 // EncodingName is how plans spell an encoding; "none" when nothing is sent.
 func EncodingName(e codec.Encoding) string {
 	if e == "" {
@@ -96,30 +105,16 @@ func EncodingName(e codec.Encoding) string {
 	return string(e)
 }
 
-func (p *Problem) planChoice(c Choice) plan.Choice {
-	g := p.Graph
-	pc := plan.Choice{Cut: c.CutName, Encoding: EncodingName(c.Encoding), Heads: p.heads(c),
-		EdgeBlocks: []string{}, ServerBlocks: []string{}}
-	if c.Cut >= 0 {
-		for i, b := range g.Blocks {
-			if i < c.Cut {
-				pc.EdgeBlocks = append(pc.EdgeBlocks, b.Name)
-			} else {
-				pc.ServerBlocks = append(pc.ServerBlocks, b.Name)
-			}
-		}
-		if c.Sends() {
-			pc.CutShape = append([]int(nil), profile.Cuts(g)[c.Cut].Shape...)
-		}
-		return pc
-	}
-	// A DAG cut: blocks wholly on one side, and every layer on the edge.
-	pc.EdgeNodes = append([]int(nil), c.EdgeNodes...)
-	pc.NodeTiers = append([]int(nil), c.NodeTier...)
+func (p *Problem) planChoice(e Evaluated) plan.Choice {
+	g, pl, l := p.Graph, e.Placement, e.Label
+	pc := plan.Choice{Cut: l.Cut, Encoding: EncodingName(l.Encoding), Heads: p.heads(l),
+		EdgeBlocks: []string{}, ServerBlocks: []string{}, NodeTiers: append([]int(nil), pl.NodeTier...)}
+	// Blocks wholly on the device and wholly off it, and for a cut inside
+	// blocks every layer on the device.
 	onEdge := make([]bool, len(g.Nodes))
-	for _, n := range c.EdgeNodes {
-		onEdge[n] = true
-		if n > 0 && g.Nodes[n].Op.IsModule() {
+	for n, k := range pl.NodeTier {
+		onEdge[n] = k == 0
+		if k == 0 && n > 0 && l.Block < 0 && g.Nodes[n].Op.IsModule() {
 			pc.EdgeLayers = append(pc.EdgeLayers, g.Nodes[n].Name)
 		}
 	}
@@ -160,7 +155,7 @@ func (p *Problem) Predicted(c Cost) plan.Predicted {
 
 // Option converts an evaluated choice for a plan.
 func (p *Problem) Option(e Evaluated) plan.Option {
-	return plan.Option{Cut: e.Choice.CutName, Encoding: EncodingName(e.Choice.Encoding), Heads: p.heads(e.Choice),
+	return plan.Option{Cut: e.Label.Cut, Encoding: EncodingName(e.Label.Encoding), Heads: p.heads(e.Label),
 		Feasible: e.Feasible, Violates: e.Violates, Predicted: p.Predicted(e.Cost)}
 }
 
@@ -169,26 +164,17 @@ func (p *Problem) Switch(s Segment) plan.Switch {
 	sw := plan.Switch{FromMbps: s.FromMbps, ToMbps: s.ToMbps, Feasible: s.Feasible,
 		ObjectiveFrom: s.ObjectiveFrom, ObjectiveTo: s.ObjectiveTo}
 	if s.Feasible {
-		sw.Cut, sw.Encoding, sw.Heads = s.Choice.CutName, EncodingName(s.Choice.Encoding), p.heads(s.Choice)
+		sw.Cut, sw.Encoding, sw.Heads = s.Label.Cut, EncodingName(s.Label.Encoding), p.heads(s.Label)
+		sw.NodeTiers, sw.CutTensors = append([]int(nil), s.Placement.NodeTier...), p.cutTensors(s.Placement)
 	}
 	return sw
 }
 
-// heads names the side of every head as the plan's tiers do: a choice
-// evaluated on the device and the first server only (a baseline, a sweep
-// row) says edge and server, which with named tiers are tiers 0 and 1.
-func (p *Problem) heads(c Choice) map[string]string {
-	m := c.Heads(p.Graph)
-	if c.HeadTier != nil || p.numTiers() <= 2 {
-		return m
-	}
-	names := p.tierNames()
-	for t, s := range m {
-		if s == side(true) {
-			m[t] = names[0]
-		} else {
-			m[t] = names[1]
-		}
+// heads names the tier of every task's result.
+func (p *Problem) heads(l Label) map[string]string {
+	m := make(map[string]string, len(l.Heads))
+	for t, h := range p.Graph.Heads {
+		m[h.Task] = l.Heads[t]
 	}
 	return m
 }

@@ -26,16 +26,20 @@ const (
 // Objectives lists the valid objectives.
 var Objectives = []Objective{Latency, Energy, Weighted}
 
-// Side is one end of the split: its latency for the graph, its cost model
-// (for encoding and decoding the cut tensor) and its power.
+// Side is one compute tier: its device's latency for the graph, its cost
+// model (for encoding and decoding tensors) and its power.
 type Side struct {
+	// Tier names the tier in plans and labels; empty means edge, server,
+	// tier2, ... by position.
+	Tier string
+	// Name is the device's.
 	Name         string
 	Latency      *profile.Latency
 	Cost         profile.CostModel
 	ActivePowerW float64
 }
 
-// Network is the link between edge and server.
+// Network is the link into a tier from the one before.
 type Network struct {
 	Name         string
 	UplinkMbps   float64
@@ -53,13 +57,18 @@ type Constraints struct {
 	MinAccuracy map[string]float64
 }
 
-// Problem is one split decision: a graph, the two sides, the network, the
-// encodings allowed for the cut tensor, an objective and constraints.
+// Problem is one split decision: a graph, the topology (an ordered list of
+// tiers and the links between them), the encodings allowed for the tensors
+// sent, an objective and constraints.
 type Problem struct {
-	Graph     *model.Graph
-	Edge      Side
-	Server    Side
-	Network   Network
+	Graph *model.Graph
+	// Tiers are the compute tiers in order, the device first: a device and
+	// a server is the common case, tiers behind them (an edge server, then
+	// a cloud) are more of the same.
+	Tiers []Side
+	// Links[h-1] is the network into tier h from tier h-1; Links[0], the
+	// device's uplink, is the bandwidth a sweep varies.
+	Links     []Network
 	Encodings []codec.Encoding
 	Objective Objective
 	// TaskWeights weigh the tasks for the Weighted objective; nil means 1 each.
@@ -69,53 +78,33 @@ type Problem struct {
 	// taken as lossless and int8/int4 are allowed only when listed in
 	// Encodings, with unknown accuracy.
 	Accuracy *profile.AccuracyTable
-	// Beyond lists tiers behind the server (device → edge server → cloud):
-	// each is reached from the one before over its own network. Only the
-	// ILP places units on them; the uplink swept is always the device's.
-	Beyond []Tier
-	// TierNames names the tiers, device first; nil means edge, server,
-	// tier2, ...
-	TierNames []string
-}
-
-// Tier is a compute tier behind the server and the network that reaches
-// it from the tier before.
-type Tier struct {
-	Side    Side
-	Network Network
 }
 
 // numTiers counts the tiers, the device included.
-func (p *Problem) numTiers() int { return 2 + len(p.Beyond) }
+func (p *Problem) numTiers() int { return len(p.Tiers) }
 
 // side is tier k's side.
-func (p *Problem) side(k int) Side {
-	switch k {
-	case 0:
-		return p.Edge
-	case 1:
-		return p.Server
-	}
-	return p.Beyond[k-2].Side
-}
+func (p *Problem) side(k int) Side { return p.Tiers[k] }
 
 // hop is the network into tier h (h ≥ 1).
-func (p *Problem) hop(h int) Network {
-	if h == 1 {
-		return p.Network
-	}
-	return p.Beyond[h-2].Network
-}
+func (p *Problem) hop(h int) Network { return p.Links[h-1] }
+
+// Uplink is the device's uplink, the link a sweep varies.
+func (p *Problem) Uplink() *Network { return &p.Links[0] }
 
 // tierNames names every tier.
 func (p *Problem) tierNames() []string {
-	names := []string{"edge", "server"}
-	for k := 2; k < p.numTiers(); k++ {
-		names = append(names, "tier"+itoa(k))
-	}
-	for i, n := range p.TierNames {
-		if i < len(names) && n != "" {
-			names[i] = n
+	names := make([]string, len(p.Tiers))
+	for k, s := range p.Tiers {
+		switch {
+		case s.Tier != "":
+			names[k] = s.Tier
+		case k == 0:
+			names[k] = "edge"
+		case k == 1:
+			names[k] = "server"
+		default:
+			names[k] = "tier" + itoa(k)
 		}
 	}
 	return names
@@ -129,6 +118,9 @@ func (p *Problem) Validate() error {
 	}
 	if len(g.Heads) == 0 {
 		return fmt.Errorf("model %s has no task heads; give at least one task", g.Name)
+	}
+	if len(p.Tiers) < 2 || len(p.Links) != len(p.Tiers)-1 {
+		return fmt.Errorf("%d tiers and %d links: a problem needs the device, at least one tier behind it and one link into each", len(p.Tiers), len(p.Links))
 	}
 	for k := range p.numTiers() {
 		s := p.side(k)
@@ -148,7 +140,7 @@ func (p *Problem) Validate() error {
 		return fmt.Errorf("no encodings allowed for the cut tensor")
 	}
 	for _, e := range p.Encodings {
-		if e.Compressed() && p.Edge.Latency.CutBytes == nil && p.Server.Latency.CutBytes == nil {
+		if e.Compressed() && p.Tiers[0].Latency.CutBytes == nil && p.Tiers[1].Latency.CutBytes == nil {
 			return fmt.Errorf("encoding %s needs measured cut sizes: its ratio depends on the data (plan with --profile FILE from 'mtlsplit profile --measure')", e)
 		}
 	}
@@ -198,88 +190,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
-// Choice is one point of the search space.
-type Choice struct {
-	// Cut is the number of backbone blocks on the edge (0 = remote-only).
-	Cut     int
-	CutName string
-	// Encoding of the cut tensor; empty when nothing is sent (local-only),
-	// Mixed when the tensors of a DAG cut travel in different encodings.
-	Encoding    codec.Encoding
-	HeadsOnEdge []bool
-	// HeadTier is the tier of each task's result when there are more than
-	// two tiers (nil otherwise); tiers names them.
-	HeadTier []int
-	tiers    []string
-	// Tensors lists what crosses to the server. The ILP at layer level fills
-	// it; a DAG cut (several tensors, or a cut inside a block) has Cut −1
-	// and a CutName made of its tensors' names.
-	Tensors []CutTensor
-	// EdgeNodes are the graph nodes run on the edge, for a DAG cut.
-	EdgeNodes []int
-	// With more than two tiers: the tier of every node, and the tensors
-	// forwarded over hops after the first.
-	NodeTier []int
-	Forward  []CutTensor
-}
-
-// Mixed is the encoding of a DAG cut whose tensors use different encodings.
-const Mixed codec.Encoding = "mixed"
-
-// CutTensor is one tensor that crosses to the server.
-type CutTensor struct {
-	Name     string
-	Node     int // graph node whose output it is
-	Hop      int // the hop it crosses (1: the device's uplink)
-	Encoding codec.Encoding
-	Bytes    int64
-}
-
-// Sends reports whether the choice sends anything to the server.
-func (c Choice) Sends() bool { return c.Encoding != "" }
-
-// Heads names each task's side, "edge" or "server".
-func (c Choice) Heads(g *model.Graph) map[string]string {
-	m := make(map[string]string, len(g.Heads))
-	for i, h := range g.Heads {
-		m[h.Task] = side(i < len(c.HeadsOnEdge) && c.HeadsOnEdge[i])
-		if c.HeadTier != nil {
-			m[h.Task] = c.tiers[c.HeadTier[i]]
-		}
-	}
-	return m
-}
-
-func side(edge bool) string {
-	if edge {
-		return "edge"
-	}
-	return "server"
-}
-
-// String is a compact label such as "layer3/int8/SS" (one letter per task:
-// E edge, S server).
-func (c Choice) String() string {
-	var b strings.Builder
-	for i, e := range c.HeadsOnEdge {
-		if c.HeadTier != nil {
-			b.WriteString(strings.ToUpper(c.tiers[c.HeadTier[i]][:1]))
-			continue
-		}
-		b.WriteString(strings.ToUpper(side(e)[:1]))
-	}
-	enc := string(c.Encoding)
-	if enc == "" {
-		enc = "none"
-	}
-	cut := c.CutName
-	if c.Cut < 0 {
-		// A DAG cut is told apart by what runs on the edge, too.
-		cut += "@" + itoa(len(c.EdgeNodes))
-	}
-	return cut + "/" + enc + "/" + b.String()
-}
-
-// Equal reports whether two choices are the same.
-func (c Choice) Equal(o Choice) bool { return c.String() == o.String() }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/mtlsplit/mtlsplit/codec"
-	"github.com/mtlsplit/mtlsplit/profile"
+	"github.com/mtlsplit/mtlsplit/placement"
 )
 
 // Status says what a solve proved.
@@ -71,9 +71,11 @@ type Outcome struct {
 	placement *candidate
 }
 
-// Evaluated is a choice with its predicted cost.
+// Evaluated is a placement with its predicted cost.
 type Evaluated struct {
-	Choice   Choice
+	Placement placement.Placement
+	// Label is how people read the placement (never its identity).
+	Label    Label
 	Cost     Cost
 	Feasible bool
 	// Violates names the constraint an infeasible choice breaks.
@@ -140,12 +142,12 @@ func Solve(p *Problem, s *Settings, m Method) (*Result, error) {
 		return nil, err
 	}
 	feasible, all := p.candidates()
-	x := 1 / p.Network.UplinkMbps
+	x := 1 / p.Links[0].UplinkMbps
 	r := &Result{Status: out.Status, Method: m.Name(), Best: out.Best, Candidates: len(all),
 		Proven: out.Proven, Objective: out.Objective, SolveMS: out.SolveMS, Solves: out.Solves, Notes: out.Notes}
 	r.Baselines = p.baselines(x)
 	r.Pareto = p.pareto(feasible, x)
-	lo, hi := min(s.SweepFromMbps, p.Network.UplinkMbps), max(s.SweepToMbps, p.Network.UplinkMbps)
+	lo, hi := min(s.SweepFromMbps, p.Links[0].UplinkMbps), max(s.SweepToMbps, p.Links[0].UplinkMbps)
 	if ilp, ok := m.(ILP); ok && (ilp.granularity() == LayerLevel || p.numTiers() > 2) {
 		var info SweepInfo
 		out.placement.order = len(all)
@@ -158,7 +160,7 @@ func Solve(p *Problem, s *Settings, m Method) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.locate(p.Network.UplinkMbps)
+	r.locate(p.Links[0].UplinkMbps)
 	return r, nil
 }
 
@@ -167,7 +169,7 @@ func (r *Result) locate(uplink float64) {
 	at := -1
 	for i, sg := range r.Switch {
 		if sg.FromMbps <= uplink && uplink <= sg.ToMbps {
-			if at < 0 || sg.Choice.Equal(r.Best.Choice) {
+			if at < 0 || sg.Placement.Equal(r.Best.Placement) {
 				at = i
 			}
 		}
@@ -200,12 +202,12 @@ func (Exhaustive) Optimize(p *Problem) (Outcome, error) {
 	}
 	start := time.Now()
 	feasible, all := p.candidates()
-	x := 1 / p.Network.UplinkMbps
+	x := 1 / p.Links[0].UplinkMbps
 	best := p.bestAt(feasible, x)
 	if best == nil {
 		return Outcome{}, p.diagnose(all, x)
 	}
-	e := Evaluated{Choice: best.Choice, Cost: p.cost(best, x), Feasible: true}
+	e := Evaluated{Placement: best.placement(p), Label: best.label, Cost: p.cost(best, x), Feasible: true}
 	return Outcome{Best: e, Status: Optimal, Proven: true, Objective: e.Cost.Objective, Solves: 1,
 		SolveMS: float64(time.Since(start).Microseconds()) / 1e3, placement: best}, nil
 }
@@ -255,7 +257,6 @@ func valueSlope(lines []line, x float64) (v, s float64) {
 func (p *Problem) baselines(x float64) Baselines {
 	g := p.Graph
 	nb, nt := len(g.Blocks), len(g.Heads)
-	cuts := profile.Cuts(g)
 	heads := func(edge bool) []bool {
 		h := make([]bool, nt)
 		for i := range h {
@@ -265,20 +266,20 @@ func (p *Problem) baselines(x float64) Baselines {
 	}
 	// The fixed strategies exist whatever encodings the search may use.
 	u := p.units(BlockLevel)
-	eval := func(c Choice) Evaluated {
+	eval := func(c blockChoice) Evaluated {
 		cd := p.newCandidate(u, c, -1)
 		return p.evaluate(&cd, x)
 	}
 	return Baselines{
-		LocalOnly:  eval(Choice{Cut: nb, CutName: cuts[nb].Name, HeadsOnEdge: heads(true)}),
-		RemoteOnly: eval(Choice{Cut: 0, CutName: cuts[0].Name, Encoding: codec.Raw, HeadsOnEdge: heads(false)}),
-		MTLSplit:   eval(Choice{Cut: nb, CutName: cuts[nb].Name, Encoding: codec.FP32, HeadsOnEdge: heads(false)}),
+		LocalOnly:  eval(blockChoice{cut: nb, headsOnEdge: heads(true)}),
+		RemoteOnly: eval(blockChoice{cut: 0, enc: codec.Raw, headsOnEdge: heads(false)}),
+		MTLSplit:   eval(blockChoice{cut: nb, enc: codec.FP32, headsOnEdge: heads(false)}),
 	}
 }
 
 // evaluate costs a candidate at x and checks it against every constraint.
 func (p *Problem) evaluate(cd *candidate, x float64) Evaluated {
-	e := Evaluated{Choice: cd.Choice, Cost: p.cost(cd, x), Violates: p.violation(cd)}
+	e := Evaluated{Placement: cd.placement(p), Label: cd.label, Cost: p.cost(cd, x), Violates: p.violation(cd)}
 	if e.Violates == "" && p.deadlineX(cd) < x {
 		e.Violates = ConstraintDeadline
 	}
@@ -289,10 +290,13 @@ func (p *Problem) evaluate(cd *candidate, x float64) Evaluated {
 // pareto keeps the feasible choices not dominated on (latency, bytes,
 // lowest accuracy), fastest first.
 func (p *Problem) pareto(feasible []*candidate, x float64) []Evaluated {
+	// Costs first; only the front is placed (see candidate.placement).
 	pts := make([]Evaluated, 0, len(feasible))
+	var cds []*candidate
 	for _, cd := range feasible {
 		if p.deadlineX(cd) >= x {
-			pts = append(pts, p.evaluate(cd, x))
+			pts = append(pts, Evaluated{Label: cd.label, Cost: p.cost(cd, x), Feasible: true})
+			cds = append(cds, cd)
 		}
 	}
 	acc := func(e Evaluated) float64 {
@@ -309,6 +313,7 @@ func (p *Problem) pareto(feasible []*candidate, x float64) []Evaluated {
 	var front []Evaluated
 	for i, keep := range nonDominated(ms, bytes, accs) {
 		if keep {
+			pts[i].Placement = cds[i].placement(p)
 			front = append(front, pts[i])
 		}
 	}
@@ -318,7 +323,7 @@ func (p *Problem) pareto(feasible []*candidate, x float64) []Evaluated {
 
 // String summarizes a result in one line.
 func (r *Result) String() string {
-	return fmt.Sprintf("%s %s: %s, %.3f ms", r.Method, r.Status, r.Best.Choice, r.Best.Cost.TotalMS)
+	return fmt.Sprintf("%s %s: %s, %.3f ms", r.Method, r.Status, r.Best.Label, r.Best.Cost.TotalMS)
 }
 
 // BaselinesAt evaluates the three fixed strategies at an uplink bandwidth.

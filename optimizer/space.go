@@ -14,11 +14,11 @@ import (
 // placement of the heads (all on the edge is local-only, which sends
 // nothing). A head never runs on the edge after the backbone left it: no
 // tensor travels back towards the device.
-func (p *Problem) choices() []Choice {
+func (p *Problem) choices() []blockChoice {
 	g := p.Graph
 	cuts := profile.Cuts(g)
 	nt, nb := len(g.Heads), len(g.Blocks)
-	out := make([]Choice, 0, (len(cuts)+1<<nt)*len(p.Encodings)) // a bound: no regrowing
+	out := make([]blockChoice, 0, (len(cuts)+1<<nt)*len(p.Encodings)) // a bound: no regrowing
 	for _, cut := range cuts {
 		encs := p.Encodings
 		if cut.Index == 0 {
@@ -34,11 +34,11 @@ func (p *Problem) choices() []Choice {
 				heads[t] = m&(1<<t) != 0
 			}
 			if m == masks-1 && cut.Index == nb {
-				out = append(out, Choice{Cut: cut.Index, CutName: cut.Name, HeadsOnEdge: heads})
+				out = append(out, blockChoice{cut: cut.Index, headsOnEdge: heads})
 				continue
 			}
 			for _, e := range encs {
-				out = append(out, Choice{Cut: cut.Index, CutName: cut.Name, Encoding: e, HeadsOnEdge: heads})
+				out = append(out, blockChoice{cut: cut.Index, enc: e, headsOnEdge: heads})
 			}
 		}
 	}
@@ -76,7 +76,7 @@ func (p *Problem) violation(cd *candidate) string {
 func (p *Problem) candidates() (feasible, all []*candidate) {
 	s := p.newBlockSpace()
 	for i, c := range p.choices() {
-		if _, ok := p.tensorBytes(s.u, c.Cut, c.Encoding); c.Sends() && !ok {
+		if _, ok := p.tensorBytes(s.u, c.cut, c.enc); c.sends() && !ok {
 			continue // a lossless stage with no measured size at this cut
 		}
 		cd := s.candidate(c, i)
@@ -122,7 +122,7 @@ func (p *Problem) newBlockSpace() *blockSpace {
 	for k := nb; k >= 0; k-- {
 		s.serverFrom[k] = s.serverFrom[k+1] + u.ms[1][k]
 	}
-	s.memory = prefixMemory(p.Graph, p.Edge.Cost.BytesPerElem)
+	s.memory = prefixMemory(p.Graph, p.Tiers[0].Cost.BytesPerElem)
 	return s
 }
 
@@ -179,19 +179,19 @@ func prefixMemory(g *model.Graph, bytesPerElem int) []int64 {
 
 // candidate is a block-level choice costed from the shared sums: the cut
 // tensor, the blocks on each side and each head.
-func (s *blockSpace) candidate(c Choice, order int) candidate {
+func (s *blockSpace) candidate(c blockChoice, order int) candidate {
 	p, u := s.p, s.u
 	ld := newLoad(p.numTiers(), len(u.heads))
-	ld.work[0] = s.edgeTo[c.Cut]
-	ld.work[1] = s.serverFrom[c.Cut+1]
-	if c.Sends() {
-		ld.send(p, u, c.Cut, 1, c.Encoding)
+	ld.work[0] = s.edgeTo[c.cut]
+	ld.work[1] = s.serverFrom[c.cut+1]
+	if c.sends() {
+		ld.send(p, u, c.cut, 1, c.enc)
 	}
 	mask := make([]byte, len(u.heads))
 	onEdge := false
 	for t, hu := range u.heads {
 		k := 1
-		if c.HeadsOnEdge[t] {
+		if c.headsOnEdge[t] {
 			k, mask[t], onEdge = 0, 'E', true
 		}
 		for _, i := range hu {
@@ -200,15 +200,16 @@ func (s *blockSpace) candidate(c Choice, order int) candidate {
 		}
 		ld.result(p, t, k)
 	}
-	cd := p.timed(u, ld, withCutTensor(p, u, c), order)
-	if !onEdge && s.memory[c.Cut] >= 0 {
-		cd.memory = s.memory[c.Cut]
+	cd := p.timed(u, ld, order)
+	cd.block, cd.u, cd.label = c, u, p.blockLabel(c)
+	if !onEdge && s.memory[c.cut] >= 0 {
+		cd.memory = s.memory[c.cut]
 		return cd
 	}
 	// Heads on the edge, or a boundary that is not a single-tensor cut: a
 	// pass over the graph, once per cut and head placement (the encoding
 	// does not change the memory).
-	key := itoa(c.Cut) + "/" + string(mask)
+	key := itoa(c.cut) + "/" + string(mask)
 	m, ok := s.otherMemory[key]
 	if !ok {
 		m = p.memoryOf(u, u.placementOf(c, p.numTiers()))

@@ -4,14 +4,18 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"github.com/mtlsplit/mtlsplit/placement"
 )
 
-// Segment is a bandwidth interval over which one choice is optimal.
+// Segment is a bandwidth interval over which one placement is optimal.
 type Segment struct {
 	FromMbps, ToMbps float64
-	// Feasible is false where no choice meets the constraints.
-	Feasible bool
-	Choice   Choice
+	// Feasible is false where no placement meets the constraints.
+	Feasible  bool
+	Placement placement.Placement
+	// Label is how people read the placement (never its identity).
+	Label Label
 	// Objective at each end of the interval.
 	ObjectiveFrom, ObjectiveTo float64
 	objective                  []line
@@ -221,7 +225,7 @@ func (p *Problem) envelope(live []*candidate, lines []line, u, v float64) []Segm
 			}
 		}
 		end := min(next, v)
-		segs = append(segs, Segment{FromMbps: x, ToMbps: end, Feasible: true, Choice: live[cur].Choice,
+		segs = append(segs, Segment{FromMbps: x, ToMbps: end, Feasible: true, Placement: live[cur].placement(p), Label: live[cur].label,
 			ObjectiveFrom: c.at(x), ObjectiveTo: c.at(end), objective: p.objective(live[cur])})
 		if next >= v {
 			return segs
@@ -259,7 +263,7 @@ func dedupe(lines []line) []line {
 func merge(segs []Segment) []Segment {
 	var out []Segment
 	for _, s := range segs {
-		if n := len(out); n > 0 && out[n-1].Feasible == s.Feasible && (!s.Feasible || out[n-1].Choice.Equal(s.Choice)) {
+		if n := len(out); n > 0 && out[n-1].Feasible == s.Feasible && (!s.Feasible || out[n-1].Placement.Equal(s.Placement)) {
 			out[n-1].ToMbps, out[n-1].ObjectiveTo = s.ToMbps, s.ObjectiveTo
 			continue
 		}

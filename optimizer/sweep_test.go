@@ -7,6 +7,7 @@ import (
 
 	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/model"
+	"github.com/mtlsplit/mtlsplit/placement"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
 
@@ -38,9 +39,8 @@ func graphProblem(t testing.TB, g *model.Graph, obj Objective) *Problem {
 	}
 	return &Problem{
 		Graph:     g,
-		Edge:      side("edge", costModel("edge", 472, 25.6, 0.08, 2), 10),
-		Server:    side("server", costModel("server", 989000, 3350, 0.014, 2), 700),
-		Network:   Network{Name: "4g", UplinkMbps: 5.85, DownlinkMbps: 20, RTTMS: 40, TxPowerW: 1.5},
+		Tiers:     []Side{side("edge", costModel("edge", 472, 25.6, 0.08, 2), 10), side("server", costModel("server", 989000, 3350, 0.014, 2), 700)},
+		Links:     []Network{{Name: "4g", UplinkMbps: 5.85, DownlinkMbps: 20, RTTMS: 40, TxPowerW: 1.5}},
 		Encodings: codec.Encodings,
 		Objective: obj,
 	}
@@ -73,15 +73,15 @@ func TestSweepMatchesBruteForce(t *testing.T) {
 						best := p.bestAt(feasible, 1/u)
 						if !seg.Feasible {
 							if best != nil {
-								t.Fatalf("%g Mbps: sweep says infeasible, exhaustive finds %s", u, best.Choice)
+								t.Fatalf("%g Mbps: sweep says infeasible, exhaustive finds %s", u, best.label)
 							}
 							continue
 						}
 						if best == nil {
-							t.Fatalf("%g Mbps: sweep picks %s, exhaustive finds nothing feasible", u, seg.Choice)
+							t.Fatalf("%g Mbps: sweep picks %s, exhaustive finds nothing feasible", u, seg.Label)
 						}
-						if want := p.cost(best, 1/u).Objective; !best.Choice.Equal(seg.Choice) && !near(evalAt(t, p, seg.Choice, u), want) {
-							t.Fatalf("%g Mbps: sweep picks %s (%g), exhaustive %s (%g)", u, seg.Choice, evalAt(t, p, seg.Choice, u), best.Choice, want)
+						if want := p.cost(best, 1/u).Objective; !best.placement(p).Equal(seg.Placement) && !near(evalAt(t, p, seg.Placement, u), want) {
+							t.Fatalf("%g Mbps: sweep picks %s (%g), exhaustive %s (%g)", u, seg.Label, evalAt(t, p, seg.Placement, u), best.label, want)
 						}
 					}
 					// Neighbours tie at a breakpoint unless the faster one
@@ -91,8 +91,8 @@ func TestSweepMatchesBruteForce(t *testing.T) {
 						if !a.Feasible || !b.Feasible || near(a.ObjectiveTo, b.ObjectiveFrom) {
 							continue
 						}
-						if p.Objective == Latency || !near(totalAt(t, p, b.Choice, b.FromMbps), deadline) {
-							t.Errorf("breakpoint %g Mbps: %s ends at %g, %s starts at %g", a.ToMbps, a.Choice, a.ObjectiveTo, b.Choice, b.ObjectiveFrom)
+						if p.Objective == Latency || !near(totalAt(t, p, b.Placement, b.FromMbps), deadline) {
+							t.Errorf("breakpoint %g Mbps: %s ends at %g, %s starts at %g", a.ToMbps, a.Label, a.ObjectiveTo, b.Label, b.ObjectiveFrom)
 						}
 					}
 				})
@@ -111,8 +111,8 @@ func checkCover(t *testing.T, segs []Segment, from, to float64) {
 		if !near(segs[i-1].ToMbps, segs[i].FromMbps) || !(segs[i].FromMbps < segs[i].ToMbps) {
 			t.Fatalf("gap or empty segment at %d: %+v %+v", i, segs[i-1], segs[i])
 		}
-		if segs[i-1].Feasible == segs[i].Feasible && (!segs[i].Feasible || segs[i-1].Choice.Equal(segs[i].Choice)) {
-			t.Fatalf("neighbours %d and %d keep the same choice %s", i-1, i, segs[i].Choice)
+		if segs[i-1].Feasible == segs[i].Feasible && (!segs[i].Feasible || segs[i-1].Placement.Equal(segs[i].Placement)) {
+			t.Fatalf("neighbours %d and %d keep the same choice %s", i-1, i, segs[i].Label)
 		}
 	}
 }
@@ -126,23 +126,23 @@ func segmentAt(segs []Segment, u float64) Segment {
 	return segs[len(segs)-1]
 }
 
-func evalAt(t *testing.T, p *Problem, c Choice, u float64) float64 {
+func evalAt(t *testing.T, p *Problem, c placement.Placement, u float64) float64 {
 	return costAt(t, p, c, u).Objective
 }
 
-func totalAt(t *testing.T, p *Problem, c Choice, u float64) float64 {
+func totalAt(t *testing.T, p *Problem, c placement.Placement, u float64) float64 {
 	return costAt(t, p, c, u).TotalMS
 }
 
-func costAt(t *testing.T, p *Problem, c Choice, u float64) Cost {
+func costAt(t *testing.T, p *Problem, c placement.Placement, u float64) Cost {
 	t.Helper()
 	_, all := p.candidates()
 	for _, cd := range all {
-		if cd.Choice.Equal(c) {
+		if cd.placement(p).Equal(c) {
 			return p.cost(cd, 1/u)
 		}
 	}
-	t.Fatalf("choice %s not in the space", c)
+	t.Fatalf("placement %v not in the space", c)
 	return Cost{}
 }
 

@@ -1,10 +1,9 @@
 package optimizer
 
 import (
-	"strings"
-
 	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/model"
+	"github.com/mtlsplit/mtlsplit/placement"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
 
@@ -129,17 +128,18 @@ func itoa(i int) string {
 // last is the unit giving task t's result.
 func (u *units) last(t int) int { return u.heads[t][len(u.heads[t])-1] }
 
-// Placement puts every unit on a tier (0 = the device) and encodes every
-// tensor that crosses a tier boundary.
-type Placement struct {
+// unitPlacement puts every unit on a tier (0 = the device) and encodes
+// every tensor that crosses a tier boundary: the searches' working form of
+// a placement, at their granularity.
+type unitPlacement struct {
 	Tier []int
 	// Encoding[i][h-1] is the encoding of unit i's output over hop h (into
 	// tier h), empty where it does not cross that boundary.
 	Encoding [][]codec.Encoding
 }
 
-func newPlacement(n, tiers int) Placement {
-	pl := Placement{Tier: make([]int, n), Encoding: make([][]codec.Encoding, n)}
+func newPlacement(n, tiers int) unitPlacement {
+	pl := unitPlacement{Tier: make([]int, n), Encoding: make([][]codec.Encoding, n)}
 	for i := range pl.Encoding {
 		pl.Encoding[i] = make([]codec.Encoding, tiers-1)
 	}
@@ -147,7 +147,7 @@ func newPlacement(n, tiers int) Placement {
 }
 
 // crosses reports whether unit i's output crosses boundary h (into tier h).
-func (u *units) crosses(pl Placement, i, h int) bool {
+func (u *units) crosses(pl unitPlacement, i, h int) bool {
 	if pl.Tier[i] >= h {
 		return false
 	}
@@ -159,107 +159,77 @@ func (u *units) crosses(pl Placement, i, h int) bool {
 	return false
 }
 
-// placementOf turns a block-level choice into a placement on the device
-// and the server (the first two of tiers).
-func (u *units) placementOf(c Choice, tiers int) Placement {
+// blockChoice is a point of the exhaustive search: k blocks on the device,
+// the cut tensor's encoding (empty: nothing is sent) and where each head
+// runs. It only enumerates; what the search returns is its placement.
+type blockChoice struct {
+	cut         int
+	enc         codec.Encoding
+	headsOnEdge []bool
+}
+
+func (b blockChoice) sends() bool { return b.enc != "" }
+
+// placementOf places a block choice's units on the device and the server
+// (the first two of tiers).
+func (u *units) placementOf(b blockChoice, tiers int) unitPlacement {
 	pl := newPlacement(len(u.name), tiers)
 	for i := range u.name {
-		onServer := i > c.Cut
+		onServer := i > b.cut
 		if u.task[i] >= 0 {
-			onServer = !c.HeadsOnEdge[u.task[i]]
+			onServer = !b.headsOnEdge[u.task[i]]
 		}
 		if onServer {
 			pl.Tier[i] = 1
 		}
 	}
-	if c.Sends() {
-		pl.Encoding[c.Cut][0] = c.Encoding
+	if b.sends() {
+		pl.Encoding[b.cut][0] = b.enc
 	}
 	return pl
 }
 
-// choiceOf describes a placement as a choice. A placement that is a block
-// cut (blocks before it on the edge, after it on the server, heads whole)
-// gets that cut's index and name, as the exhaustive method names it; any
-// other cut is named by its crossing tensors.
-func (p *Problem) choiceOf(u *units, pl Placement) Choice {
+// nodePlacement turns a unit placement into the placement of every graph
+// node, the form searches return, plans record and the runtime runs.
+func (p *Problem) nodePlacement(u *units, upl unitPlacement) placement.Placement {
 	g := p.Graph
-	c := Choice{Cut: -1, HeadsOnEdge: make([]bool, len(u.heads))}
-	for t := range u.heads {
-		c.HeadsOnEdge[t] = pl.Tier[u.last(t)] == 0
-	}
-	if p.numTiers() > 2 {
-		c.tiers = p.tierNames()
-		for t := range u.heads {
-			c.HeadTier = append(c.HeadTier, pl.Tier[u.last(t)])
-		}
-		c.NodeTier = make([]int, len(g.Nodes))
-		for i, nodes := range u.nodes {
-			for _, n := range nodes {
-				c.NodeTier[n] = pl.Tier[i]
-			}
-		}
-	}
-	onEdge := make([]bool, len(g.Nodes))
+	pl := placement.Placement{NodeTier: make([]int, len(g.Nodes)), HeadTier: make([]int, len(u.heads))}
 	for i, nodes := range u.nodes {
 		for _, n := range nodes {
-			onEdge[n] = pl.Tier[i] == 0
+			pl.NodeTier[n] = upl.Tier[i]
 		}
 	}
-	var names []string
-	for i, encs := range pl.Encoding {
-		name := u.name[i]
-		if len(u.nodes[i]) == 1 && i > 0 {
-			name = g.Nodes[u.nodes[i][0]].Name // a layer: its module path
-		}
-		node := u.nodes[i][len(u.nodes[i])-1]
-		// Tensors forwarded between later tiers.
-		for h := 2; h <= len(encs); h++ {
-			if e := encs[h-1]; e != "" {
+	for t := range u.heads {
+		pl.HeadTier[t] = upl.Tier[u.last(t)]
+	}
+	for i, encs := range upl.Encoding {
+		for h, e := range encs {
+			if e != "" {
 				n, _ := p.tensorBytes(u, i, e)
-				c.Forward = append(c.Forward, CutTensor{Name: name, Node: node, Hop: h, Encoding: e, Bytes: n})
+				pl.Sends = append(pl.Sends, placement.Tensor{Node: u.nodes[i][len(u.nodes[i])-1], Hop: h + 1, Encoding: e, Bytes: n})
 			}
 		}
-		// The device's uplink carries what the plan calls the cut.
-		e := encs[0]
-		if e == "" {
-			continue
-		}
-		n, _ := p.tensorBytes(u, i, e)
-		c.Tensors = append(c.Tensors, CutTensor{Name: name, Node: node, Hop: 1, Encoding: e, Bytes: n})
-		names = append(names, name)
-		if c.Encoding != "" && c.Encoding != e {
-			c.Encoding = Mixed
-		} else {
-			c.Encoding = e
-		}
 	}
-	// The block cut, if it is one: k whole blocks on the edge.
-	k := 0
-	for k < len(g.Blocks) && onEdge[g.Blocks[k].Output] {
-		k++
-	}
-	block := true
-	for _, n := range g.Nodes {
-		switch {
-		case n.Task >= 0:
-			block = block && onEdge[n.ID] == c.HeadsOnEdge[n.Task] && (!onEdge[n.ID] || k == len(g.Blocks))
-		case n.Block >= 0:
-			block = block && onEdge[n.ID] == (n.Block < k)
+	pl.Sort()
+	return pl
+}
+
+// fromPlacement is a node placement on u's units: each unit on the tier of
+// the node giving its output, each sent node's tensor on its unit.
+func (u *units) fromPlacement(pl placement.Placement, tiers int) unitPlacement {
+	upl := newPlacement(len(u.name), tiers)
+	out := map[int]int{} // node → the unit whose output it is
+	for i, nodes := range u.nodes {
+		last := nodes[len(nodes)-1]
+		out[last] = i
+		if last < len(pl.NodeTier) {
+			upl.Tier[i] = pl.NodeTier[last]
 		}
 	}
-	if block && len(c.Tensors) <= 1 && p.numTiers() == 2 {
-		c.Cut, c.CutName = k, profile.Cuts(g)[k].Name
-		return c
-	}
-	for n, on := range onEdge {
-		if on {
-			c.EdgeNodes = append(c.EdgeNodes, n)
+	for _, t := range pl.Sends {
+		if i, ok := out[t.Node]; ok && t.Hop >= 1 && t.Hop < tiers {
+			upl.Encoding[i][t.Hop-1] = t.Encoding
 		}
 	}
-	c.CutName = strings.Join(names, "+")
-	if len(names) == 0 { // nothing leaves the device
-		c.CutName = profile.Cuts(g)[len(g.Blocks)].Name
-	}
-	return c
+	return upl
 }

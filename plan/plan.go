@@ -11,30 +11,28 @@ import (
 	"github.com/mtlsplit/mtlsplit/internal/strictyaml"
 )
 
-// Version is the schema version this package writes. Version 1 plans (no
-// shape per cut tensor) still load: their bytes are checked where the
-// choice's cut shape tells the tensor's size.
-const Version = 2
-
-// oldestVersion is the oldest schema version this package reads.
-const oldestVersion = 1
+// Version is the schema version this package writes and reads. Version 3
+// describes the split as one placement over a list of tiers (every node's
+// tier, every task's result's tier, every tensor crossing a hop), for the
+// choice and every switch table row alike. Older plans name a block cut or
+// list edge nodes, which takes the graph to turn into a placement: they are
+// refused with a message saying how to regenerate them.
+const Version = 3
 
 // Plan is a versioned deployment plan.
 type Plan struct {
-	Version   int     `json:"version" yaml:"version"`
-	CreatedAt string  `json:"created_at" yaml:"created_at"`
-	Model     Model   `json:"model" yaml:"model"`
-	Edge      Device  `json:"edge" yaml:"edge"`
-	Server    Device  `json:"server" yaml:"server"`
-	Network   Network `json:"network" yaml:"network"`
-	// Tiers lists every tier, device first, when there are more than two;
-	// Server and Network are then the first hop.
-	Tiers       []Tier      `json:"tiers,omitempty" yaml:"tiers,omitempty"`
+	Version   int    `json:"version" yaml:"version"`
+	CreatedAt string `json:"created_at" yaml:"created_at"`
+	Model     Model  `json:"model" yaml:"model"`
+	// Tiers lists every tier, the device first, each with the link into it
+	// from the one before: two tiers are a device and a server.
+	Tiers       []Tier      `json:"tiers" yaml:"tiers"`
 	Objective   string      `json:"objective" yaml:"objective"`
 	Constraints Constraints `json:"constraints" yaml:"constraints"`
 	Solver      Solver      `json:"solver" yaml:"solver"`
 	Choice      Choice      `json:"choice" yaml:"choice"`
-	// CutTensors lists every tensor sent to the server with its encoding.
+	// CutTensors lists every tensor the choice sends over a hop, in wire
+	// order (by hop, then node).
 	CutTensors []CutTensor `json:"cut_tensors" yaml:"cut_tensors"`
 	Predicted  Predicted   `json:"predicted" yaml:"predicted"`
 	Baselines  Baselines   `json:"baselines" yaml:"baselines"`
@@ -65,30 +63,17 @@ type Task struct {
 	Classes int    `json:"classes" yaml:"classes"`
 }
 
-// Device is one side of the split.
-type Device struct {
-	ID string `json:"id" yaml:"id"`
+// Tier is one compute tier and the network into it (none for the device).
+type Tier struct {
+	Name   string `json:"name" yaml:"name"`
+	Device string `json:"device" yaml:"device"`
 	// LatencySource is "predicted" or "measured: FILE".
 	LatencySource string `json:"latency_source" yaml:"latency_source"`
-}
-
-// Tier is one compute tier and the network into it (empty for the device).
-type Tier struct {
-	Name    string `json:"name" yaml:"name"`
-	Device  string `json:"device" yaml:"device"`
-	Network string `json:"network,omitempty" yaml:"network,omitempty"`
-	// The network into this tier.
+	// The network into this tier from the one before.
+	Network      string  `json:"network,omitempty" yaml:"network,omitempty"`
 	UplinkMbps   float64 `json:"uplink_mbps,omitempty" yaml:"uplink_mbps,omitempty"`
 	DownlinkMbps float64 `json:"downlink_mbps,omitempty" yaml:"downlink_mbps,omitempty"`
 	RTTMS        float64 `json:"rtt_ms,omitempty" yaml:"rtt_ms,omitempty"`
-}
-
-// Network is the link the plan was made for.
-type Network struct {
-	ID           string  `json:"id" yaml:"id"`
-	UplinkMbps   float64 `json:"uplink_mbps" yaml:"uplink_mbps"`
-	DownlinkMbps float64 `json:"downlink_mbps" yaml:"downlink_mbps"`
-	RTTMS        float64 `json:"rtt_ms" yaml:"rtt_ms"`
 }
 
 // Constraints records the bounds the plan was made under (0: none).
@@ -115,7 +100,7 @@ type Solver struct {
 	Candidates int `json:"candidates" yaml:"candidates"`
 }
 
-// CutTensor is one tensor sent to the server.
+// CutTensor is one tensor sent over a hop.
 type CutTensor struct {
 	Name string `json:"name" yaml:"name"`
 	// Node is the graph node whose output it is (0: the input image).
@@ -129,27 +114,26 @@ type CutTensor struct {
 	Shape []int `json:"shape,omitempty" yaml:"shape,omitempty,flow"`
 }
 
-// Choice is what runs where and what is sent.
+// Choice is what runs where and what is sent: the placement is NodeTiers,
+// the tiers named in Heads and the plan's CutTensors; the rest are labels
+// for people.
 type Choice struct {
-	// Cut is "input" (send the image) or the last block on the edge.
+	// Cut is "input" (send the image), the last block on the device, or
+	// the tensors the device sends joined by "+".
 	Cut string `json:"cut" yaml:"cut"`
-	// Encoding of the cut tensor; "none" when nothing is sent.
+	// Encoding of what the device sends; "none" when nothing, "mixed" when
+	// its tensors use different encodings.
 	Encoding string `json:"encoding" yaml:"encoding"`
-	// Heads maps each task to "edge" or "server".
+	// Heads maps each task to the tier its result comes from.
 	Heads map[string]string `json:"heads" yaml:"heads"`
-	// EdgeLayers lists the layers run on the edge when the cut is not at a
-	// block boundary (layer-level plans); EdgeBlocks and ServerBlocks then
-	// list the blocks wholly on each side.
-	EdgeLayers []string `json:"edge_layers,omitempty" yaml:"edge_layers,omitempty,flow"`
-	// EdgeNodes are the graph nodes the edge runs, for such a cut (what a
-	// runtime executes).
-	EdgeNodes []int `json:"edge_nodes,omitempty" yaml:"edge_nodes,omitempty,flow"`
-	// NodeTiers is the tier of every graph node, with more than two tiers.
-	NodeTiers    []int    `json:"node_tiers,omitempty" yaml:"node_tiers,omitempty,flow"`
+	// EdgeLayers lists the layers run on the device when the cut is not at
+	// a block boundary; EdgeBlocks and ServerBlocks list the blocks wholly
+	// on the device and wholly off it.
+	EdgeLayers   []string `json:"edge_layers,omitempty" yaml:"edge_layers,omitempty,flow"`
 	EdgeBlocks   []string `json:"edge_blocks" yaml:"edge_blocks,flow"`
 	ServerBlocks []string `json:"server_blocks" yaml:"server_blocks,flow"`
-	// CutShape is the [C, H, W] of the tensor sent (empty when none).
-	CutShape []int `json:"cut_shape,omitempty" yaml:"cut_shape,omitempty,flow"`
+	// NodeTiers is the tier of every graph node, by node ID.
+	NodeTiers []int `json:"node_tiers" yaml:"node_tiers,flow"`
 }
 
 // Predicted is the cost model's forecast for a choice.
@@ -191,6 +175,10 @@ type Switch struct {
 	Cut      string            `json:"cut,omitempty" yaml:"cut,omitempty"`
 	Encoding string            `json:"encoding,omitempty" yaml:"encoding,omitempty"`
 	Heads    map[string]string `json:"heads,omitempty" yaml:"heads,omitempty"`
+	// NodeTiers and CutTensors complete the row's placement (with Heads),
+	// so that a runtime can run any row.
+	NodeTiers  []int       `json:"node_tiers,omitempty" yaml:"node_tiers,omitempty,flow"`
+	CutTensors []CutTensor `json:"cut_tensors,omitempty" yaml:"cut_tensors,omitempty"`
 	// Objective at each end of the range.
 	ObjectiveFrom float64 `json:"objective_from" yaml:"objective_from"`
 	ObjectiveTo   float64 `json:"objective_to" yaml:"objective_to"`
@@ -215,6 +203,18 @@ func Load(path string) (*Plan, error) {
 func Parse(raw []byte) (*Plan, error) { return parse("", raw) }
 
 func parse(file string, raw []byte) (*Plan, error) {
+	// An older schema fails strict decoding on its first old field: name
+	// the version instead.
+	var v struct {
+		Version int `yaml:"version"`
+	}
+	if yaml.Unmarshal(raw, &v) == nil && v.Version >= 1 && v.Version < Version {
+		where := "plan"
+		if file != "" {
+			where = file
+		}
+		return nil, fmt.Errorf("%s: version %s", where, versionMessage(v.Version))
+	}
 	var p Plan
 	if err := strictyaml.DecodeFile(file, raw, &p); err != nil {
 		return nil, err

@@ -13,35 +13,40 @@ import (
 
 // TestLoadGoodAndBad loads every file in testdata: the good ones were
 // written by the optimizer (block cut, layer cut, three tiers, local-only,
-// remote-only, and a version 1 plan without tensor shapes); each bad one is
-// a good one with one edit, refused at its line and field path.
+// remote-only); each bad one is a good one with one edit, refused at its
+// line and field path, or a plan of an older version, refused with how to
+// regenerate it.
 func TestLoadGoodAndBad(t *testing.T) {
 	bad := map[string][]string{
-		"version.bad.yaml":           {"version.bad.yaml:1: version is 3 (this build reads versions 1 to 2)"},
+		"version.bad.yaml":           {"version.bad.yaml:1: version is 4 (this build reads version 3)"},
+		"version1.bad.yaml":          {"version1.bad.yaml: version is 1: this build reads version 3 plans", "regenerate the plan with 'mtlsplit plan'"},
+		"version2.bad.yaml":          {"version2.bad.yaml: version is 2: this build reads version 3 plans"},
 		"unknown_field.bad.yaml":     {`unknown_field.bad.yaml:23: unknown field "objectve" (did you mean "objective"?)`},
 		"head_side.bad.yaml":         {`head_side.bad.yaml:40: choice.heads.task2 is "cloud" (want one of edge, server)`},
-		"two_docs.bad.yaml":          {"two_docs.bad.yaml:256: a second YAML document"},
+		"two_docs.bad.yaml":          {"two_docs.bad.yaml:297: a second YAML document"},
 		"range.bad.yaml":             {"range.bad.yaml:129: valid_uplink_mbps [30, 2] is not a range", "below.to_mbps 13.822733328559865 is not where"},
 		"no_hash.bad.yaml":           {"no_hash.bad.yaml:3: model.hash is empty"},
 		"encoding_int3.bad.yaml":     {`encoding_int3.bad.yaml:37: choice.encoding "int3" is unknown (did you mean "int8"`, `:48: cut_tensors[0].encoding "int3" is unknown`},
-		"uplink_negative.bad.yaml":   {"uplink_negative.bad.yaml:20: network.uplink_mbps is -5 (want a finite number > 0)"},
-		"rtt_nan.bad.yaml":           {"rtt_nan.bad.yaml:22: network.rtt_ms is NaN (want a finite number ≥ 0)"},
-		"edited_encoding.bad.yaml":   {"edited_encoding.bad.yaml:48: cut_tensors[0].encoding int8 does not match choice.encoding fp16", ":173: switch_table[2] (the row of valid_uplink_mbps) is not the choice"},
+		"uplink_negative.bad.yaml":   {"uplink_negative.bad.yaml:20: tiers[1].uplink_mbps is -5 (want a finite number > 0)"},
+		"rtt_nan.bad.yaml":           {"rtt_nan.bad.yaml:22: tiers[1].rtt_ms is NaN (want a finite number ≥ 0)"},
+		"edited_encoding.bad.yaml":   {"edited_encoding.bad.yaml:48: cut_tensors[0].encoding int8 does not match choice.encoding fp16"},
 		"bytes.bad.yaml":             {"bytes.bad.yaml:49: cut_tensors[0].bytes 1000 does not match encoding int8 of a 40×28×28 tensor (31368)", ":56: predicted.bytes 31368 is not the 1000 bytes"},
 		"shape_missing.bad.yaml":     {"shape_missing.bad.yaml:45: cut_tensors[0].shape is missing"},
 		"hop.bad.yaml":               {"hop.bad.yaml:47: cut_tensors[0].hop is 2, but the plan has hops 1 to 1"},
 		"total_inf.bad.yaml":         {"total_inf.bad.yaml:52: predicted.total_ms is +Inf"},
 		"head_missing.bad.yaml":      {"head_missing.bad.yaml:38: choice.heads places no head for task task2"},
-		"min_accuracy_task.bad.yaml": {"min_accuracy_task.bad.yaml:26: constraints.min_accuracy.task3 names no task of the model (task1, task2)"},
+		"min_accuracy_task.bad.yaml": {"min_accuracy_task.bad.yaml:25: constraints.min_accuracy.task3 names no task of the model (task1, task2)"},
 		"accuracy_range.bad.yaml":    {"accuracy_range.bad.yaml:63: predicted.accuracy.task1 is 1.5 (want a fraction in [0, 1])"},
-		"switch_gap.bad.yaml":        {"switch_gap.bad.yaml:163: switch_table[1].from_mbps 4 does not continue the row before"},
+		"switch_gap.bad.yaml":        {"switch_gap.bad.yaml:180: switch_table[1].from_mbps 4 does not continue the row before"},
 		"none_sends.bad.yaml":        {"none_sends.bad.yaml:37: choice.encoding is none, but cut_tensors lists 1 tensor(s)", `:40: choice.heads.task2 is "server", but nothing leaves the device`},
 		"uint8_feature.bad.yaml":     {"uint8_feature.bad.yaml:48: cut_tensors[0].encoding is uint8 for node 74", ":49: cut_tensors[0].bytes 31368 does not match encoding uint8 of a 40×28×28 tensor (31360)"},
 		"task_later.bad.yaml":        {"task_later.bad.yaml:60: predicted.task_ms.task1 80 ms is later than total_ms"},
-		"tiers_hop.bad.yaml":         {"tiers_hop.bad.yaml:26: tiers[1] (epyc-16c over wifi6, 100 Mbps, 5 ms) is not the first hop"},
+		"tiers_network.bad.yaml":     {"tiers_network.bad.yaml:", "tiers[2].network is empty"},
+		"row_placement.bad.yaml":     {"switch_table[2] (the row of valid_uplink_mbps) is not the choice's placement"},
+		"input_tier.bad.yaml":        {"input_tier.bad.yaml:43: choice.node_tiers[0] is 1, but the input (node 0) is on the device"},
 	}
 	files, err := filepath.Glob("testdata/*.yaml")
-	if err != nil || len(files) < len(bad)+6 {
+	if err != nil || len(files) < len(bad)+5 {
 		t.Fatalf("%d test files (%v)", len(files), err)
 	}
 	for _, path := range files {
@@ -81,9 +86,9 @@ func TestValidateInCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.CutTensors[0].Encoding = "fp16"
-	p.Network.RTTMS = math.NaN()
+	p.Tiers[1].RTTMS = math.NaN()
 	err = p.Validate()
-	for _, w := range []string{"cut_tensors[0].encoding fp16 does not match choice.encoding int8", "cut_tensors[0].bytes 31368 does not match encoding fp16 of a 40×28×28 tensor (62720)", "network.rtt_ms is NaN"} {
+	for _, w := range []string{"cut_tensors[0].encoding fp16 does not match choice.encoding int8", "cut_tensors[0].bytes 31368 does not match encoding fp16 of a 40×28×28 tensor (62720)", "tiers[1].rtt_ms is NaN"} {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("error %v lacks %q", err, w)
 		}
@@ -130,7 +135,7 @@ func TestWriteRoundTripAndNoOverwrite(t *testing.T) {
 }
 
 func TestWriteRefusesInvalid(t *testing.T) {
-	p := &Plan{Version: 1}
+	p := &Plan{Version: Version}
 	if err := p.Write(filepath.Join(t.TempDir(), "x.yaml"), false); err == nil {
 		t.Error("an empty plan was written")
 	}
@@ -140,7 +145,7 @@ func TestWriteRefusesInvalid(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	good, _ := os.ReadFile("testdata/effnet_rpi4_wifi.good.yaml")
 	f.Add(good)
-	f.Add([]byte("version: 1\n"))
+	f.Add([]byte("version: 3\n"))
 	f.Add([]byte("{}"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		p, err := Parse(raw)

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/internal/strictyaml"
 )
 
@@ -32,25 +31,18 @@ const (
 const maxElems = 1 << 40
 
 func (p *Plan) check(r *strictyaml.Report) {
-	if p.Version < oldestVersion || p.Version > Version {
-		r.Addf("version", "is %d (this build reads versions %d to %d)", p.Version, oldestVersion, Version)
+	if p.Version != Version {
+		r.Addf("version", "%s", versionMessage(p.Version))
+		return // the rest would only list what the other schema lacks
 	}
 	p.checkModel(r)
-	if p.Edge.ID == "" {
-		r.Addf("edge.id", "is empty")
-	}
-	if p.Server.ID == "" {
-		r.Addf("server.id", "is empty")
-	}
-	checkLink(r, "network", p.Network.UplinkMbps, p.Network.DownlinkMbps, p.Network.RTTMS)
 	p.checkTiers(r)
 	r.OneOf("objective", p.Objective, "latency", "energy", "weighted")
 	p.checkConstraints(r)
 	p.checkSolver(r)
 	p.checkChoice(r)
-	p.checkCutTensors(r)
 	p.checkPredicted(r, "predicted", p.Predicted)
-	if want := p.sentBytes(); p.Predicted.Bytes != want {
+	if want := uplinkBytes(p.CutTensors); p.Predicted.Bytes != want {
 		r.Addf("predicted.bytes", "%d is not the %d bytes of the cut tensors the device sends", p.Predicted.Bytes, want)
 	}
 	for name, o := range map[string]Option{"local_only": p.Baselines.LocalOnly, "remote_only": p.Baselines.RemoteOnly, "mtl_split": p.Baselines.MTLSplit} {
@@ -103,27 +95,19 @@ func checkLink(r *strictyaml.Report, path string, up, down, rtt float64) {
 	r.Number(path+".rtt_ms", rtt, strictyaml.NonNegative)
 }
 
-// sides are the names a head may be placed on: the tiers, or edge and
-// server.
-func (p *Plan) sides() []string {
-	if len(p.Tiers) == 0 {
-		return []string{"edge", "server"}
+// versionMessage says why a plan of another schema version is refused.
+func versionMessage(v int) string {
+	if v >= 1 && v < Version {
+		return fmt.Sprintf("is %d: this build reads version %d plans, which place every node on a tier; regenerate the plan with 'mtlsplit plan' (same flags)", v, Version)
 	}
-	names := make([]string, len(p.Tiers))
-	for i, t := range p.Tiers {
-		names[i] = t.Name
-	}
-	return names
+	return fmt.Sprintf("is %d (this build reads version %d)", v, Version)
 }
 
-func (p *Plan) numTiers() int { return max(2, len(p.Tiers)) }
+func (p *Plan) numTiers() int { return len(p.Tiers) }
 
 func (p *Plan) checkTiers(r *strictyaml.Report) {
-	if len(p.Tiers) == 0 {
-		return
-	}
-	if len(p.Tiers) < 3 {
-		r.Addf("tiers", "lists %d tiers (a plan lists tiers only when there are more than two)", len(p.Tiers))
+	if len(p.Tiers) < 2 {
+		r.Addf("tiers", "lists %d tier(s) (want the device and at least one tier behind it)", len(p.Tiers))
 	}
 	seen := map[string]bool{}
 	for k, t := range p.Tiers {
@@ -133,7 +117,7 @@ func (p *Plan) checkTiers(r *strictyaml.Report) {
 			r.Addf(path+".device", "is empty")
 		}
 		if k == 0 {
-			if t.Network != "" {
+			if t.Network != "" || t.UplinkMbps != 0 || t.DownlinkMbps != 0 || t.RTTMS != 0 {
 				r.Addf(path+".network", "is %q, but the device's tier has no network into it", t.Network)
 			}
 			continue
@@ -142,17 +126,6 @@ func (p *Plan) checkTiers(r *strictyaml.Report) {
 			r.Addf(path+".network", "is empty")
 		}
 		checkLink(r, path, t.UplinkMbps, t.DownlinkMbps, t.RTTMS)
-	}
-	if len(p.Tiers) > 1 {
-		t := p.Tiers[0]
-		if t.Device != p.Edge.ID {
-			r.Addf("tiers[0].device", "%q is not edge.id %q", t.Device, p.Edge.ID)
-		}
-		t = p.Tiers[1]
-		if t.Device != p.Server.ID || t.Network != p.Network.ID || t.UplinkMbps != p.Network.UplinkMbps || t.RTTMS != p.Network.RTTMS {
-			r.Addf("tiers[1]", "(%s over %s, %g Mbps, %g ms) is not the first hop the plan names in server and network (%s over %s, %g Mbps, %g ms)",
-				t.Device, t.Network, t.UplinkMbps, t.RTTMS, p.Server.ID, p.Network.ID, p.Network.UplinkMbps, p.Network.RTTMS)
-		}
 	}
 }
 
@@ -197,7 +170,7 @@ func (p *Plan) hasTask(name string) bool { return slices.Contains(p.taskNames(),
 
 // checkHeads checks that heads places every task, and only tasks, on a side.
 func (p *Plan) checkHeads(r *strictyaml.Report, path string, heads map[string]string) {
-	sides := p.sides()
+	sides := p.TierNames()
 	for _, t := range p.Model.Tasks {
 		s, ok := heads[t.Name]
 		switch {
@@ -210,289 +183,6 @@ func (p *Plan) checkHeads(r *strictyaml.Report, path string, heads map[string]st
 	for _, t := range slices.Sorted(maps.Keys(heads)) {
 		if !p.hasTask(t) {
 			r.Addf(path+"."+t, "names no task of the model (%s)", strings.Join(p.taskNames(), ", "))
-		}
-	}
-}
-
-// knownEncoding reports whether e is a wire encoding, optionally followed by
-// the lossless stage.
-func knownEncoding(e string) bool {
-	return codec.Encoding(e).Bytes(1) > 0 && strings.Count(e, zstd) <= 1
-}
-
-func validEncodings() []string { return append(codec.Names(), string(codec.Raw)) }
-
-// checkEncoding checks a choice's encoding: a wire encoding, none or mixed.
-func checkEncoding(r *strictyaml.Report, path, e string) {
-	if e != encNone && e != encMixed && !knownEncoding(e) {
-		r.OneOf(path, e, append(validEncodings(), encNone, encMixed)...)
-	}
-}
-
-// sent are the indices of the cut tensors the device's uplink carries.
-func (p *Plan) sent() []int {
-	var idx []int
-	for i, t := range p.CutTensors {
-		if t.Hop == 1 {
-			idx = append(idx, i)
-		}
-	}
-	return idx
-}
-
-func (p *Plan) sentBytes() int64 {
-	var n int64
-	for _, i := range p.sent() {
-		n += p.CutTensors[i].Bytes
-	}
-	return n
-}
-
-func (p *Plan) checkChoice(r *strictyaml.Report) {
-	c := p.Choice
-	if c.Cut == "" {
-		r.Addf("choice.cut", "is empty")
-	}
-	checkEncoding(r, "choice.encoding", c.Encoding)
-	p.checkHeads(r, "choice.heads", c.Heads)
-	sent := p.sent()
-	switch c.Encoding {
-	case encNone:
-		if len(sent) > 0 {
-			r.Addf("choice.encoding", "is none, but cut_tensors lists %d tensor(s) on the device's uplink", len(sent))
-		}
-		for _, t := range p.Model.Tasks {
-			if s, ok := c.Heads[t.Name]; ok && s != p.sides()[0] {
-				r.Addf("choice.heads."+t.Name, "is %q, but nothing leaves the device (choice.encoding none)", s)
-			}
-		}
-	case encMixed:
-		encs := map[string]bool{}
-		for _, i := range sent {
-			encs[p.CutTensors[i].Encoding] = true
-		}
-		if len(encs) < 2 {
-			r.Addf("choice.encoding", "is mixed, but the tensors on the device's uplink use %d encoding(s)", len(encs))
-		}
-	default:
-		if len(sent) == 0 {
-			r.Addf("choice.encoding", "is %s, but cut_tensors lists no tensor on the device's uplink (want encoding none)", c.Encoding)
-		}
-		for _, i := range sent {
-			if e := p.CutTensors[i].Encoding; e != c.Encoding {
-				r.Addf(fmt.Sprintf("cut_tensors[%d].encoding", i), "%s does not match choice.encoding %s", e, c.Encoding)
-			}
-		}
-	}
-	if c.Cut == "input" && (len(sent) != 1 || p.CutTensors[sent[0]].Node != 0) {
-		r.Addf("choice.cut", "is input, but the device's uplink does not carry the input image (node 0) alone")
-	}
-	if len(c.CutShape) > 0 {
-		if len(sent) != 1 {
-			r.Addf("choice.cut_shape", "is given, but %d tensors cross the device's uplink", len(sent))
-		} else if s := p.CutTensors[sent[0]].Shape; len(s) > 0 && !slices.Equal(s, c.CutShape) {
-			r.Addf("choice.cut_shape", "%s is not the shape %s of cut_tensors[%d]", dims(c.CutShape), dims(s), sent[0])
-		}
-	}
-	for _, b := range c.EdgeBlocks {
-		if slices.Contains(c.ServerBlocks, b) {
-			r.Addf("choice.server_blocks", "lists %s, which choice.edge_blocks lists too", b)
-		}
-	}
-	tiers := p.numTiers()
-	for i, k := range c.NodeTiers {
-		if k < 0 || k >= tiers {
-			r.Addf(fmt.Sprintf("choice.node_tiers[%d]", i), "is %d, but the plan has tiers 0 to %d", k, tiers-1)
-		}
-	}
-	for i, n := range c.EdgeNodes {
-		if n < 0 || (len(c.NodeTiers) > 0 && (n >= len(c.NodeTiers) || c.NodeTiers[n] != 0)) {
-			r.Addf(fmt.Sprintf("choice.edge_nodes[%d]", i), "node %d is not on the device's tier in choice.node_tiers", n)
-		}
-	}
-}
-
-func (p *Plan) checkCutTensors(r *strictyaml.Report) {
-	tiers := p.numTiers()
-	for i, t := range p.CutTensors {
-		path := fmt.Sprintf("cut_tensors[%d]", i)
-		if t.Name == "" {
-			r.Addf(path+".name", "is empty")
-		}
-		if t.Hop < 1 || t.Hop >= tiers {
-			r.Addf(path+".hop", "is %d, but the plan has hops 1 to %d", t.Hop, tiers-1)
-		}
-		if t.Node < 0 || (len(p.Choice.NodeTiers) > 0 && t.Node >= len(p.Choice.NodeTiers)) {
-			r.Addf(path+".node", "is %d, not a node of the graph", t.Node)
-		} else if len(p.Choice.NodeTiers) > 0 && p.Choice.NodeTiers[t.Node] >= t.Hop {
-			r.Addf(path+".hop", "is %d, but node %d runs on tier %d, behind that hop", t.Hop, t.Node, p.Choice.NodeTiers[t.Node])
-		}
-		if t.Hop == 1 && len(p.Choice.EdgeNodes) > 0 && !slices.Contains(p.Choice.EdgeNodes, t.Node) {
-			r.Addf(path+".node", "%d is sent by the device, but choice.edge_nodes does not run it there", t.Node)
-		}
-		if !knownEncoding(t.Encoding) {
-			r.OneOf(path+".encoding", t.Encoding, validEncodings()...)
-			continue
-		}
-		if (t.Encoding == string(codec.Raw)) != (t.Node == 0) {
-			r.Addf(path+".encoding", "is %s for node %d, but uint8 is the encoding of the input image (node 0) only", t.Encoding, t.Node)
-		}
-		p.checkBytes(r, path, t)
-	}
-}
-
-// checkBytes checks a tensor's bytes against its encoding and shape; a
-// version 1 plan without shapes is checked where the choice's cut shape
-// gives the one tensor sent.
-func (p *Plan) checkBytes(r *strictyaml.Report, path string, t CutTensor) {
-	shape := t.Shape
-	if len(shape) == 0 {
-		if p.Version >= 2 {
-			r.Addf(path+".shape", "is missing (version %d plans give every cut tensor's shape)", p.Version)
-			return
-		}
-		if sent := p.sent(); len(sent) != 1 || t.Hop != 1 || len(p.Choice.CutShape) == 0 {
-			return
-		}
-		shape = p.Choice.CutShape
-	}
-	elems := int64(1)
-	for _, d := range shape {
-		if d < 1 || elems*int64(d) > maxElems {
-			r.Addf(path+".shape", "%v is not a tensor shape (positive dimensions, at most 2^40 values)", shape)
-			return
-		}
-		elems *= int64(d)
-	}
-	base := strings.TrimSuffix(t.Encoding, zstd)
-	want := codec.Encoding(base).Bytes(elems)
-	if base != t.Encoding {
-		// The lossless stage's size is measured; zstd grows incompressible
-		// data by at most a frame header and 3 bytes per 128 KiB block.
-		if limit := want + 32 + 3*(want/(128<<10)+1); t.Bytes < 1 || t.Bytes > limit {
-			r.Addf(path+".bytes", "%d is not a size %s can have for a %s tensor (1 to %d)", t.Bytes, t.Encoding, dims(shape), limit)
-		}
-		return
-	}
-	if t.Bytes != want {
-		r.Addf(path+".bytes", "%d does not match encoding %s of a %s tensor (%d)", t.Bytes, t.Encoding, dims(shape), want)
-	}
-}
-
-func dims(s []int) string {
-	parts := make([]string, len(s))
-	for i, d := range s {
-		parts[i] = fmt.Sprint(d)
-	}
-	return strings.Join(parts, "×")
-}
-
-func (p *Plan) checkPredicted(r *strictyaml.Report, path string, pr Predicted) {
-	for _, f := range []struct {
-		name string
-		v    float64
-	}{{"total_ms", pr.TotalMS}, {"edge_ms", pr.EdgeMS}, {"network_ms", pr.NetworkMS}, {"server_ms", pr.ServerMS},
-		{"edge_energy_mj", pr.EdgeEnergyMJ}, {"edge_memory_mb", pr.EdgeMemoryMB}} {
-		r.Number(path+"."+f.name, f.v, strictyaml.NonNegative)
-	}
-	if pr.Bytes < 0 {
-		r.Addf(path+".bytes", "is %d (want ≥ 0)", pr.Bytes)
-	}
-	for _, t := range p.Model.Tasks {
-		v, ok := pr.TaskMS[t.Name]
-		if !ok {
-			r.Addf(path+".task_ms", "has no time for task %s", t.Name)
-			continue
-		}
-		r.Number(path+".task_ms."+t.Name, v, strictyaml.NonNegative)
-		// The makespan is when the last task finishes.
-		if v > pr.TotalMS*(1+1e-9) {
-			r.Addf(path+".task_ms."+t.Name, "%g ms is later than total_ms %g", v, pr.TotalMS)
-		}
-	}
-	for _, t := range slices.Sorted(maps.Keys(pr.TaskMS)) {
-		if !p.hasTask(t) {
-			r.Addf(path+".task_ms."+t, "names no task of the model")
-		}
-	}
-	for _, t := range slices.Sorted(maps.Keys(pr.Accuracy)) {
-		if !p.hasTask(t) {
-			r.Addf(path+".accuracy."+t, "names no task of the model")
-		} else if a := pr.Accuracy[t]; a != nil {
-			r.Number(path+".accuracy."+t, *a, strictyaml.Fraction)
-		}
-	}
-}
-
-func (p *Plan) checkOption(r *strictyaml.Report, path string, o Option) {
-	if o.Cut == "" {
-		r.Addf(path+".cut", "is empty")
-	}
-	checkEncoding(r, path+".encoding", o.Encoding)
-	p.checkHeads(r, path+".heads", o.Heads)
-	p.checkPredicted(r, path+".predicted", o.Predicted)
-}
-
-func (p *Plan) checkSwitch(r *strictyaml.Report, path string, s Switch) {
-	r.Number(path+".from_mbps", s.FromMbps, strictyaml.Positive)
-	r.Number(path+".to_mbps", s.ToMbps, strictyaml.Positive)
-	if s.FromMbps > s.ToMbps {
-		r.Addf(path, "runs from %g to %g Mbps, backwards", s.FromMbps, s.ToMbps)
-	}
-	if !s.Feasible {
-		return
-	}
-	if s.Cut == "" {
-		r.Addf(path+".cut", "is empty")
-	}
-	checkEncoding(r, path+".encoding", s.Encoding)
-	p.checkHeads(r, path+".heads", s.Heads)
-	r.Number(path+".objective_from", s.ObjectiveFrom, strictyaml.NonNegative)
-	r.Number(path+".objective_to", s.ObjectiveTo, strictyaml.NonNegative)
-}
-
-func (p *Plan) checkSwitches(r *strictyaml.Report) {
-	lo, hi := p.ValidUplinkMbps[0], p.ValidUplinkMbps[1]
-	r.Number("valid_uplink_mbps[0]", lo, strictyaml.Positive)
-	r.Number("valid_uplink_mbps[1]", hi, strictyaml.Positive)
-	if lo > hi {
-		r.Addf("valid_uplink_mbps", "[%g, %g] is not a range", lo, hi)
-	}
-	if p.Below != nil {
-		p.checkSwitch(r, "below", *p.Below)
-		if p.Below.ToMbps != lo {
-			r.Addf("below.to_mbps", "%g is not where valid_uplink_mbps starts (%g)", p.Below.ToMbps, lo)
-		}
-	}
-	if p.Above != nil {
-		p.checkSwitch(r, "above", *p.Above)
-		if p.Above.FromMbps != hi {
-			r.Addf("above.from_mbps", "%g is not where valid_uplink_mbps ends (%g)", p.Above.FromMbps, hi)
-		}
-	}
-	if up := p.Network.UplinkMbps; up < lo || up > hi {
-		r.Addf("network.uplink_mbps", "%g lies outside valid_uplink_mbps [%g, %g], where the choice is optimal", up, lo, hi)
-	}
-	own := -1 // the row of the choice
-	for i, s := range p.SwitchTable {
-		path := fmt.Sprintf("switch_table[%d]", i)
-		p.checkSwitch(r, path, s)
-		if i > 0 && s.FromMbps != p.SwitchTable[i-1].ToMbps {
-			r.Addf(path+".from_mbps", "%g does not continue the row before, which ends at %g", s.FromMbps, p.SwitchTable[i-1].ToMbps)
-		}
-		if s.FromMbps == lo && s.ToMbps == hi {
-			own = i
-		}
-	}
-	c := p.Choice
-	switch {
-	case len(p.SwitchTable) == 0:
-	case own < 0:
-		r.Addf("valid_uplink_mbps", "[%g, %g] is no row of switch_table", lo, hi)
-	default:
-		if s := p.SwitchTable[own]; !s.Feasible || s.Cut != c.Cut || s.Encoding != c.Encoding || !maps.Equal(s.Heads, c.Heads) {
-			r.Addf(fmt.Sprintf("switch_table[%d]", own), "(the row of valid_uplink_mbps) is not the choice: cut %s, %s, heads %v against %s, %s, heads %v",
-				s.Cut, s.Encoding, s.Heads, c.Cut, c.Encoding, c.Heads)
 		}
 	}
 }

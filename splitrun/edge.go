@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/mtlsplit/mtlsplit/engine"
-	"github.com/mtlsplit/mtlsplit/model"
 )
 
 // Link emulates the plan's network on top of a real socket (loopback has
@@ -40,16 +39,15 @@ type Edge struct {
 
 // Dial connects to the server and checks both run the same deployment.
 func (e *Edge) Dial(addr string, seed uint64) error {
-	if !e.D.Sends() {
-		return nil // local-only: nothing to talk to
+	if len(e.D.Hops) <= e.tier || len(e.D.Hops[e.tier]) == 0 {
+		return nil // nothing goes on from this tier: nothing to talk to
 	}
 	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		return err
 	}
 	e.conn, e.r = conn, bufio.NewReader(conn)
-	if err := writeHello(conn, hello{Hash: e.D.Plan.Model.Hash, Cut: e.D.Cut, Encoding: string(e.D.Encoding), Seed: seed,
-		Tensors: e.D.tensorsKey(e.tier + 1), Tier: e.tier + 1}); err != nil {
+	if err := writeHello(conn, hello{Hash: e.D.Plan.Model.Hash, Seed: seed, Tensors: e.D.tensorsKey(e.tier + 1), Tier: e.tier + 1}); err != nil {
 		return err
 	}
 	line, err := readLine(e.r)
@@ -85,61 +83,33 @@ func (e *Edge) Infer(in []float32) (Timing, error) {
 	d, p := e.D, e.Prog
 	var t Timing
 	start := time.Now()
-	x := in
-	switch {
-	case d.Layer():
-		if err := p.RunNodes(func(id int) bool { return d.runsOnEdge(id, true) }, in); err != nil {
-			return t, err
-		}
-	case d.Cut > 0:
-		var err error
-		if x, err = p.RunRange(0, d.Cut, in); err != nil {
-			return t, err
-		}
+	if err := p.RunNodes(func(id int) bool { return d.runsOn(0, id, true) }, in); err != nil {
+		return t, err
 	}
-	t.Logits = make([][]float32, len(d.HeadsOnEdge))
+	t.Logits = make([][]float32, len(d.Graph.Heads))
 	var ch chan answer
 	if d.Sends() {
 		var err error
-		if d.Layer() {
-			e.enc, t.Bytes, err = e.encodeLayers()
-		} else {
-			e.enc, err = encode(e.enc[:0], d.Encoding, x)
-			t.Bytes = len(e.enc)
-		}
-		if err != nil {
+		if e.enc, t.Bytes, err = e.encodeHop(1); err != nil {
 			return t, err
 		}
 		ch = e.send(e.enc)
 	}
 	t.EdgeMS = float64(time.Since(start).Nanoseconds()) / 1e6
-	// Edge heads run while the server works.
-	if d.Layer() {
-		headStart := time.Now()
-		if err := p.RunNodes(func(id int) bool { return d.runsOnEdge(id, false) }, nil); err != nil {
-			return t, err
-		}
-		for i, edge := range d.HeadsOnEdge {
-			if edge {
-				var err error
-				if t.Logits[i], err = p.Tensor(d.Graph.Heads[i].Output); err != nil {
-					return t, err
-				}
-			}
-		}
-		t.EdgeMS += float64(time.Since(headStart).Nanoseconds()) / 1e6
-	} else if d.Cut == p.Cuts() {
-		headStart := time.Now()
-		for i, edge := range d.HeadsOnEdge {
-			if edge {
-				var err error
-				if t.Logits[i], err = p.RunHead(i, x); err != nil {
-					return t, err
-				}
-			}
-		}
-		t.EdgeMS += float64(time.Since(headStart).Nanoseconds()) / 1e6
+	// The device's heads run while the server works.
+	headStart := time.Now()
+	if err := p.RunNodes(func(id int) bool { return d.runsOn(0, id, false) }, nil); err != nil {
+		return t, err
 	}
+	for i, k := range d.Placement.HeadTier {
+		if k == 0 {
+			var err error
+			if t.Logits[i], err = p.Tensor(d.Graph.Heads[i].Output); err != nil {
+				return t, err
+			}
+		}
+	}
+	t.EdgeMS += float64(time.Since(headStart).Nanoseconds()) / 1e6
 	if d.Sends() {
 		a := <-ch
 		if a.err != nil {
@@ -169,14 +139,6 @@ func (l *Link) down() float64 {
 	return l.DownlinkMbps
 }
 
-// cutShape is the shape of the deployment's cut tensor.
-func cutShape(d *Deployment) model.Shape {
-	if d.Cut == 0 {
-		return d.Graph.Input
-	}
-	return d.Graph.Blocks[d.Cut-1].OutShape
-}
-
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
 
 // answer is a reply, how long it took from sending, or what failed.
@@ -196,7 +158,7 @@ func (e *Edge) send(payload []byte) chan answer {
 			ch <- answer{err: err}
 			return
 		}
-		r, err := readReply(e.r, len(e.D.HeadsOnEdge))
+		r, err := readReply(e.r, len(e.D.Graph.Heads))
 		if err == nil {
 			e.Link.wait(r.Bytes, e.Link.down())
 		}
@@ -204,9 +166,6 @@ func (e *Edge) send(payload []byte) chan answer {
 	}()
 	return ch
 }
-
-// encodeLayers encodes the tensors of the device's uplink.
-func (e *Edge) encodeLayers() ([]byte, int, error) { return e.encodeHop(1) }
 
 // encodeHop encodes every tensor of hop h into one frame payload; bytes
 // counts the tensors alone, as the plan does.

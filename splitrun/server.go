@@ -63,10 +63,9 @@ func (s *Server) handle(conn net.Conn) error {
 		return err
 	}
 	d := s.D
-	if h.Hash != d.Plan.Model.Hash || h.Cut != d.Cut || h.Encoding != string(d.Encoding) || h.Seed != s.Seed ||
-		h.Tensors != d.tensorsKey(s.tier()) || max(h.Tier, 1) != s.tier() {
-		msg := fmt.Sprintf("error: edge runs graph %s cut %d %s seed %d, this server graph %s cut %d %s seed %d",
-			h.Hash, h.Cut, h.Encoding, h.Seed, d.Plan.Model.Hash, d.Cut, d.Encoding, s.Seed)
+	if h.Hash != d.Plan.Model.Hash || h.Seed != s.Seed || h.Tensors != d.tensorsKey(s.tier()) || max(h.Tier, 1) != s.tier() {
+		msg := fmt.Sprintf("error: edge runs graph %s seed %d sending %q to tier %d, this server graph %s seed %d expecting %q as tier %d",
+			h.Hash, h.Seed, h.Tensors, h.Tier, d.Plan.Model.Hash, s.Seed, d.tensorsKey(s.tier()), s.tier())
 		fmt.Fprintln(conn, msg)
 		return errors.New(msg)
 	}
@@ -74,11 +73,7 @@ func (s *Server) handle(conn net.Conn) error {
 		return err
 	}
 	if s.Log != nil {
-		s.Log("edge %s connected: %s cut after %s, %s", conn.RemoteAddr(), d.Graph.Name, d.Plan.Choice.Cut, d.Encoding)
-	}
-	var x []float32
-	if !d.Layer() {
-		x = make([]float32, cutShape(d).Elems())
+		s.Log("edge %s connected: %s cut after %s, %s", conn.RemoteAddr(), d.Graph.Name, d.Plan.Choice.Cut, d.Plan.Choice.Encoding)
 	}
 	var buf []byte
 	for {
@@ -88,7 +83,7 @@ func (s *Server) handle(conn net.Conn) error {
 		}
 		buf = frame
 		start := time.Now()
-		results, err := s.infer(frame, x)
+		results, err := s.infer(frame)
 		if err != nil {
 			return err
 		}
@@ -99,37 +94,12 @@ func (s *Server) handle(conn net.Conn) error {
 	}
 }
 
-// infer decodes a cut tensor, runs the rest of the backbone and the
-// server's heads.
-func (s *Server) infer(frame []byte, x []float32) (map[int][]float32, error) {
+// infer takes the tensors of this tier's hop, runs this tier's nodes,
+// sends the next tier its tensors and returns the results of the tasks
+// finished here and beyond.
+func (s *Server) infer(frame []byte) (map[int][]float32, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d, p := s.D, s.Prog
-	if d.Layer() {
-		return s.inferLayers(frame)
-	}
-	if err := decode(x, d.Encoding, frame); err != nil {
-		return nil, fmt.Errorf("decode cut tensor: %w", err)
-	}
-	backbone, err := p.RunRange(d.Cut, p.Cuts(), x)
-	if err != nil {
-		return nil, err
-	}
-	results := map[int][]float32{}
-	for t, edge := range d.HeadsOnEdge {
-		if !edge {
-			if results[t], err = p.RunHead(t, backbone); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return results, nil
-}
-
-// inferLayers takes the tensors of a layer-level cut, runs this tier's
-// nodes, sends the next tier its tensors and returns the results of the
-// tasks finished here and beyond.
-func (s *Server) inferLayers(frame []byte) (map[int][]float32, error) {
 	d, p, g, k := s.D, s.Prog, s.D.Graph, s.tier()
 	in := d.Hops[k-1]
 	parts, err := unpackTensors(frame, len(in))
@@ -167,7 +137,7 @@ func (s *Server) inferLayers(frame []byte) (map[int][]float32, error) {
 		return nil, err
 	}
 	results := map[int][]float32{}
-	for t, tier := range d.HeadTier {
+	for t, tier := range d.Placement.HeadTier {
 		if tier == k {
 			if results[t], err = p.Tensor(g.Heads[t].Output); err != nil {
 				return nil, err

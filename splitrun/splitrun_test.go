@@ -1,6 +1,7 @@
 package splitrun_test
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -18,6 +19,19 @@ import (
 // planFor solves a small problem and then forces the choice under test.
 func planFor(t *testing.T, cut, enc string, heads map[string]string) *splitrun.Deployment {
 	t.Helper()
+	pl, g := solvedPlan(t)
+	blockCut(g, pl, cut, enc, heads)
+	d, err := splitrun.Prepare(pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// solvedPlan is the plan of mobilenet_v3_small at 64 px from an EPYC core
+// pair to a 16-core EPYC over ethernet, fp32 and fp16 allowed.
+func solvedPlan(t *testing.T) (*plan.Plan, *model.Graph) {
+	t.Helper()
 	g, err := model.New("mobilenet_v3_small", 64, []int{8, 4})
 	if err != nil {
 		t.Fatal(err)
@@ -34,13 +48,85 @@ func planFor(t *testing.T, cut, enc string, heads map[string]string) *splitrun.D
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl := p.Plan(r, optimizer.PlanInfo{EdgeID: "epyc-2c", ServerID: "epyc-16c", NetworkID: "ethernet"})
-	pl.Choice.Cut, pl.Choice.Encoding, pl.Choice.Heads = cut, enc, heads
-	d, err := splitrun.Prepare(pl)
-	if err != nil {
-		t.Fatal(err)
+	return p.Plan(r, optimizer.PlanInfo{Granularity: optimizer.BlockLevel}), g
+}
+
+// TestEverySwitchRowRuns: every feasible row of a switch table is a
+// placement the runtime runs as it is, over the socket, with every task's
+// logits those of the whole network (bit for bit when nothing lossy
+// crosses).
+func TestEverySwitchRowRuns(t *testing.T) {
+	pl, _ := solvedPlan(t)
+	const seed = 11
+	in := make([]float32, 3*64*64)
+	for i := range in {
+		in[i] = float32(i*7%256) / 256 // exact in the raw image's 8-bit codes
 	}
-	return d
+	ran := 0
+	for i, row := range pl.SwitchTable {
+		if !row.Feasible {
+			continue
+		}
+		t.Run(fmt.Sprintf("row%d/%s/%s", i, row.Cut, row.Encoding), func(t *testing.T) {
+			d, err := splitrun.PrepareRow(pl, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := pl.RowPlacement(row)
+			if err != nil || !d.Placement.Equal(want) {
+				t.Fatalf("prepared %+v, the row places %+v (%v)", d.Placement, want, err)
+			}
+			got, whole := splitAndWhole(t, d, seed, in)
+			lossless := true
+			for _, c := range row.CutTensors {
+				lossless = lossless && (c.Encoding == "fp32" || c.Encoding == "uint8")
+			}
+			for task := range whole {
+				worst := 0.0
+				for j := range whole[task] {
+					worst = max(worst, math.Abs(float64(got.Logits[task][j]-whole[task][j])))
+				}
+				if (lossless && worst != 0) || worst > 0.5 {
+					t.Errorf("task %d: max abs difference %g", task, worst)
+				}
+			}
+		})
+		ran++
+	}
+	if ran < 2 {
+		t.Errorf("the switch table has %d feasible rows; the test wants a switch", ran)
+	}
+	if _, err := splitrun.PrepareRow(pl, len(pl.SwitchTable)); err == nil {
+		t.Error("a row past the table prepared")
+	}
+}
+
+// blockCut places the plan's choice as a block cut: the blocks up to cut
+// on the device, the heads where heads says, the cut tensor in enc.
+func blockCut(g *model.Graph, pl *plan.Plan, cut, enc string, heads map[string]string) {
+	k, out := 0, 0 // blocks on the device, the node sent
+	for i, b := range g.Blocks {
+		if b.Name == cut {
+			k, out = i+1, b.Output
+		}
+	}
+	c := &pl.Choice
+	c.Cut, c.Encoding, c.Heads = cut, enc, heads
+	c.NodeTiers = make([]int, len(g.Nodes))
+	for _, n := range g.Nodes {
+		switch {
+		case n.Task >= 0:
+			if heads[g.Heads[n.Task].Task] == "server" {
+				c.NodeTiers[n.ID] = 1
+			}
+		case n.Block >= k:
+			c.NodeTiers[n.ID] = 1
+		}
+	}
+	pl.CutTensors = nil
+	if enc != "none" {
+		pl.CutTensors = []plan.CutTensor{{Name: cut, Node: out, Hop: 1, Encoding: enc}}
+	}
 }
 
 // TestSplitOverSocketEqualsWhole runs deployments over a real loopback
@@ -107,7 +193,7 @@ func TestSplitOverSocketEqualsWhole(t *testing.T) {
 // (several tensors cross) over the socket against the whole network
 // compiled the same way: the logits are equal bit for bit.
 func TestLayerCutOverSocket(t *testing.T) {
-	d0 := planFor(t, "features.4", "fp32", map[string]string{"task1": "edge", "task2": "server"})
+	d0 := planFor(t, "features.4", "fp32", map[string]string{"task1": "server", "task2": "server"})
 	pl := *d0.Plan
 	g := d0.Graph
 	// The edge runs the backbone up to features.4's squeeze-excitation
@@ -125,16 +211,16 @@ func TestLayerCutOverSocket(t *testing.T) {
 		}
 	}
 	pl.Choice.Heads = map[string]string{"task1": "server", "task2": "server"}
-	pl.Choice.EdgeNodes, pl.CutTensors = nil, nil
+	pl.Choice.NodeTiers, pl.CutTensors = make([]int, len(g.Nodes)), nil
 	for id := range g.Nodes {
-		if edge[id] && id > 0 {
-			pl.Choice.EdgeNodes = append(pl.Choice.EdgeNodes, id)
+		if !edge[id] && id > 0 {
+			pl.Choice.NodeTiers[id] = 1
 		}
 	}
 	for _, n := range g.Nodes {
 		for _, in := range n.Inputs {
 			if edge[in] && !edge[n.ID] && !containsNode(pl.CutTensors, in) {
-				pl.CutTensors = append(pl.CutTensors, plan.CutTensor{Name: g.Nodes[in].Name, Node: in, Encoding: "fp32"})
+				pl.CutTensors = append(pl.CutTensors, plan.CutTensor{Name: g.Nodes[in].Name, Node: in, Hop: 1, Encoding: "fp32"})
 			}
 		}
 	}
@@ -150,15 +236,7 @@ func TestLayerCutOverSocket(t *testing.T) {
 	for i := range in {
 		in[i] = float32(i%13) * 0.05
 	}
-	_, want, err := compiled(t, d, seed).RunAll(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := serve(t, &splitrun.Server{D: d, Prog: compiled(t, d, seed), Seed: seed})
-	got, err := dial(t, d, compiled(t, d, seed), addr, seed).Infer(in)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got, want := splitAndWhole(t, d, seed, in)
 	sameLogits(t, got.Logits, want)
 	var bytes int64
 	for _, c := range pl.CutTensors {
@@ -201,21 +279,22 @@ func TestThreeTiersOverSockets(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A slow device and a fast WAN push work past the edge server.
-	p.Network.UplinkMbps = 50
-	p.Beyond = []optimizer.Tier{{Side: cloud, Network: optimizer.Network{Name: "wan", UplinkMbps: 900, DownlinkMbps: 900, RTTMS: 0.5, TxPowerW: wan.TxPowerW.Value}}}
-	p.Server.Latency = p.Server.Latency.Scaled(50) // the edge server is busy
+	p.Links[0].UplinkMbps = 50
+	p.Tiers = append(p.Tiers, cloud)
+	p.Links = append(p.Links, optimizer.Network{Name: "wan", UplinkMbps: 900, DownlinkMbps: 900, RTTMS: 0.5, TxPowerW: wan.TxPowerW.Value})
+	p.Tiers[1].Latency = p.Tiers[1].Latency.Scaled(50) // the edge server is busy
 	p.Encodings = []codec.Encoding{codec.FP32}
 	r, err := optimizer.Solve(p, nil, optimizer.ILP{Granularity: optimizer.LayerLevel})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl := p.Plan(r, optimizer.PlanInfo{EdgeID: "rpi4", ServerID: "epyc-16c", NetworkID: "wifi6"})
+	pl := p.Plan(r, optimizer.PlanInfo{})
 	d, err := splitrun.Prepare(pl)
 	if err != nil {
 		t.Fatal(err)
 	}
 	used := map[int]bool{}
-	for _, k := range d.NodeTier {
+	for _, k := range d.Placement.NodeTier {
 		used[k] = true
 	}
 	if !used[2] {
@@ -235,6 +314,22 @@ func TestThreeTiersOverSockets(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameLogits(t, got.Logits, want)
+}
+
+// splitAndWhole runs one input through the deployment over a loopback
+// socket and through the whole network in one program.
+func splitAndWhole(t *testing.T, d *splitrun.Deployment, seed uint64, in []float32) (splitrun.Timing, [][]float32) {
+	t.Helper()
+	_, whole, err := compiled(t, d, seed).RunAll(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serve(t, &splitrun.Server{D: d, Prog: compiled(t, d, seed), Seed: seed})
+	got, err := dial(t, d, compiled(t, d, seed), addr, seed).Infer(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, whole
 }
 
 // compiled compiles the deployment's program, closed when the test ends.

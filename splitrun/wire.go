@@ -19,13 +19,13 @@ import (
 // server answers [f64 server ms][u32 results] then per result
 // [u32 task][u32 n][n float32 logits].
 
+// hello names what the sender runs: the graph, the weights' seed, the
+// tensors it sends (node:encoding, in wire order) and the tier they go to.
 type hello struct {
-	Hash     string `json:"hash"`
-	Cut      int    `json:"cut"`
-	Encoding string `json:"encoding"`
-	Seed     uint64 `json:"seed"`
-	Tensors  string `json:"tensors,omitempty"`
-	Tier     int    `json:"tier,omitempty"`
+	Hash    string `json:"hash"`
+	Seed    uint64 `json:"seed"`
+	Tensors string `json:"tensors"`
+	Tier    int    `json:"tier"`
 }
 
 // maxFrame bounds what a peer may ask us to read (1 GiB).
