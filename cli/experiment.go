@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,6 +23,7 @@ type ExperimentOptions struct {
 	IO                        *IO
 	Models, Devices, Networks string
 	Server, Tasks, Encodings  string
+	Stack                     string
 	Objective, Out            string
 	Input                     int
 	Force, Quiet              bool
@@ -51,6 +53,7 @@ func NewCmdExperiment(io *IO) *cobra.Command {
 	f.StringVar(&opts.Devices, "devices", "all", "edge devices, comma-separated, or all")
 	f.StringVar(&opts.Networks, "networks", "all", "networks, comma-separated, or all")
 	f.StringVar(&opts.Server, "server", d.Server, "server id")
+	f.StringVar(&opts.Stack, "stack", "", "inference stack every device runs (see 'mtlsplit hw stacks'); with --devices all, the devices that have it")
 	f.StringVar(&opts.Tasks, "tasks", strings.Join(tasks, ","), "classes per task head")
 	f.IntVar(&opts.Input, "input", d.Input, "square input size in pixels")
 	f.StringVar(&opts.Encodings, "encodings", strings.Join(encs, ","), "encodings allowed for the cut tensor")
@@ -75,13 +78,25 @@ func runScenarios(opts *ExperimentOptions) error {
 	if err != nil {
 		return fmt.Errorf("--encodings: %w", err)
 	}
-	devices := list(opts.Devices, cat.DeviceIDs())
+	all := cat.DeviceIDs()
+	if opts.Stack != "" && opts.Devices == "all" {
+		all = nil
+		for _, id := range cat.DeviceIDs() {
+			if slices.Contains(cat.StacksOf(id), opts.Stack) {
+				all = append(all, id)
+			}
+		}
+		if len(all) == 0 {
+			return fmt.Errorf("--stack %q: no device in the catalog runs it (see 'mtlsplit hw stacks')", opts.Stack)
+		}
+	}
+	devices := list(opts.Devices, all)
 	if err := checkOutDir(opts.Out, opts.Force, devices); err != nil {
 		return err
 	}
 	s := experiments.Scenarios{
 		Models: list(opts.Models, model.Zoo()), Devices: devices,
-		Networks: list(opts.Networks, cat.NetworkIDs()), Server: opts.Server, Tasks: tasks, Input: opts.Input,
+		Networks: list(opts.Networks, cat.NetworkIDs()), Server: opts.Server, Stack: opts.Stack, Tasks: tasks, Input: opts.Input,
 		Encodings: encs, Objective: optimizer.Objective(opts.Objective),
 	}
 	rows, err := s.Run(cat, progress(opts.IO, opts.Quiet, "scenarios"))

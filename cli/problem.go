@@ -26,7 +26,7 @@ import (
 type ProblemOptions struct {
 	Model, Tasks                string
 	Input                       int
-	Device, Server, Network, HW string
+	Device, Stack, Server, Network, HW string
 	UplinkMbps, RTTMS           float64
 	Objective, Weights          string
 	Encodings, Accuracy         string
@@ -49,6 +49,7 @@ func (o *ProblemOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.Input, "input", 224, inputHelp)
 	fs.StringVar(&o.Tasks, "tasks", "8,4", "classes per task head, comma-separated (8,4 = two tasks; "+tasksLimits+")")
 	fs.StringVar(&o.Device, "device", "jetson-nano", "edge device id (see 'mtlsplit hw devices')")
+	fs.StringVar(&o.Stack, "stack", "", "inference stack the edge device runs (see 'mtlsplit hw stacks'); default: the device's own entry")
 	fs.StringVar(&o.Server, "server", "h100", "server id (see 'mtlsplit hw servers'); a list for more tiers: edge-server,cloud")
 	fs.StringVar(&o.Network, "network", "4g", "network id (see 'mtlsplit hw networks'); a list with one network per hop for more tiers")
 	fs.StringVar(&o.Profile, "profile", "", "measured profile of the edge device ('mtlsplit profile --measure --out'): measured latencies win")
@@ -128,8 +129,11 @@ func (o *ProblemOptions) problem() (*optimizer.Problem, optimizer.PlanInfo, erro
 		cat = cat.Merge(user)
 	}
 	edgeDev, err := cat.Device(o.Device)
+	if err == nil && o.Stack != "" {
+		edgeDev, err = cat.DeviceStack(o.Device, o.Stack)
+	}
 	if err != nil {
-		return nil, info, fmt.Errorf("--device: %w", err)
+		return nil, info, fmt.Errorf("--device/--stack: %w", err)
 	}
 	// One server per tier behind the device, one network per hop.
 	serverIDs, netIDs := strings.Split(o.Server, ","), strings.Split(o.Network, ",")

@@ -16,10 +16,12 @@ import (
 type Scenarios struct {
 	Models, Devices, Networks []string
 	Server                    string
-	Tasks                     []int
-	Input                     int
-	Encodings                 []codec.Encoding
-	Objective                 optimizer.Objective
+	// Stack, if set, runs every device as that inference stack does.
+	Stack     string
+	Tasks     []int
+	Input     int
+	Encodings []codec.Encoding
+	Objective optimizer.Objective
 }
 
 // DefaultScenarios is the study the README shows (docs/figures/scenarios):
@@ -66,6 +68,9 @@ func (s Scenarios) Run(cat *hwprofiles.Catalog, progress func(done, total int)) 
 		}
 		for _, d := range s.Devices {
 			dev, err := cat.Device(d)
+			if err == nil && s.Stack != "" {
+				dev, err = cat.DeviceStack(d, s.Stack)
+			}
 			if err != nil {
 				return nil, err
 			}

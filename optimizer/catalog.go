@@ -39,7 +39,8 @@ func NewSide(g *model.Graph, d hwprofiles.Device) (Side, error) {
 	if err != nil {
 		return Side{}, fmt.Errorf("device %q: %w", d.ID, err)
 	}
-	return Side{Name: d.ID, Latency: lat, Cost: d.CostModel(), ActivePowerW: d.ActivePowerW.Value}, nil
+	return Side{Name: d.ID, Stack: d.Stack, ExpectedErrorPct: d.ExpectedErrorPct.Value, Latency: lat, Cost: d.CostModel(),
+		ActivePowerW: d.ActivePowerW.Value}, nil
 }
 
 // NewLink is a catalog network as a link between tiers.

@@ -75,7 +75,7 @@ func (p *Problem) planTiers() []plan.Tier {
 	var tiers []plan.Tier
 	for k := range p.numTiers() {
 		s := p.side(k)
-		t := plan.Tier{Name: names[k], Device: s.Name, LatencySource: s.Latency.Source}
+		t := plan.Tier{Name: names[k], Device: s.Name, LatencySource: s.Latency.Source, Stack: s.Stack, ExpectedErrorPct: s.ExpectedErrorPct}
 		if k > 0 {
 			n := p.hop(k)
 			t.Network, t.UplinkMbps, t.DownlinkMbps, t.RTTMS = n.Name, n.UplinkMbps, n.DownlinkMbps, n.RTTMS

@@ -33,10 +33,15 @@ type Side struct {
 	// tier2, ... by position.
 	Tier string
 	// Name is the device's.
-	Name         string
-	Latency      *profile.Latency
-	Cost         profile.CostModel
-	ActivePowerW float64
+	Name string
+	// Stack is the inference stack its latency is predicted for (empty:
+	// the device's own entry) and ExpectedErrorPct that prediction's
+	// leave-one-out error against published measurements.
+	Stack            string
+	ExpectedErrorPct float64
+	Latency          *profile.Latency
+	Cost             profile.CostModel
+	ActivePowerW     float64
 }
 
 // Network is the link into a tier from the one before.

@@ -69,6 +69,11 @@ type Tier struct {
 	Device string `json:"device" yaml:"device"`
 	// LatencySource is "predicted" or "measured: FILE".
 	LatencySource string `json:"latency_source" yaml:"latency_source"`
+	// Stack is the inference stack the device's latency was predicted for
+	// (empty: the device's own catalog entry), and ExpectedErrorPct that
+	// prediction's leave-one-out error against published measurements.
+	Stack            string  `json:"stack,omitempty" yaml:"stack,omitempty"`
+	ExpectedErrorPct float64 `json:"expected_error_pct,omitempty" yaml:"expected_error_pct,omitempty"`
 	// The network into this tier from the one before.
 	Network      string  `json:"network,omitempty" yaml:"network,omitempty"`
 	UplinkMbps   float64 `json:"uplink_mbps,omitempty" yaml:"uplink_mbps,omitempty"`

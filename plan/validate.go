@@ -116,6 +116,7 @@ func (p *Plan) checkTiers(r *strictyaml.Report) {
 		if t.Device == "" {
 			r.Addf(path+".device", "is empty")
 		}
+		r.Number(path+".expected_error_pct", t.ExpectedErrorPct, strictyaml.NonNegative)
 		if k == 0 {
 			if t.Network != "" || t.UplinkMbps != 0 || t.DownlinkMbps != 0 || t.RTTMS != 0 {
 				r.Addf(path+".network", "is %q, but the device's tier has no network into it", t.Network)
