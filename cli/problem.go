@@ -24,18 +24,18 @@ import (
 // ProblemOptions are the flags shared by plan and sweep: what to split,
 // where, over which network, for what objective and under which bounds.
 type ProblemOptions struct {
-	Model, Tasks                string
-	Input                       int
+	Model, Tasks                       string
+	Input                              int
 	Device, Stack, Server, Network, HW string
-	UplinkMbps, RTTMS           float64
-	Objective, Weights          string
-	Encodings, Accuracy         string
-	MaxEdgeMemoryMB             float64
-	MaxBytes                    int64
-	DeadlineMS                  float64
-	MinAccuracy                 string
-	Solver, Granularity, Tiers  string
-	Profile, ServerProfile      string
+	UplinkMbps, RTTMS                  float64
+	Objective, Weights                 string
+	Encodings, Accuracy                string
+	MaxEdgeMemoryMB                    float64
+	MaxBytes                           int64
+	DeadlineMS                         float64
+	MinAccuracy                        string
+	Solver, Granularity, Tiers         string
+	Profile, ServerProfile             string
 	// progress hears the ILP's solves (a count on a terminal).
 	progress        func(solves int)
 	TimeLimitS, Gap float64
