@@ -128,3 +128,21 @@ func firstDiffLine(a, b []byte) int {
 	}
 	return min(len(la), len(lb)) + 1
 }
+
+// TestREADMEAccuracyExample: the README's accuracy-floor table is the one
+// `make example-accuracy` last wrote.
+func TestREADMEAccuracyExample(t *testing.T) {
+	summary, err := os.ReadFile("../results/accuracy-example/summary.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(summary)
+	table := strings.TrimSpace(s[strings.Index(s, "| --min-accuracy"):])
+	if !strings.Contains(string(readme), table) {
+		t.Errorf("README's accuracy-floor table differs from results/accuracy-example/summary.md:\n%s", table)
+	}
+}
