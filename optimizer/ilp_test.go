@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/mtlsplit/mtlsplit/codec"
+	"github.com/mtlsplit/mtlsplit/hwprofiles"
 	"github.com/mtlsplit/mtlsplit/milp"
 	"github.com/mtlsplit/mtlsplit/model"
 )
@@ -292,5 +293,46 @@ func needCBC(t testing.TB) {
 	m.AddBinary("x")
 	if _, err := (milp.CBC{}).Solve(m, nil); errors.Is(err, milp.ErrUnavailable) {
 		t.Skip("CBC not available in this build")
+	}
+}
+
+// BenchmarkLayerPlan is the whole layer-level plan the CLI makes — the ILP
+// optimum, the baselines, the Pareto set and the switch table over 1 kbit/s
+// to 1 Tbit/s — for every zoo model, 3 tasks and 4 encodings on the
+// catalog's Jetson Nano and H100 over 4G, Wi-Fi and Ethernet, with the CBC
+// solves it took (the goal: under 300 ms a plan).
+func BenchmarkLayerPlan(b *testing.B) {
+	needCBC(b)
+	cat, err := hwprofiles.Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	edge, _ := cat.Device("jetson-nano")
+	server, _ := cat.Server("h100")
+	for _, name := range model.Zoo() {
+		g, err := model.New(name, 224, []int{8, 4, 6})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, netID := range []string{"4g", "wifi", "ethernet"} {
+			net, _ := cat.Network(netID)
+			p, err := NewProblem(g, edge, server, net)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p.Encodings = codec.Encodings
+			b.Run(fmt.Sprintf("%s/3tasks/4enc/%s", name, netID), func(b *testing.B) {
+				var r *Result
+				for b.Loop() {
+					if r, err = Solve(p, nil, ILP{Granularity: LayerLevel}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if r.Status != Optimal {
+					b.Fatal(r.Status)
+				}
+				b.ReportMetric(float64(r.Solves), "solves/plan")
+			})
+		}
 	}
 }
