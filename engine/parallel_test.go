@@ -61,3 +61,34 @@ func TestWorkersRunEveryItemOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestThreadsGiveSameBits: the backbone's output does not depend on how many
+// threads claim its chunks (1, 2 or 3, the last leaving uneven chunks) when
+// the native GEMM runs the convolutions: splits cut GEMMs by whole panels
+// and elementwise kernels by items, and native kernels treat every element
+// alike wherever a chunk starts.
+func TestThreadsGiveSameBits(t *testing.T) {
+	if !nativeGEMM() {
+		t.Skip("no native GEMM on this CPU: OpenBLAS's and gonum's GEMMs may round differently per block width")
+	}
+	for _, name := range []string{"resnet18", "mobilenet_v3_small", "efficientnet_b0"} {
+		t.Run(name, func(t *testing.T) {
+			x := randomInput(3*64*64, 5)
+			var want []float32
+			for _, threads := range []int{1, 2, 3} {
+				p := compileRandom(t, name, 64, nil, Options{Threads: threads, Backend: BestBackend()})
+				y, err := p.Run(x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want == nil {
+					want = y
+					continue
+				}
+				if !sameBits(y, want) {
+					t.Errorf("%d threads: output differs from 1 thread's", threads)
+				}
+			}
+		})
+	}
+}
