@@ -6,12 +6,21 @@ import (
 )
 
 // BenchmarkEngine times one batch-1 forward pass of the backbone at 224×224
-// on 2 threads with each BLAS backend. Compare with PyTorch on the same
-// machine: /usr/bin/python3 engine/testdata/bench_torch.py.
+// on 1 and 2 threads with the fastest backend (and gonum's on 2). Compare
+// with ONNX Runtime and PyTorch on the same machine with `make
+// bench-engine`; compare two versions of the engine by alternating their
+// test binaries (-test.bench, -test.count 1) several times.
 func BenchmarkEngine(b *testing.B) {
-	const size, threads = 224, 2
+	const size = 224
 	for _, name := range []string{"resnet18", "mobilenet_v3_small", "efficientnet_b0", "vgg16"} {
-		for _, backend := range Backends() {
+		for _, run := range []struct {
+			threads int
+			backend Backend
+		}{{1, BestBackend()}, {2, BestBackend()}, {2, BackendGonum}} {
+			if run.backend == BackendGonum && BestBackend() == BackendGonum {
+				continue
+			}
+			threads, backend := run.threads, run.backend
 			b.Run(fmt.Sprintf("%s/%d/threads=%d/%s", name, size, threads, backend), func(b *testing.B) {
 				p := compileRandom(b, name, size, nil, Options{Threads: threads, Backend: backend})
 				x := randomInput(3*size*size, 1)

@@ -378,8 +378,8 @@ func (g *gemmKernel) run(p *Program, m, n, k int) {
 		return
 	}
 	g.rows = n < 4*gemmBlock*p.opts.Threads
-	if g.rows {
-		p.pool.run(g, (m+gemmBlock-1)/gemmBlock, 1)
+	if g.rows { // one chunk per thread: each chunk packs all of B again
+		p.pool.runChunks(g, (m+gemmBlock-1)/gemmBlock, p.opts.Threads)
 	} else {
 		p.pool.run(g, (n+gemmBlock-1)/gemmBlock, 1)
 	}
@@ -422,8 +422,8 @@ func (g *nativeGemmKernel) run(p *Program, m, n, k int) {
 	// Share of the work on the busiest thread, per unit: lower is better.
 	busiest := func(parts int) float64 { return float64((parts+t-1)/t) / float64(parts) }
 	g.rows = busiest(rp) < busiest(cp)-0.02
-	if g.rows {
-		p.pool.run(g, rp, 1)
+	if g.rows { // one chunk per thread: each chunk packs all of B again
+		p.pool.runChunks(g, rp, t)
 	} else {
 		p.pool.run(g, cp, 1)
 	}

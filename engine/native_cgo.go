@@ -103,7 +103,16 @@ func nativeBiasActRows(y []float32, hw int, bias []float32, r0, r1 int, a act) b
 // nativeDepthwise reports whether the native depthwise kernel handles g,
 // and the scratch it needs per thread.
 func nativeDepthwise(g *geom) (ok bool, scratch int) {
-	if nativeISA == 0 || g.dil != 1 || (g.k != 3 && g.k != 5) || (g.stride != 1 && g.stride != 2) {
+	if g.k != 3 && g.k != 5 {
+		return false, 0
+	}
+	return nativePadded(g)
+}
+
+// nativePadded reports whether the native kernels' padded copy of a plane
+// (mts_dw_pitch) handles g's window, and the scratch it needs per thread.
+func nativePadded(g *geom) (ok bool, scratch int) {
+	if nativeISA == 0 || g.dil != 1 || g.k < 1 || (g.stride != 1 && g.stride != 2) {
 		return false, 0
 	}
 	if g.w+2*g.pad > 1<<24 || g.oh > 1<<24 { // the kernel's sizes are C ints
@@ -123,12 +132,13 @@ func runNativeDepthwise(s *convStep, buf []float32, lo, hi int) {
 }
 
 // nativeMaxPool reports whether the native max pooling handles g, and the
-// scratch it needs per thread.
+// scratch it needs per thread. Its window loop takes any K (vgg's 2×2
+// pools, not only the 3×3 and 5×5 the depthwise kernels unroll).
 func nativeMaxPool(g *geom) (ok bool, scratch int) {
 	if g.pad > g.k/2 {
 		return false, 0
 	}
-	return nativeDepthwise(g)
+	return nativePadded(g)
 }
 
 func runNativeMaxPool(k *poolKernel, buf []float32, lo, hi int) {

@@ -1,25 +1,53 @@
 #!/usr/bin/env bash
-# Times the engine against PyTorch (Debian's python3-torch, /usr/bin/python3)
-# in one run: same machine, batch 1, 224×224, fp32, the same thread count,
-# median of 30 runs after warm-up, each model engine then PyTorch so that
-# load from elsewhere hits both alike. Prints a table with the ratio.
+# Times the engine against ONNX Runtime and PyTorch in one run
+# (internal/benchpeers): the same ONNX exports of torchvision backbones
+# (random weights, seed 0), batch 1, fp32, 1 and 2 threads, every forward
+# pass of the three peers interleaved, median of REPS. Prints a markdown
+# table with engine/ORT and engine/PyTorch ratios and the load average.
+#
+# Peers, set up on first use into CACHE (nothing large is committed):
+#   - PyTorch: Debian's python3-torch under /usr/bin/python3, with its
+#     OpenBLAS threads pinned (OPENBLAS_NUM_THREADS=N; torch.set_num_threads
+#     does not govern them) and torch.set_num_threads(N);
+#   - ONNX Runtime 1.24.3: libonnxruntime.so from the npm package
+#     onnxruntime-node (its install script is skipped: it downloads from a
+#     host this machine cannot reach; the CPU library ships in the package),
+#     driven through github.com/yalue/onnxruntime_go v1.27.0 (ORT API 24),
+#     intra-op N threads, ORT_ENABLE_ALL graph optimisation.
+#
+# CASES, THREADS and REPS override the defaults; the default set takes
+# about 5 minutes on a 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-threads=${THREADS:-2}
-models=${MODELS:-"resnet18 mobilenet_v3_small efficientnet_b0"}
+cache=${CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mtlsplit/bench}
+cases=${CASES:-"resnet18@224,mobilenet_v3_small@224,efficientnet_b0@224,vgg16@224,resnet18@320,efficientnet_b0@320,resnet18@512,efficientnet_b0@512"}
+threads=${THREADS:-"1,2"}
+reps=${REPS:-20}
+ort_version=1.24.3
+mkdir -p "$cache"
 
 if ! /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null; then
-  echo "bench-engine: installing python3-torch and python3-torchvision (Debian) for the peer timing"
+  echo "bench-engine: installing python3-torch and python3-torchvision (Debian) for the peer timing" >&2
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-torch python3-torchvision >/dev/null
 fi
-make -s build
 
-printf "%-20s %12s %12s %8s\n" model "engine ms" "pytorch ms" ratio
-for m in $models; do
-  e=$(./bin/mtlsplit profile "$m" --measure --reps 30 --warmup 5 --threads "$threads" -q -o json |
-      /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["end_to_end_ms"]["median"])')
-  t=$(/usr/bin/python3 engine/testdata/bench_torch.py --threads "$threads" --reps 30 "$m" | awk '{print $2}')
-  awk -v m="$m" -v e="$e" -v t="$t" 'BEGIN { printf "%-20s %12.2f %12.2f %7.2fx\n", m, e, t, e / t }'
+ort_lib=$(ls "$cache"/ort/node_modules/onnxruntime-node/bin/napi-v*/linux/x64/libonnxruntime.so.1 2>/dev/null | head -1 || true)
+if [ -z "$ort_lib" ]; then
+  echo "bench-engine: fetching onnxruntime-node@$ort_version (npm) for libonnxruntime.so" >&2
+  mkdir -p "$cache/ort"
+  (cd "$cache/ort" && npm install --silent --no-save --ignore-scripts "onnxruntime-node@$ort_version" >&2)
+  ort_lib=$(ls "$cache"/ort/node_modules/onnxruntime-node/bin/napi-v*/linux/x64/libonnxruntime.so.1 | head -1)
+fi
+
+for c in ${cases//,/ }; do
+  m=${c%@*} s=${c#*@}
+  if [ ! -s "$cache/${m}_${s}.onnx" ]; then
+    echo "bench-engine: exporting $m at $s px to ONNX" >&2
+    /usr/bin/python3 engine/testdata/bench_peer_torch.py export "$cache" "$m" "$s" 2>/dev/null
+  fi
 done
+
+go build -o "$cache/benchpeers" ./internal/benchpeers
+"$cache/benchpeers" -dir "$cache" -ort "$ort_lib" -cases "$cases" -threads "$threads" -reps "$reps"
