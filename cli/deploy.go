@@ -19,6 +19,7 @@ import (
 type DeployOptions struct {
 	IO      *IO
 	Plan    string
+	Model   string
 	Listen  string
 	Connect string
 	Input   string
@@ -31,6 +32,8 @@ type DeployOptions struct {
 	Tier    int
 	Next    string
 }
+
+const modelFlagHelp = "the ONNX file of a plan made from one, when not at the plan's path (its SHA-256 must be the plan's)"
 
 // nextLink is the emulated network from tier k to the next, or nil.
 func nextLink(d *splitrun.Deployment, k int, noEmu bool) *splitrun.Link {
@@ -49,19 +52,28 @@ func (o *DeployOptions) deployment() (*splitrun.Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	return splitrun.Prepare(p)
+	file := p.File(o.Plan, o.Model)
+	if o.Model != "" && (p.Model.Source == nil || p.Model.Source.Kind != plan.SourceONNX) {
+		return nil, fmt.Errorf("--model %s: %s is a plan of zoo model %s, which loads no file: leave --model out", o.Model, o.Plan, p.Model.Name)
+	}
+	m, err := splitrun.Open(p, file)
+	if err != nil {
+		return nil, err
+	}
+	return m.Prepare()
 }
 
 // NewCmdServe runs the server side of a plan.
 func NewCmdServe(io *IO) *cobra.Command {
 	opts := &DeployOptions{IO: io}
 	cmd := &cobra.Command{
-		Use:   "serve --plan plan.yaml [--listen 127.0.0.1:7070]",
+		Use:   "serve --plan plan.yaml [--model FILE.onnx] [--listen 127.0.0.1:7070]",
 		Short: "Run the server side of a deployment plan (decode, rest of the backbone, server heads)",
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, args []string) error { return runServe(opts) },
 	}
 	cmd.Flags().StringVar(&opts.Plan, "plan", "", "deployment plan (YAML)")
+	cmd.Flags().StringVar(&opts.Model, "model", "", modelFlagHelp)
 	cmd.Flags().StringVar(&opts.Listen, "listen", "127.0.0.1:7070", "address to listen on")
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "seed of the zoo model's random weights (the edge must use the same)")
 	cmd.Flags().IntVar(&opts.Threads, "threads", 0, "engine threads (0: all cores)")
@@ -135,7 +147,7 @@ func runServe(opts *DeployOptions) error {
 func NewCmdRun(io *IO) *cobra.Command {
 	opts := &DeployOptions{IO: io}
 	cmd := &cobra.Command{
-		Use:   "run --plan plan.yaml [--connect HOST:PORT] [--n 20]",
+		Use:   "run --plan plan.yaml [--model FILE.onnx] [--connect HOST:PORT] [--n 20]",
 		Short: "Run a deployment plan's edge side over a real socket and report measured against predicted",
 		Long: "run executes the edge side of a plan: the backbone up to the cut, the encoding, the send\n" +
 			"over TCP, the edge heads. Without --connect it starts the server side itself on a loopback\n" +
@@ -147,6 +159,7 @@ func NewCmdRun(io *IO) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Plan, "plan", "", "deployment plan (YAML)")
+	f.StringVar(&opts.Model, "model", "", modelFlagHelp)
 	f.StringVar(&opts.Connect, "connect", "", "server address (default: start one here on loopback)")
 	f.StringVar(&opts.Input, "input", "", "input file (raw float32); default: a seeded random image")
 	f.IntVar(&opts.N, "n", 20, "inferences to time (after one warm-up)")

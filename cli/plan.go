@@ -57,6 +57,7 @@ func runPlan(opts *PlanOptions) error {
 	if err := checkOutputs(opts.Force, output{"--out", opts.Out}, output{"--export-lp", opts.ExportLP}, output{"--export-mps", opts.ExportMPS}); err != nil {
 		return err
 	}
+	opts.planFile = opts.Out
 	p, info, err := opts.problem()
 	if err != nil {
 		return err
