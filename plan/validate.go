@@ -99,9 +99,10 @@ func checkSource(r *strictyaml.Report, s Source, tasks int) {
 	if !isSHA256(s.SHA256) {
 		r.Addf(at+".sha256", "%q is not a SHA-256 (want 64 lowercase hex digits)", s.SHA256)
 	}
-	seen := map[string]bool{}
 	for i, o := range s.Outputs {
-		uniqueName(r, fmt.Sprintf("%s.outputs[%d]", at, i), "output", o, seen)
+		if o == "" || slices.Contains(s.Outputs[:i], o) {
+			r.Addf(fmt.Sprintf("%s.outputs[%d]", at, i), "%q is empty or listed before (want the file's distinct output names)", o)
+		}
 	}
 	if n := len(s.Outputs); n == 0 || (n > 1 && n != tasks) {
 		r.Addf(at+".outputs", "lists %d output(s) for %d task(s) (want one output, or one per task)", n, tasks)
