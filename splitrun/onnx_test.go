@@ -8,32 +8,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mtlsplit/mtlsplit/hwprofiles"
 	"github.com/mtlsplit/mtlsplit/onnx"
-	"github.com/mtlsplit/mtlsplit/optimizer"
 	"github.com/mtlsplit/mtlsplit/plan"
 	"github.com/mtlsplit/mtlsplit/splitrun"
 )
 
 const mtlResnet = "../onnx/testdata/mtl_resnet.onnx"
 
-// onnxPlan solves the two-task ResNet imported from ONNX (outputs hue and
-// shape) from an EPYC core pair to a 16-core EPYC, with the file's source.
+// onnxPlan solves the two-task network imported from an ONNX file (outputs
+// hue and shape), with the file's source.
 func onnxPlan(t *testing.T, file string) *plan.Plan {
 	t.Helper()
 	im, err := onnx.Load(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, _ := hwprofiles.Default()
-	dev, _ := cat.Device("epyc-2c")
-	srv, _ := cat.Server("epyc-16c")
-	net, _ := cat.Network("ethernet")
-	p, err := optimizer.NewProblem(im.Graph, dev, srv, net)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := optimizer.Solve(p, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +27,7 @@ func onnxPlan(t *testing.T, file string) *plan.Plan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl := p.Plan(r, optimizer.PlanInfo{Granularity: optimizer.BlockLevel, Source: src})
+	pl := solve(t, im.Graph, src)
 	if err := pl.Validate(); err != nil {
 		t.Fatal(err)
 	}
