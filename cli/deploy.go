@@ -31,6 +31,8 @@ type DeployOptions struct {
 	Quiet   bool
 	Tier    int
 	Next    string
+	// seedGiven says --seed was on the command line.
+	seedGiven bool
 }
 
 const modelFlagHelp = "the ONNX file of a plan made from one, when not at the plan's path (its SHA-256 must be the plan's)"
@@ -56,6 +58,12 @@ func (o *DeployOptions) deployment() (*splitrun.Deployment, error) {
 	if o.Model != "" && (p.Model.Source == nil || p.Model.Source.Kind != plan.SourceONNX) {
 		return nil, fmt.Errorf("--model %s: %s is a plan of zoo model %s, which loads no file: leave --model out", o.Model, o.Plan, p.Model.Name)
 	}
+	if s := p.Model.Source; s != nil && s.Seed != nil {
+		if o.seedGiven && o.Seed != *s.Seed {
+			return nil, fmt.Errorf("--seed %d: %s was made for weights of seed %d (model.source.seed): leave --seed out", o.Seed, o.Plan, *s.Seed)
+		}
+		o.Seed = *s.Seed
+	}
 	m, err := splitrun.Open(p, file)
 	if err != nil {
 		return nil, err
@@ -70,12 +78,15 @@ func NewCmdServe(io *IO) *cobra.Command {
 		Use:   "serve --plan plan.yaml [--model FILE.onnx] [--listen 127.0.0.1:7070]",
 		Short: "Run the server side of a deployment plan (decode, rest of the backbone, server heads)",
 		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return runServe(opts) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.seedGiven = cmd.Flags().Changed("seed")
+			return runServe(opts)
+		},
 	}
 	cmd.Flags().StringVar(&opts.Plan, "plan", "", "deployment plan (YAML)")
 	cmd.Flags().StringVar(&opts.Model, "model", "", modelFlagHelp)
 	cmd.Flags().StringVar(&opts.Listen, "listen", "127.0.0.1:7070", "address to listen on")
-	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "seed of the zoo model's random weights (the edge must use the same)")
+	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "seed of the random weights, for a plan that records none (the edge must use the same)")
 	cmd.Flags().IntVar(&opts.Threads, "threads", 0, "engine threads (0: all cores)")
 	cmd.Flags().IntVar(&opts.Tier, "tier", 1, "which tier this server is, with more than two (1: the first behind the device)")
 	cmd.Flags().StringVar(&opts.Next, "next", "", "address of the next tier's server, with more than two tiers")
@@ -155,7 +166,10 @@ func NewCmdRun(io *IO) *cobra.Command {
 			"(--no-emulate sends at loopback speed). Note that both sides run on this machine: compare\n" +
 			"with a plan made for it (--device epyc-2c --profile host.yaml --server-profile host.yaml).",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return runRun(opts) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.seedGiven = cmd.Flags().Changed("seed")
+			return runRun(opts)
+		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Plan, "plan", "", "deployment plan (YAML)")
@@ -163,7 +177,7 @@ func NewCmdRun(io *IO) *cobra.Command {
 	f.StringVar(&opts.Connect, "connect", "", "server address (default: start one here on loopback)")
 	f.StringVar(&opts.Input, "input", "", "input file (raw float32); default: a seeded random image")
 	f.IntVar(&opts.N, "n", 20, "inferences to time (after one warm-up)")
-	f.Uint64Var(&opts.Seed, "seed", 1, "seed of the zoo model's random weights (the server must use the same)")
+	f.Uint64Var(&opts.Seed, "seed", 1, "seed of the random weights, for a plan that records none (the server must use the same)")
 	f.IntVar(&opts.Threads, "threads", 0, "engine threads (0: all cores)")
 	f.BoolVar(&opts.NoEmu, "no-emulate", false, "do not pace the socket to the plan's network")
 	f.StringVarP(&opts.Format, "output", "o", "table", "output format: table|json")

@@ -11,7 +11,8 @@ import (
 // 'mtlsplit run' from another directory (the file is found relative to the
 // plan), or with --model naming a copy; a file with one byte flipped, a
 // missing file and --model on a zoo plan are refused with exit 2 on one
-// line.
+// line. A zoo plan records its weights' seed, which run uses and refuses
+// another.
 func TestRunONNXPlan(t *testing.T) {
 	dir := t.TempDir()
 	raw, err := os.ReadFile("../onnx/testdata/mtl_resnet.onnx")
@@ -49,8 +50,20 @@ func TestRunONNXPlan(t *testing.T) {
 		}
 	}
 	zooPlan := filepath.Join(dir, "zoo.yaml")
-	if _, stderr, code := run(t, "plan", "resnet18", "--input", "64", "--out", zooPlan); code != 0 {
+	if _, stderr, code := run(t, "plan", "resnet18", "--input", "64", "--seed", "7", "--out", zooPlan); code != 0 {
 		t.Fatalf("zoo plan: exit %d: %s", code, stderr)
+	}
+	if text, _ := os.ReadFile(zooPlan); !strings.Contains(string(text), "source:\n    kind: zoo\n    seed: 7\n") {
+		t.Errorf("the zoo plan's source:\n%s", text)
+	}
+	for _, seed := range []string{"7", ""} {
+		args := []string{"run", "--plan", zooPlan, "--n", "1", "--no-emulate", "-q"}
+		if seed != "" {
+			args = append(args, "--seed", seed)
+		}
+		if _, stderr, code := run(t, args...); code != 0 {
+			t.Errorf("run the zoo plan, --seed %q: exit %d: %s", seed, code, stderr)
+		}
 	}
 	tests := []struct {
 		name string
@@ -59,6 +72,7 @@ func TestRunONNXPlan(t *testing.T) {
 	}{
 		{"tampered", []string{"--plan", pl, "--model", tampered}, []string{"tampered.onnx has SHA-256 ", "made from ../models/mtl.onnx with SHA-256 "}},
 		{"zoo plan with --model", []string{"--plan", zooPlan, "--model", copyFile}, []string{"zoo model resnet18", "leave --model out"}},
+		{"another seed", []string{"--plan", zooPlan, "--seed", "8"}, []string{"--seed 8", "weights of seed 7 (model.source.seed)"}},
 		{"missing file", []string{"--plan", pl, "--model", filepath.Join(dir, "none.onnx")}, []string{"none.onnx", "--model FILE"}},
 	}
 	for _, tc := range tests {

@@ -79,6 +79,10 @@ type Source struct {
 	// Outputs are the file's ONNX output names, in its order: with several,
 	// output k is task k's result.
 	Outputs []string `json:"outputs,omitempty" yaml:"outputs,omitempty,flow"`
+	// Seed is the seed of the random weights: all of a zoo model's, the
+	// heads the plan adds to a one-output file's. A runtime uses it and
+	// refuses another (absent: the runtime's --seed).
+	Seed *uint64 `json:"seed,omitempty" yaml:"seed,omitempty"`
 }
 
 // Task is one task head.

@@ -46,6 +46,7 @@ func TestLoadGoodAndBad(t *testing.T) {
 		"source_sha.bad.yaml":        {`source_sha.bad.yaml:15: model.source.sha256 "619AF2`, "is not a SHA-256 (want 64 lowercase hex digits)"},
 		"source_kind.bad.yaml":       {`source_kind.bad.yaml:13: model.source.kind "tflite" is unknown`},
 		"source_outputs.bad.yaml":    {`source_outputs.bad.yaml:16: model.source.outputs[1] "hue" is empty or listed before`, "model.source.outputs lists 3 output(s) for 2 task(s)"},
+		"source_zoo_file.bad.yaml":   {"source_zoo_file.bad.yaml:13: model.source.kind is zoo, which names no file"},
 		"input_tier.bad.yaml":        {"input_tier.bad.yaml:43: choice.node_tiers[0] is 1, but the input (node 0) is on the device"},
 	}
 	files, err := filepath.Glob("testdata/*.yaml")
