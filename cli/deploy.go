@@ -19,6 +19,7 @@ import (
 type DeployOptions struct {
 	IO      *IO
 	Plan    string
+	Model   string
 	Listen  string
 	Connect string
 	Input   string
@@ -30,7 +31,11 @@ type DeployOptions struct {
 	Quiet   bool
 	Tier    int
 	Next    string
+	// seedGiven says --seed was on the command line.
+	seedGiven bool
 }
+
+const modelFlagHelp = "the ONNX file of a plan made from one, when not at the plan's path (its SHA-256 must be the plan's)"
 
 // nextLink is the emulated network from tier k to the next, or nil.
 func nextLink(d *splitrun.Deployment, k int, noEmu bool) *splitrun.Link {
@@ -49,21 +54,39 @@ func (o *DeployOptions) deployment() (*splitrun.Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	return splitrun.Prepare(p)
+	file := p.File(o.Plan, o.Model)
+	if o.Model != "" && (p.Model.Source == nil || p.Model.Source.Kind != plan.SourceONNX) {
+		return nil, fmt.Errorf("--model %s: %s is a plan of zoo model %s, which loads no file: leave --model out", o.Model, o.Plan, p.Model.Name)
+	}
+	if s := p.Model.Source; s != nil && s.Seed != nil {
+		if o.seedGiven && o.Seed != *s.Seed {
+			return nil, fmt.Errorf("--seed %d: %s was made for weights of seed %d (model.source.seed): leave --seed out", o.Seed, o.Plan, *s.Seed)
+		}
+		o.Seed = *s.Seed
+	}
+	m, err := splitrun.Open(p, file)
+	if err != nil {
+		return nil, err
+	}
+	return m.Prepare()
 }
 
 // NewCmdServe runs the server side of a plan.
 func NewCmdServe(io *IO) *cobra.Command {
 	opts := &DeployOptions{IO: io}
 	cmd := &cobra.Command{
-		Use:   "serve --plan plan.yaml [--listen 127.0.0.1:7070]",
+		Use:   "serve --plan plan.yaml [--model FILE.onnx] [--listen 127.0.0.1:7070]",
 		Short: "Run the server side of a deployment plan (decode, rest of the backbone, server heads)",
 		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return runServe(opts) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.seedGiven = cmd.Flags().Changed("seed")
+			return runServe(opts)
+		},
 	}
 	cmd.Flags().StringVar(&opts.Plan, "plan", "", "deployment plan (YAML)")
+	cmd.Flags().StringVar(&opts.Model, "model", "", modelFlagHelp)
 	cmd.Flags().StringVar(&opts.Listen, "listen", "127.0.0.1:7070", "address to listen on")
-	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "seed of the zoo model's random weights (the edge must use the same)")
+	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "seed of the random weights, for a plan that records none (the edge must use the same)")
 	cmd.Flags().IntVar(&opts.Threads, "threads", 0, "engine threads (0: all cores)")
 	cmd.Flags().IntVar(&opts.Tier, "tier", 1, "which tier this server is, with more than two (1: the first behind the device)")
 	cmd.Flags().StringVar(&opts.Next, "next", "", "address of the next tier's server, with more than two tiers")
@@ -135,7 +158,7 @@ func runServe(opts *DeployOptions) error {
 func NewCmdRun(io *IO) *cobra.Command {
 	opts := &DeployOptions{IO: io}
 	cmd := &cobra.Command{
-		Use:   "run --plan plan.yaml [--connect HOST:PORT] [--n 20]",
+		Use:   "run --plan plan.yaml [--model FILE.onnx] [--connect HOST:PORT] [--n 20]",
 		Short: "Run a deployment plan's edge side over a real socket and report measured against predicted",
 		Long: "run executes the edge side of a plan: the backbone up to the cut, the encoding, the send\n" +
 			"over TCP, the edge heads. Without --connect it starts the server side itself on a loopback\n" +
@@ -143,14 +166,18 @@ func NewCmdRun(io *IO) *cobra.Command {
 			"(--no-emulate sends at loopback speed). Note that both sides run on this machine: compare\n" +
 			"with a plan made for it (--device epyc-2c --profile host.yaml --server-profile host.yaml).",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return runRun(opts) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.seedGiven = cmd.Flags().Changed("seed")
+			return runRun(opts)
+		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Plan, "plan", "", "deployment plan (YAML)")
+	f.StringVar(&opts.Model, "model", "", modelFlagHelp)
 	f.StringVar(&opts.Connect, "connect", "", "server address (default: start one here on loopback)")
 	f.StringVar(&opts.Input, "input", "", "input file (raw float32); default: a seeded random image")
 	f.IntVar(&opts.N, "n", 20, "inferences to time (after one warm-up)")
-	f.Uint64Var(&opts.Seed, "seed", 1, "seed of the zoo model's random weights (the server must use the same)")
+	f.Uint64Var(&opts.Seed, "seed", 1, "seed of the random weights, for a plan that records none (the server must use the same)")
 	f.IntVar(&opts.Threads, "threads", 0, "engine threads (0: all cores)")
 	f.BoolVar(&opts.NoEmu, "no-emulate", false, "do not pace the socket to the plan's network")
 	f.StringVarP(&opts.Format, "output", "o", "table", "output format: table|json")

@@ -114,7 +114,7 @@ func runInspect(opts *InspectOptions) error {
 	if given == nil {
 		given = changed(nil)
 	}
-	g, err := loadGraph(opts.Model, opts.Input, tasks, given)
+	g, _, err := loadGraph(opts.Model, opts.Input, tasks, given)
 	if err != nil {
 		return err
 	}

@@ -52,16 +52,18 @@ func (f onnxFlags) load(path string) (*onnx.Imported, error) {
 	return im, nil
 }
 
-// onnxGraph imports an ONNX file with its task heads (onnxTasks) to plan.
-func onnxGraph(path string, f onnxFlags) (*model.Graph, error) {
+// onnxGraph imports an ONNX file with its task heads (onnxTasks) to plan,
+// and returns its output names.
+func onnxGraph(path string, f onnxFlags) (*model.Graph, []string, error) {
 	im, err := f.load(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if n := len(im.Graph.Heads); n > maxTasks {
-		return nil, fmt.Errorf("%s has %d outputs, one task each: at most %d tasks can be planned (the search tries all 2^tasks placements of the heads)", path, n, maxTasks)
+		return nil, nil, fmt.Errorf("%s has %d outputs, one task each: at most %d tasks can be planned (the search tries all 2^tasks placements of the heads)", path, n, maxTasks)
 	}
-	return onnxTasks(path, im.Graph, f.tasks, f.given("tasks"))
+	g, err := onnxTasks(path, im.Graph, f.tasks, f.given("tasks"))
+	return g, im.Outputs, err
 }
 
 // loadONNX reads an ONNX file to run: its graph — with one task head per

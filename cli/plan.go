@@ -24,6 +24,7 @@ type PlanOptions struct {
 	ExportLP  string
 	ExportMPS string
 	Force     bool
+	Seed      uint64
 }
 
 // NewCmdPlan finds the optimal split and prints or writes the plan.
@@ -47,6 +48,7 @@ func NewCmdPlan(io *IO) *cobra.Command {
 	cmd.Flags().StringVar(&opts.ExportLP, "export-lp", "", "write the integer program as CPLEX LP text (readable by glpsol --lp)")
 	cmd.Flags().StringVar(&opts.ExportMPS, "export-mps", "", "write the integer program as free MPS text")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace --out and exported files if they exist")
+	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "seed of the random weights the plan records (a zoo model's; the heads added to a one-output ONNX file), which serve and run use")
 	return cmd
 }
 
@@ -57,6 +59,7 @@ func runPlan(opts *PlanOptions) error {
 	if err := checkOutputs(opts.Force, output{"--out", opts.Out}, output{"--export-lp", opts.ExportLP}, output{"--export-mps", opts.ExportMPS}); err != nil {
 		return err
 	}
+	opts.planFile = opts.Out
 	p, info, err := opts.problem()
 	if err != nil {
 		return err
@@ -78,6 +81,7 @@ func runPlan(opts *PlanOptions) error {
 	info.SolveMS = float64(opts.IO.Now().Sub(start).Microseconds()) / 1e3
 	info.Granularity = gr
 	info.CreatedAt = opts.IO.Now().UTC().Format(time.RFC3339)
+	info.Source = seeded(info.Source, opts.Seed)
 	pl := p.Plan(r, info)
 	if opts.Out != "" {
 		if err := pl.Write(opts.Out, opts.Force); err != nil {
@@ -92,6 +96,18 @@ func runPlan(opts *PlanOptions) error {
 		return writeYAML(opts.IO.Out, pl)
 	}
 	return printPlan(opts.IO.Out, pl)
+}
+
+// seeded records the seed where the plan's weights are random: a zoo
+// model's (src nil), or the heads added to an ONNX file with one output.
+func seeded(src *plan.Source, seed uint64) *plan.Source {
+	switch {
+	case src == nil:
+		return &plan.Source{Kind: plan.SourceZoo, Seed: &seed}
+	case len(src.Outputs) == 1:
+		src.Seed = &seed
+	}
+	return src
 }
 
 // printPlan is the table people read.

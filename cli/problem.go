@@ -18,6 +18,7 @@ import (
 	"github.com/mtlsplit/mtlsplit/milp"
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/optimizer"
+	"github.com/mtlsplit/mtlsplit/plan"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
 
@@ -42,6 +43,9 @@ type ProblemOptions struct {
 	// flags tells which flags were given: an ONNX file's own input size
 	// and tasks may be restated, not contradicted.
 	flags *pflag.FlagSet
+	// planFile is the file the plan goes to ("": none), which an ONNX
+	// file's recorded path is relative to.
+	planFile string
 }
 
 func (o *ProblemOptions) addFlags(fs *pflag.FlagSet) {
@@ -113,9 +117,14 @@ func (o *ProblemOptions) problem() (*optimizer.Problem, optimizer.PlanInfo, erro
 	if len(tasks) == 0 {
 		return nil, info, fmt.Errorf("--tasks is empty: a split needs at least one task head")
 	}
-	g, err := loadGraph(o.Model, o.Input, tasks, changed(o.flags))
+	g, outputs, err := loadGraph(o.Model, o.Input, tasks, changed(o.flags))
 	if err != nil {
 		return nil, info, err
+	}
+	if outputs != nil {
+		if info.Source, err = plan.ONNXSource(o.Model, outputs, o.planFile); err != nil {
+			return nil, info, err
+		}
 	}
 	cat, err := hwprofiles.Default()
 	if err != nil {
@@ -346,13 +355,15 @@ func measuredLatency(path string, g *model.Graph, d hwprofiles.Device) (*profile
 }
 
 // loadGraph builds a zoo model, or imports an ONNX file with its task heads
-// (onnxGraph); given says which flags the user set.
-func loadGraph(name string, size int, tasks []int, given func(flag string) bool) (*model.Graph, error) {
+// (onnxGraph) and returns its output names too; given says which flags the
+// user set.
+func loadGraph(name string, size int, tasks []int, given func(flag string) bool) (*model.Graph, []string, error) {
 	if !strings.HasSuffix(strings.ToLower(name), ".onnx") {
 		if err := checkInput(size); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return model.New(name, size, tasks)
+		g, err := model.New(name, size, tasks)
+		return g, nil, err
 	}
 	return onnxGraph(name, onnxFlags{size: size, sizeFlag: "input", tasks: tasks, given: given})
 }

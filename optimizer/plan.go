@@ -14,6 +14,9 @@ type PlanInfo struct {
 	Granularity Granularity
 	// SolveMS is the wall time of the solve as the caller's clock saw it.
 	SolveMS float64
+	// Source identifies the file the graph was imported from (nil: a zoo
+	// model).
+	Source *plan.Source
 }
 
 // Plan turns a solved problem into a deployment plan.
@@ -26,7 +29,7 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 	out := &plan.Plan{
 		Version:   plan.Version,
 		CreatedAt: info.CreatedAt,
-		Model:     plan.Model{Name: g.Name, InputSize: g.InputSize, Hash: g.Hash()},
+		Model:     plan.Model{Name: g.Name, InputSize: g.InputSize, Hash: g.Hash(), Source: info.Source},
 		Tiers:     p.planTiers(),
 		Objective: string(p.Objective),
 		Constraints: plan.Constraints{

@@ -55,6 +55,34 @@ type Model struct {
 	Tasks     []Task `json:"tasks" yaml:"tasks"`
 	// Hash is the graph's structural hash; a runtime refuses another graph.
 	Hash string `json:"hash" yaml:"hash"`
+	// Source says where the network and its weights come from. A plan
+	// without one is of a zoo model with seeded random weights, the seed
+	// given to the runtime.
+	Source *Source `json:"source,omitempty" yaml:"source,omitempty"`
+}
+
+// Source kinds.
+const (
+	SourceONNX = "onnx" // an imported ONNX file: graph and weights
+	SourceZoo  = "zoo"  // a built-in architecture with seeded random weights
+)
+
+// Source identifies the file a plan deploys, so that a runtime loads that
+// file and refuses any other.
+type Source struct {
+	Kind string `json:"kind" yaml:"kind"`
+	// Path is the ONNX file, relative to the plan file's directory when the
+	// plan was written to a file (a runtime may be told another path: the
+	// SHA-256 is what identifies it).
+	Path   string `json:"path,omitempty" yaml:"path,omitempty"`
+	SHA256 string `json:"sha256,omitempty" yaml:"sha256,omitempty"`
+	// Outputs are the file's ONNX output names, in its order: with several,
+	// output k is task k's result.
+	Outputs []string `json:"outputs,omitempty" yaml:"outputs,omitempty,flow"`
+	// Seed is the seed of the random weights: all of a zoo model's, the
+	// heads the plan adds to a one-output file's. A runtime uses it and
+	// refuses another (absent: the runtime's --seed).
+	Seed *uint64 `json:"seed,omitempty" yaml:"seed,omitempty"`
 }
 
 // Task is one task head.

@@ -13,7 +13,7 @@ import (
 
 // TestLoadGoodAndBad loads every file in testdata: the good ones were
 // written by the optimizer (block cut, layer cut, three tiers, local-only,
-// remote-only); each bad one is a good one with one edit, refused at its
+// remote-only, an ONNX file's); each bad one is a good one with one edit, refused at its
 // line and field path, or a plan of an older version, refused with how to
 // regenerate it.
 func TestLoadGoodAndBad(t *testing.T) {
@@ -43,6 +43,10 @@ func TestLoadGoodAndBad(t *testing.T) {
 		"task_later.bad.yaml":        {"task_later.bad.yaml:60: predicted.task_ms.task1 80 ms is later than total_ms"},
 		"tiers_network.bad.yaml":     {"tiers_network.bad.yaml:", "tiers[2].network is empty"},
 		"row_placement.bad.yaml":     {"switch_table[2] (the row of valid_uplink_mbps) is not the choice's placement"},
+		"source_sha.bad.yaml":        {`source_sha.bad.yaml:15: model.source.sha256 "619AF2`, "is not a SHA-256 (want 64 lowercase hex digits)"},
+		"source_kind.bad.yaml":       {`source_kind.bad.yaml:13: model.source.kind "tflite" is unknown`},
+		"source_outputs.bad.yaml":    {`source_outputs.bad.yaml:16: model.source.outputs[1] "hue" is empty or listed before`, "model.source.outputs lists 3 output(s) for 2 task(s)"},
+		"source_zoo_file.bad.yaml":   {"source_zoo_file.bad.yaml:13: model.source.kind is zoo, which names no file"},
 		"input_tier.bad.yaml":        {"input_tier.bad.yaml:43: choice.node_tiers[0] is 1, but the input (node 0) is on the device"},
 	}
 	files, err := filepath.Glob("testdata/*.yaml")

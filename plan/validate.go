@@ -76,6 +76,49 @@ func (p *Plan) checkModel(r *strictyaml.Report) {
 			r.Addf(path+".classes", "is %d (want at least 1)", t.Classes)
 		}
 	}
+	if m.Source != nil {
+		checkSource(r, *m.Source, len(m.Tasks))
+	}
+}
+
+// checkSource checks the model's source: an ONNX file needs its path, its
+// SHA-256 and its outputs (one per task when it has several); a zoo model
+// names no file.
+func checkSource(r *strictyaml.Report, s Source, tasks int) {
+	const at = "model.source"
+	r.OneOf(at+".kind", s.Kind, SourceONNX, SourceZoo)
+	if s.Kind != SourceONNX {
+		if s.Kind == SourceZoo && (s.Path != "" || s.SHA256 != "" || len(s.Outputs) > 0) {
+			r.Addf(at+".kind", "is zoo, which names no file: path, sha256 and outputs belong to kind onnx")
+		}
+		return
+	}
+	if s.Path == "" {
+		r.Addf(at+".path", "is empty (the ONNX file the plan was made from)")
+	}
+	if !isSHA256(s.SHA256) {
+		r.Addf(at+".sha256", "%q is not a SHA-256 (want 64 lowercase hex digits)", s.SHA256)
+	}
+	for i, o := range s.Outputs {
+		if o == "" || slices.Contains(s.Outputs[:i], o) {
+			r.Addf(fmt.Sprintf("%s.outputs[%d]", at, i), "%q is empty or listed before (want the file's distinct output names)", o)
+		}
+	}
+	if n := len(s.Outputs); n == 0 || (n > 1 && n != tasks) {
+		r.Addf(at+".outputs", "lists %d output(s) for %d task(s) (want one output, or one per task)", n, tasks)
+	}
+}
+
+func isSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // uniqueName checks that a name is given and not given before.

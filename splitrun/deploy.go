@@ -20,7 +20,8 @@ type Deployment struct {
 	Placement placement.Placement
 	// Hops[h-1] are the tensors hop h carries, in wire order, in the
 	// encoding this runtime sends them in.
-	Hops [][]Tensor
+	Hops  [][]Tensor
+	model *Model
 }
 
 // NumTiers counts the tiers, the device included.
@@ -36,41 +37,26 @@ type Tensor struct {
 func (d *Deployment) Sends() bool { return len(d.Hops) > 0 && len(d.Hops[0]) > 0 }
 
 // Prepare checks that a plan's choice can run here and resolves it against
-// its graph, which it rebuilds and compares by hash.
+// its graph (Open with the plan's own file path).
 func Prepare(p *plan.Plan) (*Deployment, error) {
-	pl, err := p.Placement()
+	m, err := Open(p, "")
 	if err != nil {
 		return nil, err
 	}
-	return prepare(p, pl)
+	return m.Prepare()
 }
 
-// PrepareRow is Prepare for row i of the plan's switch table: a runtime
-// that measures its uplink runs the row it falls in.
+// PrepareRow is Prepare for row i of the plan's switch table.
 func PrepareRow(p *plan.Plan, i int) (*Deployment, error) {
-	if i < 0 || i >= len(p.SwitchTable) {
-		return nil, fmt.Errorf("switch table row %d: the plan has rows 0 to %d", i, len(p.SwitchTable)-1)
-	}
-	pl, err := p.RowPlacement(p.SwitchTable[i])
+	m, err := Open(p, "")
 	if err != nil {
 		return nil, err
 	}
-	return prepare(p, pl)
+	return m.PrepareRow(i)
 }
 
-func prepare(p *plan.Plan, pl placement.Placement) (*Deployment, error) {
-	var classes []int
-	for _, t := range p.Model.Tasks {
-		classes = append(classes, t.Classes)
-	}
-	g, err := model.New(p.Model.Name, p.Model.InputSize, classes)
-	if err != nil {
-		return nil, fmt.Errorf("plan's model: %w", err)
-	}
-	if h := g.Hash(); h != p.Model.Hash {
-		return nil, fmt.Errorf("plan was made for graph %s, this build's %s at %d px is %s", p.Model.Hash, g.Name, g.InputSize, h)
-	}
-	d := &Deployment{Plan: p, Graph: g, Placement: pl}
+func (m *Model) prepare(pl placement.Placement) (*Deployment, error) {
+	d := &Deployment{Plan: m.Plan, Graph: m.Graph, Placement: pl, model: m}
 	return d, d.resolve()
 }
 
@@ -145,8 +131,9 @@ func (d *Deployment) tensorsKey(h int) string {
 	return key
 }
 
-// Compile builds the engine program of the deployment's graph with seeded
-// weights (the edge and the server must use the same seed).
+// Compile builds the engine program of the deployment's graph with its
+// weights: an ONNX file's, seeded random ones for a zoo model and for heads
+// the plan added (the edge and the server must use the same seed).
 func (d *Deployment) Compile(seed uint64, opts engine.Options) (*engine.Program, error) {
 	for _, hop := range d.Hops {
 		for _, t := range hop {
@@ -157,7 +144,7 @@ func (d *Deployment) Compile(seed uint64, opts engine.Options) (*engine.Program,
 	if err := engine.CheckMemory(d.Graph, opts); err != nil {
 		return nil, err
 	}
-	w, err := engine.RandomWeights(d.Graph, seed)
+	w, err := d.model.weights(seed)
 	if err != nil {
 		return nil, err
 	}

@@ -47,7 +47,7 @@ func (e *Edge) Dial(addr string, seed uint64) error {
 		return err
 	}
 	e.conn, e.r = conn, bufio.NewReader(conn)
-	if err := writeHello(conn, hello{Hash: e.D.Plan.Model.Hash, Seed: seed, Tensors: e.D.tensorsKey(e.tier + 1), Tier: e.tier + 1}); err != nil {
+	if err := writeHello(conn, hello{Hash: e.D.Plan.Model.Hash, File: e.D.model.sha, Seed: seed, Tensors: e.D.tensorsKey(e.tier + 1), Tier: e.tier + 1}); err != nil {
 		return err
 	}
 	line, err := readLine(e.r)

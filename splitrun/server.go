@@ -63,6 +63,11 @@ func (s *Server) handle(conn net.Conn) error {
 		return err
 	}
 	d := s.D
+	if h.File != d.model.sha {
+		msg := fmt.Sprintf("error: edge runs the ONNX file with SHA-256 %q, this server %q", h.File, d.model.sha)
+		fmt.Fprintln(conn, msg)
+		return errors.New(msg)
+	}
 	if h.Hash != d.Plan.Model.Hash || h.Seed != s.Seed || h.Tensors != d.tensorsKey(s.tier()) || max(h.Tier, 1) != s.tier() {
 		msg := fmt.Sprintf("error: edge runs graph %s seed %d sending %q to tier %d, this server graph %s seed %d expecting %q as tier %d",
 			h.Hash, h.Seed, h.Tensors, h.Tier, d.Plan.Model.Hash, s.Seed, d.tensorsKey(s.tier()), s.tier())

@@ -36,6 +36,12 @@ func solvedPlan(t *testing.T) (*plan.Plan, *model.Graph) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return solve(t, g, nil), g
+}
+
+// solve plans g from an EPYC core pair to a 16-core EPYC over ethernet.
+func solve(t *testing.T, g *model.Graph, src *plan.Source) *plan.Plan {
+	t.Helper()
 	cat, _ := hwprofiles.Default()
 	dev, _ := cat.Device("epyc-2c")
 	srv, _ := cat.Server("epyc-16c")
@@ -48,7 +54,7 @@ func solvedPlan(t *testing.T) (*plan.Plan, *model.Graph) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p.Plan(r, optimizer.PlanInfo{Granularity: optimizer.BlockLevel}), g
+	return p.Plan(r, optimizer.PlanInfo{Granularity: optimizer.BlockLevel, Source: src})
 }
 
 // TestEverySwitchRowRuns: every feasible row of a switch table is a

@@ -22,7 +22,10 @@ import (
 // hello names what the sender runs: the graph, the weights' seed, the
 // tensors it sends (node:encoding, in wire order) and the tier they go to.
 type hello struct {
-	Hash    string `json:"hash"`
+	Hash string `json:"hash"`
+	// File is the SHA-256 of the ONNX file the weights come from ("": a
+	// zoo model's).
+	File    string `json:"file,omitempty"`
 	Seed    uint64 `json:"seed"`
 	Tensors string `json:"tensors"`
 	Tier    int    `json:"tier"`
