@@ -138,6 +138,9 @@ func printPlan(w io.Writer, pl *plan.Plan) error {
 	if len(c.ServerBlocks) > 0 {
 		fmt.Fprintf(w, "  server runs %s\n", span(c.ServerBlocks))
 	}
+	if acc := accuracyLine(pl); acc != "" {
+		fmt.Fprintf(w, "  accuracy    %s\n", acc)
+	}
 	fmt.Fprintln(w)
 	header := []string{"", "TOTAL ms", "EDGE ms", "NETWORK ms", "SERVER ms", "BYTES", "ENERGY mJ", "MIN ACC", "CHOICE"}
 	row := func(name string, o plan.Option) []string {
@@ -287,4 +290,22 @@ func exportModel(opts *PlanOptions, p *optimizer.Problem, gr optimizer.Granulari
 		fmt.Fprintf(opts.IO.Err, "wrote %s\n", e.path)
 	}
 	return nil
+}
+
+// accuracyLine is each task's measured accuracy with its 95% interval,
+// where the plan has them ("" when it has none).
+func accuracyLine(pl *plan.Plan) string {
+	var parts []string
+	for _, t := range pl.Model.Tasks {
+		a := pl.Predicted.Accuracy[t.Name]
+		if a == nil {
+			continue
+		}
+		part := fmt.Sprintf("%s %.1f%%", t.Name, 100**a)
+		if ci, ok := pl.Predicted.AccuracyCI[t.Name]; ok {
+			part += fmt.Sprintf(" [%.1f, %.1f]", 100*ci[0], 100*ci[1])
+		}
+		parts = append(parts, part)
+	}
+	return strings.Join(parts, ", ")
 }

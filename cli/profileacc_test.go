@@ -128,11 +128,17 @@ func TestProfileAccuracyFeedsPlan(t *testing.T) {
 				Encoding codec.Encoding `json:"encoding"`
 			} `json:"choice"`
 			Predicted struct {
-				Accuracy map[string]float64 `json:"accuracy"`
+				Accuracy   map[string]float64    `json:"accuracy"`
+				AccuracyCI map[string][2]float64 `json:"accuracy_ci"`
 			} `json:"predicted"`
 		}
 		if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 			t.Fatal(err)
+		}
+		// The plan reports the interval the table measured for that entry.
+		_, lo, hi, ok := tab.CI("task1", got.Choice.Cut, got.Choice.Encoding)
+		if ci := got.Predicted.AccuracyCI["task1"]; !ok || ci != [2]float64{lo, hi} {
+			t.Errorf("plan's task1 interval %v, the table's %v–%v (%v)", ci, lo, hi, ok)
 		}
 		return got.Choice.Cut, got.Choice.Encoding, got.Predicted.Accuracy["task1"]
 	}

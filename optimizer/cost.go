@@ -19,8 +19,11 @@ type Cost struct {
 	// TaskMS is each task's completion time.
 	TaskMS []float64
 	// TaskAccuracy is each task's accuracy; NaN when unknown.
-	TaskAccuracy    []float64
-	EdgeMemoryBytes int64
+	TaskAccuracy []float64
+	// TaskAccuracyFrom says which accuracy-table entry gave each known
+	// task accuracy (the worst of the tensors the task's result depends on).
+	TaskAccuracyFrom []AccuracyFrom
+	EdgeMemoryBytes  int64
 	// Objective is the value minimized (ms for latency and weighted, mJ for
 	// energy).
 	Objective float64
@@ -63,7 +66,9 @@ type candidate struct {
 	txPerX     float64 // uplink transfer ms = txPerX · x
 	bytes      int64
 	accuracy   []float64
-	memory     int64
+	// accuracyFrom is the table entry behind each accuracy (nil: no table).
+	accuracyFrom []AccuracyFrom
+	memory       int64
 }
 
 // The zstd stage's speed (klauspost/compress, fastest level, one core),
@@ -208,7 +213,7 @@ func (p *Problem) timed(u *units, ld load, order int) candidate {
 		cd.tasks[t] = line{start[k].a + work[k] + back[k], start[k].b}
 	}
 	cd.energy = line{p.Tiers[0].ActivePowerW * cd.edgeMS, p.Links[0].TxPowerW * cd.txPerX}
-	cd.accuracy = p.taskAccuracy(u, ld.headTier, ld.sent)
+	cd.accuracy, cd.accuracyFrom = p.taskAccuracy(u, ld.headTier, ld.sent)
 	return cd
 }
 
@@ -218,17 +223,20 @@ func (p *Problem) timed(u *units, ld load, order int) candidate {
 // (or the raw image) is lossless: native accuracy unless the table says
 // otherwise; a lossy tensor off the block boundaries has no measured
 // accuracy.
-func (p *Problem) taskAccuracy(u *units, headTier []int, crossed []sent) []float64 {
+func (p *Problem) taskAccuracy(u *units, headTier []int, crossed []sent) ([]float64, []AccuracyFrom) {
 	acc := make([]float64, len(u.heads))
-	for t, h := range p.Graph.Heads {
+	for t := range acc {
 		acc[t] = math.NaN()
-		if p.Accuracy == nil {
-			continue
-		}
+	}
+	if p.Accuracy == nil {
+		return acc, nil
+	}
+	from := make([]AccuracyFrom, len(u.heads))
+	for t, h := range p.Graph.Heads {
 		native, hasNative := p.Accuracy.Native(h.Task)
 		if headTier[t] == 0 {
 			if hasNative {
-				acc[t] = native
+				acc[t], from[t] = native, AccuracyFrom{Native: true}
 			}
 			continue
 		}
@@ -239,20 +247,31 @@ func (p *Problem) taskAccuracy(u *units, headTier []int, crossed []sent) []float
 			}
 			e := s.enc.Base() // the lossless stage changes nothing
 			a, ok := p.Accuracy.Accuracy(h.Task, u.cut[s.unit], e)
+			src := AccuracyFrom{Cut: u.cut[s.unit], Encoding: e}
 			if !ok && (e == codec.FP32 || e == codec.Raw) && hasNative {
-				a, ok = native, true
+				a, ok, src = native, true, AccuracyFrom{Native: true}
 			}
 			if !ok {
 				worst = math.NaN()
 				continue
 			}
-			worst = min(worst, a)
+			if a < worst {
+				worst, from[t] = a, src
+			}
 		}
 		if !math.IsInf(worst, 1) {
 			acc[t] = worst
 		}
 	}
-	return acc
+	return acc, from
+}
+
+// AccuracyFrom names the accuracy-table entry a task's accuracy comes
+// from: a cut and encoding, or the task's native (lossless) accuracy.
+type AccuracyFrom struct {
+	Cut      string
+	Encoding codec.Encoding
+	Native   bool
 }
 
 // objective is the objective as a convex piecewise-linear function of x:
@@ -287,14 +306,15 @@ func maxAt(lines []line, x float64) float64 {
 // cost evaluates a candidate at x = 1/uplink.
 func (p *Problem) cost(cd *candidate, x float64) Cost {
 	c := Cost{
-		EdgeMS:          cd.edgeMS,
-		ServerMS:        cd.serverMS,
-		Bytes:           cd.bytes,
-		EdgeEnergyMJ:    cd.energy.at(x),
-		TaskAccuracy:    cd.accuracy,
-		EdgeMemoryBytes: cd.memory,
-		TaskMS:          make([]float64, len(cd.tasks)),
-		Objective:       maxAt(p.objective(cd), x),
+		EdgeMS:           cd.edgeMS,
+		ServerMS:         cd.serverMS,
+		Bytes:            cd.bytes,
+		EdgeEnergyMJ:     cd.energy.at(x),
+		TaskAccuracy:     cd.accuracy,
+		TaskAccuracyFrom: cd.accuracyFrom,
+		EdgeMemoryBytes:  cd.memory,
+		TaskMS:           make([]float64, len(cd.tasks)),
+		Objective:        maxAt(p.objective(cd), x),
 	}
 	if cd.sends() {
 		c.NetworkMS = cd.fixedNetMS + cd.txPerX*x

@@ -151,6 +151,12 @@ func (p *Problem) Predicted(c Cost) plan.Predicted {
 		if i < len(c.TaskAccuracy) && !math.IsNaN(c.TaskAccuracy[i]) {
 			a := c.TaskAccuracy[i]
 			pr.Accuracy[h.Task] = &a
+			if lo, hi, ok := p.accuracyCI(h.Task, c, i); ok {
+				if pr.AccuracyCI == nil {
+					pr.AccuracyCI = map[string][2]float64{}
+				}
+				pr.AccuracyCI[h.Task] = [2]float64{lo, hi}
+			}
 		}
 	}
 	return pr
@@ -180,4 +186,19 @@ func (p *Problem) heads(l Label) map[string]string {
 		m[h.Task] = l.Heads[t]
 	}
 	return m
+}
+
+// accuracyCI is the interval the accuracy table records for the entry
+// behind task t's accuracy in c.
+func (p *Problem) accuracyCI(task string, c Cost, t int) (lo, hi float64, ok bool) {
+	if t >= len(c.TaskAccuracyFrom) {
+		return 0, 0, false
+	}
+	f := c.TaskAccuracyFrom[t]
+	if f.Native {
+		_, lo, hi, ok = p.Accuracy.NativeCI(task)
+	} else {
+		_, lo, hi, ok = p.Accuracy.CI(task, f.Cut, f.Encoding)
+	}
+	return lo, hi, ok
 }

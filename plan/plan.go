@@ -181,6 +181,9 @@ type Predicted struct {
 	TaskMS       map[string]float64 `json:"task_ms" yaml:"task_ms"`
 	// Accuracy per task; null when no accuracy table covers it.
 	Accuracy map[string]*float64 `json:"accuracy" yaml:"accuracy"`
+	// AccuracyCI is each task's 95% confidence interval [low, high], for
+	// the tasks whose accuracy table entry records one.
+	AccuracyCI map[string][2]float64 `json:"accuracy_ci,omitempty" yaml:"accuracy_ci,omitempty"`
 }
 
 // Option is a choice with its forecast (baselines, Pareto points).

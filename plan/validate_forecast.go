@@ -43,6 +43,18 @@ func (p *Plan) checkPredicted(r *strictyaml.Report, path string, pr Predicted) {
 			r.Number(path+".accuracy."+t, *a, strictyaml.Fraction)
 		}
 	}
+	for _, t := range slices.Sorted(maps.Keys(pr.AccuracyCI)) {
+		ci, at := pr.AccuracyCI[t], path+".accuracy_ci."+t
+		r.Number(at+"[0]", ci[0], strictyaml.Fraction)
+		r.Number(at+"[1]", ci[1], strictyaml.Fraction)
+		// The table rounds to six decimals, so the point may sit a hair
+		// outside its interval.
+		if a := pr.Accuracy[t]; a == nil {
+			r.Addf(at, "gives an interval for a task without an accuracy")
+		} else if !(ci[0] <= *a+1e-6 && *a <= ci[1]+1e-6) {
+			r.Addf(at, "[%g, %g] does not hold the accuracy %g", ci[0], ci[1], *a)
+		}
+	}
 }
 
 func (p *Plan) checkOption(r *strictyaml.Report, path string, o Option) {

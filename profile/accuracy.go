@@ -343,6 +343,20 @@ func (t *AccuracyTable) CI(task, cut string, e codec.Encoding) (n int, lo, hi fl
 	return 0, 0, 0, false
 }
 
+// NativeCI is the sample count and 95% interval of a task's plain forward
+// pass accuracy, when the table records one.
+func (t *AccuracyTable) NativeCI(task string) (n int, lo, hi float64, ok bool) {
+	if t == nil {
+		return 0, 0, 0, false
+	}
+	for _, a := range t.Tasks {
+		if a.Task == task && a.CILow != nil && a.CIHigh != nil {
+			return a.Samples, *a.CILow, *a.CIHigh, true
+		}
+	}
+	return 0, 0, 0, false
+}
+
 // Size is the recorded size of a cut's tensor in an encoding over the data
 // set, if any.
 func (t *AccuracyTable) Size(cut string, e codec.Encoding) (CutSize, bool) {
