@@ -82,6 +82,10 @@ func runPlan(opts *PlanOptions) error {
 	info.Granularity = gr
 	info.CreatedAt = opts.IO.Now().UTC().Format(time.RFC3339)
 	info.Source = seeded(info.Source, opts.Seed)
+	if p.Accuracy != nil {
+		// The accuracies hold for inputs prepared this way only.
+		info.Source.Preprocess = p.Accuracy.Preprocess
+	}
 	pl := p.Plan(r, info)
 	if opts.Out != "" {
 		if err := pl.Write(opts.Out, opts.Force); err != nil {

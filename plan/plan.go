@@ -83,6 +83,11 @@ type Source struct {
 	// heads the plan adds to a one-output file's. A runtime uses it and
 	// refuses another (absent: the runtime's --seed).
 	Seed *uint64 `json:"seed,omitempty" yaml:"seed,omitempty"`
+	// Preprocess is how inputs were prepared when the plan's accuracies
+	// were measured (the accuracy table's account, e.g. "images, resize
+	// shorter 256 + crop 224, bilinear-pil, mean/std ..."): feed the
+	// deployed model inputs prepared the same way.
+	Preprocess string `json:"preprocess,omitempty" yaml:"preprocess,omitempty"`
 }
 
 // Task is one task head.
