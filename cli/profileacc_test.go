@@ -48,7 +48,7 @@ func labelledBy(t *testing.T, p *engine.Program, n int, columns []string) string
 	rng := rand.New(rand.NewPCG(4, 4))
 	var csv strings.Builder
 	csv.WriteString("file," + strings.Join(columns, ",") + "\n")
-	x := make([]float32, 3*32*32)
+	x := make([]float32, p.Graph().Input.Elems())
 	for i := range n {
 		amp := 0.2 + 2.8*rng.Float64()
 		raw := make([]byte, 4*len(x))
@@ -335,5 +335,85 @@ func TestProfileAccuracySkip(t *testing.T) {
 	tab, err := profile.ParseAccuracy([]byte(stdout))
 	if err != nil || tab.Samples != 3 {
 		t.Fatalf("table of %v samples, err %v", tab, err)
+	}
+}
+
+// TestProfileAccuracyTwoOutputONNX: on the two-output network PyTorch
+// exported (onnx/testdata/mtl_resnet.onnx: tasks hue and shape), labelled
+// by its own fp32 predictions, fp32 scores 1 at every cut — the plain
+// forward pass — and int4 at the earliest cut scores measurably less.
+func TestProfileAccuracyTwoOutputONNX(t *testing.T) {
+	const file = "../onnx/testdata/mtl_resnet.onnx"
+	eo := EngineOptions{Model: file, Seed: 1, Threads: 1, Backend: string(engine.BestBackend()), Heads: true}
+	p, err := eo.program()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	g := p.Graph()
+	data := labelledBy(t, p, 40, []string{"hue", "shape"})
+	acc := filepath.Join(t.TempDir(), "acc.yaml")
+	if _, stderr, code := run(t, "profile", file, "--accuracy", "--data", data, "--encodings", "int4", "--accuracy-out", acc); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	tab, err := profile.LoadAccuracy(acc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := g.Blocks[0].Name
+	for _, task := range []string{"hue", "shape"} {
+		if a, ok := tab.Native(task); !ok || a != 1 {
+			t.Errorf("%s: plain forward pass %g (%v), want 1 on its own predictions", task, a, ok)
+		}
+	}
+	lost := false
+	for _, e := range tab.Entries {
+		if e.Encoding == codec.FP32 && e.Accuracy != 1 {
+			t.Errorf("fp32 at %s: %s %g, want the plain pass's 1", e.Cut, e.Task, e.Accuracy)
+		}
+		if e.Encoding == codec.Int4 && e.Cut == first && e.Accuracy < 1 {
+			lost = true
+			t.Logf("int4 after %s: %s %g", first, e.Task, e.Accuracy)
+		}
+	}
+	if !lost {
+		t.Errorf("int4 after %s lost nothing on either task", first)
+	}
+
+	// The plan on the file reads the table: a floor on a task just above
+	// what the unconstrained choice measures moves the choice.
+	plan := func(floor string) (choice string, accuracy map[string]float64) {
+		t.Helper()
+		args := []string{"plan", file, "--device", "rpi4", "--server", "h100", "--network", "4g", "--objective", "energy",
+			"--encodings", "fp32,int4", "--accuracy", acc, "-o", "json"}
+		if floor != "" {
+			args = append(args, "--min-accuracy", floor)
+		}
+		stdout, stderr, code := run(t, args...)
+		if code != 0 {
+			t.Fatalf("plan %s: exit %d: %s", floor, code, stderr)
+		}
+		var got struct {
+			Choice    struct{ Cut, Encoding string }
+			Predicted struct{ Accuracy map[string]float64 }
+		}
+		if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+			t.Fatal(err)
+		}
+		return got.Choice.Cut + "/" + got.Choice.Encoding, got.Predicted.Accuracy
+	}
+	free, a := plan("")
+	task := "hue"
+	if a["shape"] < a["hue"] {
+		task = "shape"
+	}
+	if !(a[task] < 1) {
+		t.Fatalf("unconstrained %s scores %v: the floor below would prove nothing", free, a)
+	}
+	if c, _ := plan(fmt.Sprintf("%s=%g", task, a[task])); c != free {
+		t.Errorf("a floor at the measured %s %g moved %s to %s", task, a[task], free, c)
+	}
+	if c, got := plan(fmt.Sprintf("%s=%g", task, a[task]+0.001)); c == free || got[task] <= a[task] {
+		t.Errorf("a floor above the measured %s %g kept %s (%v)", task, a[task], c, got)
 	}
 }
