@@ -113,28 +113,8 @@ func TestProfileAccuracyFeedsPlan(t *testing.T) {
 	}
 	plan := func(floor string) (cut string, enc codec.Encoding, accuracy float64) {
 		t.Helper()
-		args := []string{"plan", "mobilenet_v3_small", "--input", "32", "--device", "jetson-nano", "--network", "wifi6", "--uplink-mbps", "5",
-			"--encodings", "fp32,int8,int4", "--accuracy", acc, "-o", "json"}
-		if floor != "" {
-			args = append(args, "--min-accuracy", floor)
-		}
-		stdout, stderr, code := run(t, args...)
-		if code != 0 {
-			t.Fatalf("plan --min-accuracy %s: exit %d: %s", floor, code, stderr)
-		}
-		var got struct {
-			Choice struct {
-				Cut      string         `json:"cut"`
-				Encoding codec.Encoding `json:"encoding"`
-			} `json:"choice"`
-			Predicted struct {
-				Accuracy   map[string]float64    `json:"accuracy"`
-				AccuracyCI map[string][2]float64 `json:"accuracy_ci"`
-			} `json:"predicted"`
-		}
-		if err := json.Unmarshal([]byte(stdout), &got); err != nil {
-			t.Fatal(err)
-		}
+		got := planWithFloor(t, floor, "mobilenet_v3_small", "--input", "32", "--device", "jetson-nano", "--network", "wifi6", "--uplink-mbps", "5",
+			"--encodings", "fp32,int8,int4", "--accuracy", acc)
 		// The plan reports the interval the table measured for that entry.
 		_, lo, hi, ok := tab.CI("task1", got.Choice.Cut, got.Choice.Encoding)
 		if ci := got.Predicted.AccuracyCI["task1"]; !ok || ci != [2]float64{lo, hi} {
@@ -384,23 +364,9 @@ func TestProfileAccuracyTwoOutputONNX(t *testing.T) {
 	// what the unconstrained choice measures moves the choice.
 	plan := func(floor string) (choice string, accuracy map[string]float64) {
 		t.Helper()
-		args := []string{"plan", file, "--device", "rpi4", "--server", "h100", "--network", "4g", "--objective", "energy",
-			"--encodings", "fp32,int4", "--accuracy", acc, "-o", "json"}
-		if floor != "" {
-			args = append(args, "--min-accuracy", floor)
-		}
-		stdout, stderr, code := run(t, args...)
-		if code != 0 {
-			t.Fatalf("plan %s: exit %d: %s", floor, code, stderr)
-		}
-		var got struct {
-			Choice    struct{ Cut, Encoding string }
-			Predicted struct{ Accuracy map[string]float64 }
-		}
-		if err := json.Unmarshal([]byte(stdout), &got); err != nil {
-			t.Fatal(err)
-		}
-		return got.Choice.Cut + "/" + got.Choice.Encoding, got.Predicted.Accuracy
+		got := planWithFloor(t, floor, file, "--device", "rpi4", "--server", "h100", "--network", "4g", "--objective", "energy",
+			"--encodings", "fp32,int4", "--accuracy", acc)
+		return got.Choice.Cut + "/" + string(got.Choice.Encoding), got.Predicted.Accuracy
 	}
 	free, a := plan("")
 	task := "hue"
@@ -416,4 +382,35 @@ func TestProfileAccuracyTwoOutputONNX(t *testing.T) {
 	if c, got := plan(fmt.Sprintf("%s=%g", task, a[task]+0.001)); c == free || got[task] <= a[task] {
 		t.Errorf("a floor above the measured %s %g kept %s (%v)", task, a[task], c, got)
 	}
+}
+
+// plannedAccuracy is what the floor tests read from plan -o json.
+type plannedAccuracy struct {
+	Choice struct {
+		Cut      string         `json:"cut"`
+		Encoding codec.Encoding `json:"encoding"`
+	} `json:"choice"`
+	Predicted struct {
+		Accuracy   map[string]float64    `json:"accuracy"`
+		AccuracyCI map[string][2]float64 `json:"accuracy_ci"`
+	} `json:"predicted"`
+}
+
+// planWithFloor plans args (after "plan"), with --min-accuracy floor if
+// one is given.
+func planWithFloor(t *testing.T, floor string, args ...string) plannedAccuracy {
+	t.Helper()
+	args = append([]string{"plan"}, append(args, "-o", "json")...)
+	if floor != "" {
+		args = append(args, "--min-accuracy", floor)
+	}
+	stdout, stderr, code := run(t, args...)
+	if code != 0 {
+		t.Fatalf("plan --min-accuracy %q: exit %d: %s", floor, code, stderr)
+	}
+	var got plannedAccuracy
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
