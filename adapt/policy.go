@@ -16,10 +16,16 @@ type Row struct {
 }
 
 // RowsFromPlan reads a plan's switch table; each row's ID is its index there.
+// Rows of zero width (a plan may hold one at a breakpoint) are left out: no
+// estimate can fall in them, and NewPolicy rejects them. Infeasible rows are
+// kept, so that the table stays contiguous and the caller learns from the
+// ID that the uplink cannot meet the plan's constraints.
 func RowsFromPlan(p *plan.Plan) []Row {
-	rows := make([]Row, len(p.SwitchTable))
+	rows := make([]Row, 0, len(p.SwitchTable))
 	for i, s := range p.SwitchTable {
-		rows[i] = Row{FromMbps: s.FromMbps, ToMbps: s.ToMbps, ID: i}
+		if s.ToMbps > s.FromMbps {
+			rows = append(rows, Row{FromMbps: s.FromMbps, ToMbps: s.ToMbps, ID: i})
+		}
 	}
 	return rows
 }

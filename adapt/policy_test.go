@@ -202,9 +202,13 @@ func TestNewPolicyRejects(t *testing.T) {
 }
 
 func TestRowsFromPlan(t *testing.T) {
-	p := &plan.Plan{SwitchTable: []plan.Switch{{FromMbps: 1, ToMbps: 8, Feasible: true}, {FromMbps: 8, ToMbps: 50, Feasible: true}}}
+	p := &plan.Plan{SwitchTable: []plan.Switch{
+		{FromMbps: 1, ToMbps: 8, Feasible: false},
+		{FromMbps: 8, ToMbps: 8, Feasible: true}, // zero width: dropped
+		{FromMbps: 8, ToMbps: 50, Feasible: true},
+	}}
 	rows := RowsFromPlan(p)
-	want := []Row{{1, 8, 0}, {8, 50, 1}}
+	want := []Row{{1, 8, 0}, {8, 50, 2}}
 	if len(rows) != len(want) || rows[0] != want[0] || rows[1] != want[1] {
 		t.Fatalf("RowsFromPlan = %v; want %v", rows, want)
 	}
