@@ -37,7 +37,7 @@ type Estimator struct {
 	// Now is the clock Mbps ages samples by; nil means time.Now.
 	Now func() time.Time
 
-	samples []sample // oldest first, at most Window
+	samples []sample // in arrival order, at most Window
 	last    time.Time
 }
 
