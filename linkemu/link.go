@@ -30,6 +30,29 @@ type Link struct {
 // Wrap returns a connection whose writes cross the link; reads, deadlines
 // and addresses are those of c. Close delivers what is queued, then closes c.
 func (l Link) Wrap(c net.Conn) (*Conn, error) {
+	return l.wrap(c, monotonic{time.Now()})
+}
+
+// clock is the link's time since it started; tests substitute a virtual
+// one.
+type clock interface {
+	now() time.Duration
+	sleepUntil(time.Duration)
+}
+
+// monotonic is the real clock: time.Since reads the monotonic clock, so a
+// wall-clock step cannot speed up or stall the link.
+type monotonic struct{ start time.Time }
+
+func (m monotonic) now() time.Duration { return time.Since(m.start) }
+
+func (m monotonic) sleepUntil(d time.Duration) {
+	if w := d - time.Since(m.start); w > 0 {
+		time.Sleep(w)
+	}
+}
+
+func (l Link) wrap(c net.Conn, clk clock) (*Conn, error) {
 	if l.Trace == nil {
 		return nil, errors.New("linkemu: a link needs a trace")
 	}
@@ -42,7 +65,7 @@ func (l Link) Wrap(c net.Conn) (*Conn, error) {
 	}
 	lc := &Conn{
 		Conn:  c,
-		start: time.Now(),
+		clock: clk,
 		delay: time.Duration(l.DelayMS) * time.Millisecond,
 		sched: schedule{t: l.Trace},
 		queue: make(chan packet, q),
@@ -65,7 +88,7 @@ type packet struct {
 // Conn is a net.Conn whose writes go through an emulated link.
 type Conn struct {
 	net.Conn
-	start time.Time // time.Since uses the monotonic clock
+	clock clock
 	delay time.Duration
 	sched schedule // only pace touches it
 
@@ -80,14 +103,6 @@ type Conn struct {
 	done    chan struct{} // closed when everything queued reached the socket
 }
 
-func (c *Conn) now() time.Duration { return time.Since(c.start) }
-
-func sleepUntil(start time.Time, d time.Duration) {
-	if w := d - time.Since(start); w > 0 {
-		time.Sleep(w)
-	}
-}
-
 // Write queues b as packets of up to 1500 bytes (each Write starts a new
 // packet, as TCP does without Nagle) and returns once all are queued.
 func (c *Conn) Write(b []byte) (int, error) {
@@ -99,7 +114,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 	n := 0
 	for n < len(b) {
 		m := min(MTU, len(b)-n)
-		p := packet{data: append([]byte(nil), b[n:n+m]...), at: c.now()}
+		p := packet{data: append([]byte(nil), b[n:n+m]...), at: c.clock.now()}
 		select {
 		case c.queue <- p:
 			n += m
@@ -138,7 +153,7 @@ func (c *Conn) pace() {
 	defer close(c.flight)
 	for p := range c.queue {
 		dep := c.sched.depart(p.at)
-		sleepUntil(c.start, dep)
+		c.clock.sleepUntil(dep)
 		p.at = dep + c.delay
 		select {
 		case c.flight <- p:
@@ -165,9 +180,9 @@ func (c *Conn) propagate() {
 				return
 			}
 		}
-		sleepUntil(c.start, p.at)
+		c.clock.sleepUntil(p.at)
 		buf = append(buf[:0], p.data...)
-		now := c.now()
+		now := c.clock.now()
 	batch:
 		for {
 			select {
