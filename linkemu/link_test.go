@@ -50,23 +50,49 @@ func randomBytes(n int) []byte {
 
 // The spec of the issue: 1 MB over a constant 10 Mbps trace takes 0.8 s
 // ± 5%. This is the package's only wall-clock test, because the duration is
-// the specification; 1e6 bytes are 667 packets, the last leaving at 801 ms.
+// the specification; 1e6 bytes are 667 packets, the last leaving at 801 ms
+// (the virtual-clock test checks that exactly). Faster than 0.76 s fails at
+// once: no load makes a link early. Slower than 0.84 s can be a machine too
+// busy to wake the link on time, so that alone is tried again, three times
+// in all: one attempt within the bound shows the link keeps the rate.
 func TestOneMegabyteAtTenMbpsTakesPointEightSeconds(t *testing.T) {
 	tr, err := ConstantTrace(10)
 	if err != nil {
 		t.Fatal(err)
 	}
+	data := randomBytes(1e6)
+	var tries []time.Duration
+	for range 3 {
+		took := transfer(t, tr, data)
+		tries = append(tries, took)
+		if took < 760*time.Millisecond {
+			t.Fatalf("1 MB at 10 Mbps took %v, faster than 0.8 s - 5%%", took)
+		}
+		if took <= 840*time.Millisecond {
+			t.Logf("1 MB at 10 Mbps took %v (attempts %v)", took, tries)
+			return
+		}
+	}
+	t.Fatalf("1 MB at 10 Mbps took %v, want 0.8 s ± 5%%", tries)
+}
+
+// transfer sends data over a loopback TCP pair through the link and returns
+// how long until the other end had all of it.
+func transfer(t *testing.T, tr *Trace, data []byte) time.Duration {
+	t.Helper()
 	client, server := tcpPair(t)
 	lc, err := Link{Trace: tr}.Wrap(client)
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := randomBytes(1e6)
 	got := make(chan []byte, 1)
 	start := time.Now()
 	go func() {
-		b, _ := io.ReadAll(server)
-		got <- b
+		// Into a buffer made beforehand: io.ReadAll's growing and the
+		// collections it causes delay the reader by tens of ms.
+		b := make([]byte, len(data)+1)
+		n, _ := io.ReadFull(server, b)
+		got <- b[:n]
 	}()
 	if _, err := lc.Write(data); err != nil {
 		t.Fatal(err)
@@ -79,10 +105,7 @@ func TestOneMegabyteAtTenMbpsTakesPointEightSeconds(t *testing.T) {
 	if !bytes.Equal(b, data) {
 		t.Fatalf("received %d bytes, not the %d sent", len(b), len(data))
 	}
-	if took < 760*time.Millisecond || took > 840*time.Millisecond {
-		t.Fatalf("1 MB at 10 Mbps took %v, want 0.8 s ± 5%%", took)
-	}
-	t.Logf("1 MB at 10 Mbps took %v", took)
+	return took
 }
 
 // Many small writes, a delay and a small queue (so writers block) still
