@@ -166,13 +166,16 @@ func runServe(opts *DeployOptions) error {
 func NewCmdRun(io *IO) *cobra.Command {
 	opts := &DeployOptions{IO: io}
 	cmd := &cobra.Command{
-		Use:   "run --plan plan.yaml [--model FILE.onnx] [--connect HOST:PORT] [--n 20]",
+		Use:   "run --plan plan.yaml [--model FILE.onnx] [--connect HOST:PORT] [--n 20] [--trace FILE]",
 		Short: "Run a deployment plan's edge side over a real socket and report measured against predicted",
 		Long: "run executes the edge side of a plan: the backbone up to the cut, the encoding, the send\n" +
 			"over TCP, the edge heads. Without --connect it starts the server side itself on a loopback\n" +
 			"socket. The plan's network (bandwidth and RTT) is emulated by pacing the real socket\n" +
-			"(--no-emulate sends at loopback speed). Note that both sides run on this machine: compare\n" +
-			"with a plan made for it (--device epyc-2c --profile host.yaml --server-profile host.yaml).",
+			"(--no-emulate sends at loopback speed); --trace FILE instead sends the device's uplink at the\n" +
+			"delivery times of a Mahimahi trace (one line per 1500-byte packet, the millisecond it may go;\n" +
+			"the trace repeats) after --trace-delay-ms, from a 100-packet queue; replies keep the plan's\n" +
+			"downlink. Note that both sides run on this machine: compare with a plan made for it\n" +
+			"(--device epyc-2c --profile host.yaml --server-profile host.yaml).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.seedGiven = cmd.Flags().Changed("seed")

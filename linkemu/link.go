@@ -18,7 +18,8 @@ const DefaultQueuePackets = 100
 // The zero values of DelayMS and QueuePackets mean no delay and
 // DefaultQueuePackets.
 //
-// A full queue blocks Write instead of dropping packets: the transport under
+// The queue holds QueuePackets packets besides the one waiting for its
+// opportunity. A full queue blocks Write instead of dropping packets: the transport under
 // us is TCP, which would retransmit a drop anyway, so blocking gives the
 // same back-pressure on the sender without losing the stream.
 type Link struct {
