@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mtlsplit/mtlsplit/engine"
+	"github.com/mtlsplit/mtlsplit/linkemu"
 	"github.com/mtlsplit/mtlsplit/plan"
 	"github.com/mtlsplit/mtlsplit/splitrun"
 )
@@ -31,6 +33,12 @@ type DeployOptions struct {
 	Quiet   bool
 	Tier    int
 	Next    string
+	// Trace is a Mahimahi trace for the device's uplink (run only);
+	// TraceDelayMS its propagation delay when traceDelayGiven, else
+	// half the plan's RTT.
+	Trace           string
+	TraceDelayMS    int
+	traceDelayGiven bool
 	// seedGiven says --seed was on the command line.
 	seedGiven bool
 }
@@ -158,16 +166,20 @@ func runServe(opts *DeployOptions) error {
 func NewCmdRun(io *IO) *cobra.Command {
 	opts := &DeployOptions{IO: io}
 	cmd := &cobra.Command{
-		Use:   "run --plan plan.yaml [--model FILE.onnx] [--connect HOST:PORT] [--n 20]",
+		Use:   "run --plan plan.yaml [--model FILE.onnx] [--connect HOST:PORT] [--n 20] [--trace FILE]",
 		Short: "Run a deployment plan's edge side over a real socket and report measured against predicted",
 		Long: "run executes the edge side of a plan: the backbone up to the cut, the encoding, the send\n" +
 			"over TCP, the edge heads. Without --connect it starts the server side itself on a loopback\n" +
 			"socket. The plan's network (bandwidth and RTT) is emulated by pacing the real socket\n" +
-			"(--no-emulate sends at loopback speed). Note that both sides run on this machine: compare\n" +
-			"with a plan made for it (--device epyc-2c --profile host.yaml --server-profile host.yaml).",
+			"(--no-emulate sends at loopback speed); --trace FILE instead sends the device's uplink at the\n" +
+			"delivery times of a Mahimahi trace (one line per 1500-byte packet, the millisecond it may go;\n" +
+			"the trace repeats) after --trace-delay-ms, from a 100-packet queue; replies keep the plan's\n" +
+			"downlink. Note that both sides run on this machine: compare with a plan made for it\n" +
+			"(--device epyc-2c --profile host.yaml --server-profile host.yaml).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.seedGiven = cmd.Flags().Changed("seed")
+			opts.traceDelayGiven = cmd.Flags().Changed("trace-delay-ms")
 			return runRun(opts)
 		},
 	}
@@ -180,6 +192,8 @@ func NewCmdRun(io *IO) *cobra.Command {
 	f.Uint64Var(&opts.Seed, "seed", 1, "seed of the random weights, for a plan that records none (the server must use the same)")
 	f.IntVar(&opts.Threads, "threads", 0, "engine threads (0: all cores)")
 	f.BoolVar(&opts.NoEmu, "no-emulate", false, "do not pace the socket to the plan's network")
+	f.StringVar(&opts.Trace, "trace", "", "emulate the uplink from a Mahimahi trace FILE (a millisecond per line at which one 1500-byte packet may go; it repeats) instead of the plan's bandwidth")
+	f.IntVar(&opts.TraceDelayMS, "trace-delay-ms", 0, "propagation delay of the --trace uplink in ms (default: half the plan's RTT)")
 	f.StringVarP(&opts.Format, "output", "o", "table", "output format: table|json")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")
 	return cmd
@@ -196,6 +210,10 @@ func runRun(opts *DeployOptions) error {
 		return err
 	}
 	d, err := opts.deployment()
+	if err != nil {
+		return err
+	}
+	uplink, err := traceUplink(opts, d)
 	if err != nil {
 		return err
 	}
@@ -236,7 +254,7 @@ func runRun(opts *DeployOptions) error {
 			in[i] = float32(rng.NormFloat64())
 		}
 	}
-	e := &splitrun.Edge{D: d, Prog: prog}
+	e := &splitrun.Edge{D: d, Prog: prog, Uplink: uplink}
 	if !opts.NoEmu {
 		n := d.Plan.Uplink()
 		e.Link = &splitrun.Link{UplinkMbps: n.UplinkMbps, DownlinkMbps: n.DownlinkMbps, RTTMS: n.RTTMS}
@@ -269,6 +287,9 @@ func runRun(opts *DeployOptions) error {
 	if opts.NoEmu {
 		emu = "loopback speed"
 	}
+	if uplink != nil {
+		emu = fmt.Sprintf("uplink from trace %s, mean %.4g Mbps, %d ms delay", opts.Trace, uplink.Trace.MeanMbps(), uplink.DelayMS)
+	}
 	fmt.Fprintf(w, "%s: cut after %s, %s, over %s (%s); %d inferences, medians\n\n", d.Graph.Name, d.Plan.Choice.Cut,
 		d.Plan.Choice.Encoding, addrOr(addr), emu, s.N)
 	pct := func(m, p float64) string {
@@ -289,6 +310,31 @@ func runRun(opts *DeployOptions) error {
 	}
 	fmt.Fprintf(w, "\nthe plan predicted for edge %s and server %s; here both run on this machine\n", d.Plan.Tiers[0].Device, d.Plan.Uplink().Device)
 	return nil
+}
+
+// traceUplink is the trace-driven uplink --trace asks for, or nil.
+func traceUplink(opts *DeployOptions, d *splitrun.Deployment) (*linkemu.Link, error) {
+	if opts.traceDelayGiven && opts.TraceDelayMS < 0 {
+		return nil, fmt.Errorf("--trace-delay-ms %d: want 0 or more milliseconds", opts.TraceDelayMS)
+	}
+	if opts.Trace == "" {
+		if opts.traceDelayGiven {
+			return nil, fmt.Errorf("--trace-delay-ms %d: only with --trace FILE", opts.TraceDelayMS)
+		}
+		return nil, nil
+	}
+	if opts.NoEmu {
+		return nil, fmt.Errorf("--trace %s with --no-emulate: choose one (a trace emulates the uplink)", opts.Trace)
+	}
+	tr, err := linkemu.LoadTrace(opts.Trace)
+	if err != nil {
+		return nil, fmt.Errorf("--trace: %w", err)
+	}
+	delay := opts.TraceDelayMS
+	if !opts.traceDelayGiven {
+		delay = int(math.Round(d.Plan.Uplink().RTTMS / 2))
+	}
+	return &linkemu.Link{Trace: tr, DelayMS: delay}, nil
 }
 
 func addrOr(a string) string {

@@ -2,6 +2,7 @@ package splitrun
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mtlsplit/mtlsplit/engine"
+	"github.com/mtlsplit/mtlsplit/linkemu"
 )
 
 // Link emulates the plan's network on top of a real socket (loopback has
@@ -31,10 +33,16 @@ type Edge struct {
 	D    *Deployment
 	Prog *engine.Program
 	Link *Link
-	tier int // the tier this edge sends from (0: the device)
-	conn net.Conn
-	r    *bufio.Reader
-	enc  []byte
+	// Uplink, when set, carries what the edge sends through a
+	// trace-driven link instead of Link's formula (Link still paces the
+	// replies).
+	Uplink *linkemu.Link
+	tier   int // the tier this edge sends from (0: the device)
+	conn   net.Conn
+	r      *bufio.Reader
+	enc    []byte
+	// frame is the length-prefixed payload for the trace-driven uplink.
+	frame []byte
 }
 
 // Dial connects to the server and checks both run the same deployment.
@@ -46,7 +54,16 @@ func (e *Edge) Dial(addr string, seed uint64) error {
 	if err != nil {
 		return err
 	}
-	e.conn, e.r = conn, bufio.NewReader(conn)
+	e.r = bufio.NewReader(conn)
+	if e.Uplink != nil {
+		lc, err := e.Uplink.Wrap(conn)
+		if err != nil {
+			conn.Close()
+			return err
+		}
+		conn = lc
+	}
+	e.conn = conn
 	if err := writeHello(conn, hello{Hash: e.D.Plan.Model.Hash, File: e.D.model.sha, Seed: seed, Tensors: e.D.tensorsKey(e.tier + 1), Tier: e.tier + 1}); err != nil {
 		return err
 	}
@@ -153,8 +170,18 @@ func (e *Edge) send(payload []byte) chan answer {
 	ch := make(chan answer, 1)
 	go func() {
 		sent := time.Now()
-		e.Link.wait(len(payload), e.Link.up())
-		if err := writeFrame(e.conn, payload); err != nil {
+		var err error
+		if e.Uplink != nil {
+			// One write, so the 4-byte length does not take a
+			// delivery opportunity of its own.
+			e.frame = binary.LittleEndian.AppendUint32(e.frame[:0], uint32(len(payload)))
+			e.frame = append(e.frame, payload...)
+			_, err = e.conn.Write(e.frame)
+		} else {
+			e.Link.wait(len(payload), e.Link.up())
+			err = writeFrame(e.conn, payload)
+		}
+		if err != nil {
 			ch <- answer{err: err}
 			return
 		}
