@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mtlsplit/mtlsplit/codec"
+	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/measure"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
@@ -79,6 +80,8 @@ type profileOutput struct {
 	Heads     []profileBlock `json:"heads"`
 	EndToEnd  stat           `json:"end_to_end_ms"`
 	InputCutB int            `json:"input_bytes"`
+	// Memory is the engine's plan and the measured peak RSS growth.
+	Memory *profile.TableMemory `json:"memory,omitempty"`
 }
 
 type profileLayer struct {
@@ -183,6 +186,8 @@ func runProfile(opts *ProfileOptions) error {
 
 // measureOne compiles and times one network.
 func measureOne(opts *ProfileOptions) (profileOutput, *measure.Result, error) {
+	// The peak spans the weights, compiling and every run.
+	peak := measure.StartPeakRSS()
 	p, err := opts.program()
 	if err != nil {
 		return profileOutput{}, nil, err
@@ -199,8 +204,17 @@ func measureOne(opts *ProfileOptions) (profileOutput, *measure.Result, error) {
 	}
 	g := p.Graph()
 	tb := res.Table.Backbones[g.Name]
+	if tb.Memory, err = measure.PlannedMemory(p); err != nil {
+		return profileOutput{}, nil, internal(err)
+	}
+	if n, ok := peak.Growth(); ok {
+		b := profile.Bytes(n)
+		tb.Memory.PeakRSSGrowthBytes = &b
+	}
+	res.Table.Backbones[g.Name] = tb
 	out := profileOutput{Model: g.Name, Device: res.Table.Meta.DeviceName, Engine: res.Table.Meta.Engine, Threads: res.Table.Meta.Threads,
-		EndToEnd: stat{tb.Latency.EndToEnd.MedianMS, tb.Latency.EndToEnd.P90MS}, InputCutB: res.CutBytes[0][codec.FP32] / 4}
+		EndToEnd: stat{tb.Latency.EndToEnd.MedianMS, tb.Latency.EndToEnd.P90MS}, InputCutB: res.CutBytes[0][codec.FP32] / 4,
+		Memory: tb.Memory}
 	for i, b := range tb.Blocks {
 		cut := map[string]int{}
 		for e, n := range res.CutBytes[i+1] {
@@ -235,6 +249,14 @@ func printProfile(opts *ProfileOptions, out profileOutput) error {
 		return err
 	}
 	fmt.Fprintf(w, "\nend to end: median %.3f ms, p90 %.3f ms (blocks add to %.3f ms)\n", out.EndToEnd.Median, out.EndToEnd.P90, sum)
+	if m := out.Memory; m != nil {
+		fmt.Fprintf(w, "memory planned: %s (params %s, weights %s, activations %s, scratch %s)", engine.HumanBytes(int64(m.TotalBytes)),
+			engine.HumanBytes(int64(m.ParamsBytes)), engine.HumanBytes(int64(m.WeightsBytes)), engine.HumanBytes(int64(m.ActivationsBytes)), engine.HumanBytes(int64(m.ScratchBytes)))
+		if m.PeakRSSGrowthBytes != nil {
+			fmt.Fprintf(w, "; measured peak RSS growth %s", engine.HumanBytes(int64(*m.PeakRSSGrowthBytes)))
+		}
+		fmt.Fprintln(w)
+	}
 	return nil
 }
 

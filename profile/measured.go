@@ -62,7 +62,10 @@ type TableBackbone struct {
 	// Layers, when measured (profile --granularity layer), time every
 	// layer; a layer fused into another (batch norm, activations) has no
 	// time of its own and names the layer it runs in.
-	Layers  []TableLayer `json:"layers,omitempty" yaml:"layers,omitempty"`
+	Layers []TableLayer `json:"layers,omitempty" yaml:"layers,omitempty"`
+	// Memory, when measured (profile --measure), is the engine's memory
+	// plan for the backbone and the process's measured peak.
+	Memory  *TableMemory `json:"memory,omitempty" yaml:"memory,omitempty"`
 	Latency struct {
 		EndToEnd         Stat      `json:"end_to_end" yaml:"end_to_end"`
 		SumOfBlocksMedMS reference `json:"-" yaml:"sum_of_block_medians_ms,omitempty"`
@@ -73,6 +76,62 @@ type TableBackbone struct {
 	Leaves       reference `json:"-" yaml:"leaves,omitempty"`
 	ONNX         reference `json:"-" yaml:"onnx,omitempty"`
 	Totals       reference `json:"-" yaml:"totals,omitempty"`
+}
+
+// TableMemory is a backbone's memory in bytes: the engine's plan (made
+// before it allocates) and, where the system reports it, how far the
+// process's peak resident set rose while it compiled and ran the network.
+type TableMemory struct {
+	ParamsBytes      Bytes `json:"params_bytes" yaml:"params_bytes"`
+	WeightsBytes     Bytes `json:"weights_bytes" yaml:"weights_bytes"`
+	ActivationsBytes Bytes `json:"activations_bytes" yaml:"activations_bytes"`
+	ScratchBytes     Bytes `json:"scratch_bytes" yaml:"scratch_bytes"`
+	TotalBytes       Bytes `json:"total_bytes" yaml:"total_bytes"`
+	// PeakRSSGrowthBytes is absent where the peak cannot be read (not Linux).
+	PeakRSSGrowthBytes *Bytes `json:"peak_rss_growth_bytes,omitempty" yaml:"peak_rss_growth_bytes,omitempty"`
+}
+
+// Bytes is a size in bytes. It decodes only from a YAML integer: the YAML
+// decoder would otherwise truncate 1.5 to 1 without a word.
+type Bytes int64
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (b *Bytes) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+		return fmt.Errorf("line %d: %q is not a whole number of bytes", n.Line, n.Value)
+	}
+	var v int64
+	if err := n.Decode(&v); err != nil {
+		return fmt.Errorf("line %d: %q is not a size in bytes that fits in 64 bits", n.Line, n.Value)
+	}
+	*b = Bytes(v)
+	return nil
+}
+
+// check reports a negative size, or a total that is not its parts' sum.
+func (m *TableMemory) check(r *strictyaml.Report, path string) {
+	parts := []struct {
+		name string
+		v    Bytes
+	}{{"params_bytes", m.ParamsBytes}, {"weights_bytes", m.WeightsBytes},
+		{"activations_bytes", m.ActivationsBytes}, {"scratch_bytes", m.ScratchBytes}}
+	var sum Bytes
+	ok := true
+	for _, p := range parts {
+		if p.v < 0 {
+			r.Addf(path+"."+p.name, "is %d (want a size in bytes ≥ 0)", p.v)
+			ok = false
+		}
+		sum += max(p.v, 0)
+	}
+	if m.TotalBytes < 0 {
+		r.Addf(path+".total_bytes", "is %d (want a size in bytes ≥ 0)", m.TotalBytes)
+	} else if ok && sum >= 0 && m.TotalBytes != sum {
+		r.Addf(path+".total_bytes", "is %d, not the sum of its parts %d", m.TotalBytes, sum)
+	}
+	if m.PeakRSSGrowthBytes != nil && *m.PeakRSSGrowthBytes < 0 {
+		r.Addf(path+".peak_rss_growth_bytes", "is %d (want a size in bytes ≥ 0)", *m.PeakRSSGrowthBytes)
+	}
 }
 
 // TableLayer is one layer's latency.
@@ -208,6 +267,9 @@ func (t *Table) check(r *strictyaml.Report) {
 			l.Latency.check(r, p+".latency")
 		}
 		b.Latency.EndToEnd.check(r, path+".latency.end_to_end")
+		if b.Memory != nil {
+			b.Memory.check(r, path+".memory")
+		}
 	}
 }
 
