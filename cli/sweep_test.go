@@ -14,22 +14,12 @@ import (
 // lower ≤ optimum ≤ upper and the width is 2·e·edge), the table gains a
 // column and the plot files are written; without --stack there is no band.
 func TestSweepStackBand(t *testing.T) {
-	type band struct {
-		Stack            string  `json:"stack"`
-		ExpectedErrorPct float64 `json:"expected_error_pct"`
-		EdgeMS           float64 `json:"edge_ms"`
-		PlusMinusMS      float64 `json:"plus_minus_ms"`
-		LowerFrom        float64 `json:"lower_from"`
-		UpperFrom        float64 `json:"upper_from"`
-		LowerTo          float64 `json:"lower_to"`
-		UpperTo          float64 `json:"upper_to"`
-	}
 	type segment struct {
-		Feasible      bool    `json:"feasible"`
-		Cut           string  `json:"cut"`
-		ObjectiveFrom float64 `json:"objective_from"`
-		ObjectiveTo   float64 `json:"objective_to"`
-		Band          *band   `json:"latency_band"`
+		Feasible      bool         `json:"feasible"`
+		Cut           string       `json:"cut"`
+		ObjectiveFrom float64      `json:"objective_from"`
+		ObjectiveTo   float64      `json:"objective_to"`
+		Band          *latencyBand `json:"latency_band"`
 	}
 	sweep := func(extra ...string) []segment {
 		t.Helper()
