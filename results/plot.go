@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -21,6 +22,10 @@ type Series struct {
 	X, Y []float64
 	// Dashed draws the curve dashed (for baselines).
 	Dashed bool
+	// Lower and Upper, when set (one value per X), shade the band the curve
+	// is expected to lie in, e.g. a latency prediction's error; NaN leaves
+	// a gap.
+	Lower, Upper []float64
 }
 
 // Figure is a line chart, optionally with a logarithmic x axis and vertical
@@ -77,6 +82,17 @@ func (f Figure) Save(path string, overwrite bool) error {
 		if len(pts) == 0 {
 			continue
 		}
+		bands, lo, hi, err := bandPolygons(s, f.LogY, palette[i%len(palette)])
+		if err != nil {
+			return fmt.Errorf("plot %s: %w", s.Name, err)
+		}
+		for _, b := range bands {
+			p.Add(b)
+		}
+		if len(bands) > 0 {
+			ymin, ymax = min(ymin, lo), max(ymax, hi)
+			p.Legend.Add(s.Name+": expected range", bands[0])
+		}
 		l, err := plotter.NewLine(pts)
 		if err != nil {
 			return fmt.Errorf("plot %s: %w", s.Name, err)
@@ -113,6 +129,52 @@ func (f Figure) Save(path string, overwrite bool) error {
 		return fmt.Errorf("plot %s: %w", path, err)
 	}
 	return atomicfile.Write(path, buf.Bytes(), overwrite)
+}
+
+// bandPolygons shades a series' band: one translucent polygon per run of
+// points where both bounds are drawable (positive on a log axis, so a gap
+// in the curve is a gap in the band), with the extent of what it drew.
+func bandPolygons(s Series, logY bool, c color.Color) ([]*plotter.Polygon, float64, float64, error) {
+	if len(s.Lower) == 0 {
+		return nil, 0, 0, nil
+	}
+	if len(s.Lower) != len(s.X) || len(s.Upper) != len(s.X) {
+		return nil, 0, 0, fmt.Errorf("band of %d lower and %d upper values for %d points", len(s.Lower), len(s.Upper), len(s.X))
+	}
+	drawable := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) && (!logY || v > 0) }
+	r, g, b, _ := c.RGBA()
+	fill := color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: 0x40}
+	var out []*plotter.Polygon
+	lo, hi := math.Inf(1), math.Inf(-1)
+	flush := func(upper, lower plotter.XYs) error {
+		if len(upper) < 2 {
+			return nil
+		}
+		slices.Reverse(lower)
+		poly, err := plotter.NewPolygon(append(upper, lower...))
+		if err != nil {
+			return err
+		}
+		poly.Color, poly.LineStyle.Width = fill, 0
+		out = append(out, poly)
+		return nil
+	}
+	var upper, lower plotter.XYs
+	for j, x := range s.X {
+		if drawable(s.Lower[j]) && drawable(s.Upper[j]) {
+			upper, lower = append(upper, plotter.XY{X: x, Y: s.Upper[j]}), append(lower, plotter.XY{X: x, Y: s.Lower[j]})
+			lo, hi = min(lo, s.Lower[j]), max(hi, s.Upper[j])
+			continue
+		}
+		if err := flush(upper, lower); err != nil {
+			return nil, 0, 0, err
+		}
+		upper, lower = nil, nil
+	}
+	if err := flush(upper, lower); err != nil {
+		return nil, 0, 0, err
+	}
+	return out, lo, hi, nil
 }
 
 // LogSpace returns n points from lo to hi evenly spaced in log scale.
