@@ -4,7 +4,7 @@ BIN     := bin/mtlsplit
 PKGS    := ./...
 DEMO    ?= efficientnet_b0 --device rpi4 --server h100 --network wifi --tasks 8,4 --encodings fp32,fp16,int8
 
-.PHONY: all setup build test demo sweep-demo figures shapes3d-figure example-accuracy bench bench-engine calibrate-host calibrate-reference calibrate-stacks lint clean
+.PHONY: all setup build test demo sweep-demo figures shapes3d-figure example-accuracy bench bench-engine bench-train calibrate-host calibrate-reference calibrate-stacks lint clean
 
 all: build
 
@@ -49,6 +49,10 @@ bench: setup
 # The engine against PyTorch in one run (installs Debian's python3-torch).
 bench-engine: setup
 	@bash scripts/bench-engine.sh
+
+# Training images/s per backbone against PyTorch in one run (installs Debian's python3-torch).
+bench-train: setup
+	@bash scripts/bench-train.sh
 
 # Measure the five zoo backbones on this machine and fit its cost model.
 calibrate-host: build
