@@ -10,8 +10,8 @@
 # and OMP_WAIT_POLICY=PASSIVE so idle PyTorch threads do not spin).
 #
 # MODELS and STEPS (timed steps per run) override the defaults; the
-# defaults take about 6-10 minutes on a loaded 2-core machine, vgg16 and
-# vgg16_bn most of it. Prints a markdown table and the load average.
+# defaults took 4.5 minutes on the shared 2-core VM at load 2 (budget up
+# to 10 at higher load), vgg16 and vgg16_bn most of it. Prints a markdown table and the load average.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 models=${MODELS:-"resnet18,mobilenet_v3_small,efficientnet_b0,vgg16,vgg16_bn"}
