@@ -130,10 +130,19 @@ func Solve(p *Problem, s *Settings, m Method) (*Result, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	out, err := m.Optimize(p)
+	// The block-level candidates serve the exhaustive search, the Pareto
+	// set and the sweep: built once.
+	feasible, all := p.candidates()
+	var out Outcome
+	var err error
+	if ex, ok := m.(Exhaustive); ok {
+		out, err = ex.over(p, feasible, all)
+	} else {
+		out, err = m.Optimize(p)
+	}
 	if failed := err; errors.Is(failed, ErrSolverFailed) && p.numTiers() == 2 {
 		m = Exhaustive{}
-		if out, err = m.Optimize(p); err == nil {
+		if out, err = (Exhaustive{}).over(p, feasible, all); err == nil {
 			out.Status, out.Proven = Fallback, false
 			out.Notes = append(out.Notes, fmt.Sprintf("%v; the plan is the exhaustive block-level optimum instead (cuts between blocks only)", failed))
 		}
@@ -141,7 +150,6 @@ func Solve(p *Problem, s *Settings, m Method) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	feasible, all := p.candidates()
 	x := 1 / p.Links[0].UplinkMbps
 	r := &Result{Status: out.Status, Method: m.Name(), Best: out.Best, Candidates: len(all),
 		Proven: out.Proven, Objective: out.Objective, SolveMS: out.SolveMS, Solves: out.Solves, Notes: out.Notes}
@@ -193,15 +201,21 @@ type Exhaustive struct{}
 func (Exhaustive) Name() string { return "exhaustive" }
 
 // Optimize implements Method.
-func (Exhaustive) Optimize(p *Problem) (Outcome, error) {
+func (e Exhaustive) Optimize(p *Problem) (Outcome, error) {
 	if err := p.Validate(); err != nil {
 		return Outcome{}, err
 	}
+	feasible, all := p.candidates()
+	return e.over(p, feasible, all)
+}
+
+// over picks the best of candidates already built (Solve builds them once
+// for the search, the Pareto set and the sweep).
+func (Exhaustive) over(p *Problem, feasible, all []*candidate) (Outcome, error) {
 	if p.numTiers() > 2 {
 		return Outcome{}, fmt.Errorf("the exhaustive method places on a device and one server; %d tiers need the ILP (--solver ilp)", p.numTiers())
 	}
 	start := time.Now()
-	feasible, all := p.candidates()
 	x := 1 / p.Links[0].UplinkMbps
 	best := p.bestAt(feasible, x)
 	if best == nil {
