@@ -1,13 +1,12 @@
 package engine
 
 import (
-	"bufio"
 	"fmt"
+	"io"
 	"math"
 	"os"
-	"strconv"
-	"strings"
 
+	"github.com/mtlsplit/mtlsplit/internal/procfs"
 	"github.com/mtlsplit/mtlsplit/model"
 )
 
@@ -144,7 +143,7 @@ func DefaultMaxMemoryMB() int {
 		return fallbackMemoryMB
 	}
 	defer f.Close()
-	total, avail := meminfo(bufio.NewScanner(f))
+	total, avail := meminfo(f)
 	switch {
 	case total <= 0:
 		return fallbackMemoryMB
@@ -156,24 +155,9 @@ func DefaultMaxMemoryMB() int {
 
 // meminfo reads MemTotal and MemAvailable, in kB, from /proc/meminfo's
 // lines ("MemTotal:       16318412 kB"); 0 for a line it lacks.
-func meminfo(sc *bufio.Scanner) (totalKB, availKB int64) {
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 2 {
-			continue
-		}
-		v, err := strconv.ParseInt(f[1], 10, 64)
-		if err != nil {
-			continue
-		}
-		switch f[0] {
-		case "MemTotal:":
-			totalKB = v
-		case "MemAvailable:":
-			availKB = v
-		}
-	}
-	return totalKB, availKB
+func meminfo(r io.Reader) (totalKB, availKB int64) {
+	v := procfs.KiB(r, "MemTotal", "MemAvailable")
+	return v["MemTotal"], v["MemAvailable"]
 }
 
 // planMemory adds up what Compile allocates for plans and buffer sizes:

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"errors"
 	"math"
 	"runtime"
@@ -128,7 +127,7 @@ func TestMemoryBudget(t *testing.T) {
 
 func TestMeminfo(t *testing.T) {
 	const text = "MemTotal:       16318412 kB\nMemFree:         1234 kB\nMemAvailable:    8000000 kB\nbad line\n"
-	total, avail := meminfo(bufio.NewScanner(strings.NewReader(text)))
+	total, avail := meminfo(strings.NewReader(text))
 	if total != 16318412 || avail != 8000000 {
 		t.Errorf("MemTotal %d kB, MemAvailable %d kB", total, avail)
 	}

@@ -1,13 +1,11 @@
 package measure
 
 import (
-	"bufio"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 
 	"github.com/mtlsplit/mtlsplit/engine"
+	"github.com/mtlsplit/mtlsplit/internal/procfs"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
 
@@ -79,23 +77,8 @@ func readStatus() (rss, hwm int64, ok bool) {
 
 // parseStatus reads "VmRSS:     1668 kB" lines; the kernel's kB are KiB.
 func parseStatus(r io.Reader) (rss, hwm int64, ok bool) {
-	var seen int
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 3 || f[2] != "kB" {
-			continue
-		}
-		v, err := strconv.ParseInt(f[1], 10, 64)
-		if err != nil || v < 0 {
-			continue
-		}
-		switch f[0] {
-		case "VmRSS:":
-			rss, seen = v*1024, seen|1
-		case "VmHWM:":
-			hwm, seen = v*1024, seen|2
-		}
-	}
-	return rss, hwm, seen == 3
+	v := procfs.KiB(r, "VmRSS", "VmHWM")
+	rss, okR := v["VmRSS"]
+	hwm, okH := v["VmHWM"]
+	return rss * 1024, hwm * 1024, okR && okH
 }
