@@ -48,7 +48,17 @@ type ScenarioRow struct {
 	MTLSplitMS float64
 	Bytes      int64
 	EnergyMJ   float64
+	// With a stack: its expected error of edge latency and the optimum's
+	// edge part, so BandMS is how far the optimum's latency may be off.
+	Stack            string
+	ExpectedErrorPct float64
+	EdgeMS           float64
 }
+
+// BandMS is the ± on OptimumMS a stack's expected error implies: the edge
+// part scaled by the error (network and server as predicted). 0 without
+// a stack.
+func (r ScenarioRow) BandMS() float64 { return r.ExpectedErrorPct / 100 * r.EdgeMS }
 
 // SpeedupVsMTLSplit is how much faster the optimum is than the fixed split.
 func (r ScenarioRow) SpeedupVsMTLSplit() float64 { return r.MTLSplitMS / r.OptimumMS }
@@ -114,5 +124,6 @@ func (s Scenarios) solve(g *model.Graph, dev, server hwprofiles.Device, net hwpr
 		Choice: r.Best.Label.String(), OptimumMS: r.Best.Cost.TotalMS,
 		LocalMS: b.LocalOnly.Cost.TotalMS, RemoteMS: b.RemoteOnly.Cost.TotalMS, MTLSplitMS: b.MTLSplit.Cost.TotalMS,
 		Bytes: r.Best.Cost.Bytes, EnergyMJ: r.Best.Cost.EdgeEnergyMJ,
+		Stack: dev.Stack, ExpectedErrorPct: dev.ExpectedErrorPct.Value, EdgeMS: r.Best.Cost.EdgeMS,
 	}, nil
 }

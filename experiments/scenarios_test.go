@@ -146,3 +146,45 @@ func TestREADMEAccuracyExample(t *testing.T) {
 		t.Errorf("README's accuracy-floor table differs from results/accuracy-example/summary.md:\n%s", table)
 	}
 }
+
+// With a stack, every cell carries the stack's expected error and the band
+// it implies on the optimum's latency: the edge part times the error.
+func TestScenariosStackBand(t *testing.T) {
+	cat, err := hwprofiles.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Scenarios{Models: []string{"resnet18"}, Devices: []string{"rpi4"}, Networks: []string{"3g", "ethernet"},
+		Server: "h100", Stack: "ncnn", Tasks: []int{8, 4}, Input: 224, Encodings: []codec.Encoding{codec.FP32, codec.Int8}}
+	rows, err := s.Run(cat, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := cat.DeviceStack("rpi4", "ncnn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.Stack != "ncnn" || r.ExpectedErrorPct != dev.ExpectedErrorPct.Value || r.ExpectedErrorPct <= 0 {
+			t.Errorf("%s: stack %q ±%g%%, want ncnn ±%g%%", r.Network, r.Stack, r.ExpectedErrorPct, dev.ExpectedErrorPct.Value)
+		}
+		// Remote-only computes nothing on the device: no band.
+		if r.EdgeMS < 0 || r.EdgeMS > r.OptimumMS || (r.Bytes == 0 && r.EdgeMS != r.OptimumMS) {
+			t.Errorf("%s: edge part %g ms of an optimum of %g ms", r.Network, r.EdgeMS, r.OptimumMS)
+		}
+		if want := r.EdgeMS * r.ExpectedErrorPct / 100; fmt.Sprint(r.BandMS()) != fmt.Sprint(want) {
+			t.Errorf("%s: band %g ms, want %g", r.Network, r.BandMS(), want)
+		}
+	}
+	csv := string(ScenarioCSV(rows))
+	if !strings.Contains(strings.SplitN(csv, "\n", 2)[0], "optimum_plus_minus_ms") {
+		t.Errorf("csv header without the band: %q", strings.SplitN(csv, "\n", 2)[0])
+	}
+	if !strings.Contains(string(Summary(rows)), "ncnn stack's fit") {
+		t.Errorf("summary does not state the band:\n%s", Summary(rows))
+	}
+	plain := string(ScenarioCSV([]ScenarioRow{{Model: "m", OptimumMS: 1, MTLSplitMS: 1}}))
+	if strings.Contains(plain, "stack") {
+		t.Errorf("a study without a stack grew band columns: %q", plain)
+	}
+}

@@ -51,16 +51,26 @@ func WriteScenarios(dir string, rows []ScenarioRow, overwrite bool) ([]string, e
 	return written, nil
 }
 
-// ScenarioCSV is the grid as CSV, one row per cell.
+// ScenarioCSV is the grid as CSV, one row per cell; with a stack, each
+// row also carries its expected error and the optimum's latency band.
 func ScenarioCSV(rows []ScenarioRow) []byte {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	w.Write([]string{"model", "device", "server", "network", "uplink_mbps", "choice", "optimum_ms", "local_only_ms",
-		"remote_only_ms", "mtl_split_ms", "speedup_vs_mtl_split", "bytes", "edge_energy_mj"})
+	band := hasBand(rows)
+	head := []string{"model", "device", "server", "network", "uplink_mbps", "choice", "optimum_ms", "local_only_ms",
+		"remote_only_ms", "mtl_split_ms", "speedup_vs_mtl_split", "bytes", "edge_energy_mj"}
+	if band {
+		head = append(head, "stack", "expected_error_pct", "optimum_edge_ms", "optimum_plus_minus_ms")
+	}
+	w.Write(head)
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 	for _, r := range rows {
-		w.Write([]string{r.Model, r.Device, r.Server, r.Network, f(r.UplinkMbps), r.Choice, f(r.OptimumMS), f(r.LocalMS),
-			f(r.RemoteMS), f(r.MTLSplitMS), f(r.SpeedupVsMTLSplit()), strconv.FormatInt(r.Bytes, 10), f(r.EnergyMJ)})
+		rec := []string{r.Model, r.Device, r.Server, r.Network, f(r.UplinkMbps), r.Choice, f(r.OptimumMS), f(r.LocalMS),
+			f(r.RemoteMS), f(r.MTLSplitMS), f(r.SpeedupVsMTLSplit()), strconv.FormatInt(r.Bytes, 10), f(r.EnergyMJ)}
+		if band {
+			rec = append(rec, r.Stack, f(r.ExpectedErrorPct), f(r.EdgeMS), f(r.BandMS()))
+		}
+		w.Write(rec)
 	}
 	w.Flush()
 	return buf.Bytes()
@@ -96,7 +106,29 @@ func Summary(rows []ScenarioRow) []byte {
 	fmt.Fprintf(&b, "- Optimum kind: %d local-only, %d remote-only, %d a real split (cut inside the backbone or heads split).\n", local, remote, split)
 	fmt.Fprintf(&b, "- Largest gain: %s on %s over %s, %s: %.1f ms vs %.1f ms (%.1f×).\n", best.Model, best.Device, best.Network,
 		best.Choice, best.OptimumMS, best.MTLSplitMS, best.SpeedupVsMTLSplit())
+	if hasBand(rows) {
+		// A gain smaller than the band could be the prediction's error.
+		robust := 0
+		for _, r := range rows {
+			if r.MTLSplitMS-r.OptimumMS > r.BandMS() {
+				robust++
+			}
+		}
+		fmt.Fprintf(&b, "- Edge latency from the %s stack's fit (expected error ±%.0f%% on the largest gain's device): "+
+			"the optimum beats MTL-Split by more than its own band in %d of %d cells; largest gain %.1f ± %.1f ms.\n",
+			best.Stack, best.ExpectedErrorPct, robust, len(rows), best.OptimumMS, best.BandMS())
+	}
 	return b.Bytes()
+}
+
+// hasBand reports whether the rows carry a stack's expected error.
+func hasBand(rows []ScenarioRow) bool {
+	for _, r := range rows {
+		if r.ExpectedErrorPct > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func unique(rows []ScenarioRow, key func(ScenarioRow) string) []string {
