@@ -3,6 +3,7 @@ package splitrun
 import (
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/model"
@@ -21,6 +22,12 @@ type Model struct {
 	// sha is the ONNX file's SHA-256 ("" for a zoo model): edge and server
 	// compare it in the handshake.
 	sha string
+	// nm names the graph's tensors for the protocol (names).
+	namesOnce sync.Once
+	nm        names
+	// deploys are the plan's placements (deployments).
+	deployOnce sync.Once
+	deploys    []*Deployment
 }
 
 // Open loads the network plan p was made for: a zoo model by name, or, for
