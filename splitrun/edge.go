@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/mtlsplit/mtlsplit/engine"
@@ -59,6 +60,7 @@ type Edge struct {
 	Timeout time.Duration
 	tier    int // the tier this edge sends from (0: the device)
 	c       *client
+	seq     uint64 // requests sent, for their IDs
 }
 
 // Dial prepares the connection to the server at addr (http://HOST:PORT,
@@ -134,6 +136,8 @@ func (e *Edge) Infer(in []float32) (Timing, error) {
 			return t, err
 		}
 		t.Bytes = bytes
+		e.seq++
+		req.ID = strconv.FormatUint(e.seq, 10)
 		ch = e.send(req)
 	}
 	t.EdgeMS = float64(time.Since(start).Nanoseconds()) / 1e6

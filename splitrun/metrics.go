@@ -74,9 +74,8 @@ func (m *metrics) Runs() int64 {
 	return m.runs
 }
 
-// write writes the exposition; queued and running are the gauges' values
-// now.
-func (m *metrics) write(w io.Writer, queued, running, workers, capacity int) {
+// write writes the exposition with the gauges' values now.
+func (m *metrics) write(w io.Writer, queued, running, admitted, workers, capacity int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	fmt.Fprintln(w, "# HELP mtlsplit_requests_total Inference requests answered, by HTTP status.")
@@ -100,6 +99,7 @@ func (m *metrics) write(w io.Writer, queued, running, workers, capacity int) {
 	counter("mtlsplit_engine_runs_total", "Inferences the engine ran.", m.runs)
 	gauge("mtlsplit_queue_depth", "Requests waiting for a worker.", queued)
 	gauge("mtlsplit_running", "Requests a worker is running.", running)
+	gauge("mtlsplit_admitted", "Requests admitted (reading their body, queued or running).", admitted)
 	gauge("mtlsplit_workers", "Workers (one engine program each).", workers)
 	gauge("mtlsplit_queue_capacity", "Requests admitted at once (running and waiting) before 503.", capacity)
 	fmt.Fprintln(w, "# HELP mtlsplit_stage_seconds Time per request stage: recv (body first to last byte), queue, server (worker compute), total.")

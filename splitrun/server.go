@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"runtime"
@@ -71,6 +72,7 @@ type Server struct {
 	tokenSum  [32]byte
 	httpSrv   *http.Server
 	shut      bool // Shutdown was called
+	draining  atomic.Bool
 	mu        sync.Mutex
 }
 
@@ -164,7 +166,9 @@ func (s *Server) Serve(ln net.Listener) error {
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		TLSConfig:         s.TLS,
-		ErrorLog:          nil,
+		// Handshake failures and malformed requests are the clients'
+		// business: to Log when set, else nowhere.
+		ErrorLog: log.New(logWriter{s.Log}, "", 0),
 	}
 	s.mu.Lock()
 	if s.shut {
@@ -185,6 +189,16 @@ func (s *Server) Serve(ln net.Listener) error {
 	return err
 }
 
+// logWriter sends the HTTP server's log lines to Log.
+type logWriter struct{ log func(string, ...any) }
+
+func (w logWriter) Write(b []byte) (int, error) {
+	if w.log != nil {
+		w.log("%s", strings.TrimRight(string(b), "\n"))
+	}
+	return len(b), nil
+}
+
 // Shutdown stops accepting connections, lets every request in flight
 // finish (or ctx end), then stops the workers.
 func (s *Server) Shutdown(ctx context.Context) error {
@@ -192,11 +206,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	srv := s.httpSrv
 	s.shut = true
 	s.mu.Unlock()
+	if s.draining.Swap(true) {
+		return nil
+	}
 	var err error
 	if srv != nil {
 		err = srv.Shutdown(ctx)
 	}
 	if s.jobs != nil && err == nil {
+		// Every slot taken back: no handler holds one, so none can still
+		// queue a job.
+		for range cap(s.slots) {
+			s.slots <- struct{}{}
+		}
 		close(s.jobs)
 		s.workersWG.Wait()
 		s.closePrograms()
@@ -215,7 +237,13 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux := http.NewServeMux()
 	ok := func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }
 	mux.HandleFunc("GET /v2/health/live", ok)
-	mux.HandleFunc("GET /v2/health/ready", ok)
+	mux.HandleFunc("GET /v2/health/ready", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.ready(); err != nil {
+			writeError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
 	mux.HandleFunc("GET /v2/models/{name}", s.authorized(s.metadata))
 	mux.HandleFunc("GET /v2/models/{name}/ready", s.authorized(s.modelReady))
 	mux.HandleFunc("POST /v2/models/{name}/infer", s.authorized(s.infer))
@@ -291,8 +319,20 @@ func (m *Model) fileNote() string {
 	return " (the ONNX file with SHA-256 \"" + m.sha + "\")"
 }
 
+// ready refuses work once the server is stopping.
+func (s *Server) ready() error {
+	if s.draining.Load() {
+		return errStatus(http.StatusServiceUnavailable, "the server is stopping")
+	}
+	return nil
+}
+
 func (s *Server) modelReady(w http.ResponseWriter, r *http.Request) {
-	if err := s.model(r); err != nil {
+	err := s.model(r)
+	if err == nil {
+		err = s.ready()
+	}
+	if err != nil {
 		writeError(w, err)
 		return
 	}
@@ -301,7 +341,7 @@ func (s *Server) modelReady(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) writeMetrics(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	s.metrics.write(w, len(s.jobs), int(s.running.Load()), len(s.progs), cap(s.slots))
+	s.metrics.write(w, len(s.jobs), int(s.running.Load()), len(s.slots), len(s.progs), cap(s.slots))
 }
 
 // job is one admitted request on its way through a worker.
@@ -337,7 +377,11 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	case s.slots <- struct{}{}:
 	default:
 		w.Header().Set("Retry-After", "1")
-		s.refuse(w, errStatus(http.StatusServiceUnavailable, "the server is busy: %d requests are running or queued", cap(s.slots)))
+		err := s.ready()
+		if err == nil {
+			err = errStatus(http.StatusServiceUnavailable, "the server is busy: %d requests are running or queued", cap(s.slots))
+		}
+		s.refuse(w, err)
 		return
 	}
 	queued := false
@@ -346,6 +390,11 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 			<-s.slots
 		}
 	}()
+	if err := s.ready(); err != nil {
+		w.Header().Set("Retry-After", "1")
+		s.refuse(w, err)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout())
 	defer cancel()
 	body, recvMS, err := readBody(w, r, s.maxBody)
@@ -551,6 +600,7 @@ func (s *Server) run(j *job, p *engine.Program, scratch map[int][]float32) ([]oi
 		if err != nil {
 			return nil, err
 		}
+		req.ID = j.req.ID
 		onward = make(chan answer, 1)
 		go func() {
 			r, err := s.next.infer(j.ctx, req)
