@@ -43,15 +43,15 @@
 //     the output's parameter binary_data (or the request's
 //     binary_data_output) is true.
 //
-// For example, a cut after block features.4 of mobilenet_v3_small sent in
-// int8 (2 tensors' worth of header and codes in the binary section):
+// For example, a cut after block features.4 of mobilenet_v3_small at 64 px
+// (a 40×4×4 tensor) sent in int8:
 //
 //	POST /v2/models/mobilenet_v3_small/infer
-//	Inference-Header-Content-Length: 196
+//	Inference-Header-Content-Length: <the JSON's length in bytes>
 //	{"id":"7","inputs":[{"name":"features.4.block.3.1","shape":[1],"datatype":"BYTES",
-//	  "parameters":{"encoding":"int8","binary_data_size":10252}}],
+//	  "parameters":{"encoding":"int8","binary_data_size":652}}],
 //	 "outputs":[{"name":"task1","parameters":{"binary_data":true}},{"name":"task2"}]}
-//	<10252 bytes: u32 length, then scale, zero point and 10240 codes>
+//	<652 bytes: the u32 length 648, then the scale, the zero point and 640 codes>
 //
 // The response carries parameters server_ms (from a worker taking the
 // request to its answer), queue_ms (waiting for a worker) and recv_ms
