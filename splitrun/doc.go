@@ -69,9 +69,13 @@
 // the plan whose hop into it they are, runs its part and sends the next
 // hop on in the same protocol.
 //
-// Remote-only (nothing computed on the device) sends the input image as
-// int8 codes of the float input, as before: the edge is given float
-// inputs, not the camera's bytes.
+// The input may also come as the camera's bytes: a UINT8 tensor
+// [1,C,H,W] with encoding uint8, which the server normalizes as the plan's
+// model.source.preprocess says (v/255, then mean and std per channel).
+// Edge.InferImage sends it so when the input crosses the uplink
+// (remote-only); a plan without recorded image preprocessing refuses it
+// (400), and Edge.Infer, given float inputs, sends the input as int8 codes
+// of the floats as before.
 //
 // It reads plans (package plan) and runs graphs (package engine); it never
 // solves or plans.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/linkemu"
 	"github.com/mtlsplit/mtlsplit/oip"
@@ -121,7 +122,26 @@ type Timing struct {
 }
 
 // Infer runs one input through the deployment.
-func (e *Edge) Infer(in []float32) (Timing, error) {
+func (e *Edge) Infer(in []float32) (Timing, error) { return e.infer(in, nil) }
+
+// InferImage runs one camera image through the deployment: img is its
+// 8-bit RGB planes (C×H×W bytes, already at the model's size), normalized
+// as the plan's model.source.preprocess says. When the input itself
+// crosses the uplink (remote-only), its bytes go as they are (a UINT8
+// tensor, encoding uint8) and the server normalizes them.
+func (e *Edge) InferImage(img []byte) (Timing, error) {
+	norm, err := e.D.model.normalization()
+	if err != nil {
+		return Timing{}, err
+	}
+	in := make([]float32, e.D.Graph.Input.Elems())
+	if err := norm.apply(in, img); err != nil {
+		return Timing{}, err
+	}
+	return e.infer(in, img)
+}
+
+func (e *Edge) infer(in []float32, img []byte) (Timing, error) {
 	d, p := e.D, e.Prog
 	var t Timing
 	start := time.Now()
@@ -131,7 +151,7 @@ func (e *Edge) Infer(in []float32) (Timing, error) {
 	t.Logits = make([][]float32, len(d.Graph.Heads))
 	var ch chan answer
 	if d.Sends() {
-		req, bytes, err := hopRequest(d, p, 1)
+		req, bytes, err := hopRequest(d, p, 1, img)
 		if err != nil {
 			return t, err
 		}
@@ -198,13 +218,20 @@ func (e *Edge) send(req *oip.Request) chan answer {
 }
 
 // hopRequest is the request carrying hop h's tensors from prog (encoded as
-// the deployment says) and asking for every task finished beyond it;
-// bytes counts the encoded tensors alone, as the plan does.
-func hopRequest(d *Deployment, p *engine.Program, h int) (*oip.Request, int, error) {
+// the deployment says; the input as img's bytes when given) and asking for
+// every task finished beyond it; bytes counts the encoded tensors alone,
+// as the plan does.
+func hopRequest(d *Deployment, p *engine.Program, h int, img []byte) (*oip.Request, int, error) {
 	m := d.model
 	req := &oip.Request{}
 	bytes := 0
 	for _, t := range d.Hops[h-1] {
+		if t.Node == 0 && img != nil {
+			req.Inputs = append(req.Inputs, oip.Tensor{Name: m.TensorName(0), Datatype: oip.Uint8, Raw: img,
+				Shape: append([]int64{1}, dims(d.Graph.Input)...), Parameters: oip.Parameters{"encoding": string(codec.Raw)}})
+			bytes += len(img)
+			continue
+		}
 		x, err := p.Tensor(t.Node)
 		if err != nil {
 			return nil, 0, err

@@ -25,6 +25,7 @@ func FuzzDecodeTensor(f *testing.F) {
 		}
 		f.Add(string(e), t.Datatype, len(t.Shape), t.Raw)
 	}
+	f.Add("uint8", oip.Uint8, 4, make([]byte, 30))
 	f.Add("int8", oip.Bytes, 1, []byte("\x08\x00\x00\x00\x00\x00\x80\x7f\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, enc, datatype string, rank int, raw []byte) {
 		tn := oip.Tensor{Name: "t", Datatype: datatype, Raw: raw, Parameters: oip.Parameters{"encoding": enc}}
@@ -38,6 +39,6 @@ func FuzzDecodeTensor(f *testing.F) {
 			tn.Shape = []int64{1, 2, 3, 5}
 		}
 		y := make([]float32, shape.Elems())
-		tensorIn(y, &tn, shape, "inputs[0]")
+		tensorIn(y, &tn, shape, "inputs[0]", &normalization{mean: []float32{0.5, 0.5}, std: []float32{0.25, 0.25}})
 	})
 }

@@ -82,10 +82,20 @@ func (m *Model) maxRequestBytes() int64 {
 }
 
 // checkTensor checks a sent tensor's encoding, datatype and shape against
-// the node's shape, naming the field.
-func checkTensor(t *oip.Tensor, shape model.Shape, field string) error {
-	_, _, err := wireEncoding(t, shape, field)
-	return err
+// node id's shape, naming the field: only the input may come as the
+// image's bytes, and only when the plan says how to normalize them.
+func (m *Model) checkTensor(t *oip.Tensor, id int, field string) error {
+	e, _, err := wireEncoding(t, m.Graph.Nodes[id].OutShape, field)
+	if err != nil || e != codec.Raw {
+		return err
+	}
+	if id != 0 {
+		return &oip.FieldError{Field: field + ".parameters.encoding", Msg: fmt.Sprintf("uint8 is the image's encoding; %q is a feature map (want one of %v)", t.Name, codec.Names())}
+	}
+	if _, err := m.normalization(); err != nil {
+		return &oip.FieldError{Field: field, Msg: "a UINT8 image: " + err.Error()}
+	}
+	return nil
 }
 
 // wireEncoding is the encoding a sent tensor says it is in, checked
@@ -98,12 +108,20 @@ func wireEncoding(t *oip.Tensor, shape model.Shape, field string) (codec.Encodin
 	if e == "" {
 		e = map[string]string{oip.FP32: "fp32", oip.FP16: "fp16"}[t.Datatype]
 	}
+	if e == "" && t.Datatype == oip.Uint8 {
+		e = string(codec.Raw)
+	}
 	enc := codec.Encoding(e)
-	if enc.Bytes(1) == 0 || enc.Base() == codec.Raw {
-		return "", nil, &oip.FieldError{Field: field + ".parameters.encoding", Msg: fmt.Sprintf("%q is not one of %v", e, codec.Names())}
+	if enc.Bytes(1) == 0 || enc.Base() == codec.Raw && enc != codec.Raw {
+		return "", nil, &oip.FieldError{Field: field + ".parameters.encoding", Msg: fmt.Sprintf("%q is not one of %v or uint8 (the image)", e, codec.Names())}
 	}
 	want := append([]int64{1}, dims(shape)...)
 	switch enc {
+	case codec.Raw:
+		if t.Datatype != oip.Uint8 || !equal64(t.Shape, want) {
+			return "", nil, &oip.FieldError{Field: field, Msg: fmt.Sprintf("%s %v with encoding uint8; want UINT8 %v (the image's bytes)", t.Datatype, t.Shape, want)}
+		}
+		return enc, t.Raw, nil
 	case codec.FP32, codec.FP16:
 		dt := oip.FP32
 		if enc == codec.FP16 {

@@ -524,7 +524,7 @@ func (s *Server) decode(r *http.Request, body []byte) (*oip.Request, *work, erro
 	for i := range req.Inputs {
 		in := &req.Inputs[i]
 		id := m.names().node[in.Name]
-		if err := checkTensor(in, m.Graph.Nodes[id].OutShape, fmt.Sprintf("inputs[%d]", i)); err != nil {
+		if err := m.checkTensor(in, id, fmt.Sprintf("inputs[%d]", i)); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -578,7 +578,8 @@ func (s *Server) run(j *job, p *engine.Program, scratch map[int][]float32) ([]oi
 			scratch[id] = x
 		}
 		in := &j.req.Inputs[wk.index[i]]
-		if err := tensorIn(x, in, g.Nodes[id].OutShape, fmt.Sprintf("inputs[%d]", wk.index[i])); err != nil {
+		norm, _ := m.normalization()
+		if err := tensorIn(x, in, g.Nodes[id].OutShape, fmt.Sprintf("inputs[%d]", wk.index[i]), norm); err != nil {
 			return nil, err
 		}
 		if err := p.SetTensor(id, x); err != nil {
@@ -596,7 +597,7 @@ func (s *Server) run(j *job, p *engine.Program, scratch map[int][]float32) ([]oi
 	results := map[int][]float32{}
 	var onward chan answer
 	if wk.fwd != nil {
-		req, _, err := hopRequest(wk.fwd, p, s.tier()+1)
+		req, _, err := hopRequest(wk.fwd, p, s.tier()+1, nil)
 		if err != nil {
 			return nil, err
 		}

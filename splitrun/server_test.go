@@ -22,7 +22,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/oip"
+	"github.com/mtlsplit/mtlsplit/plan"
 	"github.com/mtlsplit/mtlsplit/splitrun"
 )
 
@@ -192,6 +194,7 @@ func TestStatuses(t *testing.T) {
 		{"wrong shape", infer, append([]byte(`{"inputs":[{"name":"input","datatype":"FP32","shape":[1,3,32,128],"parameters":{"binary_data_size":49152}}]}`), make([]byte, 49152)...), 0, auth, 400, "inputs[0].shape: [1 3 32 128]; this tensor is [1 3 64 64]"},
 		{"bad encoding", infer, append([]byte(`{"inputs":[{"name":"input","datatype":"FP32","shape":[1,3,64,64],"parameters":{"binary_data_size":49152,"encoding":"fp8"}}]}`), make([]byte, 49152)...), 0, auth, 400, `inputs[0].parameters.encoding: \"fp8\" is not one of`},
 		{"not needed", infer, append([]byte(`{"inputs":[`+in0+`,{"name":"`+m.TensorName(m.Graph.Blocks[2].Output)+`","datatype":"BYTES","shape":[1],"data":["x"],"parameters":{"encoding":"int8"}}]}`), make([]byte, 49152)...), 0, auth, 400, `inputs[0].name: \"input\" is not needed`},
+		{"image without preprocessing", infer, append([]byte(`{"inputs":[{"name":"input","datatype":"UINT8","shape":[1,3,64,64],"parameters":{"binary_data_size":12288}}]}`), make([]byte, 12288)...), 0, auth, 400, "inputs[0]: a UINT8 image: the plan records no image preprocessing"},
 		{"too large", infer, make([]byte, 8<<20), -1, auth, 413, "request body of 8388608 bytes"},
 	}
 	for _, tc := range tests {
@@ -637,4 +640,54 @@ func scrape(t *testing.T, base string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// TestRemoteOnlySendsImageBytes: with the plan's image preprocessing
+// recorded, remote-only sends the camera's bytes (one byte a value, as the
+// plan counts) and the server's normalization gives the logits of the
+// locally normalized input bit for bit; a plan without it refuses raw
+// bytes naming what is missing.
+func TestRemoteOnlySendsImageBytes(t *testing.T) {
+	pl, g := solvedPlan(t)
+	pl.Model.Source = &plan.Source{Kind: plan.SourceZoo,
+		Preprocess: "image → RGB [0,1] → no resize → mean 0.485,0.456,0.406 std 0.229,0.224,0.225 → NCHW float32 3×64×64"}
+	blockCut(g, pl, "input", "uint8", map[string]string{"task1": "server", "task2": "server"})
+	d, err := splitrun.Prepare(pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const seed = 5
+	img := make([]byte, 3*64*64)
+	for i := range img {
+		img[i] = byte(i * 31)
+	}
+	// The input as package dataset normalizes it.
+	mean, std := []float32{0.485, 0.456, 0.406}, []float32{0.229, 0.224, 0.225}
+	in := make([]float32, len(img))
+	for i, b := range img {
+		c := i / (64 * 64)
+		in[i] = (float32(b)/255 - mean[c]) / std[c]
+	}
+	_, want, _ := compiled(t, d, seed).RunAll(in)
+	addr := serve(t, &splitrun.Server{Model: d.Model(), Seed: seed, Workers: 1})
+	e := dial(t, d, compiled(t, d, seed), addr, seed)
+	got, err := e.InferImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameLogits(t, got.Logits, want)
+	if got.Bytes != len(img) || int64(got.Bytes) != codec.Raw.Bytes(int64(len(img))) {
+		t.Errorf("sent %d bytes for a %d-byte image", got.Bytes, len(img))
+	}
+	// Without the recorded preprocessing the edge cannot normalize and the
+	// server refuses the bytes.
+	pl.Model.Source = nil
+	d2, err := splitrun.Prepare(pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2 := dial(t, d2, compiled(t, d2, seed), serve(t, &splitrun.Server{Model: d2.Model(), Seed: seed, Workers: 1}), seed)
+	if _, err := e2.InferImage(img); err == nil || !strings.Contains(err.Error(), "model.source.preprocess") {
+		t.Errorf("without preprocessing: %v", err)
+	}
 }

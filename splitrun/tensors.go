@@ -118,11 +118,18 @@ func dims(s model.Shape) []int64 {
 }
 
 // tensorIn is tensorOut's inverse: it checks the tensor against node's
-// shape (wireEncoding) and decodes it into x.
-func tensorIn(x []float32, t *oip.Tensor, shape model.Shape, field string) error {
+// shape (wireEncoding) and decodes it into x; an image's bytes are
+// normalized by norm (nil: refused).
+func tensorIn(x []float32, t *oip.Tensor, shape model.Shape, field string, norm *normalization) error {
 	enc, raw, err := wireEncoding(t, shape, field)
 	if err != nil {
 		return err
+	}
+	if enc == codec.Raw {
+		if norm == nil {
+			return &oip.FieldError{Field: field, Msg: "a UINT8 image, but the plan records no image preprocessing"}
+		}
+		return norm.apply(x, raw)
 	}
 	if err := decode(x, enc, raw); err != nil {
 		return &oip.FieldError{Field: field, Msg: err.Error()}
