@@ -47,10 +47,13 @@ type DeployOptions struct {
 	// Server is the server's URL (run); Workers, Queue and TimeoutS size
 	// the server's pool (serve).
 	Server         string
+	Weights        string // a zoo model's trained weights (safetensors)
 	Workers, Queue int
 	TimeoutS       float64
 	Security       SecurityOptions
 }
+
+const weightsFlagHelp = "trained weights of a zoo plan's model (FILE.safetensors from 'mtlsplit train'); edge and server must use the same file"
 
 const modelFlagHelp = "the ONNX file of a plan made from one, when not at the plan's path (its SHA-256 must be the plan's)"
 
@@ -85,6 +88,11 @@ func (o *DeployOptions) deployment() (*splitrun.Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Weights != "" {
+		if err := m.LoadWeights(o.Weights); err != nil {
+			return nil, fmt.Errorf("--weights %w", err)
+		}
+	}
 	return m.Prepare()
 }
 
@@ -107,6 +115,7 @@ func NewCmdServe(io *IO) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&opts.Plan, "plan", "", "deployment plan (YAML)")
 	cmd.Flags().StringVar(&opts.Model, "model", "", modelFlagHelp)
+	cmd.Flags().StringVar(&opts.Weights, "weights", "", weightsFlagHelp)
 	cmd.Flags().StringVar(&opts.Listen, "listen", "127.0.0.1:7070", "address to listen on")
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "seed of the random weights, for a plan that records none (the edge must use the same)")
 	cmd.Flags().IntVar(&opts.Threads, "threads", 0, "engine threads (0: all cores)")
@@ -239,6 +248,7 @@ func NewCmdRun(io *IO) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&opts.Plan, "plan", "", "deployment plan (YAML)")
 	f.StringVar(&opts.Model, "model", "", modelFlagHelp)
+	f.StringVar(&opts.Weights, "weights", "", weightsFlagHelp)
 	f.StringVar(&opts.Server, "server", "", "the server's URL, http://HOST:PORT or https://HOST:PORT (default: start one here on loopback)")
 	f.StringVar(&opts.Connect, "connect", "", "the server's HOST:PORT (plain HTTP)")
 	f.MarkDeprecated("connect", "use --server http://HOST:PORT")

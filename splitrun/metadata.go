@@ -29,7 +29,7 @@ func (m *Model) sameAs(p oip.Parameters, seed uint64, tier int) error {
 	mine := m.identity(seed, tier)
 	str := func(ps oip.Parameters, k string) string { s, _, _ := ps.String(k); return s }
 	if str(p, "file_sha256") != m.sha {
-		return fmt.Errorf("edge runs the ONNX file with SHA-256 %q, the server %q", m.sha, str(p, "file_sha256"))
+		return fmt.Errorf("edge runs the weights file (ONNX or safetensors) with SHA-256 %q, the server %q", m.sha, str(p, "file_sha256"))
 	}
 	for _, k := range []string{"graph_hash", "seed", "tier"} {
 		if str(p, k) != str(mine, k) {

@@ -316,7 +316,7 @@ func (m *Model) fileNote() string {
 	if m.sha == "" {
 		return ""
 	}
-	return " (the ONNX file with SHA-256 \"" + m.sha + "\")"
+	return " (weights from the file with SHA-256 \"" + m.sha + "\")"
 }
 
 // ready refuses work once the server is stopping.

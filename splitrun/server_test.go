@@ -15,6 +15,8 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -23,6 +25,8 @@ import (
 	"time"
 
 	"github.com/mtlsplit/mtlsplit/codec"
+	"github.com/mtlsplit/mtlsplit/engine"
+	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/oip"
 	"github.com/mtlsplit/mtlsplit/plan"
 	"github.com/mtlsplit/mtlsplit/splitrun"
@@ -689,5 +693,71 @@ func TestRemoteOnlySendsImageBytes(t *testing.T) {
 	e2 := dial(t, d2, compiled(t, d2, seed), serve(t, &splitrun.Server{Model: d2.Model(), Seed: seed, Workers: 1}), seed)
 	if _, err := e2.InferImage(img); err == nil || !strings.Contains(err.Error(), "model.source.preprocess") {
 		t.Errorf("without preprocessing: %v", err)
+	}
+}
+
+// TestZooModelWithWeightsFile: a zoo plan served with a safetensors file
+// runs the file's weights (logits differ from the seeded ones and match a
+// local run bit for bit); an edge with seeded weights is refused naming
+// both identities, and a file for another input size is refused.
+func TestZooModelWithWeightsFile(t *testing.T) {
+	pl, g := solvedPlan(t)
+	blockCut(g, pl, "features.4", "fp32", map[string]string{"task1": "server", "task2": "server"})
+	w, err := engine.RandomWeights(g, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := engine.EncodeSafetensors(w, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "trained.safetensors")
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	open := func(weights string) *splitrun.Deployment {
+		m, err := splitrun.Open(pl, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if weights != "" {
+			if err := m.LoadWeights(weights); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d, err := m.Prepare()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	const seed = 3
+	d, seeded := open(file), open("")
+	in := make([]float32, 3*64*64)
+	for i := range in {
+		in[i] = float32(i%29) / 29
+	}
+	_, want, _ := compiled(t, d, seed).RunAll(in)
+	_, other, _ := compiled(t, seeded, seed).RunAll(in)
+	if want[0][0] == other[0][0] {
+		t.Fatal("the weights file changed nothing")
+	}
+	addr := serve(t, &splitrun.Server{Model: d.Model(), Seed: seed, Workers: 1})
+	got, err := dial(t, d, compiled(t, d, seed), addr, seed).Infer(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameLogits(t, got.Logits, want)
+	e := &splitrun.Edge{D: seeded, Prog: compiled(t, seeded, seed)}
+	if err := e.Dial(addr, seed); err == nil || !strings.Contains(err.Error(), `SHA-256 ""`) {
+		t.Errorf("an edge with seeded weights: %v", err)
+	}
+	g32, _ := model.New("mobilenet_v3_small", 32, []int{8, 4})
+	w32, _ := engine.RandomWeights(g32, 1)
+	b32, _ := engine.EncodeSafetensors(w32, nil)
+	os.WriteFile(file, b32, 0o644)
+	m, _ := splitrun.Open(pl, "")
+	if err := m.LoadWeights(file); err == nil || !strings.Contains(err.Error(), "for mobilenet_v3_small at 64 px") {
+		t.Errorf("a file for 32 px: %v", err)
 	}
 }
