@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/mtlsplit/mtlsplit/codec"
@@ -118,7 +119,7 @@ func wireEncoding(t *oip.Tensor, shape model.Shape, field string) (codec.Encodin
 	want := append([]int64{1}, dims(shape)...)
 	switch enc {
 	case codec.Raw:
-		if t.Datatype != oip.Uint8 || !equal64(t.Shape, want) {
+		if t.Datatype != oip.Uint8 || !slices.Equal(t.Shape, want) {
 			return "", nil, &oip.FieldError{Field: field, Msg: fmt.Sprintf("%s %v with encoding uint8; want UINT8 %v (the image's bytes)", t.Datatype, t.Shape, want)}
 		}
 		return enc, t.Raw, nil
@@ -130,12 +131,12 @@ func wireEncoding(t *oip.Tensor, shape model.Shape, field string) (codec.Encodin
 		if t.Datatype != dt {
 			return "", nil, &oip.FieldError{Field: field + ".datatype", Msg: fmt.Sprintf("%s with encoding %s; want %s", t.Datatype, e, dt)}
 		}
-		if !equal64(t.Shape, want) {
+		if !slices.Equal(t.Shape, want) {
 			return "", nil, &oip.FieldError{Field: field + ".shape", Msg: fmt.Sprintf("%v; this tensor is %v", t.Shape, want)}
 		}
 		return enc, t.Raw, nil
 	}
-	if t.Datatype != oip.Bytes || !equal64(t.Shape, []int64{1}) {
+	if t.Datatype != oip.Bytes || !slices.Equal(t.Shape, []int64{1}) {
 		return "", nil, &oip.FieldError{Field: field + ".datatype", Msg: fmt.Sprintf("%s %v with encoding %s; want BYTES [1] (the encoded tensor)", t.Datatype, t.Shape, e)}
 	}
 	raw := t.Raw[4:] // one element: the decoder checked its length
@@ -149,18 +150,6 @@ func wireEncoding(t *oip.Tensor, shape model.Shape, field string) (codec.Encodin
 		}
 	}
 	return enc, raw, nil
-}
-
-func equal64(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func writeJSONBody(w http.ResponseWriter, v any) {

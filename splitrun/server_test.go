@@ -318,6 +318,21 @@ func TestTokenNoWork(t *testing.T) {
 	if r := srv.Runs(); r != 1 {
 		t.Errorf("the engine ran %d times for one request", r)
 	}
+	req, _ := http.NewRequest(http.MethodGet, strings.TrimSuffix(infer, "/v2/models/"+m.Plan.Model.Name+"/infer")+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer tok-123")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`mtlsplit_requests_total{code="200"} 1`, `mtlsplit_requests_total{code="401"} 2`, `mtlsplit_requests_total{code="403"} 2`,
+		`mtlsplit_engine_runs_total 1`, `mtlsplit_stage_seconds_count{stage="server"} 1`, `mtlsplit_stage_seconds_bucket{stage="queue",le="+Inf"} 1`,
+		"# TYPE mtlsplit_stage_seconds histogram", "mtlsplit_queue_depth 0"} {
+		if !strings.Contains(string(text), want+"\n") {
+			t.Errorf("/metrics lacks %q:\n%s", want, text)
+		}
+	}
 }
 
 // selfSigned makes a certificate for 127.0.0.1 that is its own CA.
@@ -487,9 +502,11 @@ func TestHostileClients(t *testing.T) {
 	if status, _, out := post(t, &http.Client{Timeout: 30 * time.Second}, infer, body, n, nil); status != 200 {
 		t.Fatalf("legitimate request: %d %s", status, out)
 	}
-	if grown := heapMB() - before; grown > 48 {
+	grown := heapMB() - before
+	if grown > 48 {
 		t.Errorf("heap grew %.1f MiB (bound 48)", grown)
 	}
+	t.Logf("hostile clients: heap +%.1f MiB (bound 48)", grown)
 }
 
 // TestInputAsJSON: the same tensor sent as JSON numbers gives the same
