@@ -161,11 +161,14 @@ func (s *Server) Serve(ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       s.timeout(),
-		WriteTimeout:      s.timeout() + 10*time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		TLSConfig:         s.TLS,
+		// The body has the deadline's time to arrive, at least 10 s (a
+		// short deadline is for queueing and compute, not for a slow
+		// uplink).
+		ReadTimeout:    max(s.timeout(), 10*time.Second),
+		WriteTimeout:   max(s.timeout(), 10*time.Second) + 10*time.Second,
+		IdleTimeout:    60 * time.Second,
+		MaxHeaderBytes: 16 << 10,
+		TLSConfig:      s.TLS,
 		// Handshake failures and malformed requests are the clients'
 		// business: to Log when set, else nowhere.
 		ErrorLog: log.New(logWriter{s.Log}, "", 0),
@@ -416,9 +419,11 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	case res = <-j.done:
 	case <-ctx.Done():
 		res.err = errStatus(http.StatusServiceUnavailable, "the request's deadline (%v) passed before it was answered", s.timeout())
-		w.Header().Set("Retry-After", "1")
 	}
 	if res.err != nil {
+		if statusOf(res.err) == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "1")
+		}
 		s.metrics.request(statusOf(res.err), int64(len(body)), int64(writeError(w, res.err)))
 		return
 	}

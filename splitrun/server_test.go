@@ -778,3 +778,20 @@ func TestZooModelWithWeightsFile(t *testing.T) {
 		t.Errorf("a file for 32 px: %v", err)
 	}
 }
+
+// TestDeadline: a request whose deadline has passed by the time a worker
+// would take it is answered 503 with Retry-After, and the engine does not
+// run it.
+func TestDeadline(t *testing.T) {
+	m := zooModel(t)
+	srv := &splitrun.Server{Model: m, Seed: 1, Workers: 1, Timeout: time.Nanosecond}
+	infer := startServer(t, srv) + "/v2/models/" + m.Plan.Model.Name + "/infer"
+	body, n := inputRequest(t, m, "late")
+	status, hdr, out := post(t, nil, infer, body, n, nil)
+	if status != 503 || hdr.Get("Retry-After") == "" || !strings.Contains(string(out), "deadline") {
+		t.Errorf("%d %q %s", status, hdr.Get("Retry-After"), out)
+	}
+	if r := srv.Runs(); r != 0 {
+		t.Errorf("the engine ran %d late requests", r)
+	}
+}
