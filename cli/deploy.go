@@ -158,9 +158,6 @@ func checkThreads(n int) error {
 }
 
 func runServe(opts *DeployOptions) error {
-	if opts.Listen == "" {
-		return fmt.Errorf("--listen \"\": give the address to listen on, e.g. 127.0.0.1:7070")
-	}
 	if err := checkListen(opts.IO, opts.Listen); err != nil {
 		return err
 	}

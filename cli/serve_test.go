@@ -28,7 +28,7 @@ func TestServeFlags(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"empty listen", []string{"--listen", ""}, []string{`--listen "": give the address to listen on`}},
+		{"empty listen", []string{"--listen", ""}, []string{`--listen "": want HOST:PORT`}},
 		{"cert without key", []string{"--tls-cert", "c.pem"}, []string{"--tls-cert and --tls-key go together"}},
 		{"client CA without TLS", []string{"--client-ca", "ca.pem"}, []string{"--client-ca ca.pem needs --tls-cert and --tls-key"}},
 		{"missing cert", []string{"--tls-cert", "none.pem", "--tls-key", "none.key"}, []string{"--tls-cert none.pem --tls-key none.key", "no such file"}},
