@@ -53,6 +53,11 @@
 //	 "outputs":[{"name":"task1","parameters":{"binary_data":true}},{"name":"task2"}]}
 //	<652 bytes: the u32 length 648, then the scale, the zero point and 640 codes>
 //
+// The request's parameter model_id ("graph hash:weights file
+// SHA-256:seed", as an Edge sends it) is optional; when given, a server
+// running other weights refuses the request (400) instead of answering
+// with its own.
+//
 // The response carries parameters server_ms (from a worker taking the
 // request to its answer), queue_ms (waiting for a worker) and recv_ms
 // (first to last byte of the request body arriving: bytes/recv_ms is the

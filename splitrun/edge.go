@@ -62,6 +62,7 @@ type Edge struct {
 	tier    int // the tier this edge sends from (0: the device)
 	c       *client
 	seq     uint64 // requests sent, for their IDs
+	seed    uint64 // of the weights, as Dial was told
 }
 
 // Dial prepares the connection to the server at addr (http://HOST:PORT,
@@ -92,7 +93,7 @@ func (e *Edge) Dial(addr string, seed uint64) error {
 		c.close()
 		return err
 	}
-	e.c = c
+	e.c, e.seed = c, seed
 	return nil
 }
 
@@ -158,6 +159,7 @@ func (e *Edge) infer(in []float32, img []byte) (Timing, error) {
 		t.Bytes = bytes
 		e.seq++
 		req.ID = strconv.FormatUint(e.seq, 10)
+		req.Parameters = oip.Parameters{"model_id": d.model.id(e.seed)}
 		ch = e.send(req)
 	}
 	t.EdgeMS = float64(time.Since(start).Nanoseconds()) / 1e6

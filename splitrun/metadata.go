@@ -24,6 +24,13 @@ func (m *Model) identity(seed uint64, tier int) oip.Parameters {
 	}
 }
 
+// id is the model's identity in one string, which every request carries
+// (parameter model_id) so that a server restarted with other weights
+// refuses an edge that checked the old ones.
+func (m *Model) id(seed uint64) string {
+	return m.Plan.Model.Hash + ":" + m.sha + ":" + strconv.FormatUint(seed, 10)
+}
+
 // sameAs checks a server's identity (its metadata parameters) against
 // this model's, naming both on a mismatch.
 func (m *Model) sameAs(p oip.Parameters, seed uint64, tier int) error {

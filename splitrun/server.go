@@ -498,6 +498,13 @@ func (s *Server) decode(r *http.Request, body []byte) (*oip.Request, *work, erro
 		return nil, nil, err
 	}
 	m := s.Model
+	id, given, err := req.Parameters.String("model_id")
+	if err != nil {
+		return nil, nil, err
+	}
+	if mine := m.id(s.Seed); given && id != mine {
+		return nil, nil, errStatus(http.StatusBadRequest, "parameters.model_id: the request is for %s, this server runs %s (graph hash:weights file SHA-256:seed)", id, mine)
+	}
 	var tasks []int
 	if len(req.Outputs) == 0 {
 		for t := range m.Graph.Heads {
@@ -607,6 +614,7 @@ func (s *Server) run(j *job, p *engine.Program, scratch map[int][]float32) ([]oi
 			return nil, err
 		}
 		req.ID = j.req.ID
+		req.Parameters = oip.Parameters{"model_id": m.id(s.Seed)}
 		onward = make(chan answer, 1)
 		go func() {
 			r, err := s.next.infer(j.ctx, req)

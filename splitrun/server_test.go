@@ -198,6 +198,7 @@ func TestStatuses(t *testing.T) {
 		{"wrong shape", infer, append([]byte(`{"inputs":[{"name":"input","datatype":"FP32","shape":[1,3,32,128],"parameters":{"binary_data_size":49152}}]}`), make([]byte, 49152)...), 0, auth, 400, "inputs[0].shape: [1 3 32 128]; this tensor is [1 3 64 64]"},
 		{"bad encoding", infer, append([]byte(`{"inputs":[{"name":"input","datatype":"FP32","shape":[1,3,64,64],"parameters":{"binary_data_size":49152,"encoding":"fp8"}}]}`), make([]byte, 49152)...), 0, auth, 400, `inputs[0].parameters.encoding: \"fp8\" is not one of`},
 		{"not needed", infer, append([]byte(`{"inputs":[`+in0+`,{"name":"`+m.TensorName(m.Graph.Blocks[2].Output)+`","datatype":"BYTES","shape":[1],"data":["x"],"parameters":{"encoding":"int8"}}]}`), make([]byte, 49152)...), 0, auth, 400, `inputs[0].name: \"input\" is not needed`},
+		{"other weights", infer, []byte(`{"parameters":{"model_id":"x:y:1"},"inputs":[]}`), -1, auth, 400, "parameters.model_id: the request is for x:y:1, this server runs "},
 		{"image without preprocessing", infer, append([]byte(`{"inputs":[{"name":"input","datatype":"UINT8","shape":[1,3,64,64],"parameters":{"binary_data_size":12288}}]}`), make([]byte, 12288)...), 0, auth, 400, "inputs[0]: a UINT8 image: the plan records no image preprocessing"},
 		{"too large", infer, make([]byte, 8<<20), -1, auth, 413, "request body of 8388608 bytes"},
 	}
