@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -51,6 +53,8 @@ type DeployOptions struct {
 	Workers, Queue int
 	TimeoutS       float64
 	Security       SecurityOptions
+	// NextSecurity is how a tier reaches the next (serve --next).
+	NextSecurity SecurityOptions
 }
 
 const weightsFlagHelp = "trained weights of a zoo plan's model (FILE.safetensors from 'mtlsplit train'); edge and server must use the same file"
@@ -130,6 +134,9 @@ func NewCmdServe(io *IO) *cobra.Command {
 	cmd.Flags().StringVar(&sec.TLSKey, "tls-key", "", "the private key of --tls-cert (PEM)")
 	cmd.Flags().StringVar(&sec.ClientCA, "client-ca", "", "mutual TLS: accept only clients whose certificate this CA (PEM) signed")
 	cmd.Flags().StringVar(&sec.TokenFile, "token-file", "", "require this bearer token (the file's first line) on every request but the health checks")
+	next := &opts.NextSecurity
+	cmd.Flags().StringVar(&next.TokenFile, "next-token-file", "", "the bearer token of the --next server (the file's first line)")
+	cmd.Flags().StringVar(&next.CACert, "next-ca-cert", "", "trust this CA (PEM) for an https:// --next server")
 	return cmd
 }
 
@@ -185,11 +192,19 @@ func runServe(opts *DeployOptions) error {
 	if opts.Tier+1 < d.NumTiers() && opts.Next == "" {
 		return fmt.Errorf("tier %d forwards to tier %d: give its address with --next", opts.Tier, opts.Tier+1)
 	}
+	nextToken, err := opts.NextSecurity.token()
+	if err != nil {
+		return fmt.Errorf("--next-%w", trimDashes(err))
+	}
+	nextTLS, err := opts.NextSecurity.clientTLS()
+	if err != nil {
+		return fmt.Errorf("--next-%w", trimDashes(err))
+	}
 	warnExposure(opts.IO, opts.Listen, tlsConf != nil, token != "")
 	srv := &splitrun.Server{Model: d.Model(), Seed: opts.Seed, Tier: opts.Tier, Next: opts.Next, NextLink: nextLink(d, opts.Tier, opts.NoEmu),
 		Engine:  engine.Options{Threads: opts.Threads, Backend: engine.BestBackend()},
 		Workers: opts.Workers, Queue: opts.Queue, Timeout: time.Duration(opts.TimeoutS * float64(time.Second)),
-		Token: token, TLS: tlsConf,
+		Token: token, TLS: tlsConf, NextToken: nextToken, NextTLS: nextTLS,
 		Log: func(f string, a ...any) { fmt.Fprintf(opts.IO.Err, f+"\n", a...) }}
 	if err := srv.Start(); err != nil {
 		return internal(err)
@@ -218,6 +233,9 @@ func runServe(opts *DeployOptions) error {
 	}
 	return <-done
 }
+
+// trimDashes drops the leading "--" of a flag error, for a prefix.
+func trimDashes(err error) error { return errors.New(strings.TrimPrefix(err.Error(), "--")) }
 
 // NewCmdRun runs the edge side of a plan and reports measured against
 // predicted.

@@ -33,6 +33,7 @@ func TestServeFlags(t *testing.T) {
 		{"client CA without TLS", []string{"--client-ca", "ca.pem"}, []string{"--client-ca ca.pem needs --tls-cert and --tls-key"}},
 		{"missing cert", []string{"--tls-cert", "none.pem", "--tls-key", "none.key"}, []string{"--tls-cert none.pem --tls-key none.key", "no such file"}},
 		{"empty token", []string{"--token-file", empty}, []string{"empty.token: the first line is empty"}},
+		{"empty next token", []string{"--next-token-file", empty}, []string{"--next-token-file " + empty + ": the first line is empty"}},
 		{"bad workers", []string{"--workers", "-1"}, []string{"--workers -1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
