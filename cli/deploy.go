@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -8,6 +10,9 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -41,7 +46,18 @@ type DeployOptions struct {
 	traceDelayGiven bool
 	// seedGiven says --seed was on the command line.
 	seedGiven bool
+	// Server is the server's URL (run); Workers, Queue and TimeoutS size
+	// the server's pool (serve).
+	Server         string
+	Weights        string // a zoo model's trained weights (safetensors)
+	Workers, Queue int
+	TimeoutS       float64
+	Security       SecurityOptions
+	// NextSecurity is how a tier reaches the next (serve --next).
+	NextSecurity SecurityOptions
 }
+
+const weightsFlagHelp = "trained weights of a zoo plan's model (FILE.safetensors from 'mtlsplit train'); edge and server must use the same file"
 
 const modelFlagHelp = "the ONNX file of a plan made from one, when not at the plan's path (its SHA-256 must be the plan's)"
 
@@ -76,6 +92,11 @@ func (o *DeployOptions) deployment() (*splitrun.Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Weights != "" {
+		if err := m.LoadWeights(o.Weights); err != nil {
+			return nil, fmt.Errorf("--weights %w", err)
+		}
+	}
 	return m.Prepare()
 }
 
@@ -84,8 +105,13 @@ func NewCmdServe(io *IO) *cobra.Command {
 	opts := &DeployOptions{IO: io}
 	cmd := &cobra.Command{
 		Use:   "serve --plan plan.yaml [--model FILE.onnx] [--listen 127.0.0.1:7070]",
-		Short: "Run the server side of a deployment plan (decode, rest of the backbone, server heads)",
-		Args:  cobra.NoArgs,
+		Short: "Serve every cut of a plan's model over the Open Inference Protocol (KServe v2, HTTP)",
+		Long: "serve answers POST /v2/models/NAME/infer with the tasks asked for, from the cut tensors sent\n" +
+			"(any placement of the plan: its choice or a switch-table row, so an edge may change its cut\n" +
+			"without a restart), plus GET /v2/health/live, /v2/health/ready, /v2/models/NAME(/ready) and\n" +
+			"/metrics (Prometheus). A pool of --workers runs requests, --queue more may wait, past that 503.\n" +
+			"Ctrl-C stops accepting and finishes the requests in flight.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.seedGiven = cmd.Flags().Changed("seed")
 			return runServe(opts)
@@ -93,12 +119,24 @@ func NewCmdServe(io *IO) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&opts.Plan, "plan", "", "deployment plan (YAML)")
 	cmd.Flags().StringVar(&opts.Model, "model", "", modelFlagHelp)
+	cmd.Flags().StringVar(&opts.Weights, "weights", "", weightsFlagHelp)
 	cmd.Flags().StringVar(&opts.Listen, "listen", "127.0.0.1:7070", "address to listen on")
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "seed of the random weights, for a plan that records none (the edge must use the same)")
 	cmd.Flags().IntVar(&opts.Threads, "threads", 0, "engine threads (0: all cores)")
 	cmd.Flags().IntVar(&opts.Tier, "tier", 1, "which tier this server is, with more than two (1: the first behind the device)")
 	cmd.Flags().StringVar(&opts.Next, "next", "", "address of the next tier's server, with more than two tiers")
 	cmd.Flags().BoolVar(&opts.NoEmu, "no-emulate", false, "do not pace the link to the next tier")
+	cmd.Flags().IntVar(&opts.Workers, "workers", 0, "requests run in parallel, each worker with its own engine program (0: one per core)")
+	cmd.Flags().IntVar(&opts.Queue, "queue", 0, "requests that may wait for a worker before the server answers 503 (0: 2 per worker)")
+	cmd.Flags().Float64Var(&opts.TimeoutS, "timeout", 30, "seconds a request may take from arrival to answer (queued past it: 503)")
+	sec := &opts.Security
+	cmd.Flags().StringVar(&sec.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
+	cmd.Flags().StringVar(&sec.TLSKey, "tls-key", "", "the private key of --tls-cert (PEM)")
+	cmd.Flags().StringVar(&sec.ClientCA, "client-ca", "", "mutual TLS: accept only clients whose certificate this CA (PEM) signed")
+	cmd.Flags().StringVar(&sec.TokenFile, "token-file", "", "require this bearer token (the file's first line) on every request but the health checks")
+	next := &opts.NextSecurity
+	cmd.Flags().StringVar(&next.TokenFile, "next-token-file", "", "the bearer token of the --next server (the file's first line)")
+	cmd.Flags().StringVar(&next.CACert, "next-ca-cert", "", "trust this CA (PEM) for an https:// --next server")
 	return cmd
 }
 
@@ -133,6 +171,17 @@ func runServe(opts *DeployOptions) error {
 	if err := checkThreads(opts.Threads); err != nil {
 		return err
 	}
+	if opts.Workers < 0 || opts.Queue < 0 || !(opts.TimeoutS > 0) {
+		return fmt.Errorf("--workers %d --queue %d --timeout %g: want workers and queue ≥ 0 (0: the default) and a timeout > 0 s", opts.Workers, opts.Queue, opts.TimeoutS)
+	}
+	tlsConf, err := opts.Security.serverTLS()
+	if err != nil {
+		return err
+	}
+	token, err := opts.Security.token()
+	if err != nil {
+		return err
+	}
 	d, err := opts.deployment()
 	if err != nil {
 		return err
@@ -143,33 +192,61 @@ func runServe(opts *DeployOptions) error {
 	if opts.Tier+1 < d.NumTiers() && opts.Next == "" {
 		return fmt.Errorf("tier %d forwards to tier %d: give its address with --next", opts.Tier, opts.Tier+1)
 	}
-	prog, err := d.Compile(opts.Seed, engine.Options{Threads: opts.Threads, Backend: engine.BestBackend()})
+	nextToken, err := opts.NextSecurity.token()
 	if err != nil {
+		return fmt.Errorf("--next-%w", trimDashes(err))
+	}
+	nextTLS, err := opts.NextSecurity.clientTLS()
+	if err != nil {
+		return fmt.Errorf("--next-%w", trimDashes(err))
+	}
+	warnExposure(opts.IO, opts.Listen, tlsConf != nil, token != "")
+	srv := &splitrun.Server{Model: d.Model(), Seed: opts.Seed, Tier: opts.Tier, Next: opts.Next, NextLink: nextLink(d, opts.Tier, opts.NoEmu),
+		Engine:  engine.Options{Threads: opts.Threads, Backend: engine.BestBackend()},
+		Workers: opts.Workers, Queue: opts.Queue, Timeout: time.Duration(opts.TimeoutS * float64(time.Second)),
+		Token: token, TLS: tlsConf, NextToken: nextToken, NextTLS: nextTLS,
+		Log: func(f string, a ...any) { fmt.Fprintf(opts.IO.Err, f+"\n", a...) }}
+	if err := srv.Start(); err != nil {
 		return internal(err)
 	}
-	defer prog.Close()
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.IO.Err, "serving %s (cut after %s, %s) as tier %d on %s\n", d.Graph.Name, d.Plan.Choice.Cut, d.Plan.Choice.Encoding, opts.Tier, ln.Addr())
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+	}
+	fmt.Fprintf(opts.IO.Err, "serving every cut of %s as tier %d on %s://%s (POST /v2/models/%s/infer)\n", d.Graph.Name, opts.Tier, scheme, ln.Addr(), d.Plan.Model.Name)
 	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, os.Interrupt)
-	go func() { <-stop; ln.Close() }()
-	srv := &splitrun.Server{D: d, Prog: prog, Seed: opts.Seed, Tier: opts.Tier, Next: opts.Next, NextLink: nextLink(d, opts.Tier, opts.NoEmu),
-		Log: func(f string, a ...any) { fmt.Fprintf(opts.IO.Err, f+"\n", a...) }}
-	return srv.Serve(ln)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() {
+		<-stop
+		fmt.Fprintln(opts.IO.Err, "stopping: finishing the requests in flight")
+		ctx, cancel := context.WithTimeout(context.Background(), srv.Timeout+5*time.Second)
+		defer cancel()
+		done <- srv.Shutdown(ctx)
+	}()
+	if err := srv.Serve(ln); err != nil {
+		return err
+	}
+	return <-done
 }
+
+// trimDashes drops the leading "--" of a flag error, for a prefix.
+func trimDashes(err error) error { return errors.New(strings.TrimPrefix(err.Error(), "--")) }
 
 // NewCmdRun runs the edge side of a plan and reports measured against
 // predicted.
 func NewCmdRun(io *IO) *cobra.Command {
 	opts := &DeployOptions{IO: io}
 	cmd := &cobra.Command{
-		Use:   "run --plan plan.yaml [--model FILE.onnx] [--connect HOST:PORT] [--n 20] [--trace FILE]",
+		Use:   "run --plan plan.yaml [--model FILE.onnx] [--server URL] [--n 20] [--trace FILE]",
 		Short: "Run a deployment plan's edge side over a real socket and report measured against predicted",
 		Long: "run executes the edge side of a plan: the backbone up to the cut, the encoding, the send\n" +
-			"over TCP, the edge heads. Without --connect it starts the server side itself on a loopback\n" +
+			"to the server (Open Inference Protocol over HTTP), the edge heads. Without --server it starts\n" +
+			"the server side itself on a loopback socket. The plan's network is emulated as follows:\n" +
 			"socket. The plan's network (bandwidth and RTT) is emulated by pacing the real socket\n" +
 			"(--no-emulate sends at loopback speed); --trace FILE instead sends the device's uplink at the\n" +
 			"delivery times of a Mahimahi trace (one line per 1500-byte packet, the millisecond it may go;\n" +
@@ -186,7 +263,15 @@ func NewCmdRun(io *IO) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&opts.Plan, "plan", "", "deployment plan (YAML)")
 	f.StringVar(&opts.Model, "model", "", modelFlagHelp)
-	f.StringVar(&opts.Connect, "connect", "", "server address (default: start one here on loopback)")
+	f.StringVar(&opts.Weights, "weights", "", weightsFlagHelp)
+	f.StringVar(&opts.Server, "server", "", "the server's URL, http://HOST:PORT or https://HOST:PORT (default: start one here on loopback)")
+	f.StringVar(&opts.Connect, "connect", "", "the server's HOST:PORT (plain HTTP)")
+	f.MarkDeprecated("connect", "use --server http://HOST:PORT")
+	sec := &opts.Security
+	f.StringVar(&sec.TokenFile, "token-file", "", "send this bearer token (the file's first line) to the server")
+	f.StringVar(&sec.CACert, "ca-cert", "", "trust this CA (PEM) for an https:// server's certificate")
+	f.StringVar(&sec.TLSCert, "tls-cert", "", "client certificate (PEM) for a server that requires mutual TLS (with --tls-key)")
+	f.StringVar(&sec.TLSKey, "tls-key", "", "the private key of --tls-cert (PEM)")
 	f.StringVar(&opts.Input, "input", "", "input file (raw float32); default: a seeded random image")
 	f.IntVar(&opts.N, "n", 20, "inferences to time (after one warm-up)")
 	f.Uint64Var(&opts.Seed, "seed", 1, "seed of the random weights, for a plan that records none (the server must use the same)")
@@ -223,23 +308,37 @@ func runRun(opts *DeployOptions) error {
 		return internal(err)
 	}
 	defer prog.Close()
-	addr := opts.Connect
+	if opts.Server != "" && opts.Connect != "" {
+		return fmt.Errorf("--server %s and --connect %s: give one (--connect is the old spelling)", opts.Server, opts.Connect)
+	}
+	addr := opts.Server
+	if opts.Connect != "" {
+		addr = "http://" + opts.Connect
+	}
+	token, err := opts.Security.token()
+	if err != nil {
+		return err
+	}
+	tlsConf, err := opts.Security.clientTLS()
+	if err != nil {
+		return err
+	}
 	if addr == "" && d.Sends() {
 		// Every tier behind the device, here on loopback, the last first
 		// so each knows the address of the next.
 		for k := d.NumTiers() - 1; k >= 1; k-- {
-			sp, err := d.Compile(opts.Seed, eo)
-			if err != nil {
+			srv := &splitrun.Server{Model: d.Model(), Seed: opts.Seed, Tier: k, Next: addr, NextLink: nextLink(d, k, opts.NoEmu),
+				Workers: 1, Engine: eo, Token: token, NextToken: token}
+			if err := srv.Start(); err != nil {
 				return internal(err)
 			}
-			defer sp.Close()
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				return err
 			}
-			defer ln.Close()
-			go (&splitrun.Server{D: d, Prog: sp, Seed: opts.Seed, Tier: k, Next: addr, NextLink: nextLink(d, k, opts.NoEmu)}).Serve(ln)
-			addr = ln.Addr().String()
+			go srv.Serve(ln)
+			defer srv.Shutdown(context.Background())
+			addr = "http://" + ln.Addr().String()
 		}
 	}
 	var in []float32
@@ -254,7 +353,7 @@ func runRun(opts *DeployOptions) error {
 			in[i] = float32(rng.NormFloat64())
 		}
 	}
-	e := &splitrun.Edge{D: d, Prog: prog, Uplink: uplink}
+	e := &splitrun.Edge{D: d, Prog: prog, Uplink: uplink, Token: token, TLS: tlsConf}
 	if !opts.NoEmu {
 		n := d.Plan.Uplink()
 		e.Link = &splitrun.Link{UplinkMbps: n.UplinkMbps, DownlinkMbps: n.DownlinkMbps, RTTMS: n.RTTMS}

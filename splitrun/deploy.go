@@ -2,6 +2,7 @@ package splitrun
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/engine"
@@ -118,37 +119,36 @@ func (d *Deployment) resolve() error {
 	return nil
 }
 
-// tensorsKey names the tensors of hop h (1: the device's uplink) for the
-// handshake.
-func (d *Deployment) tensorsKey(h int) string {
-	if h-1 >= len(d.Hops) {
-		return ""
-	}
-	key := ""
-	for _, t := range d.Hops[h-1] {
-		key += fmt.Sprintf("%d:%s,", t.Node, t.Encoding)
-	}
-	return key
-}
+// Model is the network the deployment runs.
+func (d *Deployment) Model() *Model { return d.model }
 
 // Compile builds the engine program of the deployment's graph with its
 // weights: an ONNX file's, seeded random ones for a zoo model and for heads
-// the plan added (the edge and the server must use the same seed).
+// the plan added (the edge and the server must use the same seed). It is
+// compiled as the model's server compiles it (Model.Compile), so both
+// sides run the same kernels.
 func (d *Deployment) Compile(seed uint64, opts engine.Options) (*engine.Program, error) {
 	for _, hop := range d.Hops {
 		for _, t := range hop {
 			opts.Keep = append(opts.Keep, t.Node) // never fused away: it is sent
 		}
 	}
+	return d.model.Compile(seed, opts)
+}
+
+// Compile builds the engine program of the model, keeping every tensor a
+// cut of its plan may send (cutTensors) besides opts.Keep.
+func (m *Model) Compile(seed uint64, opts engine.Options) (*engine.Program, error) {
+	opts.Keep = append(slices.Clone(opts.Keep), m.cutTensors()...)
 	// The weights are the first large allocation: check the budget first.
-	if err := engine.CheckMemory(d.Graph, opts); err != nil {
+	if err := engine.CheckMemory(m.Graph, opts); err != nil {
 		return nil, err
 	}
-	w, err := d.model.weights(seed)
+	w, err := m.weights(seed)
 	if err != nil {
 		return nil, err
 	}
-	return engine.Compile(d.Graph, w, opts)
+	return engine.Compile(m.Graph, w, opts)
 }
 
 // runsOn reports whether tier k runs node id before sending on (every node

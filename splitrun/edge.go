@@ -1,16 +1,16 @@
 package splitrun
 
 import (
-	"bufio"
-	"encoding/binary"
-	"encoding/json"
+	"context"
+	"crypto/tls"
 	"fmt"
-	"net"
-	"strings"
+	"strconv"
 	"time"
 
+	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/linkemu"
+	"github.com/mtlsplit/mtlsplit/oip"
 )
 
 // Link emulates the plan's network on top of a real socket (loopback has
@@ -21,14 +21,30 @@ type Link struct {
 }
 
 func (l *Link) wait(bytes int, mbps float64) {
-	if l == nil {
+	if l == nil || mbps <= 0 {
 		return
 	}
 	ms := l.RTTMS/2 + float64(bytes)*8/(mbps*1e3)
 	time.Sleep(time.Duration(ms * float64(time.Millisecond)))
 }
 
-// Edge runs the device's part of a deployment.
+func (l *Link) up() float64 {
+	if l == nil {
+		return 0
+	}
+	return l.UplinkMbps
+}
+
+func (l *Link) down() float64 {
+	if l == nil {
+		return 0
+	}
+	return l.DownlinkMbps
+}
+
+// Edge runs the device's part of a deployment and sends what crosses its
+// uplink to the server as Open Inference Protocol requests over HTTP
+// (kept-alive connections).
 type Edge struct {
 	D    *Deployment
 	Prog *engine.Program
@@ -37,66 +53,96 @@ type Edge struct {
 	// trace-driven link instead of Link's formula (Link still paces the
 	// replies).
 	Uplink *linkemu.Link
-	tier   int // the tier this edge sends from (0: the device)
-	conn   net.Conn
-	r      *bufio.Reader
-	enc    []byte
-	// frame is the length-prefixed payload for the trace-driven uplink.
-	frame []byte
+	// Token is the server's bearer token ("": none); TLS configures an
+	// https:// server's connection (nil: the system's roots).
+	Token string
+	TLS   *tls.Config
+	// Timeout bounds one request (0: 60 s).
+	Timeout time.Duration
+	tier    int // the tier this edge sends from (0: the device)
+	c       *client
+	seq     uint64 // requests sent, for their IDs
+	seed    uint64 // of the weights, as Dial was told
 }
 
-// Dial connects to the server and checks both run the same deployment.
+// Dial prepares the connection to the server at addr (http://HOST:PORT,
+// https://HOST:PORT, or HOST:PORT for http) and checks that it serves the
+// same model with the same weights (graph, ONNX file, seed) as this
+// tier of the next.
 func (e *Edge) Dial(addr string, seed uint64) error {
 	if len(e.D.Hops) <= e.tier || len(e.D.Hops[e.tier]) == 0 {
 		return nil // nothing goes on from this tier: nothing to talk to
 	}
-	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	m := e.D.model
+	maxBody := 0
+	for _, t := range e.D.Hops[e.tier] {
+		maxBody += int(4 * e.D.Graph.Nodes[t.Node].OutShape.Elems())
+	}
+	c, err := newClient(addr, m.Plan.Model.Name, e.Token, e.TLS, e.Uplink, e.Link, maxBody)
 	if err != nil {
 		return err
 	}
-	e.r = bufio.NewReader(conn)
-	if e.Uplink != nil {
-		lc, err := e.Uplink.Wrap(conn)
-		if err != nil {
-			conn.Close()
-			return err
-		}
-		conn = lc
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var md oip.ModelMetadata
+	if err := c.get(ctx, "/v2/models/"+m.Plan.Model.Name, &md); err != nil {
+		c.close()
+		return fmt.Errorf("edge runs %s%s: %w", m.Plan.Model.Name, m.fileNote(), err)
 	}
-	e.conn = conn
-	if err := writeHello(conn, hello{Hash: e.D.Plan.Model.Hash, File: e.D.model.sha, Seed: seed, Tensors: e.D.tensorsKey(e.tier + 1), Tier: e.tier + 1}); err != nil {
+	if err := m.sameAs(md.Parameters, seed, e.tier+1); err != nil {
+		c.close()
 		return err
 	}
-	line, err := readLine(e.r)
-	if err != nil {
-		return err
-	}
-	if line != "ok" {
-		return fmt.Errorf("server refused: %s", strings.TrimPrefix(line, "error: "))
-	}
+	e.c, e.seed = c, seed
 	return nil
 }
 
 // Close hangs up.
 func (e *Edge) Close() error {
-	if e.conn == nil {
-		return nil
+	if e.c != nil {
+		e.c.close()
 	}
-	return e.conn.Close()
+	return nil
 }
 
 // Timing is one inference measured part by part, in the plan's terms.
 type Timing struct {
 	TotalMS   float64 // until every task's result is on the edge
 	EdgeMS    float64 // edge compute: backbone prefix, encoding, edge heads
-	NetworkMS float64 // send to reply, less the server's time
-	ServerMS  float64 // as the server measured it
-	Bytes     int     // cut tensor sent
+	NetworkMS float64 // send to reply, less the server's queueing and compute
+	ServerMS  float64 // as the server measured it, from a worker taking the request
+	// QueueMS is how long the request waited for a server worker;
+	// RecvMS how long its body took to arrive, first byte to last, at
+	// the server (the uplink's bandwidth is the bytes sent over it).
+	QueueMS, RecvMS float64
+	Bytes           int // cut tensors sent, encoded (as the plan counts them)
+	// WireBytes is the request body on the wire (the protocol's header
+	// and tensor framing included).
+	WireBytes int
 	Logits    [][]float32
 }
 
 // Infer runs one input through the deployment.
-func (e *Edge) Infer(in []float32) (Timing, error) {
+func (e *Edge) Infer(in []float32) (Timing, error) { return e.infer(in, nil) }
+
+// InferImage runs one camera image through the deployment: img is its
+// 8-bit RGB planes (C×H×W bytes, already at the model's size), normalized
+// as the plan's model.source.preprocess says. When the input itself
+// crosses the uplink (remote-only), its bytes go as they are (a UINT8
+// tensor, encoding uint8) and the server normalizes them.
+func (e *Edge) InferImage(img []byte) (Timing, error) {
+	norm, err := e.D.model.normalization()
+	if err != nil {
+		return Timing{}, err
+	}
+	in := make([]float32, e.D.Graph.Input.Elems())
+	if err := norm.apply(in, img); err != nil {
+		return Timing{}, err
+	}
+	return e.infer(in, img)
+}
+
+func (e *Edge) infer(in []float32, img []byte) (Timing, error) {
 	d, p := e.D, e.Prog
 	var t Timing
 	start := time.Now()
@@ -106,11 +152,15 @@ func (e *Edge) Infer(in []float32) (Timing, error) {
 	t.Logits = make([][]float32, len(d.Graph.Heads))
 	var ch chan answer
 	if d.Sends() {
-		var err error
-		if e.enc, t.Bytes, err = e.encodeHop(1); err != nil {
+		req, bytes, err := hopRequest(d, p, 1, img)
+		if err != nil {
 			return t, err
 		}
-		ch = e.send(e.enc)
+		t.Bytes = bytes
+		e.seq++
+		req.ID = strconv.FormatUint(e.seq, 10)
+		req.Parameters = oip.Parameters{"model_id": d.model.id(e.seed)}
+		ch = e.send(req)
 	}
 	t.EdgeMS = float64(time.Since(start).Nanoseconds()) / 1e6
 	// The device's heads run while the server works.
@@ -132,84 +182,103 @@ func (e *Edge) Infer(in []float32) (Timing, error) {
 		if a.err != nil {
 			return t, fmt.Errorf("server: %w", a.err)
 		}
-		for i, v := range a.r.Results {
-			t.Logits[i] = v
+		if err := d.model.results(t.Logits, a.r.resp); err != nil {
+			return t, fmt.Errorf("server: %w", err)
 		}
-		t.ServerMS = a.r.ServerMS
-		t.NetworkMS = a.ms - a.r.ServerMS
+		ps := a.r.resp.Parameters
+		t.ServerMS, _, _ = ps.Float64("server_ms")
+		t.QueueMS, _, _ = ps.Float64("queue_ms")
+		t.RecvMS, _, _ = ps.Float64("recv_ms")
+		t.NetworkMS = a.r.ms - t.ServerMS - t.QueueMS
+		t.WireBytes = a.wire
 	}
 	t.TotalMS = float64(time.Since(start).Nanoseconds()) / 1e6
 	return t, nil
 }
 
-func (l *Link) up() float64 {
-	if l == nil {
-		return 0
-	}
-	return l.UplinkMbps
-}
-
-func (l *Link) down() float64 {
-	if l == nil {
-		return 0
-	}
-	return l.DownlinkMbps
-}
-
-func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
-
-// answer is a reply, how long it took from sending, or what failed.
+// answer is a reply or what failed.
 type answer struct {
-	r   reply
-	ms  float64
-	err error
+	r    reply
+	wire int
+	err  error
 }
 
-// send paces and writes a frame and waits for the reply in the background.
-func (e *Edge) send(payload []byte) chan answer {
+// send posts a request and waits for the reply in the background.
+func (e *Edge) send(req *oip.Request) chan answer {
 	ch := make(chan answer, 1)
 	go func() {
-		sent := time.Now()
-		var err error
-		if e.Uplink != nil {
-			// One write, so the 4-byte length does not take a
-			// delivery opportunity of its own.
-			e.frame = binary.LittleEndian.AppendUint32(e.frame[:0], uint32(len(payload)))
-			e.frame = append(e.frame, payload...)
-			_, err = e.conn.Write(e.frame)
-		} else {
-			e.Link.wait(len(payload), e.Link.up())
-			err = writeFrame(e.conn, payload)
+		timeout := e.Timeout
+		if timeout <= 0 {
+			timeout = 60 * time.Second
 		}
-		if err != nil {
-			ch <- answer{err: err}
-			return
-		}
-		r, err := readReply(e.r, len(e.D.Graph.Heads))
-		if err == nil {
-			e.Link.wait(r.Bytes, e.Link.down())
-		}
-		ch <- answer{r: r, ms: float64(time.Since(sent).Nanoseconds()) / 1e6, err: err}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		r, err := e.c.infer(ctx, req)
+		ch <- answer{r: r, wire: r.sent, err: err}
 	}()
 	return ch
 }
 
-// encodeHop encodes every tensor of hop h into one frame payload; bytes
-// counts the tensors alone, as the plan does.
-func (e *Edge) encodeHop(h int) ([]byte, int, error) {
-	var parts [][]byte
+// hopRequest is the request carrying hop h's tensors from prog (encoded as
+// the deployment says; the input as img's bytes when given) and asking for
+// every task finished beyond it; bytes counts the encoded tensors alone,
+// as the plan does.
+func hopRequest(d *Deployment, p *engine.Program, h int, img []byte) (*oip.Request, int, error) {
+	m := d.model
+	req := &oip.Request{}
 	bytes := 0
-	for _, t := range e.D.Hops[h-1] {
-		x, err := e.Prog.Tensor(t.Node)
+	for _, t := range d.Hops[h-1] {
+		if t.Node == 0 && img != nil {
+			req.Inputs = append(req.Inputs, oip.Tensor{Name: m.TensorName(0), Datatype: oip.Uint8, Raw: img,
+				Shape: append([]int64{1}, dims(d.Graph.Input)...), Parameters: oip.Parameters{"encoding": string(codec.Raw)}})
+			bytes += len(img)
+			continue
+		}
+		x, err := p.Tensor(t.Node)
 		if err != nil {
 			return nil, 0, err
 		}
-		b, err := encode(nil, t.Encoding, x)
+		ot, n, err := tensorOut(m.TensorName(t.Node), d.Graph.Nodes[t.Node].OutShape, t.Encoding, x)
 		if err != nil {
 			return nil, 0, err
 		}
-		parts = append(parts, b)
-		bytes += len(b)
+		req.Inputs = append(req.Inputs, ot)
+		bytes += n
 	}
-	return packTensors(e.enc, parts), bytes, nil
+	for i, k := range d.Placement.HeadTier {
+		if k >= h {
+			req.Outputs = append(req.Outputs, oip.RequestedOutput{Name: d.Graph.Heads[i].Task, Binary: true})
+		}
+	}
+	return req, bytes, nil
+}
+
+// results puts a response's task outputs into logits by task.
+func (m *Model) results(logits [][]float32, r *oip.Response) error {
+	for i := range r.Outputs {
+		o := &r.Outputs[i]
+		t := m.task(o.Name)
+		if t < 0 {
+			return fmt.Errorf("outputs[%d]: no task %q", i, o.Name)
+		}
+		x, err := o.Float32s()
+		if err != nil {
+			return err
+		}
+		if len(x) != m.Graph.Heads[t].Classes {
+			return fmt.Errorf("outputs[%d]: %d logits for task %s of %d classes", i, len(x), o.Name, m.Graph.Heads[t].Classes)
+		}
+		logits[t] = x
+	}
+	return nil
+}
+
+// task is the index of the task named name, or -1.
+func (m *Model) task(name string) int {
+	for i, h := range m.Graph.Heads {
+		if h.Task == name {
+			return i
+		}
+	}
+	return -1
 }

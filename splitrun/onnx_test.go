@@ -140,7 +140,7 @@ func TestEdgeAndServerCompareFiles(t *testing.T) {
 		return d
 	}
 	edge, other := deploy(mtlResnet), deploy("../onnx/testdata/mtl_resnet_flat.onnx")
-	addr := serve(t, &splitrun.Server{D: other, Prog: compiled(t, other, seed), Seed: seed})
+	addr := serve(t, &splitrun.Server{Model: other.Model(), Workers: 1, Seed: seed})
 	e := &splitrun.Edge{D: edge, Prog: compiled(t, edge, seed)}
 	err := e.Dial(addr, seed)
 	if err == nil {

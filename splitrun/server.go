@@ -1,162 +1,653 @@
 package splitrun
 
 import (
-	"bufio"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mtlsplit/mtlsplit/engine"
+	"github.com/mtlsplit/mtlsplit/oip"
 )
 
-// Server runs the server's part of a deployment for every edge that
-// connects. Inferences are served one at a time (the program is one).
+// Server serves every cut of one model over the Open Inference Protocol
+// (see the package documentation for the request format): a pool of
+// workers, each with its own engine program, takes requests from a
+// bounded queue. The zero value of every limit is a sensible default.
 type Server struct {
-	D    *Deployment
-	Prog *engine.Program
+	Model *Model
+	// Seed is the seed of the random weights (a zoo model's, heads the
+	// plan added); edges must use the same and are refused otherwise.
 	Seed uint64
-	// Log, if set, receives one line per connection event.
-	Log func(format string, args ...any)
+	// Engine are the engine options of every worker's program; Threads 0
+	// means the cores shared out among the workers.
+	Engine engine.Options
+	// Workers run requests in parallel (0: one per core); Queue is how many
+	// more may wait (0: 2 per worker). Past that a request gets 503 with
+	// Retry-After at once.
+	Workers, Queue int
+	// Timeout bounds a request from its arrival to its answer (0: 30 s);
+	// one still queued when it passes gets 503.
+	Timeout time.Duration
+	// Token, when set, is the bearer token every request but the health
+	// checks must carry: 401 without one, 403 with another, and no engine
+	// work either way.
+	Token string
+	// TLS, when set, serves HTTPS (with ClientAuth set, mutual TLS).
+	TLS *tls.Config
 	// Tier is this server's tier (0 means 1, the first behind the device);
 	// Next is the address of the tier after it, when the plan uses one,
-	// reached over NextLink.
-	Tier     int
-	Next     string
-	NextLink *Link
-	next     *Edge // the connection onward, opened on first use
-	mu       sync.Mutex
+	// reached over NextLink with NextToken and NextTLS.
+	Tier      int
+	Next      string
+	NextLink  *Link
+	NextToken string
+	NextTLS   *tls.Config
+	// Log, if set, receives one line per notable event.
+	Log func(format string, args ...any)
+
+	startOnce sync.Once
+	startErr  error
+	jobs      chan *job
+	slots     chan struct{} // admission: running and queued requests
+	progs     []*engine.Program
+	running   atomic.Int64
+	workersWG sync.WaitGroup
+	cache     workCache
+	metrics   *metrics
+	next      *client
+	maxBody   int64
+	tokenSum  [32]byte
+	httpSrv   *http.Server
+	shut      bool // Shutdown was called
+	draining  atomic.Bool
+	mu        sync.Mutex
 }
 
 func (s *Server) tier() int { return max(s.Tier, 1) }
 
-// Serve accepts connections until the listener closes.
+func (s *Server) timeout() time.Duration {
+	if s.Timeout > 0 {
+		return s.Timeout
+	}
+	return 30 * time.Second
+}
+
+// Start compiles the workers' programs and starts them; Serve and
+// Handler call it. The server is ready when it returns nil.
+func (s *Server) Start() error {
+	s.startOnce.Do(func() { s.startErr = s.start() })
+	return s.startErr
+}
+
+func (s *Server) start() error {
+	if s.Model == nil {
+		return errors.New("server: no model")
+	}
+	workers := s.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	queue := s.Queue
+	if queue <= 0 {
+		queue = 2 * workers
+	}
+	opts := s.Engine
+	if opts.Threads <= 0 {
+		opts.Threads = max(1, runtime.GOMAXPROCS(0)/workers)
+	}
+	for range workers {
+		p, err := s.Model.Compile(s.Seed, opts)
+		if err != nil {
+			s.closePrograms()
+			return err
+		}
+		s.progs = append(s.progs, p)
+	}
+	s.metrics = newMetrics()
+	s.maxBody = s.Model.maxRequestBytes()
+	s.tokenSum = sha256.Sum256([]byte(s.Token))
+	s.jobs = make(chan *job, workers+queue)
+	s.slots = make(chan struct{}, workers+queue)
+	if s.Next != "" {
+		c, err := newClient(s.Next, s.Model.Plan.Model.Name, s.NextToken, s.NextTLS, nil, s.NextLink, int(s.maxBody))
+		if err != nil {
+			s.closePrograms()
+			return fmt.Errorf("tier %d: %w", s.tier()+1, err)
+		}
+		s.next = c
+	}
+	for _, p := range s.progs {
+		s.workersWG.Add(1)
+		go s.work(p)
+	}
+	return nil
+}
+
+func (s *Server) closePrograms() {
+	for _, p := range s.progs {
+		p.Close()
+	}
+	s.progs = nil
+}
+
+// Runs is how many inferences the server's engine has run.
+func (s *Server) Runs() int64 {
+	if s.metrics == nil {
+		return 0
+	}
+	return s.metrics.Runs()
+}
+
+// Serve serves HTTP (HTTPS with TLS) on ln until Shutdown, with read,
+// header and idle timeouts and a bound on header size.
 func (s *Server) Serve(ln net.Listener) error {
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			return err
-		}
-		go func() {
-			defer conn.Close()
-			if err := s.handle(conn); err != nil && !errors.Is(err, io.EOF) && s.Log != nil {
-				s.Log("%s: %v", conn.RemoteAddr(), err)
-			}
-		}()
-	}
-}
-
-func (s *Server) handle(conn net.Conn) error {
-	r := bufio.NewReader(conn)
-	line, err := readLine(r)
+	h, err := s.Handler()
 	if err != nil {
 		return err
 	}
-	var h hello
-	if err := jsonUnmarshal(line, &h); err != nil {
-		fmt.Fprintf(conn, "error: bad hello: %v\n", err)
-		return err
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		// The body has the deadline's time to arrive, at least 10 s (a
+		// short deadline is for queueing and compute, not for a slow
+		// uplink).
+		ReadTimeout:    max(s.timeout(), 10*time.Second),
+		WriteTimeout:   max(s.timeout(), 10*time.Second) + 10*time.Second,
+		IdleTimeout:    60 * time.Second,
+		MaxHeaderBytes: 16 << 10,
+		TLSConfig:      s.TLS,
+		// Handshake failures and malformed requests are the clients'
+		// business: to Log when set, else nowhere.
+		ErrorLog: log.New(logWriter{s.Log}, "", 0),
 	}
-	d := s.D
-	if h.File != d.model.sha {
-		msg := fmt.Sprintf("error: edge runs the ONNX file with SHA-256 %q, this server %q", h.File, d.model.sha)
-		fmt.Fprintln(conn, msg)
-		return errors.New(msg)
-	}
-	if h.Hash != d.Plan.Model.Hash || h.Seed != s.Seed || h.Tensors != d.tensorsKey(s.tier()) || max(h.Tier, 1) != s.tier() {
-		msg := fmt.Sprintf("error: edge runs graph %s seed %d sending %q to tier %d, this server graph %s seed %d expecting %q as tier %d",
-			h.Hash, h.Seed, h.Tensors, h.Tier, d.Plan.Model.Hash, s.Seed, d.tensorsKey(s.tier()), s.tier())
-		fmt.Fprintln(conn, msg)
-		return errors.New(msg)
-	}
-	if _, err := fmt.Fprintln(conn, "ok"); err != nil {
-		return err
-	}
-	if s.Log != nil {
-		s.Log("edge %s connected: %s cut after %s, %s", conn.RemoteAddr(), d.Graph.Name, d.Plan.Choice.Cut, d.Plan.Choice.Encoding)
-	}
-	var buf []byte
-	for {
-		frame, err := readFrame(r, buf)
-		if err != nil {
-			return err
-		}
-		buf = frame
-		start := time.Now()
-		results, err := s.infer(frame)
-		if err != nil {
-			return err
-		}
-		ms := float64(time.Since(start).Nanoseconds()) / 1e6
-		if err := writeReply(conn, ms, results); err != nil {
-			return err
-		}
-	}
-}
-
-// infer takes the tensors of this tier's hop, runs this tier's nodes,
-// sends the next tier its tensors and returns the results of the tasks
-// finished here and beyond.
-func (s *Server) infer(frame []byte) (map[int][]float32, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, p, g, k := s.D, s.Prog, s.D.Graph, s.tier()
-	in := d.Hops[k-1]
-	parts, err := unpackTensors(frame, len(in))
-	if err != nil {
+	if s.shut {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.httpSrv = srv
+	s.mu.Unlock()
+	if s.TLS != nil {
+		err = srv.ServeTLS(ln, "", "")
+	} else {
+		err = srv.Serve(ln)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// logWriter sends the HTTP server's log lines to Log.
+type logWriter struct{ log func(string, ...any) }
+
+func (w logWriter) Write(b []byte) (int, error) {
+	if w.log != nil {
+		w.log("%s", strings.TrimRight(string(b), "\n"))
+	}
+	return len(b), nil
+}
+
+// Shutdown stops accepting connections, lets every request in flight
+// finish (or ctx end), then stops the workers.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	srv := s.httpSrv
+	s.shut = true
+	s.mu.Unlock()
+	if s.draining.Swap(true) {
+		return nil
+	}
+	var err error
+	if srv != nil {
+		err = srv.Shutdown(ctx)
+	}
+	if s.jobs != nil && err == nil {
+		// Every slot taken back: no handler holds one, so none can still
+		// queue a job.
+		for range cap(s.slots) {
+			s.slots <- struct{}{}
+		}
+		close(s.jobs)
+		s.workersWG.Wait()
+		s.closePrograms()
+		if s.next != nil {
+			s.next.close()
+		}
+	}
+	return err
+}
+
+// Handler is the server's HTTP handler (Start is called first).
+func (s *Server) Handler() (http.Handler, error) {
+	if err := s.Start(); err != nil {
 		return nil, err
 	}
-	for i, t := range in {
-		x := make([]float32, g.Nodes[t.Node].OutShape.Elems())
-		if err := decode(x, t.Encoding, parts[i]); err != nil {
-			return nil, fmt.Errorf("decode %q: %w", g.Nodes[t.Node].Name, err)
+	mux := http.NewServeMux()
+	ok := func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }
+	mux.HandleFunc("GET /v2/health/live", ok)
+	mux.HandleFunc("GET /v2/health/ready", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.ready(); err != nil {
+			writeError(w, err)
+			return
 		}
-		if err := p.SetTensor(t.Node, x); err != nil {
+		w.WriteHeader(http.StatusOK)
+	})
+	mux.HandleFunc("GET /v2/models/{name}", s.authorized(s.metadata))
+	mux.HandleFunc("GET /v2/models/{name}/ready", s.authorized(s.modelReady))
+	mux.HandleFunc("POST /v2/models/{name}/infer", s.authorized(s.infer))
+	mux.HandleFunc("GET /metrics", s.authorized(s.writeMetrics))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errStatus(http.StatusNotFound, "no %s %s here: the server speaks the Open Inference Protocol under /v2", r.Method, r.URL.Path))
+	})
+	return mux, nil
+}
+
+// authorized checks the bearer token before h: in constant time, over
+// the tokens' digests so that their lengths do not leak either.
+func (s *Server) authorized(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.Token != "" {
+			auth := r.Header.Get("Authorization")
+			tok, isBearer := strings.CutPrefix(auth, "Bearer ")
+			if !isBearer || tok == "" {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="mtlsplit"`)
+				s.refuse(w, errStatus(http.StatusUnauthorized, "this server needs a bearer token (Authorization: Bearer TOKEN)"))
+				return
+			}
+			sum := sha256.Sum256([]byte(tok))
+			if subtle.ConstantTimeCompare(sum[:], s.tokenSum[:]) != 1 {
+				s.refuse(w, errStatus(http.StatusForbidden, "the bearer token is not this server's"))
+				return
+			}
+		}
+		h(w, r)
+	}
+}
+
+// refuse answers an error and counts it.
+func (s *Server) refuse(w http.ResponseWriter, err error) {
+	n := writeError(w, err)
+	s.metrics.request(statusOf(err), 0, int64(n))
+}
+
+func statusOf(err error) int {
+	var he *httpError
+	var fe *oip.FieldError
+	switch {
+	case errors.As(err, &he):
+		return he.status
+	case errors.As(err, &fe):
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError writes the protocol's error object with the error's status.
+func writeError(w http.ResponseWriter, err error) int {
+	body := oip.ErrorJSON(err.Error())
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(statusOf(err))
+	w.Write(body)
+	return len(body)
+}
+
+func (s *Server) model(r *http.Request) error {
+	if name := r.PathValue("name"); name != s.Model.Plan.Model.Name {
+		return errStatus(http.StatusNotFound, "no model %q: this server serves %q%s", name, s.Model.Plan.Model.Name, s.Model.fileNote())
+	}
+	return nil
+}
+
+// fileNote names the ONNX file of the model, if it has one.
+func (m *Model) fileNote() string {
+	if m.sha == "" {
+		return ""
+	}
+	return " (weights from the file with SHA-256 \"" + m.sha + "\")"
+}
+
+// ready refuses work once the server is stopping.
+func (s *Server) ready() error {
+	if s.draining.Load() {
+		return errStatus(http.StatusServiceUnavailable, "the server is stopping")
+	}
+	return nil
+}
+
+func (s *Server) modelReady(w http.ResponseWriter, r *http.Request) {
+	err := s.model(r)
+	if err == nil {
+		err = s.ready()
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) writeMetrics(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	s.metrics.write(w, len(s.jobs), int(s.running.Load()), len(s.slots), len(s.progs), cap(s.slots))
+}
+
+// job is one admitted request on its way through a worker.
+type job struct {
+	ctx      context.Context
+	req      *oip.Request
+	w        *work
+	enqueued time.Time
+	done     chan result
+}
+
+type result struct {
+	outputs           []oip.Tensor
+	queueMS, serverMS float64
+	err               error
+}
+
+func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	if err := s.model(r); err != nil {
+		s.refuse(w, err)
+		return
+	}
+	// A claim past the limit is refused before a byte of it is read.
+	if r.ContentLength > s.maxBody {
+		w.Header().Set("Connection", "close")
+		s.refuse(w, errStatus(http.StatusRequestEntityTooLarge, "request body of %d bytes; this model's largest request is %d", r.ContentLength, s.maxBody))
+		return
+	}
+	// Admission before the body is read: memory is bounded by the slots
+	// times the body limit, whatever the clients do.
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		w.Header().Set("Retry-After", "1")
+		err := s.ready()
+		if err == nil {
+			err = errStatus(http.StatusServiceUnavailable, "the server is busy: %d requests are running or queued", cap(s.slots))
+		}
+		s.refuse(w, err)
+		return
+	}
+	queued := false
+	defer func() {
+		if !queued {
+			<-s.slots
+		}
+	}()
+	if err := s.ready(); err != nil {
+		w.Header().Set("Retry-After", "1")
+		s.refuse(w, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.timeout())
+	defer cancel()
+	body, recvMS, err := readBody(w, r, s.maxBody)
+	if err != nil {
+		s.refuse(w, err)
+		return
+	}
+	s.metrics.observe("recv", recvMS)
+	req, wk, err := s.decode(r, body)
+	if err != nil {
+		s.metrics.request(statusOf(err), int64(len(body)), int64(writeError(w, err)))
+		return
+	}
+	j := &job{ctx: ctx, req: req, w: wk, enqueued: time.Now(), done: make(chan result, 1)}
+	queued = true
+	s.jobs <- j // never blocks: it has room for every slot
+	var res result
+	select {
+	case res = <-j.done:
+	case <-ctx.Done():
+		res.err = errStatus(http.StatusServiceUnavailable, "the request's deadline (%v) passed before it was answered", s.timeout())
+	}
+	if res.err != nil {
+		if statusOf(res.err) == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "1")
+		}
+		s.metrics.request(statusOf(res.err), int64(len(body)), int64(writeError(w, res.err)))
+		return
+	}
+	resp := &oip.Response{ModelName: s.Model.Plan.Model.Name, ID: req.ID, Outputs: res.outputs,
+		Parameters: oip.Parameters{"server_ms": res.serverMS, "queue_ms": res.queueMS, "recv_ms": recvMS}}
+	binary := make([]bool, len(res.outputs))
+	for i, o := range req.Outputs {
+		binary[i] = o.Binary
+	}
+	out, hlen, err := oip.EncodeResponse(resp, func(i int) bool { return binary[i] })
+	if err != nil {
+		s.metrics.request(http.StatusInternalServerError, int64(len(body)), int64(writeError(w, err)))
+		return
+	}
+	if hlen >= 0 {
+		w.Header().Set(oip.HeaderContentLength, strconv.Itoa(hlen))
+		w.Header().Set("Content-Type", "application/octet-stream")
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	w.Write(out)
+	s.metrics.request(http.StatusOK, int64(len(body)), int64(len(out)))
+	s.metrics.observe("total", float64(time.Since(start).Nanoseconds())/1e6)
+}
+
+// readBody reads a request body of at most limit bytes, timing its first
+// to last byte.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, float64, error) {
+	rd := http.MaxBytesReader(w, r.Body, limit)
+	size := 512
+	if r.ContentLength > 0 {
+		size = int(r.ContentLength)
+	}
+	buf := make([]byte, 0, size)
+	var first time.Time
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		if n > 0 && first.IsZero() {
+			first = time.Now()
+		}
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				return nil, 0, errStatus(http.StatusRequestEntityTooLarge, "request body over %d bytes, this model's largest request", limit)
+			}
+			return nil, 0, errStatus(http.StatusBadRequest, "reading the body: %v", err)
+		}
+	}
+	ms := 0.0
+	if !first.IsZero() {
+		ms = float64(time.Since(first).Nanoseconds()) / 1e6
+	}
+	return buf, ms, nil
+}
+
+// decode parses a request and works out what it asks of this server.
+func (s *Server) decode(r *http.Request, body []byte) (*oip.Request, *work, error) {
+	n, err := oip.HeaderLength(r.Header.Get(oip.HeaderContentLength), len(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	req, err := oip.DecodeRequest(body, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := s.Model
+	id, given, err := req.Parameters.String("model_id")
+	if err != nil {
+		return nil, nil, err
+	}
+	if mine := m.id(s.Seed); given && id != mine {
+		return nil, nil, errStatus(http.StatusBadRequest, "parameters.model_id: the request is for %s, this server runs %s (graph hash:weights file SHA-256:seed)", id, mine)
+	}
+	var tasks []int
+	if len(req.Outputs) == 0 {
+		for t := range m.Graph.Heads {
+			tasks = append(tasks, t)
+			req.Outputs = append(req.Outputs, oip.RequestedOutput{Name: m.Graph.Heads[t].Task, Binary: req.BinaryOutput})
+		}
+	}
+	for i, o := range req.Outputs {
+		if len(tasks) == len(req.Outputs) {
+			break
+		}
+		t := m.task(o.Name)
+		if t < 0 {
+			return nil, nil, errStatus(http.StatusNotFound, "outputs[%d].name: %s has no task %q (tasks: %s)", i, m.Plan.Model.Name, o.Name, strings.Join(m.taskNames(), ", "))
+		}
+		tasks = append(tasks, t)
+	}
+	names := make([]string, len(req.Inputs))
+	for i, in := range req.Inputs {
+		names[i] = in.Name
+	}
+	key := strings.Join(names, "\x00") + "\x01" + fmt.Sprint(tasks)
+	wk, err := s.cache.get(key, func() (*work, error) { return m.planWork(s.tier(), names, tasks, s.next != nil) })
+	if err != nil {
+		return nil, nil, err
+	}
+	// Every tensor's encoding, datatype and shape are checked here, before
+	// the request takes a worker.
+	for i := range req.Inputs {
+		in := &req.Inputs[i]
+		id := m.names().node[in.Name]
+		if err := m.checkTensor(in, id, fmt.Sprintf("inputs[%d]", i)); err != nil {
+			return nil, nil, err
+		}
+	}
+	return req, wk, nil
+}
+
+func (m *Model) taskNames() []string {
+	var out []string
+	for _, h := range m.Graph.Heads {
+		out = append(out, h.Task)
+	}
+	return out
+}
+
+// work is one worker: it takes jobs until the queue closes.
+func (s *Server) work(p *engine.Program) {
+	defer s.workersWG.Done()
+	scratch := map[int][]float32{}
+	for j := range s.jobs {
+		taken := time.Now()
+		queueMS := float64(taken.Sub(j.enqueued).Nanoseconds()) / 1e6
+		s.metrics.observe("queue", queueMS)
+		var res result
+		if j.ctx.Err() != nil {
+			res.err = errStatus(http.StatusServiceUnavailable, "the request's deadline passed while it was queued")
+		} else {
+			s.running.Add(1)
+			res.outputs, res.err = s.run(j, p, scratch)
+			s.running.Add(-1)
+		}
+		res.queueMS = queueMS
+		res.serverMS = float64(time.Since(taken).Nanoseconds()) / 1e6
+		if res.err == nil {
+			s.metrics.observe("server", res.serverMS)
+		}
+		<-s.slots
+		j.done <- res
+	}
+}
+
+// run does one request's work on program p: the tensors sent go in as the
+// run reaches them (a tensor loaded early could share its buffer with one
+// computed before it), the nodes run, the next tier gets its hop, and the
+// tasks answered here come out.
+func (s *Server) run(j *job, p *engine.Program, scratch map[int][]float32) ([]oip.Tensor, error) {
+	m, g, wk := s.Model, s.Model.Graph, j.w
+	for i, id := range wk.inputs {
+		x := scratch[id]
+		if x == nil {
+			x = make([]float32, g.Nodes[id].OutShape.Elems())
+			scratch[id] = x
+		}
+		in := &j.req.Inputs[wk.index[i]]
+		norm, _ := m.normalization()
+		if err := tensorIn(x, in, g.Nodes[id].OutShape, fmt.Sprintf("inputs[%d]", wk.index[i]), norm); err != nil {
+			return nil, err
+		}
+		if err := p.SetTensor(id, x); err != nil {
+			return nil, err
+		}
+		hi := len(g.Nodes)
+		if i+1 < len(wk.inputs) {
+			hi = wk.inputs[i+1]
+		}
+		if err := p.RunNodes(func(n int) bool { return n > id && n < hi && wk.run[n] }, nil); err != nil {
 			return nil, err
 		}
 	}
-	if err := p.RunNodes(func(id int) bool { return d.runsOn(k, id, true) }, nil); err != nil {
-		return nil, err
-	}
+	s.metrics.ran()
+	results := map[int][]float32{}
 	var onward chan answer
-	if k < len(d.Hops) && len(d.Hops[k]) > 0 {
-		if s.next == nil {
-			s.next = &Edge{D: d, Prog: p, Link: s.NextLink, tier: k}
-			if err := s.next.Dial(s.Next, s.Seed); err != nil {
-				s.next = nil
-				return nil, fmt.Errorf("tier %d: %w", k+1, err)
-			}
-		}
-		payload, _, err := s.next.encodeHop(k + 1)
+	if wk.fwd != nil {
+		req, _, err := hopRequest(wk.fwd, p, s.tier()+1, nil)
 		if err != nil {
 			return nil, err
 		}
-		onward = s.next.send(payload)
-	}
-	if err := p.RunNodes(func(id int) bool { return d.runsOn(k, id, false) }, nil); err != nil {
-		return nil, err
-	}
-	results := map[int][]float32{}
-	for t, tier := range d.Placement.HeadTier {
-		if tier == k {
-			if results[t], err = p.Tensor(g.Heads[t].Output); err != nil {
-				return nil, err
-			}
+		req.ID = j.req.ID
+		req.Parameters = oip.Parameters{"model_id": m.id(s.Seed)}
+		onward = make(chan answer, 1)
+		go func() {
+			r, err := s.next.infer(j.ctx, req)
+			onward <- answer{r: r, err: err}
+		}()
+		if err := p.RunNodes(func(n int) bool { return wk.after[n] }, nil); err != nil {
+			return nil, err
 		}
+	}
+	for _, t := range wk.here {
+		x, err := p.Tensor(g.Heads[t].Output)
+		if err != nil {
+			return nil, err
+		}
+		results[t] = x
 	}
 	if onward != nil {
 		a := <-onward
 		if a.err != nil {
-			return nil, fmt.Errorf("tier %d: %w", k+1, a.err)
+			return nil, errStatus(http.StatusBadGateway, "tier %d: %v", s.tier()+1, a.err)
 		}
-		for t, v := range a.r.Results {
-			results[t] = v
+		logits := make([][]float32, len(g.Heads))
+		if err := m.results(logits, a.r.resp); err != nil {
+			return nil, errStatus(http.StatusBadGateway, "tier %d: %v", s.tier()+1, err)
+		}
+		for _, t := range wk.onward {
+			results[t] = logits[t]
 		}
 	}
-	return results, nil
+	var out []oip.Tensor
+	for _, o := range j.req.Outputs {
+		t := m.task(o.Name)
+		out = append(out, oip.FP32Tensor(o.Name, []int64{1, int64(g.Heads[t].Classes)}, results[t]))
+	}
+	return out, nil
 }

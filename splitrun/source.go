@@ -3,6 +3,7 @@ package splitrun
 import (
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/model"
@@ -18,9 +19,16 @@ type Model struct {
 	// params are an ONNX file's weights by node and parameter name (nil
 	// for a zoo model, whose weights are all seeded random).
 	params map[string]map[string][]float32
-	// sha is the ONNX file's SHA-256 ("" for a zoo model): edge and server
-	// compare it in the handshake.
+	// sha is the SHA-256 of the file the weights come from, an ONNX file
+	// or a zoo model's safetensors (LoadWeights); "" for seeded random
+	// weights. Edge and server compare it before the first request.
 	sha string
+	// nm names the graph's tensors for the protocol (names).
+	namesOnce sync.Once
+	nm        names
+	// deploys are the plan's placements (deployments).
+	deployOnce sync.Once
+	deploys    []*Deployment
 }
 
 // Open loads the network plan p was made for: a zoo model by name, or, for

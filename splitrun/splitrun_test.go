@@ -1,6 +1,7 @@
 package splitrun_test
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -164,9 +165,8 @@ func TestSplitOverSocketEqualsWhole(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			serverProg := compiled(t, d, seed)
 			edgeProg := compiled(t, d, seed)
-			e := dial(t, d, edgeProg, serve(t, &splitrun.Server{D: d, Prog: serverProg, Seed: seed}), seed)
+			e := dial(t, d, edgeProg, serve(t, &splitrun.Server{Model: d.Model(), Workers: 1, Seed: seed}), seed)
 			for range 3 {
 				got, err := e.Infer(in)
 				if err != nil {
@@ -186,7 +186,7 @@ func TestSplitOverSocketEqualsWhole(t *testing.T) {
 				}
 			}
 			// A server running another seed refuses the edge.
-			other := serve(t, &splitrun.Server{D: d, Prog: serverProg, Seed: seed + 1})
+			other := serve(t, &splitrun.Server{Model: d.Model(), Workers: 1, Seed: seed + 1})
 			e2 := &splitrun.Edge{D: d, Prog: edgeProg}
 			if err := e2.Dial(other, seed); d.Sends() && err == nil {
 				t.Error("a server with other weights accepted the edge")
@@ -313,8 +313,8 @@ func TestThreeTiersOverSockets(t *testing.T) {
 		in[i] = float32(i*7%256) / 256
 	}
 	_, want, _ := compiled(t, d, seed).RunAll(in)
-	cloudAddr := serve(t, &splitrun.Server{D: d, Prog: compiled(t, d, seed), Seed: seed, Tier: 2})
-	edgeServer := serve(t, &splitrun.Server{D: d, Prog: compiled(t, d, seed), Seed: seed, Tier: 1, Next: cloudAddr})
+	cloudAddr := serve(t, &splitrun.Server{Model: d.Model(), Workers: 1, Seed: seed, Tier: 2})
+	edgeServer := serve(t, &splitrun.Server{Model: d.Model(), Workers: 1, Seed: seed, Tier: 1, Next: cloudAddr})
 	got, err := dial(t, d, compiled(t, d, seed), edgeServer, seed).Infer(in)
 	if err != nil {
 		t.Fatal(err)
@@ -330,7 +330,7 @@ func splitAndWhole(t *testing.T, d *splitrun.Deployment, seed uint64, in []float
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := serve(t, &splitrun.Server{D: d, Prog: compiled(t, d, seed), Seed: seed})
+	addr := serve(t, &splitrun.Server{Model: d.Model(), Workers: 1, Seed: seed})
 	got, err := dial(t, d, compiled(t, d, seed), addr, seed).Infer(in)
 	if err != nil {
 		t.Fatal(err)
@@ -357,8 +357,15 @@ func serve(t *testing.T, srv *splitrun.Server) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
 	go srv.Serve(ln)
+	t.Cleanup(func() {
+		if err := srv.Shutdown(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
 	return ln.Addr().String()
 }
 
