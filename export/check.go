@@ -121,7 +121,8 @@ func (b *Bundle) compare(ref, cand runner, samples int) ([]OutputDiff, error) {
 			if err != nil {
 				return nil, err
 			}
-			for name, w := range want {
+			for _, name := range b.outputs(k) {
+				w := want[name]
 				d := note(partFile(b.d, k), name)
 				d.Half = max(d.Half, maxAbsDiff(got[name], w))
 				d.Scale = max(d.Scale, maxAbs(w))
@@ -142,7 +143,8 @@ func (b *Bundle) compare(ref, cand runner, samples int) ([]OutputDiff, error) {
 		if err != nil {
 			return nil, err
 		}
-		for task, f := range full {
+		for _, t := range b.d.Plan.Model.Tasks {
+			task, f := t.Name, full[t.Name]
 			d := note(b.headFile(task), task)
 			d.Result = true
 			d.EndToEnd = max(d.EndToEnd, maxAbsDiff(files[task], f))

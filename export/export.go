@@ -151,7 +151,8 @@ func splitParts(d *splitrun.Deployment, names map[int]string) []*onnx.Part {
 	return parts
 }
 
-func sha(b []byte) string {
+// SHA256 is the lowercase hex SHA-256 of b, as the manifest records files.
+func SHA256(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }

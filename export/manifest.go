@@ -140,7 +140,7 @@ func choiceLabel(d *splitrun.Deployment) string {
 
 func (m *Manifest) file(d *splitrun.Deployment, k int, name string, p *onnx.Part, data []byte) File {
 	g := d.Graph
-	f := File{Name: name, Tier: k, Device: d.Plan.Tiers[k].Device, SHA256: sha(data), Bytes: len(data)}
+	f := File{Name: name, Tier: k, Device: d.Plan.Tiers[k].Device, SHA256: SHA256(data), Bytes: len(data)}
 	for _, in := range p.Nodes {
 		if in {
 			f.Nodes++
@@ -199,4 +199,12 @@ func encodingLayout(e codec.Encoding) (layout, decode string) {
 		decode = "zstd-decompress, then " + decode
 	}
 	return layout, decode
+}
+
+func names(ts []Tensor) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.Name
+	}
+	return out
 }

@@ -64,14 +64,6 @@ func (b *Bundle) ortRunner(lib string) (runner, error) {
 	return r, nil
 }
 
-func names(ts []Tensor) []string {
-	out := make([]string, len(ts))
-	for i, t := range ts {
-		out[i] = t.Name
-	}
-	return out
-}
-
 func shape(t Tensor) ort.Shape {
 	s := ort.Shape{1}
 	for _, d := range t.Shape[1:] {

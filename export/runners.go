@@ -47,15 +47,24 @@ func (r *programRunner) run(k int, in map[string][]float32) (map[string][]float3
 
 func (r *programRunner) close() { r.prog.Close() }
 
+// outputs names tier k's file's outputs in order.
+func (b *Bundle) outputs(k int) []string {
+	var out []string
+	for _, f := range b.Manifest.Files {
+		if f.Tier == k {
+			out = names(f.Outputs)
+		}
+	}
+	return out
+}
+
 // ports names every file's outputs by tier and maps every tensor name to
 // the node of the plan's graph whose output it is.
 func (b *Bundle) ports() (map[string]int, [][]string) {
 	node := map[string]int{onnx.InputName: 0}
 	outputs := make([][]string, len(b.Parts))
-	for _, f := range b.Manifest.Files {
-		for _, t := range f.Outputs {
-			outputs[f.Tier] = append(outputs[f.Tier], t.Name)
-		}
+	for k := range outputs {
+		outputs[k] = b.outputs(k)
 	}
 	for id, name := range tensorNames(b.d) {
 		node[name] = id
