@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -54,6 +55,11 @@ func runExport(opts *ExportOptions) error {
 	}
 	if err := export.CheckOut(opts.Out, opts.Force); err != nil {
 		return err
+	}
+	if opts.ORTLib != "" {
+		if _, err := os.Stat(opts.ORTLib); err != nil {
+			return fmt.Errorf("--ort-lib %s: %w (the library ships in the npm package onnxruntime-node; make bench-engine fetches it)", opts.ORTLib, err)
+		}
 	}
 	d, err := opts.Deploy.deployment()
 	if err != nil {
@@ -110,6 +116,9 @@ func writeCheck(io *IO, rep *export.CheckReport) {
 	}
 	row("engine", rep.Engine)
 	row("ort", rep.ORT)
+	if rep.ORT != nil {
+		fmt.Fprintf(w, "ort: the %d samples as one batch (as Triton batches them) differ from each alone by at most %.3g\n", rep.Samples, rep.ORTBatchMaxAbs)
+	}
 	if rep.ORTSkipped != "" {
 		fmt.Fprintf(w, "ort: skipped: %s\n", rep.ORTSkipped)
 	}

@@ -24,6 +24,10 @@ type CheckReport struct {
 	Engine     []OutputDiff `yaml:"engine" json:"engine"`
 	ORT        []OutputDiff `yaml:"ort,omitempty" json:"ort,omitempty"`
 	ORTSkipped string       `yaml:"ort_skipped,omitempty" json:"ort_skipped,omitempty"`
+	// ORTBatchMaxAbs is the largest difference between every file run by
+	// ONNX Runtime on all samples as one batch (as Triton batches) and on
+	// each alone.
+	ORTBatchMaxAbs float64 `yaml:"ort_batch_max_abs" json:"ort_batch_max_abs"`
 }
 
 // OutputDiff is one file output's largest absolute differences over the
@@ -83,6 +87,12 @@ func (b *Bundle) Check(samples int, ortLib string) (*CheckReport, error) {
 		if rep.ORT, err = b.compare(ref, o, samples); err != nil {
 			return rep, err
 		}
+		if rep.ORTBatchMaxAbs, err = b.batchDiff(o, samples); err != nil {
+			return rep, err
+		}
+		if rep.ORTBatchMaxAbs > FP32Tolerance*max(maxScale(rep.ORT), 1) {
+			return rep, fmt.Errorf("onnx runtime: a batch of %d differs from the samples run alone by %.3g", samples, rep.ORTBatchMaxAbs)
+		}
 	}
 	b.Manifest.Check = rep
 	return rep, nil
@@ -101,12 +111,7 @@ func (b *Bundle) compare(ref, cand runner, samples int) ([]OutputDiff, error) {
 		}
 		return diffs[key]
 	}
-	rng := rand.New(rand.NewPCG(uint64(b.seed), 77))
-	in := make([]float32, b.d.Graph.Input.Elems())
-	for range samples {
-		for i := range in {
-			in[i] = float32(rng.NormFloat64())
-		}
+	for _, in := range b.samples(samples) {
 		// Tier by tier on the reference's tensors.
 		wire := map[string][]float32{onnx.InputName: in}
 		for k := range b.Parts {
@@ -166,6 +171,75 @@ func (b *Bundle) compare(ref, cand runner, samples int) ([]OutputDiff, error) {
 		}
 	}
 	return out, nil
+}
+
+// samples are n seeded images: the same for every runtime checked.
+func (b *Bundle) samples(n int) [][]float32 {
+	rng := rand.New(rand.NewPCG(b.seed, 77))
+	out := make([][]float32, n)
+	for s := range out {
+		out[s] = make([]float32, b.d.Graph.Input.Elems())
+		for i := range out[s] {
+			out[s][i] = float32(rng.NormFloat64())
+		}
+	}
+	return out
+}
+
+// batchDiff runs every file of r on the samples' tensors one sample at a
+// time, then all of them as one batch, and returns the largest difference.
+func (b *Bundle) batchDiff(r runner, samples int) (float64, error) {
+	var worst float64
+	ins := make([]map[string][]float32, len(b.Parts))
+	outs := make([]map[string][]float32, len(b.Parts))
+	for _, x := range b.samples(samples) {
+		wire := map[string][]float32{onnx.InputName: x}
+		for k := range b.Parts {
+			if b.Parts[k] == nil {
+				continue
+			}
+			out, err := r.run(k, wire)
+			if err != nil {
+				return 0, err
+			}
+			ins[k], outs[k] = appendAll(ins[k], wire), appendAll(outs[k], out)
+			if wire, err = b.send(k, out); err != nil {
+				return 0, err
+			}
+		}
+	}
+	for k := range b.Parts {
+		if b.Parts[k] == nil {
+			continue
+		}
+		got, err := r.run(k, ins[k])
+		if err != nil {
+			return 0, err
+		}
+		for name, want := range outs[k] {
+			worst = max(worst, maxAbsDiff(got[name], want))
+		}
+	}
+	return worst, nil
+}
+
+// appendAll appends each tensor of add to the one of the same name in to.
+func appendAll(to, add map[string][]float32) map[string][]float32 {
+	if to == nil {
+		to = map[string][]float32{}
+	}
+	for name, x := range add {
+		to[name] = append(to[name], x...)
+	}
+	return to
+}
+
+func maxScale(ds []OutputDiff) float64 {
+	var m float64
+	for _, d := range ds {
+		m = max(m, d.Scale)
+	}
+	return m
 }
 
 // chain runs r's tiers one after the other, each sent tensor encoded and

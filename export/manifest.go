@@ -49,6 +49,9 @@ type SourceInfo struct {
 	// Seed is the seed of the random weights (a zoo model's, or the heads
 	// a plan added to a one-output file).
 	Seed uint64 `yaml:"seed" json:"seed"`
+	// Preprocess is how the plan's accuracies were measured to prepare
+	// inputs: feed edge.onnx inputs prepared the same way.
+	Preprocess string `yaml:"preprocess,omitempty" json:"preprocess,omitempty"`
 }
 
 // File is one ONNX file of the split.
@@ -100,6 +103,23 @@ type WireTensor struct {
 	// float32 values back.
 	Layout string `yaml:"layout" json:"layout"`
 	Decode string `yaml:"decode" json:"decode"`
+	// Quantization is the layout of a quantized encoding, for programs.
+	Quantization *QuantLayout `yaml:"quantization,omitempty" json:"quantization,omitempty"`
+}
+
+// QuantLayout is where a per-tensor affine quantized sample keeps its
+// parameters and codes (engine/encode.go): x = (q − zero_point)·scale.
+type QuantLayout struct {
+	// Granularity is "per-tensor": one scale and zero point per sample.
+	Granularity string `yaml:"granularity" json:"granularity"`
+	// ScaleOffset holds a little-endian float32, ZeroPointOffset a
+	// little-endian int32, CodesOffset the first code's byte.
+	ScaleOffset     int `yaml:"scale_offset" json:"scale_offset"`
+	ZeroPointOffset int `yaml:"zero_point_offset" json:"zero_point_offset"`
+	CodesOffset     int `yaml:"codes_offset" json:"codes_offset"`
+	// CodeBits is 8 (a byte a code) or 4 (two a byte, the even-indexed
+	// value in the low nibble); codes are unsigned, 0 to 2^CodeBits − 1.
+	CodeBits int `yaml:"code_bits" json:"code_bits"`
 }
 
 // TritonModel is one model of the Triton repository.
@@ -114,6 +134,9 @@ func newManifest(d *splitrun.Deployment, seed uint64, id Identity) Manifest {
 	m := Manifest{Version: ManifestVersion, Opset: onnx.ExportOpset,
 		Plan:   PlanInfo{File: id.PlanFile, SHA256: id.PlanSHA256, CreatedAt: p.CreatedAt, ModelHash: p.Model.Hash, Choice: choiceLabel(d)},
 		Source: SourceInfo{Kind: "zoo", Model: p.Model.Name, InputSize: p.Model.InputSize, Seed: seed}}
+	if src := p.Model.Source; src != nil {
+		m.Source.Preprocess = src.Preprocess
+	}
 	if id.ModelSHA256 != "" {
 		m.Source.Kind, m.Source.SHA256 = "onnx", id.ModelSHA256
 	}
@@ -171,12 +194,19 @@ func batchShape(s model.Shape) []int { return append([]int{-1}, s...) }
 func (m *Manifest) hop(d *splitrun.Deployment, h int, hop []splitrun.Tensor, names map[int]string) Hop {
 	out := Hop{Hop: h, From: partFile(d, h-1), To: partFile(d, h)}
 	for _, t := range hop {
-		shape := d.Graph.Nodes[t.Node].OutShape
-		layout, decode := encodingLayout(t.Encoding)
-		out.Tensors = append(out.Tensors, WireTensor{Name: names[t.Node], Shape: batchShape(shape), Encoding: string(t.Encoding),
-			Bytes: t.Encoding.Bytes(shape.Elems()), Layout: layout, Decode: decode})
+		out.Tensors = append(out.Tensors, wireTensor(names[t.Node], d.Graph.Nodes[t.Node].OutShape, t.Encoding))
 	}
 	return out
+}
+
+// wireTensor describes a tensor of shape sent in encoding e.
+func wireTensor(name string, shape model.Shape, e codec.Encoding) WireTensor {
+	layout, decode := encodingLayout(e)
+	w := WireTensor{Name: name, Shape: batchShape(shape), Encoding: string(e), Bytes: e.Bytes(shape.Elems()), Layout: layout, Decode: decode}
+	if bits := map[codec.Encoding]int{codec.Int8: 8, codec.Int4: 4}[e.Base()]; bits > 0 {
+		w.Quantization = &QuantLayout{Granularity: "per-tensor", ScaleOffset: 0, ZeroPointOffset: 4, CodesOffset: codec.QuantHeaderBytes, CodeBits: bits}
+	}
+	return w
 }
 
 // encodingLayout describes encoding e's bytes (engine/encode.go writes

@@ -64,16 +64,35 @@ func (b *Bundle) ortRunner(lib string) (runner, error) {
 	return r, nil
 }
 
-func shape(t Tensor) ort.Shape {
-	s := ort.Shape{1}
+// shape is t's shape at batch n.
+func shape(t Tensor, n int) ort.Shape {
+	s := ort.Shape{int64(n)}
 	for _, d := range t.Shape[1:] {
 		s = append(s, int64(d))
 	}
 	return s
 }
 
+// perSample is the number of values of one sample of t.
+func perSample(t Tensor) int {
+	n := 1
+	for _, d := range t.Shape[1:] {
+		n *= d
+	}
+	return n
+}
+
 func (r *ortRunner) run(k int, in map[string][]float32) (map[string][]float32, error) {
 	f := r.files[k]
+	// The batch is what the inputs hold: the files take any batch, as
+	// Triton's batcher gives them.
+	batch := 0
+	if len(f.Inputs) > 0 {
+		batch = len(in[f.Inputs[0].Name]) / perSample(f.Inputs[0])
+	}
+	if batch < 1 {
+		return nil, fmt.Errorf("%s: no whole sample in input %q", f.Name, f.Inputs[0].Name)
+	}
 	var values []ort.Value
 	defer func() {
 		for _, v := range values {
@@ -85,7 +104,7 @@ func (r *ortRunner) run(k int, in map[string][]float32) (map[string][]float32, e
 		if !ok {
 			return nil, fmt.Errorf("%s: no input %q", f.Name, t.Name)
 		}
-		v, err := ort.NewTensor(shape(t), append([]float32(nil), x...))
+		v, err := ort.NewTensor(shape(t, batch), append([]float32(nil), x...))
 		if err != nil {
 			return nil, err
 		}
@@ -94,7 +113,7 @@ func (r *ortRunner) run(k int, in map[string][]float32) (map[string][]float32, e
 	outs := make([]*ort.Tensor[float32], len(f.Outputs))
 	outVals := make([]ort.Value, len(f.Outputs))
 	for i, t := range f.Outputs {
-		v, err := ort.NewEmptyTensor[float32](shape(t))
+		v, err := ort.NewEmptyTensor[float32](shape(t, batch))
 		if err != nil {
 			return nil, err
 		}
