@@ -210,3 +210,38 @@ func TestExportBadInput(t *testing.T) {
 		t.Errorf("edge.onnx was replaced: %q", b)
 	}
 }
+
+// TestProfileORT times an export's files under ONNX Runtime (skipped
+// without the library) and refuses what is not an export directory.
+func TestProfileORT(t *testing.T) {
+	dir := t.TempDir()
+	planPath := writePlan(t, dir, "resnet18", "--input", "32", "--device", "rpi4", "--server", "h100", "--network", "wifi", "--uplink-mbps", "100")
+	out := filepath.Join(dir, "out")
+	if _, stderr, code := run(t, "export", "--plan", planPath, "--out", out); code != 0 {
+		t.Fatalf("export: exit %d: %s", code, stderr)
+	}
+	badInput(t, []string{"profile", out, "--measure", "--backend", "onnx"}, `--backend "onnx"`, "engine or ort")
+	badInput(t, []string{"profile", planPath, "--measure", "--backend", "ort", "--ort-lib", planPath}, "give the directory")
+	badInput(t, []string{"profile", out, "--backend", "ort", "--ort-lib", planPath}, "takes --measure")
+	badInput(t, []string{"profile", dir, "--measure", "--backend", "ort", "--ort-lib", planPath}, "has no manifest.yaml")
+	ort := export.FindORT()
+	if ort == "" {
+		t.Skip("ONNX Runtime not found ($ORT_LIB, or make bench-engine's cache): not timed")
+	}
+	stdout, stderr, code := run(t, "profile", out, "--measure", "--backend", "ort", "--ort-lib", ort, "--reps", "3", "--warmup", "1", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var ts []export.FileTiming
+	if err := yaml.Unmarshal([]byte(stdout), &ts); err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 2 || ts[0].File != "edge.onnx" || ts[1].File != "server.onnx" || !(ts[1].MedianMS > 0) || ts[1].P90MS < ts[1].MedianMS {
+		t.Errorf("timings %+v", ts)
+	}
+	// A file changed after export is refused, naming it.
+	if err := os.WriteFile(filepath.Join(out, "server.onnx"), []byte("changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	badInput(t, []string{"profile", out, "--measure", "--backend", "ort", "--ort-lib", ort}, "server.onnx has SHA-256")
+}

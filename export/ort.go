@@ -4,7 +4,10 @@ package export
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"sync"
+	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
@@ -136,4 +139,63 @@ func (r *ortRunner) close() {
 			s.Destroy()
 		}
 	}
+}
+
+// TimeORT times every file of the export in dir under ONNX Runtime (the
+// library at lib), batch 1, on seeded inputs, as the ONNX Runtime backend
+// of Triton would run it: all graph optimizations on.
+func TimeORT(dir, lib string, s TimeSettings) ([]FileTiming, error) {
+	m, files, err := ReadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := initORT(lib); err != nil {
+		return nil, err
+	}
+	opts, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, err
+	}
+	defer opts.Destroy()
+	if s.Threads > 0 {
+		if err := opts.SetIntraOpNumThreads(s.Threads); err != nil {
+			return nil, err
+		}
+	}
+	if err := opts.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll); err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(uint64(m.Source.Seed), 5))
+	var out []FileTiming
+	for _, f := range m.Files {
+		sess, err := ort.NewDynamicAdvancedSessionWithONNXData(files[f.Name], names(f.Inputs), names(f.Outputs), opts)
+		if err != nil {
+			return nil, fmt.Errorf("onnx runtime: %s: %w", f.Name, err)
+		}
+		r := &ortRunner{sessions: []*ort.DynamicAdvancedSession{sess}, files: []*File{&f}}
+		in := map[string][]float32{}
+		for _, t := range f.Inputs {
+			x := make([]float32, perSample(t))
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			in[t.Name] = x
+		}
+		ms := make([]float64, 0, s.Reps)
+		for i := range s.Warmup + s.Reps {
+			start := time.Now()
+			if _, err := r.run(0, in); err != nil {
+				r.close()
+				return nil, err
+			}
+			if i >= s.Warmup {
+				ms = append(ms, float64(time.Since(start).Microseconds())/1000)
+			}
+		}
+		r.close()
+		slices.Sort(ms)
+		out = append(out, FileTiming{File: f.Name, Tier: f.Tier, Device: f.Device,
+			MedianMS: ms[len(ms)/2], P90MS: ms[min(len(ms)-1, len(ms)*9/10)]})
+	}
+	return out, nil
 }
