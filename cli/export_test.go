@@ -117,6 +117,11 @@ func TestExportCheck(t *testing.T) {
 				t.Log("ONNX Runtime check skipped: no libonnxruntime.so")
 			} else {
 				checkTolerances(t, "ort", m.Check.ORT, false)
+				// Two samples as one batch, as Triton batches them.
+				if b := m.Check.ORTBatchMaxAbs; b > 1e-3 {
+					t.Errorf("ort: a batch differs from its samples alone by %g", b)
+				}
+				t.Logf("ort: batch of 2 against each alone: %.3g", m.Check.ORTBatchMaxAbs)
 			}
 			if len(tc.files) > 1 {
 				name := strings.TrimSuffix(tc.files[len(tc.files)-1], ".onnx")
@@ -215,7 +220,7 @@ func TestExportBadInput(t *testing.T) {
 // without the library) and refuses what is not an export directory.
 func TestProfileORT(t *testing.T) {
 	dir := t.TempDir()
-	planPath := writePlan(t, dir, "resnet18", "--input", "32", "--device", "rpi4", "--server", "h100", "--network", "wifi", "--uplink-mbps", "100")
+	planPath := writePlan(t, dir, "resnet18", "--input", "64", "--device", "rpi4", "--server", "h100", "--network", "wifi", "--uplink-mbps", "100")
 	out := filepath.Join(dir, "out")
 	if _, stderr, code := run(t, "export", "--plan", planPath, "--out", out); code != 0 {
 		t.Fatalf("export: exit %d: %s", code, stderr)

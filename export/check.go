@@ -100,7 +100,7 @@ func (b *Bundle) Check(samples int, ortLib string) (*CheckReport, error) {
 
 // compare runs ref and cand tier by tier on the same inputs, and each of
 // them end to end with the wire's encodings.
-func (b *Bundle) compare(ref, cand runner, samples int) ([]OutputDiff, error) {
+func (b *Bundle) compare(ref *programRunner, cand runner, samples int) ([]OutputDiff, error) {
 	diffs := map[string]*OutputDiff{}
 	var order []string
 	note := func(file, out string) *OutputDiff {
@@ -113,30 +113,22 @@ func (b *Bundle) compare(ref, cand runner, samples int) ([]OutputDiff, error) {
 	}
 	for _, in := range b.samples(samples) {
 		// Tier by tier on the reference's tensors.
-		wire := map[string][]float32{onnx.InputName: in}
-		for k := range b.Parts {
-			if b.Parts[k] == nil {
-				continue
-			}
-			want, err := ref.run(k, wire)
-			if err != nil {
-				return nil, err
-			}
+		err := b.walk(ref, in, func(k int, wire, want map[string][]float32) error {
 			got, err := cand.run(k, wire)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			for _, name := range b.outputs(k) {
-				w := want[name]
 				d := note(partFile(b.d, k), name)
-				d.Half = max(d.Half, maxAbsDiff(got[name], w))
-				d.Scale = max(d.Scale, maxAbs(w))
+				d.Half = max(d.Half, maxAbsDiff(got[name], want[name]))
+				d.Scale = max(d.Scale, maxAbs(want[name]))
 			}
-			if wire, err = b.send(k, want); err != nil {
-				return nil, err
-			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		full, err := b.fullModel(in)
+		full, err := b.fullModel(ref.prog, in)
 		if err != nil {
 			return nil, err
 		}
@@ -193,19 +185,12 @@ func (b *Bundle) batchDiff(r runner, samples int) (float64, error) {
 	ins := make([]map[string][]float32, len(b.Parts))
 	outs := make([]map[string][]float32, len(b.Parts))
 	for _, x := range b.samples(samples) {
-		wire := map[string][]float32{onnx.InputName: x}
-		for k := range b.Parts {
-			if b.Parts[k] == nil {
-				continue
-			}
-			out, err := r.run(k, wire)
-			if err != nil {
-				return 0, err
-			}
+		err := b.walk(r, x, func(k int, wire, out map[string][]float32) error {
 			ins[k], outs[k] = appendAll(ins[k], wire), appendAll(outs[k], out)
-			if wire, err = b.send(k, out); err != nil {
-				return 0, err
-			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
 		}
 	}
 	for k := range b.Parts {
@@ -245,26 +230,39 @@ func maxScale(ds []OutputDiff) float64 {
 // chain runs r's tiers one after the other, each sent tensor encoded and
 // decoded as the wire does, and returns every task's result.
 func (b *Bundle) chain(r runner, x []float32) (map[string][]float32, error) {
-	wire := map[string][]float32{onnx.InputName: x}
 	results := map[string][]float32{}
+	err := b.walk(r, x, func(_ int, _, out map[string][]float32) error {
+		for _, t := range b.d.Plan.Model.Tasks {
+			if v, ok := out[t.Name]; ok {
+				results[t.Name] = v
+			}
+		}
+		return nil
+	})
+	return results, err
+}
+
+// walk runs r's tiers on image x one after the other, each sent tensor
+// encoded and decoded as the wire does, showing visit every tier's inputs
+// and outputs.
+func (b *Bundle) walk(r runner, x []float32, visit func(k int, in, out map[string][]float32) error) error {
+	wire := map[string][]float32{onnx.InputName: x}
 	for k := range b.Parts {
 		if b.Parts[k] == nil {
 			continue
 		}
 		out, err := r.run(k, wire)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		for _, t := range b.d.Plan.Model.Tasks {
-			if v, ok := out[t.Name]; ok {
-				results[t.Name] = v
-			}
+		if err := visit(k, wire, out); err != nil {
+			return err
 		}
 		if wire, err = b.send(k, out); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return results, nil
+	return nil
 }
 
 // send is what tier k's outputs become at the next tier: each tensor of

@@ -87,13 +87,9 @@ func (b *Bundle) referenceRunner() (*programRunner, error) {
 	return &programRunner{prog: prog, node: node, outputs: outputs, tierOf: func(k, id int) bool { return tier[id] == k }}, nil
 }
 
-// fullModel is every task's result of the plan's model, unsplit.
-func (b *Bundle) fullModel(x []float32) (map[string][]float32, error) {
-	prog, err := b.d.Compile(b.seed, engine.Options{Threads: 1})
-	if err != nil {
-		return nil, err
-	}
-	defer prog.Close()
+// fullModel is every task's result of the plan's model, unsplit, run by
+// prog (the reference's program: RunAll runs every node).
+func (b *Bundle) fullModel(prog *engine.Program, x []float32) (map[string][]float32, error) {
 	_, heads, err := prog.RunAll(x)
 	if err != nil {
 		return nil, err
