@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -87,6 +88,9 @@ func runExport(opts *ExportOptions) error {
 		rep, err := b.Check(opts.Samples, lib)
 		if rep != nil {
 			writeCheck(opts.Deploy.IO, rep)
+		}
+		if errors.Is(err, export.ErrORTLoad) {
+			return err
 		}
 		if err != nil {
 			return internal(fmt.Errorf("check: %w", err))

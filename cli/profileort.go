@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -36,6 +37,9 @@ func runProfileORT(opts *ProfileOptions) error {
 		return err
 	}
 	ts, err := export.TimeORT(opts.Model, lib, export.TimeSettings{Reps: opts.Reps, Warmup: opts.Warmup, Threads: opts.Threads})
+	if errors.Is(err, export.ErrORTLoad) {
+		return err
+	}
 	if err != nil {
 		return internal(err)
 	}

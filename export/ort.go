@@ -30,7 +30,7 @@ func initORT(lib string) error {
 	}
 	ort.SetSharedLibraryPath(lib)
 	if err := ort.InitializeEnvironment(); err != nil {
-		return fmt.Errorf("onnx runtime %s: %w", lib, err)
+		return fmt.Errorf("%w %s: %v", ErrORTLoad, lib, err)
 	}
 	ortPath = lib
 	return nil

@@ -2,13 +2,13 @@
 
 package export
 
-import "errors"
+import "fmt"
 
 func (b *Bundle) ortRunner(string) (runner, error) {
-	return nil, errors.New("onnx runtime: this build has no cgo")
+	return nil, fmt.Errorf("%w any library: this build has no cgo", ErrORTLoad)
 }
 
 // TimeORT needs cgo to load ONNX Runtime.
 func TimeORT(dir, lib string, s TimeSettings) ([]FileTiming, error) {
-	return nil, errors.New("onnx runtime: this build has no cgo")
+	return nil, fmt.Errorf("%w any library: this build has no cgo", ErrORTLoad)
 }

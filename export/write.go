@@ -57,6 +57,10 @@ func CheckOut(dir string, force bool) error {
 	return nil
 }
 
+// ErrORTLoad is wrapped by the error for a library ONNX Runtime cannot
+// load from (a wrong --ort-lib).
+var ErrORTLoad = errors.New("cannot load ONNX Runtime from")
+
 // FindORT is ONNX Runtime's shared library: $ORT_LIB, else the copy
 // scripts/bench-engine.sh installs (npm onnxruntime-node) in the cache;
 // "" when there is none.
