@@ -124,12 +124,8 @@ func (b *Bundle) engineRunner() (*programRunner, error) {
 	if err != nil {
 		return nil, err
 	}
-	for node, params := range j.Weights {
-		for param, data := range params {
-			if err := w.Set(node, param, data); err != nil {
-				return nil, err
-			}
-		}
+	if err := w.SetAll(j.Weights); err != nil {
+		return nil, err
 	}
 	_, outputs := b.ports()
 	opts := engine.Options{Threads: 1}
