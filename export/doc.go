@@ -13,6 +13,9 @@
 // does — against the plan's model run by the engine, and, where ONNX
 // Runtime's library is present, runs each file on it alone.
 //
+// TimeORT times the files of an export directory under ONNX Runtime, as
+// its Triton backend would run them (profile --measure --backend ort).
+//
 // It never plans and never serves: the plan decides what runs where, the
 // files say it in ONNX.
 package export
