@@ -10,6 +10,7 @@ import (
 
 	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/export"
+	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/plan"
 	"github.com/mtlsplit/mtlsplit/splitrun"
 )
@@ -249,4 +250,82 @@ func TestProfileORT(t *testing.T) {
 		t.Fatal(err)
 	}
 	badInput(t, []string{"profile", out, "--measure", "--backend", "ort", "--ort-lib", ort}, "server.onnx has SHA-256")
+}
+
+// TestExportTwoTensorCut cuts resnet18 inside its first residual block
+// (after layer1.0.relu, the plan edited in memory), so that the device
+// sends two tensors — the branch and the skip — in different encodings:
+// both files name both, and the check holds.
+func TestExportTwoTensorCut(t *testing.T) {
+	p, err := plan.Load(writePlan(t, t.TempDir(), "resnet18", "--input", "64", "--device", "rpi4", "--server", "h100", "--network", "wifi", "--uplink-mbps", "100"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := model.New("resnet18", 64, p.Classes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := -1
+	for _, n := range g.Nodes {
+		if n.Name == "layer1.0.relu" {
+			cut = n.ID
+			break
+		}
+	}
+	for id := range p.Choice.NodeTiers {
+		p.Choice.NodeTiers[id] = 0
+		if id > cut {
+			p.Choice.NodeTiers[id] = 1
+		}
+	}
+	for task := range p.Choice.Heads {
+		p.Choice.Heads[task] = p.Tiers[1].Name
+	}
+	send := func(node int, e codec.Encoding) plan.CutTensor {
+		s := g.Nodes[node].OutShape
+		return plan.CutTensor{Name: g.Nodes[node].Name, Node: node, Hop: 1, Encoding: string(e), Bytes: e.Bytes(s.Elems()), Shape: s}
+	}
+	// What crosses: the branch (cut) and the block's input, which the
+	// residual add reads.
+	crossing := map[int]bool{}
+	for _, n := range g.Nodes[cut+1:] {
+		for _, in := range n.Inputs {
+			if in <= cut {
+				crossing[in] = true
+			}
+		}
+	}
+	skip := -1
+	for id := range crossing {
+		if id != cut {
+			skip = id
+		}
+	}
+	if len(crossing) != 2 || !crossing[cut] || skip > cut {
+		t.Fatalf("crossing %v: want the branch %d and the skip", crossing, cut)
+	}
+	p.CutTensors = []plan.CutTensor{send(skip, codec.FP16), send(cut, codec.Int8)}
+	d, err := splitrun.Prepare(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := export.Build(d, 1, export.Identity{PlanFile: "plan.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := b.Check(2, export.FindORT())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := b.Manifest
+	if len(m.Files) != 2 || len(m.Files[0].Outputs) != 2 || len(m.Files[1].Inputs) != 2 || len(m.Wire[0].Tensors) != 2 {
+		t.Fatalf("files %+v, wire %+v: want two tensors from edge.onnx to server.onnx", m.Files, m.Wire)
+	}
+	if w := m.Wire[0].Tensors; w[0].Encoding != "fp16" || w[1].Encoding != "int8" || w[1].Quantization == nil || w[0].Quantization != nil {
+		t.Errorf("wire %+v: want the skip in fp16, the branch in int8 with its quantization layout", w)
+	}
+	checkTolerances(t, "engine", rep.Engine, true)
+	if rep.ORT != nil {
+		checkTolerances(t, "ort", rep.ORT, false)
+	}
 }
