@@ -84,12 +84,8 @@ func loadONNX(path string, f onnxFlags) (*model.Graph, *engine.Weights, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	for node, params := range im.Weights {
-		for param, data := range params {
-			if err := w.Set(node, param, data); err != nil {
-				return nil, nil, err
-			}
-		}
+	if err := w.SetAll(im.Weights); err != nil {
+		return nil, nil, err
 	}
 	return g, w, nil
 }

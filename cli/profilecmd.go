@@ -29,6 +29,9 @@ type ProfileOptions struct {
 	// --accuracy: measured accuracy on labelled data (see accuracy.go).
 	Accuracy bool
 	Data     LabelledOptions
+	// Runtime is what --measure times with: the engine, or ONNX Runtime
+	// timing the files of an export directory (profileort.go).
+	Runtime, ORTLib string
 }
 
 // NewCmdProfile measures a network on this machine.
@@ -55,6 +58,8 @@ func NewCmdProfile(io *IO) *cobra.Command {
 	f.StringVar(&opts.Granularity, "granularity", "block", "block, or layer to also time every layer (layers fused into a conv report under it)")
 	f.StringVarP(&opts.Format, "output", "o", "table", "output format: table|json|yaml")
 	f.StringVar(&opts.Out, "out", "", "write the measured profile (YAML, reference format)")
+	f.StringVar(&opts.Runtime, "backend", "engine", "what --measure times with: engine, or ort (ONNX Runtime) to time the files of an 'mtlsplit export' directory given as MODEL")
+	f.StringVar(&opts.ORTLib, "ort-lib", "", "libonnxruntime.so for --backend ort (default: $ORT_LIB, else the one make bench-engine installs)")
 	f.BoolVar(&opts.Force, "force", false, "replace --out if it exists")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")
 	f.BoolVar(&opts.Accuracy, "accuracy", false, "measure each task's top-1 accuracy against the labels of --data at every cut and encoding (Wilson 95% intervals), and the cut sizes after zstd over the data")
@@ -100,6 +105,9 @@ type profileBlock struct {
 func runProfile(opts *ProfileOptions) error {
 	if err := checkFormat(opts.Format, "table", "json", "yaml"); err != nil {
 		return err
+	}
+	if opts.Runtime != "engine" {
+		return runProfileORT(opts)
 	}
 	if !opts.Measure && opts.Fidelity == 0 && !opts.Accuracy {
 		return fmt.Errorf("profile needs --measure, --accuracy --data DIR or --fidelity N (predicted profiles come from the catalog: see 'mtlsplit hw')")

@@ -67,7 +67,7 @@ func NewRoot(io *IO) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%s: %w (see '%s --help')", c.CommandPath(), err, c.CommandPath())
 	})
-	root.AddCommand(NewCmdModels(io), NewCmdInspect(io), NewCmdHW(io), NewCmdPlan(io), NewCmdSweep(io), NewCmdExperiment(io), NewCmdCalibrate(io), NewCmdInfer(io), NewCmdProfile(io), NewCmdServe(io), NewCmdRun(io), NewCmdData(io), NewCmdTrain(io))
+	root.AddCommand(NewCmdModels(io), NewCmdInspect(io), NewCmdHW(io), NewCmdPlan(io), NewCmdSweep(io), NewCmdExperiment(io), NewCmdCalibrate(io), NewCmdInfer(io), NewCmdProfile(io), NewCmdServe(io), NewCmdRun(io), NewCmdData(io), NewCmdTrain(io), NewCmdExport(io))
 	refuseUnknownSubcommands(root)
 	return root
 }

@@ -121,6 +121,19 @@ func (w *Weights) Set(node, param string, data []float32) error {
 	return fmt.Errorf("set weights of %s: no parameter %q of node %q", w.graph, param, node)
 }
 
+// SetAll sets every tensor of params (node → param → values, as an ONNX
+// import gives them) with Set.
+func (w *Weights) SetAll(params map[string]map[string][]float32) error {
+	for node, ps := range params {
+		for param, data := range ps {
+			if err := w.Set(node, param, data); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // fanIn is the number of inputs feeding one output of a conv or linear layer.
 func fanIn(p ParamInfo) int {
 	n := 1

@@ -55,7 +55,15 @@ func (im *importer) build(name string, channels, size int) (*Imported, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Imported{Graph: g, Weights: weights, Input: im.input}
+	out := &Imported{Graph: g, Weights: weights, Input: im.input, made: ids, tensors: map[string]int{}}
+	for t, id := range ids {
+		out.tensors[t] = id
+	}
+	for a := range im.alias {
+		if id, ok := ids[im.resolve(a)]; ok {
+			out.tensors[a] = id
+		}
+	}
 	for _, o := range im.g.outputs {
 		out.Outputs = append(out.Outputs, o.name)
 	}

@@ -39,6 +39,13 @@
 // back into the same graph (dropout and stochastic depth left out, as
 // torch.onnx leaves them out).
 //
+// With ExportOptions.Part it writes one side of a split instead: the nodes
+// that side computes, the tensors it receives as graph inputs and those it
+// sends or gives as outputs, each under a chosen name. Join reads such
+// files back as the one model they make together (each file's inputs are
+// an earlier file's outputs of the same name), saying which file computes
+// each node, so that the engine can run exactly what the files hold.
+//
 // The package never runs a network (that is engine's job), and it takes
 // weights through a one-method interface so that it never links the
 // engine.

@@ -43,6 +43,29 @@ type ExportOptions struct {
 	DynamicBatch bool
 	// Metadata goes into the model's metadata_props, keys sorted.
 	Metadata map[string]string
+	// Part, when set, writes only a piece of the graph (one side of a
+	// split) instead of the whole network; Tasks is then unused.
+	Part *Part
+}
+
+// Part is the piece of a graph one side of a split computes: its nodes,
+// the tensors it receives from another side as graph inputs and the
+// tensors it hands on (or gives as results) as graph outputs.
+type Part struct {
+	// Nodes marks, by node ID, the nodes the file computes (the input
+	// node is never computed: give it as an input).
+	Nodes []bool
+	// Inputs are tensors made elsewhere; node 0 is the image.
+	Inputs []Port
+	// Outputs are the tensors the file gives, each made by one of Nodes
+	// or passed through from Inputs.
+	Outputs []Port
+}
+
+// Port is a node's output tensor under a graph input or output name.
+type Port struct {
+	Node int
+	Name string
 }
 
 // Export writes g with its weights to w as an opset-13 ONNX model: one
@@ -70,22 +93,38 @@ func Encode(g *model.Graph, weights Tensors, opts ExportOptions) ([]byte, error)
 		return nil, errors.New("export onnx: nil graph or weights")
 	}
 	e := &exporter{g: g, weights: weights, tensor: make([]string, len(g.Nodes)),
-		nodeNames: map[string]int{}, tensors: map[string]bool{InputName: true}, params: map[string]bool{}}
-	outputs, err := e.outputs(opts.Tasks)
+		nodeNames: map[string]int{}, tensors: map[string]bool{}, params: map[string]bool{}}
+	inputs := []Port{{0, InputName}}
+	compute := func(int) bool { return true }
+	var outputs []Port
+	var err error
+	if p := opts.Part; p != nil {
+		inputs, compute = p.Inputs, func(id int) bool { return p.Nodes[id] }
+		outputs, err = e.partPorts(p)
+	} else {
+		e.tensors[InputName] = true
+		outputs, err = e.outputs(opts.Tasks)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("export %s: %w", g.Name, err)
 	}
-	e.tensor[0] = InputName
+	for _, in := range inputs {
+		e.tensor[in.Node] = in.Name
+	}
 	for i := 1; i < len(g.Nodes); i++ {
+		if !compute(i) {
+			continue
+		}
 		if err := e.node(&g.Nodes[i]); err != nil {
 			return nil, fmt.Errorf("export %s: %s %q: %w", g.Name, g.Nodes[i].Op, g.Nodes[i].Name, err)
 		}
 	}
 	for _, o := range outputs {
 		// An output that is a tensor under another name (a head that is
-		// only a dropout) gets it through an Identity.
-		if t := e.tensor[o.node]; t != o.name {
-			e.nodes = append(e.nodes, nodeMessage(e.nodeName(o.name, "Identity"), "Identity", []string{t}, []string{o.name}))
+		// only a dropout, a tensor a part passes through) gets it through
+		// an Identity.
+		if t := e.tensor[o.Node]; t != o.Name {
+			e.nodes = append(e.nodes, nodeMessage(e.nodeName(o.Name, "Identity"), "Identity", []string{t}, []string{o.Name}))
 		}
 	}
 	batch := map[int]string{}
@@ -100,9 +139,11 @@ func Encode(g *model.Graph, weights Tensors, opts ExportOptions) ([]byte, error)
 	for _, t := range e.inits {
 		gm = gm.bytes(graphInitializer, t)
 	}
-	gm = gm.bytes(graphInput, valueInfoMessage(InputName, dims(g.Input), batch))
+	for _, in := range inputs {
+		gm = gm.bytes(graphInput, valueInfoMessage(in.Name, dims(g.Nodes[in.Node].OutShape), batch))
+	}
 	for _, o := range outputs {
-		gm = gm.bytes(graphOutput, valueInfoMessage(o.name, dims(g.Nodes[o.node].OutShape), batch))
+		gm = gm.bytes(graphOutput, valueInfoMessage(o.Name, dims(g.Nodes[o.Node].OutShape), batch))
 	}
 	m := message(nil).varint(modelIRVersion, exportIRVersion).str(modelProducer, "mtlsplit").
 		bytes(modelGraph, gm).bytes(modelOpset, message(nil).str(opsetDomain, "").varint(opsetVersion, ExportOpset))
@@ -137,55 +178,101 @@ type exporter struct {
 	clip      bool            // the ReLU6 bounds are written
 }
 
-// output is one graph output: its name and the node whose tensor it is.
-type output struct {
-	name string
-	node int
-}
-
 // outputs names the graph's outputs, one per head (the backbone's when
 // there are none), and arranges for each head's last ONNX node to write
 // its output under the task's name.
-func (e *exporter) outputs(tasks []string) ([]output, error) {
+func (e *exporter) outputs(tasks []string) ([]Port, error) {
 	g := e.g
-	var outs []output
+	var outs []Port
 	switch {
 	case len(tasks) > 0 && len(tasks) != len(g.Heads):
 		return nil, fmt.Errorf("%d task names for %d heads", len(tasks), len(g.Heads))
 	case len(g.Heads) == 0 && len(g.Blocks) == 0:
 		return nil, errors.New("the graph has neither blocks nor heads")
 	case len(g.Heads) == 0:
-		outs = []output{{"output", g.Backbone()}}
+		outs = []Port{{g.Backbone(), "output"}}
 	}
 	for k, h := range g.Heads {
 		name := h.Task
 		if len(tasks) > 0 {
 			name = tasks[k]
 		}
-		outs = append(outs, output{name, h.Output})
+		outs = append(outs, Port{h.Output, name})
 	}
 	e.rename = map[int]string{}
 	for k, o := range outs {
-		if o.name == "" || o.name == InputName || e.tensors[o.name] {
-			return nil, fmt.Errorf("output %d is named %q: outputs need distinct, non-empty names other than %q", k+1, o.name, InputName)
+		if o.Name == "" || o.Name == InputName || e.tensors[o.Name] {
+			return nil, fmt.Errorf("output %d is named %q: outputs need distinct, non-empty names other than %q", k+1, o.Name, InputName)
 		}
-		e.tensors[o.name] = true
+		e.tensors[o.Name] = true
 		// The node that computes the output: its head's own, unless the
 		// head ends in identities back to the backbone (or the input).
-		id := o.node
+		id := o.Node
 		for isIdentity(g.Nodes[id].Op) {
 			id = g.Nodes[id].Inputs[0]
 		}
 		if id != 0 && (len(g.Heads) == 0 || g.Nodes[id].Task == k) {
-			e.rename[id] = o.name
+			e.rename[id] = o.Name
 		}
 	}
+	return outs, e.checkNames()
+}
+
+// checkNames refuses a graph input or output named like a weight.
+func (e *exporter) checkNames() error {
 	for _, p := range e.paramKeys() {
 		if e.tensors[p] {
-			return nil, fmt.Errorf("output %q has the name of a weight", p)
+			return fmt.Errorf("input or output %q has the name of a weight", p)
 		}
 	}
-	return outs, nil
+	return nil
+}
+
+// partPorts checks a part — every node it computes reads only nodes it
+// computes or receives, every output is one of them — and arranges for
+// the node making each output to write it under the output's name.
+func (e *exporter) partPorts(p *Part) ([]Port, error) {
+	g := e.g
+	if len(p.Nodes) != len(g.Nodes) {
+		return nil, fmt.Errorf("part marks %d nodes of %d", len(p.Nodes), len(g.Nodes))
+	}
+	have := map[int]bool{}
+	for _, in := range p.Inputs {
+		if in.Node < 0 || in.Node >= len(g.Nodes) || p.Nodes[in.Node] || have[in.Node] {
+			return nil, fmt.Errorf("part input %q: node %d is not a tensor made elsewhere", in.Name, in.Node)
+		}
+		have[in.Node] = true
+	}
+	for id, ok := range p.Nodes {
+		if !ok || id == 0 {
+			continue
+		}
+		for _, in := range g.Nodes[id].Inputs {
+			if !p.Nodes[in] && !have[in] {
+				return nil, fmt.Errorf("part computes %q but neither computes nor receives its input %q", g.Nodes[id].Name, g.Nodes[in].Name)
+			}
+		}
+	}
+	e.rename = map[int]string{}
+	for _, port := range append(slices.Clone(p.Inputs), p.Outputs...) {
+		if port.Name == "" || e.tensors[port.Name] {
+			return nil, fmt.Errorf("part tensor %q: inputs and outputs need distinct, non-empty names", port.Name)
+		}
+		e.tensors[port.Name] = true
+	}
+	for _, o := range p.Outputs {
+		if o.Node < 0 || o.Node >= len(g.Nodes) || (!p.Nodes[o.Node] && !have[o.Node]) {
+			return nil, fmt.Errorf("part output %q: node %d is neither computed nor received", o.Name, o.Node)
+		}
+		id := o.Node
+		for p.Nodes[id] && isIdentity(g.Nodes[id].Op) {
+			id = g.Nodes[id].Inputs[0]
+		}
+		if _, taken := e.rename[id]; p.Nodes[id] && id != 0 && !taken {
+			e.rename[id] = o.Name
+		}
+	}
+	return p.Outputs, e.checkNames()
 }
 
 // paramKeys lists the state_dict keys of every parameter of the graph.

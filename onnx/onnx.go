@@ -52,6 +52,9 @@ type Imported struct {
 	// outputs, in the file's order (task k's head makes Outputs[k]).
 	Input   string
 	Outputs []string
+	// made maps the ONNX tensor each node writes to the node, and tensors
+	// every activation tensor name, aliases included: for Join.
+	made, tensors map[string]int
 }
 
 // UnsupportedOpError says the file uses an op (or a form of an op) that

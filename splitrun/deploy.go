@@ -151,6 +151,10 @@ func (m *Model) Compile(seed uint64, opts engine.Options) (*engine.Program, erro
 	return engine.Compile(m.Graph, w, opts)
 }
 
+// Weights are the weights Compile gives the engine, for writing the
+// deployment's halves as files (mtlsplit export).
+func (d *Deployment) Weights(seed uint64) (*engine.Weights, error) { return d.model.weights(seed) }
+
 // runsOn reports whether tier k runs node id before sending on (every node
 // of the tier but the heads of tasks it finishes) or after.
 func (d *Deployment) runsOn(k, id int, beforeSend bool) bool {

@@ -115,6 +115,9 @@ func TestNoCrashOnHostileInput(t *testing.T) {
 		{"near-miss subcommand", []string{"experiment", "scenario"}, 2, "scenarios"},
 		{"serve on every interface", []string{"serve", "--plan", planFile, "--listen", ""}, 2, "listen"},
 		{"negative threads", []string{"serve", "--plan", planFile, "--threads", "-1"}, 2, "threads"},
+		{"export a spoiled plan", []string{"export", "--plan", int3Plan, "--out", filepath.Join(dir, "x")}, 2, "int3"},
+		{"export over a directory", []string{"export", "--plan", planFile, "--out", dir}, 2, "--force"},
+		{"export checked with a non-library", []string{"export", "--plan", planFile, "--out", filepath.Join(dir, "y"), "--check", "--samples", "1", "--ort-lib", planFile}, 2, "ONNX Runtime"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -59,12 +59,8 @@ func runCase(c config, bc benchCase, torch map[int]*torchPeer) ([]*row, error) {
 	if err != nil {
 		return nil, err
 	}
-	for node, params := range im.Weights {
-		for param, data := range params {
-			if err := w.Set(node, param, data); err != nil {
-				return nil, err
-			}
-		}
+	if err := w.SetAll(im.Weights); err != nil {
+		return nil, err
 	}
 	x := make([]float32, 3*bc.size*bc.size)
 	for i := range x { // any fixed input: a smooth one avoids denormals
