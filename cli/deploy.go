@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/linkemu"
@@ -41,6 +42,10 @@ type DeployOptions struct {
 	traceDelayGiven bool
 	// seedGiven says --seed was on the command line.
 	seedGiven bool
+	// Data answers a data set (run --data DIR); flags is run's flag set,
+	// to refuse the data flags without --data.
+	Data  RunDataOptions
+	flags *pflag.FlagSet
 }
 
 const modelFlagHelp = "the ONNX file of a plan made from one, when not at the plan's path (its SHA-256 must be the plan's)"
@@ -180,6 +185,7 @@ func NewCmdRun(io *IO) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.seedGiven = cmd.Flags().Changed("seed")
 			opts.traceDelayGiven = cmd.Flags().Changed("trace-delay-ms")
+			opts.flags = cmd.Flags()
 			return runRun(opts)
 		},
 	}
@@ -196,11 +202,15 @@ func NewCmdRun(io *IO) *cobra.Command {
 	f.IntVar(&opts.TraceDelayMS, "trace-delay-ms", 0, "propagation delay of the --trace uplink in ms (default: half the plan's RTT)")
 	f.StringVarP(&opts.Format, "output", "o", "table", "output format: table|json")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")
+	opts.Data.addFlags(f)
 	return cmd
 }
 
 func runRun(opts *DeployOptions) error {
 	if err := checkFormat(opts.Format, "table", "json"); err != nil {
+		return err
+	}
+	if err := opts.Data.check(opts.flags, opts.Input); err != nil {
 		return err
 	}
 	if opts.N < 1 {
@@ -241,6 +251,9 @@ func runRun(opts *DeployOptions) error {
 			go (&splitrun.Server{D: d, Prog: sp, Seed: opts.Seed, Tier: k, Next: addr, NextLink: nextLink(d, k, opts.NoEmu)}).Serve(ln)
 			addr = ln.Addr().String()
 		}
+	}
+	if opts.Data.Set.Dir != "" {
+		return runData(opts, d, prog, addr, uplink)
 	}
 	var in []float32
 	if opts.Input != "" {
@@ -292,20 +305,7 @@ func runRun(opts *DeployOptions) error {
 	}
 	fmt.Fprintf(w, "%s: cut after %s, %s, over %s (%s); %d inferences, medians\n\n", d.Graph.Name, d.Plan.Choice.Cut,
 		d.Plan.Choice.Encoding, addrOr(addr), emu, s.N)
-	pct := func(m, p float64) string {
-		if p == 0 {
-			return "-"
-		}
-		return fmt.Sprintf("%+.0f%%", 100*(m-p)/p)
-	}
-	rows := [][]string{
-		{"total", ms(s.Measured.TotalMS), ms(s.Predicted.TotalMS), pct(s.Measured.TotalMS, s.Predicted.TotalMS)},
-		{"edge", ms(s.Measured.EdgeMS), ms(s.Predicted.EdgeMS), pct(s.Measured.EdgeMS, s.Predicted.EdgeMS)},
-		{"network", ms(s.Measured.NetworkMS), ms(s.Predicted.NetworkMS), pct(s.Measured.NetworkMS, s.Predicted.NetworkMS)},
-		{"server", ms(s.Measured.ServerMS), ms(s.Predicted.ServerMS), pct(s.Measured.ServerMS, s.Predicted.ServerMS)},
-		{"bytes", fmt.Sprint(s.Bytes), fmt.Sprint(s.PredictedBytes), pct(float64(s.Bytes), float64(s.PredictedBytes))},
-	}
-	if err := writeTable(w, []string{"", "MEASURED ms", "PREDICTED ms", "ERROR"}, rows); err != nil {
+	if err := writeTable(w, []string{"", "MEASURED ms", "PREDICTED ms", "ERROR"}, stageRows(s)); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "\nthe plan predicted for edge %s and server %s; here both run on this machine\n", d.Plan.Tiers[0].Device, d.Plan.Uplink().Device)
