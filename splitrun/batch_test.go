@@ -1,0 +1,167 @@
+package splitrun_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mtlsplit/mtlsplit/engine"
+	"github.com/mtlsplit/mtlsplit/splitrun"
+)
+
+// seededInput fills dst with input i: the same values whichever edge reads
+// it.
+func seededInput(i int, dst []float32) error {
+	rng := rand.New(rand.NewPCG(uint64(i), 3))
+	for k := range dst {
+		dst[k] = float32(rng.NormFloat64())
+	}
+	return nil
+}
+
+// runAll runs n inputs through r and checks that every index comes back
+// once, in order.
+func runAll(t *testing.T, r *splitrun.Runner, n int) []splitrun.Answer {
+	t.Helper()
+	var got []splitrun.Answer
+	err := r.Run(n, seededInput, func(a splitrun.Answer) error {
+		if a.Index != len(got) {
+			t.Fatalf("answer %d emitted in position %d", a.Index, len(got))
+		}
+		got = append(got, a)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n {
+		t.Fatalf("%d answers for %d inputs", len(got), n)
+	}
+	return got
+}
+
+func progs(t *testing.T, d *splitrun.Deployment, seed uint64, k int) []*engine.Program {
+	var ps []*engine.Program
+	for range k {
+		ps = append(ps, compiled(t, d, seed))
+	}
+	return ps
+}
+
+// TestRunnerConcurrentEqualsSerial: three edges over one loopback server
+// answer every input once, in input order, with the logits one edge gives
+// bit for bit (fp32 cut), and none falls back.
+func TestRunnerConcurrentEqualsSerial(t *testing.T) {
+	const seed, n = 5, 11
+	d := planFor(t, "features.4", "fp32", map[string]string{"task1": "server", "task2": "server"})
+	addr := serve(t, &splitrun.Server{D: d, Prog: compiled(t, d, seed), Seed: seed})
+	var runs [][]splitrun.Answer
+	for _, k := range []int{1, 3} {
+		r := &splitrun.Runner{D: d, Progs: progs(t, d, seed, k), Addr: addr, Seed: seed, Timeout: time.Minute}
+		runs = append(runs, runAll(t, r, n))
+	}
+	for i := range n {
+		one, three := runs[0][i], runs[1][i]
+		for _, a := range []splitrun.Answer{one, three} {
+			if a.Err != nil || a.Fallback || a.Timing.Bytes != 4*int(d.Graph.Nodes[d.Hops[0][0].Node].OutShape.Elems()) {
+				t.Fatalf("input %d: %+v", i, a)
+			}
+		}
+		sameLogits(t, three.Timing.Logits, one.Timing.Logits)
+	}
+	if n := len(runs[0][0].Timing.Logits); n != 2 {
+		t.Fatalf("%d tasks answered, want 2", n)
+	}
+}
+
+// TestRunnerFallsBack: with the server gone (a closed port) or silent (it
+// accepts and never answers, bounded by the timeout), an edge whose plan
+// lets the device run the whole model answers every input alone with the
+// whole network's logits, bit for bit, marked as a fallback with the
+// reason; without that permission every input fails, none is answered
+// twice.
+func TestRunnerFallsBack(t *testing.T) {
+	const seed, n = 5, 5
+	d := planFor(t, "features.4", "fp32", map[string]string{"task1": "server", "task2": "server"})
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.Addr().String()
+	dead.Close()
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	whole := compiled(t, d, seed)
+	tests := []struct {
+		name, addr string
+		local      bool
+		reason     string
+	}{
+		{"dead server, device may", deadAddr, true, "connection refused"},
+		{"silent server, device may", silent.Addr().String(), true, "within 200ms"},
+		{"dead server, device may not", deadAddr, false, "cannot run the whole model"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &splitrun.Runner{D: d, Progs: progs(t, d, seed, 2), Addr: tc.addr, Seed: seed, Timeout: 200 * time.Millisecond, Local: tc.local}
+			reasons := ""
+			for i, a := range runAll(t, r, n) {
+				reasons += a.Reason + "\n"
+				if !tc.local {
+					reasons += fmt.Sprint(a.Err) + "\n"
+					if a.Err == nil || a.Fallback || !strings.Contains(a.Err.Error(), tc.reason) {
+						t.Errorf("input %d: err %v, fallback %v", i, a.Err, a.Fallback)
+					}
+					continue
+				}
+				if a.Err != nil || !a.Fallback || a.Timing.Bytes != 0 || a.Timing.ServerMS != 0 {
+					t.Fatalf("input %d: %+v", i, a)
+				}
+				in := make([]float32, d.Graph.Input.Elems())
+				seededInput(i, in)
+				_, want, err := whole.RunAll(in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sameLogits(t, a.Timing.Logits, want)
+			}
+			if !strings.Contains(reasons, tc.reason) {
+				t.Errorf("no reason names %q:\n%s", tc.reason, reasons)
+			}
+		})
+	}
+}
+
+// TestRunnerStopsOnEmitError: an emit error ends the run and is returned;
+// no answer is emitted after it.
+func TestRunnerStopsOnEmitError(t *testing.T) {
+	const seed = 5
+	d := planFor(t, "features.12", "none", map[string]string{"task1": "edge", "task2": "edge"})
+	r := &splitrun.Runner{D: d, Progs: progs(t, d, seed, 2), Seed: seed}
+	emitted := 0
+	err := r.Run(20, seededInput, func(a splitrun.Answer) error {
+		emitted++
+		if a.Index == 3 {
+			return fmt.Errorf("disk full")
+		}
+		return nil
+	})
+	if err == nil || err.Error() != "disk full" || emitted != 4 {
+		t.Errorf("err %v after %d answers, want disk full after 4", err, emitted)
+	}
+}
