@@ -280,12 +280,19 @@ func runData(opts *DeployOptions, d *splitrun.Deployment, prog *engine.Program, 
 }
 
 // openRunSet opens --data for the deployment's input: labelled, or a
-// folder of images without labels. The plan's recorded preprocessing is
-// the default, and flags that disagree with it are refused.
+// folder of images without labels. A plan that records how its inputs
+// were prepared refuses data prepared otherwise: its accuracies (and the
+// model's) hold for those inputs only.
 func openRunSet(o *RunDataOptions, d *splitrun.Deployment) (*dataset.Set, error) {
+	o.Set.unlabelled = true
 	set, err := o.Set.open(d.Graph.Input)
 	if err != nil {
 		return nil, err
+	}
+	s := d.Plan.Model.Source
+	if got := set.Preprocess().String(); s != nil && s.Preprocess != "" && got != s.Preprocess {
+		set.Close()
+		return nil, fmt.Errorf("--data %s: the plan's accuracies were measured on inputs prepared as %q (model.source.preprocess), these flags prepare %q: give --resize, --interp, --mean and --std to match", o.Set.Dir, s.Preprocess, got)
 	}
 	return set, nil
 }
