@@ -274,7 +274,7 @@ func runData(opts *DeployOptions, d *splitrun.Deployment, prog *engine.Program, 
 		return err
 	}
 	if s.Failed > 0 {
-		return fmt.Errorf("%d of %d inputs have no answer: the server did not answer them and the plan's device cannot run the whole model (see the \"error\" lines)", s.Failed, n)
+		return internal(fmt.Errorf("%d of %d inputs have no answer: the server did not answer them and the plan's device cannot run the whole model (see the \"error\" lines)", s.Failed, n))
 	}
 	return nil
 }
