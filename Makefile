@@ -86,3 +86,9 @@ lint:
 
 clean:
 	rm -rf bin results/out
+
+# The runtime end to end: the plan `make demo` makes, `serve` in the background, `run --server
+# URL --data` on a small labelled 3D Shapes sample; prints results and measured vs predicted.
+.PHONY: demo-runtime
+demo-runtime: build
+	@DEMO="$(DEMO)" bash scripts/demo-runtime.sh
