@@ -243,24 +243,16 @@ func (r *Runner) retry() time.Duration {
 // dial connects e within the timeout. An attempt that outlasts it is left
 // to finish on its own (dialling touches no program) and hung up then.
 func (r *Runner) dial(e *Edge) error {
-	if r.Timeout <= 0 {
-		return e.Dial(r.Addr, r.Seed)
-	}
-	done := make(chan error, 1)
-	go func() { done <- e.Dial(r.Addr, r.Seed) }()
-	timer := time.NewTimer(r.Timeout)
-	defer timer.Stop()
-	select {
-	case err := <-done:
+	late, err := r.within(func() error { return e.Dial(r.Addr, r.Seed) })
+	if late == nil {
 		return err
-	case <-timer.C:
-		go func() {
-			if <-done == nil {
-				e.Close()
-			}
-		}()
-		return fmt.Errorf("no connection within %v", r.Timeout)
 	}
+	go func() {
+		if <-late == nil {
+			e.Close()
+		}
+	}()
+	return fmt.Errorf("no connection within %v", r.Timeout)
 }
 
 // bounded runs f within the timeout; past it, abort (hanging up) makes f
@@ -268,8 +260,22 @@ func (r *Runner) dial(e *Edge) error {
 // An answer that still arrives counts: the input is answered once either
 // way.
 func (r *Runner) bounded(f func() error, abort func() error) error {
+	late, err := r.within(f)
+	if late == nil {
+		return err
+	}
+	abort()
+	if err := <-late; err != nil {
+		return fmt.Errorf("no answer within %v", r.Timeout)
+	}
+	return nil
+}
+
+// within runs f and waits for it at most the timeout: it returns f's
+// error, or, past the timeout, the channel f's error will arrive on.
+func (r *Runner) within(f func() error) (late <-chan error, err error) {
 	if r.Timeout <= 0 {
-		return f()
+		return nil, f()
 	}
 	done := make(chan error, 1)
 	go func() { done <- f() }()
@@ -277,13 +283,9 @@ func (r *Runner) bounded(f func() error, abort func() error) error {
 	defer timer.Stop()
 	select {
 	case err := <-done:
-		return err
+		return nil, err
 	case <-timer.C:
-		abort()
-		if err := <-done; err != nil {
-			return fmt.Errorf("no answer within %v", r.Timeout)
-		}
-		return nil
+		return done, nil
 	}
 }
 
