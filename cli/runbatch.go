@@ -56,6 +56,8 @@ func (o *RunDataOptions) check(flags *pflag.FlagSet, input string) error {
 		return nil
 	}
 	switch {
+	case flags != nil && flags.Changed("n"):
+		return fmt.Errorf("--n times one input; --data answers each input of %s once: leave --n out (--limit N answers the first N)", o.Set.Dir)
 	case input != "":
 		return fmt.Errorf("--input %s with --data %s: give one (--data answers every input of the set)", input, o.Set.Dir)
 	case o.Concurrency < 1 || o.Concurrency > 256:
@@ -274,7 +276,7 @@ func runData(opts *DeployOptions, d *splitrun.Deployment, prog *engine.Program, 
 		return err
 	}
 	if s.Failed > 0 {
-		return internal(fmt.Errorf("%d of %d inputs have no answer: the server did not answer them and the plan's device cannot run the whole model (see the \"error\" lines)", s.Failed, n))
+		return internal(fmt.Errorf("%d of %d inputs have no answer (see their \"error\" lines)", s.Failed, n))
 	}
 	return nil
 }

@@ -270,6 +270,7 @@ func TestRunDataBadFlags(t *testing.T) {
 		{"negative limit", []string{"--data", data, "--limit", "-1"}, []string{"--limit -1", "0 (all inputs)"}},
 		{"negative timeout", []string{"--data", data, "--timeout", "-1s"}, []string{"--timeout -1s", "positive duration"}},
 		{"input and data", []string{"--data", data, "--input", "x.f32"}, []string{"--input x.f32 with --data", "give one"}},
+		{"n with data", []string{"--data", data, "--n", "5"}, []string{"--n times one input", "--limit N"}},
 		{"out without data", []string{"--out", "r.jsonl"}, []string{"--out is read with --data DIR"}},
 		{"concurrency without data", []string{"--concurrency", "2"}, []string{"--concurrency is read with --data DIR"}},
 		{"missing data", []string{"--data", filepath.Join(data, "nope")}, []string{"nope: no such directory"}},
@@ -281,5 +282,38 @@ func TestRunDataBadFlags(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			badInput(t, append([]string{"run", "--plan", pl, "--no-emulate"}, tc.args...), tc.want...)
 		})
+	}
+}
+
+// TestRunDataUnlabelledAndPreprocess: a folder of images without
+// labels.csv gets lines without labels and a summary without accuracy; a
+// plan that records how its inputs were prepared refuses data prepared
+// otherwise, naming both, and runs data prepared its way.
+func TestRunDataUnlabelledAndPreprocess(t *testing.T) {
+	pl, _ := splitPlan(t)
+	data, _ := labelledSet(t, 3, "file,task1,task2")
+	if err := os.Remove(filepath.Join(data, "labels.csv")); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "r.jsonl")
+	stdout, stderr, code := run(t, "run", "--plan", pl, "--data", data, "--out", out, "--no-emulate", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := readLines(t, out)
+	if len(lines) != 3 || lines[0].Input != "img/00.png" || lines[0].Labels != nil || len(lines[0].Tasks) != 2 || strings.Contains(stdout, `"accuracy"`) {
+		t.Errorf("%d lines, first %+v; summary %s", len(lines), lines[0], stdout)
+	}
+	raw, err := os.ReadFile(pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const recorded = "image → RGB [0,1] → resize to 64×64 (bilinear) → NCHW float32 3×64×64"
+	text := strings.Replace(string(raw), "    kind: zoo\n", "    kind: zoo\n    preprocess: "+recorded+"\n", 1)
+	prepared := writeFile(t, "prepared.yaml", text)
+	badInput(t, []string{"run", "--plan", prepared, "--data", data, "--no-emulate"},
+		"prepared as \""+recorded+"\" (model.source.preprocess)", "these flags prepare \"image → RGB [0,1] → no resize")
+	if _, stderr, code := run(t, "run", "--plan", prepared, "--data", data, "--no-emulate", "--resize", "exact", "--out", out, "--force"); code != 0 {
+		t.Errorf("--resize exact: exit %d: %s", code, stderr)
 	}
 }
