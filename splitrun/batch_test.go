@@ -2,9 +2,12 @@ package splitrun_test
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,6 +99,7 @@ func TestRunnerFallsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	conns := hangUps(t)
 	t.Cleanup(func() { silent.Close() })
 	go func() {
 		for {
@@ -103,7 +107,7 @@ func TestRunnerFallsBack(t *testing.T) {
 			if err != nil {
 				return
 			}
-			t.Cleanup(func() { c.Close() })
+			conns.add(c)
 		}
 	}()
 	whole := compiled(t, d, seed)
@@ -163,5 +167,118 @@ func TestRunnerStopsOnEmitError(t *testing.T) {
 	})
 	if err == nil || err.Error() != "disk full" || emitted != 4 {
 		t.Errorf("err %v after %d answers, want disk full after 4", err, emitted)
+	}
+}
+
+// connSet closes the connections a test's fake servers accept when the
+// test ends (t.Cleanup may not be called from their goroutines then).
+type connSet struct {
+	mu     sync.Mutex
+	conns  []net.Conn
+	closed bool
+}
+
+func hangUps(t *testing.T) *connSet {
+	s := &connSet{}
+	t.Cleanup(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.closed = true
+		for _, c := range s.conns {
+			c.Close()
+		}
+	})
+	return s
+}
+
+func (s *connSet) add(cs ...net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range cs {
+		if s.closed {
+			c.Close()
+		}
+		s.conns = append(s.conns, c)
+	}
+}
+
+// freezingProxy forwards loopback connections to addr until frozen is set;
+// from then on it drops everything the server sends, as a server that hangs
+// mid-request would look to the edge. It does not read the protocol.
+func freezingProxy(t *testing.T, addr string, frozen *atomic.Bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := hangUps(t)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			conns.add(c, u)
+			go io.Copy(u, c)
+			go func() {
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := u.Read(buf)
+					if err != nil {
+						c.Close()
+						return
+					}
+					if !frozen.Load() {
+						if _, err := c.Write(buf[:n]); err != nil {
+							return
+						}
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestRunnerTimesOutMidRequest: a server that stops answering after two
+// inputs costs the third its timeout, after which it and the rest are
+// answered by the device alone, each once, with the whole network's logits.
+func TestRunnerTimesOutMidRequest(t *testing.T) {
+	const seed, n = 5, 5
+	d := planFor(t, "features.4", "fp32", map[string]string{"task1": "server", "task2": "server"})
+	var frozen atomic.Bool
+	addr := freezingProxy(t, serve(t, &splitrun.Server{D: d, Prog: compiled(t, d, seed), Seed: seed}), &frozen)
+	r := &splitrun.Runner{D: d, Progs: progs(t, d, seed, 1), Addr: addr, Seed: seed, Timeout: 300 * time.Millisecond, Local: true}
+	read := func(i int, dst []float32) error {
+		if i == 2 {
+			frozen.Store(true)
+		}
+		return seededInput(i, dst)
+	}
+	var got []splitrun.Answer
+	if err := r.Run(n, read, func(a splitrun.Answer) error { got = append(got, a); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	whole := compiled(t, d, seed)
+	for i, a := range got {
+		if a.Index != i || a.Err != nil || a.Fallback != (i >= 2) {
+			t.Fatalf("answer %d: index %d, err %v, fallback %v", i, a.Index, a.Err, a.Fallback)
+		}
+		in := make([]float32, d.Graph.Input.Elems())
+		seededInput(i, in)
+		_, want, err := whole.RunAll(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameLogits(t, a.Timing.Logits, want)
+	}
+	if len(got) != n || !strings.Contains(got[2].Reason, "no answer within 300ms") || !(got[2].LostMS >= 300) {
+		t.Errorf("%d answers; the third: reason %q after %.0f ms", len(got), got[2].Reason, got[2].LostMS)
 	}
 }
