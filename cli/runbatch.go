@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -132,7 +133,7 @@ type dataSummary struct {
 // (prog is the first's program), the server at addr.
 func runData(opts *DeployOptions, d *splitrun.Deployment, prog *engine.Program, addr string, uplink *linkemu.Link) error {
 	o := &opts.Data
-	set, err := openRunSet(o, d)
+	set, err := openRunSet(o, d, opts.flags)
 	if err != nil {
 		return err
 	}
@@ -283,20 +284,50 @@ func runData(opts *DeployOptions, d *splitrun.Deployment, prog *engine.Program, 
 
 // openRunSet opens --data for the deployment's input: labelled, or a
 // folder of images without labels. A plan that records how its inputs
-// were prepared refuses data prepared otherwise: its accuracies (and the
-// model's) hold for those inputs only.
-func openRunSet(o *RunDataOptions, d *splitrun.Deployment) (*dataset.Set, error) {
+// were prepared (model.source.preprocess) prepares them so by default, and
+// refuses flags that prepare them otherwise: its accuracies, and the
+// model's, hold for those inputs only.
+func openRunSet(o *RunDataOptions, d *splitrun.Deployment, flags *pflag.FlagSet) (*dataset.Set, error) {
 	o.Set.unlabelled = true
+	var recorded string
+	if s := d.Plan.Model.Source; s != nil {
+		recorded = s.Preprocess
+	}
+	if pre, err := dataset.ParsePreprocess(recorded); err == nil && !preprocessFlagsGiven(flags) {
+		o.Set.Resize, o.Set.Interp = string(pre.Resize), string(pre.Interpolation)
+		if pre.Resize == dataset.ResizeShorter {
+			o.Set.Resize = strconv.Itoa(pre.ShorterPx)
+		}
+		o.Set.Mean, o.Set.Std = joinFloats(pre.Mean), joinFloats(pre.Std)
+	}
 	set, err := o.Set.open(d.Graph.Input)
 	if err != nil {
 		return nil, err
 	}
-	s := d.Plan.Model.Source
-	if got := set.Preprocess().String(); s != nil && s.Preprocess != "" && got != s.Preprocess {
+	if got := set.Preprocess().String(); recorded != "" && got != recorded {
 		set.Close()
-		return nil, fmt.Errorf("--data %s: the plan's accuracies were measured on inputs prepared as %q (model.source.preprocess), these flags prepare %q: give --resize, --interp, --mean and --std to match", o.Set.Dir, s.Preprocess, got)
+		return nil, fmt.Errorf("--data %s: the plan's accuracies were measured on inputs prepared as %q (model.source.preprocess), these flags prepare %q: give --resize, --interp, --mean and --std to match, or leave them out", o.Set.Dir, recorded, got)
 	}
 	return set, nil
+}
+
+// preprocessFlagsGiven reports whether any flag saying how inputs are
+// prepared is on the command line.
+func preprocessFlagsGiven(flags *pflag.FlagSet) bool {
+	for _, name := range []string{"resize", "interp", "mean", "std"} {
+		if flags != nil && flags.Changed(name) {
+			return true
+		}
+	}
+	return false
+}
+
+func joinFloats(v []float64) string {
+	var s []string
+	for _, x := range v {
+		s = append(s, strconv.FormatFloat(x, 'g', -1, 64))
+	}
+	return strings.Join(s, ",")
 }
 
 // canRunLocally reports whether the plan says the device can run the

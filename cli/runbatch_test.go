@@ -287,8 +287,9 @@ func TestRunDataBadFlags(t *testing.T) {
 
 // TestRunDataUnlabelledAndPreprocess: a folder of images without
 // labels.csv gets lines without labels and a summary without accuracy; a
-// plan that records how its inputs were prepared refuses data prepared
-// otherwise, naming both, and runs data prepared its way.
+// plan that records how its inputs were prepared prepares them so without
+// flags (images of another size are resized as it says), runs flags that
+// say the same and refuses flags that say otherwise, naming both.
 func TestRunDataUnlabelledAndPreprocess(t *testing.T) {
 	pl, _ := splitPlan(t)
 	data, _ := labelledSet(t, 3, "file,task1,task2")
@@ -311,9 +312,26 @@ func TestRunDataUnlabelledAndPreprocess(t *testing.T) {
 	const recorded = "image → RGB [0,1] → resize to 64×64 (bilinear) → NCHW float32 3×64×64"
 	text := strings.Replace(string(raw), "    kind: zoo\n", "    kind: zoo\n    preprocess: "+recorded+"\n", 1)
 	prepared := writeFile(t, "prepared.yaml", text)
-	badInput(t, []string{"run", "--plan", prepared, "--data", data, "--no-emulate"},
+	badInput(t, []string{"run", "--plan", prepared, "--data", data, "--no-emulate", "--resize", "none"},
 		"prepared as \""+recorded+"\" (model.source.preprocess)", "these flags prepare \"image → RGB [0,1] → no resize")
-	if _, stderr, code := run(t, "run", "--plan", prepared, "--data", data, "--no-emulate", "--resize", "exact", "--out", out, "--force"); code != 0 {
-		t.Errorf("--resize exact: exit %d: %s", code, stderr)
+	for _, flags := range [][]string{nil, {"--resize", "exact"}} {
+		if _, stderr, code := run(t, append([]string{"run", "--plan", prepared, "--data", data, "--no-emulate", "--out", out, "--force"}, flags...)...); code != 0 {
+			t.Errorf("%v: exit %d: %s", flags, code, stderr)
+		}
+	}
+	// 80×80 images: refused as they are, resized to 64×64 as the plan records.
+	big := t.TempDir()
+	img := image.NewNRGBA(image.Rect(0, 0, 80, 80))
+	f, err := os.Create(filepath.Join(big, "a.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	badInput(t, []string{"run", "--plan", pl, "--data", big, "--no-emulate"}, "a.png", "80")
+	if _, stderr, code := run(t, "run", "--plan", prepared, "--data", big, "--no-emulate", "--out", out, "--force"); code != 0 || len(readLines(t, out)) != 1 {
+		t.Errorf("80×80 with the plan's resize: exit %d: %s", code, stderr)
 	}
 }

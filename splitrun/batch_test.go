@@ -95,21 +95,7 @@ func TestRunnerFallsBack(t *testing.T) {
 	}
 	deadAddr := dead.Addr().String()
 	dead.Close()
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conns := hangUps(t)
-	t.Cleanup(func() { silent.Close() })
-	go func() {
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			conns.add(c)
-		}
-	}()
+	silent := fakeServer(t, func(net.Conn) []net.Conn { return nil }) // accepts, never answers
 	whole := compiled(t, d, seed)
 	tests := []struct {
 		name, addr string
@@ -117,7 +103,7 @@ func TestRunnerFallsBack(t *testing.T) {
 		reason     string
 	}{
 		{"dead server, device may", deadAddr, true, "connection refused"},
-		{"silent server, device may", silent.Addr().String(), true, "within 200ms"},
+		{"silent server, device may", silent, true, "within 200ms"},
 		{"dead server, device may not", deadAddr, false, "cannot run the whole model"},
 	}
 	for _, tc := range tests {
@@ -136,13 +122,7 @@ func TestRunnerFallsBack(t *testing.T) {
 				if a.Err != nil || !a.Fallback || a.Timing.Bytes != 0 || a.Timing.ServerMS != 0 {
 					t.Fatalf("input %d: %+v", i, a)
 				}
-				in := make([]float32, d.Graph.Input.Elems())
-				seededInput(i, in)
-				_, want, err := whole.RunAll(in)
-				if err != nil {
-					t.Fatal(err)
-				}
-				sameLogits(t, a.Timing.Logits, want)
+				sameLogits(t, a.Timing.Logits, wholeLogits(t, whole, i))
 			}
 			if !strings.Contains(reasons, tc.reason) {
 				t.Errorf("no reason names %q:\n%s", tc.reason, reasons)
@@ -170,80 +150,79 @@ func TestRunnerStopsOnEmitError(t *testing.T) {
 	}
 }
 
-// connSet closes the connections a test's fake servers accept when the
-// test ends (t.Cleanup may not be called from their goroutines then).
-type connSet struct {
-	mu     sync.Mutex
-	conns  []net.Conn
-	closed bool
-}
-
-func hangUps(t *testing.T) *connSet {
-	s := &connSet{}
-	t.Cleanup(func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.closed = true
-		for _, c := range s.conns {
-			c.Close()
-		}
-	})
-	return s
-}
-
-func (s *connSet) add(cs ...net.Conn) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, c := range cs {
-		if s.closed {
-			c.Close()
-		}
-		s.conns = append(s.conns, c)
-	}
-}
-
-// freezingProxy forwards loopback connections to addr until frozen is set;
-// from then on it drops everything the server sends, as a server that hangs
-// mid-request would look to the edge. It does not read the protocol.
-func freezingProxy(t *testing.T, addr string, frozen *atomic.Bool) string {
+// fakeServer accepts loopback connections and hands each to handle, which
+// returns the other connections it opened; all are closed when the test
+// ends (t.Cleanup may not be called from the accepting goroutine then).
+func fakeServer(t *testing.T, handle func(c net.Conn) []net.Conn) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	conns := hangUps(t)
-	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			u, err := net.Dial("tcp", addr)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			conns.add(c, u)
-			go io.Copy(u, c)
-			go func() {
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := u.Read(buf)
-					if err != nil {
-						c.Close()
-						return
-					}
-					if !frozen.Load() {
-						if _, err := c.Write(buf[:n]); err != nil {
-							return
-						}
-					}
-				}
-			}()
+			mu.Lock()
+			conns = append(append(conns, c), handle(c)...)
+			mu.Unlock()
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// freezingProxy forwards connections to addr until frozen is set; from
+// then on it drops everything the server sends, as a server that hangs
+// mid-request would look to the edge. It does not read the protocol.
+func freezingProxy(t *testing.T, addr string, frozen *atomic.Bool) string {
+	return fakeServer(t, func(c net.Conn) []net.Conn {
+		u, err := net.Dial("tcp", addr)
+		if err != nil {
+			c.Close()
+			return nil
+		}
+		go io.Copy(u, c)
+		go func() {
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := u.Read(buf)
+				if err != nil {
+					c.Close()
+					return
+				}
+				if !frozen.Load() {
+					if _, err := c.Write(buf[:n]); err != nil {
+						return
+					}
+				}
+			}
+		}()
+		return []net.Conn{u}
+	})
+}
+
+// wholeLogits are input i's logits from the whole network on prog.
+func wholeLogits(t *testing.T, prog *engine.Program, i int) [][]float32 {
+	t.Helper()
+	in := make([]float32, prog.Graph().Input.Elems())
+	seededInput(i, in)
+	_, want, err := prog.RunAll(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return want
 }
 
 // TestRunnerTimesOutMidRequest: a server that stops answering after two
@@ -270,13 +249,7 @@ func TestRunnerTimesOutMidRequest(t *testing.T) {
 		if a.Index != i || a.Err != nil || a.Fallback != (i >= 2) {
 			t.Fatalf("answer %d: index %d, err %v, fallback %v", i, a.Index, a.Err, a.Fallback)
 		}
-		in := make([]float32, d.Graph.Input.Elems())
-		seededInput(i, in)
-		_, want, err := whole.RunAll(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sameLogits(t, a.Timing.Logits, want)
+		sameLogits(t, a.Timing.Logits, wholeLogits(t, whole, i))
 	}
 	if len(got) != n || !strings.Contains(got[2].Reason, "no answer within 300ms") || !(got[2].LostMS >= 300) {
 		t.Errorf("%d answers; the third: reason %q after %.0f ms", len(got), got[2].Reason, got[2].LostMS)
