@@ -93,3 +93,9 @@ clean:
 .PHONY: load
 load: setup
 	LOAD_SECONDS=30 $(GO) test -count=1 -run '^TestLoad$$' -v -timeout 10m ./splitrun | grep -E 'load:|overload:|^(ok|FAIL|---)'
+
+# The runtime end to end: the plan `make demo` makes, `serve` in the background, `run --server
+# URL --data` on a small labelled 3D Shapes sample; prints results and measured vs predicted.
+.PHONY: demo-runtime
+demo-runtime: build
+	@DEMO="$(DEMO)" bash scripts/demo-runtime.sh

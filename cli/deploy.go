@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/linkemu"
@@ -55,6 +56,10 @@ type DeployOptions struct {
 	Security       SecurityOptions
 	// NextSecurity is how a tier reaches the next (serve --next).
 	NextSecurity SecurityOptions
+	// Data answers a data set (run --data DIR); flags is run's flag set,
+	// to refuse the data flags without --data.
+	Data  RunDataOptions
+	flags *pflag.FlagSet
 }
 
 const weightsFlagHelp = "trained weights of a zoo plan's model (FILE.safetensors from 'mtlsplit train'); edge and server must use the same file"
@@ -257,6 +262,7 @@ func NewCmdRun(io *IO) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.seedGiven = cmd.Flags().Changed("seed")
 			opts.traceDelayGiven = cmd.Flags().Changed("trace-delay-ms")
+			opts.flags = cmd.Flags()
 			return runRun(opts)
 		},
 	}
@@ -281,11 +287,15 @@ func NewCmdRun(io *IO) *cobra.Command {
 	f.IntVar(&opts.TraceDelayMS, "trace-delay-ms", 0, "propagation delay of the --trace uplink in ms (default: half the plan's RTT)")
 	f.StringVarP(&opts.Format, "output", "o", "table", "output format: table|json")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")
+	opts.Data.addFlags(f)
 	return cmd
 }
 
 func runRun(opts *DeployOptions) error {
 	if err := checkFormat(opts.Format, "table", "json"); err != nil {
+		return err
+	}
+	if err := opts.Data.check(opts.flags, opts.Input); err != nil {
 		return err
 	}
 	if opts.N < 1 {
@@ -341,6 +351,18 @@ func runRun(opts *DeployOptions) error {
 			addr = "http://" + ln.Addr().String()
 		}
 	}
+	// Every edge of the run is dressed the same: link, trace, token, TLS.
+	newEdge := func(p *engine.Program) *splitrun.Edge {
+		e := &splitrun.Edge{D: d, Prog: p, Uplink: uplink, Token: token, TLS: tlsConf}
+		if !opts.NoEmu {
+			n := d.Plan.Uplink()
+			e.Link = &splitrun.Link{UplinkMbps: n.UplinkMbps, DownlinkMbps: n.DownlinkMbps, RTTMS: n.RTTMS}
+		}
+		return e
+	}
+	if opts.Data.Set.Dir != "" {
+		return runData(opts, d, prog, addr, newEdge)
+	}
 	var in []float32
 	if opts.Input != "" {
 		if in, err = readF32(opts.Input, d.Graph.Input.Elems()); err != nil {
@@ -353,11 +375,7 @@ func runRun(opts *DeployOptions) error {
 			in[i] = float32(rng.NormFloat64())
 		}
 	}
-	e := &splitrun.Edge{D: d, Prog: prog, Uplink: uplink, Token: token, TLS: tlsConf}
-	if !opts.NoEmu {
-		n := d.Plan.Uplink()
-		e.Link = &splitrun.Link{UplinkMbps: n.UplinkMbps, DownlinkMbps: n.DownlinkMbps, RTTMS: n.RTTMS}
-	}
+	e := newEdge(prog)
 	if err := e.Dial(addr, opts.Seed); err != nil {
 		return fmt.Errorf("connect %s: %w", addr, err)
 	}
@@ -391,20 +409,7 @@ func runRun(opts *DeployOptions) error {
 	}
 	fmt.Fprintf(w, "%s: cut after %s, %s, over %s (%s); %d inferences, medians\n\n", d.Graph.Name, d.Plan.Choice.Cut,
 		d.Plan.Choice.Encoding, addrOr(addr), emu, s.N)
-	pct := func(m, p float64) string {
-		if p == 0 {
-			return "-"
-		}
-		return fmt.Sprintf("%+.0f%%", 100*(m-p)/p)
-	}
-	rows := [][]string{
-		{"total", ms(s.Measured.TotalMS), ms(s.Predicted.TotalMS), pct(s.Measured.TotalMS, s.Predicted.TotalMS)},
-		{"edge", ms(s.Measured.EdgeMS), ms(s.Predicted.EdgeMS), pct(s.Measured.EdgeMS, s.Predicted.EdgeMS)},
-		{"network", ms(s.Measured.NetworkMS), ms(s.Predicted.NetworkMS), pct(s.Measured.NetworkMS, s.Predicted.NetworkMS)},
-		{"server", ms(s.Measured.ServerMS), ms(s.Predicted.ServerMS), pct(s.Measured.ServerMS, s.Predicted.ServerMS)},
-		{"bytes", fmt.Sprint(s.Bytes), fmt.Sprint(s.PredictedBytes), pct(float64(s.Bytes), float64(s.PredictedBytes))},
-	}
-	if err := writeTable(w, []string{"", "MEASURED ms", "PREDICTED ms", "ERROR"}, rows); err != nil {
+	if err := writeTable(w, []string{"", "MEASURED ms", "PREDICTED ms", "ERROR"}, stageRows(s)); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "\nthe plan predicted for edge %s and server %s; here both run on this machine\n", d.Plan.Tiers[0].Device, d.Plan.Uplink().Device)

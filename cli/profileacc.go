@@ -25,6 +25,8 @@ type LabelledOptions struct {
 	Dir, Shape, Resize, Interp string
 	Mean, Std, Classes, OnBad  string
 	Workers, Batch             int
+	// unlabelled lets Dir be a folder of inputs without labels.csv.
+	unlabelled bool
 }
 
 func (d *LabelledOptions) addFlags(f *pflag.FlagSet) {
@@ -56,7 +58,7 @@ func (d *LabelledOptions) check(accuracy bool) error {
 
 // open opens the data set for a network whose input is in.
 func (d *LabelledOptions) open(in model.Shape) (*dataset.Set, error) {
-	o := dataset.Options{Workers: d.Workers}
+	o := dataset.Options{Workers: d.Workers, Unlabelled: d.unlabelled}
 	var err error
 	if o.OnBad, err = dataset.ParsePolicy(d.OnBad); err != nil {
 		return nil, fmt.Errorf("--on-bad: %w", err)

@@ -23,6 +23,9 @@
 // little-endian float32 in C order, all of one shape given by
 // Preprocess.Shape (the --shape flag), used as they are. A set is all
 // images or all .f32 files. Task names use letters, digits, '_', '-', '.'.
+// With Options.Unlabelled, a directory without labels.csv is a set of
+// inputs with no tasks: every .png, .jpg, .jpeg and .f32 file under it
+// (hidden ones left out), in path order.
 //
 // # Bad input
 //

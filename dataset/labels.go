@@ -18,8 +18,8 @@ const LabelsFile = "labels.csv"
 // Item is one row of labels.csv.
 type Item struct {
 	File   string // path relative to the set directory, '/'-separated
-	Line   int    // line in labels.csv
-	Labels []int  // one class index per task
+	Line   int    // line in labels.csv (0 in a set without one)
+	Labels []int  // one class index per task (none without labels.csv)
 }
 
 // Problem is one bad row (or a bad file it names).
@@ -29,8 +29,12 @@ type Problem struct {
 	Reason string
 }
 
-// String is "labels.csv:LINE: FILE: REASON".
+// String is "labels.csv:LINE: FILE: REASON", or "FILE: REASON" in a set
+// without labels.csv.
 func (p Problem) String() string {
+	if p.Line == 0 {
+		return fmt.Sprintf("%s: %s", p.File, p.Reason)
+	}
 	if p.File == "" {
 		return fmt.Sprintf("%s:%d: %s", LabelsFile, p.Line, p.Reason)
 	}

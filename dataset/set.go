@@ -51,6 +51,11 @@ type Options struct {
 	Classes []int
 	// Workers is the number of decoding goroutines; 0 means GOMAXPROCS.
 	Workers int
+	// Unlabelled lets a directory without labels.csv be a set of inputs
+	// with no labels: every PNG, JPEG (or .f32) file under it, in path
+	// order (hidden files and folders left out). Without it a missing
+	// labels.csv fails Open.
+	Unlabelled bool
 }
 
 // Set is an opened data set: its rows are read and checked, its files are
@@ -104,16 +109,24 @@ func Open(dir string, opts Options) (*Set, error) {
 
 func (s *Set) load(opts Options, policy Policy) error {
 	f, err := s.root.Open(LabelsFile)
-	if errors.Is(err, fs.ErrNotExist) {
+	var tasks []string
+	var items []Item
+	var problems []Problem
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && opts.Unlabelled:
+		if items, err = s.listInputs(); err != nil {
+			return err
+		}
+	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("data set %s has no %s (want a header file,<task>,... and one row per image or .f32 file)", s.dir, LabelsFile)
-	}
-	if err != nil {
+	case err != nil:
 		return fmt.Errorf("%s: %w", filepath.Join(s.dir, LabelsFile), unwrapPath(err))
-	}
-	tasks, items, problems, err := readLabels(f, opts.Classes)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("%s%c%w", s.dir, filepath.Separator, err)
+	default:
+		tasks, items, problems, err = readLabels(f, opts.Classes)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s%c%w", s.dir, filepath.Separator, err)
+		}
 	}
 	kind := opts.Preprocess.Input
 	if kind == "" {
@@ -141,11 +154,16 @@ func (s *Set) load(opts Options, policy Policy) error {
 	switch {
 	case len(good) == 0 && len(problems) == 0:
 		return fmt.Errorf("%s: no rows after the header (want one row per item)", filepath.Join(s.dir, LabelsFile))
+	case len(good) == 0 && tasks == nil:
+		return fmt.Errorf("data set %s: all %d files are bad, the first: %s", s.dir, len(problems), problems[0])
 	case len(good) == 0:
 		return fmt.Errorf("%s: all %d rows are bad, the first: %s", filepath.Join(s.dir, LabelsFile), len(problems), problems[0])
 	}
 	s.tasks, s.items, s.skipped = tasks, good, problems
 	s.classes = opts.Classes
+	if tasks == nil {
+		s.classes = nil // no labels: nothing to count
+	}
 	if s.classes == nil {
 		s.classes = make([]int, len(tasks))
 		for _, it := range good {
@@ -155,6 +173,37 @@ func (s *Set) load(opts Options, policy Policy) error {
 		}
 	}
 	return nil
+}
+
+// listInputs is every input file under the set's directory, in path
+// order, for a set without labels.csv.
+func (s *Set) listInputs() ([]Item, error) {
+	var items []Item
+	err := fs.WalkDir(s.root.FS(), ".", func(name string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if name != "." && strings.HasPrefix(e.Name(), ".") {
+			if e.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		switch strings.ToLower(path.Ext(name)) {
+		case ".png", ".jpg", ".jpeg", ".f32":
+			if e.Type().IsRegular() {
+				items = append(items, Item{File: name})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("data set %s: %w", s.dir, unwrapPath(err))
+	}
+	if len(items) == 0 {
+		return nil, fmt.Errorf("data set %s has neither %s nor any PNG, JPEG or .f32 file", s.dir, LabelsFile)
+	}
+	return items, nil
 }
 
 func kindOf(file string) string {
