@@ -50,7 +50,7 @@ func TestOpportunities(t *testing.T) {
 		from, to time.Duration
 		want     int64
 	}{
-		{"one period", 0, 6 * ms, 4}, // 2..5; 6 ms is excluded
+		{"one period", 0, 6 * ms, 4},        // 2..5; 6 ms is excluded
 		{"one second", 0, time.Second, 832}, // 830 in 166 periods, then 998 and 999 ms
 		{"empty", 5 * ms, 5 * ms, 0},
 		{"reversed", 6 * ms, 0, 0},
