@@ -13,7 +13,6 @@ import (
 	"github.com/mtlsplit/mtlsplit/experiments"
 	"github.com/mtlsplit/mtlsplit/hwprofiles"
 	"github.com/mtlsplit/mtlsplit/internal/atomicfile"
-	"github.com/mtlsplit/mtlsplit/linkemu"
 )
 
 // AdaptiveOptions are the options of "mtlsplit experiment adaptive".
@@ -110,8 +109,9 @@ func runAdaptive(opts *AdaptiveOptions) error {
 			return err
 		}
 	}
-	a := experiments.Adaptive{Combos: combos, Traces: traces, Tasks: tasks, Input: opts.Input, Encodings: encs,
-		Policy: experiments.DefaultPolicy, Duration: time.Duration(opts.DurationS * float64(time.Second))}
+	a := experiments.DefaultAdaptive(traces)
+	a.Combos, a.Tasks, a.Input, a.Encodings = combos, tasks, opts.Input, encs
+	a.Duration = time.Duration(opts.DurationS * float64(time.Second))
 	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
 		return err
 	}
@@ -156,8 +156,7 @@ func parseCombos(s string) ([]experiments.Combo, error) {
 	return out, nil
 }
 
-// loadTraces reads every trace the list names (globs expanded, in order);
-// a trace whose name says LTE goes with the 4g network, any other with 3g.
+// loadTraces reads every trace the list names (globs expanded, in order).
 func loadTraces(list string) ([]experiments.NamedTrace, error) {
 	var out []experiments.NamedTrace
 	for _, pat := range strings.Split(list, ",") {
@@ -170,15 +169,11 @@ func loadTraces(list string) ([]experiments.NamedTrace, error) {
 			return nil, fmt.Errorf("--trace %q: no such file (run from the repository root for the default, or give trace files)", pat)
 		}
 		for _, p := range paths {
-			tr, err := linkemu.LoadTrace(p)
+			nt, err := experiments.LoadTrace(p)
 			if err != nil {
 				return nil, fmt.Errorf("--trace: %w", err)
 			}
-			net := "3g"
-			if strings.Contains(strings.ToUpper(filepath.Base(p)), "LTE") {
-				net = "4g"
-			}
-			out = append(out, experiments.NamedTrace{Name: filepath.Base(p), Network: net, Trace: tr})
+			out = append(out, nt)
 		}
 	}
 	return out, nil

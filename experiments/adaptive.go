@@ -3,7 +3,9 @@ package experiments
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mtlsplit/mtlsplit/adapt"
@@ -33,6 +35,29 @@ type Adaptive struct {
 	Duration time.Duration
 }
 
+// DefaultAdaptive is the study results/adaptive shows, over traces: the
+// default combos, two tasks (8 and 4 classes) at 224 px, fp32/fp16/int8,
+// the default policy, each trace's whole length.
+func DefaultAdaptive(traces []NamedTrace) Adaptive {
+	return Adaptive{Combos: DefaultCombos, Traces: traces, Tasks: []int{8, 4}, Input: 224,
+		Encodings: []codec.Encoding{codec.FP32, codec.FP16, codec.Int8}, Policy: DefaultPolicy}
+}
+
+// LoadTrace reads a trace file for the study. The trace gives the uplink
+// only; the RTT and downlink are those of the catalog network its name
+// says: 4g for an LTE trace, 3g for any other (UMTS, EVDO).
+func LoadTrace(path string) (NamedTrace, error) {
+	tr, err := linkemu.LoadTrace(path)
+	if err != nil {
+		return NamedTrace{}, err
+	}
+	net := "3g"
+	if strings.Contains(strings.ToUpper(filepath.Base(path)), "LTE") {
+		net = "4g"
+	}
+	return NamedTrace{Name: filepath.Base(path), Network: net, Trace: tr}, nil
+}
+
 // Combo is one model on one edge device with one server.
 type Combo struct{ Model, Device, Server string }
 
@@ -51,14 +76,15 @@ type PolicySettings struct {
 	Window        int // transfers in the harmonic mean
 	HysteresisPct float64
 	Dwell         time.Duration
-	// ProbeBytes is sent when no transfer was observed for the
-	// estimator's idle time (and at the start, to get a first estimate).
+	// ProbeBytes is sent when no transfer was observed for ProbeAfter
+	// (and at the start, to get a first estimate).
 	ProbeBytes int64
+	ProbeAfter time.Duration
 }
 
 // DefaultPolicy is the setting the study reports, chosen by the rule in
 // TunePolicy (one setting for every trace and combo).
-var DefaultPolicy = PolicySettings{Window: 1, HysteresisPct: 50, Dwell: time.Second, ProbeBytes: 16 << 10}
+var DefaultPolicy = PolicySettings{Window: 1, HysteresisPct: 50, Dwell: time.Second, ProbeBytes: 16 << 10, ProbeAfter: 5 * time.Second}
 
 // DefaultCombos are the three model × device × server choices of the study.
 var DefaultCombos = []Combo{
@@ -104,6 +130,17 @@ type Timeline struct {
 	Labels    []string  // label of every row
 	// BestFixedMS is the best fixed plan's latency per request of its own run.
 	BestStartS, BestFixedMS []float64
+}
+
+// Switches counts the changes of row between consecutive requests.
+func (tl Timeline) Switches() int {
+	n := 0
+	for i := 1; i < len(tl.Row); i++ {
+		if tl.Row[i] != tl.Row[i-1] {
+			n++
+		}
+	}
+	return n
 }
 
 // simPlan is what the simulation needs of one plan.
@@ -163,30 +200,39 @@ type comboPlans struct {
 	local, remote simPlan
 }
 
-// plans solves a combo over a network and reads its switch table.
-func (a Adaptive) plans(cat *hwprofiles.Catalog, c Combo, network string) (comboPlans, error) {
+// problem is a combo's split problem over a catalog network.
+func (a Adaptive) problem(cat *hwprofiles.Catalog, c Combo, network string) (*optimizer.Problem, error) {
 	g, err := model.New(c.Model, a.Input, a.Tasks)
 	if err != nil {
-		return comboPlans{}, err
+		return nil, err
 	}
 	dev, err := cat.Device(c.Device)
 	if err != nil {
-		return comboPlans{}, err
+		return nil, err
 	}
 	srv, err := cat.Server(c.Server)
 	if err != nil {
-		return comboPlans{}, err
+		return nil, err
 	}
 	net, err := cat.Network(network)
 	if err != nil {
-		return comboPlans{}, err
+		return nil, err
 	}
 	p, err := optimizer.NewProblem(g, dev, srv, net)
 	if err != nil {
-		return comboPlans{}, err
+		return nil, err
 	}
 	if a.Encodings != nil {
 		p.Encodings = a.Encodings
+	}
+	return p, nil
+}
+
+// plans solves a combo over a network and reads its switch table.
+func (a Adaptive) plans(cat *hwprofiles.Catalog, c Combo, network string) (comboPlans, error) {
+	p, err := a.problem(cat, c, network)
+	if err != nil {
+		return comboPlans{}, err
 	}
 	r, err := optimizer.Solve(p, nil, nil)
 	if err != nil {
@@ -263,7 +309,7 @@ func simulateAdaptive(tr *linkemu.Trace, cp comboPlans, ps PolicySettings, dur t
 	sched := linkemu.NewSchedule(tr)
 	now := 0.0
 	clock := func() time.Time { return epoch.Add(time.Duration(now * 1e6)) }
-	est := adapt.Estimator{Window: ps.Window, Now: clock}
+	est := adapt.Estimator{Window: ps.Window, IdleAfter: ps.ProbeAfter, Now: clock}
 	pol, err := adapt.NewPolicy(cp.rows, ps.HysteresisPct, ps.Dwell)
 	if err != nil {
 		return run{}, err

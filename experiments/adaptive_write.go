@@ -46,8 +46,10 @@ func AdaptiveFiles(traces []string) []string {
 	return out
 }
 
-// WriteAdaptive writes adaptive.csv, a timeline figure per trace (of the
-// first combo) and README.md into dir, returning the paths written.
+// WriteAdaptive writes adaptive.csv, a timeline figure per trace and
+// README.md into dir, returning the paths written. A trace's figure shows
+// the combo whose adaptive edge switched most there (the first on a tie):
+// the one where adapting is at stake.
 func WriteAdaptive(dir string, a Adaptive, rows []AdaptiveRow, lines []Timeline, overwrite bool) ([]string, error) {
 	var written []string
 	save := func(name string, data []byte) error {
@@ -58,10 +60,7 @@ func WriteAdaptive(dir string, a Adaptive, rows []AdaptiveRow, lines []Timeline,
 	if err := save("adaptive.csv", AdaptiveCSV(rows)); err != nil {
 		return nil, err
 	}
-	for _, tl := range lines {
-		if tl.Combo != a.Combos[0] {
-			continue
-		}
+	for _, tl := range figureTimelines(lines) {
 		for _, ext := range []string{".png", ".svg"} {
 			path := filepath.Join(dir, figureName(tl.Trace)+ext)
 			if err := SaveTimeline(tl, path, overwrite); err != nil {
@@ -70,15 +69,37 @@ func WriteAdaptive(dir string, a Adaptive, rows []AdaptiveRow, lines []Timeline,
 			written = append(written, path)
 		}
 	}
-	if err := save("README.md", AdaptiveSummary(a, rows)); err != nil {
+	if err := save("README.md", AdaptiveSummary(a, rows, lines)); err != nil {
 		return nil, err
 	}
 	return written, nil
 }
 
+// figureTimelines picks one timeline per trace, in trace order.
+func figureTimelines(lines []Timeline) []Timeline {
+	var out []Timeline
+	best := map[string]int{}
+	for _, tl := range lines {
+		i, ok := best[tl.Trace]
+		if !ok {
+			best[tl.Trace] = len(out)
+			out = append(out, tl)
+			continue
+		}
+		if tl.Switches() > out[i].Switches() {
+			out[i] = tl
+		}
+	}
+	return out
+}
+
 // AdaptiveSummary is the README section: the setup, a table per trace and
 // the verdict against the issue's goal, as the numbers say.
-func AdaptiveSummary(a Adaptive, rows []AdaptiveRow) []byte {
+func AdaptiveSummary(a Adaptive, rows []AdaptiveRow, lines []Timeline) []byte {
+	shown := map[string]Combo{}
+	for _, tl := range figureTimelines(lines) {
+		shown[tl.Trace] = tl.Combo
+	}
 	var b bytes.Buffer
 	ps := a.Policy
 	fmt.Fprintf(&b, "# Adaptive split over real cellular uplinks\n\n")
@@ -88,7 +109,7 @@ func AdaptiveSummary(a Adaptive, rows []AdaptiveRow) []byte {
 		"(`4g` for the LTE traces, `3g` for the others). The adaptive edge estimates the uplink from its own transfers "+
 		"(`adapt.Estimator`, harmonic mean of the last %d, a %d KiB probe after %v without a transfer) and follows the plan's "+
 		"switch table (`adapt.Policy`, hysteresis %g%%, dwell %v).\n\n",
-		joinInts(a.Tasks), a.Input, joinEncs(a), ps.Window, ps.ProbeBytes/1024, idleAfter(), ps.HysteresisPct, ps.Dwell)
+		joinInts(a.Tasks), a.Input, joinEncs(a), ps.Window, ps.ProbeBytes/1024, ps.ProbeAfter, ps.HysteresisPct, ps.Dwell)
 	fmt.Fprintf(&b, "Strategies: **adaptive**; **best-fixed**, the best single row of the switch table run over the whole trace "+
 		"(in hindsight); **mean-bandwidth-plan**, the row for the trace's mean uplink; **local-only**; **remote-only** (the image "+
 		"to the server). Latencies in ms; switches per minute of the adaptive edge.\n\n")
@@ -105,7 +126,9 @@ func AdaptiveSummary(a Adaptive, rows []AdaptiveRow) []byte {
 				mean = r.TraceMeanMbps
 			}
 		}
-		fmt.Fprintf(&b, "## %s (mean %.2f Mbps)\n\n![timeline](%s.png)\n\n", t, mean, figureName(t))
+		fmt.Fprintf(&b, "## %s (mean %.2f Mbps)\n\n![timeline of %s](%s.png)\n\n", t, mean, shown[t], figureName(t))
+		fmt.Fprintf(&b, "The figure shows %s, the choice whose adaptive edge switched most on this trace: the trace's capacity per "+
+			"second with the edge's estimate, the plan each request ran, and latency (mean per second) against the best fixed plan.\n\n", shown[t])
 		fmt.Fprintf(&b, "| model, device → server | strategy | plan | mean | p95 | p99 | switches/min |\n|---|---|---|---:|---:|---:|---:|\n")
 		for _, r := range rows {
 			if r.Trace != t {
@@ -139,8 +162,6 @@ func AdaptiveSummary(a Adaptive, rows []AdaptiveRow) []byte {
 	return b.Bytes()
 }
 
-func idleAfter() time.Duration { return 5 * time.Second } // adapt.DefaultIdleAfter: the estimator's zero value
-
 func joinInts(v []int) string {
 	var s []string
 	for _, x := range v {
@@ -171,8 +192,8 @@ var TuneGrid = struct {
 	Windows    []int
 	Hysteresis []float64
 	Dwells     []time.Duration
-	Probes     []int64
-}{[]int{1, 2, 4, 8, 16}, []float64{0, 10, 25, 50}, []time.Duration{0, time.Second, 5 * time.Second}, []int64{16 << 10, 64 << 10}}
+	ProbeAfter []time.Duration
+}{[]int{1, 2, 4, 8, 16}, []float64{0, 10, 25, 50, 75}, []time.Duration{0, time.Second, 5 * time.Second}, []time.Duration{time.Second, 5 * time.Second}}
 
 // TunePolicy runs a over every setting of TuneGrid. The rule: the one
 // setting (for every trace and combo alike) with the lowest geometric mean
@@ -180,14 +201,14 @@ var TuneGrid = struct {
 // larger window (fewer switches for the same latency).
 func TunePolicy(a Adaptive, cat *hwprofiles.Catalog, progress func(done, total int)) ([]TuneRow, PolicySettings, error) {
 	g := TuneGrid
-	total := len(g.Windows) * len(g.Hysteresis) * len(g.Dwells) * len(g.Probes)
+	total := len(g.Windows) * len(g.Hysteresis) * len(g.Dwells) * len(g.ProbeAfter)
 	var out []TuneRow
 	best := TuneRow{GeoMeanRatio: math.Inf(1)}
 	for _, w := range g.Windows {
 		for _, h := range g.Hysteresis {
 			for _, d := range g.Dwells {
-				for _, pb := range g.Probes {
-					a.Policy = PolicySettings{Window: w, HysteresisPct: h, Dwell: d, ProbeBytes: pb}
+				for _, pa := range g.ProbeAfter {
+					a.Policy = PolicySettings{Window: w, HysteresisPct: h, Dwell: d, ProbeBytes: DefaultPolicy.ProbeBytes, ProbeAfter: pa}
 					rows, _, err := a.Run(cat, nil)
 					if err != nil {
 						return nil, PolicySettings{}, err
@@ -223,11 +244,11 @@ func TunePolicy(a Adaptive, cat *hwprofiles.Catalog, progress func(done, total i
 func TuneCSV(rows []TuneRow) []byte {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	w.Write([]string{"window", "hysteresis_pct", "dwell_s", "probe_bytes", "geomean_adaptive_over_best_fixed", "worst_adaptive_over_best_fixed"})
+	w.Write([]string{"window", "hysteresis_pct", "dwell_s", "probe_bytes", "probe_after_s", "geomean_adaptive_over_best_fixed", "worst_adaptive_over_best_fixed"})
 	for _, r := range rows {
 		p := r.Policy
 		w.Write([]string{strconv.Itoa(p.Window), strconv.FormatFloat(p.HysteresisPct, 'g', -1, 64), strconv.FormatFloat(p.Dwell.Seconds(), 'g', -1, 64),
-			strconv.FormatInt(p.ProbeBytes, 10), strconv.FormatFloat(r.GeoMeanRatio, 'f', 4, 64), strconv.FormatFloat(r.WorstRatio, 'f', 4, 64)})
+			strconv.FormatInt(p.ProbeBytes, 10), strconv.FormatFloat(p.ProbeAfter.Seconds(), 'g', -1, 64), strconv.FormatFloat(r.GeoMeanRatio, 'f', 4, 64), strconv.FormatFloat(r.WorstRatio, 'f', 4, 64)})
 	}
 	w.Flush()
 	return buf.Bytes()
