@@ -84,7 +84,7 @@ type PolicySettings struct {
 
 // DefaultPolicy is the setting the study reports, chosen by the rule in
 // TunePolicy (one setting for every trace and combo).
-var DefaultPolicy = PolicySettings{Window: 1, HysteresisPct: 50, Dwell: time.Second, ProbeBytes: 16 << 10, ProbeAfter: 5 * time.Second}
+var DefaultPolicy = PolicySettings{Window: 1, HysteresisPct: 50, Dwell: time.Second, ProbeBytes: 16 << 10, ProbeAfter: time.Second}
 
 // DefaultCombos are the three model × device × server choices of the study.
 var DefaultCombos = []Combo{

@@ -264,3 +264,26 @@ func TestCommittedAdaptive(t *testing.T) {
 		}
 	}
 }
+
+// TestTuneRule orders settings by the stated rule.
+func TestTuneRule(t *testing.T) {
+	row := func(worst, geo float64, dwell time.Duration, window int) TuneRow {
+		return TuneRow{Policy: PolicySettings{Window: window, Dwell: dwell}, WorstRatio: worst, GeoMeanRatio: geo}
+	}
+	for _, tc := range []struct {
+		name string
+		a, b TuneRow
+		want bool
+	}{
+		{"lower worst case wins over lower mean", row(1.004, 0.995, 0, 1), row(1.03, 0.99, 0, 1), true},
+		{"worst-case tie: lower geometric mean", row(1.0046, 0.9931, 0, 1), row(1.00461, 0.9940, 0, 1), true},
+		{"full tie: longer dwell", row(1.0046, 0.9931, time.Second, 1), row(1.0046, 0.9931, 0, 1), true},
+		{"then the larger window", row(1.0046, 0.9931, 0, 1), row(1.0046, 0.9931, 0, 4), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := better(tc.a, tc.b); got != tc.want {
+				t.Errorf("better(%+v, %+v) = %v, want %v", tc.a, tc.b, got, tc.want)
+			}
+		})
+	}
+}
