@@ -1,6 +1,7 @@
 package optimizer
 
 import (
+	"errors"
 	"math"
 	"testing"
 
@@ -10,26 +11,12 @@ import (
 )
 
 // TestRuntimeCostTerms checks the fixed per-request and per-tensor terms:
-// zero leaves every cost as it was (so catalogs without them plan as
-// before), and set, they add exactly once per request and per tensor, to
-// the side and stage that pays them, at every uplink — and the ILP costs
-// them as the block-level search does.
+// set, they add exactly once per request and per tensor, to the side and
+// stage that pays them, at every uplink, and nothing to a choice that
+// sends nothing. (That a catalog without them plans as before is what the
+// plan goldens of cli/testdata check, unchanged by the terms.)
 func TestRuntimeCostTerms(t *testing.T) {
-	cat, err := hwprofiles.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := model.New("resnet18", 224, []int{8, 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, _ := cat.Device("jetson-nano")
-	srv, _ := cat.Server("h100")
-	net, _ := cat.Network("4g")
-	base, err := NewProblem(g, dev, srv, net)
-	if err != nil {
-		t.Fatal(err)
-	}
+	base := catalogProblem(t, "resnet18", "jetson-nano", "h100", "4g")
 	base.Encodings = []codec.Encoding{codec.FP32, codec.FP16, codec.Int8}
 	const overhead, enc, dec = 3.25, 0.5, 0.75
 	withTerms := *base
@@ -76,39 +63,13 @@ func TestRuntimeCostTerms(t *testing.T) {
 			}
 		}
 	}
-	// Zero terms: the same optimum and switch table as a problem that never
-	// heard of them.
-	zero := *base
-	zero.Links = append([]Network(nil), base.Links...)
-	zero.Links[0].OverheadMS = 0
-	r0, err := Solve(&zero, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r0.Best.Cost.TotalMS != r.Best.Cost.TotalMS || len(r0.Switch) != len(r.Switch) {
-		t.Errorf("zero terms changed the plan: %g ms, %d rows; want %g ms, %d rows", r0.Best.Cost.TotalMS, len(r0.Switch), r.Best.Cost.TotalMS, len(r.Switch))
-	}
 }
 
 // TestRuntimeCostTermsILP checks the ILP adds the same terms: its optimum
 // with them equals the exhaustive search's.
 func TestRuntimeCostTermsILP(t *testing.T) {
 	needCBC(t)
-	cat, err := hwprofiles.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := model.New("resnet18", 224, []int{8, 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, _ := cat.Device("rpi4")
-	srv, _ := cat.Server("h100")
-	net, _ := cat.Network("wifi")
-	p, err := NewProblem(g, dev, srv, net)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := catalogProblem(t, "resnet18", "rpi4", "h100", "wifi")
 	p.Links[0].OverheadMS = 40
 	p.Tiers[0].Cost.TensorEncodeMS, p.Tiers[1].Cost.TensorDecodeMS = 7, 9
 	ex, err := Solve(p, nil, nil)
@@ -125,4 +86,28 @@ func TestRuntimeCostTermsILP(t *testing.T) {
 	if math.Abs(il.Objective-ex.Best.Cost.TotalMS) > 1e-6*ex.Best.Cost.TotalMS {
 		t.Errorf("ILP objective %g ms, exhaustive optimum %g ms: the ILP costs the terms differently", il.Objective, ex.Best.Cost.TotalMS)
 	}
+}
+
+// catalogProblem is a two-task problem of a zoo model on catalog entries.
+func catalogProblem(t *testing.T, m, device, server, network string) *Problem {
+	t.Helper()
+	cat, err := hwprofiles.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := model.New(m, 224, []int{8, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err1 := cat.Device(device)
+	srv, err2 := cat.Server(server)
+	net, err3 := cat.Network(network)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewProblem(g, dev, srv, net)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
