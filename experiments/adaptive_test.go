@@ -248,7 +248,7 @@ func TestCommittedAdaptive(t *testing.T) {
 			t.Fatal(err)
 		}
 		if string(got) != string(want) {
-			t.Errorf("%s/%s is stale (run mtlsplit experiment adaptive --force): first difference at line %d", dir, name, firstDiffLine(got, want))
+			t.Errorf("%s/%s is stale (run make figures, or mtlsplit experiment adaptive --tune --force): first difference at line %d", dir, name, firstDiffLine(got, want))
 		}
 	}
 	for _, f := range AdaptiveFiles(nil) {
