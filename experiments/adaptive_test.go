@@ -221,7 +221,7 @@ func TestAdaptiveRejects(t *testing.T) {
 
 // TestCommittedAdaptive recomputes results/adaptive and fails when the
 // committed CSV or README no longer say what the code computes: run
-// `mtlsplit experiment adaptive --force` to refresh them.
+// `make figures` (or mtlsplit experiment adaptive --tune --force) to refresh them.
 func TestCommittedAdaptive(t *testing.T) {
 	cat := catalog(t)
 	paths, err := filepath.Glob("../linkemu/testdata/*.up")
