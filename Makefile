@@ -33,6 +33,7 @@ figures: build
 	./$(BIN) sweep efficientnet_b0 --device rpi4 --server h100 --encodings fp32,fp16,int8 --granularity layer \
 		--plot docs/figures/sweep_effnet_rpi4_h100.png --force > docs/figures/sweep_effnet_rpi4_h100.txt
 	./$(BIN) experiment scenarios --out docs/figures/scenarios --force -q > /dev/null
+	./$(BIN) experiment adaptive --tune --force -q > /dev/null
 
 # The 3D Shapes sample sheet (results/shapes3d/samples.png).
 shapes3d-figure: build

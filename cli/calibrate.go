@@ -26,13 +26,17 @@ type CalibrateOptions struct {
 	Holdout       bool
 	PeakGFLOPS    float64
 	BandwidthGBps float64
+	// Runtime is a run log to fit the fixed runtime terms to, with the
+	// catalog network and server whose entries --out rewrites (the device
+	// is --device).
+	Runtime, Network, Server string
 }
 
 // NewCmdCalibrate fits a device's cost model to measured latencies.
 func NewCmdCalibrate(io *IO) *cobra.Command {
 	opts := &CalibrateOptions{IO: io}
 	cmd := &cobra.Command{
-		Use:   "calibrate --profile FILE",
+		Use:   "calibrate --profile FILE | --runtime LOG.jsonl",
 		Short: "Fit a device's cost model (per-op efficiency and overhead) to measured latencies",
 		Long: "calibrate fits per-op-class throughput and per-layer overhead, the memory bandwidth and the\n" +
 			"cost of one timed call to a measured profile (this project's, or a reference JSON such as\n" +
@@ -41,13 +45,23 @@ func NewCmdCalibrate(io *IO) *cobra.Command {
 			"out; --holdout=false skips these fits). It says which fitted numbers the profile cannot pin\n" +
 			"down (on the fit's bound, or a 10× change leaves the error as it is); --out marks them\n" +
 			"identified: false. Only the peak and memory bandwidth of --device (or --peak-gflops and\n" +
-			"--bandwidth-gbps, the datasheet figures) enter the fit: they bound and start it.",
+			"--bandwidth-gbps, the datasheet figures) enter the fit: they bound and start it.\n\n" +
+			"With --runtime, calibrate fits instead what a run log ('mtlsplit run --out') shows the cost\n" +
+			"model misses: a fixed cost per request on the uplink and fixed costs per tensor encoded on\n" +
+			"the device and decoded on the server (medians of the residuals; a Theil-Sen line of the\n" +
+			"network residual against bytes), prints them with the median error per stage before and\n" +
+			"after, and with --out writes the --network, --device and --server entries of the catalog\n" +
+			"with the terms added (overhead_ms, tensor_encode_ms, tensor_decode_ms): plan with --hw FILE.",
 		Example: "  mtlsplit calibrate --profile ../shared/reference/measured/h100_fp16_b1_224.json --device h100 --bandwidth-gbps 3350 -o json\n" +
-			"  mtlsplit calibrate --profile profile.yaml --out mydevice.yaml",
+			"  mtlsplit calibrate --profile profile.yaml --out mydevice.yaml\n" +
+			"  mtlsplit calibrate --runtime results.jsonl --device rpi4 --server h100 --network 4g --out runtime.yaml",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runCalibrate(opts) },
 	}
 	cmd.Flags().StringVar(&opts.Profile, "profile", "", "measured profile (YAML or JSON, the reference format)")
+	cmd.Flags().StringVar(&opts.Runtime, "runtime", "", "run log (JSON lines of 'mtlsplit run --out') to fit the per-request and per-tensor terms to")
+	cmd.Flags().StringVar(&opts.Network, "network", "", "with --runtime: catalog network the run used, written to --out with its overhead_ms")
+	cmd.Flags().StringVar(&opts.Server, "server", "", "with --runtime: catalog server the run used, written to --out with its tensor_decode_ms")
 	cmd.Flags().StringVar(&opts.Device, "device", "", "catalog device or server whose peak and bandwidth bound the fit (default: guessed from the profile)")
 	cmd.Flags().Float64Var(&opts.PeakGFLOPS, "peak-gflops", 0, "datasheet peak that bounds the fit, in GFLOP/s (default: the device's)")
 	cmd.Flags().Float64Var(&opts.BandwidthGBps, "bandwidth-gbps", 0, "datasheet memory bandwidth that bounds the fit (1/20 to 20×), in GB/s (default: the device's)")
@@ -120,8 +134,17 @@ func runCalibrate(opts *CalibrateOptions) error {
 	if err := checkFormat(opts.Format, "table", "json"); err != nil {
 		return err
 	}
+	if opts.Runtime != "" {
+		if opts.Profile != "" {
+			return fmt.Errorf("calibrate takes --profile FILE (a device's cost model) or --runtime LOG (the runtime's fixed costs), not both")
+		}
+		return runCalibrateRuntime(opts)
+	}
+	if opts.Network != "" || opts.Server != "" {
+		return fmt.Errorf("--network and --server go with --runtime LOG")
+	}
 	if opts.Profile == "" {
-		return fmt.Errorf("calibrate needs --profile FILE (a measured profile)")
+		return fmt.Errorf("calibrate needs --profile FILE (a measured profile) or --runtime LOG (a run log)")
 	}
 	if bad := func(v float64) bool { return !(v >= 0) || math.IsInf(v, 0) }; bad(opts.PeakGFLOPS) || bad(opts.BandwidthGBps) {
 		return fmt.Errorf("--peak-gflops %g, --bandwidth-gbps %g: want positive numbers (or 0 for the device's)", opts.PeakGFLOPS, opts.BandwidthGBps)

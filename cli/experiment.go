@@ -61,7 +61,7 @@ func NewCmdExperiment(io *IO) *cobra.Command {
 	f.StringVar(&opts.Out, "out", "results/out/scenarios", "directory for scenarios.csv, the figures and summary.md")
 	f.BoolVar(&opts.Force, "force", false, "replace files that exist")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")
-	cmd.AddCommand(sc)
+	cmd.AddCommand(sc, newCmdExperimentAdaptive(io))
 	return cmd
 }
 

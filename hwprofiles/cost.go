@@ -34,6 +34,8 @@ func (d Device) CostModel() profile.CostModel {
 		LayerOverheadMS:  d.LayerOverheadMS.Value,
 		Efficiency:       eff,
 		FoldNormAct:      d.FoldNormAct,
+		TensorEncodeMS:   d.TensorEncodeMS.Value,
+		TensorDecodeMS:   d.TensorDecodeMS.Value,
 	}
 }
 

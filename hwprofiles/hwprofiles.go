@@ -87,6 +87,13 @@ type Device struct {
 	ActivePowerW Number `yaml:"active_power_w"`
 	IdlePowerW   Number `yaml:"idle_power_w"`
 
+	// TensorEncodeMS and TensorDecodeMS are optional fixed costs per
+	// tensor sent and received (serialization and framing a runtime pays
+	// besides the pass over the values), as 'calibrate --runtime' fits
+	// them from a run log; absent means 0.
+	TensorEncodeMS Number `yaml:"tensor_encode_ms,omitempty"`
+	TensorDecodeMS Number `yaml:"tensor_decode_ms,omitempty"`
+
 	// Measured optionally names an embedded measured latency table (see
 	// MeasuredTable).
 	Measured string `yaml:"measured,omitempty"`
@@ -117,6 +124,10 @@ type Network struct {
 	RTTMS        Number `yaml:"rtt_ms"`
 	TxPowerW     Number `yaml:"tx_power_w"` // edge radio power while sending
 	RxPowerW     Number `yaml:"rx_power_w"` // edge radio power while receiving
+	// OverheadMS is an optional fixed cost of each request that crosses the
+	// link (protocol round trips and framing beyond RTT/2 and the bytes),
+	// as 'calibrate --runtime' fits it from a run log; absent means 0.
+	OverheadMS Number `yaml:"overhead_ms,omitempty"`
 
 	Line int    `yaml:"-"`
 	File string `yaml:"-"`

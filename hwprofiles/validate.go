@@ -206,6 +206,8 @@ func deviceProblems(ds []Device, kind string) []Problem {
 		}
 		e.number("active_power_w", d.ActivePowerW, true, strictyaml.Positive)
 		e.number("idle_power_w", d.IdlePowerW, false, strictyaml.Positive)
+		e.number("tensor_encode_ms", d.TensorEncodeMS, false, strictyaml.NonNegative)
+		e.number("tensor_decode_ms", d.TensorDecodeMS, false, strictyaml.NonNegative)
 		// Numbers that contradict each other (a unit slip, MB for GB):
 		// the cost and energy models would silently invert.
 		if idle, active := d.IdlePowerW.Value, d.ActivePowerW.Value; idle > active && active > 0 {
@@ -241,6 +243,7 @@ func networkProblems(ns []Network) []Problem {
 		e.number("rtt_ms", n.RTTMS, true, strictyaml.Positive)
 		e.number("tx_power_w", n.TxPowerW, true, strictyaml.Positive)
 		e.number("rx_power_w", n.RxPowerW, false, strictyaml.Positive)
+		e.number("overhead_ms", n.OverheadMS, false, strictyaml.NonNegative)
 		probs = append(probs, e.probs...)
 	}
 	return probs

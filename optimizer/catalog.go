@@ -45,5 +45,6 @@ func NewSide(g *model.Graph, d hwprofiles.Device) (Side, error) {
 
 // NewLink is a catalog network as a link between tiers.
 func NewLink(n hwprofiles.Network) Network {
-	return Network{Name: n.ID, UplinkMbps: n.UplinkMbps.Value, DownlinkMbps: n.DownlinkMbps.Value, RTTMS: n.RTTMS.Value, TxPowerW: n.TxPowerW.Value}
+	return Network{Name: n.ID, UplinkMbps: n.UplinkMbps.Value, DownlinkMbps: n.DownlinkMbps.Value, RTTMS: n.RTTMS.Value, TxPowerW: n.TxPowerW.Value,
+		OverheadMS: n.OverheadMS.Value}
 }

@@ -99,9 +99,13 @@ func (p *Problem) tensorBytes(u *units, i int, e codec.Encoding) (int64, bool) {
 }
 
 // codecMS is the time to encode (or decode) elems values in e on a side:
-// a pass over the tensor unless it stays fp32, plus the zstd stage.
+// the side's fixed cost per tensor, a pass over the tensor unless it stays
+// fp32, plus the zstd stage.
 func codecMS(s Side, e codec.Encoding, elems int64, decode bool) float64 {
-	var ms float64
+	ms := s.Cost.TensorEncodeMS
+	if decode {
+		ms = s.Cost.TensorDecodeMS
+	}
 	if b := e.Base(); b != codec.FP32 && b != codec.Raw {
 		ms = s.Cost.ElementwiseMS(elems)
 	}
@@ -190,7 +194,7 @@ func (p *Problem) timed(u *units, ld load, order int) candidate {
 			break
 		}
 		n := p.hop(h)
-		up := line{n.RTTMS / 2, 0}
+		up := line{n.RTTMS/2 + n.OverheadMS, 0}
 		if h == 1 {
 			up.b = cd.txPerX
 		} else {

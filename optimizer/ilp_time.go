@@ -56,7 +56,7 @@ func (f *formulation) times(x float64) times {
 	var transfer expr // the device's uplink, the part the sweep varies
 	for h := 1; h < nk; h++ {
 		net := p.hop(h)
-		up[h].add(f.y[h-1], net.RTTMS/2)
+		up[h].add(f.y[h-1], net.RTTMS/2+net.OverheadMS)
 		for i := range u.name {
 			for _, ev := range f.c[i][h-1] {
 				n, _ := p.tensorBytes(u, i, ev.enc)

@@ -51,6 +51,9 @@ type Network struct {
 	DownlinkMbps float64
 	RTTMS        float64
 	TxPowerW     float64
+	// OverheadMS is paid once by every request that sends over the link
+	// (protocol and framing a runtime measures beyond RTT and bytes).
+	OverheadMS float64
 }
 
 // Constraints bound the feasible choices; zero values mean "no bound".
@@ -136,9 +139,9 @@ func (p *Problem) Validate() error {
 			continue
 		}
 		n := p.hop(k)
-		if !(n.UplinkMbps > 0) || !(n.DownlinkMbps > 0) || n.RTTMS < 0 || n.TxPowerW < 0 {
-			return fmt.Errorf("network %q: uplink %g Mbps and downlink %g Mbps must be positive, RTT %g ms and tx power %g W non-negative",
-				n.Name, n.UplinkMbps, n.DownlinkMbps, n.RTTMS, n.TxPowerW)
+		if !(n.UplinkMbps > 0) || !(n.DownlinkMbps > 0) || n.RTTMS < 0 || n.TxPowerW < 0 || !(n.OverheadMS >= 0) {
+			return fmt.Errorf("network %q: uplink %g Mbps and downlink %g Mbps must be positive, RTT %g ms, tx power %g W and overhead %g ms non-negative",
+				n.Name, n.UplinkMbps, n.DownlinkMbps, n.RTTMS, n.TxPowerW, n.OverheadMS)
 		}
 	}
 	if len(p.Encodings) == 0 {

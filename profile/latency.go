@@ -2,6 +2,7 @@ package profile
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/model"
@@ -68,6 +69,10 @@ type CostModel struct {
 	// MemBandwidthGBps (activations at batch 1 often fit a CPU's cache).
 	CacheBytes float64
 	CacheGBps  float64
+	// TensorEncodeMS and TensorDecodeMS are fixed costs per tensor sent and
+	// received (serialization, framing): a runtime pays them however small
+	// the tensor, which the per-value pass of ElementwiseMS does not see.
+	TensorEncodeMS, TensorDecodeMS float64
 }
 
 // memoryMS is the time to move bytes.
@@ -124,6 +129,9 @@ func (m CostModel) Validate() error {
 	}
 	if m.CacheGBps < 0 || m.CacheBytes < 0 || (m.CacheGBps > 0) != (m.CacheBytes > 0) {
 		return fmt.Errorf("cost model of %q: cache %g bytes at %g GB/s: give both or neither", m.Device, m.CacheBytes, m.CacheGBps)
+	}
+	if !(m.TensorEncodeMS >= 0) || !(m.TensorDecodeMS >= 0) || math.IsInf(m.TensorEncodeMS+m.TensorDecodeMS, 0) {
+		return fmt.Errorf("cost model of %q: tensor encode %g ms and decode %g ms must be finite and ≥ 0", m.Device, m.TensorEncodeMS, m.TensorDecodeMS)
 	}
 	for c, o := range m.OverheadMS {
 		if o < 0 {

@@ -1,0 +1,126 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mtlsplit/mtlsplit/hwprofiles"
+)
+
+// writeRunLog writes a run log of 30 inputs over 4g whose measured times
+// carry a 5 ms overhead per request, 1 ms to encode and 2 ms to decode.
+func writeRunLog(t *testing.T) string {
+	var b strings.Builder
+	for i := range 30 {
+		bytes := 20000 + 5000*i
+		pe, pn, ps := 40.0, 30+float64(bytes)*8/5.85e3, 3.0
+		me, mn, ms := pe+1, pn+5, ps+2
+		fmt.Fprintf(&b, `{"input":"%d","cut":"layer3","bytes":%d,"measured":{"total_ms":%g,"edge_ms":%g,"network_ms":%g,"server_ms":%g},"predicted":{"total_ms":%g,"edge_ms":%g,"network_ms":%g,"server_ms":%g},"fallback":false}`+"\n",
+			i, bytes, me+mn+ms, me, mn, ms, pe+pn+ps, pe, pn, ps)
+	}
+	path := filepath.Join(t.TempDir(), "run.jsonl")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestCalibrateRuntime(t *testing.T) {
+	log := writeRunLog(t)
+	out := filepath.Join(t.TempDir(), "runtime.yaml")
+	stdout, stderr, code := run(t, "calibrate", "--runtime", log, "--network", "4g", "--device", "rpi4", "--server", "h100", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"fitted to 30 inputs", "overhead_ms", "5 ", "network  ", "+0.0%"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	// The file is a catalog the planner takes with --hw, with the terms.
+	cat, err := hwprofiles.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := cat.Network("4g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := cat.Device("rpi4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := cat.Server("h100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{{"network overhead_ms", n.OverheadMS.Value, 5}, {"rpi4 tensor_encode_ms", d.TensorEncodeMS.Value, 1}, {"h100 tensor_decode_ms", s.TensorDecodeMS.Value, 2}} {
+		if math.Abs(c.got-c.want) > 0.05*c.want {
+			t.Errorf("%s = %g, want %g ± 5%%", c.name, c.got, c.want)
+		}
+	}
+	if !strings.HasPrefix(n.OverheadMS.Source, "fitted: mtlsplit calibrate --runtime run.jsonl") {
+		t.Errorf("source %q does not cite the fit", n.OverheadMS.Source)
+	}
+	// Planned with it, a split pays the terms.
+	plain, _, code := run(t, "plan", "resnet18", "--device", "rpi4", "--network", "4g", "--uplink-mbps", "1000", "-o", "json")
+	if code != 0 {
+		t.Fatal("plan failed")
+	}
+	fitted, stderr, code := run(t, "plan", "resnet18", "--device", "rpi4", "--network", "4g", "--uplink-mbps", "1000", "--hw", out, "-o", "json")
+	if code != 0 {
+		t.Fatalf("plan --hw: exit %d: %s", code, stderr)
+	}
+	type planJSON struct {
+		Choice    struct{ Cut string }
+		Predicted struct {
+			TotalMS float64 `json:"total_ms"`
+		}
+	}
+	var a, b planJSON
+	if err := json.Unmarshal([]byte(plain), &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(fitted), &b); err != nil {
+		t.Fatal(err)
+	}
+	// The same split (the image over 1000 Mbps) costs 5 + 1 + 2 ms more.
+	if a.Choice.Cut != "input" || b.Choice.Cut != a.Choice.Cut || math.Abs(b.Predicted.TotalMS-a.Predicted.TotalMS-8) > 0.05 {
+		t.Errorf("plan without terms: %s %.3f ms; with: %s %.3f ms; want the same cut (input), 8 ms more", a.Choice.Cut, a.Predicted.TotalMS, b.Choice.Cut, b.Predicted.TotalMS)
+	}
+}
+
+func TestCalibrateRuntimeRejects(t *testing.T) {
+	log := writeRunLog(t)
+	bad := filepath.Join(t.TempDir(), "bad.jsonl")
+	if err := os.WriteFile(bad, []byte("{\"bytes\": 5}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"both", []string{"--runtime", log, "--profile", "x.json"}, "not both"},
+		{"out without entries", []string{"--runtime", log, "--out", filepath.Join(t.TempDir(), "o.yaml")}, "--out needs the catalog entries"},
+		{"bad line", []string{"--runtime", bad}, "bad.jsonl:1: cut is missing for 5 bytes sent"},
+		{"missing file", []string{"--runtime", "nope.jsonl"}, "nope.jsonl"},
+		{"unknown network", []string{"--runtime", log, "--network", "4gg", "--out", filepath.Join(t.TempDir(), "o.yaml")}, "--network"},
+		{"network without runtime", []string{"--profile", "x.json", "--network", "4g"}, "--network and --server go with --runtime"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, code := run(t, append([]string{"calibrate"}, tc.args...)...)
+			if code != 2 || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
+				t.Errorf("exit %d, stderr %q; want exit 2 and one line containing %q", code, stderr, tc.want)
+			}
+		})
+	}
+}

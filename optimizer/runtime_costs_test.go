@@ -1,0 +1,113 @@
+package optimizer
+
+import (
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/mtlsplit/mtlsplit/codec"
+	"github.com/mtlsplit/mtlsplit/hwprofiles"
+	"github.com/mtlsplit/mtlsplit/model"
+)
+
+// TestRuntimeCostTerms checks the fixed per-request and per-tensor terms:
+// set, they add exactly once per request and per tensor, to the side and
+// stage that pays them, at every uplink, and nothing to a choice that
+// sends nothing. (That a catalog without them plans as before is what the
+// plan goldens of cli/testdata check, unchanged by the terms.)
+func TestRuntimeCostTerms(t *testing.T) {
+	base := catalogProblem(t, "resnet18", "jetson-nano", "h100", "4g")
+	base.Encodings = []codec.Encoding{codec.FP32, codec.FP16, codec.Int8}
+	const overhead, enc, dec = 3.25, 0.5, 0.75
+	withTerms := *base
+	withTerms.Tiers = append([]Side(nil), base.Tiers...)
+	withTerms.Links = append([]Network(nil), base.Links...)
+	withTerms.Links[0].OverheadMS = overhead
+	withTerms.Tiers[0].Cost.TensorEncodeMS = enc
+	withTerms.Tiers[1].Cost.TensorDecodeMS = dec
+
+	r, err := Solve(base, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A real split (layer3 in fp16, the heads on the server) beside the baselines.
+	split := r.Baselines.MTLSplit
+	cases := []struct {
+		name string
+		e    Evaluated
+		// extra the terms add to the edge, network and server stages
+		edge, network, server float64
+	}{
+		{"local-only sends nothing", r.Baselines.LocalOnly, 0, 0, 0},
+		{"remote-only sends the image", r.Baselines.RemoteOnly, enc, overhead, dec},
+		{"mtl-split sends the features", split, enc, overhead, dec},
+	}
+	for _, tc := range cases {
+		for _, mbps := range []float64{1, 50, 1000} {
+			b, err := base.Evaluate(tc.e.Placement, mbps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := withTerms.Evaluate(tc.e.Placement, mbps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := [4]float64{w.Cost.EdgeMS - b.Cost.EdgeMS, w.Cost.NetworkMS - b.Cost.NetworkMS, w.Cost.ServerMS - b.Cost.ServerMS,
+				w.Cost.TotalMS - b.Cost.TotalMS}
+			want := [4]float64{tc.edge, tc.network, tc.server, tc.edge + tc.network + tc.server}
+			for i := range got {
+				if math.Abs(got[i]-want[i]) > 1e-9 {
+					t.Errorf("%s at %g Mbps: edge/network/server/total moved by %v, want %v", tc.name, mbps, got, want)
+					break
+				}
+			}
+		}
+	}
+}
+
+// TestRuntimeCostTermsILP checks the ILP adds the same terms: its optimum
+// with them equals the exhaustive search's.
+func TestRuntimeCostTermsILP(t *testing.T) {
+	needCBC(t)
+	p := catalogProblem(t, "resnet18", "rpi4", "h100", "wifi")
+	p.Links[0].OverheadMS = 40
+	p.Tiers[0].Cost.TensorEncodeMS, p.Tiers[1].Cost.TensorDecodeMS = 7, 9
+	ex, err := Solve(p, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	il, err := Solve(p, nil, ILP{Granularity: BlockLevel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(ex.Best.Cost.TotalMS-il.Best.Cost.TotalMS) > 1e-6*ex.Best.Cost.TotalMS {
+		t.Errorf("ILP optimum %g ms, exhaustive %g ms", il.Best.Cost.TotalMS, ex.Best.Cost.TotalMS)
+	}
+	if math.Abs(il.Objective-ex.Best.Cost.TotalMS) > 1e-6*ex.Best.Cost.TotalMS {
+		t.Errorf("ILP objective %g ms, exhaustive optimum %g ms: the ILP costs the terms differently", il.Objective, ex.Best.Cost.TotalMS)
+	}
+}
+
+// catalogProblem is a two-task problem of a zoo model on catalog entries.
+func catalogProblem(t *testing.T, m, device, server, network string) *Problem {
+	t.Helper()
+	cat, err := hwprofiles.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := model.New(m, 224, []int{8, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err1 := cat.Device(device)
+	srv, err2 := cat.Server(server)
+	net, err3 := cat.Network(network)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewProblem(g, dev, srv, net)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

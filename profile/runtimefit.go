@@ -1,0 +1,266 @@
+package profile
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"strings"
+)
+
+// Stages are one inference's times by stage, as a run log records them.
+type Stages struct {
+	TotalMS   *float64 `json:"total_ms"`
+	EdgeMS    *float64 `json:"edge_ms"`
+	NetworkMS *float64 `json:"network_ms"`
+	ServerMS  *float64 `json:"server_ms"`
+}
+
+// RuntimeRecord is one line of a run log ('mtlsplit run --out'): one input,
+// measured against predicted.
+type RuntimeRecord struct {
+	Input     string `json:"input"`
+	Cut       string `json:"cut"`
+	Bytes     *int64 `json:"bytes"`
+	Measured  Stages `json:"measured"`
+	Predicted Stages `json:"predicted"`
+	// Fallback is set when the input ran otherwise than planned (on the
+	// device alone): its times are not the plan's.
+	Fallback bool `json:"fallback"`
+	// Line is the record's line in its log.
+	Line int `json:"-"`
+}
+
+// Tensors is how many tensors the input sent: the cut's "+"-joined tensor
+// names, none when nothing was sent.
+func (r RuntimeRecord) Tensors() int {
+	if *r.Bytes == 0 {
+		return 0
+	}
+	return len(strings.Split(r.Cut, "+"))
+}
+
+// LoadRuntimeLog reads a run log; errors name the file and line.
+func LoadRuntimeLog(path string) ([]RuntimeRecord, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ParseRuntimeLog(f, path)
+}
+
+// ParseRuntimeLog reads one JSON object per line (blank lines skipped),
+// each with input, cut, bytes and every stage measured and predicted.
+// Fields it does not use are ignored: the log is the runtime's, and may
+// carry more than this fit needs.
+func ParseRuntimeLog(r io.Reader, name string) ([]RuntimeRecord, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<16), 1<<24)
+	var recs []RuntimeRecord
+	line := 0
+	for sc.Scan() {
+		line++
+		raw := strings.TrimSpace(sc.Text())
+		if raw == "" {
+			continue
+		}
+		var rec RuntimeRecord
+		if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+			return nil, fmt.Errorf("%s:%d: not a run log line: %v", name, line, err)
+		}
+		rec.Line = line
+		if err := rec.check(); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+		}
+		recs = append(recs, rec)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s:%d: %v", name, line+1, err)
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("%s: no records (want one JSON object per line, as 'mtlsplit run --out' writes)", name)
+	}
+	return recs, nil
+}
+
+func (r RuntimeRecord) check() error {
+	if r.Bytes == nil {
+		return errors.New("bytes is missing")
+	}
+	if *r.Bytes < 0 {
+		return fmt.Errorf("bytes %d: want a byte count ≥ 0", *r.Bytes)
+	}
+	if *r.Bytes > 0 && r.Cut == "" {
+		return fmt.Errorf("cut is missing for %d bytes sent", *r.Bytes)
+	}
+	for _, s := range []struct {
+		name string
+		st   Stages
+	}{{"measured", r.Measured}, {"predicted", r.Predicted}} {
+		for _, v := range []struct {
+			key string
+			ms  *float64
+		}{{"total_ms", s.st.TotalMS}, {"edge_ms", s.st.EdgeMS}, {"network_ms", s.st.NetworkMS}, {"server_ms", s.st.ServerMS}} {
+			switch {
+			case v.ms == nil:
+				return fmt.Errorf("%s.%s is missing", s.name, v.key)
+			case !(*v.ms >= 0) || math.IsInf(*v.ms, 0):
+				return fmt.Errorf("%s.%s is %g: want a time ≥ 0 in ms", s.name, v.key, *v.ms)
+			}
+		}
+	}
+	return nil
+}
+
+// RuntimeFit is what a run log says the cost model misses: a fixed cost
+// per request on the uplink, and fixed costs per tensor encoded on the
+// device and decoded on the server, each fitted to the residuals
+// (measured - predicted) of the records that sent something as planned.
+type RuntimeFit struct {
+	OverheadMS     float64 // per request, network stage
+	TensorEncodeMS float64 // per tensor, device
+	TensorDecodeMS float64 // per tensor, server
+	// PerMBMS is the network residual's slope in bytes, in ms per MB: what a
+	// fixed term cannot absorb (a bandwidth the plan got wrong). Reported,
+	// not applied: the bandwidth is the link's.
+	PerMBMS float64
+	// Used counts the records fitted; Skipped those left out (fallbacks and
+	// records that sent nothing), Clamped the terms that came out negative
+	// and were set to 0 (the model cannot take a negative fixed cost).
+	Used, Skipped int
+	Clamped       []string
+	// Before and After are the median signed relative error of the
+	// prediction per stage, (predicted - measured) / measured, over the
+	// used records, without and with the fitted terms.
+	Before, After StageErrors
+}
+
+// StageErrors are median signed relative errors by stage (NaN: no record
+// measured that stage above 0).
+type StageErrors struct{ Total, Edge, Network, Server float64 }
+
+// FitRuntime fits the fixed terms robustly: medians of the per-tensor
+// residuals on each side, and a Theil–Sen line (the median of pairwise
+// slopes, then the median intercept) through the network residuals against
+// bytes, so that a few stalled transfers do not move the terms. With one
+// transfer size the slope cannot be told from the intercept: it is 0.
+func FitRuntime(recs []RuntimeRecord) (RuntimeFit, error) {
+	var fit RuntimeFit
+	var used []RuntimeRecord
+	for _, r := range recs {
+		if r.Fallback || *r.Bytes == 0 {
+			fit.Skipped++
+			continue
+		}
+		used = append(used, r)
+	}
+	fit.Used = len(used)
+	if len(used) == 0 {
+		return fit, fmt.Errorf("no record sent anything as planned (%d fallbacks or local runs): nothing to fit the network and server terms to", fit.Skipped)
+	}
+	var enc, dec, net, bytes []float64
+	for _, r := range used {
+		n := float64(r.Tensors())
+		enc = append(enc, (*r.Measured.EdgeMS-*r.Predicted.EdgeMS)/n)
+		dec = append(dec, (*r.Measured.ServerMS-*r.Predicted.ServerMS)/n)
+		net = append(net, *r.Measured.NetworkMS-*r.Predicted.NetworkMS)
+		bytes = append(bytes, float64(*r.Bytes))
+	}
+	fit.TensorEncodeMS, fit.TensorDecodeMS = median(enc), median(dec)
+	slope, icept := theilSen(bytes, net)
+	fit.OverheadMS, fit.PerMBMS = icept, slope*1e6
+	for _, t := range []struct {
+		name string
+		v    *float64
+	}{{"overhead_ms", &fit.OverheadMS}, {"tensor_encode_ms", &fit.TensorEncodeMS}, {"tensor_decode_ms", &fit.TensorDecodeMS}} {
+		if *t.v < 0 {
+			fit.Clamped = append(fit.Clamped, fmt.Sprintf("%s %.3g", t.name, *t.v))
+			*t.v = 0
+		}
+	}
+	fit.Before = stageErrors(used, RuntimeFit{})
+	fit.After = stageErrors(used, fit)
+	return fit, nil
+}
+
+// Apply is a record's prediction with the fitted terms added.
+func (f RuntimeFit) Apply(r RuntimeRecord) (total, edge, network, server float64) {
+	n := float64(r.Tensors())
+	edge = *r.Predicted.EdgeMS + n*f.TensorEncodeMS
+	server = *r.Predicted.ServerMS + n*f.TensorDecodeMS
+	network = *r.Predicted.NetworkMS
+	if n > 0 {
+		network += f.OverheadMS
+	}
+	total = *r.Predicted.TotalMS + (edge - *r.Predicted.EdgeMS) + (network - *r.Predicted.NetworkMS) + (server - *r.Predicted.ServerMS)
+	return total, edge, network, server
+}
+
+func stageErrors(recs []RuntimeRecord, f RuntimeFit) StageErrors {
+	var tot, edge, net, srv []float64
+	add := func(errs *[]float64, pred float64, meas *float64) {
+		if *meas > 0 {
+			*errs = append(*errs, (pred-*meas) / *meas)
+		}
+	}
+	for _, r := range recs {
+		t, e, n, s := f.Apply(r)
+		add(&tot, t, r.Measured.TotalMS)
+		add(&edge, e, r.Measured.EdgeMS)
+		add(&net, n, r.Measured.NetworkMS)
+		add(&srv, s, r.Measured.ServerMS)
+	}
+	return StageErrors{Total: median(tot), Edge: median(edge), Network: median(net), Server: median(srv)}
+}
+
+// median of values (NaN for none); the input is not modified.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// theilSen fits y = icept + slope·x: the median slope over pairs with
+// different x, then the median of y - slope·x. Quadratic in the points,
+// so at most 400 of them are paired (evenly spread, deterministic).
+func theilSen(x, y []float64) (slope, icept float64) {
+	idx := make([]int, len(x))
+	for i := range idx {
+		idx[i] = i
+	}
+	if len(idx) > 400 {
+		sub := make([]int, 400)
+		for k := range sub {
+			sub[k] = k * len(idx) / 400
+		}
+		idx = sub
+	}
+	var slopes []float64
+	for a, i := range idx {
+		for _, j := range idx[a+1:] {
+			if x[i] != x[j] {
+				slopes = append(slopes, (y[j]-y[i])/(x[j]-x[i]))
+			}
+		}
+	}
+	if len(slopes) > 0 {
+		slope = median(slopes)
+	}
+	res := make([]float64, len(x))
+	for i := range x {
+		res[i] = y[i] - slope*x[i]
+	}
+	return slope, median(res)
+}

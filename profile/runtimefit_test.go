@@ -1,0 +1,126 @@
+package profile
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// runtimeLog writes synthetic run-log lines whose measured times are the
+// predicted ones plus known fixed terms, a little seeded noise and a few
+// stalled transfers.
+func runtimeLog(overhead, enc, dec float64) string {
+	rng := rand.New(rand.NewPCG(11, 0))
+	cuts := []string{"layer3", "layer2.0+layer2.1", "input"}
+	var b strings.Builder
+	for i := range 60 {
+		cut := cuts[i%3]
+		n := float64(len(strings.Split(cut, "+")))
+		bytes := int64(10000 + 3000*i)
+		pe, pn, ps := 20+float64(i%5), 30+float64(bytes)*8/10e3, 2.0
+		noise := func() float64 { return 0.1 * (2*rng.Float64() - 1) }
+		me, mn, ms := pe+n*enc+noise(), pn+overhead+noise(), ps+n*dec+noise()
+		if i%20 == 7 { // a stalled transfer: the median must not follow it
+			mn += 500
+		}
+		fmt.Fprintf(&b, `{"input":"img%d.png","cut":%q,"bytes":%d,"measured":{"total_ms":%g,"edge_ms":%g,"network_ms":%g,"server_ms":%g},`+
+			`"predicted":{"total_ms":%g,"edge_ms":%g,"network_ms":%g,"server_ms":%g},"fallback":false}`+"\n",
+			i, cut, bytes, me+mn+ms, me, mn, ms, pe+pn+ps, pe, pn, ps)
+	}
+	// Skipped: a fallback (ran locally after a failure) and a local-only input.
+	b.WriteString(`{"input":"x","cut":"layer3","bytes":5000,"measured":{"total_ms":900,"edge_ms":900,"network_ms":0,"server_ms":0},"predicted":{"total_ms":50,"edge_ms":20,"network_ms":28,"server_ms":2},"fallback":true}` + "\n\n")
+	b.WriteString(`{"input":"y","cut":"layer4","bytes":0,"measured":{"total_ms":80,"edge_ms":80,"network_ms":0,"server_ms":0},"predicted":{"total_ms":75,"edge_ms":75,"network_ms":0,"server_ms":0},"fallback":false}` + "\n")
+	return b.String()
+}
+
+func TestFitRuntimeRecoversTerms(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		overhead, enc, dec float64
+	}{
+		{"runtime-like", 4.2, 0.8, 1.3},
+		{"large overhead", 25, 3, 0.5},
+		{"no terms", 0, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recs, err := ParseRuntimeLog(strings.NewReader(runtimeLog(tc.overhead, tc.enc, tc.dec)), "log")
+			if err != nil {
+				t.Fatal(err)
+			}
+			fit, err := FitRuntime(recs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fit.Used != 60 || fit.Skipped != 2 {
+				t.Errorf("used %d, skipped %d; want 60 and 2", fit.Used, fit.Skipped)
+			}
+			// Within 5%, or the noise's 0.1 ms when the term is 0.
+			for _, c := range []struct {
+				name      string
+				got, want float64
+			}{{"overhead", fit.OverheadMS, tc.overhead}, {"encode", fit.TensorEncodeMS, tc.enc}, {"decode", fit.TensorDecodeMS, tc.dec}} {
+				if math.Abs(c.got-c.want) > max(0.05*c.want, 0.1) {
+					t.Errorf("%s = %.4g ms, want %.4g ± 5%%", c.name, c.got, c.want)
+				}
+			}
+			// The per-MB slope is noise: the bandwidth was right.
+			if math.Abs(fit.PerMBMS) > 1 {
+				t.Errorf("slope %g ms/MB, want about 0", fit.PerMBMS)
+			}
+			for name, e := range map[string]float64{"total": fit.After.Total, "edge": fit.After.Edge, "network": fit.After.Network, "server": fit.After.Server} {
+				if math.Abs(e) > 0.01 {
+					t.Errorf("median %s error after the fit %.2f%%, want within ±1%%", name, 100*e)
+				}
+			}
+			if tc.overhead > 0 && !(fit.Before.Network < -0.01) {
+				t.Errorf("median network error before %.2f%%: the synthetic overhead should show as under-prediction", 100*fit.Before.Network)
+			}
+		})
+	}
+}
+
+func TestFitRuntimeClampsNegative(t *testing.T) {
+	// Measured faster than predicted on the server: a negative decode cost
+	// is not a cost; it is reported and set to 0.
+	recs, err := ParseRuntimeLog(strings.NewReader(runtimeLog(3, 1, -0.5)), "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fit, err := FitRuntime(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fit.TensorDecodeMS != 0 || len(fit.Clamped) != 1 || !strings.HasPrefix(fit.Clamped[0], "tensor_decode_ms -0.5") {
+		t.Errorf("decode %g, clamped %q; want 0 and one note on tensor_decode_ms", fit.TensorDecodeMS, fit.Clamped)
+	}
+}
+
+func TestParseRuntimeLogRejects(t *testing.T) {
+	good := `{"input":"a","cut":"layer3","bytes":100,"measured":{"total_ms":3,"edge_ms":1,"network_ms":1,"server_ms":1},"predicted":{"total_ms":3,"edge_ms":1,"network_ms":1,"server_ms":1},"fallback":false}`
+	for _, tc := range []struct{ name, in, want string }{
+		{"empty", "", "log: no records (want one JSON object per line"},
+		{"not JSON", good + "\nhello\n", "log:2: not a run log line"},
+		{"no bytes", strings.Replace(good, `"bytes":100,`, "", 1), "log:1: bytes is missing"},
+		{"negative bytes", strings.Replace(good, `"bytes":100`, `"bytes":-1`, 1), "log:1: bytes -1: want a byte count ≥ 0"},
+		{"stage missing", strings.Replace(good, `"network_ms":1,"server_ms":1},"predicted"`, `"network_ms":1},"predicted"`, 1), "log:1: measured.server_ms is missing"},
+		{"negative time", strings.Replace(good, `"predicted":{"total_ms":3`, `"predicted":{"total_ms":-3`, 1), "log:1: predicted.total_ms is -3: want a time ≥ 0 in ms"},
+		{"no cut", strings.Replace(good, `"cut":"layer3",`, "", 1), "log:1: cut is missing for 100 bytes sent"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseRuntimeLog(strings.NewReader(tc.in), "log")
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err = %v; want one line containing %q", err, tc.want)
+			}
+		})
+	}
+	// Only fallbacks: nothing to fit.
+	recs, err := ParseRuntimeLog(strings.NewReader(strings.Replace(good, `"fallback":false`, `"fallback":true`, 1)), "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := FitRuntime(recs); err == nil || !strings.Contains(err.Error(), "no record sent anything as planned (1 fallbacks") {
+		t.Errorf("FitRuntime of fallbacks only: err = %v", err)
+	}
+}
