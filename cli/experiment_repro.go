@@ -28,8 +28,6 @@ type ReproOptions struct {
 	Epochs, Size       int
 	LR                 float64
 	Force, Quiet       bool
-	// now is the clock (tests inject one).
-	now func() time.Time
 }
 
 // reproStages are the experiments, in the order all runs them.
@@ -130,7 +128,7 @@ func runRepro(opts *ReproOptions, name string) error {
 	if err != nil {
 		return internal(err)
 	}
-	now := opts.now
+	now := opts.IO.Now
 	if now == nil {
 		now = time.Now
 	}

@@ -31,7 +31,8 @@ type Lab struct {
 	// Progress, if set, hears every unit of work (see Work).
 	Progress *Progress
 
-	test, holdout *evalSet
+	test    *evalSet
+	holdout map[uint64]*evalSet // by seed
 	scenes        *train.Scenes // the last training set rendered
 	scenesKey     string
 }
@@ -176,13 +177,13 @@ func (l *Lab) train(g *model.Graph, cols []int, seed uint64) (*Run, error) {
 	if run.Weights, err = tr.Weights(); err != nil {
 		return nil, err
 	}
-	if err := l.evalSets(); err != nil {
+	if err := l.evalSets(seed); err != nil {
 		return nil, err
 	}
 	if run.OOD, err = l.score(tr, l.test, cols); err != nil {
 		return nil, err
 	}
-	if run.InDist, err = l.score(tr, l.holdout, cols); err != nil {
+	if run.InDist, err = l.score(tr, l.holdout[seed], cols); err != nil {
 		return nil, err
 	}
 	return run, nil
@@ -204,59 +205,55 @@ func (l *Lab) trainingScenes(cols []int, seed uint64) (*train.Scenes, error) {
 	return s, nil
 }
 
-// holdoutIndices draws the in-distribution hold-out: train-split scenes
-// that no seed's training sample holds.
-func (r Recipe) holdoutIndices() ([]int, error) {
-	used := map[int]bool{}
-	for _, s := range r.Seeds {
-		idx, err := shapes3d.Sample(shapes3d.Train, r.TrainN, s)
-		if err != nil {
-			return nil, err
-		}
-		for _, i := range idx {
-			used[i] = true
-		}
-	}
-	// Enough candidates that the used ones cannot exhaust them.
-	n := min(shapes3d.Train.Len(), r.HoldoutN+len(used))
-	cand, err := shapes3d.Sample(shapes3d.Train, n, r.EvalSeed)
+// holdoutIndices draws seed's in-distribution hold-out: train-split scenes
+// that seed's training sample does not hold. Each seed has its own (from
+// the same distribution), so that training may take nearly the whole split.
+func (r Recipe) holdoutIndices(seed uint64) ([]int, error) {
+	used, err := shapes3d.Sample(shapes3d.Train, r.TrainN, seed)
 	if err != nil {
 		return nil, err
 	}
-	rng := rand.New(rand.NewPCG(r.EvalSeed, 0x686f6c64))
-	rng.Shuffle(len(cand), func(i, j int) { cand[i], cand[j] = cand[j], cand[i] })
-	var out []int
-	for _, i := range cand {
-		if !used[i] {
-			out = append(out, i)
-			if len(out) == r.HoldoutN {
-				break
-			}
+	var free []int
+	for _, i := range shapes3d.Train.Indices() {
+		if _, found := slices.BinarySearch(used, i); !found {
+			free = append(free, i)
 		}
 	}
+	if len(free) < r.HoldoutN {
+		return nil, fmt.Errorf("recipe: %d hold-out scenes, but only %d train-split scenes are left beside %d training scenes", r.HoldoutN, len(free), r.TrainN)
+	}
+	rng := rand.New(rand.NewPCG(r.EvalSeed, seed))
+	rng.Shuffle(len(free), func(i, j int) { free[i], free[j] = free[j], free[i] })
+	out := free[:r.HoldoutN:r.HoldoutN]
 	slices.Sort(out)
 	return out, nil
 }
 
-// evalSets renders the test and hold-out scenes once.
-func (l *Lab) evalSets() error {
-	if l.test != nil {
-		return nil
-	}
+// evalSets renders the test scenes once and seed's hold-out once.
+func (l *Lab) evalSets(seed uint64) error {
 	r := l.Recipe
-	test, err := shapes3d.Sample(shapes3d.Test, r.TestN, r.EvalSeed)
-	if err != nil {
-		return err
+	if l.test == nil {
+		test, err := shapes3d.Sample(shapes3d.Test, r.TestN, r.EvalSeed)
+		if err != nil {
+			return err
+		}
+		if l.test, err = renderSet(r.Size, test); err != nil {
+			return err
+		}
 	}
-	hold, err := r.holdoutIndices()
-	if err != nil {
-		return err
+	if l.holdout == nil {
+		l.holdout = map[uint64]*evalSet{}
 	}
-	if l.test, err = renderSet(r.Size, test); err != nil {
-		return err
+	if l.holdout[seed] == nil {
+		hold, err := r.holdoutIndices(seed)
+		if err != nil {
+			return err
+		}
+		if l.holdout[seed], err = renderSet(r.Size, hold); err != nil {
+			return err
+		}
 	}
-	l.holdout, err = renderSet(r.Size, hold)
-	return err
+	return nil
 }
 
 func renderSet(size int, indices []int) (*evalSet, error) {
@@ -295,7 +292,7 @@ func (l *Lab) score(tr *train.Trainer, s *evalSet, cols []int) ([]float64, error
 	x := make([]float32, b*per)
 	labels := make([][]int, len(cols))
 	correct := make([]int, len(cols))
-	unit := l.evalWork(tr.Graph().Name) / float64((len(l.test.factors)+len(l.holdout.factors)+b-1)/b)
+	unit := l.evalWork(tr.Graph().Name) * float64(b) / float64(l.Recipe.TestN+l.Recipe.HoldoutN)
 	for start := 0; start < n; start += b {
 		for t := range labels {
 			labels[t] = labels[t][:0]
