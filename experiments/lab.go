@@ -31,10 +31,10 @@ type Lab struct {
 	// Progress, if set, hears every unit of work (see Work).
 	Progress *Progress
 
-	test    *evalSet
-	holdout map[uint64]*evalSet // by seed
-	scenes        *train.Scenes // the last training set rendered
-	scenesKey     string
+	test      *evalSet
+	holdout   map[uint64]*evalSet // by seed
+	scenes    *train.Scenes       // the last training set rendered
+	scenesKey string
 }
 
 // Run is one trained model and its scores.

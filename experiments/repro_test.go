@@ -119,7 +119,7 @@ func TestAccuracyBytes(t *testing.T) {
 		bytes          int64
 		pareto, mtlcut bool
 	}{
-		{"input/uint8", 3 * 64 * 64, false, false},  // the fp32 backbone output is smaller at the same accuracy
+		{"input/uint8", 3 * 64 * 64, false, false}, // the fp32 backbone output is smaller at the same accuracy
 		{"features.0/fp32", 4 * 16 * 32 * 32, false, false},
 		{"features.0/int4", 16*32*32/2 + codec.QuantHeaderBytes, false, false}, // last/int4 is smaller and better
 		{last + "/fp32", 4 * elems, true, true},
