@@ -86,3 +86,16 @@ lint:
 
 clean:
 	rm -rf bin results/out
+
+.PHONY: reproduce reproduce-full
+
+# Regenerate results/ (STL vs MTL, accuracy vs bytes, bandwidth sweep, DADS) with one progress display:
+# the reduced recipe (experiments.ReducedRecipe: mobilenet_v3_small + resnet18, 2 seeds, 1,536 scenes at 64 px,
+# 3 epochs), under 30 minutes on two quiet cores. results/README.md says what ran, where and how long.
+reproduce: build
+	./$(BIN) experiment all --recipe reduced --force
+
+# MTL-Split's protocol (five backbones, 30 epochs over the train split, 3 seeds): results/README.md states
+# the time it would take here (far more than a day on two cores).
+reproduce-full: build
+	./$(BIN) experiment all --recipe paper --cache results/out/repro-full --force

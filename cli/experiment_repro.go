@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -235,7 +236,7 @@ func reproWork(lab *experiments.Lab, stages []string) float64 {
 			w += lab.TrainWork(false)
 		case "accuracy-bytes", "bandwidth":
 			if !acc {
-				if !containsStage(stages, "stl-vs-mtl") {
+				if !slices.Contains(stages, "stl-vs-mtl") {
 					w += lab.TrainWork(true)
 				}
 				w += lab.AccuracyWork()
@@ -244,15 +245,6 @@ func reproWork(lab *experiments.Lab, stages []string) float64 {
 		}
 	}
 	return w
-}
-
-func containsStage(stages []string, s string) bool {
-	for _, x := range stages {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // progressLine draws the one progress display: stage, bar, percent, ETA;

@@ -3,6 +3,7 @@ package experiments
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -85,7 +86,7 @@ func STLvsMTL(runs []*Run, r Recipe) []STLRow {
 				row := STLRow{Backbone: b, Kind: kind, Task: task}
 				var ood, in, ts []float64
 				for _, run := range runs {
-					t := indexOf(run.Tasks, task)
+					t := slices.Index(run.Tasks, task)
 					if run.Backbone != b || run.Kind() != kind || t < 0 {
 						continue
 					}
@@ -104,15 +105,6 @@ func STLvsMTL(runs []*Run, r Recipe) []STLRow {
 		}
 	}
 	return rows
-}
-
-func indexOf(s []string, v string) int {
-	for i, x := range s {
-		if x == v {
-			return i
-		}
-	}
-	return -1
 }
 
 // meanStd is the mean and the sample standard deviation (0 for one value).
