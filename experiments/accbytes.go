@@ -112,11 +112,17 @@ func WriteAccuracyBytes(root string, pts []AccBytesPoint, r Recipe, host string,
 		fig := results.Figure{Title: b + ": per-task accuracy vs bytes sent (every cut × encoding; dotted: MTL-Split's cut)",
 			XLabel: "bytes sent per image", YLabel: "top-1 accuracy on the OOD test scenes", LogX: true}
 		for _, task := range r.Tasks {
-			front := results.Series{Name: task + ": Pareto front"}
+			// The front as a staircase: the best accuracy sent in at most
+			// x bytes, up to the largest point.
+			front := results.Series{Name: task + ": Pareto front (best accuracy within x bytes)"}
 			all := results.Series{Name: task + ": every cut × encoding", Points: true}
-			for _, p := range sortedPoints(pts, b, task) {
+			sp := sortedPoints(pts, b, task)
+			for _, p := range sp {
 				all.X, all.Y = append(all.X, float64(p.Bytes)), append(all.Y, p.Accuracy)
 				if p.Pareto {
+					if n := len(front.Y); n > 0 {
+						front.X, front.Y = append(front.X, float64(p.Bytes)), append(front.Y, front.Y[n-1])
+					}
 					front.X, front.Y = append(front.X, float64(p.Bytes)), append(front.Y, p.Accuracy)
 				}
 				if p.MTLSplit && !slices.Contains(fig.Markers, float64(p.Bytes)) {
@@ -124,6 +130,7 @@ func WriteAccuracyBytes(root string, pts []AccBytesPoint, r Recipe, host string,
 				}
 			}
 			if len(all.X) > 0 {
+				front.X, front.Y = append(front.X, float64(sp[len(sp)-1].Bytes)), append(front.Y, front.Y[len(front.Y)-1])
 				fig.Series = append(fig.Series, front, all)
 			}
 		}

@@ -96,5 +96,22 @@ func (b BarChart) Save(path string, overwrite bool) error {
 		p.Add(l)
 	}
 	p.NominalX(b.Categories...)
+	// The offset bars of the outer groups stay inside the axes.
+	p.X.Min, p.X.Max = -0.5, float64(len(b.Categories))-0.5
+	// Head room above the tallest bar for the legend.
+	top := 0.0
+	for _, s := range b.Series {
+		for j, v := range s.Values {
+			if j < len(s.Errors) && !math.IsNaN(s.Errors[j]) {
+				v += s.Errors[j]
+			}
+			if !math.IsNaN(v) {
+				top = max(top, v)
+			}
+		}
+	}
+	if top > 0 {
+		p.Y.Max = max(p.Y.Max, 1.1*top+0.08*float64(len(b.Series))*top)
+	}
 	return save(p, path, overwrite)
 }
