@@ -144,6 +144,7 @@ func runRepro(opts *ReproOptions, name string) error {
 	start := now()
 	var runs, mtl []*experiments.Run
 	var tabs []*profile.AccuracyTable
+	var written []string
 	for _, st := range stages {
 		t0 := now()
 		var paths []string
@@ -174,11 +175,13 @@ func runRepro(opts *ReproOptions, name string) error {
 			return err
 		}
 		timings[st] = now().Sub(t0).Seconds()
-		for _, p := range paths {
-			fmt.Fprintf(opts.IO.Out, "wrote %s\n", p)
-		}
+		written = append(written, paths...)
 	}
 	lab.Progress.Begin("done")
+	// Listed at the end, so that they do not break the progress line.
+	for _, p := range written {
+		fmt.Fprintf(opts.IO.Out, "wrote %s\n", p)
+	}
 	if name == "all" {
 		if err := experiments.UpdateReadme(opts.Out, "reproduce", experiments.ReproduceSection(r, host, now().Sub(start).Seconds(), timings, lab.Progress)); err != nil {
 			return err
