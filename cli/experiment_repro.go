@@ -139,7 +139,7 @@ func runRepro(opts *ReproOptions, name string) error {
 	}
 	lab := &experiments.Lab{Recipe: r, Dir: opts.Cache, Progress: &experiments.Progress{Draw: progressLine(opts.IO, opts.Quiet)}}
 	lab.Progress.Total = reproWork(lab, stages)
-	host := fmt.Sprintf("%s (%d CPUs, shared)", measure.CPUName(), runtime.NumCPU())
+	host := fmt.Sprintf("%s (%d CPUs)", measure.CPUName(), runtime.NumCPU())
 	timings := map[string]float64{}
 	start := now()
 	var runs, mtl []*experiments.Run
