@@ -274,8 +274,8 @@ func progressLine(io *IO, quiet bool) func(p *experiments.Progress) {
 			eta = d.Round(time.Second).String()
 		}
 		stage := p.Stage
-		if len(stage) > 40 {
-			stage = stage[:40]
+		if len(stage) > 48 {
+			stage = stage[:48]
 		}
 		fmt.Fprintf(f, "\r\033[K[%s%s] %3.0f%%  %s  elapsed %s  ETA %s", strings.Repeat("#", n), strings.Repeat(" ", width-n), 100*frac,
 			stage, p.Elapsed().Round(time.Second), eta)
