@@ -211,7 +211,7 @@ func stlSection(rows []STLRow, r Recipe, host string, elapsedS float64) string {
 	fmt.Fprintf(&b, "Recipe: %s.\nRan on %s in %.1f min (training and scoring; cached models are reused).\n\n", r, host, elapsedS/60)
 	b.WriteString("Top-1 accuracy in % (mean ± std over seeds) on the OOD test split (floor and wall hue ≥ 5) and on an\n" +
 		"in-distribution hold-out (train-split scenes no seed trained on); parameters of the network that scores the task;\n" +
-		"training seconds per model (mean). Files: `stl-vs-mtl/stl_vs_mtl.csv`, `runs.csv` (every seed), `stl_vs_mtl.png|svg`.\n\n")
+		"training seconds per model (mean; wall time, so on a shared machine it carries the load of the moment). Files: `stl-vs-mtl/stl_vs_mtl.csv`, `runs.csv` (every seed), `stl_vs_mtl.png|svg`.\n\n")
 	var md [][]string
 	for _, x := range rows {
 		md = append(md, []string{x.Backbone, x.Kind, x.Task, pm(x.OODMean, x.OODStd), pm(x.InMean, x.InStd),
