@@ -100,3 +100,17 @@ load: setup
 .PHONY: demo-runtime
 demo-runtime: build
 	@DEMO="$(DEMO)" bash scripts/demo-runtime.sh
+
+.PHONY: reproduce reproduce-full
+
+# Regenerate results/ (STL vs MTL, accuracy vs bytes, bandwidth sweep, DADS) with one progress display:
+# the reduced recipe (experiments.ReducedRecipe: mobilenet_v3_small + resnet18, MTL and both STL models, 2 seeds,
+# 1,536 training scenes at 64 px, 2 epochs; scored on 512 OOD + 512 hold-out scenes, 256 at every cut x encoding):
+# about 17-22 minutes on two quiet cores. results/README.md says what ran, where and how long.
+reproduce: build
+	./$(BIN) experiment all --recipe reduced --force
+
+# MTL-Split's protocol (five backbones, 30 epochs over the train split, 3 seeds): results/README.md states
+# the time it would take here (far more than a day on two cores).
+reproduce-full: build
+	./$(BIN) experiment all --recipe paper --cache results/out/repro-full --force

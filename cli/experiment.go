@@ -62,6 +62,7 @@ func NewCmdExperiment(io *IO) *cobra.Command {
 	f.BoolVar(&opts.Force, "force", false, "replace files that exist")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")
 	cmd.AddCommand(sc, newCmdExperimentAdaptive(io))
+	addReproCommands(cmd, io)
 	return cmd
 }
 

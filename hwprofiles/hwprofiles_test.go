@@ -78,8 +78,8 @@ func TestDefaultContractIDs(t *testing.T) {
 		ids  []string
 		have []string
 	}{
-		{"edge", []string{"jetson-nano", "jetson-tx2", "jetson-xavier-nx", "jetson-orin-nano", "rpi4", "rpi5", "epyc-2c"}, c.DeviceIDs()},
-		{"server", []string{"h100", "a100", "epyc-16c"}, c.ServerIDs()},
+		{"edge", []string{"jetson-nano", "jetson-tx2", "jetson-xavier-nx", "jetson-orin-nano", "rpi3", "rpi4", "rpi5", "epyc-2c"}, c.DeviceIDs()},
+		{"server", []string{"h100", "a100", "epyc-16c", "cpu-8c"}, c.ServerIDs()},
 		{"network", []string{"cat1", "3g", "4g", "wifi", "5g", "wifi6", "ethernet"}, c.NetworkIDs()},
 	}
 	for _, tt := range tests {
@@ -156,6 +156,9 @@ func TestDefaultNumbers(t *testing.T) {
 		{"epyc-2c peak", devNum(c, "epyc-2c", func(d Device) Number { return d.PeakGFLOPS }), 332.8, "measured: epyc2c_fp32_b1_224.json"},
 		{"epyc-2c overhead", devNum(c, "epyc-2c", func(d Device) Number { return d.LayerOverheadMS }), 0.001593, "fitted: mtlsplit calibrate epyc2c_fp32_b1_224.json"},
 		{"rpi4 peak", devNum(c, "rpi4", func(d Device) Number { return d.PeakGFLOPS }), 4 * 1.5 * 8, "derived: 4 cores x 1.5 GHz x 8"},
+		{"rpi3 peak", devNum(c, "rpi3", func(d Device) Number { return d.PeakGFLOPS }), 4 * 1.2 * 8, "derived: 4 cores x 1.2 GHz x 8"},
+		{"rpi3 LPDDR2", devNum(c, "rpi3", func(d Device) Number { return d.MemBandwidthGBps }), 4 * 0.9, "derived: 32-bit LPDDR2 at 900 MT/s"},
+		{"cpu-8c peak", srvNum(c, "cpu-8c", func(d Device) Number { return d.PeakGFLOPS }), 8 * 2.5 * 32, "derived: 8 cores x 2.5 GHz x 32"},
 		{"rpi5 peak", devNum(c, "rpi5", func(d Device) Number { return d.PeakGFLOPS }), 4 * 2.4 * 16, "derived: 4 cores x 2.4 GHz x 16"},
 	}
 	for _, tt := range tests {

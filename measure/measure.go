@@ -175,6 +175,10 @@ func quantile(sorted []float64, q float64) float64 {
 	return sorted[i] + (pos-float64(i))*(sorted[i+1]-sorted[i])
 }
 
+// CPUName is the processor's model name, or GOARCH: where a measurement
+// (or a training run, in experiments) was made.
+func CPUName() string { return cpuName() }
+
 // cpuName is the processor's model name, or GOARCH.
 func cpuName() string {
 	raw, err := os.ReadFile("/proc/cpuinfo")

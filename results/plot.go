@@ -22,6 +22,9 @@ type Series struct {
 	X, Y []float64
 	// Dashed draws the curve dashed (for baselines).
 	Dashed bool
+	// Points draws the values as unconnected markers (a scatter) instead
+	// of a curve.
+	Points bool
 	// Lower and Upper, when set (one value per X), shade the band the curve
 	// is expected to lie in, e.g. a latency prediction's error; NaN leaves
 	// a gap.
@@ -50,11 +53,8 @@ var palette = []color.Color{
 // the format. The file is written atomically and an existing one is kept
 // unless overwrite is set.
 func (f Figure) Save(path string, overwrite bool) error {
-	ext := strings.TrimPrefix(strings.ToLower(filepath.Ext(path)), ".")
-	switch ext {
-	case "png", "svg", "pdf":
-	default:
-		return fmt.Errorf("plot %s: unknown image format %q (valid: .png, .svg, .pdf)", path, ext)
+	if _, err := format(path); err != nil {
+		return err
 	}
 	p := plot.New()
 	p.Title.Text = f.Title
@@ -93,6 +93,17 @@ func (f Figure) Save(path string, overwrite bool) error {
 			ymin, ymax = min(ymin, lo), max(ymax, hi)
 			p.Legend.Add(s.Name+": expected range", bands[0])
 		}
+		if s.Points {
+			sc, err := plotter.NewScatter(pts)
+			if err != nil {
+				return fmt.Errorf("plot %s: %w", s.Name, err)
+			}
+			sc.Color = palette[i%len(palette)]
+			sc.Radius = vg.Points(2.5)
+			p.Add(sc)
+			p.Legend.Add(s.Name, sc)
+			continue
+		}
 		l, err := plotter.NewLine(pts)
 		if err != nil {
 			return fmt.Errorf("plot %s: %w", s.Name, err)
@@ -119,6 +130,25 @@ func (f Figure) Save(path string, overwrite bool) error {
 		v.Color = color.Gray{Y: 0x80}
 		v.Dashes = []vg.Length{vg.Points(1), vg.Points(2)}
 		p.Add(v)
+	}
+	return save(p, path, overwrite)
+}
+
+// format is path's image format, from its extension.
+func format(path string) (string, error) {
+	ext := strings.TrimPrefix(strings.ToLower(filepath.Ext(path)), ".")
+	switch ext {
+	case "png", "svg", "pdf":
+		return ext, nil
+	}
+	return "", fmt.Errorf("plot %s: unknown image format %q (valid: .png, .svg, .pdf)", path, ext)
+}
+
+// save renders p at 8×5 inches in path's format, atomically.
+func save(p *plot.Plot, path string, overwrite bool) error {
+	ext, err := format(path)
+	if err != nil {
+		return err
 	}
 	w, err := p.WriterTo(8*vg.Inch, 5*vg.Inch, ext)
 	if err != nil {

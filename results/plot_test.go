@@ -14,7 +14,8 @@ import (
 func TestFigureSave(t *testing.T) {
 	dir := t.TempDir()
 	f := Figure{Title: "t", XLabel: "x", YLabel: "y", LogX: true, Markers: []float64{3},
-		Series: []Series{{Name: "a", X: LogSpace(1, 10, 5), Y: []float64{1, 2, 3, 4, 5}}, {Name: "b", X: []float64{1, 10}, Y: []float64{2, 2}, Dashed: true}}}
+		Series: []Series{{Name: "a", X: LogSpace(1, 10, 5), Y: []float64{1, 2, 3, 4, 5}}, {Name: "b", X: []float64{1, 10}, Y: []float64{2, 2}, Dashed: true},
+			{Name: "scatter", X: []float64{2, 5}, Y: []float64{3, 1}, Points: true}}}
 	for _, ext := range []string{"png", "svg", "pdf"} {
 		path := filepath.Join(dir, "f."+ext)
 		if err := f.Save(path, false); err != nil {
