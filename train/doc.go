@@ -22,9 +22,14 @@
 // package), BatchNorm2d (this package's op: gorgonia's normalizes a stale
 // buffer when rerun), ReLU, ReLU6, Hardswish, Hardsigmoid, SiLU, Sigmoid,
 // MaxPool2d, global AdaptiveAvgPool2d, Add, the squeeze-excitation Mul,
-// Flatten, Linear, Dropout — every zoo model trains (vgg16, vgg16_bn,
-// resnet18, mobilenet_v3_small, efficientnet_b0). StochasticDepth trains as
-// the identity: the graph does not record torchvision's drop probability.
+// Flatten, Linear, Dropout, StochasticDepth (torchvision's, mode "row",
+// drop probability rising to 0.2 over efficientnet's blocks; depthProbs) —
+// every zoo model trains (vgg16, vgg16_bn, resnet18, mobilenet_v3_small,
+// efficientnet_b0).
+//
+// Data is rendered Scenes or a Labelled folder (dataset.Open); a Run goes
+// over epochs in a seeded order and its Checkpoint holds everything a
+// Resume needs to continue bit for bit.
 // AvgPool2d, adaptive pooling to more than 1×1 and Concat are reported as
 // unsupported when a graph is built.
 //

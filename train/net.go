@@ -30,14 +30,23 @@ type net struct {
 	nodes   []*G.Node // parameter nodes, aligned with Trainer.params
 	stats   map[string]*bnStats
 	scratch *convScratch
+	depth   []*depthOp // stochastic depth ops (training only), in graph order
 	vm      G.VM
 }
 
 // buildNet builds the graph of g over params for batch samples. In
 // training mode batch norm uses batch statistics and dropout multiplies by
-// a mask the caller sets each step.
-func buildNet(g *model.Graph, params []*param, stats map[string]*bnStats, batch int, training bool) (*net, error) {
+// a mask the caller sets each step, and stochastic depth (rising to
+// depthP; 0: off) drops rows the caller draws each step.
+func buildNet(g *model.Graph, params []*param, stats map[string]*bnStats, batch int, training bool, depthP float64) (*net, error) {
 	n := &net{g: G.NewGraph(), batch: batch, stats: stats, scratch: &convScratch{}}
+	var probs map[int]float64
+	if training && depthP > 0 {
+		var err error
+		if probs, err = depthProbs(g, depthP); err != nil {
+			return nil, fmt.Errorf("train %s: %w", g.Name, err)
+		}
+	}
 	byKey := map[string]*G.Node{}
 	for _, p := range params {
 		t := tensor.New(tensor.WithShape(p.info.Shape...), tensor.WithBacking(p.data))
@@ -52,7 +61,13 @@ func buildNet(g *model.Graph, params []*param, stats map[string]*bnStats, batch 
 	for i := 1; i < len(g.Nodes); i++ {
 		nd := &g.Nodes[i]
 		var err error
-		out[i], err = n.layer(nd, out, byKey, training)
+		if p, ok := probs[i]; ok && p > 0 {
+			op := &depthOp{opBase: opBase{nd.Name}, p: p, scale: make([]float32, batch), dims: out[nd.Inputs[0]].Dims()}
+			n.depth = append(n.depth, op)
+			out[i], err = G.ApplyOp(op, out[nd.Inputs[0]])
+		} else {
+			out[i], err = n.layer(nd, out, byKey, training)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("train %s: %s %q: %w", g.Name, nd.Op, nd.Name, err)
 		}
@@ -140,8 +155,8 @@ func (n *net) layer(nd *model.Node, out []*G.Node, params map[string]*G.Node, tr
 	case model.OpMul:
 		return G.BroadcastHadamardProd(x, out[nd.Inputs[1]], nil, []byte{2, 3})
 	case model.OpStochasticDepth:
-		// The graph does not record torchvision's drop probability; it
-		// trains as the identity (what it is at inference).
+		// The identity at inference (and in training with p = 0: the
+		// first block's); buildNet adds a depthOp otherwise.
 		return x, nil
 	case model.OpDropout:
 		if !training {
