@@ -22,6 +22,7 @@ type convOp struct {
 	c       model.Conv
 	in, out tensor.Shape
 	scratch *convScratch
+	bias    bool // a third input, (O), added per output channel
 }
 
 // convScratch is the im2col and GEMM-output memory all convolutions of one
@@ -38,8 +39,21 @@ func grow(buf *[]float32, n int) []float32 {
 // chunkElems bounds a chunk's im2col matrix (32 MB of float32).
 const chunkElems = 1 << 23
 
-func (op *convOp) Arity() int    { return 2 }
-func (op *convOp) Type() hm.Type { return tensorFn(4, 2) }
+func (op *convOp) Arity() int {
+	if op.bias {
+		return 3
+	}
+	return 2
+}
+
+func (op *convOp) Type() hm.Type {
+	if !op.bias {
+		return tensorFn(4, 2)
+	}
+	t4 := G.TensorType{Dims: 4, Of: hm.TypeVariable('a')}
+	t1 := G.TensorType{Dims: 1, Of: hm.TypeVariable('a')}
+	return hm.NewFnType(t4, t4, t1, t4)
+}
 func (op *convOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return op.out.Clone(), nil
 }
@@ -64,34 +78,37 @@ func (op *convOp) im2col(x, col []float32, s0, s1 int) {
 	ch, h, w := op.in[1], op.in[2], op.in[3]
 	ho, wo := op.out[2], op.out[3]
 	m := (s1 - s0) * ho * wo
-	for ci := range ch {
-		for ky := range c.Kernel {
-			for kx := range c.Kernel {
-				row := col[((ci*c.Kernel+ky)*c.Kernel+kx)*m:][:m]
-				for s := s0; s < s1; s++ {
-					xc := x[(s*ch+ci)*h*w:][:h*w]
-					r := row[(s-s0)*ho*wo:]
-					for oy := range ho {
-						iy := oy*c.Stride - c.Padding + ky*c.Dilation
-						dst := r[oy*wo:][:wo]
-						if iy < 0 || iy >= h {
-							clear(dst)
-							continue
-						}
-						src := xc[iy*w:][:w]
-						for ox := range wo {
-							ix := ox*c.Stride - c.Padding + kx*c.Dilation
-							if ix < 0 || ix >= w {
-								dst[ox] = 0
-							} else {
-								dst[ox] = src[ix]
+	// Channels in parallel: each writes only its own rows of col.
+	parallel(ch, func(c0, c1 int) {
+		for ci := c0; ci < c1; ci++ {
+			for ky := range c.Kernel {
+				for kx := range c.Kernel {
+					row := col[((ci*c.Kernel+ky)*c.Kernel+kx)*m:][:m]
+					for s := s0; s < s1; s++ {
+						xc := x[(s*ch+ci)*h*w:][:h*w]
+						r := row[(s-s0)*ho*wo:]
+						for oy := range ho {
+							iy := oy*c.Stride - c.Padding + ky*c.Dilation
+							dst := r[oy*wo:][:wo]
+							if iy < 0 || iy >= h {
+								clear(dst)
+								continue
+							}
+							src := xc[iy*w:][:w]
+							for ox := range wo {
+								ix := ox*c.Stride - c.Padding + kx*c.Dilation
+								if ix < 0 || ix >= w {
+									dst[ox] = 0
+								} else {
+									dst[ox] = src[ix]
+								}
 							}
 						}
 					}
 				}
 			}
 		}
-	}
+	})
 }
 
 // col2im adds the (C·K·K) × m patch gradients of samples [s0, s1) into dx.
@@ -100,50 +117,65 @@ func (op *convOp) col2im(col, dx []float32, s0, s1 int) {
 	ch, h, w := op.in[1], op.in[2], op.in[3]
 	ho, wo := op.out[2], op.out[3]
 	m := (s1 - s0) * ho * wo
-	for ci := range ch {
-		for ky := range c.Kernel {
-			for kx := range c.Kernel {
-				row := col[((ci*c.Kernel+ky)*c.Kernel+kx)*m:][:m]
-				for s := s0; s < s1; s++ {
-					xc := dx[(s*ch+ci)*h*w:][:h*w]
-					r := row[(s-s0)*ho*wo:]
-					for oy := range ho {
-						iy := oy*c.Stride - c.Padding + ky*c.Dilation
-						if iy < 0 || iy >= h {
-							continue
-						}
-						src := r[oy*wo:][:wo]
-						dst := xc[iy*w:][:w]
-						for ox := range wo {
-							if ix := ox*c.Stride - c.Padding + kx*c.Dilation; ix >= 0 && ix < w {
-								dst[ix] += src[ox]
+	// Channels in parallel: each adds only into its own channel of dx.
+	parallel(ch, func(c0, c1 int) {
+		for ci := c0; ci < c1; ci++ {
+			for ky := range c.Kernel {
+				for kx := range c.Kernel {
+					row := col[((ci*c.Kernel+ky)*c.Kernel+kx)*m:][:m]
+					for s := s0; s < s1; s++ {
+						xc := dx[(s*ch+ci)*h*w:][:h*w]
+						r := row[(s-s0)*ho*wo:]
+						for oy := range ho {
+							iy := oy*c.Stride - c.Padding + ky*c.Dilation
+							if iy < 0 || iy >= h {
+								continue
+							}
+							src := r[oy*wo:][:wo]
+							dst := xc[iy*w:][:w]
+							for ox := range wo {
+								if ix := ox*c.Stride - c.Padding + kx*c.Dilation; ix >= 0 && ix < w {
+									dst[ix] += src[ox]
+								}
 							}
 						}
 					}
 				}
 			}
 		}
-	}
+	})
 }
 
 // toNCHW copies an O × m GEMM result (m = samples·hw) into NCHW samples
-// [s0, s1) of y; fromNCHW is the inverse.
-func toNCHW(tmp, y []float32, o, hw, s0, s1 int) {
+// [s0, s1) of y, adding bias[oc] when there is a bias; fromNCHW is the
+// inverse (without bias).
+func toNCHW(tmp, y, bias []float32, o, hw, s0, s1 int) {
 	m := (s1 - s0) * hw
-	for oc := range o {
-		for s := s0; s < s1; s++ {
-			copy(y[(s*o+oc)*hw:][:hw], tmp[oc*m+(s-s0)*hw:][:hw])
+	parallel(o, func(o0, o1 int) {
+		for oc := o0; oc < o1; oc++ {
+			for s := s0; s < s1; s++ {
+				dst := y[(s*o+oc)*hw:][:hw]
+				copy(dst, tmp[oc*m+(s-s0)*hw:][:hw])
+				if bias != nil {
+					b := bias[oc]
+					for i := range dst {
+						dst[i] += b
+					}
+				}
+			}
 		}
-	}
+	})
 }
 
 func fromNCHW(y, tmp []float32, o, hw, s0, s1 int) {
 	m := (s1 - s0) * hw
-	for oc := range o {
-		for s := s0; s < s1; s++ {
-			copy(tmp[oc*m+(s-s0)*hw:][:hw], y[(s*o+oc)*hw:][:hw])
+	parallel(o, func(o0, o1 int) {
+		for oc := o0; oc < o1; oc++ {
+			for s := s0; s < s1; s++ {
+				copy(tmp[oc*m+(s-s0)*hw:][:hw], y[(s*o+oc)*hw:][:hw])
+			}
 		}
-	}
+	})
 }
 
 func (op *convOp) Do(vs ...G.Value) (G.Value, error) {
@@ -155,22 +187,32 @@ func (op *convOp) Do(vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	var bias []float32
+	if op.bias {
+		if bias, _, err = float32s(vs[2]); err != nil {
+			return nil, err
+		}
+	}
 	ckk, hw, chunk := op.dims()
 	o, n := op.out[1], op.in[0]
 	y := make([]float32, op.out.TotalSize())
-	bl := G.WhichBLAS()
 	for s0 := 0; s0 < n; s0 += chunk {
 		s1 := min(n, s0+chunk)
 		m := (s1 - s0) * hw
 		col, tmp := grow(&op.scratch.col, ckk*m), grow(&op.scratch.tmp, o*m)
 		op.im2col(x, col, s0, s1)
-		bl.Sgemm(blas.NoTrans, blas.NoTrans, o, m, ckk, 1, w, ckk, col, m, 0, tmp, m)
-		toNCHW(tmp, y, o, hw, s0, s1)
+		sgemm(blas.NoTrans, blas.NoTrans, o, m, ckk, 1, w, ckk, col, m, 0, tmp, m)
+		toNCHW(tmp, y, bias, o, hw, s0, s1)
 	}
 	return dense(y, op.out), nil
 }
 
-func (op *convOp) DiffWRT(int) []bool { return []bool{true, true} }
+func (op *convOp) DiffWRT(int) []bool {
+	if op.bias {
+		return []bool{true, true, true}
+	}
+	return []bool{true, true}
+}
 
 func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	return convSymDiff(op, inputs, grad)
@@ -181,7 +223,6 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 func (op *convOp) grad(dir int, x, w, dy, d []float32, _ tensor.Shape) {
 	ckk, hw, chunk := op.dims()
 	o, n := op.out[1], op.in[0]
-	bl := G.WhichBLAS()
 	for s0 := 0; s0 < n; s0 += chunk {
 		s1 := min(n, s0+chunk)
 		m := (s1 - s0) * hw
@@ -189,10 +230,10 @@ func (op *convOp) grad(dir int, x, w, dy, d []float32, _ tensor.Shape) {
 		fromNCHW(dy, tmp, o, hw, s0, s1)
 		if dir == gradWeight {
 			op.im2col(x, col, s0, s1)
-			bl.Sgemm(blas.NoTrans, blas.Trans, o, ckk, m, 1, tmp, m, col, m, 1, d, ckk)
+			sgemm(blas.NoTrans, blas.Trans, o, ckk, m, 1, tmp, m, col, m, 1, d, ckk)
 			continue
 		}
-		bl.Sgemm(blas.Trans, blas.NoTrans, ckk, m, o, 1, w, ckk, tmp, m, 0, col, m)
+		sgemm(blas.Trans, blas.NoTrans, ckk, m, o, 1, w, ckk, tmp, m, 0, col, m)
 		op.col2im(col, d, s0, s1)
 	}
 }
@@ -206,7 +247,11 @@ type convKernel interface {
 // convSymDiff returns the gradients of a convolution's input and weights.
 func convSymDiff(fwd convKernel, inputs G.Nodes, grad *G.Node) (G.Nodes, error) {
 	var out G.Nodes
-	for _, dir := range []int{gradInput, gradWeight} {
+	dirs := []int{gradInput, gradWeight}
+	if len(inputs) == 3 {
+		dirs = append(dirs, gradBias)
+	}
+	for _, dir := range dirs {
 		d, err := G.ApplyOp(&convGradOp{fwd: fwd, dir: dir, shape: inputs[dir-1].Shape().Clone()}, inputs[0], inputs[1], grad)
 		if err != nil {
 			return nil, err
@@ -225,8 +270,15 @@ type convGradOp struct {
 	shape tensor.Shape
 }
 
-func (op *convGradOp) Arity() int            { return 3 }
-func (op *convGradOp) Type() hm.Type         { return tensorFn(4, 3) }
+func (op *convGradOp) Arity() int { return 3 }
+func (op *convGradOp) Type() hm.Type {
+	if op.dir != gradBias {
+		return tensorFn(4, 3)
+	}
+	t4 := G.TensorType{Dims: 4, Of: hm.TypeVariable('a')}
+	t1 := G.TensorType{Dims: 1, Of: hm.TypeVariable('a')}
+	return hm.NewFnType(t4, t4, t4, t1)
+}
 func (op *convGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "convgrad-%s-%d", op.fwd, op.dir) }
 func (op *convGradOp) Hashcode() uint32      { return hashOf(op) }
 func (op *convGradOp) String() string        { return fmt.Sprintf("convgrad%d(%s)", op.dir, op.fwd) }
@@ -248,6 +300,28 @@ func (op *convGradOp) Do(vs ...G.Value) (G.Value, error) {
 		}
 	}
 	d := make([]float32, op.shape.TotalSize())
+	if op.dir == gradBias {
+		biasGrad(in[2], d, xs[0])
+		return dense(d, op.shape), nil
+	}
 	op.fwd.grad(op.dir, in[0], in[1], in[2], d, xs)
 	return dense(d, op.shape), nil
+}
+
+// biasGrad sets d[c] to the sum of dy's channel c over the n samples and
+// every pixel.
+func biasGrad(dy, d []float32, n int) {
+	c := len(d)
+	hw := len(dy) / (n * c)
+	parallel(c, func(c0, c1 int) {
+		for ch := c0; ch < c1; ch++ {
+			var sum float64
+			for b := range n {
+				for _, v := range dy[(b*c+ch)*hw:][:hw] {
+					sum += float64(v)
+				}
+			}
+			d[ch] = float32(sum)
+		}
+	})
 }

@@ -126,8 +126,6 @@ func (n *net) layer(nd *model.Node, out []*G.Node, params map[string]*G.Node, tr
 		return n.conv(nd, x, get("weight"), get("bias"))
 	case model.OpBatchNorm2d:
 		return n.batchNorm(nd, x, get("weight"), get("bias"), training)
-	case model.OpReLU:
-		return G.Rectify(x)
 	case model.OpMaxPool2d:
 		c := nd.Conv
 		return G.MaxPool2D(x, tensor.Shape{c.Kernel, c.Kernel}, []int{c.Padding, c.Padding}, []int{c.Stride, c.Stride})
@@ -145,7 +143,7 @@ func (n *net) layer(nd *model.Node, out []*G.Node, params map[string]*G.Node, tr
 			return nil, err
 		}
 		return G.BroadcastAdd(y, b, nil, []byte{0})
-	case model.OpHardswish, model.OpHardsigmoid, model.OpSiLU, model.OpSigmoid, model.OpReLU6:
+	case model.OpReLU, model.OpHardswish, model.OpHardsigmoid, model.OpSiLU, model.OpSigmoid, model.OpReLU6:
 		return G.ApplyOp(&actOp{opBase: opBase{nd.Name}, kind: nd.Op, dims: x.Dims()}, x)
 	case model.OpAdaptiveAvgPool2d:
 		if nd.Features != 1 {
@@ -170,16 +168,18 @@ func (n *net) layer(nd *model.Node, out []*G.Node, params map[string]*G.Node, tr
 }
 
 func (n *net) conv(nd *model.Node, x, w, b *G.Node) (*G.Node, error) {
-	c := nd.Conv
-	var y *G.Node
-	var err error
+	c, s := nd.Conv, nd.OutShape
+	out := tensor.Shape{n.batch, s[0], s[1], s[2]}
 	if c.Groups == 1 {
-		s := nd.OutShape
-		y, err = G.ApplyOp(&convOp{opBase: opBase{nd.Name}, c: c, in: x.Shape().Clone(), out: tensor.Shape{n.batch, s[0], s[1], s[2]}, scratch: n.scratch}, x, w)
-	} else {
-		s := nd.OutShape
-		y, err = G.ApplyOp(&groupConvOp{opBase: opBase{nd.Name}, c: c, out: tensor.Shape{n.batch, s[0], s[1], s[2]}}, x, w)
+		// The bias is added as the output is stored.
+		op := &convOp{opBase: opBase{nd.Name}, c: c, in: x.Shape().Clone(), out: out, scratch: n.scratch}
+		if b == nil {
+			return G.ApplyOp(op, x, w)
+		}
+		op.bias = true
+		return G.ApplyOp(op, x, w, b)
 	}
+	y, err := G.ApplyOp(&groupConvOp{opBase: opBase{nd.Name}, c: c, out: out}, x, w)
 	if err != nil || b == nil {
 		return y, err
 	}
@@ -190,27 +190,11 @@ func (n *net) conv(nd *model.Node, x, w, b *G.Node) (*G.Node, error) {
 	return G.BroadcastAdd(y, b4, nil, []byte{0, 2, 3})
 }
 
-// batchNorm is normOp followed by PyTorch's per-channel weight and bias.
+// batchNorm is bnOp over the node's weight and bias.
 func (n *net) batchNorm(nd *model.Node, x, w, b *G.Node, training bool) (*G.Node, error) {
-	ch := nd.OutShape[0]
 	st := n.stats[nd.Name]
 	if st == nil {
 		return nil, fmt.Errorf("no running statistics")
 	}
-	y, err := G.ApplyOp(&normOp{opBase: opBase{nd.Name}, eps: nd.Eps, training: training, stats: st}, x)
-	if err != nil {
-		return nil, err
-	}
-	w4, err := G.Reshape(w, tensor.Shape{1, ch, 1, 1})
-	if err != nil {
-		return nil, err
-	}
-	b4, err := G.Reshape(b, tensor.Shape{1, ch, 1, 1})
-	if err != nil {
-		return nil, err
-	}
-	if y, err = G.BroadcastHadamardProd(y, w4, nil, []byte{0, 2, 3}); err != nil {
-		return nil, err
-	}
-	return G.BroadcastAdd(y, b4, nil, []byte{0, 2, 3})
+	return G.ApplyOp(&bnOp{opBase: opBase{nd.Name}, eps: nd.Eps, training: training, stats: st}, x, w, b)
 }

@@ -3,12 +3,12 @@ package train
 import (
 	"fmt"
 	"hash"
-	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/model"
 )
 
@@ -60,6 +60,7 @@ const (
 	forward = iota
 	gradInput
 	gradWeight
+	gradBias
 )
 
 // run is the loop nest of all three directions: y += w·x, dx += w·dy or
@@ -166,65 +167,18 @@ func (op *actOp) InferShape(ns ...G.DimSizer) (tensor.Shape, error) {
 	return ns[0].(tensor.Shape).Clone(), nil
 }
 
-func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
-
-// f is the activation and df its derivative.
-func (op *actOp) f(x float64) float64 {
-	switch op.kind {
-	case model.OpHardswish:
-		return x * min(max(x+3, 0), 6) / 6
-	case model.OpHardsigmoid:
-		return min(max(x+3, 0), 6) / 6
-	case model.OpSiLU:
-		return x * sigmoid(x)
-	case model.OpSigmoid:
-		return sigmoid(x)
-	case model.OpReLU6:
-		return min(max(x, 0), 6)
-	}
-	return math.NaN()
-}
-
-func (op *actOp) df(x float64) float64 {
-	switch op.kind {
-	case model.OpHardswish:
-		switch {
-		case x < -3:
-			return 0
-		case x <= 3:
-			return x/3 + 0.5
-		}
-		return 1
-	case model.OpHardsigmoid:
-		if x > -3 && x < 3 {
-			return 1.0 / 6
-		}
-		return 0
-	case model.OpSiLU:
-		s := sigmoid(x)
-		return s * (1 + x*(1-s))
-	case model.OpSigmoid:
-		s := sigmoid(x)
-		return s * (1 - s)
-	case model.OpReLU6:
-		if x > 0 && x < 6 {
-			return 1
-		}
-		return 0
-	}
-	return math.NaN()
-}
-
 func (op *actOp) Do(vs ...G.Value) (G.Value, error) {
 	x, s, err := float32s(vs[0])
 	if err != nil {
 		return nil, err
 	}
+	if !engine.Activate(op.kind, nil, nil) {
+		return nil, fmt.Errorf("%s: no kernel for %s", op, op.kind)
+	}
 	y := make([]float32, len(x))
-	parallel(len(x), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			y[i] = float32(op.f(float64(x[i])))
-		}
+	parallel(len(x)/minSplit+1, func(lo, hi int) {
+		lo, hi = min(lo*minSplit, len(x)), min(hi*minSplit, len(x))
+		engine.Activate(op.kind, y[lo:hi], x[lo:hi])
 	})
 	return dense(y, s), nil
 }
@@ -239,7 +193,8 @@ func (op *actOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 	return G.Nodes{d}, nil
 }
 
-// actDiffOp is dy·f'(x) for an actOp, from (x, dy).
+// actDiffOp is dy·f'(x) for an actOp, from (x, dy), with PyTorch's side at
+// the kinks.
 type actDiffOp struct {
 	opBase
 	fwd *actOp
@@ -266,12 +221,57 @@ func (op *actDiffOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	dx := make([]float32, len(x))
-	parallel(len(x), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			dx[i] = float32(float64(dy[i]) * op.fwd.df(float64(x[i])))
-		}
+	parallel(len(x)/minSplit+1, func(lo, hi int) {
+		lo, hi = min(lo*minSplit, len(x)), min(hi*minSplit, len(x))
+		actGrad(op.fwd.kind, dx[lo:hi], x[lo:hi], dy[lo:hi])
 	})
 	return dense(dx, s), nil
+}
+
+// actGrad sets dx = dy·f'(x) for activation kind.
+func actGrad(kind model.Op, dx, x, dy []float32) {
+	x, dy = x[:len(dx)], dy[:len(dx)]
+	switch kind {
+	case model.OpReLU:
+		for i, v := range x {
+			if v > 0 {
+				dx[i] = dy[i]
+			}
+		}
+	case model.OpReLU6:
+		for i, v := range x {
+			if v > 0 && v < 6 {
+				dx[i] = dy[i]
+			}
+		}
+	case model.OpHardswish:
+		for i, v := range x {
+			switch {
+			case v < -3:
+			case v <= 3:
+				dx[i] = dy[i] * (v/3 + 0.5)
+			default:
+				dx[i] = dy[i]
+			}
+		}
+	case model.OpHardsigmoid:
+		for i, v := range x {
+			if v > -3 && v < 3 {
+				dx[i] = dy[i] / 6
+			}
+		}
+	case model.OpSiLU, model.OpSigmoid:
+		// dx first holds σ(x), from the engine's kernel.
+		engine.Activate(model.OpSigmoid, dx, x)
+		for i, v := range x {
+			sg := dx[i]
+			if kind == model.OpSiLU {
+				dx[i] = dy[i] * sg * (1 + v*(1-sg))
+			} else {
+				dx[i] = dy[i] * sg * (1 - sg)
+			}
+		}
+	}
 }
 
 // poolOp is the global average pool (N, C, H, W) → (N, C, 1, 1); gorgonia's
