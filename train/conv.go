@@ -74,68 +74,62 @@ func (op *convOp) dims() (ckk, hw, chunk int) {
 // im2col writes the patches of samples [s0, s1) of x as a (C·K·K) × m
 // matrix, m = (s1 − s0)·Ho·Wo, zero where a tap falls in the padding.
 func (op *convOp) im2col(x, col []float32, s0, s1 int) {
-	c := op.c
-	ch, h, w := op.in[1], op.in[2], op.in[3]
-	ho, wo := op.out[2], op.out[3]
-	m := (s1 - s0) * ho * wo
-	// Channels in parallel: each writes only its own rows of col.
-	parallel(ch, func(c0, c1 int) {
-		for ci := c0; ci < c1; ci++ {
-			for ky := range c.Kernel {
-				for kx := range c.Kernel {
-					row := col[((ci*c.Kernel+ky)*c.Kernel+kx)*m:][:m]
-					for s := s0; s < s1; s++ {
-						xc := x[(s*ch+ci)*h*w:][:h*w]
-						r := row[(s-s0)*ho*wo:]
-						for oy := range ho {
-							iy := oy*c.Stride - c.Padding + ky*c.Dilation
-							dst := r[oy*wo:][:wo]
-							if iy < 0 || iy >= h {
-								clear(dst)
-								continue
-							}
-							src := xc[iy*w:][:w]
-							for ox := range wo {
-								ix := ox*c.Stride - c.Padding + kx*c.Dilation
-								if ix < 0 || ix >= w {
-									dst[ox] = 0
-								} else {
-									dst[ox] = src[ix]
-								}
-							}
-						}
-					}
-				}
-			}
-		}
-	})
+	op.patches(x, col, s0, s1, false)
 }
 
 // col2im adds the (C·K·K) × m patch gradients of samples [s0, s1) into dx.
 func (op *convOp) col2im(col, dx []float32, s0, s1 int) {
+	op.patches(dx, col, s0, s1, true)
+}
+
+// patches is im2col (add false: col ← patches of x) and col2im (add true:
+// x += the patches in col). For each tap the output columns whose input
+// falls inside the image are a range found up front, so the inner loops
+// are copies (stride 1) or gathers without bounds tests. Channels run in
+// parallel: each touches only its own rows of col and its own channel of x.
+func (op *convOp) patches(x, col []float32, s0, s1 int, add bool) {
 	c := op.c
 	ch, h, w := op.in[1], op.in[2], op.in[3]
 	ho, wo := op.out[2], op.out[3]
 	m := (s1 - s0) * ho * wo
-	// Channels in parallel: each adds only into its own channel of dx.
 	parallel(ch, func(c0, c1 int) {
 		for ci := c0; ci < c1; ci++ {
 			for ky := range c.Kernel {
+				offY := ky*c.Dilation - c.Padding
+				oy0, oy1 := validRange(offY, c.Stride, h, ho)
 				for kx := range c.Kernel {
+					offX := kx*c.Dilation - c.Padding
+					ox0, ox1 := validRange(offX, c.Stride, w, wo)
 					row := col[((ci*c.Kernel+ky)*c.Kernel+kx)*m:][:m]
 					for s := s0; s < s1; s++ {
-						xc := dx[(s*ch+ci)*h*w:][:h*w]
-						r := row[(s-s0)*ho*wo:]
-						for oy := range ho {
-							iy := oy*c.Stride - c.Padding + ky*c.Dilation
-							if iy < 0 || iy >= h {
-								continue
-							}
-							src := r[oy*wo:][:wo]
-							dst := xc[iy*w:][:w]
-							for ox := range wo {
-								if ix := ox*c.Stride - c.Padding + kx*c.Dilation; ix >= 0 && ix < w {
-									dst[ix] += src[ox]
+						xc := x[(s*ch+ci)*h*w:][:h*w]
+						r := row[(s-s0)*ho*wo:][:ho*wo]
+						if !add {
+							clear(r[:oy0*wo])
+							clear(r[oy1*wo:])
+						}
+						for oy := oy0; oy < oy1; oy++ {
+							cr := r[oy*wo:][:wo]
+							xr := xc[(oy*c.Stride+offY)*w:][:w]
+							switch {
+							case add && c.Stride == 1:
+								d := xr[ox0+offX:][:ox1-ox0]
+								for i, v := range cr[ox0:ox1] {
+									d[i] += v
+								}
+							case add:
+								for ox := ox0; ox < ox1; ox++ {
+									xr[ox*c.Stride+offX] += cr[ox]
+								}
+							case c.Stride == 1:
+								clear(cr[:ox0])
+								clear(cr[ox1:])
+								copy(cr[ox0:ox1], xr[ox0+offX:])
+							default:
+								clear(cr[:ox0])
+								clear(cr[ox1:])
+								for ox := ox0; ox < ox1; ox++ {
+									cr[ox] = xr[ox*c.Stride+offX]
 								}
 							}
 						}

@@ -79,38 +79,61 @@ func (op *groupConvOp) run(dir int, x, w, y []float32, xs tensor.Shape) {
 	})
 }
 
-// channel runs one (sample, output channel) of run.
+// channel runs one (sample, output channel) of run. For each tap the
+// output pixels whose input falls inside the image are a rectangle, found
+// up front, so the inner loops have no bounds tests.
 func (op *groupConvOp) channel(dir int, x, w, y []float32, xs tensor.Shape, b, oc int) {
 	c := op.c
 	cin, h, wd := xs[1], xs[2], xs[3]
 	o, ho, wo := op.out[1], op.out[2], op.out[3]
-	cpg, k := cin/c.Groups, c.Kernel
+	cpg, k, st := cin/c.Groups, c.Kernel, c.Stride
 	grp := oc / (o / c.Groups)
-	yo := (b*o + oc) * ho * wo
+	yc := y[(b*o+oc)*ho*wo:][:ho*wo]
 	for ci := range cpg {
-		xc := (b*cin + grp*cpg + ci) * h * wd
+		xc := x[(b*cin+grp*cpg+ci)*h*wd:][:h*wd]
 		for ky := range k {
+			oy0, oy1 := validRange(ky*c.Dilation-c.Padding, st, h, ho)
 			for kx := range k {
+				offX := kx*c.Dilation - c.Padding
+				ox0, ox1 := validRange(offX, st, wd, wo)
+				if ox0 >= ox1 {
+					continue
+				}
 				wi := ((oc*cpg+ci)*k+ky)*k + kx
+				wv := w[wi]
 				var acc float32
-				for oy := range ho {
-					iy := oy*c.Stride - c.Padding + ky*c.Dilation
-					if iy < 0 || iy >= h {
-						continue
-					}
-					for ox := range wo {
-						ix := ox*c.Stride - c.Padding + kx*c.Dilation
-						if ix < 0 || ix >= wd {
-							continue
-						}
-						xi, yi := xc+iy*wd+ix, yo+oy*wo+ox
+				for oy := oy0; oy < oy1; oy++ {
+					iy := oy*st + ky*c.Dilation - c.Padding
+					yr := yc[oy*wo+ox0 : oy*wo+ox1]
+					xr := xc[iy*wd:][:wd]
+					ix0 := ox0*st + offX
+					if st == 1 {
+						xr = xr[ix0 : ix0+len(yr)]
 						switch dir {
 						case forward:
-							y[yi] += w[wi] * x[xi]
+							for i, v := range xr {
+								yr[i] += wv * v
+							}
 						case gradInput:
-							x[xi] += w[wi] * y[yi]
+							for i, v := range yr {
+								xr[i] += wv * v
+							}
 						default:
-							acc += x[xi] * y[yi]
+							for i, v := range xr {
+								acc += v * yr[i]
+							}
+						}
+						continue
+					}
+					for i := range yr {
+						xi := ix0 + i*st
+						switch dir {
+						case forward:
+							yr[i] += wv * xr[xi]
+						case gradInput:
+							xr[xi] += wv * yr[i]
+						default:
+							acc += xr[xi] * yr[i]
 						}
 					}
 				}
@@ -120,6 +143,22 @@ func (op *groupConvOp) channel(dir int, x, w, y []float32, xs tensor.Shape, b, o
 			}
 		}
 	}
+}
+
+// validRange is the range [o0, o1) of outputs o < n whose input o·stride +
+// off lies in [0, size).
+func validRange(off, stride, size, n int) (o0, o1 int) {
+	o0 = 0
+	if off < 0 {
+		o0 = (-off + stride - 1) / stride
+	}
+	o1 = n
+	if last := size - 1 - off; last < 0 {
+		o1 = 0
+	} else {
+		o1 = min(n, last/stride+1)
+	}
+	return min(o0, o1), o1
 }
 
 func (op *groupConvOp) Do(vs ...G.Value) (G.Value, error) {

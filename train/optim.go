@@ -48,15 +48,22 @@ func (o *AdamW) Step(params, grads [][]float32, lr float64) {
 	stepSize := lr / bc1
 	for i, p := range params {
 		g, m, v := grads[i], o.m[i], o.v[i]
-		for j := range p {
-			p[j] *= decay
-			m[j] = float32(b1)*m[j] + float32(1-b1)*g[j]
-			v[j] = float32(b2)*v[j] + float32(1-b2)*g[j]*g[j]
-			denom := math.Sqrt(float64(v[j]))/bc2sqrt + eps
-			p[j] -= float32(stepSize * float64(m[j]) / denom)
-		}
+		// Elements are independent: large tensors split over the CPUs.
+		parallel(len(p)/optimGrain+1, func(lo, hi int) {
+			lo, hi = min(lo*optimGrain, len(p)), min(hi*optimGrain, len(p))
+			for j := lo; j < hi; j++ {
+				p[j] *= decay
+				m[j] = float32(b1)*m[j] + float32(1-b1)*g[j]
+				v[j] = float32(b2)*v[j] + float32(1-b2)*g[j]*g[j]
+				denom := math.Sqrt(float64(v[j]))/bc2sqrt + eps
+				p[j] -= float32(stepSize * float64(m[j]) / denom)
+			}
+		})
 	}
 }
+
+// optimGrain is the fewest elements an optimizer goroutine updates.
+const optimGrain = 1 << 14
 
 // SGD is PyTorch's SGD with momentum (dampening 0, not Nesterov): the
 // weight decay is added to the gradient, the first step's buffer is the
