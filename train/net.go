@@ -134,15 +134,10 @@ func (n *net) layer(nd *model.Node, out []*G.Node, params map[string]*G.Node, tr
 	case model.OpFlatten:
 		return G.Reshape(x, tensor.Shape{n.batch, int(nd.OutShape.Elems())})
 	case model.OpLinear:
-		y, err := G.Mul(x, G.Must(G.Transpose(get("weight"))))
-		if err != nil || get("bias") == nil {
-			return y, err
+		if get("bias") == nil {
+			return G.ApplyOp(&linearOp{opBase: opBase{nd.Name}}, x, get("weight"))
 		}
-		b, err := G.Reshape(get("bias"), tensor.Shape{1, nd.Features})
-		if err != nil {
-			return nil, err
-		}
-		return G.BroadcastAdd(y, b, nil, []byte{0})
+		return G.ApplyOp(&linearOp{opBase: opBase{nd.Name}, bias: true}, x, get("weight"), get("bias"))
 	case model.OpReLU, model.OpHardswish, model.OpHardsigmoid, model.OpSiLU, model.OpSigmoid, model.OpReLU6:
 		return G.ApplyOp(&actOp{opBase: opBase{nd.Name}, kind: nd.Op, dims: x.Dims()}, x)
 	case model.OpAdaptiveAvgPool2d:
@@ -151,7 +146,7 @@ func (n *net) layer(nd *model.Node, out []*G.Node, params map[string]*G.Node, tr
 		}
 		return G.ApplyOp(&poolOp{opBase: opBase{nd.Name}, in: x.Shape().Clone()}, x)
 	case model.OpMul:
-		return G.BroadcastHadamardProd(x, out[nd.Inputs[1]], nil, []byte{2, 3})
+		return G.ApplyOp(&scaleOp{opBase: opBase{nd.Name}}, x, out[nd.Inputs[1]])
 	case model.OpStochasticDepth:
 		// The identity at inference (and in training with p = 0: the
 		// first block's); buildNet adds a depthOp otherwise.
