@@ -68,12 +68,18 @@ const (
 func (op *groupConvOp) run(dir int, x, w, y []float32, xs tensor.Shape) {
 	c := op.c
 	n, opg := xs[0], op.out[1]/c.Groups
+	// The valid output range of each tap row and column, once per call.
+	rows, cols := make([][2]int, c.Kernel), make([][2]int, c.Kernel)
+	for k := range c.Kernel {
+		rows[k][0], rows[k][1] = validRange(k*c.Dilation-c.Padding, c.Stride, xs[2], op.out[2])
+		cols[k][0], cols[k][1] = validRange(k*c.Dilation-c.Padding, c.Stride, xs[3], op.out[3])
+	}
 	// Groups run in parallel: each writes only its own outputs, input
 	// channels and weights.
 	parallel(c.Groups, func(g0, g1 int) {
 		for b := range n {
 			for oc := g0 * opg; oc < g1*opg; oc++ {
-				op.channel(dir, x, w, y, xs, b, oc)
+				op.channel(dir, x, w, y, xs, b, oc, rows, cols)
 			}
 		}
 	})
@@ -82,7 +88,7 @@ func (op *groupConvOp) run(dir int, x, w, y []float32, xs tensor.Shape) {
 // channel runs one (sample, output channel) of run. For each tap the
 // output pixels whose input falls inside the image are a rectangle, found
 // up front, so the inner loops have no bounds tests.
-func (op *groupConvOp) channel(dir int, x, w, y []float32, xs tensor.Shape, b, oc int) {
+func (op *groupConvOp) channel(dir int, x, w, y []float32, xs tensor.Shape, b, oc int, rows, cols [][2]int) {
 	c := op.c
 	cin, h, wd := xs[1], xs[2], xs[3]
 	o, ho, wo := op.out[1], op.out[2], op.out[3]
@@ -92,10 +98,10 @@ func (op *groupConvOp) channel(dir int, x, w, y []float32, xs tensor.Shape, b, o
 	for ci := range cpg {
 		xc := x[(b*cin+grp*cpg+ci)*h*wd:][:h*wd]
 		for ky := range k {
-			oy0, oy1 := validRange(ky*c.Dilation-c.Padding, st, h, ho)
+			oy0, oy1 := rows[ky][0], rows[ky][1]
 			for kx := range k {
 				offX := kx*c.Dilation - c.Padding
-				ox0, ox1 := validRange(offX, st, wd, wo)
+				ox0, ox1 := cols[kx][0], cols[kx][1]
 				if ox0 >= ox1 {
 					continue
 				}
