@@ -39,6 +39,10 @@ func grow(buf *[]float32, n int) []float32 {
 // chunkElems bounds a chunk's im2col matrix (32 MB of float32).
 const chunkElems = 1 << 23
 
+// wholeSample is the output size (pixels per channel) from which a chunk
+// is one sample.
+const wholeSample = 1024
+
 func (op *convOp) Arity() int {
 	if op.bias {
 		return 3
@@ -68,6 +72,11 @@ func (op *convOp) dims() (ckk, hw, chunk int) {
 	ckk = op.in[1] * c.Kernel * c.Kernel
 	hw = op.out[2] * op.out[3]
 	chunk = max(1, chunkElems/(max(ckk, op.out[1])*hw))
+	if hw >= wholeSample {
+		// One sample makes GEMMs large enough, and its O × hw result is
+		// already the sample's NCHW block: no copies in or out.
+		chunk = 1
+	}
 	return ckk, hw, min(chunk, op.in[0])
 }
 
@@ -161,6 +170,22 @@ func toNCHW(tmp, y, bias []float32, o, hw, s0, s1 int) {
 	})
 }
 
+// addBias adds bias[c] to row c (hw values) of y, if there is a bias.
+func addBias(y, bias []float32, hw int) {
+	if bias == nil {
+		return
+	}
+	parallel(len(bias), func(c0, c1 int) {
+		for c := c0; c < c1; c++ {
+			b := bias[c]
+			row := y[c*hw:][:hw]
+			for i := range row {
+				row[i] += b
+			}
+		}
+	})
+}
+
 func fromNCHW(y, tmp []float32, o, hw, s0, s1 int) {
 	m := (s1 - s0) * hw
 	parallel(o, func(o0, o1 int) {
@@ -193,8 +218,15 @@ func (op *convOp) Do(vs ...G.Value) (G.Value, error) {
 	for s0 := 0; s0 < n; s0 += chunk {
 		s1 := min(n, s0+chunk)
 		m := (s1 - s0) * hw
-		col, tmp := grow(&op.scratch.col, ckk*m), grow(&op.scratch.tmp, o*m)
+		col := grow(&op.scratch.col, ckk*m)
 		op.im2col(x, col, s0, s1)
+		if s1-s0 == 1 {
+			ys := y[s0*o*hw:][:o*hw]
+			sgemm(blas.NoTrans, blas.NoTrans, o, m, ckk, 1, w, ckk, col, m, 0, ys, m)
+			addBias(ys, bias, hw)
+			continue
+		}
+		tmp := grow(&op.scratch.tmp, o*m)
 		sgemm(blas.NoTrans, blas.NoTrans, o, m, ckk, 1, w, ckk, col, m, 0, tmp, m)
 		toNCHW(tmp, y, bias, o, hw, s0, s1)
 	}
@@ -220,8 +252,14 @@ func (op *convOp) grad(dir int, x, w, dy, d []float32, _ tensor.Shape) {
 	for s0 := 0; s0 < n; s0 += chunk {
 		s1 := min(n, s0+chunk)
 		m := (s1 - s0) * hw
-		col, tmp := grow(&op.scratch.col, ckk*m), grow(&op.scratch.tmp, o*m)
-		fromNCHW(dy, tmp, o, hw, s0, s1)
+		col := grow(&op.scratch.col, ckk*m)
+		var tmp []float32
+		if s1-s0 == 1 {
+			tmp = dy[s0*o*hw:][:o*hw]
+		} else {
+			tmp = grow(&op.scratch.tmp, o*m)
+			fromNCHW(dy, tmp, o, hw, s0, s1)
+		}
 		if dir == gradWeight {
 			op.im2col(x, col, s0, s1)
 			sgemm(blas.NoTrans, blas.Trans, o, ckk, m, 1, tmp, m, col, m, 1, d, ckk)

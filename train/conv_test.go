@@ -10,8 +10,8 @@ import (
 	"github.com/mtlsplit/mtlsplit/model"
 )
 
-// TestConvMatchesDirect: the im2col + GEMM convolution (its output and both
-// gradients) equals the direct-loop grouped convolution with one group,
+// TestConvMatchesDirect: the im2col + GEMM convolution (its output with a
+// bias, and its three gradients) equals the direct-loop grouped convolution with one group,
 // for kernels, strides, paddings and dilations that leave taps in the
 // padding on every side, and sizes that make sgemm split its products.
 func TestConvMatchesDirect(t *testing.T) {
@@ -26,6 +26,8 @@ func TestConvMatchesDirect(t *testing.T) {
 		// of the weight gradient, by rows of a transposed A.
 		{2, 130, 16, 3, 1, 1, 1},
 		{32, 8, 4, 3, 1, 1, 1},
+		// 34×34 outputs: one sample per GEMM, straight into NCHW.
+		{3, 4, 34, 3, 1, 1, 1},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("c%d_o%d_s%d_k%d_st%d_p%d_d%d", c.cin, c.cout, c.size, c.k, c.stride, c.pad, c.dil), func(t *testing.T) {
@@ -43,14 +45,26 @@ func TestConvMatchesDirect(t *testing.T) {
 				return v
 			}
 			x, w, dy := fill(xs.TotalSize()), fill(c.cout*c.cin*c.k*c.k), fill(ys.TotalSize())
-			gemm := &convOp{c: conv, in: xs, out: ys, scratch: &convScratch{}}
+			bias := fill(c.cout)
+			gemm := &convOp{c: conv, in: xs, out: ys, scratch: &convScratch{}, bias: true}
 			direct := &groupConvOp{c: conv, out: ys}
-			yv, err := gemm.Do(dense(x, xs), dense(w, tensor.Shape{c.cout, c.cin, c.k, c.k}))
+			yv, err := gemm.Do(dense(x, xs), dense(w, tensor.Shape{c.cout, c.cin, c.k, c.k}), dense(bias, tensor.Shape{c.cout}))
 			if err != nil {
 				t.Fatal(err)
 			}
 			want := make([]float32, ys.TotalSize())
 			direct.run(forward, x, w, want, xs)
+			hw := out * out
+			wantDB := make([]float32, c.cout)
+			for i := range want {
+				want[i] += bias[i/hw%c.cout]
+				wantDB[i/hw%c.cout] += dy[i]
+			}
+			db := make([]float32, c.cout)
+			biasGrad(dy, db, n)
+			if e := relErr(db, wantDB); e > 1e-5 {
+				t.Errorf("bias gradient: relative error %.3g", e)
+			}
 			if e := relErr(yv.Data().([]float32), want); e > 1e-5 {
 				t.Errorf("output: relative error %.3g", e)
 			}
