@@ -139,15 +139,22 @@ func (op *bnOp) Do(vs ...G.Value) (G.Value, error) {
 				mean = float64(op.stats.mean[ch])
 				invStd = 1 / math.Sqrt(float64(op.stats.variance[ch])+op.eps)
 			}
-			wc, bc := w[ch], b[ch]
+			// The elementwise part in float32, as PyTorch computes it.
+			wc, bc, m32, inv32 := w[ch], b[ch], float32(mean), float32(invStd)
 			for bi := range n {
 				o := (bi*c + ch) * hw
-				for i, v := range x[o : o+hw] {
-					xh := float32((float64(v) - mean) * invStd)
-					if op.training {
-						op.xhat[o+i] = xh
+				xr, yr := x[o:o+hw], out[o:o+hw]
+				if op.training {
+					xhr := op.xhat[o : o+hw]
+					for i, v := range xr {
+						xh := (v - m32) * inv32
+						xhr[i] = xh
+						yr[i] = xh*wc + bc
 					}
-					out[o+i] = xh*wc + bc
+					continue
+				}
+				for i, v := range xr {
+					yr[i] = (v-m32)*inv32*wc + bc
 				}
 			}
 		}
@@ -229,11 +236,12 @@ func (op *bnDiffOp) Do(vs ...G.Value) (G.Value, error) {
 				}
 			}
 			dw[ch], db[ch] = float32(sgx), float32(sg)
-			mg, mgx, k := sg/count, sgx/count, float64(w[ch])*op.fwd.invStd[ch]
+			mg, mgx, k := float32(sg/count), float32(sgx/count), float32(float64(w[ch])*op.fwd.invStd[ch])
 			for b := range n {
 				o := (b*c + ch) * hw
-				for i := o; i < o+hw; i++ {
-					dx[i] = float32((float64(g[i]) - mg - float64(xh[i])*mgx) * k)
+				gr, xr, dr := g[o:o+hw], xh[o:o+hw], dx[o:o+hw]
+				for i, v := range gr {
+					dr[i] = (v - mg - xr[i]*mgx) * k
 				}
 			}
 		}

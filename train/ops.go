@@ -279,9 +279,12 @@ func actGrad(kind model.Op, dx, x, dy []float32) {
 	switch kind {
 	case model.OpReLU:
 		for i, v := range x {
-			if v > 0 {
-				dx[i] = dy[i]
+			// A conditional move, not a branch on the sign.
+			d := dy[i]
+			if v <= 0 {
+				d = 0
 			}
+			dx[i] = d
 		}
 	case model.OpReLU6:
 		for i, v := range x {
