@@ -33,6 +33,7 @@ type bnOp struct {
 	eps      float64
 	training bool
 	stats    *bnStats
+	relu     bool // a ReLU follows, applied here (see fusedReLUs)
 	// Saved by the last training forward for the backward pass.
 	invStd []float64 // per channel
 	xhat   []float32
@@ -53,7 +54,7 @@ func (op *bnOp) InferShape(ns ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *bnOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "bn-%s-%t", op.name, op.training)
+	fmt.Fprintf(h, "bn-%s-%t-%t", op.name, op.training, op.relu)
 }
 func (op *bnOp) Hashcode() uint32 { return hashOf(op) }
 func (op *bnOp) String() string   { return "bn(" + op.name + ")" }
@@ -151,10 +152,15 @@ func (op *bnOp) Do(vs ...G.Value) (G.Value, error) {
 						xhr[i] = xh
 						yr[i] = xh*wc + bc
 					}
-					continue
+				} else {
+					for i, v := range xr {
+						yr[i] = (v-m32)*inv32*wc + bc
+					}
 				}
-				for i, v := range xr {
-					yr[i] = (v-m32)*inv32*wc + bc
+				if op.relu {
+					for i, v := range yr {
+						yr[i] = max(v, 0)
+					}
 				}
 			}
 		}
@@ -168,7 +174,7 @@ func (op *bnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	if !op.training {
 		return nil, fmt.Errorf("%s: no gradient in eval mode", op)
 	}
-	dx, err := G.ApplyOp(&bnDiffOp{fwd: op}, inputs[1], grad)
+	dx, err := G.ApplyOp(&bnDiffOp{fwd: op}, inputs[1], inputs[2], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -185,24 +191,25 @@ func (op *bnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	return G.Nodes{dx, dw, db}, nil
 }
 
-// bnDiffOp is the input gradient of bnOp in training mode, from w and the
-// output's gradient g: per channel, with db = Σg and dw = Σg·x̂ (which it
-// keeps for the bnParamOps), dx = w·(g − db/n − x̂·dw/n)/√(σ² + ε).
+// bnDiffOp is the input gradient of bnOp in training mode, from w, b and
+// the output's gradient g (zeroed where a fused ReLU cut x̂·w + b to 0):
+// per channel, with db = Σg and dw = Σg·x̂ (which it keeps for the
+// bnParamOps), dx = w·(g − db/n − x̂·dw/n)/√(σ² + ε).
 type bnDiffOp struct {
 	opBase
 	fwd *bnOp
 }
 
-func (op *bnDiffOp) Arity() int { return 2 }
+func (op *bnDiffOp) Arity() int { return 3 }
 
 func (op *bnDiffOp) Type() hm.Type {
 	t4 := G.TensorType{Dims: 4, Of: hm.TypeVariable('a')}
 	t1 := G.TensorType{Dims: 1, Of: hm.TypeVariable('a')}
-	return hm.NewFnType(t1, t4, t4)
+	return hm.NewFnType(t1, t1, t4, t4)
 }
 
 func (op *bnDiffOp) InferShape(ns ...G.DimSizer) (tensor.Shape, error) {
-	return ns[1].(tensor.Shape).Clone(), nil
+	return ns[2].(tensor.Shape).Clone(), nil
 }
 
 func (op *bnDiffOp) WriteHash(h hash.Hash) {
@@ -216,7 +223,11 @@ func (op *bnDiffOp) Do(vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	g, s, err := float32s(vs[1])
+	bias, _, err := float32s(vs[1])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	g, s, err := float32s(vs[2])
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -224,6 +235,25 @@ func (op *bnDiffOp) Do(vs ...G.Value) (G.Value, error) {
 	n, c, hw := s[0], s[1], s[2]*s[3]
 	count := float64(n * hw)
 	dx := make([]float32, len(g))
+	if op.fwd.relu {
+		// dx first holds the ReLU's gradient: g where x̂·w + b > 0.
+		parallel(c, func(c0, c1 int) {
+			for ch := c0; ch < c1; ch++ {
+				wc, bc := w[ch], bias[ch]
+				for b := range n {
+					o := (b*c + ch) * hw
+					gr, xr, dr := g[o:o+hw], xh[o:o+hw], dx[o:o+hw]
+					for i, v := range gr {
+						if xr[i]*wc+bc <= 0 {
+							v = 0
+						}
+						dr[i] = v
+					}
+				}
+			}
+		})
+		g = dx
+	}
 	dw, db := make([]float32, c), make([]float32, c)
 	parallel(c, func(c0, c1 int) {
 		for ch := c0; ch < c1; ch++ {

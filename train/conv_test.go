@@ -83,3 +83,30 @@ func TestConvMatchesDirect(t *testing.T) {
 		})
 	}
 }
+
+// TestFusedReLUs: every ReLU that only follows a batch norm is applied by
+// it (resnet18: the 9 of its stem and first convolutions of each basic
+// block; the ReLU after each residual Add stays), and no other.
+func TestFusedReLUs(t *testing.T) {
+	cases := []struct {
+		model string
+		want  int
+	}{{"resnet18", 9}, {"vgg16_bn", 13}, {"vgg16", 0}, {"mobilenet_v3_small", 5}, {"efficientnet_b0", 0}}
+	for _, c := range cases {
+		t.Run(c.model, func(t *testing.T) {
+			g, err := model.New(c.model, 32, []int{4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fused := fusedReLUs(g)
+			for i := range fused {
+				if g.Nodes[i].Op != model.OpReLU || g.Nodes[i-1].Op != model.OpBatchNorm2d {
+					t.Errorf("fused %s %q after %s", g.Nodes[i].Op, g.Nodes[i].Name, g.Nodes[i-1].Op)
+				}
+			}
+			if len(fused) != c.want {
+				t.Errorf("%d fused ReLUs, want %d", len(fused), c.want)
+			}
+		})
+	}
+}

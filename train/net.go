@@ -58,10 +58,18 @@ func buildNet(g *model.Graph, params []*param, stats map[string]*bnStats, batch 
 	n.x = G.NewTensor(n.g, tensor.Float32, 4, G.WithShape(batch, in[0], in[1], in[2]), G.WithName("input"))
 	out := make([]*G.Node, len(g.Nodes))
 	out[0] = n.x
+	fused := fusedReLUs(g)
 	for i := 1; i < len(g.Nodes); i++ {
 		nd := &g.Nodes[i]
 		var err error
-		if p, ok := probs[i]; ok && p > 0 {
+		if fused[i] {
+			// The batch norm before it applied it.
+			out[i] = out[nd.Inputs[0]]
+			continue
+		}
+		if nd.Op == model.OpBatchNorm2d && i+1 < len(g.Nodes) && fused[i+1] {
+			out[i], err = n.batchNorm(nd, out[nd.Inputs[0]], byKey[nd.Name+".weight"], byKey[nd.Name+".bias"], training, true)
+		} else if p, ok := probs[i]; ok && p > 0 {
 			op := &depthOp{opBase: opBase{nd.Name}, p: p, scale: make([]float32, batch), dims: out[nd.Inputs[0]].Dims()}
 			n.depth = append(n.depth, op)
 			out[i], err = G.ApplyOp(op, out[nd.Inputs[0]])
@@ -96,6 +104,28 @@ func buildNet(g *model.Graph, params []*param, stats map[string]*bnStats, batch 
 	return n, nil
 }
 
+// fusedReLUs marks the ReLU nodes that directly follow the batch norm
+// they read when nothing else reads that batch norm: bnOp applies them.
+func fusedReLUs(g *model.Graph) map[int]bool {
+	readers := make([]int, len(g.Nodes))
+	for _, nd := range g.Nodes {
+		for _, in := range nd.Inputs {
+			readers[in]++
+		}
+	}
+	for _, h := range g.Heads {
+		readers[h.Output]++
+	}
+	fused := map[int]bool{}
+	for i := 1; i < len(g.Nodes); i++ {
+		nd := &g.Nodes[i]
+		if nd.Op == model.OpReLU && nd.Inputs[0] == i-1 && g.Nodes[i-1].Op == model.OpBatchNorm2d && readers[i-1] == 1 {
+			fused[i] = true
+		}
+	}
+	return fused
+}
+
 // crossEntropy is the batch mean of −log softmax(logits) at the label.
 func crossEntropy(logits, onehot *G.Node) (*G.Node, error) {
 	lsm, err := G.LogSoftMax(logits)
@@ -125,7 +155,7 @@ func (n *net) layer(nd *model.Node, out []*G.Node, params map[string]*G.Node, tr
 	case model.OpConv2d:
 		return n.conv(nd, x, get("weight"), get("bias"))
 	case model.OpBatchNorm2d:
-		return n.batchNorm(nd, x, get("weight"), get("bias"), training)
+		return n.batchNorm(nd, x, get("weight"), get("bias"), training, false)
 	case model.OpMaxPool2d:
 		c := nd.Conv
 		return G.MaxPool2D(x, tensor.Shape{c.Kernel, c.Kernel}, []int{c.Padding, c.Padding}, []int{c.Stride, c.Stride})
@@ -185,11 +215,12 @@ func (n *net) conv(nd *model.Node, x, w, b *G.Node) (*G.Node, error) {
 	return G.BroadcastAdd(y, b4, nil, []byte{0, 2, 3})
 }
 
-// batchNorm is bnOp over the node's weight and bias.
-func (n *net) batchNorm(nd *model.Node, x, w, b *G.Node, training bool) (*G.Node, error) {
+// batchNorm is bnOp over the node's weight and bias, followed by a ReLU
+// when relu is set.
+func (n *net) batchNorm(nd *model.Node, x, w, b *G.Node, training, relu bool) (*G.Node, error) {
 	st := n.stats[nd.Name]
 	if st == nil {
 		return nil, fmt.Errorf("no running statistics")
 	}
-	return G.ApplyOp(&bnOp{opBase: opBase{nd.Name}, eps: nd.Eps, training: training, stats: st}, x, w, b)
+	return G.ApplyOp(&bnOp{opBase: opBase{nd.Name}, eps: nd.Eps, training: training, stats: st, relu: relu}, x, w, b)
 }
