@@ -262,12 +262,7 @@ func TestTrainFolderBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, stderr, code := run(t, append([]string{"train"}, c.args...)...)
-			if code != 2 || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {
-				t.Errorf("exit %d, stderr %q; want exit 2 and one line with %q", code, stderr, c.want)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { badInput(t, append([]string{"train"}, c.args...), c.want) })
 	}
 }
 

@@ -65,6 +65,18 @@ func hashOf(op G.Op) uint32 {
 	return h.Sum32()
 }
 
+// inputs returns the contiguous data and shape of each of an op's values.
+func inputs(vs []G.Value) ([][]float32, []tensor.Shape, error) {
+	data, shapes := make([][]float32, len(vs)), make([]tensor.Shape, len(vs))
+	for i, v := range vs {
+		var err error
+		if data[i], shapes[i], err = float32s(v); err != nil {
+			return nil, nil, err
+		}
+	}
+	return data, shapes, nil
+}
+
 // float32s returns the contiguous data of a value.
 func float32s(v G.Value) ([]float32, tensor.Shape, error) {
 	t, ok := v.(*tensor.Dense)
@@ -85,18 +97,11 @@ func float32s(v G.Value) ([]float32, tensor.Shape, error) {
 }
 
 func (op *bnOp) Do(vs ...G.Value) (G.Value, error) {
-	var in [3][]float32
-	var s tensor.Shape
-	for i := range in {
-		var err error
-		var si tensor.Shape
-		if in[i], si, err = float32s(vs[i]); err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
-		}
-		if i == 0 {
-			s = si
-		}
+	in, shapes, err := inputs(vs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
+	s := shapes[0]
 	x, w, b := in[0], in[1], in[2]
 	n, c, hw := s[0], s[1], s[2]*s[3]
 	out := make([]float32, len(x))
@@ -219,18 +224,11 @@ func (op *bnDiffOp) Hashcode() uint32 { return hashOf(op) }
 func (op *bnDiffOp) String() string   { return "bndiff(" + op.fwd.name + ")" }
 
 func (op *bnDiffOp) Do(vs ...G.Value) (G.Value, error) {
-	w, _, err := float32s(vs[0])
+	in, shapes, err := inputs(vs)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	bias, _, err := float32s(vs[1])
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	g, s, err := float32s(vs[2])
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
+	w, bias, g, s := in[0], in[1], in[2], shapes[2]
 	xh := op.fwd.xhat
 	n, c, hw := s[0], s[1], s[2]*s[3]
 	count := float64(n * hw)

@@ -198,19 +198,14 @@ func fromNCHW(y, tmp []float32, o, hw, s0, s1 int) {
 }
 
 func (op *convOp) Do(vs ...G.Value) (G.Value, error) {
-	x, _, err := float32s(vs[0])
+	in, _, err := inputs(vs)
 	if err != nil {
 		return nil, err
 	}
-	w, _, err := float32s(vs[1])
-	if err != nil {
-		return nil, err
-	}
+	x, w := in[0], in[1]
 	var bias []float32
 	if op.bias {
-		if bias, _, err = float32s(vs[2]); err != nil {
-			return nil, err
-		}
+		bias = in[2]
 	}
 	ckk, hw, chunk := op.dims()
 	o, n := op.out[1], op.in[0]
@@ -319,18 +314,11 @@ func (op *convGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *convGradOp) Do(vs ...G.Value) (G.Value, error) {
-	var in [3][]float32
-	var xs tensor.Shape
-	for i := range in {
-		var s tensor.Shape
-		var err error
-		if in[i], s, err = float32s(vs[i]); err != nil {
-			return nil, err
-		}
-		if i == 0 {
-			xs = s
-		}
+	in, shapes, err := inputs(vs)
+	if err != nil {
+		return nil, err
 	}
+	xs := shapes[0]
 	d := make([]float32, op.shape.TotalSize())
 	if op.dir == gradBias {
 		biasGrad(in[2], d, xs[0])

@@ -37,14 +37,11 @@ func (op *scaleOp) String() string        { return fmt.Sprintf("scale%d(%s)", op
 // Do takes (x, s) forward and for the input's gradient (then x is dy), and
 // (x, dy) for the scale's.
 func (op *scaleOp) Do(vs ...G.Value) (G.Value, error) {
-	a, as, err := float32s(vs[0])
+	in, shapes, err := inputs(vs)
 	if err != nil {
 		return nil, err
 	}
-	b, _, err := float32s(vs[1])
-	if err != nil {
-		return nil, err
-	}
+	a, b, as := in[0], in[1], shapes[0]
 	planes := as[0] * as[1]
 	hw := len(a) / planes
 	if op.dir == 2 {
@@ -137,13 +134,9 @@ func (op *linearOp) Hashcode() uint32      { return hashOf(op) }
 func (op *linearOp) String() string        { return fmt.Sprintf("linear%d(%s)", op.dir, op.name) }
 
 func (op *linearOp) Do(vs ...G.Value) (G.Value, error) {
-	var in [3][]float32
-	var shapes [3]tensor.Shape
-	for i, v := range vs {
-		var err error
-		if in[i], shapes[i], err = float32s(v); err != nil {
-			return nil, err
-		}
+	in, shapes, err := inputs(vs)
+	if err != nil {
+		return nil, err
 	}
 	x, w := in[0], in[1]
 	n, k, o := shapes[0][0], shapes[0][1], shapes[1][0]

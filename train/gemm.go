@@ -29,37 +29,33 @@ const minSplit = 64
 // whatever the split.
 func sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	bl := gemmImpl()
-	if n >= m && n >= 2*minSplit {
-		parallel(n/minSplit, func(p0, p1 int) {
-			j0, j1 := p0*minSplit, p1*minSplit
-			if p1 == n/minSplit {
-				j1 = n
-			}
-			var bj []float32
-			if tB == blas.Trans {
-				bj = b[j0*ldb:]
-			} else {
-				bj = b[j0:]
-			}
-			bl.Sgemm(tA, tB, m, j1-j0, k, alpha, a, lda, bj, ldb, beta, c[j0:], ldc)
-		})
+	byCols := n >= m
+	size := max(m, n)
+	if size < 2*minSplit {
+		bl.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	if m > n && m >= 2*minSplit {
-		parallel(m/minSplit, func(p0, p1 int) {
-			i0, i1 := p0*minSplit, p1*minSplit
-			if p1 == m/minSplit {
-				i1 = m
-			}
-			var ai []float32
-			if tA == blas.Trans {
-				ai = a[i0:]
-			} else {
-				ai = a[i0*lda:]
-			}
-			bl.Sgemm(tA, tB, i1-i0, n, k, alpha, ai, lda, b, ldb, beta, c[i0*ldc:], ldc)
-		})
-		return
+	parts := size / minSplit
+	parallel(parts, func(p0, p1 int) {
+		lo, hi := p0*minSplit, p1*minSplit
+		if p1 == parts {
+			hi = size
+		}
+		if byCols {
+			// Columns lo..hi of op(B) and of C.
+			bl.Sgemm(tA, tB, m, hi-lo, k, alpha, a, lda, offset(b, lo, ldb, tB == blas.Trans), ldb, beta, c[lo:], ldc)
+			return
+		}
+		// Rows lo..hi of op(A) and of C.
+		bl.Sgemm(tA, tB, hi-lo, n, k, alpha, offset(a, lo, lda, tA == blas.NoTrans), lda, b, ldb, beta, c[lo*ldc:], ldc)
+	})
+}
+
+// offset is the matrix m from its row i (byRow) or its column i, with
+// leading dimension ld.
+func offset(m []float32, i, ld int, byRow bool) []float32 {
+	if byRow {
+		return m[i*ld:]
 	}
-	bl.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	return m[i:]
 }
