@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -55,7 +59,7 @@ func TestTrainBadInput(t *testing.T) {
 		{"no out", []string{"resnet18", "--n", "64"}, "train needs --out FILE.safetensors"},
 		{"out extension", []string{"resnet18", "--n", "64", "--out", "w.pt"}, "--out w.pt: name it *.safetensors (the weights) or *.onnx"},
 		{"unknown task", []string{"resnet18", "--tasks", "scale,color", "--n", "64", "--out", out}, `--tasks: unknown task "color"`},
-		{"n below batch", []string{"resnet18", "--n", "8", "--out", out}, "--n 8 out of range (valid: --batch 32..360000)"},
+		{"n below batch", []string{"resnet18", "--n", "8", "--out", out}, "--n 8 out of range (valid: --batch 32..360000), or train on a folder with --data DIR"},
 		{"epochs", []string{"resnet18", "--n", "64", "--epochs", "0", "--out", out}, "--epochs 0 must be at least 1"},
 		{"unknown model", []string{"resnet19", "--n", "32", "--size", "16", "--out", out, "-q"}, `unknown model "resnet19"`},
 		{"lr", []string{"resnet18", "--n", "64", "--lr", "0", "--out", out}, "--lr 0 must be positive"},
@@ -158,5 +162,138 @@ func TestTrainWritesONNX(t *testing.T) {
 	if ts := plan.Model.Tasks; len(ts) != 2 || ts[0].Name != "scale" || ts[1].Name != "shape" ||
 		plan.Choice.Heads["scale"] == "" || plan.Choice.Heads["shape"] == "" || plan.Choice.Cut == "" || !(plan.Predicted.TotalMS > 0) {
 		t.Errorf("plan %+v", plan)
+	}
+}
+
+// sceneFolder writes n labelled 3D Shapes scenes of split at 32×32 with
+// the data command, as a user would.
+func sceneFolder(t *testing.T, split string, n int) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), split)
+	if _, stderr, code := run(t, "data", "shapes3d", "--out", dir, "--n", fmt.Sprint(n), "--split", split, "--size", "32", "-q"); code != 0 {
+		t.Fatalf("data shapes3d: exit %d: %s", code, stderr)
+	}
+	return dir
+}
+
+// TestTrainFromFolder trains on a labelled folder (class counts from its
+// labels), STL with one column, and continues from the ONNX file it wrote.
+func TestTrainFromFolder(t *testing.T) {
+	data, test := sceneFolder(t, "train", 32), sceneFolder(t, "test", 16)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "m.onnx")
+	stdout, stderr, code := run(t, "train", "mobilenet_v3_small", "--data", data, "--test-data", test, "--tasks", "shape,scale",
+		"--size", "32", "--batch", "16", "--epochs", "1", "--out", out, "-q")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"epoch 1/1  lr 1e-04  loss ", "accuracy shape ", " scale ", "test shape ", "outputs shape,scale"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	g, _, err := loadONNX(out, onnxFlags{sizeFlag: "input", given: changed(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The classes are the folder's: max label + 1 of each column.
+	if len(g.Heads) != 2 || g.Heads[0].Classes != maxLabel(t, data, "shape")+1 || g.Heads[1].Classes != maxLabel(t, data, "scale")+1 {
+		t.Errorf("heads %+v", g.Heads)
+	}
+	stl := filepath.Join(dir, "stl.safetensors")
+	if _, stderr, code := run(t, "train", "resnet18", "--data", data, "--tasks", "shape", "--size", "32", "--batch", "16", "--epochs", "1", "--out", stl, "-q"); code != 0 {
+		t.Fatalf("STL: exit %d: %s", code, stderr)
+	}
+	stdout, stderr, code = run(t, "train", out, "--data", data, "--tasks", "shape,scale", "--batch", "16", "--epochs", "1", "--out", filepath.Join(dir, "m2.safetensors"), "-q")
+	if code != 0 {
+		t.Fatalf("from ONNX: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "wrote ") {
+		t.Errorf("from ONNX: %s", stdout)
+	}
+}
+
+// maxLabel is the largest label of column task in dir's labels.csv.
+func maxLabel(t *testing.T, dir, task string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "labels.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	col := slices.Index(strings.Split(lines[0], ","), task)
+	m := -1
+	for _, l := range lines[1:] {
+		v, err := strconv.Atoi(strings.Split(l, ",")[col])
+		if err != nil {
+			t.Fatal(err)
+		}
+		m = max(m, v)
+	}
+	return m
+}
+
+func TestTrainFolderBadInput(t *testing.T) {
+	data := sceneFolder(t, "train", 16)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "w.safetensors")
+	onnxOut := filepath.Join(dir, "m.onnx")
+	if _, stderr, code := run(t, "train", "mobilenet_v3_small", "--data", data, "--tasks", "scale,shape", "--size", "32", "--batch", "16", "--epochs", "1", "--out", onnxOut, "-q"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown column", []string{"resnet18", "--data", data, "--tasks", "scale,colour", "--size", "32", "--out", out}, `unknown task column "colour" (labels.csv has: floor_hue, wall_hue`},
+		{"column twice", []string{"resnet18", "--data", data, "--tasks", "scale,scale", "--size", "32", "--out", out}, `task "scale" given twice`},
+		{"n with data", []string{"resnet18", "--data", data, "--n", "64", "--out", out}, "--n and --test-n render 3D Shapes scenes"},
+		{"test-data without data", []string{"resnet18", "--n", "64", "--test-data", data, "--out", out}, "--test-data evaluates a model trained on --data"},
+		{"no such folder", []string{"resnet18", "--data", filepath.Join(dir, "none"), "--out", out}, "--data: data set"},
+		{"wrong size", []string{"resnet18", "--data", data, "--size", "64", "--out", out}, "--data:"},
+		{"fewer items than batch", []string{"resnet18", "--data", data, "--size", "32", "--batch", "32", "--out", out}, "has 16 items, fewer than --batch 32"},
+		{"onnx heads differ", []string{onnxOut, "--data", data, "--tasks", "shape", "--out", out}, "has 2 outputs of"},
+		{"resume missing", []string{"resnet18", "--data", data, "--size", "32", "--batch", "16", "--resume", filepath.Join(dir, "none.ck"), "--out", out}, "--resume: open"},
+		{"resume garbage", []string{"resnet18", "--data", data, "--size", "32", "--batch", "16", "--resume", out + ".x", "--out", out}, "not a training checkpoint"},
+		{"checkpoint is out", []string{"resnet18", "--data", data, "--checkpoint", out, "--out", out}, "is also --out"},
+	}
+	if err := os.WriteFile(out+".x", []byte("junk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { badInput(t, append([]string{"train"}, c.args...), c.want) })
+	}
+}
+
+// TestTrainResume: one epoch with --checkpoint, then --resume for the
+// second, writes the very bytes two epochs straight write.
+func TestTrainResume(t *testing.T) {
+	dir := t.TempDir()
+	base := []string{"train", "mobilenet_v3_small", "--n", "32", "--batch", "16", "--size", "32", "-q"}
+	straight, ck, resumed := filepath.Join(dir, "a.safetensors"), filepath.Join(dir, "run.ck"), filepath.Join(dir, "b.safetensors")
+	if _, stderr, code := run(t, append(base, "--epochs", "2", "--out", straight)...); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if _, stderr, code := run(t, append(base, "--epochs", "1", "--checkpoint", ck, "--out", filepath.Join(dir, "half.safetensors"))...); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	stdout, stderr, code := run(t, append(base, "--epochs", "2", "--resume", ck, "--out", resumed)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "resumed "+ck+" after epoch 1/2") || strings.Contains(stdout, "epoch 1/2  lr") || !strings.Contains(stdout, "epoch 2/2  lr 1e-05") {
+		t.Errorf("resumed run printed:\n%s", stdout)
+	}
+	a, err := os.ReadFile(straight)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(resumed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Error("two epochs straight and 1 + resumed 1 wrote different weights")
 	}
 }

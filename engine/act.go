@@ -125,3 +125,20 @@ func scaleShiftAct(y, x []float32, s, t float32, a act) {
 	}
 	biasAct(y, 0, a)
 }
+
+// Activate sets y = op(x) elementwise for an activation op (ReLU, ReLU6,
+// Hardswish, Hardsigmoid, SiLU, Sigmoid) with the engine's kernels —
+// vectorized where the CPU has them, e^x as a float32 polynomial — and
+// reports false, leaving y alone, for any other op. y and x have equal
+// lengths; the trainer calls it from several goroutines on disjoint parts.
+func Activate(op model.Op, y, x []float32) bool {
+	a, ok := actOf(op)
+	if !ok {
+		return false
+	}
+	if !nativeBiasAct(y, x, nil, 0, a) {
+		copy(y, x)
+		biasAct(y, 0, a)
+	}
+	return true
+}

@@ -50,3 +50,9 @@ func level3(b Backend) (blas.Float32Level3, error) {
 	}
 	return nil, fmt.Errorf("unknown backend %q (have %v)", b, Backends())
 }
+
+// Level3 is backend b's GEMM for callers outside the engine (the trainer),
+// as the engine runs it: OpenBLAS single-threaded, so a caller that splits
+// its GEMMs over its own goroutines has no OpenBLAS threads spinning on the
+// cores they need.
+func Level3(b Backend) (blas.Float32Level3, error) { return level3(b) }

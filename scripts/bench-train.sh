@@ -5,7 +5,10 @@
 # (train.BenchmarkStep) runs, then Debian's PyTorch 1.13
 # (train/testdata/bench_train_torch.py), then Go again; the Go figure is the
 # median of its runs, so a load spike on the shared machine hits one of
-# them and not the comparison. Both get 2 threads (GOMAXPROCS=2;
+# them and not the comparison. Both get 2 threads (GOMAXPROCS=2, the
+# trainer splitting each GEMM over its goroutines, OPENBLAS_NUM_THREADS=1:
+# the engine makes OpenBLAS single-threaded at run time, but workers that
+# OpenBLAS started at load still took ~10% of the CPU; PyTorch:
 # torch.set_num_threads(2) with OPENBLAS_NUM_THREADS=2, which OpenBLAS needs,
 # and OMP_WAIT_POLICY=PASSIVE so idle PyTorch threads do not spin).
 #
@@ -34,7 +37,7 @@ go test -c -o "$tmp/train.test" ./train/
 # go_run MODEL: images/s of one Go run. The testing package first runs the
 # benchmark once with b.N=1 (the warm-up, like WARMUP=1), then times STEPS.
 go_run() {
-  GOMAXPROCS=$threads "$tmp/train.test" -test.run '^$' -test.bench "BenchmarkStep/$1\$" \
+  OPENBLAS_NUM_THREADS=1 GOMAXPROCS=$threads "$tmp/train.test" -test.run '^$' -test.bench "BenchmarkStep/$1\$" \
     -test.benchtime "${steps}x" |
     awk '{for (i = 2; i <= NF; i++) if ($i == "images/s") print $(i-1)}'
 }

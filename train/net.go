@@ -30,14 +30,23 @@ type net struct {
 	nodes   []*G.Node // parameter nodes, aligned with Trainer.params
 	stats   map[string]*bnStats
 	scratch *convScratch
+	depth   []*depthOp // stochastic depth ops (training only), in graph order
 	vm      G.VM
 }
 
 // buildNet builds the graph of g over params for batch samples. In
 // training mode batch norm uses batch statistics and dropout multiplies by
-// a mask the caller sets each step.
-func buildNet(g *model.Graph, params []*param, stats map[string]*bnStats, batch int, training bool) (*net, error) {
+// a mask the caller sets each step, and stochastic depth (rising to
+// depthP; 0: off) drops rows the caller draws each step.
+func buildNet(g *model.Graph, params []*param, stats map[string]*bnStats, batch int, training bool, depthP float64) (*net, error) {
 	n := &net{g: G.NewGraph(), batch: batch, stats: stats, scratch: &convScratch{}}
+	var probs map[int]float64
+	if training && depthP > 0 {
+		var err error
+		if probs, err = depthProbs(g, depthP); err != nil {
+			return nil, fmt.Errorf("train %s: %w", g.Name, err)
+		}
+	}
 	byKey := map[string]*G.Node{}
 	for _, p := range params {
 		t := tensor.New(tensor.WithShape(p.info.Shape...), tensor.WithBacking(p.data))
@@ -49,10 +58,24 @@ func buildNet(g *model.Graph, params []*param, stats map[string]*bnStats, batch 
 	n.x = G.NewTensor(n.g, tensor.Float32, 4, G.WithShape(batch, in[0], in[1], in[2]), G.WithName("input"))
 	out := make([]*G.Node, len(g.Nodes))
 	out[0] = n.x
+	fused := fusedReLUs(g)
 	for i := 1; i < len(g.Nodes); i++ {
 		nd := &g.Nodes[i]
 		var err error
-		out[i], err = n.layer(nd, out, byKey, training)
+		if fused[i] {
+			// The batch norm before it applied it.
+			out[i] = out[nd.Inputs[0]]
+			continue
+		}
+		if nd.Op == model.OpBatchNorm2d && i+1 < len(g.Nodes) && fused[i+1] {
+			out[i], err = n.batchNorm(nd, out[nd.Inputs[0]], byKey[nd.Name+".weight"], byKey[nd.Name+".bias"], training, true)
+		} else if p, ok := probs[i]; ok && p > 0 {
+			op := &depthOp{opBase: opBase{nd.Name}, p: p, scale: make([]float32, batch), dims: out[nd.Inputs[0]].Dims()}
+			n.depth = append(n.depth, op)
+			out[i], err = G.ApplyOp(op, out[nd.Inputs[0]])
+		} else {
+			out[i], err = n.layer(nd, out, byKey, training)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("train %s: %s %q: %w", g.Name, nd.Op, nd.Name, err)
 		}
@@ -79,6 +102,28 @@ func buildNet(g *model.Graph, params []*param, stats map[string]*bnStats, batch 
 	}
 	n.loss = loss
 	return n, nil
+}
+
+// fusedReLUs marks the ReLU nodes that directly follow the batch norm
+// they read when nothing else reads that batch norm: bnOp applies them.
+func fusedReLUs(g *model.Graph) map[int]bool {
+	readers := make([]int, len(g.Nodes))
+	for _, nd := range g.Nodes {
+		for _, in := range nd.Inputs {
+			readers[in]++
+		}
+	}
+	for _, h := range g.Heads {
+		readers[h.Output]++
+	}
+	fused := map[int]bool{}
+	for i := 1; i < len(g.Nodes); i++ {
+		nd := &g.Nodes[i]
+		if nd.Op == model.OpReLU && nd.Inputs[0] == i-1 && g.Nodes[i-1].Op == model.OpBatchNorm2d && readers[i-1] == 1 {
+			fused[i] = true
+		}
+	}
+	return fused
 }
 
 // crossEntropy is the batch mean of −log softmax(logits) at the label.
@@ -110,9 +155,7 @@ func (n *net) layer(nd *model.Node, out []*G.Node, params map[string]*G.Node, tr
 	case model.OpConv2d:
 		return n.conv(nd, x, get("weight"), get("bias"))
 	case model.OpBatchNorm2d:
-		return n.batchNorm(nd, x, get("weight"), get("bias"), training)
-	case model.OpReLU:
-		return G.Rectify(x)
+		return n.batchNorm(nd, x, get("weight"), get("bias"), training, false)
 	case model.OpMaxPool2d:
 		c := nd.Conv
 		return G.MaxPool2D(x, tensor.Shape{c.Kernel, c.Kernel}, []int{c.Padding, c.Padding}, []int{c.Stride, c.Stride})
@@ -121,16 +164,11 @@ func (n *net) layer(nd *model.Node, out []*G.Node, params map[string]*G.Node, tr
 	case model.OpFlatten:
 		return G.Reshape(x, tensor.Shape{n.batch, int(nd.OutShape.Elems())})
 	case model.OpLinear:
-		y, err := G.Mul(x, G.Must(G.Transpose(get("weight"))))
-		if err != nil || get("bias") == nil {
-			return y, err
+		if get("bias") == nil {
+			return G.ApplyOp(&linearOp{opBase: opBase{nd.Name}}, x, get("weight"))
 		}
-		b, err := G.Reshape(get("bias"), tensor.Shape{1, nd.Features})
-		if err != nil {
-			return nil, err
-		}
-		return G.BroadcastAdd(y, b, nil, []byte{0})
-	case model.OpHardswish, model.OpHardsigmoid, model.OpSiLU, model.OpSigmoid, model.OpReLU6:
+		return G.ApplyOp(&linearOp{opBase: opBase{nd.Name}, bias: true}, x, get("weight"), get("bias"))
+	case model.OpReLU, model.OpHardswish, model.OpHardsigmoid, model.OpSiLU, model.OpSigmoid, model.OpReLU6:
 		return G.ApplyOp(&actOp{opBase: opBase{nd.Name}, kind: nd.Op, dims: x.Dims()}, x)
 	case model.OpAdaptiveAvgPool2d:
 		if nd.Features != 1 {
@@ -138,10 +176,10 @@ func (n *net) layer(nd *model.Node, out []*G.Node, params map[string]*G.Node, tr
 		}
 		return G.ApplyOp(&poolOp{opBase: opBase{nd.Name}, in: x.Shape().Clone()}, x)
 	case model.OpMul:
-		return G.BroadcastHadamardProd(x, out[nd.Inputs[1]], nil, []byte{2, 3})
+		return G.ApplyOp(&scaleOp{opBase: opBase{nd.Name}}, x, out[nd.Inputs[1]])
 	case model.OpStochasticDepth:
-		// The graph does not record torchvision's drop probability; it
-		// trains as the identity (what it is at inference).
+		// The identity at inference (and in training with p = 0: the
+		// first block's); buildNet adds a depthOp otherwise.
 		return x, nil
 	case model.OpDropout:
 		if !training {
@@ -155,16 +193,18 @@ func (n *net) layer(nd *model.Node, out []*G.Node, params map[string]*G.Node, tr
 }
 
 func (n *net) conv(nd *model.Node, x, w, b *G.Node) (*G.Node, error) {
-	c := nd.Conv
-	var y *G.Node
-	var err error
+	c, s := nd.Conv, nd.OutShape
+	out := tensor.Shape{n.batch, s[0], s[1], s[2]}
 	if c.Groups == 1 {
-		s := nd.OutShape
-		y, err = G.ApplyOp(&convOp{opBase: opBase{nd.Name}, c: c, in: x.Shape().Clone(), out: tensor.Shape{n.batch, s[0], s[1], s[2]}, scratch: n.scratch}, x, w)
-	} else {
-		s := nd.OutShape
-		y, err = G.ApplyOp(&groupConvOp{opBase: opBase{nd.Name}, c: c, out: tensor.Shape{n.batch, s[0], s[1], s[2]}}, x, w)
+		// The bias is added as the output is stored.
+		op := &convOp{opBase: opBase{nd.Name}, c: c, in: x.Shape().Clone(), out: out, scratch: n.scratch}
+		if b == nil {
+			return G.ApplyOp(op, x, w)
+		}
+		op.bias = true
+		return G.ApplyOp(op, x, w, b)
 	}
+	y, err := G.ApplyOp(&groupConvOp{opBase: opBase{nd.Name}, c: c, out: out}, x, w)
 	if err != nil || b == nil {
 		return y, err
 	}
@@ -175,27 +215,12 @@ func (n *net) conv(nd *model.Node, x, w, b *G.Node) (*G.Node, error) {
 	return G.BroadcastAdd(y, b4, nil, []byte{0, 2, 3})
 }
 
-// batchNorm is normOp followed by PyTorch's per-channel weight and bias.
-func (n *net) batchNorm(nd *model.Node, x, w, b *G.Node, training bool) (*G.Node, error) {
-	ch := nd.OutShape[0]
+// batchNorm is bnOp over the node's weight and bias, followed by a ReLU
+// when relu is set.
+func (n *net) batchNorm(nd *model.Node, x, w, b *G.Node, training, relu bool) (*G.Node, error) {
 	st := n.stats[nd.Name]
 	if st == nil {
 		return nil, fmt.Errorf("no running statistics")
 	}
-	y, err := G.ApplyOp(&normOp{opBase: opBase{nd.Name}, eps: nd.Eps, training: training, stats: st}, x)
-	if err != nil {
-		return nil, err
-	}
-	w4, err := G.Reshape(w, tensor.Shape{1, ch, 1, 1})
-	if err != nil {
-		return nil, err
-	}
-	b4, err := G.Reshape(b, tensor.Shape{1, ch, 1, 1})
-	if err != nil {
-		return nil, err
-	}
-	if y, err = G.BroadcastHadamardProd(y, w4, nil, []byte{0, 2, 3}); err != nil {
-		return nil, err
-	}
-	return G.BroadcastAdd(y, b4, nil, []byte{0, 2, 3})
+	return G.ApplyOp(&bnOp{opBase: opBase{nd.Name}, eps: nd.Eps, training: training, stats: st, relu: relu}, x, w, b)
 }

@@ -3,12 +3,12 @@ package train
 import (
 	"fmt"
 	"hash"
-	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/model"
 )
 
@@ -60,6 +60,7 @@ const (
 	forward = iota
 	gradInput
 	gradWeight
+	gradBias
 )
 
 // run is the loop nest of all three directions: y += w·x, dx += w·dy or
@@ -67,49 +68,78 @@ const (
 func (op *groupConvOp) run(dir int, x, w, y []float32, xs tensor.Shape) {
 	c := op.c
 	n, opg := xs[0], op.out[1]/c.Groups
+	// The valid output range of each tap row and column, once per call.
+	rows, cols := make([][2]int, c.Kernel), make([][2]int, c.Kernel)
+	for k := range c.Kernel {
+		rows[k][0], rows[k][1] = validRange(k*c.Dilation-c.Padding, c.Stride, xs[2], op.out[2])
+		cols[k][0], cols[k][1] = validRange(k*c.Dilation-c.Padding, c.Stride, xs[3], op.out[3])
+	}
 	// Groups run in parallel: each writes only its own outputs, input
 	// channels and weights.
 	parallel(c.Groups, func(g0, g1 int) {
 		for b := range n {
 			for oc := g0 * opg; oc < g1*opg; oc++ {
-				op.channel(dir, x, w, y, xs, b, oc)
+				op.channel(dir, x, w, y, xs, b, oc, rows, cols)
 			}
 		}
 	})
 }
 
-// channel runs one (sample, output channel) of run.
-func (op *groupConvOp) channel(dir int, x, w, y []float32, xs tensor.Shape, b, oc int) {
+// channel runs one (sample, output channel) of run. For each tap the
+// output pixels whose input falls inside the image are a rectangle, found
+// up front, so the inner loops have no bounds tests.
+func (op *groupConvOp) channel(dir int, x, w, y []float32, xs tensor.Shape, b, oc int, rows, cols [][2]int) {
 	c := op.c
 	cin, h, wd := xs[1], xs[2], xs[3]
 	o, ho, wo := op.out[1], op.out[2], op.out[3]
-	cpg, k := cin/c.Groups, c.Kernel
+	cpg, k, st := cin/c.Groups, c.Kernel, c.Stride
 	grp := oc / (o / c.Groups)
-	yo := (b*o + oc) * ho * wo
+	yc := y[(b*o+oc)*ho*wo:][:ho*wo]
 	for ci := range cpg {
-		xc := (b*cin + grp*cpg + ci) * h * wd
+		xc := x[(b*cin+grp*cpg+ci)*h*wd:][:h*wd]
 		for ky := range k {
+			oy0, oy1 := rows[ky][0], rows[ky][1]
 			for kx := range k {
+				offX := kx*c.Dilation - c.Padding
+				ox0, ox1 := cols[kx][0], cols[kx][1]
+				if ox0 >= ox1 {
+					continue
+				}
 				wi := ((oc*cpg+ci)*k+ky)*k + kx
+				wv := w[wi]
 				var acc float32
-				for oy := range ho {
-					iy := oy*c.Stride - c.Padding + ky*c.Dilation
-					if iy < 0 || iy >= h {
-						continue
-					}
-					for ox := range wo {
-						ix := ox*c.Stride - c.Padding + kx*c.Dilation
-						if ix < 0 || ix >= wd {
-							continue
-						}
-						xi, yi := xc+iy*wd+ix, yo+oy*wo+ox
+				for oy := oy0; oy < oy1; oy++ {
+					iy := oy*st + ky*c.Dilation - c.Padding
+					yr := yc[oy*wo+ox0 : oy*wo+ox1]
+					xr := xc[iy*wd:][:wd]
+					ix0 := ox0*st + offX
+					if st == 1 {
+						xr = xr[ix0 : ix0+len(yr)]
 						switch dir {
 						case forward:
-							y[yi] += w[wi] * x[xi]
+							for i, v := range xr {
+								yr[i] += wv * v
+							}
 						case gradInput:
-							x[xi] += w[wi] * y[yi]
+							for i, v := range yr {
+								xr[i] += wv * v
+							}
 						default:
-							acc += x[xi] * y[yi]
+							for i, v := range xr {
+								acc += v * yr[i]
+							}
+						}
+						continue
+					}
+					for i := range yr {
+						xi := ix0 + i*st
+						switch dir {
+						case forward:
+							yr[i] += wv * xr[xi]
+						case gradInput:
+							xr[xi] += wv * yr[i]
+						default:
+							acc += xr[xi] * yr[i]
 						}
 					}
 				}
@@ -119,6 +149,22 @@ func (op *groupConvOp) channel(dir int, x, w, y []float32, xs tensor.Shape, b, o
 			}
 		}
 	}
+}
+
+// validRange is the range [o0, o1) of outputs o < n whose input o·stride +
+// off lies in [0, size).
+func validRange(off, stride, size, n int) (o0, o1 int) {
+	o0 = 0
+	if off < 0 {
+		o0 = (-off + stride - 1) / stride
+	}
+	o1 = n
+	if last := size - 1 - off; last < 0 {
+		o1 = 0
+	} else {
+		o1 = min(n, last/stride+1)
+	}
+	return min(o0, o1), o1
 }
 
 func (op *groupConvOp) Do(vs ...G.Value) (G.Value, error) {
@@ -166,65 +212,18 @@ func (op *actOp) InferShape(ns ...G.DimSizer) (tensor.Shape, error) {
 	return ns[0].(tensor.Shape).Clone(), nil
 }
 
-func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
-
-// f is the activation and df its derivative.
-func (op *actOp) f(x float64) float64 {
-	switch op.kind {
-	case model.OpHardswish:
-		return x * min(max(x+3, 0), 6) / 6
-	case model.OpHardsigmoid:
-		return min(max(x+3, 0), 6) / 6
-	case model.OpSiLU:
-		return x * sigmoid(x)
-	case model.OpSigmoid:
-		return sigmoid(x)
-	case model.OpReLU6:
-		return min(max(x, 0), 6)
-	}
-	return math.NaN()
-}
-
-func (op *actOp) df(x float64) float64 {
-	switch op.kind {
-	case model.OpHardswish:
-		switch {
-		case x < -3:
-			return 0
-		case x <= 3:
-			return x/3 + 0.5
-		}
-		return 1
-	case model.OpHardsigmoid:
-		if x > -3 && x < 3 {
-			return 1.0 / 6
-		}
-		return 0
-	case model.OpSiLU:
-		s := sigmoid(x)
-		return s * (1 + x*(1-s))
-	case model.OpSigmoid:
-		s := sigmoid(x)
-		return s * (1 - s)
-	case model.OpReLU6:
-		if x > 0 && x < 6 {
-			return 1
-		}
-		return 0
-	}
-	return math.NaN()
-}
-
 func (op *actOp) Do(vs ...G.Value) (G.Value, error) {
 	x, s, err := float32s(vs[0])
 	if err != nil {
 		return nil, err
 	}
+	if !engine.Activate(op.kind, nil, nil) {
+		return nil, fmt.Errorf("%s: no kernel for %s", op, op.kind)
+	}
 	y := make([]float32, len(x))
-	parallel(len(x), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			y[i] = float32(op.f(float64(x[i])))
-		}
+	parallel(len(x)/minSplit+1, func(lo, hi int) {
+		lo, hi = min(lo*minSplit, len(x)), min(hi*minSplit, len(x))
+		engine.Activate(op.kind, y[lo:hi], x[lo:hi])
 	})
 	return dense(y, s), nil
 }
@@ -239,7 +238,8 @@ func (op *actOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 	return G.Nodes{d}, nil
 }
 
-// actDiffOp is dy·f'(x) for an actOp, from (x, dy).
+// actDiffOp is dy·f'(x) for an actOp, from (x, dy), with PyTorch's side at
+// the kinks.
 type actDiffOp struct {
 	opBase
 	fwd *actOp
@@ -266,12 +266,60 @@ func (op *actDiffOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	dx := make([]float32, len(x))
-	parallel(len(x), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			dx[i] = float32(float64(dy[i]) * op.fwd.df(float64(x[i])))
-		}
+	parallel(len(x)/minSplit+1, func(lo, hi int) {
+		lo, hi = min(lo*minSplit, len(x)), min(hi*minSplit, len(x))
+		actGrad(op.fwd.kind, dx[lo:hi], x[lo:hi], dy[lo:hi])
 	})
 	return dense(dx, s), nil
+}
+
+// actGrad sets dx = dy·f'(x) for activation kind.
+func actGrad(kind model.Op, dx, x, dy []float32) {
+	x, dy = x[:len(dx)], dy[:len(dx)]
+	switch kind {
+	case model.OpReLU:
+		for i, v := range x {
+			// A conditional move, not a branch on the sign.
+			d := dy[i]
+			if v <= 0 {
+				d = 0
+			}
+			dx[i] = d
+		}
+	case model.OpReLU6:
+		for i, v := range x {
+			if v > 0 && v < 6 {
+				dx[i] = dy[i]
+			}
+		}
+	case model.OpHardswish:
+		for i, v := range x {
+			switch {
+			case v < -3:
+			case v <= 3:
+				dx[i] = dy[i] * (v/3 + 0.5)
+			default:
+				dx[i] = dy[i]
+			}
+		}
+	case model.OpHardsigmoid:
+		for i, v := range x {
+			if v > -3 && v < 3 {
+				dx[i] = dy[i] / 6
+			}
+		}
+	case model.OpSiLU, model.OpSigmoid:
+		// dx first holds σ(x), from the engine's kernel.
+		engine.Activate(model.OpSigmoid, dx, x)
+		for i, v := range x {
+			sg := dx[i]
+			if kind == model.OpSiLU {
+				dx[i] = dy[i] * sg * (1 + v*(1-sg))
+			} else {
+				dx[i] = dy[i] * sg * (1 - sg)
+			}
+		}
+	}
 }
 
 // poolOp is the global average pool (N, C, H, W) → (N, C, 1, 1); gorgonia's

@@ -44,19 +44,30 @@ func (o *AdamW) Step(params, grads [][]float32, lr float64) {
 	o.step++
 	bc1 := 1 - math.Pow(b1, float64(o.step))
 	bc2sqrt := math.Sqrt(1 - math.Pow(b2, float64(o.step)))
+	// PyTorch computes the element updates in float32 with the scalars
+	// rounded to float32; so does this.
 	decay := float32(1 - lr*o.WeightDecay)
-	stepSize := lr / bc1
+	stepSize, bc2, e := float32(lr/bc1), float32(bc2sqrt), float32(eps)
+	beta1, beta2 := float32(b1), float32(b2)
 	for i, p := range params {
-		g, m, v := grads[i], o.m[i], o.v[i]
-		for j := range p {
-			p[j] *= decay
-			m[j] = float32(b1)*m[j] + float32(1-b1)*g[j]
-			v[j] = float32(b2)*v[j] + float32(1-b2)*g[j]*g[j]
-			denom := math.Sqrt(float64(v[j]))/bc2sqrt + eps
-			p[j] -= float32(stepSize * float64(m[j]) / denom)
-		}
+		g, m, v := grads[i][:len(p)], o.m[i][:len(p)], o.v[i][:len(p)]
+		// Elements are independent: large tensors split over the CPUs.
+		parallel(len(p)/optimGrain+1, func(lo, hi int) {
+			lo, hi = min(lo*optimGrain, len(p)), min(hi*optimGrain, len(p))
+			for j := lo; j < hi; j++ {
+				gj := g[j]
+				mj := beta1*m[j] + (1-beta1)*gj
+				vj := beta2*v[j] + (1-beta2)*gj*gj
+				m[j], v[j] = mj, vj
+				denom := float32(math.Sqrt(float64(vj)))/bc2 + e
+				p[j] = p[j]*decay - stepSize*mj/denom
+			}
+		})
 	}
 }
+
+// optimGrain is the fewest elements an optimizer goroutine updates.
+const optimGrain = 1 << 14
 
 // SGD is PyTorch's SGD with momentum (dampening 0, not Nesterov): the
 // weight decay is added to the gradient, the first step's buffer is the

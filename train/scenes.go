@@ -95,9 +95,8 @@ func TaskClasses(tasks []int) []int {
 	return out
 }
 
-// Batch fills x (len(order) images, NCHW in [0, 1]) and labels (per task)
-// with the scenes order lists.
-func (s *Scenes) Batch(order []int, x []float32, labels [][]int) {
+// Batch implements Data: images in [0, 1].
+func (s *Scenes) Batch(order []int, x []float32, labels [][]int) error {
 	per := 3 * s.size * s.size
 	for b, i := range order {
 		for j, v := range s.pixels[i*per : (i+1)*per] {
@@ -110,22 +109,48 @@ func (s *Scenes) Batch(order []int, x []float32, labels [][]int) {
 			labels[t] = append(labels[t], s.labels[t][i])
 		}
 	}
+	return nil
 }
 
 // Epoch runs one pass over data in an order shuffled with rng, dropping
 // the last partial batch (as PyTorch's drop_last), and returns the mean of
 // the batches' results. progress, if not nil, is called after each batch.
-func (t *Trainer) Epoch(data *Scenes, rng *rand.Rand, progress func(done, total int, r Result)) (Result, error) {
-	batches := data.Len() / t.cfg.Batch
-	if batches == 0 {
-		return Result{}, fmt.Errorf("train: %d scenes make no batch of %d", data.Len(), t.cfg.Batch)
+func (t *Trainer) Epoch(data Data, rng *rand.Rand, progress func(done, total int, r Result)) (Result, error) {
+	if err := t.checkData(data); err != nil {
+		return Result{}, err
 	}
 	order := rng.Perm(data.Len())
-	x := make([]float32, t.cfg.Batch*3*data.size*data.size)
-	labels := make([][]int, len(data.tasks))
+	return t.EpochOrder(data, order, 0, progress)
+}
+
+// checkData refuses data that makes no batch or whose tasks are not the
+// graph's.
+func (t *Trainer) checkData(data Data) error {
+	if data.Len() < t.cfg.Batch {
+		return fmt.Errorf("train: %d items make no batch of %d", data.Len(), t.cfg.Batch)
+	}
+	var want []int
+	for _, h := range t.graph.Heads {
+		want = append(want, h.Classes)
+	}
+	if got := data.Classes(); !slices.Equal(got, want) {
+		return fmt.Errorf("train %s: the data's tasks have %v classes, the model's heads %v", t.graph.Name, got, want)
+	}
+	return nil
+}
+
+// EpochOrder runs the batches of one pass over data in the given order
+// (a permutation of its items), starting at batch from, dropping the last
+// partial batch; it returns the mean result of the batches it ran.
+func (t *Trainer) EpochOrder(data Data, order []int, from int, progress func(done, total int, r Result)) (Result, error) {
+	batches := len(order) / t.cfg.Batch
+	x := make([]float32, t.cfg.Batch*int(t.graph.Input.Elems()))
+	labels := make([][]int, len(t.graph.Heads))
 	var sum Result
-	for b := range batches {
-		data.Batch(order[b*t.cfg.Batch:(b+1)*t.cfg.Batch], x, labels)
+	for b := from; b < batches; b++ {
+		if err := data.Batch(order[b*t.cfg.Batch:(b+1)*t.cfg.Batch], x, labels); err != nil {
+			return Result{}, err
+		}
 		r, err := t.Step(x, labels)
 		if err != nil {
 			return Result{}, err
@@ -135,25 +160,27 @@ func (t *Trainer) Epoch(data *Scenes, rng *rand.Rand, progress func(done, total 
 			progress(b+1, batches, r)
 		}
 	}
-	return sum.scale(1 / float64(batches)), nil
+	return sum.scale(1 / float64(max(1, batches-from))), nil
 }
 
 // Evaluate runs every scene of data in eval mode, whole batches only, and
 // returns the mean losses and accuracies.
-func (t *Trainer) Evaluate(data *Scenes) (Result, error) {
-	batches := data.Len() / t.cfg.Batch
-	if batches == 0 {
-		return Result{}, fmt.Errorf("train: %d scenes make no batch of %d", data.Len(), t.cfg.Batch)
+func (t *Trainer) Evaluate(data Data) (Result, error) {
+	if err := t.checkData(data); err != nil {
+		return Result{}, err
 	}
-	x := make([]float32, t.cfg.Batch*3*data.size*data.size)
-	labels := make([][]int, len(data.tasks))
+	batches := data.Len() / t.cfg.Batch
+	x := make([]float32, t.cfg.Batch*int(t.graph.Input.Elems()))
+	labels := make([][]int, len(t.graph.Heads))
 	order := make([]int, t.cfg.Batch)
 	var sum Result
 	for b := range batches {
 		for i := range order {
 			order[i] = b*t.cfg.Batch + i
 		}
-		data.Batch(order, x, labels)
+		if err := data.Batch(order, x, labels); err != nil {
+			return Result{}, err
+		}
 		r, _, err := t.Eval(x, labels)
 		if err != nil {
 			return Result{}, err

@@ -25,7 +25,16 @@ type Config struct {
 	// Optimizer updates the weights (nil: AdamW with MTL-Split's weight
 	// decay 1e-6).
 	Optimizer Optimizer
+	// StochasticDepth is the drop probability torchvision's EfficientNet
+	// rises to over its MBConv blocks (block i of n drops a sample's
+	// residual branch with probability StochasticDepth·i/n in training;
+	// see depthProbs). 0 means torchvision's 0.2; negative turns it off.
+	// Graphs without StochasticDepth nodes ignore it.
+	StochasticDepth float64
 }
+
+// DefaultStochasticDepth is torchvision's efficientnet_b0 setting.
+const DefaultStochasticDepth = 0.2
 
 // DefaultBatch is MTL-Split's batch size.
 const DefaultBatch = 32
@@ -39,7 +48,12 @@ type Trainer struct {
 	train   *net
 	eval    *net // built on first Eval
 	grads   [][]float32
+	dropSrc *rand.PCG // dropout masks
 	dropRng *rand.Rand
+	// depthSrc draws the stochastic depth rows, separately from dropout so
+	// that turning one off leaves the other's masks as they were.
+	depthSrc *rand.PCG
+	depthRng *rand.Rand
 	// LR is the learning rate of the next Step (set it from a StepLR each
 	// epoch).
 	LR float64
@@ -80,7 +94,14 @@ func New(g *model.Graph, cfg Config) (*Trainer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	t := &Trainer{graph: g, cfg: cfg, LR: 1e-4, dropRng: rand.New(rand.NewPCG(cfg.Seed, 0x64726f70))}
+	switch {
+	case cfg.StochasticDepth == 0:
+		cfg.StochasticDepth = DefaultStochasticDepth
+	case cfg.StochasticDepth >= 1:
+		return nil, fmt.Errorf("train: stochastic depth %g must be below 1", cfg.StochasticDepth)
+	}
+	t := &Trainer{graph: g, cfg: cfg, LR: 1e-4, dropSrc: rand.NewPCG(cfg.Seed, 0x64726f70), depthSrc: rand.NewPCG(cfg.Seed, 0x6465707468)}
+	t.dropRng, t.depthRng = rand.New(t.dropSrc), rand.New(t.depthSrc)
 	initRng := rand.New(rand.NewPCG(cfg.Seed, 0x696e6974))
 	for _, p := range w.Params() {
 		if p.Param == "running_mean" || p.Param == "running_var" {
@@ -105,7 +126,7 @@ func New(g *model.Graph, cfg Config) (*Trainer, error) {
 			}
 		}
 	}
-	if t.train, err = buildNet(g, t.params, t.stats, cfg.Batch, true); err != nil {
+	if t.train, err = buildNet(g, t.params, t.stats, cfg.Batch, true, max(0, cfg.StochasticDepth)); err != nil {
 		return nil, err
 	}
 	if _, err := G.Grad(t.train.loss, t.train.nodes...); err != nil {
@@ -201,6 +222,7 @@ func (t *Trainer) Step(x []float32, labels [][]int) (Result, error) {
 			return Result{}, fmt.Errorf("train %s: %w", t.graph.Name, err)
 		}
 	}
+	t.drawDepth(n)
 	// The tape machine adds each run's gradients to the last ones.
 	for _, g := range t.grads {
 		clear(g)
@@ -221,6 +243,22 @@ func (t *Trainer) Step(x []float32, labels [][]int) (Result, error) {
 	}
 	t.cfg.Optimizer.Step(data, t.grads, t.LR)
 	return res, nil
+}
+
+// drawDepth draws the rows each stochastic depth op of n keeps this step,
+// as torchvision's StochasticDepth (mode "row") does: per sample, keep with
+// probability 1−p and scale a kept row by 1/(1−p); ops in graph order,
+// samples in order.
+func (t *Trainer) drawDepth(n *net) {
+	for _, op := range n.depth {
+		keep := 1 - op.p
+		for i := range op.scale {
+			op.scale[i] = 0
+			if t.depthRng.Float64() < keep {
+				op.scale[i] = float32(1 / keep)
+			}
+		}
+	}
 }
 
 // result reads the losses and accuracies of the batch n just ran.
@@ -255,7 +293,7 @@ func (t *Trainer) Eval(x []float32, labels [][]int) (Result, [][]float32, error)
 		return Result{}, nil, err
 	}
 	if t.eval == nil {
-		n, err := buildNet(t.graph, t.params, t.stats, t.cfg.Batch, false)
+		n, err := buildNet(t.graph, t.params, t.stats, t.cfg.Batch, false, 0)
 		if err != nil {
 			return Result{}, nil, err
 		}
