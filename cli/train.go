@@ -3,13 +3,16 @@ package cli
 import (
 	"errors"
 	"fmt"
+	stdio "io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/mtlsplit/mtlsplit/dataset/shapes3d"
 	"github.com/mtlsplit/mtlsplit/internal/atomicfile"
@@ -277,12 +280,12 @@ func runTrain(opts *TrainOptions) error {
 		}
 		fmt.Fprintf(opts.IO.Out, "resumed %s after epoch %d/%d\n", opts.Resume, run.Epoch, opts.Epochs)
 	}
+	status := trainStatus(opts.IO, opts.Quiet, names, opts.Batch, opts.Epochs)
 	for !run.Done() {
 		e := run.Epoch
-		draw := bar(fmt.Sprintf("epoch %d/%d", e+1, opts.Epochs))
 		var step func(done, total int, r train.Result)
-		if draw != nil {
-			step = func(done, total int, _ train.Result) { draw(done, total) }
+		if status != nil {
+			step = func(done, total int, r train.Result) { status(e, done, total, r) }
 		}
 		r, err := run.Next(step)
 		if err != nil {
@@ -358,6 +361,52 @@ func loadInitial(tr *train.Trainer, init map[string]map[string][]float32) error 
 		}
 	}
 	return tr.SetWeights(w)
+}
+
+// trainStatus draws one status line on a terminal while training runs:
+// epoch, batches, the loss and per-task accuracy averaged over the epoch so
+// far, images per second and the time left for the whole run; nil when
+// quiet or not on a terminal.
+func trainStatus(io *IO, quiet bool, names []string, batch, epochs int) func(epoch, done, total int, r train.Result) {
+	f, ok := io.Err.(*os.File)
+	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return statusLine(f, names, batch, epochs, time.Now)
+}
+
+// statusLine is trainStatus's line drawn on w, timed by now.
+func statusLine(w stdio.Writer, names []string, batch, epochs int, now func() time.Time) func(epoch, done, total int, r train.Result) {
+	start, steps := now(), 0
+	var sum train.Result // of the epoch so far
+	last := time.Time{}
+	return func(epoch, done, total int, r train.Result) {
+		if done == 1 || len(sum.Loss) != len(r.Loss) {
+			sum = train.Result{Loss: make([]float64, len(r.Loss)), Accuracy: make([]float64, len(r.Accuracy))}
+		}
+		for i := range r.Loss {
+			sum.Loss[i] += r.Loss[i]
+			sum.Accuracy[i] += r.Accuracy[i]
+		}
+		steps++
+		if now().Sub(last) < 200*time.Millisecond && done != total {
+			return
+		}
+		last = now()
+		n := float64(done)
+		mean := train.Result{Loss: make([]float64, len(sum.Loss)), Accuracy: make([]float64, len(sum.Accuracy))}
+		for i := range sum.Loss {
+			mean.Loss[i], mean.Accuracy[i] = sum.Loss[i]/n, sum.Accuracy[i]/n
+		}
+		elapsed := now().Sub(start).Seconds()
+		left := (epochs-epoch-1)*total + total - done
+		eta := time.Duration(elapsed / float64(steps) * float64(left) * float64(time.Second)).Round(time.Second)
+		fmt.Fprintf(w, "\r\033[Kepoch %d/%d %d/%d  loss %.4f  accuracy %s  %.0f img/s  ETA %s", epoch+1, epochs, done, total,
+			mean.TotalLoss(), accuracies(names, mean), float64(steps*batch)/elapsed, eta)
+		if done == total {
+			fmt.Fprint(w, "\r\033[K")
+		}
+	}
 }
 
 func accuracies(names []string, r train.Result) string {

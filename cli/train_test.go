@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/train"
@@ -295,5 +296,38 @@ func TestTrainResume(t *testing.T) {
 	}
 	if !bytes.Equal(a, b) {
 		t.Error("two epochs straight and 1 + resumed 1 wrote different weights")
+	}
+}
+
+// The training status line averages the epoch so far, counts images per
+// second of wall time and the time left for every remaining batch.
+func TestTrainStatusLine(t *testing.T) {
+	var buf bytes.Buffer
+	clock := time.Unix(0, 0)
+	now := func() time.Time { return clock }
+	draw := statusLine(&buf, []string{"scale", "shape"}, 32, 2, now)
+	// Epoch 1 of 2, 4 batches of 32, one a second.
+	for b, r := range []train.Result{
+		{Loss: []float64{2, 1}, Accuracy: []float64{0.25, 0.5}},
+		{Loss: []float64{1, 1}, Accuracy: []float64{0.75, 0.5}},
+	} {
+		clock = clock.Add(time.Second)
+		buf.Reset()
+		draw(0, b+1, 4, r)
+	}
+	want := "epoch 1/2 2/4  loss 2.5000  accuracy scale 0.500 shape 0.500  32 img/s  ETA 6s"
+	if got := strings.TrimPrefix(buf.String(), "\r\033[K"); got != want {
+		t.Errorf("status line\n got %q\nwant %q", got, want)
+	}
+	// Lines closer than 200 ms apart are skipped, but not an epoch's last.
+	buf.Reset()
+	clock = clock.Add(100 * time.Millisecond)
+	draw(0, 3, 4, train.Result{Loss: []float64{1, 1}, Accuracy: []float64{1, 1}})
+	if buf.Len() != 0 {
+		t.Errorf("drew again after 100 ms: %q", buf.String())
+	}
+	draw(0, 4, 4, train.Result{Loss: []float64{1, 1}, Accuracy: []float64{1, 1}})
+	if !strings.Contains(buf.String(), "4/4  loss 2.2500  accuracy scale 0.750 shape 0.750") {
+		t.Errorf("epoch's last line: %q", buf.String())
 	}
 }
