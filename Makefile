@@ -100,3 +100,10 @@ load: setup
 .PHONY: demo-runtime
 demo-runtime: build
 	@DEMO="$(DEMO)" bash scripts/demo-runtime.sh
+
+# Measured against predicted on emulated links (this machine as edge and server, constant-rate
+# Mahimahi traces at 1, 10, 100, 1000 Mbps), before and after `calibrate --runtime`: logs, CSV,
+# figures and the table in results/runtime-fidelity/ (a few minutes).
+.PHONY: runtime-fidelity
+runtime-fidelity: build
+	@bash scripts/runtime-fidelity.sh
