@@ -18,9 +18,12 @@ import (
 // --runtime on both logs, plan again with the fitted terms, run again. The
 // calibrated medians must be within a band any machine meets, the tight
 // numbers are in results/runtime-fidelity: the network stage (the emulated
-// link plus the protocol overhead the fit adds) within ±30%, the total
-// within ±40%, and edge and server compute (which other load on the
-// machine moves) within a factor of 3.
+// link plus the protocol overhead the fit adds) and the total within ±75%,
+// edge and server compute within a factor of 4. The bands are wide because
+// other load on a shared machine slows the runtime (a request waits for a
+// core at every wake-up) more than the profile's back-to-back block
+// timings: on 2 cores at a load average of 9 the network stage at 1000 Mbps
+// came out 61% slower than calibrated, on a quiet run within 2%.
 func TestRuntimeFidelity(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the runtime for a few seconds")
@@ -99,10 +102,10 @@ func TestRuntimeFidelity(t *testing.T) {
 			v      float64
 			lo, hi float64
 		}{
-			{"network", e.Network, -0.3, 0.3},
-			{"total", e.Total, -0.4, 0.4},
-			{"edge", e.Edge, -2.0 / 3, 2},
-			{"server", e.Server, -2.0 / 3, 2},
+			{"network", e.Network, -0.75, 0.75},
+			{"total", e.Total, -0.75, 0.75},
+			{"edge", e.Edge, -0.75, 3},
+			{"server", e.Server, -0.75, 3},
 		} {
 			if !(c.v >= c.lo && c.v <= c.hi) {
 				t.Errorf("%s Mbps: %s median error %+.0f%%, want within [%+.0f%%, %+.0f%%]", bw, c.stage, 100*c.v, 100*c.lo, 100*c.hi)
