@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 M=./bin/mtlsplit
 MODEL=${MODEL:-resnet18}
 INPUT=${INPUT:-128}
-N=${N:-40}
+N=${N:-60}
 BWS=${BWS:-1 10 100 1000}
 CALIBRATE=${CALIBRATE:-1 1000}
 THREADS=${THREADS:-1}
@@ -31,6 +31,8 @@ PLAN=${PLAN:-$MODEL --input $INPUT --device epyc-2c --server epyc-16c --network 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$OUT/logs"
+rm -f "$OUT"/logs/*.jsonl
+echo "phase,uplink_mbps,load_avg_1min" > "$OUT/logs/load.csv"
 
 echo "== profile of this host ($MODEL at $INPUT px, $THREADS thread)"
 $M profile "$MODEL" --input "$INPUT" --measure --reps 20 --warmup 5 --threads "$THREADS" -q --out "$work/host.yaml" --force > /dev/null
@@ -54,6 +56,9 @@ runs() { # phase, extra plan flags
 		# shellcheck disable=SC2086 # PLAN is a list of arguments
 		$M plan $PLAN --profile "$work/host.yaml" --server-profile "$work/host.yaml" --uplink-mbps "$bw" "${@:2}" \
 			--out "$work/plan_$1_$bw.yaml" --force > /dev/null
+		# The machine's load as the run starts: other work on the cores
+		# slows the runtime's compute more than the profile's.
+		echo "$1,$bw,$(cut -d' ' -f1 /proc/loadavg)" >> "$OUT/logs/load.csv"
 		$M run --plan "$work/plan_$1_$bw.yaml" --data "$work/data" --trace "$work/$bw.up" --threads "$THREADS" --workers 1 \
 			-q --out "$OUT/logs/$1_${bw}mbps.jsonl" --force 2>&1 | grep -E '^(network|total|edge|server) ' | sed "s/^/$1 $bw Mbps: /"
 	done

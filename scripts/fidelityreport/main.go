@@ -28,6 +28,7 @@ type row struct {
 	phase     string
 	mbps      float64
 	n         int
+	load      string // the 1-minute load average as the run started ("": not recorded)
 	measured  map[string]float64
 	predicted map[string]float64
 }
@@ -67,6 +68,16 @@ func report(logs, out string) error {
 	}
 	if len(rows) == 0 {
 		return fmt.Errorf("no PHASE_BWmbps.jsonl logs in %s", logs)
+	}
+	if b, err := os.ReadFile(filepath.Join(logs, "load.csv")); err == nil {
+		recs, _ := csv.NewReader(strings.NewReader(string(b))).ReadAll()
+		for i := range rows {
+			for _, l := range recs {
+				if len(l) == 3 && l[0] == rows[i].phase && l[1] == strconv.FormatFloat(rows[i].mbps, 'g', -1, 64) {
+					rows[i].load = l[2]
+				}
+			}
+		}
 	}
 	slices.SortFunc(rows, func(a, b row) int {
 		if a.phase != b.phase {
@@ -150,12 +161,12 @@ func writeCSV(path string, rows []row) error {
 		return err
 	}
 	w := csv.NewWriter(f)
-	w.Write([]string{"phase", "uplink_mbps", "n", "stage", "measured_median_ms", "predicted_ms", "error_pct"})
+	w.Write([]string{"phase", "uplink_mbps", "n", "stage", "measured_median_ms", "predicted_ms", "error_pct", "load_avg_1min"})
 	for _, r := range rows {
 		for _, st := range stages {
 			w.Write([]string{r.phase, strconv.FormatFloat(r.mbps, 'g', -1, 64), strconv.Itoa(r.n), st,
 				strconv.FormatFloat(r.measured[st], 'f', 3, 64), strconv.FormatFloat(r.predicted[st], 'f', 3, 64),
-				strconv.FormatFloat(100*r.err(st), 'f', 1, 64)})
+				strconv.FormatFloat(100*r.err(st), 'f', 1, 64), r.load})
 		}
 	}
 	w.Flush()
@@ -170,7 +181,7 @@ func writeCSV(path string, rows []row) error {
 // (predicted − measured) / measured, before → after calibration.
 func table(rows []row) string {
 	var b strings.Builder
-	b.WriteString("| uplink Mbps | edge | network | server | total |\n|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| uplink Mbps | edge | network | server | total | load avg |\n|---:|---:|---:|---:|---:|---:|\n")
 	after := map[float64]row{}
 	for _, r := range rows {
 		if r.phase == "after" {
@@ -189,7 +200,11 @@ func table(rows []row) string {
 			}
 			b.WriteString(cell + " |")
 		}
-		b.WriteString("\n")
+		load := r.load
+		if a, ok := after[r.mbps]; ok && a.load != "" {
+			load += " → " + a.load
+		}
+		b.WriteString(" " + load + " |\n")
 	}
 	return b.String()
 }
