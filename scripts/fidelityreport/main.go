@@ -28,7 +28,7 @@ type row struct {
 	phase     string
 	mbps      float64
 	n         int
-	load      string // the 1-minute load average as the run started ("": not recorded)
+	load      string // the 1-minute load average as its rounds started, mean ("": not recorded)
 	measured  map[string]float64
 	predicted map[string]float64
 }
@@ -72,10 +72,17 @@ func report(logs, out string) error {
 	if b, err := os.ReadFile(filepath.Join(logs, "load.csv")); err == nil {
 		recs, _ := csv.NewReader(strings.NewReader(string(b))).ReadAll()
 		for i := range rows {
+			// The mean over the rounds of this phase and uplink.
+			sum, n := 0.0, 0
 			for _, l := range recs {
 				if len(l) == 3 && l[0] == rows[i].phase && l[1] == strconv.FormatFloat(rows[i].mbps, 'g', -1, 64) {
-					rows[i].load = l[2]
+					if v, err := strconv.ParseFloat(l[2], 64); err == nil {
+						sum, n = sum+v, n+1
+					}
 				}
+			}
+			if n > 0 {
+				rows[i].load = strconv.FormatFloat(sum/float64(n), 'f', 1, 64)
 			}
 		}
 	}
