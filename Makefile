@@ -114,3 +114,10 @@ reproduce: build
 # the time it would take here (far more than a day on two cores).
 reproduce-full: build
 	./$(BIN) experiment all --recipe paper --cache results/out/repro-full --force
+
+# Measured against predicted on emulated links (this machine as edge and server, constant-rate
+# Mahimahi traces at 1, 10, 100, 1000 Mbps), before and after `calibrate --runtime`: logs, CSV,
+# figures and the table in results/runtime-fidelity/ (a few minutes).
+.PHONY: runtime-fidelity
+runtime-fidelity: build
+	@bash scripts/runtime-fidelity.sh

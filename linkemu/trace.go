@@ -151,3 +151,16 @@ func (s *schedule) depart(arrival time.Duration) time.Duration {
 	s.next = k + 1
 	return s.t.at(k)
 }
+
+// WriteTo writes one period of the trace in Mahimahi's format, one
+// millisecond per line: the file ParseTrace reads back as t (how a
+// ConstantTrace becomes a --trace file).
+func (t *Trace) WriteTo(w io.Writer) (int64, error) {
+	var b strings.Builder
+	for _, m := range t.ms {
+		b.WriteString(strconv.FormatInt(m, 10))
+		b.WriteByte('\n')
+	}
+	n, err := io.WriteString(w, b.String())
+	return int64(n), err
+}

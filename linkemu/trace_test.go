@@ -187,3 +187,30 @@ func TestScheduleReplaysRealTrace(t *testing.T) {
 		}
 	}
 }
+
+// TestTraceWriteTo: a constant trace written out parses back to the same
+// opportunities, 1000 Mbps as 250 packets every 3 ms (a millisecond
+// repeated for every packet it carries).
+func TestTraceWriteTo(t *testing.T) {
+	for _, mbps := range []float64{1, 10, 1000} {
+		tr, err := ConstantTrace(mbps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		if _, err := tr.WriteTo(&b); err != nil {
+			t.Fatal(err)
+		}
+		back, err := ParseTrace(strings.NewReader(b.String()))
+		if err != nil {
+			t.Fatalf("%v Mbps: %v", mbps, err)
+		}
+		if !slices.Equal(back.ms, tr.ms) || back.period != tr.period || back.MeanMbps() != mbps {
+			t.Errorf("%v Mbps: read back %d opportunities over %d ms (%v Mbps), want %d over %d", mbps, len(back.ms), back.period, back.MeanMbps(), len(tr.ms), tr.period)
+		}
+	}
+	tr, _ := ConstantTrace(1000)
+	if tr.Len() != 250 || tr.Period() != 3*time.Millisecond {
+		t.Errorf("1000 Mbps: %d opportunities every %v, want 250 every 3ms", tr.Len(), tr.Period())
+	}
+}

@@ -107,7 +107,7 @@ func codecMS(s Side, e codec.Encoding, elems int64, decode bool) float64 {
 		ms = s.Cost.TensorDecodeMS
 	}
 	if b := e.Base(); b != codec.FP32 && b != codec.Raw {
-		ms = s.Cost.ElementwiseMS(elems)
+		ms += s.Cost.ElementwiseMS(elems)
 	}
 	if e.Compressed() {
 		rate := float64(zstdCompressMBps)

@@ -111,3 +111,26 @@ func catalogProblem(t *testing.T, m, device, server, network string) *Problem {
 	}
 	return p
 }
+
+// TestCodecMSKeepsFixedTerm: a lossy encoding pays its pass over the tensor
+// on top of the fixed per-tensor term, not instead of it (a calibrated
+// tensor_encode_ms was dropped for every fp16 and int8 cut).
+func TestCodecMSKeepsFixedTerm(t *testing.T) {
+	p := catalogProblem(t, "resnet18", "jetson-nano", "h100", "4g")
+	s := p.Tiers[0]
+	const elems = 1 << 14
+	for _, e := range []codec.Encoding{codec.FP32, codec.FP16, codec.Int8} {
+		for _, decode := range []bool{false, true} {
+			without := codecMS(s, e, elems, decode)
+			with := s
+			with.Cost.TensorEncodeMS, with.Cost.TensorDecodeMS = 2, 3
+			want := 2.0
+			if decode {
+				want = 3
+			}
+			if got := codecMS(with, e, elems, decode) - without; math.Abs(got-want) > 1e-12 {
+				t.Errorf("%s decode=%v: the fixed term added %g ms, want %g", e, decode, got, want)
+			}
+		}
+	}
+}

@@ -147,8 +147,9 @@ type StageErrors struct{ Total, Edge, Network, Server float64 }
 // FitRuntime fits the fixed terms robustly: medians of the per-tensor
 // residuals on each side, and a Theil–Sen line (the median of pairwise
 // slopes, then the median intercept) through the network residuals against
-// bytes, so that a few stalled transfers do not move the terms. With one
-// transfer size the slope cannot be told from the intercept: it is 0.
+// the predicted network time, whose intercept is the per-request overhead,
+// so that a few stalled transfers do not move the terms. The slope against
+// bytes is reported; with one transfer size it is 0.
 func FitRuntime(recs []RuntimeRecord) (RuntimeFit, error) {
 	var fit RuntimeFit
 	var used []RuntimeRecord
@@ -163,16 +164,24 @@ func FitRuntime(recs []RuntimeRecord) (RuntimeFit, error) {
 	if len(used) == 0 {
 		return fit, fmt.Errorf("no record sent anything as planned (%d fallbacks or local runs): nothing to fit the network and server terms to", fit.Skipped)
 	}
-	var enc, dec, net, bytes []float64
+	var enc, dec, net, bytes, predNet []float64
 	for _, r := range used {
 		n := float64(r.Tensors())
 		enc = append(enc, (*r.Measured.EdgeMS-*r.Predicted.EdgeMS)/n)
 		dec = append(dec, (*r.Measured.ServerMS-*r.Predicted.ServerMS)/n)
 		net = append(net, *r.Measured.NetworkMS-*r.Predicted.NetworkMS)
 		bytes = append(bytes, float64(*r.Bytes))
+		predNet = append(predNet, *r.Predicted.NetworkMS)
 	}
 	fit.TensorEncodeMS, fit.TensorDecodeMS = median(enc), median(dec)
-	slope, icept := theilSen(bytes, net)
+	// The fixed cost is the residual's intercept against the predicted
+	// network time, not against bytes: logs at several bandwidths with
+	// one transfer size (1 and 1000 Mbps, say) have residuals that grow
+	// with the transfer time (framing bytes, a trace's packet rounding),
+	// and their pooled median would put part of the slow link's
+	// proportional error into a per-request constant.
+	slope, _ := theilSen(bytes, net)
+	_, icept := theilSen(predNet, net)
 	fit.OverheadMS, fit.PerMBMS = icept, slope*1e6
 	for _, t := range []struct {
 		name string

@@ -124,3 +124,34 @@ func TestParseRuntimeLogRejects(t *testing.T) {
 		t.Errorf("FitRuntime of fallbacks only: err = %v", err)
 	}
 }
+
+// TestFitRuntimeTwoBandwidths: logs at 1 and 1000 Mbps with one transfer
+// size, whose network residual is a 1 ms overhead plus 4% of the transfer
+// time (framing bytes the plan does not count). The overhead is the
+// intercept against the predicted network time; the pooled median of the
+// residuals (what a fit against bytes gives when every record sent the
+// same bytes) would have been about 6 ms.
+func TestFitRuntimeTwoBandwidths(t *testing.T) {
+	var b strings.Builder
+	for i := range 40 {
+		mbps := 1.0
+		if i%2 == 1 {
+			mbps = 1000
+		}
+		pn := 1 + 32768*8/(mbps*1e3)
+		mn := pn + 1 + 0.04*(pn-1) + 0.01*float64(i%5)
+		fmt.Fprintf(&b, `{"input":"%d","cut":"layer3","bytes":32768,"measured":{"total_ms":%g,"edge_ms":9,"network_ms":%g,"server_ms":5},`+
+			`"predicted":{"total_ms":%g,"edge_ms":9,"network_ms":%g,"server_ms":5},"fallback":false}`+"\n", i, 14+mn, mn, 14+pn, pn)
+	}
+	recs, err := ParseRuntimeLog(strings.NewReader(b.String()), "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fit, err := FitRuntime(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(fit.OverheadMS-1) > 0.05 {
+		t.Errorf("overhead %.3f ms, want 1 ± 0.05", fit.OverheadMS)
+	}
+}

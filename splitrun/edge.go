@@ -25,7 +25,9 @@ func (l *Link) wait(bytes int, mbps float64) {
 		return
 	}
 	ms := l.RTTMS/2 + float64(bytes)*8/(mbps*1e3)
-	time.Sleep(time.Duration(ms * float64(time.Millisecond)))
+	// Not time.Sleep: it wakes up to 1 ms late, which at 1000 Mbps is
+	// several times the wait itself.
+	linkemu.SleepUntil(time.Now().Add(time.Duration(ms * float64(time.Millisecond))))
 }
 
 func (l *Link) up() float64 {
