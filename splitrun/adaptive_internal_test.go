@@ -4,6 +4,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/mtlsplit/mtlsplit/adapt"
 )
 
 // TestSample: what a request's transfer tells the estimator — the bytes
@@ -36,5 +38,24 @@ func TestSample(t *testing.T) {
 				t.Errorf("sample(%d, %g) = %d, %v, %v; want %d, %v, %v", tc.bytes, tc.recvMS, b, d, ok, tc.want, tc.wantD, tc.ok)
 			}
 		})
+	}
+}
+
+// TestFeasibleRow: a row the plan found infeasible runs its nearest
+// feasible neighbour in the table, the lower one on a tie.
+func TestFeasibleRow(t *testing.T) {
+	d1, d3 := &Deployment{}, &Deployment{}
+	a := &Adaptive{
+		table: []adapt.Row{{FromMbps: 0, ToMbps: 1, ID: 0}, {FromMbps: 1, ToMbps: 2, ID: 1}, {FromMbps: 2, ToMbps: 3, ID: 2}, {FromMbps: 3, ToMbps: 4, ID: 4}, {FromMbps: 4, ToMbps: math.Inf(1), ID: 5}},
+		rows:  map[int]*Deployment{1: d1, 4: d3},
+	}
+	tests := []struct {
+		id, want int
+		d        *Deployment
+	}{{0, 1, d1}, {1, 1, d1}, {2, 1, d1}, {4, 4, d3}, {5, 4, d3}}
+	for _, tc := range tests {
+		if d, got := a.feasible(tc.id); got != tc.want || d != tc.d {
+			t.Errorf("feasible(%d) = row %d; want row %d", tc.id, got, tc.want)
+		}
 	}
 }
