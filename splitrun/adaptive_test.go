@@ -74,6 +74,13 @@ func stepTrace(t *testing.T, wifiMS int) *linkemu.Trace {
 	return tr
 }
 
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
 func count(v []int, x int) int {
 	n := 0
 	for _, y := range v {
@@ -97,7 +104,11 @@ func count(v []int, x int) int {
 // row and its transfer (5760 bytes, 1 Mbps) is the sample that moves the
 // estimate below the local row's boundary by more than the hysteresis;
 // the second runs on the device. One more request is allowed for a
-// transfer that straddled the drop and looked fast.
+// transfer that straddled the drop and looked fast. The requests are
+// counted from the drop, or from the end of the dwell when the edge
+// switched less than the dwell before it (on a starved CPU the real-time
+// link can deliver a burst that looks fast): within the dwell the policy
+// holds its row by design.
 func TestAdaptiveFollowsUplinkDrop(t *testing.T) {
 	const (
 		seed     = 5
@@ -148,8 +159,10 @@ func TestAdaptiveFollowsUplinkDrop(t *testing.T) {
 	// has come.
 	dropAt := time.Now().Add(wifiMS * time.Millisecond)
 	var before, after []int // rows run
-	movedAt := 0            // requests after the drop until the first on the device
-	for movedAt == 0 && len(after) < maxAfter+20 {
+	moved := false
+	counted := 0   // requests after the drop and the dwell, up to the move
+	from := dropAt // where counting starts
+	for !moved && counted < maxAfter+20 && len(after) < 200 {
 		start := time.Now()
 		tm, err := e.Infer(in)
 		if err != nil {
@@ -162,12 +175,15 @@ func TestAdaptiveFollowsUplinkDrop(t *testing.T) {
 		}
 		if start.Before(dropAt) {
 			before = append(before, tm.Choice.Row)
-			continue
+		} else {
+			after = append(after, tm.Choice.Row)
+			if !start.Before(from) {
+				counted++
+			}
+			moved = tm.Choice.Row == slow
 		}
-		after = append(after, tm.Choice.Row)
-		t.Logf("after the drop: row %d, estimate %.3g Mbps, %d bytes in %.3g ms at the server", tm.Choice.Row, tm.Choice.EstimateMbps, tm.WireBytes, tm.RecvMS)
-		if tm.Choice.Row == slow {
-			movedAt = len(after)
+		if tm.Choice.Switched && !moved {
+			from = later(from, start.Add(adapt.DefaultSettings.Dwell))
 		}
 	}
 	t.Logf("rows before the drop %v, after %v", before, after)
@@ -180,10 +196,10 @@ func TestAdaptiveFollowsUplinkDrop(t *testing.T) {
 		// measures the link it really had.
 		t.Logf("note: %d of %d requests before the drop ran another row than %d", n, len(before), wifi)
 	}
-	if movedAt == 0 || movedAt > maxAfter {
-		t.Fatalf("the edge ran rows %v after the drop: want row %d (the device alone) within %d requests", after, slow, maxAfter)
+	if !moved || counted > maxAfter {
+		t.Fatalf("the edge ran rows %v after the drop: want row %d (the device alone) within %d requests of the drop (%d of them after its dwell)", after, slow, maxAfter, counted)
 	}
-	t.Logf("moved to row %d at request %d after the drop", slow, movedAt)
+	t.Logf("moved to row %d: %d requests after the drop, %d counted (from the drop or the end of a dwell)", slow, len(after), counted)
 	// The server counts the requests by the cut they sent: the split
 	// rows' requests are all there, under their tensors' names.
 	sent := map[int]int{}
