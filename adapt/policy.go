@@ -84,7 +84,7 @@ func (p *Policy) Decide(estimate float64, now time.Time) (row int, switched bool
 	if p.cur < 0 {
 		p.cur, p.since = p.containing(estimate), now
 		r := p.rows[p.cur]
-		return p.cur, false, fmt.Sprintf("initial: %.3g Mbps in row %d [%g, %g)", estimate, p.cur, r.FromMbps, r.ToMbps)
+		return p.cur, false, fmt.Sprintf("initial: %.3g Mbps in row %d [%.4g, %.4g)", estimate, p.cur, r.FromMbps, r.ToMbps)
 	}
 	to, why := p.target(estimate)
 	if to == p.cur {
@@ -112,10 +112,10 @@ func (p *Policy) target(estimate float64) (int, string) {
 	switch {
 	case to > p.cur:
 		b := p.rows[to].FromMbps
-		return to, fmt.Sprintf("up to row %d: %.3g Mbps exceeds %g Mbps by %.1f%% (> %g%%)", to, estimate, b, 100*(estimate/b-1), 100*p.hyst)
+		return to, fmt.Sprintf("up to row %d: %.3g Mbps exceeds %.4g Mbps by %.1f%% (> %g%%)", to, estimate, b, 100*(estimate/b-1), 100*p.hyst)
 	case to < p.cur:
 		b := p.rows[to].ToMbps
-		return to, fmt.Sprintf("down to row %d: %.3g Mbps is below %g Mbps by %.1f%% (> %g%%)", to, estimate, b, 100*(1-estimate/b), 100*p.hyst)
+		return to, fmt.Sprintf("down to row %d: %.3g Mbps is below %.4g Mbps by %.1f%% (> %g%%)", to, estimate, b, 100*(1-estimate/b), 100*p.hyst)
 	}
 	return to, ""
 }

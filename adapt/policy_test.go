@@ -216,3 +216,34 @@ func TestRowsFromPlan(t *testing.T) {
 		t.Errorf("a plan's table did not validate: %v", err)
 	}
 }
+
+// TestDefaultSettings: the tuned defaults build a working estimator and
+// policy, and the estimator's window is the setting's (1: the last
+// transfer alone).
+func TestDefaultSettings(t *testing.T) {
+	s := DefaultSettings
+	e := s.Estimator(at(0))
+	for _, o := range []obs{{125000, 250 * time.Millisecond, 0}, {31250, 250 * time.Millisecond, 0}} {
+		if err := e.Observe(o.bytes, o.transfer, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, ok := e.Mbps(); !ok || got != 1 {
+		t.Errorf("window-1 estimate = %v, %v; want the last transfer's 1 Mbps", got, ok)
+	}
+	if e.Idle(t0.Add(s.ProbeAfter-time.Millisecond)) || !e.Idle(t0.Add(s.ProbeAfter)) {
+		t.Errorf("idle is not due exactly ProbeAfter (%v) after the last transfer", s.ProbeAfter)
+	}
+	p, err := s.Policy(table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 50% hysteresis: from row 0 ([0, 10)), 14.9 Mbps holds and 15.1 moves up.
+	p.Decide(5, t0)
+	if _, sw, _ := p.Decide(14.9, t0.Add(2*time.Second)); sw {
+		t.Error("14.9 Mbps left row 0 within the 50% hysteresis of its 10 Mbps boundary")
+	}
+	if _, sw, _ := p.Decide(15.1, t0.Add(3*time.Second)); !sw {
+		t.Error("15.1 Mbps did not leave row 0")
+	}
+}

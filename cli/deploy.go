@@ -60,6 +60,8 @@ type DeployOptions struct {
 	// to refuse the data flags without --data.
 	Data  RunDataOptions
 	flags *pflag.FlagSet
+	// Adaptive follows the plan's switch table (run).
+	Adaptive bool
 }
 
 const weightsFlagHelp = "trained weights of a zoo plan's model (FILE.safetensors from 'mtlsplit train'); edge and server must use the same file"
@@ -285,6 +287,7 @@ func NewCmdRun(io *IO) *cobra.Command {
 	f.BoolVar(&opts.NoEmu, "no-emulate", false, "do not pace the socket to the plan's network")
 	f.StringVar(&opts.Trace, "trace", "", "emulate the uplink from a Mahimahi trace FILE (a millisecond per line at which one 1500-byte packet may go; it repeats) instead of the plan's bandwidth")
 	f.IntVar(&opts.TraceDelayMS, "trace-delay-ms", 0, "propagation delay of the --trace uplink in ms (default: half the plan's RTT)")
+	f.BoolVar(&opts.Adaptive, "adaptive", false, adaptiveFlagHelp)
 	f.StringVarP(&opts.Format, "output", "o", "table", "output format: table|json")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")
 	opts.Data.addFlags(f)
@@ -304,9 +307,21 @@ func runRun(opts *DeployOptions) error {
 	if err := checkThreads(opts.Threads); err != nil {
 		return err
 	}
+	if err := checkAdaptive(opts); err != nil {
+		return err
+	}
 	d, err := opts.deployment()
 	if err != nil {
 		return err
+	}
+	sends := d.Sends()
+	var newAdaptive func() *splitrun.Adaptive
+	if opts.Adaptive {
+		var rowsSend bool
+		if newAdaptive, rowsSend, err = adaptiveEdges(d.Model(), opts.IO.Err); err != nil {
+			return err
+		}
+		sends = sends || rowsSend
 	}
 	uplink, err := traceUplink(opts, d)
 	if err != nil {
@@ -333,7 +348,7 @@ func runRun(opts *DeployOptions) error {
 	if err != nil {
 		return err
 	}
-	if addr == "" && d.Sends() {
+	if addr == "" && sends {
 		// Every tier behind the device, here on loopback, the last first
 		// so each knows the address of the next.
 		for k := d.NumTiers() - 1; k >= 1; k-- {
@@ -354,6 +369,9 @@ func runRun(opts *DeployOptions) error {
 	// Every edge of the run is dressed the same: link, trace, token, TLS.
 	newEdge := func(p *engine.Program) *splitrun.Edge {
 		e := &splitrun.Edge{D: d, Prog: p, Uplink: uplink, Token: token, TLS: tlsConf}
+		if newAdaptive != nil {
+			e.Adapt = newAdaptive()
+		}
 		if !opts.NoEmu {
 			n := d.Plan.Uplink()
 			e.Link = &splitrun.Link{UplinkMbps: n.UplinkMbps, DownlinkMbps: n.DownlinkMbps, RTTMS: n.RTTMS}
@@ -396,8 +414,9 @@ func runRun(opts *DeployOptions) error {
 		}
 	}
 	s := splitrun.Summarize(d.Plan, ts)
+	as := summarizeAdaptive(d.Plan, ts)
 	if opts.Format == "json" {
-		return writeJSON(opts.IO.Out, s)
+		return writeJSON(opts.IO.Out, runSummary{Summary: s, Adaptive: as})
 	}
 	w := opts.IO.Out
 	emu := "emulated " + fmt.Sprintf("%.4g Mbps up, %.4g ms RTT", d.Plan.Uplink().UplinkMbps, d.Plan.Uplink().RTTMS)
@@ -407,13 +426,16 @@ func runRun(opts *DeployOptions) error {
 	if uplink != nil {
 		emu = fmt.Sprintf("uplink from trace %s, mean %.4g Mbps, %d ms delay", opts.Trace, uplink.Trace.MeanMbps(), uplink.DelayMS)
 	}
-	fmt.Fprintf(w, "%s: cut after %s, %s, over %s (%s); %d inferences, medians\n\n", d.Graph.Name, d.Plan.Choice.Cut,
-		d.Plan.Choice.Encoding, addrOr(addr), emu, s.N)
+	cut := fmt.Sprintf("cut after %s, %s", d.Plan.Choice.Cut, d.Plan.Choice.Encoding)
+	if as != nil {
+		cut = "following the switch table"
+	}
+	fmt.Fprintf(w, "%s: %s, over %s (%s); %d inferences, medians\n\n", d.Graph.Name, cut, addrOr(addr), emu, s.N)
 	if err := writeTable(w, []string{"", "MEASURED ms", "PREDICTED ms", "ERROR"}, stageRows(s)); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "\nthe plan predicted for edge %s and server %s; here both run on this machine\n", d.Plan.Tiers[0].Device, d.Plan.Uplink().Device)
-	return nil
+	return printAdaptive(w, as)
 }
 
 // traceUplink is the trace-driven uplink --trace asks for, or nil.

@@ -126,7 +126,7 @@ func runAdaptive(opts *AdaptiveOptions) error {
 		}
 		fmt.Fprintf(opts.IO.Out, "wrote %s\n", path)
 		if best != experiments.DefaultPolicy {
-			fmt.Fprintf(opts.IO.Err, "note: the grid's best setting is now %+v, not the study's %+v: update experiments.DefaultPolicy\n", best, experiments.DefaultPolicy)
+			fmt.Fprintf(opts.IO.Err, "note: the grid's best setting is now %+v, not the study's %+v: update adapt.DefaultSettings (the runtime's default too)\n", best, experiments.DefaultPolicy)
 		}
 	}
 	rows, lines, err := a.Run(cat, progress(opts.IO, opts.Quiet, "adaptive"))

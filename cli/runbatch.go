@@ -81,6 +81,12 @@ type runLine struct {
 	Measured  *splitrun.Parts       `json:"measured,omitempty"`
 	Predicted *splitrun.Parts       `json:"predicted,omitempty"`
 	Fallback  bool                  `json:"fallback"`
+	// Row is the switch-table row an adaptive edge ran (run --adaptive;
+	// cut is then its cut, and predicted is the plan's only for the row
+	// of its choice: the plan predicts other rows only as a whole), and
+	// EstimateMbps the uplink estimate it chose the row by.
+	Row          *int    `json:"row,omitempty"`
+	EstimateMbps float64 `json:"estimate_mbps,omitempty"`
 	// Reason says why the server did not answer (with fallback or error).
 	Reason string `json:"reason,omitempty"`
 	Error  string `json:"error,omitempty"`
@@ -126,6 +132,8 @@ type dataSummary struct {
 	PerSecond   float64          `json:"throughput_per_s"`
 	Concurrency int              `json:"concurrency"`
 	Accuracy    []taskAccuracy   `json:"accuracy,omitempty"`
+	// Adaptive is what adaptive edges did (run --adaptive).
+	Adaptive *adaptiveSummary `json:"adaptive,omitempty"`
 }
 
 // runData answers every input of --data through the deployment: K edges
@@ -202,9 +210,10 @@ func runData(opts *DeployOptions, d *splitrun.Deployment, prog *engine.Program, 
 	}
 	bar := progress(opts.IO, opts.Quiet, "run")
 	start := time.Now()
+	choice := choiceRows(d)
 	err = r.Run(n, func(i int, dst []float32) error { return set.Batch(i, 1, dst) }, func(a splitrun.Answer) error {
 		it := set.Item(a.Index)
-		line := answerLine(d.Plan, g.Heads, it, cols, a)
+		line := answerLine(d.Plan, g.Heads, it, cols, a, choice)
 		if a.Err == nil {
 			s.Answered++
 			totals = append(totals, a.Timing.TotalMS)
@@ -244,6 +253,7 @@ func runData(opts *DeployOptions, d *splitrun.Deployment, prog *engine.Program, 
 		fmt.Fprintf(opts.IO.Err, "wrote %d lines to %s\n", n, o.Out)
 	}
 	s.Split = splitrun.Summarize(d.Plan, split)
+	s.Adaptive = summarizeAdaptive(d.Plan, split)
 	s.TotalP50MS, s.TotalP95MS, s.TotalP99MS = nearestRank(totals, 0.50), nearestRank(totals, 0.95), nearestRank(totals, 0.99)
 	if s.WallS > 0 {
 		s.PerSecond = float64(s.Answered) / s.WallS
@@ -330,8 +340,21 @@ func canRunLocally(p *plan.Plan) bool {
 	return lo.Feasible && lo.Violates == ""
 }
 
-// answerLine is the JSON line of answer a to item it.
-func answerLine(p *plan.Plan, heads []model.Head, it dataset.Item, cols []int, a splitrun.Answer) runLine {
+// choiceRows marks the switch-table rows that place as the plan's choice
+// does (for them the plan's prediction holds).
+func choiceRows(d *splitrun.Deployment) map[int]bool {
+	same := map[int]bool{}
+	for i, row := range d.Plan.SwitchTable {
+		if pl, err := d.Plan.RowPlacement(row); err == nil && pl.Equal(d.Placement) {
+			same[i] = true
+		}
+	}
+	return same
+}
+
+// answerLine is the JSON line of answer a to item it; choice marks the
+// switch-table rows that are the plan's choice.
+func answerLine(p *plan.Plan, heads []model.Head, it dataset.Item, cols []int, a splitrun.Answer, choice map[int]bool) runLine {
 	l := runLine{Input: it.File, Cut: p.Choice.Cut, Fallback: a.Fallback, Reason: a.Reason}
 	if a.Err != nil {
 		l.Error = a.Err.Error()
@@ -344,6 +367,13 @@ func answerLine(p *plan.Plan, heads []model.Head, it dataset.Item, cols []int, a
 	l.Bytes = a.Timing.Bytes
 	l.Measured = &splitrun.Parts{TotalMS: a.Timing.TotalMS, EdgeMS: a.Timing.EdgeMS, NetworkMS: a.Timing.NetworkMS, ServerMS: a.Timing.ServerMS}
 	l.Predicted = &splitrun.Parts{TotalMS: pred.TotalMS, EdgeMS: pred.EdgeMS, NetworkMS: pred.NetworkMS, ServerMS: pred.ServerMS}
+	if c := a.Timing.Choice; c != nil && !a.Fallback {
+		row := c.Row
+		l.Row, l.EstimateMbps, l.Cut = &row, c.EstimateMbps, p.SwitchTable[row].Cut
+		if !choice[row] {
+			l.Predicted = nil
+		}
+	}
 	l.Tasks = map[string]taskAnswer{}
 	for t, h := range heads {
 		l.Tasks[h.Task] = taskAnswer{Class: argmax(a.Timing.Logits[t]), Logits: a.Timing.Logits[t]}
@@ -395,6 +425,9 @@ func printDataSummary(w io.Writer, d *splitrun.Deployment, opts *DeployOptions, 
 			return err
 		}
 		fmt.Fprintf(w, "the plan predicted for edge %s and server %s\n", d.Plan.Tiers[0].Device, d.Plan.Uplink().Device)
+	}
+	if err := printAdaptive(w, s.Adaptive); err != nil {
+		return err
 	}
 	if len(s.Accuracy) > 0 {
 		fmt.Fprintln(w)

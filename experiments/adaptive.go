@@ -71,20 +71,14 @@ type NamedTrace struct {
 	Trace   *linkemu.Trace
 }
 
-// PolicySettings are the adaptive edge's estimator and policy.
-type PolicySettings struct {
-	Window        int // transfers in the harmonic mean
-	HysteresisPct float64
-	Dwell         time.Duration
-	// ProbeBytes is sent when no transfer was observed for ProbeAfter
-	// (and at the start, to get a first estimate).
-	ProbeBytes int64
-	ProbeAfter time.Duration
-}
+// PolicySettings are the adaptive edge's estimator and policy: the
+// runtime's (adapt.Settings), so that what the study tunes is what runs.
+type PolicySettings = adapt.Settings
 
 // DefaultPolicy is the setting the study reports, chosen by the rule in
-// TunePolicy (one setting for every trace and combo).
-var DefaultPolicy = PolicySettings{Window: 1, HysteresisPct: 50, Dwell: time.Second, ProbeBytes: 16 << 10, ProbeAfter: time.Second}
+// TunePolicy (one setting for every trace and combo); the runtime's
+// default too.
+var DefaultPolicy = adapt.DefaultSettings
 
 // DefaultCombos are the three model × device × server choices of the study.
 var DefaultCombos = []Combo{
@@ -309,8 +303,8 @@ func simulateAdaptive(tr *linkemu.Trace, cp comboPlans, ps PolicySettings, dur t
 	sched := linkemu.NewSchedule(tr)
 	now := 0.0
 	clock := func() time.Time { return epoch.Add(time.Duration(now * 1e6)) }
-	est := adapt.Estimator{Window: ps.Window, IdleAfter: ps.ProbeAfter, Now: clock}
-	pol, err := adapt.NewPolicy(cp.rows, ps.HysteresisPct, ps.Dwell)
+	est := ps.Estimator(clock)
+	pol, err := ps.Policy(cp.rows)
 	if err != nil {
 		return run{}, err
 	}

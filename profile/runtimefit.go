@@ -31,6 +31,10 @@ type RuntimeRecord struct {
 	// Fallback is set when the input ran otherwise than planned (on the
 	// device alone): its times are not the plan's.
 	Fallback bool `json:"fallback"`
+	// Unpredicted is set for a line without a prediction: an adaptive run
+	// (run --adaptive) on a switch-table row other than the plan's choice,
+	// which the plan prices only as a whole. Such lines are not fitted.
+	Unpredicted bool `json:"-"`
 	// Line is the record's line in its log.
 	Line int `json:"-"`
 }
@@ -74,6 +78,8 @@ func ParseRuntimeLog(r io.Reader, name string) ([]RuntimeRecord, error) {
 			return nil, fmt.Errorf("%s:%d: not a run log line: %v", name, line, err)
 		}
 		rec.Line = line
+		p := rec.Predicted
+		rec.Unpredicted = p.TotalMS == nil && p.EdgeMS == nil && p.NetworkMS == nil && p.ServerMS == nil
 		if err := rec.check(); err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
 		}
@@ -102,6 +108,9 @@ func (r RuntimeRecord) check() error {
 		name string
 		st   Stages
 	}{{"measured", r.Measured}, {"predicted", r.Predicted}} {
+		if s.name == "predicted" && r.Unpredicted {
+			continue
+		}
 		for _, v := range []struct {
 			key string
 			ms  *float64
@@ -129,8 +138,8 @@ type RuntimeFit struct {
 	// fixed term cannot absorb (a bandwidth the plan got wrong). Reported,
 	// not applied: the bandwidth is the link's.
 	PerMBMS float64
-	// Used counts the records fitted; Skipped those left out (fallbacks and
-	// records that sent nothing), Clamped the terms that came out negative
+	// Used counts the records fitted; Skipped those left out (fallbacks,
+	// records that sent nothing or carry no prediction), Clamped the terms that came out negative
 	// and were set to 0 (the model cannot take a negative fixed cost).
 	Used, Skipped int
 	Clamped       []string
@@ -154,7 +163,7 @@ func FitRuntime(recs []RuntimeRecord) (RuntimeFit, error) {
 	var fit RuntimeFit
 	var used []RuntimeRecord
 	for _, r := range recs {
-		if r.Fallback || *r.Bytes == 0 {
+		if r.Fallback || r.Unpredicted || *r.Bytes == 0 {
 			fit.Skipped++
 			continue
 		}
@@ -162,7 +171,7 @@ func FitRuntime(recs []RuntimeRecord) (RuntimeFit, error) {
 	}
 	fit.Used = len(used)
 	if len(used) == 0 {
-		return fit, fmt.Errorf("no record sent anything as planned (%d fallbacks or local runs): nothing to fit the network and server terms to", fit.Skipped)
+		return fit, fmt.Errorf("no record sent anything as planned (%d fallbacks, local runs or rows without a prediction): nothing to fit the network and server terms to", fit.Skipped)
 	}
 	var enc, dec, net, bytes, predNet []float64
 	for _, r := range used {

@@ -29,9 +29,11 @@ func runtimeLog(overhead, enc, dec float64) string {
 			`"predicted":{"total_ms":%g,"edge_ms":%g,"network_ms":%g,"server_ms":%g},"fallback":false}`+"\n",
 			i, cut, bytes, me+mn+ms, me, mn, ms, pe+pn+ps, pe, pn, ps)
 	}
-	// Skipped: a fallback (ran locally after a failure) and a local-only input.
+	// Skipped: a fallback (ran locally after a failure), a local-only input
+	// and an adaptive run's row the plan does not price on its own.
 	b.WriteString(`{"input":"x","cut":"layer3","bytes":5000,"measured":{"total_ms":900,"edge_ms":900,"network_ms":0,"server_ms":0},"predicted":{"total_ms":50,"edge_ms":20,"network_ms":28,"server_ms":2},"fallback":true}` + "\n\n")
 	b.WriteString(`{"input":"y","cut":"layer4","bytes":0,"measured":{"total_ms":80,"edge_ms":80,"network_ms":0,"server_ms":0},"predicted":{"total_ms":75,"edge_ms":75,"network_ms":0,"server_ms":0},"fallback":false}` + "\n")
+	b.WriteString(`{"input":"z","cut":"layer1","bytes":90000,"row":2,"estimate_mbps":40,"measured":{"total_ms":80,"edge_ms":10,"network_ms":60,"server_ms":10},"fallback":false}` + "\n")
 	return b.String()
 }
 
@@ -53,8 +55,8 @@ func TestFitRuntimeRecoversTerms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if fit.Used != 60 || fit.Skipped != 2 {
-				t.Errorf("used %d, skipped %d; want 60 and 2", fit.Used, fit.Skipped)
+			if fit.Used != 60 || fit.Skipped != 3 {
+				t.Errorf("used %d, skipped %d; want 60 and 3", fit.Used, fit.Skipped)
 			}
 			// Within 5%, or the noise's 0.1 ms when the term is 0.
 			for _, c := range []struct {
@@ -105,6 +107,7 @@ func TestParseRuntimeLogRejects(t *testing.T) {
 		{"no bytes", strings.Replace(good, `"bytes":100,`, "", 1), "log:1: bytes is missing"},
 		{"negative bytes", strings.Replace(good, `"bytes":100`, `"bytes":-1`, 1), "log:1: bytes -1: want a byte count ≥ 0"},
 		{"stage missing", strings.Replace(good, `"network_ms":1,"server_ms":1},"predicted"`, `"network_ms":1},"predicted"`, 1), "log:1: measured.server_ms is missing"},
+		{"predicted stage missing", strings.Replace(good, `"network_ms":1,"server_ms":1},"fallback"`, `"network_ms":1},"fallback"`, 1), "log:1: predicted.server_ms is missing"},
 		{"negative time", strings.Replace(good, `"predicted":{"total_ms":3`, `"predicted":{"total_ms":-3`, 1), "log:1: predicted.total_ms is -3: want a time ≥ 0 in ms"},
 		{"no cut", strings.Replace(good, `"cut":"layer3",`, "", 1), "log:1: cut is missing for 100 bytes sent"},
 	} {

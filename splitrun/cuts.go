@@ -26,6 +26,9 @@ type work struct {
 	// fwd is the placement whose next hop this tier sends (nil: it is the
 	// last tier).
 	fwd *Deployment
+	// cut names the tensors sent, in node order, joined by "+": the
+	// label /metrics counts requests by, so an edge's switches show there.
+	cut string
 }
 
 // httpError is a failure with the HTTP status it answers with.
@@ -103,6 +106,11 @@ func (m *Model) planWork(k int, inNames []string, tasks []int, next bool) (*work
 		sorted[i] = w.inputs[o]
 	}
 	w.inputs = sorted
+	names := make([]string, len(sorted))
+	for i, id := range sorted {
+		names[i] = m.TensorName(id)
+	}
+	w.cut = strings.Join(names, "+")
 	if next {
 		return w, m.forwardWork(w, k, sent, tasks)
 	}

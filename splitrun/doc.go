@@ -63,6 +63,15 @@
 // (first to last byte of the request body arriving: bytes/recv_ms is the
 // uplink's bandwidth as the server saw it).
 //
+// A request with the parameter probe set to true is a bandwidth probe
+// (Adaptive sends one when it has measured nothing for a while): its
+// inputs, any tensors (an Edge sends one BYTES element of padding), are
+// read and timed like any body and then discarded, without a worker or
+// engine work; the answer has no outputs and parameters recv_ms and
+// probe_bytes (the body's size). /metrics counts inference requests
+// answered per cut (mtlsplit_cut_requests_total, labelled with the
+// tensors sent, "+"-joined in graph order) and probes apart.
+//
 // Errors are the protocol's {"error": "..."} object: 400 for a malformed
 // request or a tensor that does not match (naming the field, e.g.
 // inputs[0].shape), 404 for an unknown model, tensor or task, 413 for a

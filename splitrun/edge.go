@@ -61,10 +61,13 @@ type Edge struct {
 	TLS   *tls.Config
 	// Timeout bounds one request (0: 60 s).
 	Timeout time.Duration
-	tier    int // the tier this edge sends from (0: the device)
-	c       *client
-	seq     uint64 // requests sent, for their IDs
-	seed    uint64 // of the weights, as Dial was told
+	// Adapt, when set, picks the switch-table row of every inference from
+	// the uplink estimate and sets D to it (D is then the last row run).
+	Adapt *Adaptive
+	tier  int // the tier this edge sends from (0: the device)
+	c     *client
+	seq   uint64 // requests sent, for their IDs
+	seed  uint64 // of the weights, as Dial was told
 }
 
 // Dial prepares the connection to the server at addr (http://HOST:PORT,
@@ -72,14 +75,21 @@ type Edge struct {
 // same model with the same weights (graph, ONNX file, seed) as this
 // tier of the next.
 func (e *Edge) Dial(addr string, seed uint64) error {
-	if len(e.D.Hops) <= e.tier || len(e.D.Hops[e.tier]) == 0 {
+	maxBody := 0
+	for _, d := range e.deployments() {
+		if len(d.Hops) <= e.tier {
+			continue
+		}
+		body := 0
+		for _, t := range d.Hops[e.tier] {
+			body += int(4 * d.Graph.Nodes[t.Node].OutShape.Elems())
+		}
+		maxBody = max(maxBody, body)
+	}
+	if maxBody == 0 {
 		return nil // nothing goes on from this tier: nothing to talk to
 	}
 	m := e.D.model
-	maxBody := 0
-	for _, t := range e.D.Hops[e.tier] {
-		maxBody += int(4 * e.D.Graph.Nodes[t.Node].OutShape.Elems())
-	}
 	c, err := newClient(addr, m.Plan.Model.Name, e.Token, e.TLS, e.Uplink, e.Link, maxBody)
 	if err != nil {
 		return err
@@ -97,6 +107,22 @@ func (e *Edge) Dial(addr string, seed uint64) error {
 	}
 	e.c, e.seed = c, seed
 	return nil
+}
+
+// deployments are the placements this edge may run: every feasible row
+// when it adapts, else D.
+func (e *Edge) deployments() []*Deployment {
+	if e.Adapt != nil {
+		return e.Adapt.Deployments()
+	}
+	return []*Deployment{e.D}
+}
+
+func (e *Edge) timeout() time.Duration {
+	if e.Timeout > 0 {
+		return e.Timeout
+	}
+	return 60 * time.Second
 }
 
 // Close hangs up.
@@ -122,6 +148,9 @@ type Timing struct {
 	// and tensor framing included).
 	WireBytes int
 	Logits    [][]float32
+	// Choice is what an adaptive edge decided (nil: the edge does not
+	// adapt).
+	Choice *RowChoice
 }
 
 // Infer runs one input through the deployment.
@@ -145,8 +174,13 @@ func (e *Edge) InferImage(img []byte) (Timing, error) {
 }
 
 func (e *Edge) infer(in []float32, img []byte) (Timing, error) {
-	d, p := e.D, e.Prog
 	var t Timing
+	if e.Adapt != nil {
+		var c RowChoice
+		e.D, c = e.Adapt.choose(e)
+		t.Choice = &c
+	}
+	d, p := e.D, e.Prog
 	start := time.Now()
 	if err := p.RunNodes(func(id int) bool { return d.runsOn(0, id, true) }, in); err != nil {
 		return t, err
@@ -193,6 +227,9 @@ func (e *Edge) infer(in []float32, img []byte) (Timing, error) {
 		t.RecvMS, _, _ = ps.Float64("recv_ms")
 		t.NetworkMS = a.r.ms - t.ServerMS - t.QueueMS
 		t.WireBytes = a.wire
+		if e.Adapt != nil {
+			e.Adapt.observe(t.WireBytes, t.RecvMS)
+		}
 	}
 	t.TotalMS = float64(time.Since(start).Nanoseconds()) / 1e6
 	return t, nil
@@ -209,11 +246,7 @@ type answer struct {
 func (e *Edge) send(req *oip.Request) chan answer {
 	ch := make(chan answer, 1)
 	go func() {
-		timeout := e.Timeout
-		if timeout <= 0 {
-			timeout = 60 * time.Second
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		ctx, cancel := context.WithTimeout(context.Background(), e.timeout())
 		defer cancel()
 		r, err := e.c.infer(ctx, req)
 		ch <- answer{r: r, wire: r.sent, err: err}

@@ -3,6 +3,7 @@ package splitrun
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 )
@@ -17,6 +18,11 @@ type metrics struct {
 	bytesOut int64
 	runs     int64 // inferences the engine ran
 	stages   map[string]*histogram
+	// cuts counts the requests answered by the tensors they sent (at
+	// most maxCachedWork labels, then "other": clients must not grow it).
+	cuts map[string]int64
+	// probes counts bandwidth probes answered, probeBytes their bodies.
+	probes, probeBytes int64
 }
 
 // stageNames are the stages timed per request: recv (first to last byte
@@ -34,7 +40,7 @@ type histogram struct {
 }
 
 func newMetrics() *metrics {
-	m := &metrics{requests: map[int]int64{}, stages: map[string]*histogram{}}
+	m := &metrics{requests: map[int]int64{}, stages: map[string]*histogram{}, cuts: map[string]int64{}}
 	for _, s := range stageNames {
 		m.stages[s] = &histogram{counts: make([]int64, len(bucketsMS))}
 	}
@@ -59,6 +65,23 @@ func (m *metrics) request(status int, in, out int64) {
 	m.requests[status]++
 	m.bytesIn += in
 	m.bytesOut += out
+}
+
+// answered counts a request answered for the cut it sent.
+func (m *metrics) answered(cut string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.cuts[cut]; !ok && len(m.cuts) >= maxCachedWork {
+		cut = "other"
+	}
+	m.cuts[cut]++
+}
+
+func (m *metrics) probe(bytes int64) {
+	m.mu.Lock()
+	m.probes++
+	m.probeBytes += bytes
+	m.mu.Unlock()
 }
 
 func (m *metrics) ran() {
@@ -94,6 +117,13 @@ func (m *metrics) write(w io.Writer, queued, running, admitted, workers, capacit
 	gauge := func(name, help string, v int) {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %d\n", name, help, name, name, v)
 	}
+	fmt.Fprintln(w, "# HELP mtlsplit_cut_requests_total Inference requests answered, by the cut tensors they sent (\"+\"-joined, in graph order).")
+	fmt.Fprintln(w, "# TYPE mtlsplit_cut_requests_total counter")
+	for _, c := range slices.Sorted(maps.Keys(m.cuts)) {
+		fmt.Fprintf(w, "mtlsplit_cut_requests_total{cut=%q} %d\n", c, m.cuts[c])
+	}
+	counter("mtlsplit_probe_requests_total", "Bandwidth probes answered (parameters.probe: padding read and discarded, no engine work).", m.probes)
+	counter("mtlsplit_probe_bytes_total", "Bytes of bandwidth probe bodies read.", m.probeBytes)
 	counter("mtlsplit_request_bytes_total", "Bytes of inference request bodies read.", m.bytesIn)
 	counter("mtlsplit_response_bytes_total", "Bytes of inference response bodies written.", m.bytesOut)
 	counter("mtlsplit_engine_runs_total", "Inferences the engine ran.", m.runs)

@@ -411,6 +411,10 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		s.metrics.request(statusOf(err), int64(len(body)), int64(writeError(w, err)))
 		return
 	}
+	if wk == nil {
+		s.answerProbe(w, req, len(body), recvMS)
+		return
+	}
 	j := &job{ctx: ctx, req: req, w: wk, enqueued: time.Now(), done: make(chan result, 1)}
 	queued = true
 	s.jobs <- j // never blocks: it has room for every slot
@@ -447,7 +451,25 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 	w.Write(out)
 	s.metrics.request(http.StatusOK, int64(len(body)), int64(len(out)))
+	s.metrics.answered(wk.cut)
 	s.metrics.observe("total", float64(time.Since(start).Nanoseconds())/1e6)
+}
+
+// answerProbe answers a bandwidth probe: its body was read (and timed)
+// like any request's; its inputs are padding, discarded without engine
+// work, and the answer has no outputs, only recv_ms and the bytes read.
+func (s *Server) answerProbe(w http.ResponseWriter, req *oip.Request, bytes int, recvMS float64) {
+	resp := &oip.Response{ModelName: s.Model.Plan.Model.Name, ID: req.ID,
+		Parameters: oip.Parameters{"recv_ms": recvMS, "probe_bytes": bytes}}
+	out, _, err := oip.EncodeResponse(resp, nil)
+	if err != nil {
+		s.metrics.request(http.StatusInternalServerError, int64(bytes), int64(writeError(w, err)))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	w.Write(out)
+	s.metrics.probe(int64(bytes))
 }
 
 // readBody reads a request body of at most limit bytes, timing its first
@@ -504,6 +526,13 @@ func (s *Server) decode(r *http.Request, body []byte) (*oip.Request, *work, erro
 	}
 	if mine := m.id(s.Seed); given && id != mine {
 		return nil, nil, errStatus(http.StatusBadRequest, "parameters.model_id: the request is for %s, this server runs %s (graph hash:weights file SHA-256:seed)", id, mine)
+	}
+	probe, err := req.Parameters.Bool("probe")
+	if err != nil {
+		return nil, nil, errStatus(http.StatusBadRequest, "%v", err)
+	}
+	if probe {
+		return req, nil, nil
 	}
 	var tasks []int
 	if len(req.Outputs) == 0 {

@@ -1,0 +1,34 @@
+package adapt
+
+import "time"
+
+// Settings are an adaptive edge's estimator, policy and probe: the one set
+// of knobs the runtime (splitrun) and the simulation (experiment adaptive)
+// both build from, so the setting the study tuned is the one that runs.
+type Settings struct {
+	Window        int // transfers in the harmonic mean
+	HysteresisPct float64
+	Dwell         time.Duration
+	// ProbeBytes is sent when no transfer was observed for ProbeAfter (and
+	// at the start, to get a first estimate); 0 sends no probe.
+	ProbeBytes int64
+	ProbeAfter time.Duration
+}
+
+// DefaultSettings are the setting results/adaptive reports: chosen by
+// 'mtlsplit experiment adaptive --tune' (lowest worst-case ratio of mean
+// latency to the best fixed plan over the four real uplink traces and the
+// study's combos). Window 1 follows a cellular uplink's swings at once;
+// the 50% hysteresis and the 1 s dwell are what keep it from flapping.
+var DefaultSettings = Settings{Window: 1, HysteresisPct: 50, Dwell: time.Second, ProbeBytes: 16 << 10, ProbeAfter: time.Second}
+
+// Estimator is a fresh estimator with these settings on clock now (nil:
+// time.Now); a probe is due after ProbeAfter without a transfer.
+func (s Settings) Estimator(now func() time.Time) *Estimator {
+	return &Estimator{Window: s.Window, IdleAfter: s.ProbeAfter, Now: now}
+}
+
+// Policy is a fresh policy over rows with these settings.
+func (s Settings) Policy(rows []Row) (*Policy, error) {
+	return NewPolicy(rows, s.HysteresisPct, s.Dwell)
+}
