@@ -153,7 +153,9 @@ type Timing struct {
 	Choice *RowChoice
 }
 
-// Infer runs one input through the deployment.
+// Infer runs one input through the deployment. When the input itself
+// crosses the uplink and is exactly an 8-bit image normalized as the plan
+// records, its bytes go as InferImage sends them.
 func (e *Edge) Infer(in []float32) (Timing, error) { return e.infer(in, nil) }
 
 // InferImage runs one camera image through the deployment: img is its
@@ -188,6 +190,9 @@ func (e *Edge) infer(in []float32, img []byte) (Timing, error) {
 	t.Logits = make([][]float32, len(d.Graph.Heads))
 	var ch chan answer
 	if d.Sends() {
+		if img == nil && d.sendsInput() {
+			img = d.model.image(in) // the camera's bytes, when in is exactly an image
+		}
 		req, bytes, err := hopRequest(d, p, 1, img)
 		if err != nil {
 			return t, err
@@ -316,4 +321,14 @@ func (m *Model) task(name string) int {
 		}
 	}
 	return -1
+}
+
+// sendsInput reports whether the device's uplink carries the input itself.
+func (d *Deployment) sendsInput() bool {
+	for _, t := range d.Hops[0] {
+		if t.Node == 0 {
+			return true
+		}
+	}
+	return false
 }

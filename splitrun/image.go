@@ -2,6 +2,8 @@ package splitrun
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -74,4 +76,36 @@ func (n *normalization) apply(dst []float32, img []byte) error {
 		}
 	}
 	return nil
+}
+
+// image recovers the 8-bit image a normalized input was made from, or nil
+// when in is not exactly one (a resized or synthetic input): normalizing
+// the recovered bytes must give in back bit for bit, so nothing is lost by
+// sending them instead of the input's int8 codes.
+func (m *Model) image(in []float32) []byte {
+	n, err := m.normalization()
+	if err != nil || len(in) == 0 {
+		return nil
+	}
+	plane := len(in)
+	if len(n.mean) > 0 {
+		plane = len(in) / len(n.mean)
+	}
+	img := make([]byte, len(in))
+	for i, x := range in {
+		if len(n.mean) > 0 {
+			c := min(i/plane, len(n.mean)-1)
+			x = x*n.std[c] + n.mean[c]
+		}
+		u := math.Round(float64(x) * 255)
+		if !(u >= 0 && u <= 255) {
+			return nil
+		}
+		img[i] = byte(u)
+	}
+	back := make([]float32, len(in))
+	if n.apply(back, img) != nil || !slices.Equal(back, in) {
+		return nil
+	}
+	return img
 }

@@ -701,6 +701,21 @@ func TestRemoteOnlySendsImageBytes(t *testing.T) {
 	if got.Bytes != len(img) || int64(got.Bytes) != codec.Raw.Bytes(int64(len(img))) {
 		t.Errorf("sent %d bytes for a %d-byte image", got.Bytes, len(img))
 	}
+	// Infer with the normalized input (what run --data reads) recovers the
+	// same bytes and sends them; an input that is no 8-bit image goes as
+	// int8 codes with their 8-byte header.
+	got, err = e.Infer(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameLogits(t, got.Logits, want)
+	if got.Bytes != len(img) {
+		t.Errorf("Infer of a normalized image sent %d bytes, want the image's %d", got.Bytes, len(img))
+	}
+	in[7] += 1e-3
+	if got, err = e.Infer(in); err != nil || got.Bytes != len(img)+8 {
+		t.Errorf("Infer of a non-image input: %d bytes, err %v; want %d (int8 codes)", got.Bytes, err, len(img)+8)
+	}
 	// Without the recorded preprocessing the edge cannot normalize and the
 	// server refuses the bytes.
 	pl.Model.Source = nil
