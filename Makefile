@@ -105,8 +105,8 @@ demo-runtime: build
 
 # Regenerate results/ (STL vs MTL, accuracy vs bytes, bandwidth sweep, DADS) with one progress display:
 # the reduced recipe (experiments.ReducedRecipe: mobilenet_v3_small + resnet18, MTL and both STL models, 2 seeds,
-# 1,536 training scenes at 64 px, 2 epochs; scored on 512 OOD + 512 hold-out scenes, 256 at every cut x encoding):
-# about 17-22 minutes on two quiet cores. results/README.md says what ran, where and how long.
+# 3,072 training scenes at 64 px, 2 epochs; scored on 512 OOD + 512 hold-out scenes, 256 at every cut x encoding):
+# under 30 minutes on two cores. results/README.md says what ran, where and how long.
 reproduce: build
 	./$(BIN) experiment all --recipe reduced --force
 

@@ -74,7 +74,9 @@ func (p *Progress) Elapsed() time.Duration {
 }
 
 // trainIPS is training images/s at 64 px, batch 32, on a quiet 2-core
-// machine (train/doc.go's table), the yardstick of all work estimates.
+// machine as make bench-train measured it before the training speed work:
+// the yardstick of all work estimates (training runs faster since, so they
+// are upper bounds; a run reports its pace against them).
 var trainIPS = map[string]float64{"resnet18": 33.7, "mobilenet_v3_small": 66.2, "efficientnet_b0": 10.1, "vgg16": 7.1, "vgg16_bn": 6.0}
 
 func ips(backbone string, size int) float64 {
