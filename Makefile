@@ -100,3 +100,9 @@ load: setup
 .PHONY: demo-runtime
 demo-runtime: build
 	@DEMO="$(DEMO)" bash scripts/demo-runtime.sh
+
+# Peak memory of `mtlsplit infer` against ONNX Runtime on every zoo model at 224 and 512 px, each
+# in a fresh process (scripts/bench-memory.sh): results/memory/memory.{csv,md,png,svg}.
+.PHONY: bench-memory
+bench-memory: setup
+	@bash scripts/bench-memory.sh
