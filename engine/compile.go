@@ -31,6 +31,9 @@ type Options struct {
 	// weights it is given and everything the Program allocates
 	// (MemoryPlan). 0 means DefaultMaxMemoryMB(); negative, no limit.
 	MaxMemoryMB int
+	// noReuse gives every tensor a buffer of its own (no liveness, no in
+	// place): what tests compare the planned buffers against.
+	noReuse bool
 }
 
 // withDefaults fills in the zero fields' defaults.
@@ -71,10 +74,15 @@ type Program struct {
 	// splits each GEMM over its own threads.
 	splitGEMM bool
 	// nativeGEMM is set when convolutions run on the native GEMM
-	// (BackendOpenBLAS on a CPU with AVX-512); packB is its per-thread
-	// scratch.
+	// (BackendOpenBLAS on a CPU with AVX-512).
 	nativeGEMM bool
-	packB      [][]float32
+	// scratch is each thread's scratch, shared by the steps, which run one
+	// after another (threadScratchElems): the native GEMM's packed B, a
+	// depthwise convolution's padded plane, the native max pooling's.
+	scratch [][]float32
+	// fold holds a convolution's weights while batch norm is folded into
+	// them, before the native GEMM packs them; only during Compile.
+	fold []float32
 	// stepNodes are the graph nodes each step runs (fused ones included).
 	stepNodes [][]int
 	// value[id] is the node whose output holds node id's tensor (aliases
@@ -110,21 +118,28 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", g.Name, err)
 	}
-	valueBuf, sizes := planBuffers(g, plans, opts.Batch)
+	valueBuf, sizes := planBuffers(g, plans, opts.Batch, !opts.noReuse)
 	if err := CheckPlan(g.Name, planMemory(g, opts, plans, sizes), opts); err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
-	p := &Program{graph: g, opts: opts, gemm: gemm, splitGEMM: opts.Backend == BackendOpenBLAS}
-	if opts.Backend == BackendOpenBLAS && nativeGEMM() {
-		p.nativeGEMM = true
+	p := &Program{graph: g, opts: opts, gemm: gemm, splitGEMM: opts.Backend == BackendOpenBLAS,
+		nativeGEMM: opts.Backend == BackendOpenBLAS && nativeGEMM()}
+	if per := threadScratchElems(g, plans, p.nativeGEMM); per > 0 {
 		for range opts.Threads {
-			p.packB = append(p.packB, make([]float32, packBElems()))
+			p.scratch = append(p.scratch, make([]float32, per))
 		}
 	}
 	p.value, p.valueBuf = value, valueBuf
 	p.bufs = make([][]float32, len(sizes))
 	for i, n := range sizes {
 		p.bufs[i] = make([]float32, n)
+	}
+	nCol, nFold := sharedScratch(plans, p.nativeGEMM)
+	col := make([]float32, nCol) // im2col scratch shared by every conv
+	if b, fits := largest(sizes, nFold); fits && nFold > 0 {
+		p.fold = p.bufs[b]
+	} else {
+		p.fold = make([]float32, nFold)
 	}
 	p.cutBuf = make([]int, len(g.Blocks)+1)
 	p.cutBuf[0] = valueBuf[value[0]]
@@ -133,15 +148,6 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 	}
 	for _, h := range g.Heads {
 		p.headBuf = append(p.headBuf, valueBuf[value[h.Output]])
-	}
-	var col []float32 // im2col scratch shared by every conv
-	for _, sp := range plans {
-		if p.nativeGEMM { // the native GEMM packs patches itself
-			break
-		}
-		if n := colElems(sp.nodes[0]); n > len(col) {
-			col = make([]float32, n)
-		}
 	}
 	for _, sp := range plans {
 		ins := make([][]float32, len(sp.inputs))
@@ -159,6 +165,7 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 		}
 		p.stepNodes = append(p.stepNodes, ids)
 	}
+	p.fold = nil
 	// Steps of a block (or head) are contiguous: nodes are in execution order
 	// and a step never spans two blocks.
 	p.blocks = make([]span, len(g.Blocks))
@@ -340,10 +347,14 @@ func inPlaceOK(sp stepPlan) bool {
 	return ok
 }
 
-// planBuffers assigns every step's value a buffer, reusing a buffer once the
-// last reader of its value has run (and in place for elementwise steps), and
-// returns the buffer of each value and the size of each buffer.
-func planBuffers(g *model.Graph, plans []stepPlan, batch int) (map[int]int, []int) {
+// planBuffers assigns every step's value a buffer and returns the buffer
+// of each value and the size of each buffer. With reuse, a buffer is free
+// once the last reader of its value has run, and the next value takes the
+// smallest free one that fits (else the largest, grown), as ONNX Runtime's
+// and TVM's planners do; an elementwise step writes over its first input
+// when it is that value's last reader. Without reuse every value has a
+// buffer of its own.
+func planBuffers(g *model.Graph, plans []stepPlan, batch int, reuse bool) (map[int]int, []int) {
 	lastUse := map[int]int{0: -1}
 	for s, sp := range plans {
 		lastUse[sp.out] = s
@@ -360,6 +371,9 @@ func planBuffers(g *model.Graph, plans []stepPlan, batch int) (map[int]int, []in
 	var sizes []int
 	var free []int
 	take := func(need int) int {
+		if !reuse {
+			free = nil
+		}
 		best := -1
 		for i, b := range free { // the smallest that fits, else the largest
 			if best < 0 {
@@ -387,7 +401,7 @@ func planBuffers(g *model.Graph, plans []stepPlan, batch int) (map[int]int, []in
 	for s, sp := range plans {
 		need := satMul(batch, elemsOf(g.Nodes[sp.out].OutShape))
 		b := -1
-		if in := sp.inputs[0]; inPlaceOK(sp) && lastUse[in] == s {
+		if in := sp.inputs[0]; reuse && inPlaceOK(sp) && lastUse[in] == s {
 			b = valueBuf[in]
 		} else {
 			b = take(need)

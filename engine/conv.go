@@ -97,12 +97,20 @@ type convStep struct {
 }
 
 func newConvStep(p *Program, sp stepPlan, w *Weights, in, out, col []float32, inShape model.Shape) (*convStep, error) {
-	gemm, threads := p.gemm, p.opts.Threads
+	gemm := p.gemm
 	conv := sp.nodes[0]
 	c := conv.Conv
 	s := &convStep{in: in, out: out, g: newGeom(c, inShape, sp.nodes[len(sp.nodes)-1].OutShape),
 		mode: convModeOf(c), col: col, mm: gemmKernel{gemm: gemm}}
-	s.weight = append([]float32(nil), w.Get(conv.Name, "weight")...)
+	packed := packs(c, p.nativeGEMM)
+	switch {
+	case packed && folds(sp): // folded in Compile's buffer: only the packed copy stays
+		s.weight = append(p.fold[:0], w.Get(conv.Name, "weight")...)
+	case packed: // packed straight from the caller's weights
+		s.weight = w.Get(conv.Name, "weight")
+	default:
+		s.weight = append([]float32(nil), w.Get(conv.Name, "weight")...)
+	}
 	if c.Bias {
 		s.bias = append([]float32(nil), w.Get(conv.Name, "bias")...)
 	}
@@ -128,19 +136,17 @@ func newConvStep(p *Program, sp stepPlan, w *Weights, in, out, col []float32, in
 	s.epi = biasActKernel{hw: ohw, bias: s.bias, act: s.act}
 	s.dw = depthwiseKernel{s: s}
 	if s.mode == convDepthwise {
-		var n int
-		s.dw.native, n = depthwiseScratch(&s.g)
-		for range threads {
-			s.dw.pad = append(s.dw.pad, make([]float32, n))
-		}
-	} else if p.nativeGEMM {
+		s.dw.native, _ = depthwiseScratch(&s.g)
+		s.dw.pad = p.scratch
+	} else if packed {
 		s.native = true
 		coutG := s.g.cout / s.g.grp
-		kk := s.g.cin / s.g.grp * s.g.k * s.g.k // as in stepElems
+		kk := s.g.cin / s.g.grp * s.g.k * s.g.k // as in stepWeightElems
 		for gi := range s.g.grp {
 			s.packed = append(s.packed, packA(s.weight[gi*coutG*kk:(gi+1)*coutG*kk], coutG, kk))
 		}
-		s.nk.scratch, s.nk.act = p.packB, s.act
+		s.weight = nil // p.fold's or the caller's: not the Program's to keep
+		s.nk.scratch, s.nk.act = p.scratch, s.act
 		if s.mode == convIm2col {
 			s.nk.cs = newConvSrc(&s.g)
 		}

@@ -91,7 +91,7 @@ func PlanMemory(g *model.Graph, opts Options) (MemoryPlan, error) {
 	if err != nil {
 		return MemoryPlan{}, fmt.Errorf("plan memory of %s: %w", g.Name, err)
 	}
-	_, sizes := planBuffers(g, plans, opts.Batch)
+	_, sizes := planBuffers(g, plans, opts.Batch, !opts.noReuse)
 	return planMemory(g, opts, plans, sizes), nil
 }
 
@@ -165,21 +165,18 @@ func meminfo(r io.Reader) (totalKB, availKB int64) {
 // size functions, so that the plan is what Compile makes.
 func planMemory(g *model.Graph, opts Options, plans []stepPlan, sizes []int) MemoryPlan {
 	native := opts.Backend == BackendOpenBLAS && nativeGEMM()
-	var weights, scratch, buffers, col int
-	if native {
-		scratch = satMul(opts.Threads, packBElems())
-	}
+	var weights, buffers int
 	for _, n := range sizes {
 		buffers = satAdd(buffers, n)
 	}
 	for _, sp := range plans {
-		if !native {
-			col = max(col, colElems(sp.nodes[0]))
-		}
-		w, s := stepElems(g, sp, opts.Threads, native)
-		weights, scratch = satAdd(weights, w), satAdd(scratch, s)
+		weights = satAdd(weights, stepWeightElems(g, sp, native))
 	}
-	scratch = satAdd(scratch, col)
+	col, fold := sharedScratch(plans, native)
+	if _, fits := largest(sizes, fold); fits {
+		fold = 0
+	}
+	scratch := satAdd(satAdd(col, fold), satMul(opts.Threads, threadScratchElems(g, plans, native)))
 	return MemoryPlan{
 		ParamBytes:      int64(satMul(4, paramElems(g))),
 		WeightBytes:     int64(satMul(4, weights)),
@@ -188,41 +185,102 @@ func planMemory(g *model.Graph, opts Options, plans []stepPlan, sizes []int) Mem
 	}
 }
 
-// stepElems is the float32s one step keeps: its weights and its scratch.
-func stepElems(g *model.Graph, sp stepPlan, threads int, native bool) (weights, scratch int) {
+// packs reports a convolution the native GEMM runs: its weights are kept
+// packed only.
+func packs(c model.Conv, native bool) bool { return native && convModeOf(c) != convDepthwise }
+
+// stepWeightElems is the float32s of weights one step keeps.
+func stepWeightElems(g *model.Graph, sp stepPlan, native bool) int {
 	n := sp.nodes[0]
 	in := g.Nodes[n.Inputs[0]].OutShape
+	var weights int
 	switch n.Op {
 	case model.OpConv2d:
 		c := n.Conv
 		kk := satMul(c.InChannels/max(c.Groups, 1), satMul(c.Kernel, c.Kernel))
-		weights = satMul(c.OutChannels, kk)
-		if c.Bias || (len(sp.nodes) > 1 && sp.nodes[1].Op == model.OpBatchNorm2d) {
-			weights = satAdd(weights, c.OutChannels)
-		}
-		geo := geomOf(c, in, sp.nodes[len(sp.nodes)-1].OutShape)
-		switch {
-		case convModeOf(c) == convDepthwise:
-			_, per := depthwiseScratch(&geo)
-			scratch = satMul(threads, per)
-		case native:
+		if packs(c, native) {
 			coutG := c.OutChannels / max(c.Groups, 1)
-			weights = satAdd(weights, satMul(max(c.Groups, 1), packAElems(coutG, kk)))
+			weights = satMul(max(c.Groups, 1), packAElems(coutG, kk))
+		} else {
+			weights = satMul(c.OutChannels, kk)
+		}
+		if c.Bias || folds(sp) {
+			weights = satAdd(weights, c.OutChannels)
 		}
 	case model.OpBatchNorm2d:
 		weights = satMul(2, in[0])
-	case model.OpMaxPool2d:
-		geo := geomOf(n.Conv, in, n.OutShape)
-		if ok, per := nativeMaxPool(&geo); ok {
-			scratch = satMul(threads, per)
-		}
 	case model.OpLinear:
 		weights = satMul(n.Features, n.Conv.InChannels)
 		if n.Conv.Bias {
 			weights = satAdd(weights, n.Features)
 		}
 	}
-	return weights, scratch
+	return weights
+}
+
+// sharedScratch is the scratch one Program holds for all its steps, which
+// run one after another: the im2col matrix of the largest convolution the
+// BLAS runs (the native GEMM packs patches itself), and, only while
+// compiling, the largest weights of a convolution the native GEMM packs
+// after batch norm is folded into them (folds).
+func sharedScratch(plans []stepPlan, native bool) (col, fold int) {
+	for _, sp := range plans {
+		n := sp.nodes[0]
+		if n.Op != model.OpConv2d {
+			continue
+		}
+		if packs(n.Conv, native) {
+			if folds(sp) {
+				c := n.Conv
+				fold = max(fold, satMul(c.OutChannels, satMul(c.InChannels/max(c.Groups, 1), satMul(c.Kernel, c.Kernel))))
+			}
+		} else {
+			col = max(col, colElems(n))
+		}
+	}
+	return col, fold
+}
+
+// folds reports a convolution step with batch norm folded into its weights.
+func folds(sp stepPlan) bool { return len(sp.nodes) > 1 && sp.nodes[1].Op == model.OpBatchNorm2d }
+
+// largest is the largest activation buffer, and whether it holds need
+// float32s: then Compile folds weights there (nothing runs while it
+// compiles) instead of allocating for it.
+func largest(sizes []int, need int) (buf int, fits bool) {
+	buf = -1
+	for i, n := range sizes {
+		if buf < 0 || n > sizes[buf] {
+			buf = i
+		}
+	}
+	return buf, buf >= 0 && sizes[buf] >= need
+}
+
+// threadScratchElems is the scratch each thread holds, shared by every
+// step: the largest of the native GEMM's packed B, a depthwise
+// convolution's padded plane and the native max pooling's.
+func threadScratchElems(g *model.Graph, plans []stepPlan, native bool) int {
+	var per int
+	if native {
+		per = packBElems()
+	}
+	for _, sp := range plans {
+		n := sp.nodes[0]
+		in := g.Nodes[n.Inputs[0]].OutShape
+		switch {
+		case n.Op == model.OpConv2d && convModeOf(n.Conv) == convDepthwise:
+			geo := geomOf(n.Conv, in, sp.nodes[len(sp.nodes)-1].OutShape)
+			_, e := depthwiseScratch(&geo)
+			per = max(per, e)
+		case n.Op == model.OpMaxPool2d:
+			geo := geomOf(n.Conv, in, n.OutShape)
+			if ok, e := nativeMaxPool(&geo); ok {
+				per = max(per, e)
+			}
+		}
+	}
+	return per
 }
 
 // paramElems is the float32s of g's Weights (a module called twice shares

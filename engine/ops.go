@@ -48,10 +48,8 @@ func (p *Program) newStep(g *model.Graph, w *Weights, sp stepPlan, ins [][]float
 		return &mulStep{k: channelKernel{x: ins[0], s: ins[1], y: out, hw: int(inShape[1] * inShape[2]), c: inShape[0]}}, nil
 	case model.OpMaxPool2d, model.OpAvgPool2d:
 		s := &poolStep{k: poolKernel{x: ins[0], y: out, g: newGeom(n.Conv, inShape, n.OutShape), max: n.Op == model.OpMaxPool2d}}
-		if ok, scratch := nativeMaxPool(&s.k.g); ok && s.k.max {
-			for range p.opts.Threads {
-				s.k.buf = append(s.k.buf, make([]float32, scratch))
-			}
+		if ok, _ := nativeMaxPool(&s.k.g); ok && s.k.max {
+			s.k.buf = p.scratch
 		}
 		return s, nil
 	case model.OpAdaptiveAvgPool2d:
