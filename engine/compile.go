@@ -31,6 +31,12 @@ type Options struct {
 	// weights it is given and everything the Program allocates
 	// (MemoryPlan). 0 means DefaultMaxMemoryMB(); negative, no limit.
 	MaxMemoryMB int
+	// ReleaseWeights lets Compile take the Weights it is given apart: each
+	// tensor is dropped from them once the Program holds its own form of
+	// it, so that the two are never both whole in memory. The Weights are
+	// of no further use (a second Compile with them fails). For callers
+	// that make weights for one Program (infer).
+	ReleaseWeights bool
 	// noReuse gives every tensor a buffer of its own (no liveness, no in
 	// place): what tests compare the planned buffers against.
 	noReuse bool
@@ -149,6 +155,13 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 	for _, h := range g.Heads {
 		p.headBuf = append(p.headBuf, valueBuf[value[h.Output]])
 	}
+	uses := map[string]int{} // steps still to read each node's weights
+	for _, sp := range plans {
+		for _, n := range sp.nodes {
+			uses[n.Name]++
+		}
+	}
+	released := 0
 	for _, sp := range plans {
 		ins := make([][]float32, len(sp.inputs))
 		for i, v := range sp.inputs {
@@ -164,6 +177,14 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 			ids = append(ids, n.ID)
 		}
 		p.stepNodes = append(p.stepNodes, ids)
+		if opts.ReleaseWeights {
+			// Collected now and then, so that later layers reuse the
+			// memory of the weights released before them.
+			if released += w.release(sp.nodes, uses); released >= releaseGCBytes {
+				runtime.GC()
+				released = 0
+			}
+		}
 	}
 	p.fold = nil
 	// Steps of a block (or head) are contiguous: nodes are in execution order
@@ -216,6 +237,11 @@ func (p *Program) Close() {
 	p.closed = true
 	p.pool.close()
 }
+
+// releaseGCBytes is how much ReleaseWeights lets go before Compile runs
+// the collector: a few collections per network, each cheap (weights hold
+// no pointers), and the peak at most this much above what is live.
+const releaseGCBytes = 8 << 20
 
 // isAlias reports ops that are the identity at inference: their output is
 // their input's buffer.

@@ -116,16 +116,17 @@ func newConvStep(p *Program, sp stepPlan, w *Weights, in, out, col []float32, in
 	}
 	for _, n := range sp.nodes[1:] {
 		if n.Op == model.OpBatchNorm2d {
-			scale, shift := bnAffine(w, n)
+			bn := bnOf(w, n)
 			if s.bias == nil {
 				s.bias = make([]float32, c.OutChannels)
 			}
 			per := len(s.weight) / c.OutChannels
 			for o := range c.OutChannels {
+				scale, shift := bn.affine(o)
 				for j := range per {
-					s.weight[o*per+j] = float32(float64(s.weight[o*per+j]) * scale[o])
+					s.weight[o*per+j] = float32(float64(s.weight[o*per+j]) * scale)
 				}
-				s.bias[o] = float32(float64(s.bias[o])*scale[o] + shift[o])
+				s.bias[o] = float32(float64(s.bias[o])*scale + shift)
 			}
 		} else {
 			s.act, _ = actOf(n.Op)
@@ -154,16 +155,22 @@ func newConvStep(p *Program, sp stepPlan, w *Weights, in, out, col []float32, in
 	return s, nil
 }
 
-// bnAffine is inference batch norm as y = x·scale + shift, in float64.
-func bnAffine(w *Weights, n *model.Node) (scale, shift []float64) {
-	gamma, beta := w.Get(n.Name, "weight"), w.Get(n.Name, "bias")
-	mean, variance := w.Get(n.Name, "running_mean"), w.Get(n.Name, "running_var")
-	scale, shift = make([]float64, len(gamma)), make([]float64, len(gamma))
-	for c := range gamma {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(variance[c])+n.Eps)
-		shift[c] = float64(beta[c]) - float64(mean[c])*scale[c]
-	}
-	return scale, shift
+// bnParams are one batch norm's tensors, read in place (no temporaries:
+// Compile allocates only what the Program keeps).
+type bnParams struct {
+	gamma, beta, mean, variance []float32
+	eps                         float64
+}
+
+func bnOf(w *Weights, n *model.Node) bnParams {
+	return bnParams{w.Get(n.Name, "weight"), w.Get(n.Name, "bias"), w.Get(n.Name, "running_mean"), w.Get(n.Name, "running_var"), n.Eps}
+}
+
+// affine is inference batch norm of channel c as y = x·scale + shift, in
+// float64.
+func (b bnParams) affine(c int) (scale, shift float64) {
+	scale = float64(b.gamma[c]) / math.Sqrt(float64(b.variance[c])+b.eps)
+	return scale, float64(b.beta[c]) - float64(b.mean[c])*scale
 }
 
 func (s *convStep) run(p *Program) {

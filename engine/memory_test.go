@@ -143,3 +143,50 @@ func TestHumanBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestReleaseWeights: a Program compiled with ReleaseWeights runs bit for
+// bit as one compiled without, and the Weights it was given hold no tensor
+// afterwards, so that a second Compile with them is an error, not a crash.
+func TestReleaseWeights(t *testing.T) {
+	for _, be := range Backends() {
+		for _, m := range splitModels {
+			t.Run(string(be)+"/"+m.name, func(t *testing.T) {
+				g, err := model.New(m.name, m.size, m.tasks)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w, err := RandomWeights(g, 5)
+				if err != nil {
+					t.Fatal(err)
+				}
+				x := randomInput(int(g.Input.Elems()), 6)
+				var outs [2][][]float32
+				for i, release := range []bool{false, true} {
+					p, err := Compile(g, w, Options{Threads: 2, Backend: be, ReleaseWeights: release})
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer p.Close()
+					bb, heads, err := p.RunAll(x)
+					if err != nil {
+						t.Fatal(err)
+					}
+					outs[i] = append([][]float32{bb}, heads...)
+				}
+				for k := range outs[0] {
+					if !sameBits(outs[0][k], outs[1][k]) {
+						t.Errorf("output %d differs with ReleaseWeights", k)
+					}
+				}
+				for _, p := range w.Params() {
+					if w.Get(p.Node, p.Param) != nil {
+						t.Errorf("%s still held after Compile with ReleaseWeights", p.Key())
+					}
+				}
+				if _, err := Compile(g, w, Options{Threads: 2, Backend: be}); err == nil || !strings.Contains(err.Error(), "weights have no") {
+					t.Errorf("second Compile with released weights: %v, want a missing-weights error", err)
+				}
+			})
+		}
+	}
+}
