@@ -109,27 +109,14 @@ func TestPlanningKeepsOutputs(t *testing.T) {
 				var acts [2]int64
 				for i, noReuse := range []bool{false, true} {
 					opts := Options{Threads: 2, Batch: tc.batch, Backend: be, noReuse: noReuse}
-					p, err := Compile(tc.g, w, opts)
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer p.Close()
-					bb, heads, err := p.RunAll(x)
-					if err != nil {
-						t.Fatal(err)
-					}
-					outs[i] = append([][]float32{bb}, heads...)
+					outs[i] = compileRunAll(t, tc.g, w, opts, x)
 					m, err := PlanMemory(tc.g, opts)
 					if err != nil {
 						t.Fatal(err)
 					}
 					acts[i] = m.ActivationBytes
 				}
-				for k := range outs[0] {
-					if !sameBits(outs[0][k], outs[1][k]) {
-						t.Errorf("output %d differs between planned buffers and a buffer per tensor", k)
-					}
-				}
+				sameOutputs(t, outs, "between planned buffers and a buffer per tensor")
 				if acts[0] >= acts[1] {
 					t.Errorf("planned activations %d bytes, not below a buffer per tensor (%d)", acts[0], acts[1])
 				}
@@ -178,5 +165,31 @@ func TestBuffersNotReusedWhileLive(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// compileRunAll compiles g with opts and returns RunAll's outputs on x:
+// the backbone's, then each head's.
+func compileRunAll(t *testing.T, g *model.Graph, w *Weights, opts Options, x []float32) [][]float32 {
+	t.Helper()
+	p, err := Compile(g, w, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	bb, heads, err := p.RunAll(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([][]float32{bb}, heads...)
+}
+
+// sameOutputs wants two runs' outputs equal bit for bit.
+func sameOutputs(t *testing.T, outs [2][][]float32, what string) {
+	t.Helper()
+	for k := range outs[0] {
+		if !sameBits(outs[0][k], outs[1][k]) {
+			t.Errorf("output %d differs %s", k, what)
+		}
 	}
 }

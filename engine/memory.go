@@ -18,12 +18,18 @@ type MemoryPlan struct {
 	// ParamBytes is the Weights the caller holds while compiling
 	// (NewWeights, RandomWeights or an ONNX file's tensors).
 	ParamBytes int64
-	// WeightBytes is the Program's own copies of them: batch norm folded,
-	// and packed for the native GEMM when it runs.
+	// WeightBytes is the Program's own form of them, one copy each: batch
+	// norm folded, and only packed where the native GEMM runs. With
+	// Options.ReleaseWeights the caller's are dropped as these are made,
+	// so the process peaks below ParamBytes + WeightBytes.
 	WeightBytes int64
-	// ActivationBytes is the activation buffers, for Options.Batch samples.
+	// ActivationBytes is the activation buffers, for Options.Batch
+	// samples: reused by liveness, so the largest set of tensors alive at
+	// once, not their sum.
 	ActivationBytes int64
-	// ScratchBytes is the im2col matrix and the per-thread scratch.
+	// ScratchBytes is what every step shares: the im2col matrix, the
+	// per-thread scratch, and, while compiling, the buffer batch norm is
+	// folded in when the largest activation buffer cannot hold it.
 	ScratchBytes int64
 	// OtherBytes is what the caller will hold besides while it runs the
 	// Program (measure's recorded cut tensors), counted against the same

@@ -162,22 +162,9 @@ func TestReleaseWeights(t *testing.T) {
 				x := randomInput(int(g.Input.Elems()), 6)
 				var outs [2][][]float32
 				for i, release := range []bool{false, true} {
-					p, err := Compile(g, w, Options{Threads: 2, Backend: be, ReleaseWeights: release})
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer p.Close()
-					bb, heads, err := p.RunAll(x)
-					if err != nil {
-						t.Fatal(err)
-					}
-					outs[i] = append([][]float32{bb}, heads...)
+					outs[i] = compileRunAll(t, g, w, Options{Threads: 2, Backend: be, ReleaseWeights: release}, x)
 				}
-				for k := range outs[0] {
-					if !sameBits(outs[0][k], outs[1][k]) {
-						t.Errorf("output %d differs with ReleaseWeights", k)
-					}
-				}
+				sameOutputs(t, outs, "with ReleaseWeights")
 				for _, p := range w.Params() {
 					if w.Get(p.Node, p.Param) != nil {
 						t.Errorf("%s still held after Compile with ReleaseWeights", p.Key())
