@@ -124,8 +124,8 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", g.Name, err)
 	}
-	valueBuf, sizes := planBuffers(g, plans, opts.Batch, !opts.noReuse)
-	if err := CheckPlan(g.Name, planMemory(g, opts, plans, sizes), opts); err != nil {
+	valueBuf, spans, arena := planBuffers(g, plans, opts.Batch, !opts.noReuse)
+	if err := CheckPlan(g.Name, planMemory(g, opts, plans, arena), opts); err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
 	p := &Program{graph: g, opts: opts, gemm: gemm, splitGEMM: opts.Backend == BackendOpenBLAS,
@@ -136,14 +136,15 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 		}
 	}
 	p.value, p.valueBuf = value, valueBuf
-	p.bufs = make([][]float32, len(sizes))
-	for i, n := range sizes {
-		p.bufs[i] = make([]float32, n)
+	acts := make([]float32, arena)
+	p.bufs = make([][]float32, len(spans))
+	for i, b := range spans {
+		p.bufs[i] = acts[b.off : b.off+b.n : b.off+b.n]
 	}
 	nCol, nFold := sharedScratch(plans, p.nativeGEMM)
 	col := make([]float32, nCol) // im2col scratch shared by every conv
-	if b, fits := largest(sizes, nFold); fits && nFold > 0 {
-		p.fold = p.bufs[b]
+	if arena >= nFold {          // nothing runs while compiling
+		p.fold = acts
 	} else {
 		p.fold = make([]float32, nFold)
 	}
@@ -361,92 +362,6 @@ func checkCuts(g *model.Graph, value []int) error {
 		}
 	}
 	return nil
-}
-
-// inPlaceOK reports steps whose output may overwrite their first input.
-func inPlaceOK(sp stepPlan) bool {
-	switch sp.nodes[0].Op {
-	case model.OpBatchNorm2d, model.OpAdd, model.OpMul:
-		return true
-	}
-	_, ok := actOf(sp.nodes[0].Op)
-	return ok
-}
-
-// planBuffers assigns every step's value a buffer and returns the buffer
-// of each value and the size of each buffer. With reuse, a buffer is free
-// once the last reader of its value has run, and the next value takes the
-// smallest free one that fits (else the largest, grown), as ONNX Runtime's
-// and TVM's planners do; an elementwise step writes over its first input
-// when it is that value's last reader. Without reuse every value has a
-// buffer of its own.
-func planBuffers(g *model.Graph, plans []stepPlan, batch int, reuse bool) (map[int]int, []int) {
-	lastUse := map[int]int{0: -1}
-	for s, sp := range plans {
-		lastUse[sp.out] = s
-		for _, v := range sp.inputs {
-			lastUse[v] = s
-		}
-	}
-	// Every head's logits survive the run (a split runs heads on both
-	// sides and reads them at the end); they are small.
-	for _, h := range g.Heads {
-		lastUse[h.Output] = len(plans)
-	}
-	valueBuf := map[int]int{}
-	var sizes []int
-	var free []int
-	take := func(need int) int {
-		if !reuse {
-			free = nil
-		}
-		best := -1
-		for i, b := range free { // the smallest that fits, else the largest
-			if best < 0 {
-				best = i
-				continue
-			}
-			sz, cur := sizes[b], sizes[free[best]]
-			if (sz >= need && (cur < need || sz < cur)) || (sz < need && cur < need && sz > cur) {
-				best = i
-			}
-		}
-		if best < 0 {
-			sizes = append(sizes, need)
-			return len(sizes) - 1
-		}
-		b := free[best]
-		free = append(free[:best], free[best+1:]...)
-		sizes[b] = max(sizes[b], need)
-		return b
-	}
-	valueBuf[0] = take(satMul(batch, elemsOf(g.Input)))
-	if lastUse[0] < 0 {
-		free = append(free, valueBuf[0])
-	}
-	for s, sp := range plans {
-		need := satMul(batch, elemsOf(g.Nodes[sp.out].OutShape))
-		b := -1
-		if in := sp.inputs[0]; reuse && inPlaceOK(sp) && lastUse[in] == s {
-			b = valueBuf[in]
-		} else {
-			b = take(need)
-		}
-		valueBuf[sp.out] = b
-		for i, v := range sp.inputs {
-			dup := false
-			for _, u := range sp.inputs[:i] {
-				dup = dup || u == v
-			}
-			if lastUse[v] == s && valueBuf[v] != b && !dup {
-				free = append(free, valueBuf[v])
-			}
-		}
-		if lastUse[sp.out] == s {
-			free = append(free, b)
-		}
-	}
-	return valueBuf, sizes
 }
 
 // colElems is the im2col scratch a step starting with n needs.

@@ -29,7 +29,7 @@ type MemoryPlan struct {
 	ActivationBytes int64
 	// ScratchBytes is what every step shares: the im2col matrix, the
 	// per-thread scratch, and, while compiling, the buffer batch norm is
-	// folded in when the largest activation buffer cannot hold it.
+	// folded in when the activation arena cannot hold it.
 	ScratchBytes int64
 	// OtherBytes is what the caller will hold besides while it runs the
 	// Program (measure's recorded cut tensors), counted against the same
@@ -97,8 +97,8 @@ func PlanMemory(g *model.Graph, opts Options) (MemoryPlan, error) {
 	if err != nil {
 		return MemoryPlan{}, fmt.Errorf("plan memory of %s: %w", g.Name, err)
 	}
-	_, sizes := planBuffers(g, plans, opts.Batch, !opts.noReuse)
-	return planMemory(g, opts, plans, sizes), nil
+	_, _, arena := planBuffers(g, plans, opts.Batch, !opts.noReuse)
+	return planMemory(g, opts, plans, arena), nil
 }
 
 // CheckMemory returns a *MemoryError when g with opts needs more memory
@@ -166,27 +166,25 @@ func meminfo(r io.Reader) (totalKB, availKB int64) {
 	return v["MemTotal"], v["MemAvailable"]
 }
 
-// planMemory adds up what Compile allocates for plans and buffer sizes:
-// it follows the same decisions (newStep, newConvStep), through the same
-// size functions, so that the plan is what Compile makes.
-func planMemory(g *model.Graph, opts Options, plans []stepPlan, sizes []int) MemoryPlan {
+// planMemory adds up what Compile allocates for plans and an activation
+// arena of arena float32s: it follows the same decisions (newStep,
+// newConvStep), through the same size functions, so that the plan is what
+// Compile makes.
+func planMemory(g *model.Graph, opts Options, plans []stepPlan, arena int) MemoryPlan {
 	native := opts.Backend == BackendOpenBLAS && nativeGEMM()
-	var weights, buffers int
-	for _, n := range sizes {
-		buffers = satAdd(buffers, n)
-	}
+	var weights int
 	for _, sp := range plans {
 		weights = satAdd(weights, stepWeightElems(g, sp, native))
 	}
 	col, fold := sharedScratch(plans, native)
-	if _, fits := largest(sizes, fold); fits {
+	if arena >= fold { // folded in the arena
 		fold = 0
 	}
 	scratch := satAdd(satAdd(col, fold), satMul(opts.Threads, threadScratchElems(g, plans, native)))
 	return MemoryPlan{
 		ParamBytes:      int64(satMul(4, paramElems(g))),
 		WeightBytes:     int64(satMul(4, weights)),
-		ActivationBytes: int64(satMul(4, buffers)),
+		ActivationBytes: int64(satMul(4, arena)),
 		ScratchBytes:    int64(satMul(4, scratch)),
 	}
 }
@@ -228,7 +226,9 @@ func stepWeightElems(g *model.Graph, sp stepPlan, native bool) int {
 // run one after another: the im2col matrix of the largest convolution the
 // BLAS runs (the native GEMM packs patches itself), and, only while
 // compiling, the largest weights of a convolution the native GEMM packs
-// after batch norm is folded into them (folds).
+// after batch norm is folded into them (folds): Compile folds them in the
+// activation arena when it is large enough (nothing runs while it
+// compiles).
 func sharedScratch(plans []stepPlan, native bool) (col, fold int) {
 	for _, sp := range plans {
 		n := sp.nodes[0]
@@ -249,19 +249,6 @@ func sharedScratch(plans []stepPlan, native bool) (col, fold int) {
 
 // folds reports a convolution step with batch norm folded into its weights.
 func folds(sp stepPlan) bool { return len(sp.nodes) > 1 && sp.nodes[1].Op == model.OpBatchNorm2d }
-
-// largest is the largest activation buffer, and whether it holds need
-// float32s: then Compile folds weights there (nothing runs while it
-// compiles) instead of allocating for it.
-func largest(sizes []int, need int) (buf int, fits bool) {
-	buf = -1
-	for i, n := range sizes {
-		if buf < 0 || n > sizes[buf] {
-			buf = i
-		}
-	}
-	return buf, buf >= 0 && sizes[buf] >= need
-}
 
 // threadScratchElems is the scratch each thread holds, shared by every
 // step: the largest of the native GEMM's packed B, a depthwise

@@ -18,6 +18,7 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/internal/atomicfile"
@@ -212,7 +213,7 @@ func memoryChart(rows []memRow, path string) error {
 	var names []string
 	vals := [3]plotter.Values{}
 	for _, r := range rows {
-		names = append(names, fmt.Sprintf("%s\n%d px", r.model, r.size))
+		names = append(names, fmt.Sprintf("%s %d px", r.model, r.size))
 		vals[0] = append(vals[0], mb(r.engine))
 		vals[1] = append(vals[1], mb(r.engineONNX))
 		vals[2] = append(vals[2], mb(r.ort))
@@ -236,10 +237,10 @@ func memoryChart(rows []memRow, path string) error {
 		p.Add(b)
 		p.Legend.Add(s.name, b)
 	}
-	p.Legend.Top = true
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Y.Min, p.Y.Max = 0, p.Y.Max*1.25 // room for the legend
 	p.NominalX(names...)
-	p.X.Tick.Label.Rotation = math.Pi / 4
-	p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = -1, -0.5
-	p.X.Tick.Label.XAlign = -0.9
+	p.X.Tick.Label.Rotation = math.Pi / 6
+	p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = draw.XRight, draw.YTop
 	return p.Save(vg.Length(max(len(rows), 4))*0.9*vg.Inch, 5*vg.Inch, path)
 }
