@@ -89,6 +89,9 @@ type Program struct {
 	// fold holds a convolution's weights while batch norm is folded into
 	// them, before the native GEMM packs them; only during Compile.
 	fold []float32
+	// uses counts the steps still to compile that read each node's
+	// weights (weightUses); only during Compile.
+	uses map[string]int
 	// stepNodes are the graph nodes each step runs (fused ones included).
 	stepNodes [][]int
 	// value[id] is the node whose output holds node id's tensor (aliases
@@ -141,7 +144,8 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 	for i, b := range spans {
 		p.bufs[i] = acts[b.off : b.off+b.n : b.off+b.n]
 	}
-	nCol, nFold := sharedScratch(plans, p.nativeGEMM)
+	p.uses = weightUses(plans)
+	nCol, nFold := sharedScratch(plans, p.nativeGEMM, opts.ReleaseWeights)
 	col := make([]float32, nCol) // im2col scratch shared by every conv
 	if arena >= nFold {          // nothing runs while compiling
 		p.fold = acts
@@ -155,12 +159,6 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 	}
 	for _, h := range g.Heads {
 		p.headBuf = append(p.headBuf, valueBuf[value[h.Output]])
-	}
-	uses := map[string]int{} // steps still to read each node's weights
-	for _, sp := range plans {
-		for _, n := range sp.nodes {
-			uses[n.Name]++
-		}
 	}
 	released := 0
 	for _, sp := range plans {
@@ -181,13 +179,13 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 		if opts.ReleaseWeights {
 			// Collected now and then, so that later layers reuse the
 			// memory of the weights released before them.
-			if released += w.release(sp.nodes, uses); released >= releaseGCBytes {
+			if released += w.release(sp.nodes, p.uses); released >= releaseGCBytes {
 				runtime.GC()
 				released = 0
 			}
 		}
 	}
-	p.fold = nil
+	p.fold, p.uses = nil, nil
 	// Steps of a block (or head) are contiguous: nodes are in execution order
 	// and a step never spans two blocks.
 	p.blocks = make([]span, len(g.Blocks))

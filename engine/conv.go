@@ -104,6 +104,8 @@ func newConvStep(p *Program, sp stepPlan, w *Weights, in, out, col []float32, in
 		mode: convModeOf(c), col: col, mm: gemmKernel{gemm: gemm}}
 	packed := packs(c, p.nativeGEMM)
 	switch {
+	case packed && folds(sp) && foldsInPlace(p.opts.ReleaseWeights, p.uses, conv):
+		s.weight = w.Get(conv.Name, "weight") // the caller's, released after this step
 	case packed && folds(sp): // folded in Compile's buffer: only the packed copy stays
 		s.weight = append(p.fold[:0], w.Get(conv.Name, "weight")...)
 	case packed: // packed straight from the caller's weights

@@ -176,7 +176,7 @@ func planMemory(g *model.Graph, opts Options, plans []stepPlan, arena int) Memor
 	for _, sp := range plans {
 		weights = satAdd(weights, stepWeightElems(g, sp, native))
 	}
-	col, fold := sharedScratch(plans, native)
+	col, fold := sharedScratch(plans, native, opts.ReleaseWeights)
 	if arena >= fold { // folded in the arena
 		fold = 0
 	}
@@ -226,17 +226,18 @@ func stepWeightElems(g *model.Graph, sp stepPlan, native bool) int {
 // run one after another: the im2col matrix of the largest convolution the
 // BLAS runs (the native GEMM packs patches itself), and, only while
 // compiling, the largest weights of a convolution the native GEMM packs
-// after batch norm is folded into them (folds): Compile folds them in the
-// activation arena when it is large enough (nothing runs while it
-// compiles).
-func sharedScratch(plans []stepPlan, native bool) (col, fold int) {
+// after batch norm is folded into them (folds), unless foldsInPlace: Compile
+// folds them in the activation arena when it is large enough (nothing runs
+// while it compiles).
+func sharedScratch(plans []stepPlan, native, release bool) (col, fold int) {
+	uses := weightUses(plans)
 	for _, sp := range plans {
 		n := sp.nodes[0]
 		if n.Op != model.OpConv2d {
 			continue
 		}
 		if packs(n.Conv, native) {
-			if folds(sp) {
+			if folds(sp) && !foldsInPlace(release, uses, n) {
 				c := n.Conv
 				fold = max(fold, satMul(c.OutChannels, satMul(c.InChannels/max(c.Groups, 1), satMul(c.Kernel, c.Kernel))))
 			}
@@ -245,6 +246,25 @@ func sharedScratch(plans []stepPlan, native bool) (col, fold int) {
 		}
 	}
 	return col, fold
+}
+
+// weightUses counts the steps that read each node's weights (by name: a
+// module called twice shares them).
+func weightUses(plans []stepPlan) map[string]int {
+	uses := map[string]int{}
+	for _, sp := range plans {
+		for _, n := range sp.nodes {
+			uses[n.Name]++
+		}
+	}
+	return uses
+}
+
+// foldsInPlace reports a convolution whose batch norm Compile folds into
+// the caller's own tensor: with ReleaseWeights, when the step is the
+// tensor's only reader (uses left), it is dropped right after.
+func foldsInPlace(release bool, uses map[string]int, conv *model.Node) bool {
+	return release && uses[conv.Name] == 1
 }
 
 // folds reports a convolution step with batch norm folded into its weights.

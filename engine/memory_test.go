@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"runtime"
 	"strings"
@@ -28,23 +29,25 @@ func allocated(f func()) int64 {
 // index slices, batch-norm temporaries) is small: within 3%.
 func TestMemoryPlanMatchesCompile(t *testing.T) {
 	tests := []struct {
-		name  string
-		size  int
-		batch int
+		name    string
+		size    int
+		batch   int
+		release bool // ReleaseWeights: batch norm folds into the caller's tensors
 	}{
-		{"vgg16", 32, 1},
-		{"resnet18", 64, 2},
-		{"mobilenet_v3_small", 96, 1},
-		{"efficientnet_b0", 64, 1},
+		{"vgg16", 32, 1, false},
+		{"resnet18", 64, 2, false},
+		{"resnet18", 32, 1, true},
+		{"mobilenet_v3_small", 96, 1, false},
+		{"efficientnet_b0", 64, 1, false},
 	}
 	for _, be := range Backends() {
 		for _, tc := range tests {
-			t.Run(string(be)+"/"+tc.name, func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/%s/%d", be, tc.name, tc.size), func(t *testing.T) {
 				g, err := model.New(tc.name, tc.size, []int{8, 4})
 				if err != nil {
 					t.Fatal(err)
 				}
-				opts := Options{Threads: 2, Batch: tc.batch, Backend: be}
+				opts := Options{Threads: 2, Batch: tc.batch, Backend: be, ReleaseWeights: tc.release}
 				plan, err := PlanMemory(g, opts)
 				if err != nil {
 					t.Fatal(err)
