@@ -42,16 +42,7 @@ func inPlaceOK(sp stepPlan) bool {
 // alive at once. Without reuse every value has memory of its own.
 func planBuffers(g *model.Graph, plans []stepPlan, batch int, reuse bool) (map[int]int, []bufSpan, int) {
 	end := len(plans)
-	lastUse := map[int]int{0: -1}
-	for s, sp := range plans {
-		lastUse[sp.out] = s
-		for _, v := range sp.inputs {
-			lastUse[v] = s
-		}
-	}
-	for _, h := range g.Heads {
-		lastUse[h.Output] = end
-	}
+	lastUse := lastReaders(g, plans)
 	type buffer struct{ n, first, last int } // float32s, steps alive
 	var bufs []buffer
 	valueBuf := map[int]int{}
@@ -115,4 +106,20 @@ func alignUp(n int) int {
 		return n
 	}
 	return (n + bufAlign - 1) / bufAlign * bufAlign
+}
+
+// lastReaders is the last step reading each value (the step writing it if
+// none does; -1 for an unread input), len(plans) for head outputs.
+func lastReaders(g *model.Graph, plans []stepPlan) map[int]int {
+	lastUse := map[int]int{0: -1}
+	for s, sp := range plans {
+		lastUse[sp.out] = s
+		for _, v := range sp.inputs {
+			lastUse[v] = s
+		}
+	}
+	for _, h := range g.Heads {
+		lastUse[h.Output] = len(plans)
+	}
+	return lastUse
 }

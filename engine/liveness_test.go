@@ -142,16 +142,10 @@ func TestBuffersNotReusedWhileLive(t *testing.T) {
 			}
 			valueBuf, spans, arena := planBuffers(g, plans, 1, true)
 			written := map[int]int{0: -1} // value → step writing it
-			lastUse := map[int]int{0: -1}
 			for s, sp := range plans {
 				written[sp.out] = s
-				for _, v := range sp.inputs {
-					lastUse[v] = s
-				}
 			}
-			for _, h := range g.Heads {
-				lastUse[h.Output] = len(plans)
-			}
+			lastUse := lastReaders(g, plans)
 			overlap := func(a, b bufSpan) bool { return a.off < b.off+b.n && b.off < a.off+a.n }
 			for v, w := range written {
 				sv := spans[valueBuf[v]]

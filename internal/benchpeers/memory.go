@@ -163,13 +163,14 @@ func fileErr(a, b string) (float64, error) {
 }
 
 // plannedBytes is what the engine plans for infer's zoo model: the
-// backbone, batch 1, the best backend of this build.
+// backbone, batch 1, the best backend of this build, the weights released
+// as they are compiled.
 func plannedBytes(bc benchCase, threads int) (int64, error) {
 	g, err := model.New(bc.model, bc.size, nil)
 	if err != nil {
 		return 0, err
 	}
-	m, err := engine.PlanMemory(g, engine.Options{Threads: threads, Backend: engine.BestBackend()})
+	m, err := engine.PlanMemory(g, engine.Options{Threads: threads, Backend: engine.BestBackend(), ReleaseWeights: true})
 	return m.TotalBytes(), err
 }
 
