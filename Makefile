@@ -121,3 +121,9 @@ reproduce-full: build
 .PHONY: runtime-fidelity
 runtime-fidelity: build
 	@bash scripts/runtime-fidelity.sh
+
+# Peak memory of `mtlsplit infer` against ONNX Runtime on every zoo model at 224 and 512 px, each
+# in a fresh process (scripts/bench-memory.sh): results/memory/memory.{csv,md,png,svg}.
+.PHONY: bench-memory
+bench-memory: setup
+	@bash scripts/bench-memory.sh

@@ -125,6 +125,7 @@ func (o *EngineOptions) program() (*engine.Program, error) {
 			return nil, err
 		}
 	}
+	eo.ReleaseWeights = true // w is this Program's alone
 	return engine.Compile(g, w, eo)
 }
 

@@ -31,6 +31,15 @@ type Options struct {
 	// weights it is given and everything the Program allocates
 	// (MemoryPlan). 0 means DefaultMaxMemoryMB(); negative, no limit.
 	MaxMemoryMB int
+	// ReleaseWeights lets Compile take the Weights it is given apart: each
+	// tensor is dropped from them once the Program holds its own form of
+	// it, so that the two are never both whole in memory. The Weights are
+	// of no further use (a second Compile with them fails). For callers
+	// that make weights for one Program (infer).
+	ReleaseWeights bool
+	// noReuse gives every tensor a buffer of its own (no liveness, no in
+	// place): what tests compare the planned buffers against.
+	noReuse bool
 }
 
 // withDefaults fills in the zero fields' defaults.
@@ -71,10 +80,18 @@ type Program struct {
 	// splits each GEMM over its own threads.
 	splitGEMM bool
 	// nativeGEMM is set when convolutions run on the native GEMM
-	// (BackendOpenBLAS on a CPU with AVX-512); packB is its per-thread
-	// scratch.
+	// (BackendOpenBLAS on a CPU with AVX-512).
 	nativeGEMM bool
-	packB      [][]float32
+	// scratch is each thread's scratch, shared by the steps, which run one
+	// after another (threadScratchElems): the native GEMM's packed B, a
+	// depthwise convolution's padded plane, the native max pooling's.
+	scratch [][]float32
+	// fold holds a convolution's weights while batch norm is folded into
+	// them, before the native GEMM packs them; only during Compile.
+	fold []float32
+	// uses counts the steps still to compile that read each node's
+	// weights (weightUses); only during Compile.
+	uses map[string]int
 	// stepNodes are the graph nodes each step runs (fused ones included).
 	stepNodes [][]int
 	// value[id] is the node whose output holds node id's tensor (aliases
@@ -110,21 +127,30 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", g.Name, err)
 	}
-	valueBuf, sizes := planBuffers(g, plans, opts.Batch)
-	if err := CheckPlan(g.Name, planMemory(g, opts, plans, sizes), opts); err != nil {
+	valueBuf, spans, arena := planBuffers(g, plans, opts.Batch, !opts.noReuse)
+	if err := CheckPlan(g.Name, planMemory(g, opts, plans, arena), opts); err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
-	p := &Program{graph: g, opts: opts, gemm: gemm, splitGEMM: opts.Backend == BackendOpenBLAS}
-	if opts.Backend == BackendOpenBLAS && nativeGEMM() {
-		p.nativeGEMM = true
+	p := &Program{graph: g, opts: opts, gemm: gemm, splitGEMM: opts.Backend == BackendOpenBLAS,
+		nativeGEMM: opts.Backend == BackendOpenBLAS && nativeGEMM()}
+	if per := threadScratchElems(g, plans, p.nativeGEMM); per > 0 {
 		for range opts.Threads {
-			p.packB = append(p.packB, make([]float32, packBElems()))
+			p.scratch = append(p.scratch, make([]float32, per))
 		}
 	}
 	p.value, p.valueBuf = value, valueBuf
-	p.bufs = make([][]float32, len(sizes))
-	for i, n := range sizes {
-		p.bufs[i] = make([]float32, n)
+	acts := make([]float32, arena)
+	p.bufs = make([][]float32, len(spans))
+	for i, b := range spans {
+		p.bufs[i] = acts[b.off : b.off+b.n : b.off+b.n]
+	}
+	p.uses = weightUses(plans)
+	nCol, nFold := sharedScratch(plans, p.nativeGEMM, opts.ReleaseWeights)
+	col := make([]float32, nCol) // im2col scratch shared by every conv
+	if arena >= nFold {          // nothing runs while compiling
+		p.fold = acts
+	} else {
+		p.fold = make([]float32, nFold)
 	}
 	p.cutBuf = make([]int, len(g.Blocks)+1)
 	p.cutBuf[0] = valueBuf[value[0]]
@@ -134,15 +160,7 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 	for _, h := range g.Heads {
 		p.headBuf = append(p.headBuf, valueBuf[value[h.Output]])
 	}
-	var col []float32 // im2col scratch shared by every conv
-	for _, sp := range plans {
-		if p.nativeGEMM { // the native GEMM packs patches itself
-			break
-		}
-		if n := colElems(sp.nodes[0]); n > len(col) {
-			col = make([]float32, n)
-		}
-	}
+	released := 0
 	for _, sp := range plans {
 		ins := make([][]float32, len(sp.inputs))
 		for i, v := range sp.inputs {
@@ -158,7 +176,16 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 			ids = append(ids, n.ID)
 		}
 		p.stepNodes = append(p.stepNodes, ids)
+		if opts.ReleaseWeights {
+			// Collected now and then, so that later layers reuse the
+			// memory of the weights released before them.
+			if released += w.release(sp.nodes, p.uses); released >= releaseGCBytes {
+				runtime.GC()
+				released = 0
+			}
+		}
 	}
+	p.fold, p.uses = nil, nil
 	// Steps of a block (or head) are contiguous: nodes are in execution order
 	// and a step never spans two blocks.
 	p.blocks = make([]span, len(g.Blocks))
@@ -209,6 +236,11 @@ func (p *Program) Close() {
 	p.closed = true
 	p.pool.close()
 }
+
+// releaseGCBytes is how much ReleaseWeights lets go before Compile runs
+// the collector: a few collections per network, each cheap (weights hold
+// no pointers), and the peak at most this much above what is live.
+const releaseGCBytes = 8 << 20
 
 // isAlias reports ops that are the identity at inference: their output is
 // their input's buffer.
@@ -328,85 +360,6 @@ func checkCuts(g *model.Graph, value []int) error {
 		}
 	}
 	return nil
-}
-
-// inPlaceOK reports steps whose output may overwrite their first input.
-func inPlaceOK(sp stepPlan) bool {
-	switch sp.nodes[0].Op {
-	case model.OpBatchNorm2d, model.OpAdd, model.OpMul:
-		return true
-	}
-	_, ok := actOf(sp.nodes[0].Op)
-	return ok
-}
-
-// planBuffers assigns every step's value a buffer, reusing a buffer once the
-// last reader of its value has run (and in place for elementwise steps), and
-// returns the buffer of each value and the size of each buffer.
-func planBuffers(g *model.Graph, plans []stepPlan, batch int) (map[int]int, []int) {
-	lastUse := map[int]int{0: -1}
-	for s, sp := range plans {
-		lastUse[sp.out] = s
-		for _, v := range sp.inputs {
-			lastUse[v] = s
-		}
-	}
-	// Every head's logits survive the run (a split runs heads on both
-	// sides and reads them at the end); they are small.
-	for _, h := range g.Heads {
-		lastUse[h.Output] = len(plans)
-	}
-	valueBuf := map[int]int{}
-	var sizes []int
-	var free []int
-	take := func(need int) int {
-		best := -1
-		for i, b := range free { // the smallest that fits, else the largest
-			if best < 0 {
-				best = i
-				continue
-			}
-			sz, cur := sizes[b], sizes[free[best]]
-			if (sz >= need && (cur < need || sz < cur)) || (sz < need && cur < need && sz > cur) {
-				best = i
-			}
-		}
-		if best < 0 {
-			sizes = append(sizes, need)
-			return len(sizes) - 1
-		}
-		b := free[best]
-		free = append(free[:best], free[best+1:]...)
-		sizes[b] = max(sizes[b], need)
-		return b
-	}
-	valueBuf[0] = take(satMul(batch, elemsOf(g.Input)))
-	if lastUse[0] < 0 {
-		free = append(free, valueBuf[0])
-	}
-	for s, sp := range plans {
-		need := satMul(batch, elemsOf(g.Nodes[sp.out].OutShape))
-		b := -1
-		if in := sp.inputs[0]; inPlaceOK(sp) && lastUse[in] == s {
-			b = valueBuf[in]
-		} else {
-			b = take(need)
-		}
-		valueBuf[sp.out] = b
-		for i, v := range sp.inputs {
-			dup := false
-			for _, u := range sp.inputs[:i] {
-				dup = dup || u == v
-			}
-			if lastUse[v] == s && valueBuf[v] != b && !dup {
-				free = append(free, valueBuf[v])
-			}
-		}
-		if lastUse[sp.out] == s {
-			free = append(free, b)
-		}
-	}
-	return valueBuf, sizes
 }
 
 // colElems is the im2col scratch a step starting with n needs.

@@ -97,27 +97,38 @@ type convStep struct {
 }
 
 func newConvStep(p *Program, sp stepPlan, w *Weights, in, out, col []float32, inShape model.Shape) (*convStep, error) {
-	gemm, threads := p.gemm, p.opts.Threads
+	gemm := p.gemm
 	conv := sp.nodes[0]
 	c := conv.Conv
 	s := &convStep{in: in, out: out, g: newGeom(c, inShape, sp.nodes[len(sp.nodes)-1].OutShape),
 		mode: convModeOf(c), col: col, mm: gemmKernel{gemm: gemm}}
-	s.weight = append([]float32(nil), w.Get(conv.Name, "weight")...)
+	packed := packs(c, p.nativeGEMM)
+	switch {
+	case packed && folds(sp) && foldsInPlace(p.opts.ReleaseWeights, p.uses, conv):
+		s.weight = w.Get(conv.Name, "weight") // the caller's, released after this step
+	case packed && folds(sp): // folded in Compile's buffer: only the packed copy stays
+		s.weight = append(p.fold[:0], w.Get(conv.Name, "weight")...)
+	case packed: // packed straight from the caller's weights
+		s.weight = w.Get(conv.Name, "weight")
+	default:
+		s.weight = append([]float32(nil), w.Get(conv.Name, "weight")...)
+	}
 	if c.Bias {
 		s.bias = append([]float32(nil), w.Get(conv.Name, "bias")...)
 	}
 	for _, n := range sp.nodes[1:] {
 		if n.Op == model.OpBatchNorm2d {
-			scale, shift := bnAffine(w, n)
+			bn := bnOf(w, n)
 			if s.bias == nil {
 				s.bias = make([]float32, c.OutChannels)
 			}
 			per := len(s.weight) / c.OutChannels
 			for o := range c.OutChannels {
+				scale, shift := bn.affine(o)
 				for j := range per {
-					s.weight[o*per+j] = float32(float64(s.weight[o*per+j]) * scale[o])
+					s.weight[o*per+j] = float32(float64(s.weight[o*per+j]) * scale)
 				}
-				s.bias[o] = float32(float64(s.bias[o])*scale[o] + shift[o])
+				s.bias[o] = float32(float64(s.bias[o])*scale + shift)
 			}
 		} else {
 			s.act, _ = actOf(n.Op)
@@ -128,19 +139,17 @@ func newConvStep(p *Program, sp stepPlan, w *Weights, in, out, col []float32, in
 	s.epi = biasActKernel{hw: ohw, bias: s.bias, act: s.act}
 	s.dw = depthwiseKernel{s: s}
 	if s.mode == convDepthwise {
-		var n int
-		s.dw.native, n = depthwiseScratch(&s.g)
-		for range threads {
-			s.dw.pad = append(s.dw.pad, make([]float32, n))
-		}
-	} else if p.nativeGEMM {
+		s.dw.native, _ = depthwiseScratch(&s.g)
+		s.dw.pad = p.scratch
+	} else if packed {
 		s.native = true
 		coutG := s.g.cout / s.g.grp
-		kk := s.g.cin / s.g.grp * s.g.k * s.g.k // as in stepElems
+		kk := s.g.cin / s.g.grp * s.g.k * s.g.k // as in stepWeightElems
 		for gi := range s.g.grp {
 			s.packed = append(s.packed, packA(s.weight[gi*coutG*kk:(gi+1)*coutG*kk], coutG, kk))
 		}
-		s.nk.scratch, s.nk.act = p.packB, s.act
+		s.weight = nil // p.fold's or the caller's: not the Program's to keep
+		s.nk.scratch, s.nk.act = p.scratch, s.act
 		if s.mode == convIm2col {
 			s.nk.cs = newConvSrc(&s.g)
 		}
@@ -148,16 +157,22 @@ func newConvStep(p *Program, sp stepPlan, w *Weights, in, out, col []float32, in
 	return s, nil
 }
 
-// bnAffine is inference batch norm as y = x·scale + shift, in float64.
-func bnAffine(w *Weights, n *model.Node) (scale, shift []float64) {
-	gamma, beta := w.Get(n.Name, "weight"), w.Get(n.Name, "bias")
-	mean, variance := w.Get(n.Name, "running_mean"), w.Get(n.Name, "running_var")
-	scale, shift = make([]float64, len(gamma)), make([]float64, len(gamma))
-	for c := range gamma {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(variance[c])+n.Eps)
-		shift[c] = float64(beta[c]) - float64(mean[c])*scale[c]
-	}
-	return scale, shift
+// bnParams are one batch norm's tensors, read in place (no temporaries:
+// Compile allocates only what the Program keeps).
+type bnParams struct {
+	gamma, beta, mean, variance []float32
+	eps                         float64
+}
+
+func bnOf(w *Weights, n *model.Node) bnParams {
+	return bnParams{w.Get(n.Name, "weight"), w.Get(n.Name, "bias"), w.Get(n.Name, "running_mean"), w.Get(n.Name, "running_var"), n.Eps}
+}
+
+// affine is inference batch norm of channel c as y = x·scale + shift, in
+// float64.
+func (b bnParams) affine(c int) (scale, shift float64) {
+	scale = float64(b.gamma[c]) / math.Sqrt(float64(b.variance[c])+b.eps)
+	return scale, float64(b.beta[c]) - float64(b.mean[c])*scale
 }
 
 func (s *convStep) run(p *Program) {

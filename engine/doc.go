@@ -32,9 +32,15 @@
 //	efficientnet_b0       33.4    7.2     10.4   0.7
 //
 // Compile first adds up what the Program will hold (MemoryPlan: the weights
-// it is given, its own copies, the activation buffers and the scratch) and
-// refuses, with a MemoryError, a plan over Options.MaxMemoryMB; PlanMemory
-// and CheckMemory give the same answer before the weights exist.
+// it is given, its own copy — packed only, where the native GEMM runs —,
+// the activation buffers, the scratch every step shares) and refuses, with
+// a MemoryError, a plan over Options.MaxMemoryMB; PlanMemory and
+// CheckMemory give the same answer before the weights exist. Buffers are
+// planned by liveness (a tensor's buffer is free once its last reader has
+// run; the smallest free buffer that fits is taken), so activations need
+// the largest set alive at once; head outputs live to the end of a run.
+// With Options.ReleaseWeights the caller's tensors are dropped as they are
+// compiled. `make bench-memory` measures the peak against ONNX Runtime.
 //
 // A Program runs the whole backbone (Run), the backbone and every task head
 // (RunAll), one head (RunHead), or the blocks between two cuts (RunRange): cut

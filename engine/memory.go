@@ -18,12 +18,18 @@ type MemoryPlan struct {
 	// ParamBytes is the Weights the caller holds while compiling
 	// (NewWeights, RandomWeights or an ONNX file's tensors).
 	ParamBytes int64
-	// WeightBytes is the Program's own copies of them: batch norm folded,
-	// and packed for the native GEMM when it runs.
+	// WeightBytes is the Program's own form of them, one copy each: batch
+	// norm folded, and only packed where the native GEMM runs. With
+	// Options.ReleaseWeights the caller's are dropped as these are made,
+	// so the process peaks below ParamBytes + WeightBytes.
 	WeightBytes int64
-	// ActivationBytes is the activation buffers, for Options.Batch samples.
+	// ActivationBytes is the activation buffers, for Options.Batch
+	// samples: reused by liveness, so the largest set of tensors alive at
+	// once, not their sum.
 	ActivationBytes int64
-	// ScratchBytes is the im2col matrix and the per-thread scratch.
+	// ScratchBytes is what every step shares: the im2col matrix, the
+	// per-thread scratch, and, while compiling, the buffer batch norm is
+	// folded in when the activation arena cannot hold it.
 	ScratchBytes int64
 	// OtherBytes is what the caller will hold besides while it runs the
 	// Program (measure's recorded cut tensors), counted against the same
@@ -91,8 +97,8 @@ func PlanMemory(g *model.Graph, opts Options) (MemoryPlan, error) {
 	if err != nil {
 		return MemoryPlan{}, fmt.Errorf("plan memory of %s: %w", g.Name, err)
 	}
-	_, sizes := planBuffers(g, plans, opts.Batch)
-	return planMemory(g, opts, plans, sizes), nil
+	_, _, arena := planBuffers(g, plans, opts.Batch, !opts.noReuse)
+	return planMemory(g, opts, plans, arena), nil
 }
 
 // CheckMemory returns a *MemoryError when g with opts needs more memory
@@ -160,69 +166,134 @@ func meminfo(r io.Reader) (totalKB, availKB int64) {
 	return v["MemTotal"], v["MemAvailable"]
 }
 
-// planMemory adds up what Compile allocates for plans and buffer sizes:
-// it follows the same decisions (newStep, newConvStep), through the same
-// size functions, so that the plan is what Compile makes.
-func planMemory(g *model.Graph, opts Options, plans []stepPlan, sizes []int) MemoryPlan {
+// planMemory adds up what Compile allocates for plans and an activation
+// arena of arena float32s: it follows the same decisions (newStep,
+// newConvStep), through the same size functions, so that the plan is what
+// Compile makes.
+func planMemory(g *model.Graph, opts Options, plans []stepPlan, arena int) MemoryPlan {
 	native := opts.Backend == BackendOpenBLAS && nativeGEMM()
-	var weights, scratch, buffers, col int
-	if native {
-		scratch = satMul(opts.Threads, packBElems())
-	}
-	for _, n := range sizes {
-		buffers = satAdd(buffers, n)
-	}
+	var weights int
 	for _, sp := range plans {
-		if !native {
-			col = max(col, colElems(sp.nodes[0]))
-		}
-		w, s := stepElems(g, sp, opts.Threads, native)
-		weights, scratch = satAdd(weights, w), satAdd(scratch, s)
+		weights = satAdd(weights, stepWeightElems(g, sp, native))
 	}
-	scratch = satAdd(scratch, col)
+	col, fold := sharedScratch(plans, native, opts.ReleaseWeights)
+	if arena >= fold { // folded in the arena
+		fold = 0
+	}
+	scratch := satAdd(satAdd(col, fold), satMul(opts.Threads, threadScratchElems(g, plans, native)))
 	return MemoryPlan{
 		ParamBytes:      int64(satMul(4, paramElems(g))),
 		WeightBytes:     int64(satMul(4, weights)),
-		ActivationBytes: int64(satMul(4, buffers)),
+		ActivationBytes: int64(satMul(4, arena)),
 		ScratchBytes:    int64(satMul(4, scratch)),
 	}
 }
 
-// stepElems is the float32s one step keeps: its weights and its scratch.
-func stepElems(g *model.Graph, sp stepPlan, threads int, native bool) (weights, scratch int) {
+// packs reports a convolution the native GEMM runs: its weights are kept
+// packed only.
+func packs(c model.Conv, native bool) bool { return native && convModeOf(c) != convDepthwise }
+
+// stepWeightElems is the float32s of weights one step keeps.
+func stepWeightElems(g *model.Graph, sp stepPlan, native bool) int {
 	n := sp.nodes[0]
 	in := g.Nodes[n.Inputs[0]].OutShape
+	var weights int
 	switch n.Op {
 	case model.OpConv2d:
 		c := n.Conv
 		kk := satMul(c.InChannels/max(c.Groups, 1), satMul(c.Kernel, c.Kernel))
-		weights = satMul(c.OutChannels, kk)
-		if c.Bias || (len(sp.nodes) > 1 && sp.nodes[1].Op == model.OpBatchNorm2d) {
-			weights = satAdd(weights, c.OutChannels)
-		}
-		geo := geomOf(c, in, sp.nodes[len(sp.nodes)-1].OutShape)
-		switch {
-		case convModeOf(c) == convDepthwise:
-			_, per := depthwiseScratch(&geo)
-			scratch = satMul(threads, per)
-		case native:
+		if packs(c, native) {
 			coutG := c.OutChannels / max(c.Groups, 1)
-			weights = satAdd(weights, satMul(max(c.Groups, 1), packAElems(coutG, kk)))
+			weights = satMul(max(c.Groups, 1), packAElems(coutG, kk))
+		} else {
+			weights = satMul(c.OutChannels, kk)
+		}
+		if c.Bias || folds(sp) {
+			weights = satAdd(weights, c.OutChannels)
 		}
 	case model.OpBatchNorm2d:
 		weights = satMul(2, in[0])
-	case model.OpMaxPool2d:
-		geo := geomOf(n.Conv, in, n.OutShape)
-		if ok, per := nativeMaxPool(&geo); ok {
-			scratch = satMul(threads, per)
-		}
 	case model.OpLinear:
 		weights = satMul(n.Features, n.Conv.InChannels)
 		if n.Conv.Bias {
 			weights = satAdd(weights, n.Features)
 		}
 	}
-	return weights, scratch
+	return weights
+}
+
+// sharedScratch is the scratch one Program holds for all its steps, which
+// run one after another: the im2col matrix of the largest convolution the
+// BLAS runs (the native GEMM packs patches itself), and, only while
+// compiling, the largest weights of a convolution the native GEMM packs
+// after batch norm is folded into them (folds), unless foldsInPlace: Compile
+// folds them in the activation arena when it is large enough (nothing runs
+// while it compiles).
+func sharedScratch(plans []stepPlan, native, release bool) (col, fold int) {
+	uses := weightUses(plans)
+	for _, sp := range plans {
+		n := sp.nodes[0]
+		if n.Op != model.OpConv2d {
+			continue
+		}
+		if packs(n.Conv, native) {
+			if folds(sp) && !foldsInPlace(release, uses, n) {
+				c := n.Conv
+				fold = max(fold, satMul(c.OutChannels, satMul(c.InChannels/max(c.Groups, 1), satMul(c.Kernel, c.Kernel))))
+			}
+		} else {
+			col = max(col, colElems(n))
+		}
+	}
+	return col, fold
+}
+
+// weightUses counts the steps that read each node's weights (by name: a
+// module called twice shares them).
+func weightUses(plans []stepPlan) map[string]int {
+	uses := map[string]int{}
+	for _, sp := range plans {
+		for _, n := range sp.nodes {
+			uses[n.Name]++
+		}
+	}
+	return uses
+}
+
+// foldsInPlace reports a convolution whose batch norm Compile folds into
+// the caller's own tensor: with ReleaseWeights, when the step is the
+// tensor's only reader (uses left), it is dropped right after.
+func foldsInPlace(release bool, uses map[string]int, conv *model.Node) bool {
+	return release && uses[conv.Name] == 1
+}
+
+// folds reports a convolution step with batch norm folded into its weights.
+func folds(sp stepPlan) bool { return len(sp.nodes) > 1 && sp.nodes[1].Op == model.OpBatchNorm2d }
+
+// threadScratchElems is the scratch each thread holds, shared by every
+// step: the largest of the native GEMM's packed B, a depthwise
+// convolution's padded plane and the native max pooling's.
+func threadScratchElems(g *model.Graph, plans []stepPlan, native bool) int {
+	var per int
+	if native {
+		per = packBElems()
+	}
+	for _, sp := range plans {
+		n := sp.nodes[0]
+		in := g.Nodes[n.Inputs[0]].OutShape
+		switch {
+		case n.Op == model.OpConv2d && convModeOf(n.Conv) == convDepthwise:
+			geo := geomOf(n.Conv, in, sp.nodes[len(sp.nodes)-1].OutShape)
+			_, e := depthwiseScratch(&geo)
+			per = max(per, e)
+		case n.Op == model.OpMaxPool2d:
+			geo := geomOf(n.Conv, in, n.OutShape)
+			if ok, e := nativeMaxPool(&geo); ok {
+				per = max(per, e)
+			}
+		}
+	}
+	return per
 }
 
 // paramElems is the float32s of g's Weights (a module called twice shares

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"runtime"
 	"strings"
@@ -28,23 +29,25 @@ func allocated(f func()) int64 {
 // index slices, batch-norm temporaries) is small: within 3%.
 func TestMemoryPlanMatchesCompile(t *testing.T) {
 	tests := []struct {
-		name  string
-		size  int
-		batch int
+		name    string
+		size    int
+		batch   int
+		release bool // ReleaseWeights: batch norm folds into the caller's tensors
 	}{
-		{"vgg16", 32, 1},
-		{"resnet18", 64, 2},
-		{"mobilenet_v3_small", 96, 1},
-		{"efficientnet_b0", 64, 1},
+		{"vgg16", 32, 1, false},
+		{"resnet18", 64, 2, false},
+		{"resnet18", 32, 1, true},
+		{"mobilenet_v3_small", 96, 1, false},
+		{"efficientnet_b0", 64, 1, false},
 	}
 	for _, be := range Backends() {
 		for _, tc := range tests {
-			t.Run(string(be)+"/"+tc.name, func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/%s/%d", be, tc.name, tc.size), func(t *testing.T) {
 				g, err := model.New(tc.name, tc.size, []int{8, 4})
 				if err != nil {
 					t.Fatal(err)
 				}
-				opts := Options{Threads: 2, Batch: tc.batch, Backend: be}
+				opts := Options{Threads: 2, Batch: tc.batch, Backend: be, ReleaseWeights: tc.release}
 				plan, err := PlanMemory(g, opts)
 				if err != nil {
 					t.Fatal(err)
@@ -140,6 +143,40 @@ func TestHumanBytes(t *testing.T) {
 	for n, want := range map[int64]string{0: "0 B", 999: "999 B", 1500: "1.5 kB", 7_500_000_000_000: "7.5 TB", math.MaxInt64: "more than 9 EB"} {
 		if got := HumanBytes(n); got != want {
 			t.Errorf("%d: %q, want %q", n, got, want)
+		}
+	}
+}
+
+// TestReleaseWeights: a Program compiled with ReleaseWeights runs bit for
+// bit as one compiled without, and the Weights it was given hold no tensor
+// afterwards, so that a second Compile with them is an error, not a crash.
+func TestReleaseWeights(t *testing.T) {
+	for _, be := range Backends() {
+		for _, m := range splitModels {
+			t.Run(string(be)+"/"+m.name, func(t *testing.T) {
+				g, err := model.New(m.name, m.size, m.tasks)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w, err := RandomWeights(g, 5)
+				if err != nil {
+					t.Fatal(err)
+				}
+				x := randomInput(int(g.Input.Elems()), 6)
+				var outs [2][][]float32
+				for i, release := range []bool{false, true} {
+					outs[i] = compileRunAll(t, g, w, Options{Threads: 2, Backend: be, ReleaseWeights: release}, x)
+				}
+				sameOutputs(t, outs, "with ReleaseWeights")
+				for _, p := range w.Params() {
+					if w.Get(p.Node, p.Param) != nil {
+						t.Errorf("%s still held after Compile with ReleaseWeights", p.Key())
+					}
+				}
+				if _, err := Compile(g, w, Options{Threads: 2, Backend: be}); err == nil || !strings.Contains(err.Error(), "weights have no") {
+					t.Errorf("second Compile with released weights: %v, want a missing-weights error", err)
+				}
+			})
 		}
 	}
 }

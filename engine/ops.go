@@ -32,11 +32,12 @@ func (p *Program) newStep(g *model.Graph, w *Weights, sp stepPlan, ins [][]float
 	case model.OpConv2d:
 		return newConvStep(p, sp, w, ins[0], out, col, inShape)
 	case model.OpBatchNorm2d:
-		scale, shift := bnAffine(w, n)
-		s := &bnStep{k: channelKernel{x: ins[0], y: out, hw: int(inShape[1] * inShape[2]), c: inShape[0], act: a,
-			scale: make([]float32, len(scale)), shift: make([]float32, len(shift))}}
-		for i := range scale {
-			s.k.scale[i], s.k.shift[i] = float32(scale[i]), float32(shift[i])
+		bn, c := bnOf(w, n), inShape[0]
+		s := &bnStep{k: channelKernel{x: ins[0], y: out, hw: int(inShape[1] * inShape[2]), c: c, act: a,
+			scale: make([]float32, c), shift: make([]float32, c)}}
+		for i := range c {
+			scale, shift := bn.affine(i)
+			s.k.scale[i], s.k.shift[i] = float32(scale), float32(shift)
 		}
 		return s, nil
 	case model.OpReLU, model.OpReLU6, model.OpHardswish, model.OpHardsigmoid, model.OpSiLU, model.OpSigmoid:
@@ -48,10 +49,8 @@ func (p *Program) newStep(g *model.Graph, w *Weights, sp stepPlan, ins [][]float
 		return &mulStep{k: channelKernel{x: ins[0], s: ins[1], y: out, hw: int(inShape[1] * inShape[2]), c: inShape[0]}}, nil
 	case model.OpMaxPool2d, model.OpAvgPool2d:
 		s := &poolStep{k: poolKernel{x: ins[0], y: out, g: newGeom(n.Conv, inShape, n.OutShape), max: n.Op == model.OpMaxPool2d}}
-		if ok, scratch := nativeMaxPool(&s.k.g); ok && s.k.max {
-			for range p.opts.Threads {
-				s.k.buf = append(s.k.buf, make([]float32, scratch))
-			}
+		if ok, _ := nativeMaxPool(&s.k.g); ok && s.k.max {
+			s.k.buf = p.scratch
 		}
 		return s, nil
 	case model.OpAdaptiveAvgPool2d:

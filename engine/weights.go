@@ -104,6 +104,23 @@ func (w *Weights) Params() []ParamInfo { return w.params }
 // is the Weights' own storage.
 func (w *Weights) Get(node, param string) []float32 { return w.tensors[node+"."+param] }
 
+// release drops the tensors of nodes whose last reader (uses, by node
+// name: a module called twice shares them) has been compiled, and returns
+// their bytes.
+func (w *Weights) release(nodes []*model.Node, uses map[string]int) int {
+	bytes := 0
+	for _, n := range nodes {
+		if uses[n.Name]--; uses[n.Name] > 0 {
+			continue
+		}
+		for _, p := range nodeParams(n) {
+			bytes += 4 * len(w.tensors[p.Key()])
+			delete(w.tensors, p.Key())
+		}
+	}
+	return bytes
+}
+
 // Set copies data into node's param after checking that the tensor exists
 // and that data has its number of elements.
 func (w *Weights) Set(node, param string, data []float32) error {

@@ -39,6 +39,13 @@ type config struct {
 	threads                     []int
 	reps, warmup                int
 	ortSpin                     bool
+	// memoryDir, when set, measures peak memory instead of time
+	// (memory.go): mtlsplit is the binary whose infer is measured.
+	memoryDir, mtlsplit string
+	// ortOnce, when set, is the ONNX file this process runs once in
+	// ONNX Runtime (a child of the memory measurement), writing ortOut.
+	ortOnce, ortOut string
+	size            int
 }
 
 type benchCase struct {
@@ -48,7 +55,13 @@ type benchCase struct {
 
 func main() {
 	c, err := parseFlags(os.Args[1:])
-	if err == nil {
+	switch {
+	case err != nil:
+	case c.ortOnce != "":
+		err = ortOnce(c)
+	case c.memoryDir != "":
+		err = runMemory(c, os.Stdout)
+	default:
 		err = run(c, os.Stdout)
 	}
 	if err != nil {
@@ -69,10 +82,19 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.reps, "reps", 20, "timed runs per peer, case and thread count (median reported)")
 	fs.IntVar(&c.warmup, "warmup", 3, "untimed runs first")
 	fs.BoolVar(&c.ortSpin, "ort-spin", false, "let ONNX Runtime's idle threads spin (they then steal the next peer's cores)")
+	fs.StringVar(&c.memoryDir, "memory", "", "measure the peak memory of mtlsplit infer and ONNX Runtime, each in its own process, and write DIR/memory.{csv,md,png,svg}")
+	fs.StringVar(&c.mtlsplit, "mtlsplit", "bin/mtlsplit", "the mtlsplit binary -memory measures")
+	fs.StringVar(&c.ortOnce, "ort-once", "", "run FILE.onnx once in ONNX Runtime and exit (a child of -memory)")
+	fs.StringVar(&c.ortOut, "ort-out", "", "with -ort-once: file to write the output to (raw float32)")
+	fs.IntVar(&c.size, "size", 0, "with -ort-once: the input's height and width")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	if c.dir == "" || c.ortLib == "" {
+	if c.ortOnce != "" {
+		if c.ortLib == "" || c.size < 32 {
+			return c, fmt.Errorf("-ort-once needs -ort and -size ≥ 32")
+		}
+	} else if c.dir == "" || c.ortLib == "" {
 		return c, fmt.Errorf("-dir and -ort are required")
 	}
 	if c.reps < 1 || c.warmup < 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -21,6 +22,9 @@ func TestParseFlags(t *testing.T) {
 		{name: "tiny size", args: append(base, "-cases", "resnet18@8"), wantErr: "SIZE ≥ 32"},
 		{name: "zero threads", args: append(base, "-threads", "0"), wantErr: `"0" is not a positive count`},
 		{name: "zero reps", args: append(base, "-reps", "0"), wantErr: "want reps ≥ 1"},
+		{name: "memory", args: append(base, "-memory", "/tmp/m", "-threads", "2"), cases: 1, threads: []int{2}},
+		{name: "ort once", args: []string{"-ort-once", "x.onnx", "-ort", "lib.so", "-size", "224", "-threads", "2"}, cases: 1, threads: []int{2}},
+		{name: "ort once without size", args: []string{"-ort-once", "x.onnx", "-ort", "lib.so"}, wantErr: "-ort-once needs -ort and -size ≥ 32"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := parseFlags(tc.args)
@@ -57,5 +61,32 @@ func TestMedianAndRelErr(t *testing.T) {
 	}
 	if e := relErr([]float32{1}, []float32{1, 2}); e < 1e300 {
 		t.Errorf("relErr of different lengths = %v; want +Inf", e)
+	}
+}
+
+// TestREADMEMemoryTable: the README shows the table `make bench-memory`
+// last wrote (results/memory/memory.md), row for row; after a new run,
+// copy its rows into the README's memory paragraph.
+func TestREADMEMemoryTable(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := os.ReadFile("../../results/memory/memory.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := 0
+	for _, line := range strings.Split(string(table), "\n") {
+		if !strings.HasPrefix(line, "|") {
+			continue
+		}
+		rows++
+		if !strings.Contains(string(readme), line+"\n") {
+			t.Errorf("README lacks results/memory/memory.md's row %q: run make bench-memory and copy its table", line)
+		}
+	}
+	if rows < 3 {
+		t.Errorf("results/memory/memory.md has %d table rows", rows)
 	}
 }

@@ -12,3 +12,7 @@ import (
 func run(config, io.Writer) error {
 	return errors.New("built without cgo: ONNX Runtime needs it (CGO_ENABLED=1)")
 }
+
+func ortOnce(config) error {
+	return errors.New("built without cgo: ONNX Runtime needs it (CGO_ENABLED=1)")
+}

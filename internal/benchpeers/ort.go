@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
@@ -140,21 +141,11 @@ func runCase(c config, bc benchCase, torch map[int]*torchPeer) ([]*row, error) {
 }
 
 func newORT(c config, path string, im *onnx.Imported, bc benchCase, outShape model.Shape, x []float32, threads int) (*ort.AdvancedSession, *ort.Tensor[float32], *ort.Tensor[float32], error) {
-	opts, err := ort.NewSessionOptions()
+	opts, err := sessionOptions(threads, c.ortSpin)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	defer opts.Destroy()
-	for _, err := range []error{
-		opts.SetIntraOpNumThreads(threads),
-		opts.SetInterOpNumThreads(1),
-		opts.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll),
-		opts.AddSessionConfigEntry("session.intra_op.allow_spinning", map[bool]string{true: "1", false: "0"}[c.ortSpin]),
-	} {
-		if err != nil {
-			return nil, nil, nil, err
-		}
-	}
 	in, err := ort.NewTensor(ort.NewShape(1, 3, int64(bc.size), int64(bc.size)), x)
 	if err != nil {
 		return nil, nil, nil, err
@@ -178,6 +169,27 @@ func newORT(c config, path string, im *onnx.Imported, bc benchCase, outShape mod
 	return sess, in, out, nil
 }
 
+// sessionOptions are ONNX Runtime's settings for every peer run: intra-op
+// threads, one inter-op thread, full graph optimisation.
+func sessionOptions(threads int, spin bool) (*ort.SessionOptions, error) {
+	opts, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, err
+	}
+	for _, err := range []error{
+		opts.SetIntraOpNumThreads(threads),
+		opts.SetInterOpNumThreads(1),
+		opts.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll),
+		opts.AddSessionConfigEntry("session.intra_op.allow_spinning", map[bool]string{true: "1", false: "0"}[spin]),
+	} {
+		if err != nil {
+			opts.Destroy()
+			return nil, err
+		}
+	}
+	return opts, nil
+}
+
 func writeTable(w io.Writer, c config, rows []*row, load0 float64) {
 	fmt.Fprintf(w, "engine (%s backend) vs ONNX Runtime %s and PyTorch %s: batch 1, fp32, median of %d interleaved runs, %s\n\n",
 		engine.BestBackend(), ort.GetVersion(), torchVersion(c), c.reps, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
@@ -197,4 +209,57 @@ func torchVersion(c config) string {
 		return "?"
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// ortOnce runs c.ortOnce once in ONNX Runtime on the bench input, as one
+// process of the memory measurement: it loads nothing else (no engine
+// import of the file), so its peak is ONNX Runtime's own. It prints ONNX
+// Runtime's version and writes the output to c.ortOut.
+func ortOnce(c config) error {
+	ort.SetSharedLibraryPath(c.ortLib)
+	if err := ort.InitializeEnvironment(); err != nil {
+		return fmt.Errorf("onnx runtime %s: %w", c.ortLib, err)
+	}
+	defer ort.DestroyEnvironment()
+	opts, err := sessionOptions(c.threads[0], c.ortSpin)
+	if err != nil {
+		return err
+	}
+	defer opts.Destroy()
+	// bench_peer_torch.py's export names them so.
+	sess, err := ort.NewDynamicAdvancedSession(c.ortOnce, []string{"input"}, []string{"output"}, opts)
+	if err != nil {
+		return fmt.Errorf("onnx runtime session for %s: %w", c.ortOnce, err)
+	}
+	defer sess.Destroy()
+	raw := benchInput(c.size)
+	x := make([]float32, len(raw)/4)
+	for i := range x {
+		x[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
+	in, err := ort.NewTensor(ort.NewShape(1, 3, int64(c.size), int64(c.size)), x)
+	if err != nil {
+		return err
+	}
+	defer in.Destroy()
+	outs := []ort.Value{nil}
+	if err := sess.Run([]ort.Value{in}, outs); err != nil {
+		return err
+	}
+	defer outs[0].Destroy()
+	y, ok := outs[0].(*ort.Tensor[float32])
+	if !ok {
+		return fmt.Errorf("%s: output is not a float32 tensor", c.ortOnce)
+	}
+	if c.ortOut != "" {
+		b := make([]byte, 4*len(y.GetData()))
+		for i, v := range y.GetData() {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+		}
+		if err := os.WriteFile(c.ortOut, b, 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Println(ort.GetVersion())
+	return nil
 }
