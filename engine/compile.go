@@ -71,8 +71,7 @@ type Program struct {
 	// splits each GEMM over its own threads.
 	splitGEMM bool
 	// nativeGEMM is set when convolutions run on the native GEMM
-	// (BackendOpenBLAS on a CPU with AVX-512); packB is its per-thread
-	// scratch.
+	// (nativeConvs); packB is its per-thread scratch.
 	nativeGEMM bool
 	packB      [][]float32
 	// stepNodes are the graph nodes each step runs (fused ones included).
@@ -115,7 +114,7 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
 	p := &Program{graph: g, opts: opts, gemm: gemm, splitGEMM: opts.Backend == BackendOpenBLAS}
-	if opts.Backend == BackendOpenBLAS && nativeGEMM() {
+	if nativeConvs(opts.Backend) {
 		p.nativeGEMM = true
 		for range opts.Threads {
 			p.packB = append(p.packB, make([]float32, packBElems()))

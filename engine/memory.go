@@ -164,7 +164,7 @@ func meminfo(r io.Reader) (totalKB, availKB int64) {
 // it follows the same decisions (newStep, newConvStep), through the same
 // size functions, so that the plan is what Compile makes.
 func planMemory(g *model.Graph, opts Options, plans []stepPlan, sizes []int) MemoryPlan {
-	native := opts.Backend == BackendOpenBLAS && nativeGEMM()
+	native := nativeConvs(opts.Backend)
 	var weights, scratch, buffers, col int
 	if native {
 		scratch = satMul(opts.Threads, packBElems())
