@@ -100,3 +100,10 @@ load: setup
 .PHONY: demo-runtime
 demo-runtime: build
 	@DEMO="$(DEMO)" bash scripts/demo-runtime.sh
+
+# Release binaries in dist/ with SHA256SUMS: linux/amd64 (CBC, OpenBLAS, AVX2/AVX-512 kernels) and
+# a static linux/arm64 for the edge device (NEON kernels; no CBC, OpenBLAS or ONNX Runtime loader).
+# The README's "On the edge device (arm64)" says what each can do.
+.PHONY: release
+release: setup
+	@bash scripts/release.sh
