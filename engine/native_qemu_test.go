@@ -130,11 +130,14 @@ func probeQEMU(t *testing.T, cc, qemu, dir string) {
 	}
 }
 
+// testError is a t.Errorf line that says what was wanted.
+var testError = regexp.MustCompile(`_test\.go:\d+: .*want`)
+
 // failures are the lines of a verbose test run that report a failure.
 func failures(out []byte) string {
 	var b strings.Builder
 	for _, l := range strings.Split(string(out), "\n") {
-		if strings.Contains(l, "--- FAIL") || strings.Contains(l, "panic") || regexp.MustCompile(`_test\.go:\d+:`).MatchString(l) && strings.Contains(l, "want") {
+		if strings.Contains(l, "--- FAIL") || strings.Contains(l, "panic") || testError.MatchString(l) {
 			b.WriteString(l + "\n")
 		}
 	}
