@@ -2,7 +2,7 @@ package engine
 
 import (
 	"fmt"
-	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -25,50 +25,32 @@ func TestNativeLevels(t *testing.T) {
 	}
 }
 
-// TestBackendNative: BackendNative (the native GEMM without OpenBLAS, the
-// arm64 release's backend) matches PyTorch on the fixtures with heads and
-// every op wherever the CPU has the native GEMM, and is refused with one
-// line where it has not.
-func TestBackendNative(t *testing.T) {
-	if !nativeGEMM() {
-		g, err := opsGraph()
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = Compile(g, fixtureWeights(t, g), Options{Backend: BackendNative})
-		if err == nil || !strings.Contains(err.Error(), "no native GEMM") {
-			t.Fatalf("Compile with %q on a CPU without the native GEMM: %v, want a no-native-GEMM error", BackendNative, err)
-		}
-		return
+// fixtureBackends are the backends TestMatchesPyTorch checks: this build's,
+// and BackendNative (the arm64 release's) wherever the native GEMM runs,
+// though Backends() leaves it out beside OpenBLAS.
+func fixtureBackends() []Backend {
+	b := Backends()
+	if nativeGEMM() && !slices.Contains(b, BackendNative) {
+		b = append(b, BackendNative)
 	}
-	for _, c := range fixtureCases {
-		if c.tasks == nil {
-			continue
-		}
-		t.Run(c.name, func(t *testing.T) {
-			g, err := c.graph()
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := Compile(g, fixtureWeights(t, g), Options{Threads: 2, Backend: BackendNative})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Close()
-			y, heads, err := p.RunAll(readF32(t, filepath.Join("testdata", c.name+".in.f32")))
-			if err != nil {
-				t.Fatal(err)
-			}
-			outs := map[string][]float32{"out": y}
-			for i, h := range heads {
-				outs[fmt.Sprintf("task%d", i+1)] = h
-			}
-			for name, got := range outs {
-				want := readF32(t, filepath.Join("testdata", c.name+"."+name+".f32"))
-				if _, rel := relErr(got, want); len(got) != len(want) || rel > 1e-5 {
-					t.Errorf("%s: %d values, relative error %.3g; want %d values within 1e-5", name, len(got), rel, len(want))
-				}
-			}
-		})
+	return b
+}
+
+// TestBackendNativeRefused: without the native GEMM, BackendNative is
+// refused with one line instead of running the Go kernels under its name.
+func TestBackendNativeRefused(t *testing.T) {
+	top := nativeISA
+	defer func() { nativeISA = top }()
+	nativeISA = min(top, 1) // vector kernels at most, no GEMM: as on an AVX2-only CPU
+	g, err := opsGraph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Compile(g, fixtureWeights(t, g), Options{Backend: BackendNative})
+	if err == nil || !strings.Contains(err.Error(), "no native GEMM") {
+		t.Fatalf("Compile with %q without the native GEMM: %v, want a no-native-GEMM error", BackendNative, err)
+	}
+	if slices.Contains(Backends(), BackendNative) {
+		t.Errorf("Backends() = %v lists %q without the native GEMM", Backends(), BackendNative)
 	}
 }
