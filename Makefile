@@ -127,3 +127,10 @@ runtime-fidelity: build
 .PHONY: bench-memory
 bench-memory: setup
 	@bash scripts/bench-memory.sh
+
+# Release binaries in dist/ with SHA256SUMS: linux/amd64 (CBC, OpenBLAS, AVX2/AVX-512 kernels) and
+# a static linux/arm64 for the edge device (NEON kernels; no CBC, OpenBLAS or ONNX Runtime loader).
+# The README's "On the edge device (arm64)" says what each can do.
+.PHONY: release
+release: setup
+	@bash scripts/release.sh

@@ -53,7 +53,7 @@ func (o *EngineOptions) addFlags(fs *pflag.FlagSet, sizeFlag string) {
 	}
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the random weights of zoo models")
 	fs.IntVar(&o.Threads, "threads", 0, "threads (0: all cores)")
-	fs.StringVar(&o.Backend, "blas", string(engine.BestBackend()), "BLAS backend: gonum|openblas")
+	fs.StringVar(&o.Backend, "blas", string(engine.BestBackend()), "BLAS backend: gonum|openblas|native (what this build has: the default is the fastest)")
 	fs.IntVar(&o.MaxMemoryMB, "max-memory-mb", 0, "refuse to run a network that needs more memory (weights, activations, scratch) than this; 0: 3/4 of this machine's memory, at most what is free now; -1: no limit")
 }
 

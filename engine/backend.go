@@ -13,16 +13,25 @@ type Backend string
 // The backends. BackendGonum is pure Go and always present; BackendOpenBLAS
 // needs cgo and Debian's libopenblas-dev (see OpenBLASAvailable). On CPUs
 // with AVX-512, BackendOpenBLAS runs convolutions on the engine's own GEMM
-// (native.c) and keeps OpenBLAS for linear layers.
+// (native.h) and keeps OpenBLAS for linear layers. BackendNative is the
+// same without OpenBLAS: the engine's GEMM for convolutions, gonum for
+// linear layers; it needs cgo and a CPU with the native GEMM (AVX-512, or
+// any arm64 CPU, whose release build links no OpenBLAS).
 const (
 	BackendGonum    Backend = "gonum"
 	BackendOpenBLAS Backend = "openblas"
+	BackendNative   Backend = "native"
 )
 
 // Backends lists the backends this build can use, the fastest last.
+// BackendNative is listed only where OpenBLAS is not: with OpenBLAS linked,
+// BackendOpenBLAS runs the same convolutions and faster linear layers.
 func Backends() []Backend {
-	if OpenBLASAvailable() {
+	switch {
+	case OpenBLASAvailable():
 		return []Backend{BackendGonum, BackendOpenBLAS}
+	case nativeGEMM():
+		return []Backend{BackendGonum, BackendNative}
 	}
 	return []Backend{BackendGonum}
 }
@@ -47,6 +56,11 @@ func level3(b Backend) (blas.Float32Level3, error) {
 			return nil, fmt.Errorf("backend %q: this build has no OpenBLAS (needs cgo and libopenblas-dev)", b)
 		}
 		return openBLAS(), nil
+	case BackendNative:
+		if !nativeGEMM() {
+			return nil, fmt.Errorf("backend %q: this build or CPU has no native GEMM (needs cgo and AVX-512, or arm64)", b)
+		}
+		return gonum.Implementation{}, nil
 	}
 	return nil, fmt.Errorf("unknown backend %q (have %v)", b, Backends())
 }
@@ -56,3 +70,8 @@ func level3(b Backend) (blas.Float32Level3, error) {
 // its GEMMs over its own goroutines has no OpenBLAS threads spinning on the
 // cores they need.
 func Level3(b Backend) (blas.Float32Level3, error) { return level3(b) }
+
+// nativeConvs reports whether b runs convolutions on the native GEMM.
+func nativeConvs(b Backend) bool {
+	return (b == BackendOpenBLAS || b == BackendNative) && nativeGEMM()
+}

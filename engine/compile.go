@@ -80,7 +80,7 @@ type Program struct {
 	// splits each GEMM over its own threads.
 	splitGEMM bool
 	// nativeGEMM is set when convolutions run on the native GEMM
-	// (BackendOpenBLAS on a CPU with AVX-512).
+	// (nativeConvs).
 	nativeGEMM bool
 	// scratch is each thread's scratch, shared by the steps, which run one
 	// after another (threadScratchElems): the native GEMM's packed B, a
@@ -132,7 +132,7 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
 	p := &Program{graph: g, opts: opts, gemm: gemm, splitGEMM: opts.Backend == BackendOpenBLAS,
-		nativeGEMM: opts.Backend == BackendOpenBLAS && nativeGEMM()}
+		nativeGEMM: nativeConvs(opts.Backend)}
 	if per := threadScratchElems(g, plans, p.nativeGEMM); per > 0 {
 		for range opts.Threads {
 			p.scratch = append(p.scratch, make([]float32, per))

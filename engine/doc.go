@@ -12,15 +12,18 @@
 // engine's own kernels, and GEMMs on the single-threaded OpenBLAS, are split
 // over Options.Threads goroutines.
 //
-// Builds with cgo add native kernels (native.c), chosen at run time by what
+// Builds with cgo add native kernels (native.h), chosen at run time by what
 // the CPU supports: activations, depthwise 3×3/5×5, max pooling, standalone
-// batch norm and global average pooling in AVX2 or AVX-512; and, with
-// BackendOpenBLAS on an AVX-512 CPU, the engine's own GEMM for convolutions:
-// weights packed once at Compile, image patches packed straight into the
-// GEMM's panels (no im2col matrix), bias and activation applied as each tile
-// is stored. Without AVX2 (or without cgo) the Go kernels run. Every native
-// kernel treats each element the same wherever a thread's range starts, so
-// split and batched runs stay bit for bit equal to whole ones.
+// batch norm and global average pooling in AVX2 or AVX-512 (native.c), or
+// NEON on arm64 (native_arm64.c); and, with BackendOpenBLAS or
+// BackendNative on an AVX-512 or arm64 CPU, the engine's own GEMM for
+// convolutions: weights packed once at Compile, image patches packed
+// straight into the GEMM's panels (no im2col matrix), bias and activation
+// applied as each tile is stored. Without AVX2 (or without cgo) the Go
+// kernels run. The arm64 path is tested under qemu (TestARM64UnderQEMU).
+// Every native kernel treats each element the same wherever a thread's
+// range starts, so split and batched runs stay bit for bit equal to whole
+// ones.
 //
 // Measured on a 2-core AMD EPYC (Zen 5, KVM), batch 1, 224×224, 2 threads,
 // BackendOpenBLAS, engine and PyTorch 1.13 (oneDNN) interleaved in one run;

@@ -150,7 +150,7 @@ func relErr(got, want []float32) (maxAbs, rel float64) {
 // backend and compares with torch 1.13 (testdata/gen_fixtures.py).
 func TestMatchesPyTorch(t *testing.T) {
 	const tol = 1e-4
-	for _, backend := range Backends() {
+	for _, backend := range fixtureBackends() {
 		for _, c := range fixtureCases {
 			t.Run(fmt.Sprintf("%s/%s", backend, c.name), func(t *testing.T) {
 				g, err := c.graph()

@@ -171,7 +171,7 @@ func meminfo(r io.Reader) (totalKB, availKB int64) {
 // newConvStep), through the same size functions, so that the plan is what
 // Compile makes.
 func planMemory(g *model.Graph, opts Options, plans []stepPlan, arena int) MemoryPlan {
-	native := opts.Backend == BackendOpenBLAS && nativeGEMM()
+	native := nativeConvs(opts.Backend)
 	var weights int
 	for _, sp := range plans {
 		weights = satAdd(weights, stepWeightElems(g, sp, native))

@@ -1,8 +1,9 @@
-//go:build cgo
+//go:build cgo && amd64
 
-// Native kernels of the engine (see native_cgo.go): activations, depthwise
-// convolution and an AVX-512 GEMM with prepacked weights and a fused
-// bias + activation epilogue. Every function is compiled for one instruction
+// Native kernels of the engine on amd64 (entry points in native.h, see
+// native_cgo.go): activations, depthwise convolution, max pooling and an
+// AVX-512 GEMM with prepacked weights and a fused bias + activation
+// epilogue. Every function is compiled for one instruction
 // set through a target attribute and runs only after mts_isa reported that
 // the CPU (and the OS) support it, so the object itself runs anywhere; the
 // callers in Go fall back to pure Go where no vector path fits.
@@ -16,7 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
-enum { ACT_NONE, ACT_RELU, ACT_RELU6, ACT_HARDSWISH, ACT_HARDSIGMOID, ACT_SILU, ACT_SIGMOID };
+#include "native.h"
 
 int mts_isa(void) {
 	__builtin_cpu_init();
@@ -260,61 +261,13 @@ void mts_mean_planes(int isa, const float *x, float *y, long p0, long p1, long h
 	}
 }
 
-// mts_bias_act_rows: rows [r0, r1) of y (each hw long) get bias[r] (or none)
-// and the activation.
-void mts_bias_act_rows(int isa, float *y, long hw, const float *bias, int r0, int r1, int act) {
-	for (int r = r0; r < r1; r++) {
-		float *row = y + (long)r * hw;
-		mts_bias_act(isa, row, row, 0, hw, bias ? bias[r] : 0.0f, act);
-	}
-}
-
 // ---------------------------------------------------------------- depthwise
 
-// The padded copy of a plane for stride s: row r holds s phases of pitch
-// floats each; phase q, index i is padded column i·s + q. Outputs then read
-// contiguous vectors from a phase row: tap kx of output ox is phase kx % s at
-// index ox + kx / s. pitch leaves slack so vector loads past the last output
-// stay in the row (their lanes are not stored).
-static INL void dw_pad_plane(float *buf, const float *x, int h, int w, int pad, int s, int rows, int pitch, float fill) {
-	for (int r = 0; r < rows; r++) {
-		float *dst = buf + (long)r * s * pitch;
-		int iy = r - pad;
-		if (iy < 0 || iy >= h) {
-			for (int i = 0; i < s * pitch; i++)
-				dst[i] = fill;
-			continue;
-		}
-		const float *src = x + (long)iy * w;
-		if (s == 1) {
-			for (int i = 0; i < pad; i++)
-				dst[i] = fill;
-			memcpy(dst + pad, src, (size_t)w * sizeof(float));
-			for (int i = pad + w; i < pitch; i++)
-				dst[i] = fill;
-			continue;
-		}
-		// s == 2: padded column j goes to phase j & 1, index j >> 1. The
-		// padded row is built in t, then split without branches.
-		float t[2 * pitch];
-		float *e = dst, *o = dst + pitch;
-		for (int i = 0; i < pad; i++)
-			t[i] = fill;
-		memcpy(t + pad, src, (size_t)w * sizeof(float));
-		for (int i = pad + w; i < 2 * pitch; i++)
-			t[i] = fill;
-		for (int i = 0; i < pitch; i++) {
-			e[i] = t[2 * i];
-			o[i] = t[2 * i + 1];
-		}
-	}
-}
-
-// dw_pad_plane512 is dw_pad_plane with the stride-2 split done 16 lanes at a
+// dw_pad_plane512 is mts_pad_plane with the stride-2 split done 16 lanes at a
 // time.
 static T512 void dw_pad_plane512(float *buf, const float *x, int h, int w, int pad, int s, int rows, int pitch, float fill) {
 	if (s != 2) {
-		dw_pad_plane(buf, x, h, w, pad, s, rows, pitch, fill);
+		mts_pad_plane(buf, x, h, w, pad, s, rows, pitch, fill);
 		return;
 	}
 	const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -341,21 +294,6 @@ static T512 void dw_pad_plane512(float *buf, const float *x, int h, int w, int p
 		}
 	}
 }
-
-#define DW_BODY(VEC, LOAD, FMA, SET1, ACT, STORE_TAIL)                                                  \
-	for (int oy = 0; oy < oh; oy++) {                                                                     \
-		float *yr = y + (long)oy * ow;                                                                     \
-		for (int ox = 0; ox < ow; ox += LANES) {                                                           \
-			VEC acc = SET1(b);                                                                             \
-			for (int ky = 0; ky < K; ky++) {                                                               \
-				const float *row = buf + (long)(oy * S + ky) * S * pitch + ox;                             \
-				for (int kx = 0; kx < K; kx++)                                                             \
-					acc = FMA(SET1(wt[ky * K + kx]), LOAD(row + (kx % S) * pitch + kx / S), acc);         \
-			}                                                                                              \
-			acc = ACT(acc, act);                                                                           \
-			STORE_TAIL;                                                                                    \
-		}                                                                                                  \
-	}
 
 #define LANES 16
 static INL T512 void dw512_t(const float *buf, float *y, const float *wt, float b, int oh, int ow, int pitch, int K, int S, int act) {
@@ -416,18 +354,6 @@ static INL T512 void dw512_direct_t(const float *x, float *y, const float *wt, f
 static T512 void dw512_direct3(const float *x, float *y, const float *wt, float b, int h, int w, int oh, int ow, int pad, int act) { DWD_DISPATCH(3) }
 static T512 void dw512_direct5(const float *x, float *y, const float *wt, float b, int h, int w, int oh, int ow, int pad, int act) { DWD_DISPATCH(5) }
 
-#define DW_DISPATCH(FN, K, S)                                                       \
-	switch (act) {                                                              \
-	case ACT_NONE: FN(buf, y, wt, b, oh, ow, pitch, K, S, ACT_NONE); break;     \
-	case ACT_RELU: FN(buf, y, wt, b, oh, ow, pitch, K, S, ACT_RELU); break;     \
-	case ACT_RELU6: FN(buf, y, wt, b, oh, ow, pitch, K, S, ACT_RELU6); break;   \
-	case ACT_HARDSWISH: FN(buf, y, wt, b, oh, ow, pitch, K, S, ACT_HARDSWISH); break; \
-	case ACT_HARDSIGMOID: FN(buf, y, wt, b, oh, ow, pitch, K, S, ACT_HARDSIGMOID); break; \
-	case ACT_SILU: FN(buf, y, wt, b, oh, ow, pitch, K, S, ACT_SILU); break;     \
-	case ACT_SIGMOID: FN(buf, y, wt, b, oh, ow, pitch, K, S, ACT_SIGMOID); break; \
-	}
-
-#define DW_KS(FN, K, S) static T_##FN void FN##_##K##_##S(const float *buf, float *y, const float *wt, float b, int oh, int ow, int pitch, int act) { DW_DISPATCH(FN##_t, K, S) }
 #define T_dw512 T512
 #define T_dw256 T256
 DW_KS(dw512, 3, 1)
@@ -438,9 +364,6 @@ DW_KS(dw256, 3, 1)
 DW_KS(dw256, 3, 2)
 DW_KS(dw256, 5, 1)
 DW_KS(dw256, 5, 2)
-
-// mts_dw_pitch is the phase pitch of a plane of padded width pw at stride s.
-int mts_dw_pitch(int pw, int s) { return (pw + s - 1) / s + 24; }
 
 // mts_depthwise convolves planes [p0, p1) (sample·C + channel) of x, each
 // h×w with its own K×K filter (K 3 or 5, stride 1 or 2, no dilation), into
@@ -467,7 +390,7 @@ void mts_depthwise(int isa, const float *x, float *y, const float *w, const floa
 		if (isa >= 2)
 			dw_pad_plane512(buf, x + (long)plane * h * wd, h, wd, pad, S, rows, pitch, 0.0f);
 		else
-			dw_pad_plane(buf, x + (long)plane * h * wd, h, wd, pad, S, rows, pitch, 0.0f);
+			mts_pad_plane(buf, x + (long)plane * h * wd, h, wd, pad, S, rows, pitch, 0.0f);
 		float *yp = y + (long)plane * oh * ow;
 		const float *wt = w + c * K * K;
 		float b = bias ? bias[c] : 0.0f;
@@ -484,27 +407,6 @@ void mts_depthwise(int isa, const float *x, float *y, const float *w, const floa
 		}
 	}
 }
-
-// Max pooling (K×K, stride 1 or 2, no dilation) through the same padded
-// copy, filled with −∞ (PyTorch pads max pooling with −∞). A NaN wins, as
-// in PyTorch: max returns its second operand when either is NaN, and a NaN
-// tap is kept explicitly.
-#define POOL_BODY(VEC, LOADU, MAX, SET1, ISNAN_BLEND, STORE_TAIL)                                     \
-	for (int oy = 0; oy < oh; oy++) {                                                                \
-		float *yr = y + (long)oy * ow;                                                                \
-		for (int ox = 0; ox < ow; ox += LANES) {                                                      \
-			VEC acc = SET1(-__builtin_inff());                                                        \
-			for (int ky = 0; ky < K; ky++) {                                                          \
-				const float *row = buf + (long)(oy * S + ky) * S * pitch + ox;                        \
-				for (int kx = 0; kx < K; kx++) {                                                      \
-					VEC v = LOADU(row + (kx % S) * pitch + kx / S);                                   \
-					acc = MAX(v, acc);                                                                \
-					acc = ISNAN_BLEND(acc, v);                                                        \
-				}                                                                                     \
-			}                                                                                         \
-			STORE_TAIL;                                                                               \
-		}                                                                                             \
-	}
 
 static INL T512 __m512 nan_blend512(__m512 acc, __m512 v) {
 	return _mm512_mask_mov_ps(acc, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v);
@@ -559,7 +461,7 @@ void mts_maxpool(int isa, const float *x, float *y, float *buf, int p0, int p1, 
 		if (isa >= 2)
 			dw_pad_plane512(buf, x + (long)plane * h * wd, h, wd, pad, S, rows, pitch, -__builtin_inff());
 		else
-			dw_pad_plane(buf, x + (long)plane * h * wd, h, wd, pad, S, rows, pitch, -__builtin_inff());
+			mts_pad_plane(buf, x + (long)plane * h * wd, h, wd, pad, S, rows, pitch, -__builtin_inff());
 		if (isa >= 2)
 			pool512_any(buf, y + (long)plane * oh * ow, oh, ow, pitch, K, S);
 		else
@@ -569,43 +471,10 @@ void mts_maxpool(int isa, const float *x, float *y, float *buf, int p0, int p1, 
 
 // ---------------------------------------------------------------- GEMM
 
-// C[m×n] = A[m×k]·B[k×n] (row-major) then bias per row and activation, on
-// AVX-512. A (the weights) is packed once by mts_pack_a: for each block of
-// KC columns of A, panels of MR rows stored column by column (zero rows pad
-// the last panel). B is packed per call into the caller's scratch, in
-// panels of NR columns. The micro-kernel keeps an MR×NR tile of C in 24
-// zmm registers and runs KC rank-1 updates from L1/L2; C is read back only
-// between KC blocks.
-#define MR 12
+// The AVX-512 GEMM (blocking in native.h): B panels of NR = 32 columns, an
+// MR×NR tile of C in 24 zmm registers.
 #define NR 32
-#define KC 256
-#define NC 512
 #define APF 32 // A prefetch distance in rank-1 updates (~1.5 KB)
-
-int mts_gemm_mr(void) { return MR; }
-
-// mts_pack_a_size is the packed size of an m×k A in floats.
-long mts_pack_a_size(int m, int k) { return (long)((m + MR - 1) / MR) * MR * k; }
-
-// mts_pack_b_size is the B scratch one thread needs, in floats (plus 16 for
-// alignment, added by the caller).
-long mts_pack_b_size(void) { return (long)KC * NC; }
-
-void mts_pack_a(const float *a, int m, int k, float *ap) {
-	int mp = (m + MR - 1) / MR;
-	for (int pc = 0; pc < k; pc += KC) {
-		int kb = k - pc < KC ? k - pc : KC;
-		float *blk = ap + (long)pc * mp * MR;
-		for (int i = 0; i < mp; i++) {
-			float *pan = blk + (long)i * MR * kb;
-			for (int p = 0; p < kb; p++)
-				for (int r = 0; r < MR; r++) {
-					int row = i * MR + r;
-					pan[p * MR + r] = row < m ? a[(long)row * k + pc + p] : 0.0f;
-				}
-		}
-	}
-}
 
 static T512 void pack_b512(const float *b, int ldb, int kb, int j0, int nb, float *bp) {
 	for (int jp = 0; jp < nb; jp += NR) {
@@ -692,39 +561,15 @@ static T512 void micro512_4(int kb, const float *ap, const float *bp, float *c, 
 	micro512_t(kb, ap, bp, c, ldc, mr, nr, first, last, bias, act, 4);
 }
 
-// convsrc describes B as the implicit im2col matrix of one image (c×h×w):
-// row p = (ci, ky, kx), column j = (oy, ox).
-typedef struct {
-	int h, w, oh, ow, k, stride, pad, dil;
-} convsrc;
-
 // pack_b_conv packs rows [pc, pc+kb) and columns [j0, j0+nb) of the im2col
 // matrix of img straight into NR-column panels, zeros where the window hangs
 // over the padding.
-// A run of consecutive output columns within one output row and one panel.
-typedef struct {
-	int oy, ox, dst, len;
-} bseg;
-
 static T512 void pack_b_conv(const float *img, const convsrc *g, int pc, int kb, int j0, int nb, float *bp) {
 	int kk = g->k * g->k;
 	const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
 	// The runs are the same for every row p of the block: find them once.
 	bseg segs[NC + NC / 16 + 4];
-	int ns = 0;
-	for (int jj = 0; jj < nb;) {
-		int j = j0 + jj, oy = j / g->ow, ox = j % g->ow;
-		int seg = g->ow - ox, room = NR - jj % NR;
-		if (seg > room) seg = room;
-		if (seg > 16) seg = 16; // one vector per run
-		if (seg > nb - jj) seg = nb - jj;
-		segs[ns].oy = oy;
-		segs[ns].ox = ox;
-		segs[ns].dst = (jj / NR) * NR * kb + jj % NR;
-		segs[ns].len = seg;
-		ns++;
-		jj += seg;
-	}
+	int ns = mts_conv_segs(g, j0, nb, kb, NR, 16, segs); // one vector per run
 	for (int p = 0; p < kb; p++) {
 		int row = pc + p, ci = row / kk, ky = row % kk / g->k, kx = row % g->k;
 		const float *plane = img + (long)ci * g->h * g->w;
@@ -766,46 +611,22 @@ static T512 void pack_b_conv(const float *img, const convsrc *g, int pc, int kb,
 			_mm512_mask_storeu_ps(dst, mo, v);
 		}
 	}
-	// Zero the columns of the last panel past nb.
-	if (nb % NR) {
-		float *pan = bp + (long)(nb / NR) * NR * kb;
-		for (int p = 0; p < kb; p++)
-			memset(pan + (long)p * NR + nb % NR, 0, (size_t)(NR - nb % NR) * sizeof(float));
-	}
+	mts_zero_panel_tail(bp, nb, kb, NR);
 }
 
-// mts_gemm512 computes rows of panels [i0, i1) and columns [j0, j1) of C;
-// bp is the thread's B scratch (64-byte aligned, mts_pack_b_size floats).
-// B is a k×n matrix, or the im2col matrix of the image b when cs is set.
-void mts_gemm512(const float *ap, int m, int k, const float *b, int n, float *c, const float *bias, int act,
-                 int i0, int i1, int j0, int j1, float *bp, const convsrc *cs) {
-	int mp = (m + MR - 1) / MR;
-	for (int jc = j0; jc < j1; jc += NC) {
-		int nb = j1 - jc < NC ? j1 - jc : NC;
-		for (int pc = 0; pc < k; pc += KC) {
-			int kb = k - pc < KC ? k - pc : KC;
-			if (cs)
-				pack_b_conv(b, cs, pc, kb, jc, nb, bp);
-			else
-				pack_b512(b + (long)pc * n, n, kb, jc, nb, bp);
-			const float *ablk = ap + (long)pc * mp * MR;
-			int first = pc == 0, last = pc + kb == k;
-			for (int i = i0; i < i1; i++) {
-				int mr = m - i * MR < MR ? m - i * MR : MR;
-				const float *apan = ablk + (long)i * MR * kb;
-				const float *bi = bias ? bias + i * MR : 0;
-				for (int jp = 0; jp < nb; jp += NR) {
-					int nr = nb - jp < NR ? nb - jp : NR;
-					float *ct = c + (long)i * MR * n + jc + jp;
-					const float *bpan = bp + (long)jp * kb;
-					if (mr > 8)
-						micro512_12(kb, apan, bpan, ct, n, mr, nr, first, last, bi, act);
-					else if (mr > 4)
-						micro512_8(kb, apan, bpan, ct, n, mr, nr, first, last, bi, act);
-					else
-						micro512_4(kb, apan, bpan, ct, n, mr, nr, first, last, bi, act);
-				}
-			}
-		}
-	}
+// micro512 takes the narrowest kernel that covers the tile's rows.
+static void micro512(int kb, const float *ap, const float *bp, float *c, long ldc, int mr, int nr, int first,
+                     int last, const float *bias, int act) {
+	if (mr > 8)
+		micro512_12(kb, ap, bp, c, ldc, mr, nr, first, last, bias, act);
+	else if (mr > 4)
+		micro512_8(kb, ap, bp, c, ldc, mr, nr, first, last, bias, act);
+	else
+		micro512_4(kb, ap, bp, c, ldc, mr, nr, first, last, bias, act);
+}
+
+void mts_gemm(const float *ap, int m, int k, const float *b, int n, float *c, const float *bias, int act,
+              int i0, int i1, int j0, int j1, float *bp, const convsrc *cs) {
+	static const gemm_kernels avx512 = {NR, pack_b512, pack_b_conv, micro512};
+	mts_gemm_blocked(&avx512, ap, m, k, b, n, c, bias, act, i0, i1, j0, j1, bp, cs);
 }

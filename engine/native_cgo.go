@@ -1,42 +1,27 @@
-//go:build cgo
+//go:build cgo && (amd64 || arm64)
 
 package engine
 
-// The engine's native kernels (native.c): vectorized activations,
-// depthwise convolution and, on AVX-512, a GEMM with prepacked weights and
+// The engine's native kernels (native.h): vectorized activations,
+// depthwise convolution, max pooling and a GEMM with prepacked weights and
 // the convolution's bias and activation applied as the tile is stored.
-// Each runs only where mts_isa found the instructions it was compiled for;
-// builds without cgo use the Go kernels (native_nocgo.go).
+// native.c implements them on amd64 (AVX2; the GEMM on AVX-512), each
+// running only where mts_isa found the instructions it was compiled for;
+// native_arm64.c on arm64 with NEON, which every AArch64 CPU has. Builds
+// without cgo, and other architectures, use the Go kernels
+// (native_nocgo.go).
 
 /*
 #cgo CFLAGS: -O3
-#include <stdint.h>
-int mts_isa(void);
-void mts_bias_act(int isa, float *y, const float *x, const float *x2, long n, float b, int act);
-void mts_scale_shift_act(int isa, float *y, const float *x, long n, float sc, float sh, int act);
-void mts_mean_planes(int isa, const float *x, float *y, long p0, long p1, long hw);
-void mts_bias_act_rows(int isa, float *y, long hw, const float *bias, int r0, int r1, int act);
-int mts_dw_pitch(int pw, int s);
-void mts_depthwise(int isa, const float *x, float *y, const float *w, const float *bias, float *buf,
-                   int p0, int p1, int C, int h, int wd, int oh, int ow, int K, int S, int pad, int act);
-void mts_maxpool(int isa, const float *x, float *y, float *buf, int p0, int p1, int h, int wd, int oh, int ow,
-                 int K, int S, int pad);
-int mts_gemm_mr(void);
-long mts_pack_a_size(int m, int k);
-long mts_pack_b_size(void);
-void mts_pack_a(const float *a, int m, int k, float *ap);
-typedef struct {
-	int h, w, oh, ow, k, stride, pad, dil;
-} convsrc;
-void mts_gemm512(const float *ap, int m, int k, const float *b, int n, float *c, const float *bias, int act,
-                 int i0, int i1, int j0, int j1, float *bp, const convsrc *cs);
+#include "native.h"
 */
 import "C"
 
 import "unsafe"
 
 // nativeISA is the vector level the native kernels use: 0 none (Go
-// kernels), 1 AVX2+FMA, 2 AVX-512. Tests lower it to cover every path.
+// kernels), 1 vector kernels but not the GEMM (AVX2+FMA), 2 all of them
+// (AVX-512; NEON on arm64). Tests lower it to cover every path.
 var nativeISA = int(C.mts_isa())
 
 func fptr(s []float32) *C.float {
@@ -206,6 +191,6 @@ func nativeGEMMPart(a *packedA, b []float32, n int, c, bias []float32, ac act, i
 	_ = c[a.m*n-1]
 	off := align64(scratch)
 	_ = scratch[off+packBElems()-17]
-	C.mts_gemm512(fptr(a.buf[a.off:]), C.int(a.m), C.int(a.k), fptr(b), C.int(n), fptr(c), fptr(bias), C.int(ac),
+	C.mts_gemm(fptr(a.buf[a.off:]), C.int(a.m), C.int(a.k), fptr(b), C.int(n), fptr(c), fptr(bias), C.int(ac),
 		C.int(i0), C.int(i1), C.int(j0), C.int(j1), fptr(scratch[off:]), cs)
 }

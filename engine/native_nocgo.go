@@ -1,8 +1,9 @@
-//go:build !cgo
+//go:build !cgo || !(amd64 || arm64)
 
 package engine
 
-// Without cgo every kernel is the Go one.
+// Without cgo, or on an architecture native.h has no kernels for, every
+// kernel is the Go one.
 
 var nativeISA = 0
 

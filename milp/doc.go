@@ -14,7 +14,8 @@
 // CBC is the only cgo in the project and lives in cbc.go alone: C types and
 // 1-based indices never leave that file, every CBC handle is freed on every
 // path, and every argument is checked in Go before it reaches C. Built with
-// CGO_ENABLED=0, CBC.Solve returns ErrUnavailable and everything else works.
+// CGO_ENABLED=0 or the build tag nocbc, CBC.Solve returns ErrUnavailable and
+// everything else works.
 //
 // CBC 2.10 can abort the process on a failed assert, so by default it runs
 // in a worker process (worker.go): the same executable, started again with

@@ -7,8 +7,10 @@ import (
 	"time"
 )
 
-// ErrUnavailable is returned by CBC.Solve in a build without cgo.
-var ErrUnavailable = errors.New("milp: CBC not available in this build")
+// ErrUnavailable is returned by CBC.Solve in a build without CBC: without
+// cgo, or with the build tag nocbc (the static arm64 release, which cannot
+// link Debian's amd64 libCbc).
+var ErrUnavailable = errors.New("milp: CBC not available in this build (built without cgo or with tag nocbc)")
 
 // ErrSolverCrashed is returned (wrapped, with the signal or exit status and
 // the worker's last line of output) when the CBC worker process dies or

@@ -6,9 +6,14 @@
 #   glpk-utils         glpsol, which the milp tests use to check LP/MPS files
 #   libopenblas-dev    the engine's BLAS
 #   python3-onnx       the ONNX reference checker, which checks exported files in the onnx tests
+#   gcc-aarch64-linux-gnu, libc6-dev-arm64-cross
+#                      the arm64 cross compiler and C library: cgo for the engine's NEON
+#                      kernels in the arm64 test binary and in `make release`
+#   qemu-user-static   runs that arm64 test binary (engine's TestARM64UnderQEMU)
 set -euo pipefail
 
-packages=(pkg-config coinor-libcbc-dev glpk-utils libopenblas-dev python3-onnx)
+packages=(pkg-config coinor-libcbc-dev glpk-utils libopenblas-dev python3-onnx
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
 
 missing=()
 for p in "${packages[@]}"; do
