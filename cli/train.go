@@ -245,7 +245,7 @@ func runTrain(opts *TrainOptions) error {
 			if draw != nil {
 				report = func(done int) { draw(done, n) }
 			}
-			return train.NewScenes(g.InputSize, split, n, opts.Seed, cols, report)
+			return train.NewScenes(g.InputSize, split, n, opts.Seed, cols, false, report)
 		}
 		if data.train, err = scenes(shapes3d.Train, opts.N); err != nil {
 			return err

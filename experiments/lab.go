@@ -197,7 +197,7 @@ func (l *Lab) trainingScenes(cols []int, seed uint64) (*train.Scenes, error) {
 		return l.scenes, nil
 	}
 	l.scenes = nil // let the old set go before rendering the next
-	s, err := train.NewScenes(l.Recipe.Size, shapes3d.Train, l.Recipe.TrainN, seed, cols, nil)
+	s, err := train.NewScenes(l.Recipe.Size, shapes3d.Train, l.Recipe.TrainN, seed, cols, l.Recipe.Noise, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +237,7 @@ func (l *Lab) evalSets(seed uint64) error {
 		if err != nil {
 			return err
 		}
-		if l.test, err = renderSet(r.Size, test); err != nil {
+		if l.test, err = renderSet(r, test); err != nil {
 			return err
 		}
 	}
@@ -249,14 +249,18 @@ func (l *Lab) evalSets(seed uint64) error {
 		if err != nil {
 			return err
 		}
-		if l.holdout[seed], err = renderSet(r.Size, hold); err != nil {
+		if l.holdout[seed], err = renderSet(r, hold); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func renderSet(size int, indices []int) (*evalSet, error) {
+// renderSet renders the scenes of indices at the recipe's size, with the
+// recipe's noise drawn from EvalSeed and each scene's index (the paper
+// scores noisy inputs too).
+func renderSet(r Recipe, indices []int) (*evalSet, error) {
+	size := r.Size
 	rd, err := shapes3d.NewRenderer(size)
 	if err != nil {
 		return nil, err
@@ -269,6 +273,9 @@ func renderSet(size int, indices []int) (*evalSet, error) {
 			return nil, err
 		}
 		rd.RenderInto(img, f)
+		if r.Noise {
+			shapes3d.PaperNoise(img, shapes3d.NoiseSource(r.EvalSeed, i))
+		}
 		for c := range 3 {
 			for p := range size * size {
 				s.pixels = append(s.pixels, img.Pix[4*p+c])

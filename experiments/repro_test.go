@@ -32,6 +32,16 @@ func TestRecipes(t *testing.T) {
 	if ReducedRecipe().fingerprint() == p.fingerprint() {
 		t.Error("two recipes share a cache fingerprint")
 	}
+	// The paper's inputs carry its noise; the reduced recipe's are clean,
+	// and noise alone changes the cache name.
+	if !p.Noise || ReducedRecipe().Noise {
+		t.Errorf("noise: paper %v, reduced %v", p.Noise, ReducedRecipe().Noise)
+	}
+	noisy := ReducedRecipe()
+	noisy.Noise = true
+	if noisy.fingerprint() == ReducedRecipe().fingerprint() {
+		t.Error("noise does not change the cache fingerprint")
+	}
 }
 
 func TestRecipeValidate(t *testing.T) {
@@ -233,5 +243,39 @@ func TestUpdateReadme(t *testing.T) {
 	if strings.Contains(s, "one") || !strings.Contains(s, "three") || strings.Index(s, "## S") > strings.Index(s, "## D") ||
 		strings.Count(s, "<!-- begin dads -->") != 1 {
 		t.Errorf("README:\n%s", s)
+	}
+}
+
+// A noisy recipe's scored scenes carry the paper's noise (about 71% of the
+// values replaced, by 5 or 250), drawn from the eval seed: the same each
+// time; a clean recipe's carry none.
+func TestRenderSetNoise(t *testing.T) {
+	r := ReducedRecipe()
+	r.Size = 32
+	idx := []int{0, 4321, 99999}
+	clean, err := renderSet(r, idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Noise = true
+	noisy, err := renderSet(r, idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := renderSet(r, idx)
+	changed := 0
+	for i, v := range noisy.pixels {
+		if v != clean.pixels[i] {
+			changed++
+			if v != 5 && v != 250 {
+				t.Fatalf("value %d at %d: want 5 or 250", v, i)
+			}
+		}
+		if again.pixels[i] != v {
+			t.Fatalf("noise differs between two renderings at %d", i)
+		}
+	}
+	if f := float64(changed) / float64(len(noisy.pixels)); f < 0.6 || f > 0.75 {
+		t.Errorf("%.1f%% of values changed, want about 71%%", 100*f)
 	}
 }

@@ -36,7 +36,7 @@ func newRun(t *testing.T, data *Scenes, epochs int) *Run {
 // checkpoint, a new trainer resumed from it and the second epoch, end with
 // the same weights, running statistics and optimizer moments, bit for bit.
 func TestResumeIsBitIdentical(t *testing.T) {
-	data, err := NewScenes(32, shapes3d.Train, 32, 3, []int{3, 4}, nil)
+	data, err := NewScenes(32, shapes3d.Train, 32, 3, []int{3, 4}, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func sameBits(a, b []float32) bool {
 
 // TestResumeRefuses: a checkpoint resumes only its own model and data.
 func TestResumeRefuses(t *testing.T) {
-	data, err := NewScenes(32, shapes3d.Train, 32, 3, []int{3, 4}, nil)
+	data, err := NewScenes(32, shapes3d.Train, 32, 3, []int{3, 4}, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestResumeRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := NewScenes(32, shapes3d.Train, 48, 3, []int{3, 4}, nil)
+	other, err := NewScenes(32, shapes3d.Train, 48, 3, []int{3, 4}, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

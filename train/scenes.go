@@ -42,9 +42,11 @@ func ParseTasks(s string) ([]int, error) {
 }
 
 // NewScenes renders n scenes of split at size×size, drawn with seed; tasks
-// are factor columns (see ParseTasks). progress, if not nil, is called
-// after each scene with the number done.
-func NewScenes(size int, split shapes3d.Split, n int, seed uint64, tasks []int, progress func(done int)) (*Scenes, error) {
+// are factor columns (see ParseTasks). With noise each scene carries
+// shapes3d.PaperNoise, drawn from its seed and index (fixed per scene, where
+// the paper's code draws it afresh each epoch). progress, if not nil, is
+// called after each scene with the number done.
+func NewScenes(size int, split shapes3d.Split, n int, seed uint64, tasks []int, noise bool, progress func(done int)) (*Scenes, error) {
 	if len(tasks) == 0 {
 		return nil, fmt.Errorf("scenes: no tasks")
 	}
@@ -64,6 +66,9 @@ func NewScenes(size int, split shapes3d.Split, n int, seed uint64, tasks []int, 
 			return nil, err
 		}
 		r.RenderInto(img, f)
+		if noise {
+			shapes3d.PaperNoise(img, shapes3d.NoiseSource(seed, i))
+		}
 		for c := range 3 { // planar RGB, as the network reads it
 			for p := range size * size {
 				s.pixels = append(s.pixels, img.Pix[4*p+c])

@@ -18,7 +18,7 @@ func TestResNetLearnsScenes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := NewScenes(32, shapes3d.Train, 64, 1234, tasks, nil)
+	data, err := NewScenes(32, shapes3d.Train, 64, 1234, tasks, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

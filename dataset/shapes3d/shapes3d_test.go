@@ -488,3 +488,43 @@ func TestDatasetReadsWrite(t *testing.T) {
 		}
 	}
 }
+
+// PaperNoise replaces values channel by channel at the released code's
+// rates: Φ(0.08) ≈ 53.2% become 250 and 1 − Φ(0.92) ≈ 17.9% become 5,
+// checked on a grey image within five binomial standard deviations.
+func TestPaperNoiseRates(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 64, 64))
+	for i := range img.Pix {
+		img.Pix[i] = 128
+	}
+	PaperNoise(img, NoiseSource(3, 7))
+	light, dark, n := 0, 0, 0
+	for i, v := range img.Pix {
+		if i%4 == 3 {
+			if v != 128 {
+				t.Fatalf("alpha changed at %d", i)
+			}
+			continue
+		}
+		n++
+		switch v {
+		case 250:
+			light++
+		case 5:
+			dark++
+		case 128:
+		default:
+			t.Fatalf("value %d at %d", v, i)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		got  int
+		p    float64
+	}{{"0.98", light, 0.5319}, {"0.02", dark, 0.1788}} {
+		sd := math.Sqrt(float64(n) * c.p * (1 - c.p))
+		if math.Abs(float64(c.got)-c.p*float64(n)) > 5*sd {
+			t.Errorf("%s: %d of %d values, want %.0f ± %.0f", c.name, c.got, n, c.p*float64(n), 5*sd)
+		}
+	}
+}
