@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"testing"
+	"time"
 )
 
 // BenchmarkEngine times one batch-1 forward pass of the backbone at 224×224
@@ -38,5 +39,29 @@ func BenchmarkEngine(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkAfterIdle times the same batch-1 pass (resnet18 at 128 px, one
+// thread) back to back and after the machine idled for gap, the way a
+// runtime's server works when requests arrive slowly: only the pass is
+// timed. On the development VM a pass after 260 ms idle took about twice as
+// long as back to back, which is why make runtime-fidelity's server stage
+// runs slower at 1 Mbps than its back-to-back profile.
+func BenchmarkAfterIdle(b *testing.B) {
+	const size = 128
+	for _, gap := range []time.Duration{0, 20 * time.Millisecond, 260 * time.Millisecond} {
+		b.Run("gap="+gap.String(), func(b *testing.B) {
+			p := compileRandom(b, "resnet18", size, nil, Options{Threads: 1, Backend: BestBackend()})
+			x := randomInput(3*size*size, 1)
+			for b.Loop() {
+				b.StopTimer()
+				time.Sleep(gap)
+				b.StartTimer()
+				if _, err := p.Run(x); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
