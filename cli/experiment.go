@@ -66,18 +66,28 @@ func NewCmdExperiment(io *IO) *cobra.Command {
 	return cmd
 }
 
-func runScenarios(opts *ExperimentOptions) error {
+// studyInputs are what every catalog study starts from: the catalog, and
+// the --tasks and --encodings flags parsed.
+func studyInputs(tasksFlag, encodingsFlag string) (*hwprofiles.Catalog, []int, []codec.Encoding, error) {
 	cat, err := hwprofiles.Default()
 	if err != nil {
-		return internal(err)
+		return nil, nil, nil, internal(err)
 	}
-	tasks, err := parseTasks(opts.Tasks)
+	tasks, err := parseTasks(tasksFlag)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	encs, err := codec.Parse(encodingsFlag)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("--encodings: %w", err)
+	}
+	return cat, tasks, encs, nil
+}
+
+func runScenarios(opts *ExperimentOptions) error {
+	cat, tasks, encs, err := studyInputs(opts.Tasks, opts.Encodings)
 	if err != nil {
 		return err
-	}
-	encs, err := codec.Parse(opts.Encodings)
-	if err != nil {
-		return fmt.Errorf("--encodings: %w", err)
 	}
 	all := cat.DeviceIDs()
 	if opts.Stack != "" && opts.Devices == "all" {

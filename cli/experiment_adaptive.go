@@ -9,9 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/experiments"
-	"github.com/mtlsplit/mtlsplit/hwprofiles"
 	"github.com/mtlsplit/mtlsplit/internal/atomicfile"
 )
 
@@ -65,17 +63,9 @@ func newCmdExperimentAdaptive(io *IO) *cobra.Command {
 }
 
 func runAdaptive(opts *AdaptiveOptions) error {
-	cat, err := hwprofiles.Default()
-	if err != nil {
-		return internal(err)
-	}
-	tasks, err := parseTasks(opts.Tasks)
+	cat, tasks, encs, err := studyInputs(opts.Tasks, opts.Encodings)
 	if err != nil {
 		return err
-	}
-	encs, err := codec.Parse(opts.Encodings)
-	if err != nil {
-		return fmt.Errorf("--encodings: %w", err)
 	}
 	if !(opts.DurationS >= 0) {
 		return fmt.Errorf("--duration %g: want seconds ≥ 0 (0: the trace's length)", opts.DurationS)

@@ -160,18 +160,7 @@ func TestExportFP32Wire(t *testing.T) {
 	for i := range p.CutTensors {
 		p.CutTensors[i].Encoding = string(codec.FP32)
 	}
-	d, err := splitrun.Prepare(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := export.Build(d, 1, export.Identity{PlanFile: "plan.yaml"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := b.Check(2, export.FindORT())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, rep := buildChecked(t, p)
 	for _, ds := range [][]export.OutputDiff{rep.Engine, rep.ORT} {
 		for _, d := range ds {
 			tol := export.FP32Tolerance * max(d.Scale, 1)
@@ -305,6 +294,24 @@ func TestExportTwoTensorCut(t *testing.T) {
 		t.Fatalf("crossing %v: want the branch %d and the skip", crossing, cut)
 	}
 	p.CutTensors = []plan.CutTensor{send(skip, codec.FP16), send(cut, codec.Int8)}
+	b, rep := buildChecked(t, p)
+	m := b.Manifest
+	if len(m.Files) != 2 || len(m.Files[0].Outputs) != 2 || len(m.Files[1].Inputs) != 2 || len(m.Wire[0].Tensors) != 2 {
+		t.Fatalf("files %+v, wire %+v: want two tensors from edge.onnx to server.onnx", m.Files, m.Wire)
+	}
+	if w := m.Wire[0].Tensors; w[0].Encoding != "fp16" || w[1].Encoding != "int8" || w[1].Quantization == nil || w[0].Quantization != nil {
+		t.Errorf("wire %+v: want the skip in fp16, the branch in int8 with its quantization layout", w)
+	}
+	checkTolerances(t, "engine", rep.Engine, true)
+	if rep.ORT != nil {
+		checkTolerances(t, "ort", rep.ORT, false)
+	}
+}
+
+// buildChecked exports an edited plan (seed 1) and checks it on two
+// samples, on the engine and, where present, ONNX Runtime.
+func buildChecked(t *testing.T, p *plan.Plan) (*export.Bundle, *export.CheckReport) {
+	t.Helper()
 	d, err := splitrun.Prepare(p)
 	if err != nil {
 		t.Fatal(err)
@@ -317,15 +324,5 @@ func TestExportTwoTensorCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := b.Manifest
-	if len(m.Files) != 2 || len(m.Files[0].Outputs) != 2 || len(m.Files[1].Inputs) != 2 || len(m.Wire[0].Tensors) != 2 {
-		t.Fatalf("files %+v, wire %+v: want two tensors from edge.onnx to server.onnx", m.Files, m.Wire)
-	}
-	if w := m.Wire[0].Tensors; w[0].Encoding != "fp16" || w[1].Encoding != "int8" || w[1].Quantization == nil || w[0].Quantization != nil {
-		t.Errorf("wire %+v: want the skip in fp16, the branch in int8 with its quantization layout", w)
-	}
-	checkTolerances(t, "engine", rep.Engine, true)
-	if rep.ORT != nil {
-		checkTolerances(t, "ort", rep.ORT, false)
-	}
+	return b, rep
 }

@@ -268,18 +268,9 @@ func renderSet(r Recipe, indices []int) (*evalSet, error) {
 	s := &evalSet{size: size, pixels: make([]uint8, 0, len(indices)*3*size*size)}
 	img := image.NewRGBA(image.Rect(0, 0, size, size))
 	for _, i := range indices {
-		f, err := shapes3d.FromIndex(i)
-		if err != nil {
+		var f shapes3d.Factors
+		if s.pixels, f, err = rd.AppendPlanar(s.pixels, img, i, r.Noise, r.EvalSeed); err != nil {
 			return nil, err
-		}
-		rd.RenderInto(img, f)
-		if r.Noise {
-			shapes3d.PaperNoise(img, shapes3d.NoiseSource(r.EvalSeed, i))
-		}
-		for c := range 3 {
-			for p := range size * size {
-				s.pixels = append(s.pixels, img.Pix[4*p+c])
-			}
 		}
 		s.factors = append(s.factors, f)
 	}

@@ -61,18 +61,9 @@ func NewScenes(size int, split shapes3d.Split, n int, seed uint64, tasks []int, 
 	s := &Scenes{size: size, tasks: tasks, pixels: make([]uint8, 0, n*3*size*size), labels: make([][]int, len(tasks))}
 	img := image.NewRGBA(image.Rect(0, 0, size, size))
 	for k, i := range idx {
-		f, err := shapes3d.FromIndex(i)
-		if err != nil {
+		var f shapes3d.Factors
+		if s.pixels, f, err = r.AppendPlanar(s.pixels, img, i, noise, seed); err != nil {
 			return nil, err
-		}
-		r.RenderInto(img, f)
-		if noise {
-			shapes3d.PaperNoise(img, shapes3d.NoiseSource(seed, i))
-		}
-		for c := range 3 { // planar RGB, as the network reads it
-			for p := range size * size {
-				s.pixels = append(s.pixels, img.Pix[4*p+c])
-			}
 		}
 		v := [6]int{f.FloorHue, f.WallHue, f.ObjectHue, f.Scale, f.Shape, f.Orientation}
 		for t, col := range tasks {

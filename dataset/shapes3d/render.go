@@ -481,3 +481,25 @@ func (r *Renderer) RenderInto(dst *image.RGBA, f Factors) {
 	e.once.Do(func() { e.g = newGeometry(f, r.size) })
 	e.g.paint(dst, f)
 }
+
+// AppendPlanar renders scene index into img (size×size, at the origin),
+// with PaperNoise drawn from seed and the index when noise is set, and
+// appends its planar RGB bytes (R plane, G plane, B plane: as a network
+// reads them) to dst.
+func (r *Renderer) AppendPlanar(dst []uint8, img *image.RGBA, index int, noise bool, seed uint64) ([]uint8, Factors, error) {
+	f, err := FromIndex(index)
+	if err != nil {
+		return dst, f, err
+	}
+	r.RenderInto(img, f)
+	if noise {
+		PaperNoise(img, NoiseSource(seed, index))
+	}
+	n := img.Rect.Dx() * img.Rect.Dy()
+	for c := range 3 {
+		for p := range n {
+			dst = append(dst, img.Pix[4*p+c])
+		}
+	}
+	return dst, f, nil
+}
