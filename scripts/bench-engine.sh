@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cache=${CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mtlsplit/bench}
-cases=${CASES:-"resnet18@224,mobilenet_v3_small@224,efficientnet_b0@224,vgg16@224,resnet18@320,efficientnet_b0@320,resnet18@512,efficientnet_b0@512"}
+cases=${CASES:-"resnet18@224,mobilenet_v3_small@224,efficientnet_b0@224,vgg16@224,vgg16_bn@224,resnet18@320,efficientnet_b0@320,resnet18@512,efficientnet_b0@512"}
 threads=${THREADS:-"1,2"}
 reps=${REPS:-20}
 . scripts/peers.sh
