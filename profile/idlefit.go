@@ -79,7 +79,7 @@ func logGrid(lo, hi float64) []float64 {
 
 // fitIdle fits the idle term and the per-tensor term together on a grid of
 // (ColdFrac, TauMS): for each, the per-tensor term is the median of what
-// the term leaves ((measured/factor − predicted)/n, at least 0), and the
+// the term leaves ((measured/factor − predicted)/n), and the
 // pair kept is the one with the least mean relative error. The term is
 // kept only when it cuts that error by idleMinGain against the
 // per-tensor term alone: two parameters more must earn their place.
@@ -104,21 +104,28 @@ func fitIdle(s []stageSample) IdleFit {
 	fac := make([]float64, len(s))
 	per := make([]float64, len(s))
 	// loss is the mean relative error with term (c, tau) and the per-tensor
-	// term it leaves.
+	// term it leaves. That term may be negative here: the term's shape is
+	// the device's slowdown relative to its warm time, which holds even
+	// when the profile over-predicts the warm time (a profile measured
+	// under load); the catalog's term is clamped to 0 afterwards.
 	loss := func(c, tau float64) (float64, float64) {
 		for i, x := range s {
 			fac[i] = IdleFactor(c, tau, x.gap)
 			per[i] = (x.meas/fac[i] - x.pred) / max(x.n, 1)
 		}
-		t := max(0, median(per))
+		t := median(per)
 		sum := 0.0
 		for i, x := range s {
-			sum += math.Abs((x.pred+x.n*t)*fac[i]-x.meas) / x.meas
+			warm := x.pred + x.n*t
+			if warm <= 0 {
+				return math.Inf(1), t
+			}
+			sum += math.Abs(warm*fac[i]-x.meas) / x.meas
 		}
 		return sum / float64(len(s)), t
 	}
-	base, t0 := loss(0, 1)
-	best, bc, btau, bt := base, 0.0, 0.0, t0
+	base, _ := loss(0, 1)
+	best, bc, btau, bt := base, 0.0, 0.0, 0.0
 	for _, tau := range idleTausMS {
 		for _, c := range idleFracs {
 			if l, t := loss(c, tau); l < best {
