@@ -82,7 +82,9 @@ func logGrid(lo, hi float64) []float64 {
 // the term leaves ((measured/factor − predicted)/n), and the
 // pair kept is the one with the least mean relative error. The term is
 // kept only when it cuts that error by idleMinGain against the
-// per-tensor term alone: two parameters more must earn their place.
+// per-tensor term alone: two parameters more must earn their place. The
+// time constant is at most the 95th percentile gap, so the term saturates
+// within the gaps it was fitted to.
 func fitIdle(s []stageSample) IdleFit {
 	var f IdleFit
 	f.Used = len(s)
@@ -104,29 +106,31 @@ func fitIdle(s []stageSample) IdleFit {
 	fac := make([]float64, len(s))
 	per := make([]float64, len(s))
 	// loss is the mean relative error with term (c, tau) and the per-tensor
-	// term it leaves. That term may be negative here: the term's shape is
-	// the device's slowdown relative to its warm time, which holds even
-	// when the profile over-predicts the warm time (a profile measured
-	// under load); the catalog's term is clamped to 0 afterwards.
+	// term it leaves, at least 0 as the catalog stores it: the fit must be
+	// the model the planner applies. (Left free, the per-tensor term of a
+	// profile that over-predicts the warm time goes negative and a large
+	// fraction makes up the rest; clamped afterwards, that fraction
+	// multiplies the whole profile: measured at load 8, a 13× slowdown.)
 	loss := func(c, tau float64) (float64, float64) {
 		for i, x := range s {
 			fac[i] = IdleFactor(c, tau, x.gap)
 			per[i] = (x.meas/fac[i] - x.pred) / max(x.n, 1)
 		}
-		t := median(per)
+		t := max(0, median(per))
 		sum := 0.0
 		for i, x := range s {
-			warm := x.pred + x.n*t
-			if warm <= 0 {
-				return math.Inf(1), t
-			}
-			sum += math.Abs(warm*fac[i]-x.meas) / x.meas
+			sum += math.Abs((x.pred+x.n*t)*fac[i]-x.meas) / x.meas
 		}
 		return sum / float64(len(s)), t
 	}
 	base, _ := loss(0, 1)
 	best, bc, btau, bt := base, 0.0, 0.0, 0.0
 	for _, tau := range idleTausMS {
+		// A time constant beyond the gaps measured would make the term a
+		// line through them, extrapolated without bound to longer gaps.
+		if tau > f.MaxGapMS {
+			break
+		}
 		for _, c := range idleFracs {
 			if l, t := loss(c, tau); l < best {
 				best, bc, btau, bt = l, c, tau, t
