@@ -51,7 +51,12 @@ func NewCmdCalibrate(io *IO) *cobra.Command {
 			"the device and decoded on the server (medians of the residuals; a Theil-Sen line of the\n" +
 			"network residual against bytes), prints them with the median error per stage before and\n" +
 			"after, and with --out writes the --network, --device and --server entries of the catalog\n" +
-			"with the terms added (overhead_ms, tensor_encode_ms, tensor_decode_ms): plan with --hw FILE.",
+			"with the terms added (overhead_ms, tensor_encode_ms, tensor_decode_ms): plan with --hw FILE.\n" +
+			"From logs that record idle gaps (edge_idle_ms, server_idle_ms, as run writes them) it also\n" +
+			"fits each side's idle-gap term: a stage takes warm·(1+c·(1−exp(−gap/tau))) after the device\n" +
+			"idled gap ms (a cold cache); idle_cold_frac and idle_tau_ms replace the entries' terms. It\n" +
+			"needs gaps from a few ms to hundreds (logs at high and low bandwidth) and is kept only when\n" +
+			"it cuts the mean error by 10%.",
 		Example: "  mtlsplit calibrate --profile ../shared/reference/measured/h100_fp16_b1_224.json --device h100 --bandwidth-gbps 3350 -o json\n" +
 			"  mtlsplit calibrate --profile profile.yaml --out mydevice.yaml\n" +
 			"  mtlsplit calibrate --runtime results.jsonl --device rpi4 --server h100 --network 4g --out runtime.yaml",

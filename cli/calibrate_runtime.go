@@ -13,16 +13,43 @@ import (
 
 // calibrateRuntimeOutput is what calibrate --runtime prints.
 type calibrateRuntimeOutput struct {
-	Log            string              `json:"log"`
-	Used           int                 `json:"used"`
-	Skipped        int                 `json:"skipped"`
-	OverheadMS     float64             `json:"overhead_ms"`
-	TensorEncodeMS float64             `json:"tensor_encode_ms"`
-	TensorDecodeMS float64             `json:"tensor_decode_ms"`
-	PerMBMS        float64             `json:"network_residual_ms_per_mb"`
-	Clamped        []string            `json:"clamped,omitempty"`
-	Before         profile.StageErrors `json:"median_error_before"`
-	After          profile.StageErrors `json:"median_error_after"`
+	Log            string  `json:"log"`
+	Used           int     `json:"used"`
+	Skipped        int     `json:"skipped"`
+	OverheadMS     float64 `json:"overhead_ms"`
+	TensorEncodeMS float64 `json:"tensor_encode_ms"`
+	TensorDecodeMS float64 `json:"tensor_decode_ms"`
+	PerMBMS        float64 `json:"network_residual_ms_per_mb"`
+	// EdgeIdle and ServerIdle are the idle-gap terms (cold_frac 0: not
+	// fitted, note says why).
+	EdgeIdle   idleTerm            `json:"edge_idle"`
+	ServerIdle idleTerm            `json:"server_idle"`
+	Clamped    []string            `json:"clamped,omitempty"`
+	Before     profile.StageErrors `json:"median_error_before"`
+	After      profile.StageErrors `json:"median_error_after"`
+}
+
+// idleTerm is one side's fitted idle-gap term.
+type idleTerm struct {
+	ColdFrac float64 `json:"cold_frac"`
+	TauMS    float64 `json:"tau_ms"`
+	Records  int     `json:"records"`
+	MinGapMS float64 `json:"min_gap_ms"`
+	MaxGapMS float64 `json:"max_gap_ms"`
+	Note     string  `json:"note,omitempty"`
+}
+
+func newIdleTerm(f profile.IdleFit) idleTerm {
+	return idleTerm{ColdFrac: f.ColdFrac, TauMS: f.TauMS, Records: f.Used, MinGapMS: f.MinGapMS, MaxGapMS: f.MaxGapMS, Note: f.Note}
+}
+
+// idleRows are the table rows of one side's idle term.
+func idleRows(side string, f profile.IdleFit) [][]string {
+	if f.ColdFrac == 0 {
+		return [][]string{{"idle_cold_frac", "0", side + ": not fitted"}}
+	}
+	span := fmt.Sprintf("%s: warm·(1+c·(1−exp(−gap/tau))), gaps %s–%s ms in the log", side, sig4(f.MinGapMS), sig4(f.MaxGapMS))
+	return [][]string{{"idle_cold_frac", sig4(f.ColdFrac), span}, {"idle_tau_ms", sig4(f.TauMS), side + ": time constant of the slowdown"}}
 }
 
 func runCalibrateRuntime(opts *CalibrateOptions) error {
@@ -47,19 +74,30 @@ func runCalibrateRuntime(opts *CalibrateOptions) error {
 	}
 	out := calibrateRuntimeOutput{Log: opts.Runtime, Used: fit.Used, Skipped: fit.Skipped, OverheadMS: fit.OverheadMS,
 		TensorEncodeMS: fit.TensorEncodeMS, TensorDecodeMS: fit.TensorDecodeMS, PerMBMS: fit.PerMBMS, Clamped: fit.Clamped,
-		Before: fit.Before, After: fit.After}
+		Before: fit.Before, After: fit.After, EdgeIdle: newIdleTerm(fit.Edge), ServerIdle: newIdleTerm(fit.Server)}
 	if opts.Format == "json" {
 		return writeJSON(opts.IO.Out, out)
 	}
 	w := opts.IO.Out
 	fmt.Fprintf(w, "%s: fitted to %d inputs that sent as planned (%d skipped: fallbacks and local runs)\n\n", opts.Runtime, fit.Used, fit.Skipped)
-	if err := writeTable(w, []string{"TERM", "VALUE", "APPLIES TO"}, [][]string{
+	rows := [][]string{
 		{"overhead_ms", sig4(fit.OverheadMS), "network: once per request that sends"},
 		{"tensor_encode_ms", sig4(fit.TensorEncodeMS), "device: per tensor sent"},
 		{"tensor_decode_ms", sig4(fit.TensorDecodeMS), "server: per tensor received"},
-		{"network residual slope", sig4(fit.PerMBMS) + " ms/MB", "reported only: the bandwidth is the link's"},
-	}); err != nil {
+	}
+	rows = append(rows, idleRows("device", fit.Edge)...)
+	rows = append(rows, idleRows("server", fit.Server)...)
+	rows = append(rows, []string{"network residual slope", sig4(fit.PerMBMS) + " ms/MB", "reported only: the bandwidth is the link's"})
+	if err := writeTable(w, []string{"TERM", "VALUE", "APPLIES TO"}, rows); err != nil {
 		return err
+	}
+	for _, s := range []struct {
+		side string
+		f    profile.IdleFit
+	}{{"device", fit.Edge}, {"server", fit.Server}} {
+		if s.f.Note != "" {
+			fmt.Fprintf(w, "note: %s idle term: %s\n", s.side, s.f.Note)
+		}
 	}
 	for _, c := range fit.Clamped {
 		fmt.Fprintf(w, "note: %s came out negative (the model over-predicts): set to 0\n", c)
@@ -108,6 +146,7 @@ func writeRuntimeCatalog(opts *CalibrateOptions, fit profile.RuntimeFit) error {
 			return fmt.Errorf("--device: %w", err)
 		}
 		d.TensorEncodeMS = num(d.TensorEncodeMS, fit.TensorEncodeMS)
+		setIdle(&d, fit.Edge, src)
 		doc["devices"] = []hwprofiles.Device{d}
 	}
 	if opts.Server != "" {
@@ -116,7 +155,22 @@ func writeRuntimeCatalog(opts *CalibrateOptions, fit profile.RuntimeFit) error {
 			return fmt.Errorf("--server: %w", err)
 		}
 		s.TensorDecodeMS = num(s.TensorDecodeMS, fit.TensorDecodeMS)
+		setIdle(&s, fit.Server, src)
 		doc["servers"] = []hwprofiles.Device{s}
 	}
 	return saveYAML(opts.IO, opts.Out, doc, opts.Force)
+}
+
+// setIdle writes a fitted idle term into a catalog entry. It replaces the
+// entry's term rather than adding to it (the term is a factor, not a sum):
+// fit it on logs of plans made without one. A term not fitted leaves the
+// entry's as it is.
+func setIdle(d *hwprofiles.Device, f profile.IdleFit, src string) {
+	if f.ColdFrac == 0 {
+		return
+	}
+	r := func(v float64) float64 { v, _ = strconv.ParseFloat(strconv.FormatFloat(v, 'g', 4, 64), 64); return v }
+	s := fmt.Sprintf("%s; idle term warm·(1+c·(1−exp(−gap/tau))) over %d gaps of %.3g–%.3g ms", src, f.Used, f.MinGapMS, f.MaxGapMS)
+	d.IdleColdFrac = hwprofiles.Number{Value: r(f.ColdFrac), Source: s}
+	d.IdleTauMS = hwprofiles.Number{Value: r(f.TauMS), Source: s}
 }

@@ -124,3 +124,68 @@ func TestCalibrateRuntimeRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestCalibrateRuntimeIdle fits a log whose server slows with its idle gap
+// (1.2 · (1 − exp(−gap/100 ms)) on top of 5 ms, gaps 10 to 280 ms): the
+// catalog gets the server's term with its source, and a plan made with it
+// predicts the server stage slower at 1 Mbps than at 1000 Mbps.
+func TestCalibrateRuntimeIdle(t *testing.T) {
+	var b strings.Builder
+	for i := range 120 {
+		gap := []float64{10, 14, 40, 280}[i%4] * (0.95 + 0.1*float64(i%7)/6)
+		ms := 5 * (1 + 1.2*(1-math.Exp(-gap/100)))
+		fmt.Fprintf(&b, `{"input":"%d","cut":"layer3","bytes":32768,"server_idle_ms":%g,"measured":{"total_ms":%g,"edge_ms":8,"network_ms":3,"server_ms":%g},"predicted":{"total_ms":16,"edge_ms":8,"network_ms":3,"server_ms":5},"fallback":false}`+"\n",
+			i, gap, 11+ms, ms)
+	}
+	log := filepath.Join(t.TempDir(), "idle.jsonl")
+	if err := os.WriteFile(log, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "runtime.yaml")
+	stdout, stderr, code := run(t, "calibrate", "--runtime", log, "--server", "epyc-16c", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"idle_tau_ms", "server: warm·(1+c·(1−exp(−gap/tau)))", "note: device idle term: 0 records"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	cat, err := hwprofiles.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := cat.Server("epyc-16c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, tau := s.IdleColdFrac.Value, s.IdleTauMS.Value; math.Abs(c-1.2) > 0.1 || math.Abs(tau-100) > 15 {
+		t.Errorf("idle term %g, %g ms; want 1.2, 100 ms", c, tau)
+	}
+	if !strings.Contains(s.IdleTauMS.Source, "idle term") || !strings.HasPrefix(s.IdleTauMS.Source, "fitted: mtlsplit calibrate --runtime idle.jsonl") {
+		t.Errorf("source %q does not cite the fit", s.IdleTauMS.Source)
+	}
+	server := func(mbps string, hw ...string) float64 {
+		js, stderr, code := run(t, append([]string{"plan", "resnet18", "--input", "128", "--device", "epyc-2c", "--server", "epyc-16c", "--network", "ethernet",
+			"--encodings", "fp32,fp16", "--max-edge-memory-mb", "20", "--uplink-mbps", mbps, "-o", "json"}, hw...)...)
+		if code != 0 {
+			t.Fatalf("plan at %s Mbps: exit %d: %s", mbps, code, stderr)
+		}
+		var p struct {
+			Predicted struct {
+				ServerMS float64 `json:"server_ms"`
+			}
+		}
+		if err := json.Unmarshal([]byte(js), &p); err != nil {
+			t.Fatal(err)
+		}
+		return p.Predicted.ServerMS
+	}
+	// The cut crosses 1 Mbps in hundreds of ms: the server is cold
+	// (factor 1 + 1.2·(1 − exp(−gap/100)) ≥ 2.1); at 1000 Mbps the gap is
+	// the edge's few ms and the link's: the factor is well under 2.
+	slow, fast := server("1", "--hw", out)/server("1"), server("1000", "--hw", out)/server("1000")
+	if !(slow > 2.1 && slow < 2.2 && fast > 1 && fast < 1.9) {
+		t.Errorf("server stage with the term over without: %g at 1 Mbps, %g at 1000 Mbps; want 2.1–2.2 and 1–1.9", slow, fast)
+	}
+}

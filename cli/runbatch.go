@@ -81,6 +81,11 @@ type runLine struct {
 	Measured  *splitrun.Parts       `json:"measured,omitempty"`
 	Predicted *splitrun.Parts       `json:"predicted,omitempty"`
 	Fallback  bool                  `json:"fallback"`
+	// EdgeIdleMS and ServerIdleMS are how long the device and the server's
+	// worker idled before this input's compute (absent: unknown), which
+	// calibrate --runtime fits the idle-gap terms to.
+	EdgeIdleMS   *float64 `json:"edge_idle_ms,omitempty"`
+	ServerIdleMS *float64 `json:"server_idle_ms,omitempty"`
 	// Row is the switch-table row an adaptive edge ran (run --adaptive;
 	// cut is then its cut, and predicted is the plan's only for the row
 	// of its choice: the plan predicts other rows only as a whole), and
@@ -367,6 +372,12 @@ func answerLine(p *plan.Plan, heads []model.Head, it dataset.Item, cols []int, a
 	l.Bytes = a.Timing.Bytes
 	l.Measured = &splitrun.Parts{TotalMS: a.Timing.TotalMS, EdgeMS: a.Timing.EdgeMS, NetworkMS: a.Timing.NetworkMS, ServerMS: a.Timing.ServerMS}
 	l.Predicted = &splitrun.Parts{TotalMS: pred.TotalMS, EdgeMS: pred.EdgeMS, NetworkMS: pred.NetworkMS, ServerMS: pred.ServerMS}
+	if v := a.Timing.EdgeIdleMS; v >= 0 {
+		l.EdgeIdleMS = &v
+	}
+	if v := a.Timing.ServerIdleMS; v >= 0 {
+		l.ServerIdleMS = &v
+	}
 	if c := a.Timing.Choice; c != nil && !a.Fallback {
 		row := c.Row
 		l.Row, l.EstimateMbps, l.Cut = &row, c.EstimateMbps, p.SwitchTable[row].Cut

@@ -36,6 +36,8 @@ func (d Device) CostModel() profile.CostModel {
 		FoldNormAct:      d.FoldNormAct,
 		TensorEncodeMS:   d.TensorEncodeMS.Value,
 		TensorDecodeMS:   d.TensorDecodeMS.Value,
+		ColdFrac:         d.IdleColdFrac.Value,
+		ColdTauMS:        d.IdleTauMS.Value,
 	}
 }
 

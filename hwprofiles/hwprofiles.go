@@ -93,6 +93,12 @@ type Device struct {
 	// them from a run log; absent means 0.
 	TensorEncodeMS Number `yaml:"tensor_encode_ms,omitempty"`
 	TensorDecodeMS Number `yaml:"tensor_decode_ms,omitempty"`
+	// IdleColdFrac and IdleTauMS are the optional idle-gap (cold-cache)
+	// term, profile.IdleFactor: compute after an idle gap is
+	// warm · (1 + idle_cold_frac · (1 − exp(−gap / idle_tau_ms))), as
+	// 'calibrate --runtime' fits it from a run log; absent means none.
+	IdleColdFrac Number `yaml:"idle_cold_frac,omitempty"`
+	IdleTauMS    Number `yaml:"idle_tau_ms,omitempty"`
 
 	// Measured optionally names an embedded measured latency table (see
 	// MeasuredTable).

@@ -322,6 +322,7 @@ func TestLoadFileBad(t *testing.T) {
 		{"unknown_measured.bad.yaml", []string{`unknown_measured.bad.yaml:4: device "rpi9": measured table "nosuch_fp32.json" is not embedded`}},
 		{"network_missing.bad.yaml", []string{`network_missing.bad.yaml:3: network "lan": tx_power_w is missing`}},
 		{"runtime_terms.bad.yaml", []string{`runtime_terms.bad.yaml:9: network "lan": overhead_ms.value is -2 (want a finite number ≥ 0)`}},
+		{"idle_term.bad.yaml", []string{`idle_term.bad.yaml:3: device "rpi9": idle_tau_ms is missing: idle_cold_frac needs its time constant`, `idle_term.bad.yaml:33: device "rpi8": idle_tau_ms.value is 0 (want a finite number > 0)`}},
 		{"empty.bad.yaml", []string{`empty.bad.yaml: file is empty`}},
 		{"syntax.bad.yaml", []string{`syntax.bad.yaml:3: did not find expected`}},
 		{"many.bad.yaml", []string{

@@ -208,6 +208,11 @@ func deviceProblems(ds []Device, kind string) []Problem {
 		e.number("idle_power_w", d.IdlePowerW, false, strictyaml.Positive)
 		e.number("tensor_encode_ms", d.TensorEncodeMS, false, strictyaml.NonNegative)
 		e.number("tensor_decode_ms", d.TensorDecodeMS, false, strictyaml.NonNegative)
+		e.number("idle_cold_frac", d.IdleColdFrac, false, strictyaml.NonNegative)
+		e.number("idle_tau_ms", d.IdleTauMS, false, strictyaml.Positive)
+		if d.IdleColdFrac.Value > 0 && d.IdleTauMS == (Number{}) {
+			e.add("idle_tau_ms", "idle_tau_ms is missing: idle_cold_frac needs its time constant")
+		}
 		// Numbers that contradict each other (a unit slip, MB for GB):
 		// the cost and energy models would silently invert.
 		if idle, active := d.IdlePowerW.Value, d.ActivePowerW.Value; idle > active && active > 0 {

@@ -6,6 +6,7 @@ import (
 	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/placement"
 	"github.com/mtlsplit/mtlsplit/plan"
+	"github.com/mtlsplit/mtlsplit/profile"
 )
 
 // PlanInfo is what a plan records that the problem does not know.
@@ -40,7 +41,7 @@ func (p *Problem) Plan(r *Result, info PlanInfo) *plan.Plan {
 			Objective: r.Objective, SolveMS: info.SolveMS, Solves: r.Solves, Candidates: r.Candidates},
 		Choice:          p.planChoice(r.Best),
 		CutTensors:      p.cutTensors(r.Best.Placement),
-		Predicted:       p.Predicted(r.Best.Cost),
+		Predicted:       p.Predicted(r.Best),
 		ValidUplinkMbps: r.ValidUplinkMbps,
 		Baselines: plan.Baselines{
 			LocalOnly:  p.Option(r.Baselines.LocalOnly),
@@ -136,8 +137,10 @@ func (p *Problem) planChoice(e Evaluated) plan.Choice {
 	return pc
 }
 
-// Predicted converts a cost to the plan's units and task names.
-func (p *Problem) Predicted(c Cost) plan.Predicted {
+// Predicted converts a choice's cost to the plan's units and task names,
+// with the idle-gap terms of the devices added (afterIdle).
+func (p *Problem) Predicted(e Evaluated) plan.Predicted {
+	c := p.afterIdle(e)
 	pr := plan.Predicted{
 		TotalMS: c.TotalMS, EdgeMS: c.EdgeMS, NetworkMS: c.NetworkMS, ServerMS: c.ServerMS,
 		Bytes: c.Bytes, EdgeEnergyMJ: c.EdgeEnergyMJ, EdgeMemoryMB: mb(c.EdgeMemoryBytes),
@@ -162,10 +165,48 @@ func (p *Problem) Predicted(c Cost) plan.Predicted {
 	return pr
 }
 
+// afterIdle is e's cost with the devices' idle-gap terms (see
+// profile.SequentialStages): the stages a device and one server take when
+// the edge sends the next input as the last answer comes in. The term is
+// not affine in 1/uplink (the gaps include the transfer), so the search,
+// its proof and the switch table's breakpoints stay on the warm costs; the
+// term is added here, where a plan's costs are evaluated at its bandwidth.
+// The edge's slowdown delays every task, a server's the tasks it
+// answers; the energy stays the warm one.
+func (p *Problem) afterIdle(e Evaluated) Cost {
+	c := e.Cost
+	if p.numTiers() != 2 || c.Bytes == 0 {
+		return c
+	}
+	edge, server := p.side(0).Cost, p.side(1).Cost
+	eMS, sMS := profile.SequentialStages(c.EdgeMS, c.NetworkMS, c.ServerMS, edge, server)
+	de, ds := eMS-c.EdgeMS, sMS-c.ServerMS
+	if de == 0 && ds == 0 {
+		return c
+	}
+	c.EdgeMS, c.ServerMS = eMS, sMS
+	c.TaskMS = append([]float64(nil), c.TaskMS...)
+	names := p.tierNames()
+	worst := math.Inf(-1)
+	for t := range c.TaskMS {
+		c.TaskMS[t] += de
+		if t < len(e.Label.Heads) && e.Label.Heads[t] != names[0] {
+			c.TaskMS[t] += ds
+		}
+		worst = max(worst, c.TaskMS[t])
+	}
+	if len(c.TaskMS) > 0 {
+		c.TotalMS = worst
+	} else {
+		c.TotalMS += de + ds
+	}
+	return c
+}
+
 // Option converts an evaluated choice for a plan.
 func (p *Problem) Option(e Evaluated) plan.Option {
 	return plan.Option{Cut: e.Label.Cut, Encoding: EncodingName(e.Label.Encoding), Heads: p.heads(e.Label),
-		Feasible: e.Feasible, Violates: e.Violates, Predicted: p.Predicted(e.Cost)}
+		Feasible: e.Feasible, Violates: e.Violates, Predicted: p.Predicted(e)}
 }
 
 // Switch converts a sweep segment for a plan.

@@ -8,6 +8,7 @@ import (
 	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/hwprofiles"
 	"github.com/mtlsplit/mtlsplit/model"
+	"github.com/mtlsplit/mtlsplit/profile"
 )
 
 // TestRuntimeCostTerms checks the fixed per-request and per-tensor terms:
@@ -130,6 +131,66 @@ func TestCodecMSKeepsFixedTerm(t *testing.T) {
 			}
 			if got := codecMS(with, e, elems, decode) - without; math.Abs(got-want) > 1e-12 {
 				t.Errorf("%s decode=%v: the fixed term added %g ms, want %g", e, decode, got, want)
+			}
+		}
+	}
+}
+
+// TestPredictedAfterIdle checks the idle-gap terms: the plan's predicted
+// stages are the fixed point of profile.SequentialStages on the warm
+// costs, the tasks move with the stages that answer them, the search (the
+// choice and its objective) stays on the warm costs, and without terms the
+// prediction is the warm cost.
+func TestPredictedAfterIdle(t *testing.T) {
+	base := catalogProblem(t, "resnet18", "jetson-nano", "h100", "4g")
+	cold := *base
+	cold.Tiers = append([]Side(nil), base.Tiers...)
+	cold.Tiers[0].Cost.ColdFrac, cold.Tiers[0].Cost.ColdTauMS = 0.3, 50
+	cold.Tiers[1].Cost.ColdFrac, cold.Tiers[1].Cost.ColdTauMS = 1.5, 100
+	for _, mbps := range []float64{1, 1000} {
+		base.Links = []Network{base.Links[0]}
+		base.Links[0].UplinkMbps = mbps
+		cold.Links = base.Links
+		rb, err := Solve(base, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := Solve(&cold, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rb.Best.Label.String() != rc.Best.Label.String() || rb.Objective != rc.Objective {
+			t.Errorf("%g Mbps: the terms moved the search: %s %g → %s %g", mbps, rb.Best.Label, rb.Objective, rc.Best.Label, rc.Objective)
+		}
+		for _, e := range []Evaluated{rc.Best, rc.Baselines.RemoteOnly, rc.Baselines.LocalOnly} {
+			c := e.Cost
+			warm := base.Predicted(e)
+			got := cold.Predicted(e)
+			if c.Bytes == 0 {
+				if got.EdgeMS != warm.EdgeMS || got.TotalMS != warm.TotalMS {
+					t.Errorf("%g Mbps %s sends nothing: edge %g, total %g; want the warm %g, %g", mbps, e.Label, got.EdgeMS, got.TotalMS, warm.EdgeMS, warm.TotalMS)
+				}
+				continue
+			}
+			we, ws := profile.SequentialStages(c.EdgeMS, c.NetworkMS, c.ServerMS, cold.Tiers[0].Cost, cold.Tiers[1].Cost)
+			if warm.EdgeMS != c.EdgeMS || warm.ServerMS != c.ServerMS {
+				t.Errorf("%g Mbps %s without terms: edge %g, server %g; want the warm %g, %g", mbps, e.Label, warm.EdgeMS, warm.ServerMS, c.EdgeMS, c.ServerMS)
+			}
+			if math.Abs(got.EdgeMS-we) > 1e-9 || math.Abs(got.ServerMS-ws) > 1e-9 || got.NetworkMS != c.NetworkMS {
+				t.Errorf("%g Mbps %s: edge %g, network %g, server %g; want %g, %g, %g", mbps, e.Label, got.EdgeMS, got.NetworkMS, got.ServerMS, we, c.NetworkMS, ws)
+			}
+			de, ds := we-c.EdgeMS, ws-c.ServerMS
+			for i, h := range cold.Graph.Heads {
+				want := c.TaskMS[i] + de
+				if e.Label.Heads[i] != "edge" {
+					want += ds
+				}
+				if math.Abs(got.TaskMS[h.Task]-want) > 1e-9 {
+					t.Errorf("%g Mbps %s: task %s %g ms, want %g", mbps, e.Label, h.Task, got.TaskMS[h.Task], want)
+				}
+			}
+			if got.TotalMS <= warm.TotalMS {
+				t.Errorf("%g Mbps %s: total %g, want above the warm %g", mbps, e.Label, got.TotalMS, warm.TotalMS)
 			}
 		}
 	}

@@ -73,6 +73,10 @@ type CostModel struct {
 	// received (serialization, framing): a runtime pays them however small
 	// the tensor, which the per-value pass of ElementwiseMS does not see.
 	TensorEncodeMS, TensorDecodeMS float64
+	// ColdFrac and ColdTauMS make a stage slower after the device idled
+	// (see IdleFactor): the slowdown of a fully cold pass and its time
+	// constant in ms. 0: no term.
+	ColdFrac, ColdTauMS float64
 }
 
 // memoryMS is the time to move bytes.
@@ -132,6 +136,9 @@ func (m CostModel) Validate() error {
 	}
 	if !(m.TensorEncodeMS >= 0) || !(m.TensorDecodeMS >= 0) || math.IsInf(m.TensorEncodeMS+m.TensorDecodeMS, 0) {
 		return fmt.Errorf("cost model of %q: tensor encode %g ms and decode %g ms must be finite and ≥ 0", m.Device, m.TensorEncodeMS, m.TensorDecodeMS)
+	}
+	if !(m.ColdFrac >= 0) || !(m.ColdTauMS >= 0) || math.IsInf(m.ColdFrac+m.ColdTauMS, 0) || (m.ColdFrac > 0 && m.ColdTauMS == 0) {
+		return fmt.Errorf("cost model of %q: idle term cold fraction %g, time constant %g ms: want finite values ≥ 0, a time constant > 0 with a fraction", m.Device, m.ColdFrac, m.ColdTauMS)
 	}
 	for c, o := range m.OverheadMS {
 		if o < 0 {

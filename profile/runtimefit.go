@@ -31,6 +31,10 @@ type RuntimeRecord struct {
 	// Fallback is set when the input ran otherwise than planned (on the
 	// device alone): its times are not the plan's.
 	Fallback bool `json:"fallback"`
+	// EdgeIdleMS and ServerIdleMS are how long the device and the server
+	// idled before this input's compute (nil: unknown, as in older logs).
+	EdgeIdleMS   *float64 `json:"edge_idle_ms"`
+	ServerIdleMS *float64 `json:"server_idle_ms"`
 	// Unpredicted is set for a line without a prediction: an adaptive run
 	// (run --adaptive) on a switch-table row other than the plan's choice,
 	// which the plan prices only as a whole. Such lines are not fitted.
@@ -127,13 +131,16 @@ func (r RuntimeRecord) check() error {
 }
 
 // RuntimeFit is what a run log says the cost model misses: a fixed cost
-// per request on the uplink, and fixed costs per tensor encoded on the
-// device and decoded on the server, each fitted to the residuals
-// (measured - predicted) of the records that sent something as planned.
+// per request on the uplink, fixed costs per tensor encoded on the device
+// and decoded on the server, and each side's idle-gap term, fitted to the
+// records that sent something as planned.
 type RuntimeFit struct {
 	OverheadMS     float64 // per request, network stage
 	TensorEncodeMS float64 // per tensor, device
 	TensorDecodeMS float64 // per tensor, server
+	// Edge and Server are the idle-gap terms of the device and the server
+	// (ColdFrac 0: not fitted, Note says why).
+	Edge, Server IdleFit
 	// PerMBMS is the network residual's slope in bytes, in ms per MB: what a
 	// fixed term cannot absorb (a bandwidth the plan got wrong). Reported,
 	// not applied: the bandwidth is the link's.
@@ -183,6 +190,13 @@ func FitRuntime(recs []RuntimeRecord) (RuntimeFit, error) {
 		predNet = append(predNet, *r.Predicted.NetworkMS)
 	}
 	fit.TensorEncodeMS, fit.TensorDecodeMS = median(enc), median(dec)
+	edge, server := stageSamples(used, true), stageSamples(used, false)
+	if fit.Edge = fitIdle(edge); fit.Edge.ColdFrac > 0 {
+		fit.TensorEncodeMS = fit.Edge.perTensorMS
+	}
+	if fit.Server = fitIdle(server); fit.Server.ColdFrac > 0 {
+		fit.TensorDecodeMS = fit.Server.perTensorMS
+	}
 	// The fixed cost is the residual's intercept against the predicted
 	// network time, not against bytes: logs at several bandwidths with
 	// one transfer size (1 and 1000 Mbps, say) have residuals that grow
@@ -206,11 +220,12 @@ func FitRuntime(recs []RuntimeRecord) (RuntimeFit, error) {
 	return fit, nil
 }
 
-// Apply is a record's prediction with the fitted terms added.
+// Apply is a record's prediction with the fitted terms added, the idle
+// terms at the gaps the record measured.
 func (f RuntimeFit) Apply(r RuntimeRecord) (total, edge, network, server float64) {
 	n := float64(r.Tensors())
-	edge = *r.Predicted.EdgeMS + n*f.TensorEncodeMS
-	server = *r.Predicted.ServerMS + n*f.TensorDecodeMS
+	edge = (*r.Predicted.EdgeMS + n*f.TensorEncodeMS) * f.Edge.factor(r.EdgeIdleMS)
+	server = (*r.Predicted.ServerMS + n*f.TensorDecodeMS) * f.Server.factor(r.ServerIdleMS)
 	network = *r.Predicted.NetworkMS
 	if n > 0 {
 		network += f.OverheadMS

@@ -4,7 +4,8 @@
 # is made for it at each uplink, and `run --data` sends every input over a
 # constant-rate Mahimahi trace of that uplink (linkemu: 1500-byte packets
 # at the trace's milliseconds, half the RTT of propagation delay). Then
-# `calibrate --runtime` fits the fixed costs on the CALIBRATE logs, the
+# `calibrate --runtime` fits the fixed costs and each side's idle-gap term
+# on the CALIBRATE logs, the
 # plans are made again with the fitted terms (plan --hw), and the runs are
 # repeated. Logs, CSV, figures and the README table go to OUT.
 #
@@ -22,7 +23,10 @@ INPUT=${INPUT:-128}
 N=${N:-60}
 ROUNDS=${ROUNDS:-4}
 BWS=${BWS:-1 10 100 1000}
-CALIBRATE=${CALIBRATE:-1 1000}
+# Every uplink is fitted: the idle-gap term needs gaps between the few ms
+# of 1000 Mbps and the ~280 ms of 1 Mbps to find its time constant (1 and
+# 1000 Mbps alone leave it free), so the after-columns are in sample.
+CALIBRATE=${CALIBRATE:-1 10 100 1000}
 THREADS=${THREADS:-1}
 OUT=${OUT:-results/runtime-fidelity}
 if [ -n "${NICE:-}" ]; then

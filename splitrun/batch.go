@@ -214,7 +214,7 @@ func (w *worker) local() (Timing, error) {
 	if err := w.prog.RunNodes(func(int) bool { return true }, w.in); err != nil {
 		return Timing{}, err
 	}
-	t := Timing{Logits: make([][]float32, len(g.Heads))}
+	t := Timing{Logits: make([][]float32, len(g.Heads)), EdgeIdleMS: -1, ServerIdleMS: -1}
 	for k, h := range g.Heads {
 		var err error
 		if t.Logits[k], err = w.prog.Tensor(h.Output); err != nil {

@@ -61,7 +61,10 @@
 // The response carries parameters server_ms (from a worker taking the
 // request to its answer), queue_ms (waiting for a worker) and recv_ms
 // (first to last byte of the request body arriving: bytes/recv_ms is the
-// uplink's bandwidth as the server saw it).
+// uplink's bandwidth as the server saw it) and idle_ms (how long the worker
+// had nothing to do before it took the request: a device computes slower
+// after idling, and calibrate --runtime fits that from these gaps; an
+// Edge's Timing carries it beside its own idle gap).
 //
 // A request with the parameter probe set to true is a bandwidth probe
 // (Adaptive sends one when it has measured nothing for a while): its

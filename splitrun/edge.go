@@ -68,6 +68,8 @@ type Edge struct {
 	c     *client
 	seq   uint64 // requests sent, for their IDs
 	seed  uint64 // of the weights, as Dial was told
+	// free is when the edge's last compute ended (zero: it has not run).
+	free time.Time
 }
 
 // Dial prepares the connection to the server at addr (http://HOST:PORT,
@@ -143,7 +145,12 @@ type Timing struct {
 	// RecvMS how long its body took to arrive, first byte to last, at
 	// the server (the uplink's bandwidth is the bytes sent over it).
 	QueueMS, RecvMS float64
-	Bytes           int // cut tensors sent, encoded (as the plan counts them)
+	// EdgeIdleMS is how long the edge had idled since its last compute
+	// ended, ServerIdleMS the server's worker before it took the request
+	// (a device computes slower after idling, profile.IdleFactor); −1:
+	// unknown (the edge's first input, a server that does not say).
+	EdgeIdleMS, ServerIdleMS float64
+	Bytes                    int // cut tensors sent, encoded (as the plan counts them)
 	// WireBytes is the request body on the wire (the protocol's header
 	// and tensor framing included).
 	WireBytes int
@@ -176,7 +183,7 @@ func (e *Edge) InferImage(img []byte) (Timing, error) {
 }
 
 func (e *Edge) infer(in []float32, img []byte) (Timing, error) {
-	var t Timing
+	t := Timing{EdgeIdleMS: -1, ServerIdleMS: -1}
 	if e.Adapt != nil {
 		var c RowChoice
 		e.D, c = e.Adapt.choose(e)
@@ -184,6 +191,9 @@ func (e *Edge) infer(in []float32, img []byte) (Timing, error) {
 	}
 	d, p := e.D, e.Prog
 	start := time.Now()
+	if !e.free.IsZero() {
+		t.EdgeIdleMS = float64(start.Sub(e.free).Nanoseconds()) / 1e6
+	}
 	if err := p.RunNodes(func(id int) bool { return d.runsOn(0, id, true) }, in); err != nil {
 		return t, err
 	}
@@ -217,7 +227,8 @@ func (e *Edge) infer(in []float32, img []byte) (Timing, error) {
 			}
 		}
 	}
-	t.EdgeMS += float64(time.Since(headStart).Nanoseconds()) / 1e6
+	e.free = time.Now()
+	t.EdgeMS += float64(e.free.Sub(headStart).Nanoseconds()) / 1e6
 	if d.Sends() {
 		a := <-ch
 		if a.err != nil {
@@ -230,6 +241,9 @@ func (e *Edge) infer(in []float32, img []byte) (Timing, error) {
 		t.ServerMS, _, _ = ps.Float64("server_ms")
 		t.QueueMS, _, _ = ps.Float64("queue_ms")
 		t.RecvMS, _, _ = ps.Float64("recv_ms")
+		if idle, ok, _ := ps.Float64("idle_ms"); ok {
+			t.ServerIdleMS = idle
+		}
 		t.NetworkMS = a.r.ms - t.ServerMS - t.QueueMS
 		t.WireBytes = a.wire
 		if e.Adapt != nil {

@@ -359,7 +359,10 @@ type job struct {
 type result struct {
 	outputs           []oip.Tensor
 	queueMS, serverMS float64
-	err               error
+	// idleMS is how long the worker had idled before it took the job:
+	// a device computes slower after idling (profile.IdleFactor).
+	idleMS float64
+	err    error
 }
 
 func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
@@ -432,7 +435,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := &oip.Response{ModelName: s.Model.Plan.Model.Name, ID: req.ID, Outputs: res.outputs,
-		Parameters: oip.Parameters{"server_ms": res.serverMS, "queue_ms": res.queueMS, "recv_ms": recvMS}}
+		Parameters: oip.Parameters{"server_ms": res.serverMS, "queue_ms": res.queueMS, "recv_ms": recvMS, "idle_ms": res.idleMS}}
 	binary := make([]bool, len(res.outputs))
 	for i, o := range req.Outputs {
 		binary[i] = o.Binary
@@ -584,9 +587,11 @@ func (m *Model) taskNames() []string {
 func (s *Server) work(p *engine.Program) {
 	defer s.workersWG.Done()
 	scratch := map[int][]float32{}
+	free := time.Now() // since when the worker has had nothing to do
 	for j := range s.jobs {
 		taken := time.Now()
 		queueMS := float64(taken.Sub(j.enqueued).Nanoseconds()) / 1e6
+		idleMS := float64(taken.Sub(free).Nanoseconds()) / 1e6
 		s.metrics.observe("queue", queueMS)
 		var res result
 		if j.ctx.Err() != nil {
@@ -596,8 +601,9 @@ func (s *Server) work(p *engine.Program) {
 			res.outputs, res.err = s.run(j, p, scratch)
 			s.running.Add(-1)
 		}
-		res.queueMS = queueMS
-		res.serverMS = float64(time.Since(taken).Nanoseconds()) / 1e6
+		res.queueMS, res.idleMS = queueMS, idleMS
+		free = time.Now()
+		res.serverMS = float64(free.Sub(taken).Nanoseconds()) / 1e6
 		if res.err == nil {
 			s.metrics.observe("server", res.serverMS)
 		}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/engine"
@@ -141,6 +142,7 @@ func blockCut(g *model.Graph, pl *plan.Plan, cut, enc string, heads map[string]s
 // in one process: exactly equal in fp32, within the quantization's reach
 // in int8.
 func TestSplitOverSocketEqualsWhole(t *testing.T) {
+	const idleGap = 15 * time.Millisecond
 	tests := []struct {
 		name, cut, enc string
 		heads          map[string]string
@@ -167,10 +169,25 @@ func TestSplitOverSocketEqualsWhole(t *testing.T) {
 			}
 			edgeProg := compiled(t, d, seed)
 			e := dial(t, d, edgeProg, serve(t, &splitrun.Server{Model: d.Model(), Workers: 1, Seed: seed}), seed)
-			for range 3 {
+			for k := range 3 {
+				if k > 0 {
+					// Both sides idle at least this long before the next
+					// input's compute, which the timing reports.
+					time.Sleep(idleGap)
+				}
 				got, err := e.Infer(in)
 				if err != nil {
 					t.Fatal(err)
+				}
+				switch {
+				case k == 0 && got.EdgeIdleMS != -1:
+					t.Errorf("first input: edge idle %g ms, want -1 (unknown)", got.EdgeIdleMS)
+				case k > 0 && got.EdgeIdleMS < idleGap.Seconds()*1e3:
+					t.Errorf("input %d: edge idle %g ms, want ≥ %v", k, got.EdgeIdleMS, idleGap)
+				case k > 0 && d.Sends() && got.ServerIdleMS < idleGap.Seconds()*1e3:
+					t.Errorf("input %d: server idle %g ms, want ≥ %v", k, got.ServerIdleMS, idleGap)
+				case !d.Sends() && got.ServerIdleMS != -1:
+					t.Errorf("input %d sends nothing: server idle %g ms, want -1", k, got.ServerIdleMS)
 				}
 				for task := range want {
 					worst := 0.0

@@ -54,6 +54,7 @@ func report(logs, out string) error {
 	}
 	name := regexp.MustCompile(`^(\w+)_([0-9.]+)mbps\.jsonl$`)
 	var rows []row
+	before := map[float64][]profile.RuntimeRecord{}
 	for _, p := range paths {
 		m := name.FindStringSubmatch(filepath.Base(p))
 		if m == nil {
@@ -65,6 +66,9 @@ func report(logs, out string) error {
 			return err
 		}
 		rows = append(rows, medians(m[1], mbps, recs))
+		if m[1] == "before" {
+			before[mbps] = recs
+		}
 	}
 	if len(rows) == 0 {
 		return fmt.Errorf("no PHASE_BWmbps.jsonl logs in %s", logs)
@@ -99,6 +103,12 @@ func report(logs, out string) error {
 		return err
 	}
 	fmt.Print(table(rows))
+	if fit, ok := inSample(before); ok {
+		if err := os.WriteFile(filepath.Join(out, "insample.md"), []byte(fit), 0o644); err != nil {
+			return err
+		}
+		fmt.Print(fit)
+	}
 	for _, phase := range []string{"before", "after"} {
 		var sel []row
 		for _, r := range rows {
@@ -214,4 +224,50 @@ func table(rows []row) string {
 		b.WriteString(" " + load + " |\n")
 	}
 	return b.String()
+}
+
+// inSample is a markdown table of the terms fitted to every before-log,
+// applied to those same records at the idle gaps each measured: per
+// uplink, the median of (predicted − measured) / measured per stage. It
+// tells the model's fit apart from the load changing between the before
+// and after runs (ok is false without before-logs or a fit).
+func inSample(before map[float64][]profile.RuntimeRecord) (string, bool) {
+	var all []profile.RuntimeRecord
+	var bws []float64
+	for bw, recs := range before {
+		all = append(all, recs...)
+		bws = append(bws, bw)
+	}
+	slices.Sort(bws)
+	fit, err := profile.FitRuntime(all)
+	if err != nil {
+		return "", false
+	}
+	var b strings.Builder
+	b.WriteString("| uplink Mbps | edge | network | server | total |\n|---:|---:|---:|---:|---:|\n")
+	for _, bw := range bws {
+		errs := make([][]float64, 4)
+		for _, r := range before[bw] {
+			if r.Fallback || r.Unpredicted || *r.Bytes == 0 {
+				continue
+			}
+			t, e, n, sv := fit.Apply(r)
+			for i, v := range [][2]float64{{e, *r.Measured.EdgeMS}, {n, *r.Measured.NetworkMS}, {sv, *r.Measured.ServerMS}, {t, *r.Measured.TotalMS}} {
+				if v[1] > 0 {
+					errs[i] = append(errs[i], (v[0]-v[1])/v[1])
+				}
+			}
+		}
+		fmt.Fprintf(&b, "| %g |", bw)
+		for _, e := range errs {
+			slices.Sort(e)
+			if len(e) == 0 {
+				b.WriteString(" - |")
+				continue
+			}
+			fmt.Fprintf(&b, " %+.0f%% |", 100*(e[(len(e)-1)/2]+e[len(e)/2])/2)
+		}
+		b.WriteString("\n")
+	}
+	return b.String(), true
 }
