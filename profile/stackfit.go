@@ -18,10 +18,12 @@ import (
 // by one small set of numbers per inference stack (TensorRT, ncnn, ...):
 // the stack reaches the same fraction of any device's peak for an op class
 // and the same fraction of its DRAM bandwidth, and pays the same cost per
-// layer and per call. The devices contribute only their datasheet peak and
-// bandwidth at the row's precision and thread count. A device–stack pair
-// with one or two published rows still gets a model, from the other
-// devices' rows of its stack.
+// layer and per call. The devices contribute their datasheet peak and
+// bandwidth at the row's precision and thread count and, where their rows
+// time one network on one core and on n, how their cores scale (a matter
+// of caches and memory controller no datasheet number gives). A
+// device–stack pair with one or two published rows still gets a model,
+// from the other devices' rows of its stack.
 
 // StackClasses are the op classes a stack fit gives an efficiency; pooling
 // and batch norm go with elementwise. conv3x3 may exceed 1 (Winograd);
@@ -177,7 +179,7 @@ var stackBounds = func() []bound {
 		b[i] = bound{1e-3, 1}
 	}
 	b[1].hi = 5 // Winograd F(6,3) does 5.1× fewer multiplies than direct 3×3
-	b[sMem], b[sLayer], b[sCall], b[sThreads], b[sSync] = bound{0.02, 20}, bound{1e-5, 5}, bound{1e-4, 50}, bound{0.3, 1}, bound{1e-5, 1}
+	b[sMem], b[sLayer], b[sCall], b[sThreads], b[sSync] = bound{0.02, 20}, bound{1e-5, 5}, bound{1e-4, 50}, bound{0.1, 1}, bound{1e-5, 1}
 	b[sInt8] = bound{0.1, 4}
 	return b
 }()
