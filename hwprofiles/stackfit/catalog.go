@@ -88,7 +88,7 @@ func (r *Result) entry(s setup) (hwprofiles.Stack, error) {
 		// The group's numbers are its base group's, efficiencies and
 		// memory efficiency scaled by one fitted factor.
 		prior = r.Fit.Params[fam]
-		fitted = fmt.Sprintf("fitted: %s's number (%d published rows) x one factor for this GPU family, fitted to the %d published rows of %s (%s)",
+		fitted = fmt.Sprintf("fitted: %s's number (%d published rows) x this GPU family's factor (one on the efficiencies and memory efficiency, one on the per-layer cost), both fitted to the %d published rows of %s (%s)",
 			fam, len(r.groupRuns(fam)), n, g, hwprofiles.PublishedLatencyFile)
 	}
 	num := func(v, prior float64, src string) hwprofiles.Number {
