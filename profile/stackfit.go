@@ -41,10 +41,10 @@ type StackRun struct {
 	// with Threads > 0, of one core (the run used Threads cores).
 	PeakGFLOPS float64
 	Threads    int
-	// Device names the CPU a threaded run ran on: how far n cores beat one
-	// is the device's (its caches, interconnect and DRAM controller, which
-	// no datasheet number gives), so the threaded runs of one device share
-	// a thread-scaling exponent.
+	// Device names the CPU a run ran on: how far n cores beat one is the
+	// device's (its caches, interconnect and DRAM controller, which no
+	// datasheet number gives), so a device whose runs time one network on
+	// one core and on n gets a thread-scaling exponent of its own.
 	Device string
 	// Int8 marks a quantized run: its compute rate is scaled by the
 	// stack's Int8Speed.
@@ -65,10 +65,12 @@ type StackSpec struct {
 	Prior StackParams
 	// Family names the fit group whose numbers this one shares: the same
 	// stack on a GPU of another architecture runs the same kernels, so
-	// how its op classes, memory and layers compare is the base group's,
-	// and only one factor is fitted to its rows, the speed of its family
-	// (every efficiency and the memory efficiency scaled by it). A group of
-	// few rows then needs no more numbers than it has rows. Prior is unused.
+	// how its op classes and memory compare is the base group's, and two
+	// factors are fitted to its rows: how fast the family computes (every
+	// efficiency and the memory efficiency scaled by one) and how fast it
+	// dispatches a kernel (the per-layer cost scaled by the other). A group
+	// of three rows then needs two numbers, not a stack's twelve. Prior is
+	// unused.
 	Family string
 }
 
