@@ -9,12 +9,12 @@ import (
 )
 
 // TestPlanStack: --stack predicts the device as that inference stack runs
-// it, which can move the choice (ncnn runs resnet18 on a Pi 4 fast enough
+// it, which can move the choice (ncnn runs resnet18 on a Pi 5 fast enough
 // to keep it there), and the plan records the stack and its expected error.
 func TestPlanStack(t *testing.T) {
 	choice := func(args ...string) (cut string, tier map[string]any) {
 		t.Helper()
-		out, stderr, code := run(t, append([]string{"plan", "resnet18", "--device", "rpi4", "--server", "h100", "--network", "wifi", "-o", "json"}, args...)...)
+		out, stderr, code := run(t, append([]string{"plan", "resnet18", "--device", "rpi5", "--server", "h100", "--network", "wifi", "-o", "json"}, args...)...)
 		if code != 0 {
 			t.Fatalf("%v: %s", args, stderr)
 		}

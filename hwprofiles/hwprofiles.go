@@ -42,6 +42,10 @@ var OpClassKeys = append(append([]string(nil), EfficiencyKeys...), "norm")
 // fewer multiplies than the MACs count.
 const Conv3x3Key = "conv3x3"
 
+// Conv1x1Key is an efficiency (only) for dense 1×1 convs, a GEMM without
+// the unfolding other convs need; it falls back to conv's.
+const Conv1x1Key = "conv1x1"
+
 // ErrUnknown is wrapped by every lookup of a name that is not in the catalog.
 var ErrUnknown = errors.New("unknown name")
 

@@ -301,7 +301,7 @@ func TestLoadFileBad(t *testing.T) {
 		{"idle_power.bad.yaml", []string{`idle_power.bad.yaml:17: device "rpi9": idle_power_w.value 9 W exceeds active_power_w 6.3 W`}},
 		{"missing_required.bad.yaml", []string{`missing_required.bad.yaml:3: device "rpi9": memory_mb is missing`}},
 		{"bad_efficiency_key.bad.yaml", []string{
-			`bad_efficiency_key.bad.yaml:11: device "rpi9": efficiency key "convv" is unknown (did you mean "conv" or "conv3x3"?)`,
+			`bad_efficiency_key.bad.yaml:11: device "rpi9": efficiency key "convv" is unknown (did you mean "conv" or "conv3x3" or "conv1x1"?)`,
 			`bad_efficiency_key.bad.yaml:10: device "rpi9": efficiency.conv is missing`,
 		}},
 		{"bad_overhead_key.bad.yaml", []string{`bad_overhead_key.bad.yaml:18: device "rpi9": overhead_ms key "bn" is unknown (valid: conv, depthwise, linear, elementwise, pool, norm)`}},

@@ -40,7 +40,8 @@ type Stack struct {
 	LayerOverheadMS  Number `yaml:"layer_overhead_ms"`  // per layer run as its own kernel or call
 	CallOverheadMS   Number `yaml:"call_overhead_ms"`   // per inference call
 	// Efficiency is the fraction of PeakGFLOPS per op class: the
-	// EfficiencyKeys plus conv3x3 (above 1 with Winograd kernels).
+	// EfficiencyKeys plus conv3x3 (above 1 with Winograd kernels) and
+	// conv1x1.
 	Efficiency map[string]Number `yaml:"efficiency"`
 	// ExpectedErrorPct is the mean absolute leave-one-out error of the
 	// predicted latency over the published rows of this device and stack

@@ -266,7 +266,7 @@ func (e *entry) optional(field string, m map[string]Number, rng strictyaml.Range
 	sort.Strings(keys)
 	valid := OpClassKeys
 	if field == "efficiency" {
-		valid = append(slices.Clone(OpClassKeys), Conv3x3Key)
+		valid = append(slices.Clone(OpClassKeys), Conv3x3Key, Conv1x1Key)
 	}
 	for _, k := range keys {
 		if !slices.Contains(valid, k) {

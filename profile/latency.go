@@ -27,6 +27,10 @@ const (
 	// MACs: ClassOf calls it conv, and its efficiency falls back to conv's
 	// when a model does not give one.
 	ClassConv3x3 OpClass = "conv3x3"
+	// ClassConv1x1 is a dense 1×1 conv: a GEMM on the input as it lies,
+	// where other convs first unfold it (im2col) or run a direct kernel.
+	// ClassOf calls it conv, and its efficiency falls back to conv's.
+	ClassConv1x1 OpClass = "conv1x1"
 )
 
 // OpClasses lists every op class.
@@ -87,8 +91,8 @@ func (m CostModel) memoryMS(bytes float64) float64 {
 	return bytes / (m.MemBandwidthGBps * 1e6)
 }
 
-// efficiency of a class, norm falling back to elementwise and conv3x3 to
-// conv.
+// efficiency of a class, norm falling back to elementwise and conv3x3 and
+// conv1x1 to conv.
 func (m CostModel) efficiency(c OpClass) float64 {
 	if e, ok := m.Efficiency[c]; ok {
 		return e
@@ -96,7 +100,7 @@ func (m CostModel) efficiency(c OpClass) float64 {
 	switch c {
 	case ClassNorm:
 		return m.Efficiency[ClassElementwise]
-	case ClassConv3x3:
+	case ClassConv3x3, ClassConv1x1:
 		return m.Efficiency[ClassConv]
 	}
 	return 0
@@ -106,6 +110,11 @@ func (m CostModel) efficiency(c OpClass) float64 {
 // (ClassConv3x3).
 func IsConv3x3(n model.Node) bool {
 	return n.Op == model.OpConv2d && n.Conv.Groups <= 1 && n.Conv.Kernel == 3 && n.Conv.Stride == 1
+}
+
+// IsConv1x1 reports whether a node is a dense 1×1 conv (ClassConv1x1).
+func IsConv1x1(n model.Node) bool {
+	return n.Op == model.OpConv2d && n.Conv.Groups <= 1 && n.Conv.Kernel == 1
 }
 
 // overhead of a class: its own, else norm's falls back to elementwise's,
@@ -175,8 +184,11 @@ func (m CostModel) NodeMS(g *model.Graph, n model.Node) float64 {
 	}
 	c := ClassOf(n)
 	ec := c
-	if IsConv3x3(n) {
+	switch {
+	case IsConv3x3(n):
 		ec = ClassConv3x3
+	case IsConv1x1(n):
+		ec = ClassConv1x1
 	}
 	compute := FLOPs(n) / (m.PeakGFLOPS * m.efficiency(ec) * 1e6)
 	memory := m.memoryMS(MovedElems(g, n) * float64(m.BytesPerElem))

@@ -411,3 +411,41 @@ func FuzzParseAccuracy(f *testing.F) {
 		}
 	})
 }
+
+// TestCostModelConvClasses: a 1×1 conv runs at the conv1x1 efficiency, a
+// 3×3 stride-1 conv at conv3x3's, a strided 3×3 or 7×7 at conv's; without
+// them, both fall back to conv's.
+func TestCostModelConvClasses(t *testing.T) {
+	g, err := model.Classifier("resnet18", 224)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := func(name string) model.Node {
+		for _, n := range g.Nodes {
+			if n.Name == name {
+				return n
+			}
+		}
+		t.Fatalf("resnet18 has no %s", name)
+		return model.Node{}
+	}
+	// Compute-bound: bandwidth far above what any layer needs.
+	m := CostModel{BytesPerElem: 4, PeakGFLOPS: 100, MemBandwidthGBps: 1e9,
+		Efficiency: map[OpClass]float64{ClassConv: 0.5, ClassConv1x1: 0.25, ClassConv3x3: 2}}
+	for _, tc := range []struct {
+		name string
+		eff  float64
+	}{{"layer2.0.downsample.0", 0.25}, {"layer2.0.conv2", 2}, {"layer2.0.conv1", 0.5}, {"conv1", 0.5}} {
+		n := node(tc.name)
+		want := FLOPs(n) / (100 * tc.eff * 1e6)
+		if got := m.NodeMS(g, n); math.Abs(got/want-1) > 1e-9 {
+			t.Errorf("%s: %.6g ms, want %.6g (efficiency %g)", tc.name, got, want, tc.eff)
+		}
+		plain := m
+		plain.Efficiency = map[OpClass]float64{ClassConv: 0.5}
+		want = FLOPs(n) / (100 * 0.5 * 1e6)
+		if got := plain.NodeMS(g, n); math.Abs(got/want-1) > 1e-9 {
+			t.Errorf("%s without conv1x1 and conv3x3: %.6g ms, want %.6g", tc.name, got, want)
+		}
+	}
+}

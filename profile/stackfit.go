@@ -18,14 +18,19 @@ import (
 // by one small set of numbers per inference stack (TensorRT, ncnn, ...):
 // the stack reaches the same fraction of any device's peak for an op class
 // and the same fraction of its DRAM bandwidth, and pays the same cost per
-// layer and per call. The devices contribute only their datasheet peak and
-// bandwidth at the row's precision and thread count. A device–stack pair
-// with one or two published rows still gets a model, from the other
-// devices' rows of its stack.
+// layer and per call. The devices contribute their datasheet peak and
+// bandwidth at the row's precision and thread count and, where their rows
+// time one network on one core and on n, how their cores scale (a matter
+// of caches and memory controller no datasheet number gives). A
+// device–stack pair with one or two published rows still gets a model,
+// from the other devices' rows of its stack.
 
 // StackClasses are the op classes a stack fit gives an efficiency; pooling
-// and batch norm go with elementwise. conv3x3 may exceed 1 (Winograd).
-var StackClasses = []OpClass{ClassConv, ClassConv3x3, ClassDepthwise, ClassLinear, ClassElementwise}
+// and batch norm go with elementwise. conv3x3 may exceed 1 (Winograd);
+// conv1x1 is a GEMM on the input as it lies, conv the rest (7×7 stems,
+// strided 3×3), which first unfold the input (im2col) or run a slower
+// direct kernel.
+var StackClasses = []OpClass{ClassConv, ClassConv3x3, ClassDepthwise, ClassLinear, ClassElementwise, ClassConv1x1}
 
 // StackRun is one published latency and the hardware it ran on.
 type StackRun struct {
@@ -36,6 +41,11 @@ type StackRun struct {
 	// with Threads > 0, of one core (the run used Threads cores).
 	PeakGFLOPS float64
 	Threads    int
+	// Device names the CPU a run ran on: how far n cores beat one is the
+	// device's (its caches, interconnect and DRAM controller, which no
+	// datasheet number gives), so a device whose runs time one network on
+	// one core and on n gets a thread-scaling exponent of its own.
+	Device string
 	// Int8 marks a quantized run: its compute rate is scaled by the
 	// stack's Int8Speed.
 	Int8             bool
@@ -53,6 +63,15 @@ type StackSpec struct {
 	// Prior is where the fit starts and what it is pulled towards when the
 	// rows cannot tell (zero values take DefaultStackPrior's).
 	Prior StackParams
+	// Family names the fit group whose numbers this one shares: the same
+	// stack on a GPU of another architecture runs the same kernels, so
+	// how its op classes and memory compare is the base group's, and two
+	// factors are fitted to its rows: how fast the family computes (every
+	// efficiency and the memory efficiency scaled by one) and how fast it
+	// dispatches a kernel (the per-layer cost scaled by the other). A group
+	// of three rows then needs two numbers, not a stack's twelve. Prior is
+	// unused.
+	Family string
 }
 
 // StackParams are the numbers one stack shares across devices.
@@ -68,8 +87,11 @@ type StackParams struct {
 	// end-to-end rows pre- and post-processing).
 	CallOverheadMS float64
 	// ThreadScaling is the exponent of the speed-up on n cores (n^s): 1 is
-	// perfect scaling.
-	ThreadScaling float64
+	// perfect scaling. It is the stack's on a device without threaded runs;
+	// DeviceThreadScaling holds each device's own, fitted to its threaded
+	// runs and pulled towards ThreadScaling.
+	ThreadScaling       float64
+	DeviceThreadScaling map[string]float64
 	// ThreadSyncMS is paid by every layer per thread beyond the first: the
 	// fork and join around each layer, which is why networks of many small
 	// layers gain less from more cores than those of a few large ones.
@@ -83,7 +105,7 @@ type StackParams struct {
 // DefaultStackPrior is a generic stack: what a fit falls back to when its
 // rows cannot pin a number down.
 var DefaultStackPrior = StackParams{
-	Efficiency:      map[OpClass]float64{ClassConv: 0.3, ClassConv3x3: 0.3, ClassDepthwise: 0.05, ClassLinear: 0.3, ClassElementwise: 0.05},
+	Efficiency:      map[OpClass]float64{ClassConv: 0.3, ClassConv1x1: 0.3, ClassConv3x3: 0.3, ClassDepthwise: 0.05, ClassLinear: 0.3, ClassElementwise: 0.05},
 	MemEfficiency:   0.5,
 	LayerOverheadMS: 0.02,
 	CallOverheadMS:  0.1,
@@ -95,6 +117,12 @@ var DefaultStackPrior = StackParams{
 // stackPriorWeight is how hard the fit is pulled towards the prior: moving a
 // number 10× from it costs as much as one row 15% off.
 const stackPriorWeight = 0.02
+
+// familyPullWeight pulls a family's compute factor towards 1 only to
+// choose among equally good fits: a family may be ten times slower than its
+// base. Its per-layer factor is pulled as any number towards its prior:
+// only runs of many small layers pin it down.
+const familyPullWeight = 1e-4
 
 // Folded reports whether a node costs nothing in a stack that folds batch
 // norm and activations into the conv before them: a batch norm reading a
@@ -118,8 +146,11 @@ func Folded(g *model.Graph, n model.Node) bool {
 
 // stackClass is the index in StackClasses of a node's class.
 func stackClass(n model.Node) int {
-	if IsConv3x3(n) {
+	switch {
+	case IsConv3x3(n):
 		return 1
+	case IsConv1x1(n):
+		return 5
 	}
 	switch ClassOf(n) {
 	case ClassConv:
@@ -150,7 +181,7 @@ var stackBounds = func() []bound {
 		b[i] = bound{1e-3, 1}
 	}
 	b[1].hi = 5 // Winograd F(6,3) does 5.1× fewer multiplies than direct 3×3
-	b[sMem], b[sLayer], b[sCall], b[sThreads], b[sSync] = bound{0.02, 20}, bound{1e-5, 5}, bound{1e-4, 50}, bound{0.3, 1}, bound{1e-5, 1}
+	b[sMem], b[sLayer], b[sCall], b[sThreads], b[sSync] = bound{0.02, 20}, bound{1e-5, 5}, bound{1e-4, 50}, bound{0.1, 1}, bound{1e-5, 1}
 	b[sInt8] = bound{0.1, 4}
 	return b
 }()
@@ -173,10 +204,12 @@ func newStackRun(r StackRun, spec StackSpec) stackRun {
 	return s
 }
 
-func (s stackRun) predict(v []float64) float64 {
+// predict is the run's latency under the stack numbers v, its threads
+// scaling as n^threadExp.
+func (s stackRun) predict(v []float64, threadExp float64) float64 {
 	peak, over := s.run.PeakGFLOPS, v[sLayer]
 	if s.run.Threads > 0 {
-		peak *= math.Pow(float64(s.run.Threads), v[sThreads])
+		peak *= math.Pow(float64(s.run.Threads), threadExp)
 		over += v[sSync] * float64(s.run.Threads-1)
 	}
 	if s.run.Int8 {
@@ -194,6 +227,9 @@ func (p StackParams) vector() []float64 {
 	v := make([]float64, nStackPar)
 	for i, c := range StackClasses {
 		v[i] = p.Efficiency[c]
+		if _, ok := p.Efficiency[c]; !ok && (c == ClassConv3x3 || c == ClassConv1x1) {
+			v[i] = p.Efficiency[ClassConv] // as CostModel falls back
+		}
 	}
 	v[sMem], v[sLayer], v[sCall], v[sThreads], v[sSync] = p.MemEfficiency, p.LayerOverheadMS, p.CallOverheadMS, p.ThreadScaling, p.ThreadSyncMS
 	v[sInt8] = p.Int8Speed
@@ -223,31 +259,90 @@ func (p StackParams) WithDefaults() StackParams {
 
 // PredictMS is the latency the stack's numbers predict for a run.
 func (p StackParams) PredictMS(r StackRun, spec StackSpec) float64 {
-	return newStackRun(r, spec).predict(p.vector())
+	return newStackRun(r, spec).predict(p.vector(), p.DeviceThreads(r.Device))
+}
+
+// DeviceThreads is the thread-scaling exponent of a device: its own where
+// the fit had its threaded runs, else the stack's.
+func (p StackParams) DeviceThreads(device string) float64 {
+	if s, ok := p.DeviceThreadScaling[device]; ok {
+		return s
+	}
+	return p.ThreadScaling
+}
+
+// threadedDevices lists, sorted, the devices whose own thread scaling the
+// runs identify: a threaded run of a network that the device also ran on
+// one thread (same precision), so the ratio of the two is the speed-up.
+// Every other device scales as the stack does.
+func threadedDevices(runs []stackRun) []string {
+	var devs []string
+	for _, a := range runs {
+		if a.run.Threads <= 1 || a.run.Device == "" || slices.Contains(devs, a.run.Device) {
+			continue
+		}
+		for _, b := range runs {
+			if b.run.Threads == 1 && b.run.Device == a.run.Device && b.run.Graph.Name == a.run.Graph.Name && b.run.Int8 == a.run.Int8 {
+				devs = append(devs, a.run.Device)
+				break
+			}
+		}
+	}
+	slices.Sort(devs)
+	return devs
 }
 
 // fitStack fits one stack's numbers to its runs: the squared relative
-// error of every run plus the pull towards the prior, minimized by
-// Nelder–Mead from the prior and from seeded perturbations of it.
+// error of every run plus the pull towards the prior (of each device's
+// thread scaling, towards the stack's), minimized by Nelder–Mead from the
+// prior and from seeded perturbations of it.
 func fitStack(runs []stackRun, prior StackParams) StackParams {
-	v0 := prior.vector()
-	loss := func(z []float64) float64 {
-		v := make([]float64, nStackPar)
-		var sum float64
+	devs := threadedDevices(runs)
+	nPar := nStackPar + len(devs)
+	v0 := append(prior.vector(), make([]float64, len(devs))...)
+	bounds := slices.Clone(stackBounds)
+	expOf := make([]int, len(runs)) // index in v of each run's thread exponent
+	for i, d := range devs {
+		v0[nStackPar+i] = prior.ThreadScaling
+		bounds = append(bounds, stackBounds[sThreads])
+		for k, r := range runs {
+			if r.run.Device == d && r.run.Threads > 1 {
+				expOf[k] = nStackPar + i
+			}
+		}
+	}
+	for k := range runs {
+		if expOf[k] == 0 {
+			expOf[k] = sThreads
+		}
+	}
+	get := func(z []float64) []float64 {
+		v := make([]float64, nPar)
 		for i := range z {
-			v[i] = stackBounds[i].get(z[i])
-			d := math.Log10(v[i] / v0[i])
+			v[i] = bounds[i].get(z[i])
+		}
+		return v
+	}
+	loss := func(z []float64) float64 {
+		v := get(z)
+		var sum float64
+		for i := range v {
+			ref := v0[i]
+			if i >= nStackPar {
+				ref = v[sThreads]
+			}
+			d := math.Log10(v[i] / ref)
 			sum += stackPriorWeight * d * d
 		}
-		for _, r := range runs {
-			e := (r.predict(v) - r.run.MeasuredMS) / r.run.MeasuredMS
+		for k, r := range runs {
+			e := (r.predict(v, v[expOf[k]]) - r.run.MeasuredMS) / r.run.MeasuredMS
 			sum += e * e
 		}
 		return sum
 	}
-	z0 := make([]float64, nStackPar)
+	z0 := make([]float64, nPar)
 	for i := range z0 {
-		z0[i] = stackBounds[i].put(v0[i])
+		z0[i] = bounds[i].put(v0[i])
 	}
 	minimize := func(z []float64) []float64 {
 		for round := 0; round < 4; round++ {
@@ -268,7 +363,7 @@ func fitStack(runs []stackRun, prior StackParams) StackParams {
 	best := minimize(z0)
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 4 {
-		start := make([]float64, nStackPar)
+		start := make([]float64, nPar)
 		for i := range start {
 			start[i] = z0[i] + rng.NormFloat64()
 		}
@@ -276,11 +371,61 @@ func fitStack(runs []stackRun, prior StackParams) StackParams {
 			best = z
 		}
 	}
-	v := make([]float64, nStackPar)
-	for i := range best {
-		v[i] = stackBounds[i].get(best[i])
+	v := get(best)
+	p := stackParams(v[:nStackPar])
+	for i, d := range devs {
+		if p.DeviceThreadScaling == nil {
+			p.DeviceThreadScaling = map[string]float64{}
+		}
+		p.DeviceThreadScaling[d] = v[nStackPar+i]
 	}
-	return stackParams(v)
+	return p
+}
+
+// fitFamily fits the two numbers of a family group: the factor on the
+// base group's efficiencies and memory efficiency (how fast the family
+// computes) and the factor on its per-layer cost (how fast it dispatches a
+// kernel). Without runs, both are 1.
+func fitFamily(runs []stackRun, base StackParams) StackParams {
+	scaled := func(lk, lo float64) StackParams {
+		k := math.Pow(10, lk)
+		p := base
+		p.Efficiency = map[OpClass]float64{}
+		for c, e := range base.Efficiency {
+			p.Efficiency[c] = e * k
+		}
+		p.MemEfficiency *= k
+		p.LayerOverheadMS *= math.Pow(10, lo)
+		return p
+	}
+	loss := func(lk, lo float64) float64 {
+		p := scaled(lk, lo)
+		v := p.vector()
+		sum := familyPullWeight*lk*lk + stackPriorWeight*lo*lo
+		for _, r := range runs {
+			e := (r.predict(v, p.DeviceThreads(r.run.Device)) - r.run.MeasuredMS) / r.run.MeasuredMS
+			sum += e * e
+		}
+		return sum
+	}
+	if len(runs) == 0 {
+		return base
+	}
+	// A grid over [-2, 2]² finds the basin (the loss need not have one
+	// minimum), Nelder–Mead the point.
+	at := []float64{0, 0}
+	for lk := -2.0; lk <= 2; lk += 0.1 {
+		for lo := -2.0; lo <= 2; lo += 0.1 {
+			if loss(lk, lo) < loss(at[0], at[1]) {
+				at = []float64{lk, lo}
+			}
+		}
+	}
+	f := func(x []float64) float64 { return loss(x[0], x[1]) }
+	if res, err := optimize.Minimize(optimize.Problem{Func: f}, at, &optimize.Settings{FuncEvaluations: 2000}, &optimize.NelderMead{}); err == nil && res.F < f(at) {
+		at = res.X
+	}
+	return scaled(at[0], at[1])
 }
 
 // StackPoint is one run against the prediction of a fit.
@@ -339,35 +484,56 @@ func FitStacks(runs []StackRun, specs map[string]StackSpec, loo bool) (*StackFit
 			}
 		}
 	}
+	// Family groups start from their base group's whole fit: they run
+	// after every other job.
 	out := make([]StackParams, len(jobs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	whole := map[string]int{} // job of each stack's whole fit
 	for k, j := range jobs {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			var train []stackRun
-			for _, i := range byStack[j.stack] {
-				if i != j.skip {
-					train = append(train, prep[i])
+		if j.skip < 0 {
+			whole[j.stack] = k
+		}
+	}
+	for _, family := range []bool{false, true} {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+		for k, j := range jobs {
+			spec := specs[j.stack]
+			if (spec.Family != "") != family {
+				continue
+			}
+			if family {
+				if _, ok := whole[spec.Family]; !ok {
+					return nil, fmt.Errorf("stack fit: stack %q shares the numbers of %q, which has no runs", j.stack, spec.Family)
 				}
 			}
-			prior := specs[j.stack].Prior.WithDefaults()
-			if len(train) == 0 {
-				out[k] = prior
-				return
-			}
-			out[k] = fitStack(train, prior)
-		})
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				var train []stackRun
+				for _, i := range byStack[j.stack] {
+					if i != j.skip {
+						train = append(train, prep[i])
+					}
+				}
+				switch {
+				case family:
+					out[k] = fitFamily(train, out[whole[spec.Family]])
+				case len(train) == 0:
+					out[k] = spec.Prior.WithDefaults()
+				default:
+					out[k] = fitStack(train, spec.Prior.WithDefaults())
+				}
+			})
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 
 	f := &StackFit{Params: map[string]StackParams{}, InSample: make([]StackPoint, len(runs))}
 	if loo {
 		f.LeaveOneOut = make([]StackPoint, len(runs))
 	}
 	point := func(i int, p StackParams) StackPoint {
-		ms := prep[i].predict(p.vector())
+		ms := prep[i].predict(p.vector(), p.DeviceThreads(runs[i].Device))
 		return StackPoint{Run: runs[i], PredictMS: ms, RelativeErr: (ms - runs[i].MeasuredMS) / runs[i].MeasuredMS}
 	}
 	for k, j := range jobs {

@@ -101,6 +101,105 @@ func TestFitStacksRecovers(t *testing.T) {
 	}
 }
 
+// threadRuns times every network of names on one device at each thread
+// count, under the numbers p.
+func threadRuns(t testing.TB, p StackParams, device string, peak, bw float64, threads ...int) []StackRun {
+	t.Helper()
+	var runs []StackRun
+	for _, name := range []string{"resnet18", "resnet50", "vgg16", "mobilenet_v2", "efficientnet_b0"} {
+		g, err := model.Classifier(name, 224)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range threads {
+			r := StackRun{ID: name, Stack: "s", Graph: g, PeakGFLOPS: peak, Threads: n, Device: device, MemBandwidthGBps: bw, BytesPerElem: 4}
+			r.MeasuredMS = p.PredictMS(r, StackSpec{FoldNormAct: true})
+			runs = append(runs, r)
+		}
+	}
+	return runs
+}
+
+// TestFitStacksDeviceThreads: two devices timed on one and on n threads
+// get their own thread scaling back (n^0.85 and n^0.4); a third, timed on
+// 4 threads only, scales as the stack does and gets no number of its own.
+func TestFitStacksDeviceThreads(t *testing.T) {
+	truth := StackParams{Efficiency: map[OpClass]float64{ClassConv: 0.5, ClassConv3x3: 1.5, ClassConv1x1: 0.8, ClassDepthwise: 0.08, ClassLinear: 0.4, ClassElementwise: 0.05},
+		MemEfficiency: 0.7, LayerOverheadMS: 0.01, CallOverheadMS: 0.2, ThreadScaling: 0.6, ThreadSyncMS: 0.004, Int8Speed: 1,
+		DeviceThreadScaling: map[string]float64{"a": 0.85, "b": 0.4}}
+	runs := append(threadRuns(t, truth, "a", 48, 68, 1, 6), threadRuns(t, truth, "b", 14.4, 12.8, 1, 4)...)
+	runs = append(runs, threadRuns(t, truth, "c", 11.4, 25.6, 4)...)
+	f, err := FitStacks(runs, map[string]StackSpec{"s": {FoldNormAct: true}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := MAPE(f.InSample); m > 0.03 {
+		t.Errorf("in-sample MAPE %.3f, want ≤ 0.03", m)
+	}
+	p := f.Params["s"]
+	for dev, want := range map[string]float64{"a": 0.85, "b": 0.4} {
+		if got := p.DeviceThreadScaling[dev]; math.Abs(got-want) > 0.05 {
+			t.Errorf("device %s: thread scaling %.3f, want %.2f", dev, got, want)
+		}
+	}
+	if _, ok := p.DeviceThreadScaling["c"]; ok || p.DeviceThreads("c") != p.ThreadScaling {
+		t.Errorf("device c (no one-thread runs) has its own thread scaling %v", p.DeviceThreadScaling)
+	}
+}
+
+// TestFitStacksFamily: a family group's runs, made from the base group's
+// fitted numbers with efficiencies at a fifth and a per-layer cost 50 times
+// higher, give both factors back from three runs, and each run left out is
+// predicted from the other two to within 30%.
+func TestFitStacksFamily(t *testing.T) {
+	truth := StackParams{Efficiency: map[OpClass]float64{ClassConv: 0.5, ClassConv3x3: 1.5, ClassConv1x1: 0.8, ClassDepthwise: 0.08, ClassLinear: 0.4, ClassElementwise: 0.05},
+		MemEfficiency: 0.7, LayerOverheadMS: 0.01, CallOverheadMS: 0.2, ThreadScaling: 0.8, ThreadSyncMS: 0.004, Int8Speed: 1}
+	base := threadRuns(t, truth, "", 472, 25.6, 0)
+	specs := map[string]StackSpec{"s": {FoldNormAct: true}, "f": {FoldNormAct: true, Family: "s"}}
+	fb, err := FitStacks(base, specs, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := fb.Params["s"]
+	slow.Efficiency = map[OpClass]float64{}
+	for c, e := range fb.Params["s"].Efficiency {
+		slow.Efficiency[c] = e / 5
+	}
+	slow.MemEfficiency /= 5
+	slow.LayerOverheadMS *= 50
+	all := threadRuns(t, slow, "", 76.8, 17.1, 0)
+	fam := []StackRun{all[0], all[1], all[3]} // resnet18, resnet50, mobilenet_v2
+	for i := range fam {
+		fam[i].Stack = "f"
+	}
+	f, err := FitStacks(append(base, fam...), specs, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The per-layer factor is pulled towards 1 like any number towards its
+	// prior (only MobileNetV2's many small layers show it), so it comes
+	// back short of 50, and the compute factor a little low with it.
+	ps, pf := f.Params["s"], f.Params["f"]
+	if got := pf.Efficiency[ClassConv3x3] / ps.Efficiency[ClassConv3x3]; math.Abs(got/0.2-1) > 0.15 {
+		t.Errorf("family compute factor %.3f, want 0.2 ± 15%%", got)
+	}
+	if got := pf.LayerOverheadMS / ps.LayerOverheadMS; got < 10 || got > 50 {
+		t.Errorf("family per-layer factor %.1f, want 10 to 50", got)
+	}
+	if m := MAPE(f.InSample[len(base):]); m > 0.08 {
+		t.Errorf("family in-sample MAPE %.3f, want ≤ 0.08", m)
+	}
+	for _, p := range f.LeaveOneOut[len(base):] {
+		if math.Abs(p.RelativeErr) > 0.3 {
+			t.Errorf("%s left out: %+.1f%%", p.Run.ID, 100*p.RelativeErr)
+		}
+	}
+	delete(specs, "s")
+	if _, err := FitStacks(fam, specs, false); err == nil || !strings.Contains(err.Error(), `shares the numbers of "s", which has no runs`) {
+		t.Errorf("family without its base: %v", err)
+	}
+}
+
 // TestFitStacksLoneRun: a stack with one run is predicted, left out, by
 // its prior alone.
 func TestFitStacksLoneRun(t *testing.T) {

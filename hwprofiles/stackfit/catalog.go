@@ -84,6 +84,13 @@ func (r *Result) entry(s setup) (hwprofiles.Stack, error) {
 	prior := Specs[g].Prior.WithDefaults()
 	n := len(r.groupRuns(g))
 	fitted := fmt.Sprintf("fitted: to the %d published rows of %s on every device (%s)", n, g, hwprofiles.PublishedLatencyFile)
+	if fam := Specs[g].Family; fam != "" {
+		// The group's numbers are its base group's, efficiencies and
+		// memory efficiency scaled by one fitted factor.
+		prior = r.Fit.Params[fam]
+		fitted = fmt.Sprintf("fitted: %s's number (%d published rows) x this GPU family's factor (one on the efficiencies and memory efficiency, one on the per-layer cost), both fitted to the %d published rows of %s (%s)",
+			fam, len(r.groupRuns(fam)), n, g, hwprofiles.PublishedLatencyFile)
+	}
 	num := func(v, prior float64, src string) hwprofiles.Number {
 		if math.Abs(math.Log10(v/prior)) < 0.01 {
 			f := false
@@ -92,13 +99,21 @@ func (r *Result) entry(s setup) (hwprofiles.Stack, error) {
 		return hwprofiles.Number{Value: round4(v), Source: src}
 	}
 	scale := 1.0 // a CPU entry's efficiencies include how its threads scale
+	var threadExp float64
+	var scaleSrc string
 	title := fmt.Sprintf("%s on the %s", stackTitles[s.stack], strings.ToUpper(s.unit))
 	st := hwprofiles.Stack{Device: b.device, Stack: s.stack, Unit: s.unit, Precision: s.precision, StorageDtype: s.storage,
 		FoldNormAct: Specs[g].FoldNormAct}
 	if s.unit == "cpu" {
 		st.Threads = s.threads
 		st.ClockGHz = hwprofiles.Number{Value: s.clockGHz, Source: s.clockSrc}
-		scale = math.Pow(float64(s.threads), p.ThreadScaling-1)
+		threadExp = p.DeviceThreads(b.device)
+		scale = math.Pow(float64(s.threads), threadExp-1)
+		if _, own := p.DeviceThreadScaling[b.device]; own {
+			scaleSrc = fmt.Sprintf("%d threads scale as n^%s on this device, fitted to its rows of one network on one and on n threads", s.threads, g4(threadExp))
+		} else {
+			scaleSrc = fmt.Sprintf("%d threads scale as n^%s, the stack's: this device has no rows of one network on one and on n threads", s.threads, g4(threadExp))
+		}
 		peak *= float64(s.threads)
 		peakSrc = fmt.Sprintf("derived: %s x %d threads; %s", g4(peak/float64(s.threads)), s.threads, peakSrc)
 		title = fmt.Sprintf("%s, %s, %d threads at %s GHz", stackTitles[s.stack], s.precision, s.threads, g4(s.clockGHz))
@@ -126,7 +141,7 @@ func (r *Result) entry(s setup) (hwprofiles.Stack, error) {
 	for _, c := range profile.StackClasses {
 		src := fitted
 		if scale != 1 {
-			src = fmt.Sprintf("%s: %s x %s (%d threads scale as n^%s)", fitted, g4(p.Efficiency[c]), g4(scale), s.threads, g4(p.ThreadScaling))
+			src = fmt.Sprintf("%s: %s x %s (%s)", fitted, g4(p.Efficiency[c]), g4(scale), scaleSrc)
 		}
 		if int8 != 1 {
 			src = fmt.Sprintf("%s x %s (int8 kernels against float ones)", src, g4(int8))

@@ -22,8 +22,9 @@ var Specs = map[string]profile.StackSpec{
 	"ncnn/cpu":        {FoldNormAct: true},
 	"ncnn-vulkan/gpu": {FoldNormAct: true, Prior: gpuPrior},
 	// The Pi 5's VideoCore VII: a tile-based mobile GPU without fp16
-	// arithmetic, its Vulkan driver far from NVIDIA's.
-	"ncnn-vulkan/gpu-videocore": {FoldNormAct: true, Prior: gpuPrior},
+	// arithmetic, its Vulkan driver far from NVIDIA's, but ncnn's shaders
+	// are the same: three rows fit one factor on the NVIDIA GPUs' numbers.
+	"ncnn-vulkan/gpu-videocore": {FoldNormAct: true, Family: "ncnn-vulkan/gpu"},
 	"opencv/cpu":                {FoldNormAct: true},
 	"opencv-cuda/gpu":           {FoldNormAct: true, Prior: gpuPrior},
 	"tflite/cpu":                {FoldNormAct: true},
@@ -93,7 +94,7 @@ func Runs(rows []Row) ([]profile.StackRun, error) {
 		}
 		runs = append(runs, profile.StackRun{
 			ID: fmt.Sprintf("%s/%s/%s", r.Row, r.Model, r.Setup.precision), Stack: r.Setup.group(), Graph: g,
-			PeakGFLOPS: peak, Threads: r.Setup.threads, MemBandwidthGBps: boards[r.Setup.board].bwGBps,
+			PeakGFLOPS: peak, Threads: r.Setup.threads, Device: boards[r.Setup.board].device, MemBandwidthGBps: boards[r.Setup.board].bwGBps,
 			BytesPerElem: r.Setup.bytesPerElem(), MeasuredMS: r.LatencyMS, Int8: r.Setup.precision == "int8",
 		})
 	}
