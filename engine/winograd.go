@@ -1,0 +1,313 @@
+package engine
+
+import (
+	"gonum.org/v1/gonum/blas"
+
+	"github.com/mtlsplit/mtlsplit/model"
+)
+
+// Winograd F(2×2, 3×3) runs a 3×3 stride-1 convolution as 16 GEMMs of a
+// quarter of the size: each 4×4 input tile d becomes V = Bᵀ·d·B, each
+// filter g becomes U = G·g·Gᵀ (once, at Compile), and for each of the 16
+// elements ξ of a tile, M_ξ = U_ξ·V_ξ over the input channels, on the same
+// GEMM as the other convolutions (the native one with U_ξ packed, or the
+// BLAS); each 2×2 output tile is then Aᵀ·M·A, plus bias, then the
+// activation. 2.25 times fewer multiplications than the direct sum, for
+// transforms that only add and subtract. F(4×4, 3×3) would save 4 times
+// but its transforms scale values by up to 8 and lose about three more bits
+// (see winogradRule for what was measured).
+//
+// The tiles are cut into blocks of whole tile rows (or of part of one row
+// when a row is long), sized so that a block's transformed input and output
+// fit in about a megabyte; a thread transforms a block's input into its own
+// scratch, runs the 16 GEMMs for a range of output channels and writes
+// those channels' outputs. Layers with few tiles are also split by output
+// channels so that every thread has work.
+
+// winoXi is the number of elements of a transformed tile.
+const winoXi = 16
+
+// The rule: where Winograd ran faster than im2col + GEMM, measured per
+// layer with BenchmarkWinogradLayers (winograd_test.go) on the layers of
+// resnet18 and vgg16 at 224 px.
+const (
+	winoMinChannels = 64
+	winoMinPixels   = 14 * 14
+)
+
+// winograd reports whether convolution node n runs as Winograd
+// F(2×2, 3×3): a 3×3, stride 1, padding 1 convolution of one group, with
+// enough channels and output pixels for the GEMMs to stay efficient.
+func winograd(n *model.Node) bool {
+	c := n.Conv
+	return n.Op == model.OpConv2d && c.Kernel == 3 && c.Stride == 1 && c.Padding == 1 &&
+		max(c.Dilation, 1) == 1 && max(c.Groups, 1) == 1 &&
+		c.InChannels >= winoMinChannels && c.OutChannels >= winoMinChannels &&
+		len(n.OutShape) == 3 && n.OutShape[1]*n.OutShape[2] >= winoMinPixels
+}
+
+// convModeAt is the mode convolution node n runs in: convModeOf, or
+// Winograd where its shape fits.
+func convModeAt(n *model.Node) convMode {
+	if winograd(n) {
+		return convWinograd
+	}
+	return convModeOf(n.Conv)
+}
+
+// winoBlockFloats is about how many floats a block's transformed input and
+// output take together (1 MB: the L2 cache of the machine it was tuned on).
+const winoBlockFloats = 1 << 18
+
+// winoPlan is how a layer's tiles are cut into blocks and its output
+// channels into parts.
+type winoPlan struct {
+	cin, cout, h, w, oh, ow int
+	th, tw                  int // tile rows and columns
+	bh, bw                  int // a block's tile rows and columns (at most)
+	nby, nbx                int // blocks down and across
+	parts, partRows         int // output channels split in parts of partRows
+}
+
+func newWinoPlan(cin, cout, h, w, oh, ow, threads int) winoPlan {
+	q := winoPlan{cin: cin, cout: cout, h: h, w: w, oh: oh, ow: ow, th: (oh + 1) / 2, tw: (ow + 1) / 2}
+	target := max(1, winoBlockFloats/(winoXi*(cin+cout)))
+	q.nbx = (q.tw + target - 1) / target
+	q.bw = (q.tw + q.nbx - 1) / q.nbx
+	rows := max(1, target/q.bw)
+	q.nby = (q.th + rows - 1) / rows
+	q.bh = (q.th + q.nby - 1) / q.nby
+	// Few blocks: split the output channels too, in whole panels of the
+	// native GEMM, so that each thread can claim several items.
+	panels := (cout + gemmMR - 1) / gemmMR
+	parts := 1
+	if blocks := q.nby * q.nbx; threads > 1 && blocks < chunksPerThread*threads {
+		parts = min(panels, (chunksPerThread*threads+blocks-1)/blocks)
+	}
+	q.partRows = (panels + parts - 1) / parts * gemmMR
+	q.parts = (cout + q.partRows - 1) / q.partRows
+	return q
+}
+
+// winoBufElems is the scratch either transform needs for a block of bh
+// tile rows by bw tile columns (winograd.c uses the same layout).
+func winoBufElems(bh, bw int) int {
+	in := (2*bh+2)*4*bw + 4*bw + 8 // a padded row, then each row transformed along x
+	out := 12 * bw                 // the tile rows transformed along y, then two output rows
+	return max(in, out)
+}
+
+// scratchElems is one thread's scratch: the native GEMM's packed B, then
+// V (16 × cin × block tiles), M (16 × cout × block tiles) and the
+// transforms' buffer.
+func (q *winoPlan) scratchElems(native bool) int {
+	nb := q.bh * q.bw
+	e := satAdd(satMul(winoXi, satMul(q.cin+q.cout, nb)), winoBufElems(q.bh, q.bw))
+	if native {
+		e = satAdd(e, packBElems())
+	}
+	return e
+}
+
+// winoPlanOf is the plan of convolution node n reading a tensor of shape
+// in.
+func winoPlanOf(n *model.Node, in model.Shape, threads int) winoPlan {
+	return newWinoPlan(in[0], n.OutShape[0], in[1], in[2], n.OutShape[1], n.OutShape[2], threads)
+}
+
+// winoWeightElems is the float32s of a Winograd convolution's transformed
+// weights: 16 cout × cin matrices, packed for the native GEMM or not.
+func winoWeightElems(cin, cout int, native bool) int {
+	if native {
+		return satMul(winoXi, packAElems(cout, cin))
+	}
+	return satMul(winoXi, satMul(cout, cin))
+}
+
+// winoKernel runs one sample of a Winograd convolution: item it is block
+// it / parts, output channels part it % parts.
+type winoKernel struct {
+	q       winoPlan
+	native  bool
+	packed  []*packedA // native: U_ξ packed
+	u       []float32  // otherwise: U_ξ as cout × cin, one after another
+	gemm    blas.Float32Level3
+	bias    []float32
+	act     act
+	scratch [][]float32
+	x, y    []float32
+}
+
+// newWinoKernel transforms s's weights (batch norm folded in) for a
+// Program with p's GEMM.
+func newWinoKernel(p *Program, s *convStep) *winoKernel {
+	g := &s.g
+	k := &winoKernel{q: newWinoPlan(g.cin, g.cout, g.h, g.w, g.oh, g.ow, p.opts.Threads), native: p.nativeGEMM,
+		gemm: p.gemm, bias: s.bias, act: s.act, scratch: p.scratch}
+	u := make([]float32, winoXi*g.cout*g.cin)
+	if k.native {
+		u = make([]float32, g.cout*g.cin) // one U_ξ at a time, then packed
+	}
+	for xi := range winoXi {
+		if !k.native {
+			winoFilter(u[xi*g.cout*g.cin:(xi+1)*g.cout*g.cin], s.weight, g.cout, g.cin, xi)
+			continue
+		}
+		winoFilter(u, s.weight, g.cout, g.cin, xi)
+		k.packed = append(k.packed, packA(u, g.cout, g.cin))
+	}
+	if !k.native {
+		k.u = u
+	}
+	return k
+}
+
+// winoG is G of F(2×2, 3×3).
+var winoG = [4][3]float64{{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}}
+
+// winoFilter sets u (cout × cin) to element xi of G·g·Gᵀ for every filter
+// g of w ([cout][cin][3][3]), in float64.
+func winoFilter(u, w []float32, cout, cin, xi int) {
+	a, b := xi/4, xi%4
+	for o := range cout {
+		for c := range cin {
+			f := w[(o*cin+c)*9 : (o*cin+c+1)*9]
+			var sum float64
+			for i := range 3 {
+				for j := range 3 {
+					sum += winoG[a][i] * float64(f[i*3+j]) * winoG[b][j]
+				}
+			}
+			u[o*cin+c] = float32(sum)
+		}
+	}
+}
+
+func (k *winoKernel) run(p *Program, x, y []float32) {
+	k.x, k.y = x, y
+	p.pool.run(k, k.q.nby*k.q.nbx*k.q.parts, 1)
+}
+
+func (k *winoKernel) part(lo, hi, tid int) {
+	q := &k.q
+	sc := k.scratch[tid]
+	var pb []float32
+	if k.native {
+		pb, sc = sc[:packBElems()], sc[packBElems():]
+	}
+	nbMax := q.bh * q.bw
+	vAll, sc := sc[:winoXi*q.cin*nbMax], sc[winoXi*q.cin*nbMax:]
+	mAll, buf := sc[:winoXi*q.cout*nbMax], sc[winoXi*q.cout*nbMax:]
+	buf = buf[:winoBufElems(q.bh, q.bw)]
+	for it := lo; it < hi; it++ {
+		blk, part := it/q.parts, it%q.parts
+		ty0, tx0 := blk/q.nbx*q.bh, blk%q.nbx*q.bw
+		ty1, tx1 := min(ty0+q.bh, q.th), min(tx0+q.bw, q.tw)
+		co0, co1 := part*q.partRows, min((part+1)*q.partRows, q.cout)
+		nb := (ty1 - ty0) * (tx1 - tx0)
+		vs, ms := q.cin*nb, q.cout*nb
+		v, m := vAll[:winoXi*vs], mAll[:winoXi*ms]
+		if !nativeWinoIn(k.x, q, ty0, ty1, tx0, tx1, v, buf) {
+			winoIn(k.x, q, ty0, ty1, tx0, tx1, v, buf)
+		}
+		for xi := range winoXi {
+			vx, mx := v[xi*vs:(xi+1)*vs], m[xi*ms:(xi+1)*ms]
+			if k.native {
+				nativeGEMMPart(k.packed[xi], vx, nb, mx, nil, actNone, co0/gemmMR, (co1+gemmMR-1)/gemmMR, 0, nb, pb, nil)
+				continue
+			}
+			ux := k.u[xi*q.cout*q.cin:]
+			k.gemm.Sgemm(blas.NoTrans, blas.NoTrans, co1-co0, nb, q.cin, 1, ux[co0*q.cin:], q.cin, vx, nb, 0, mx[co0*nb:], nb)
+		}
+		if !nativeWinoOut(m, q, co0, co1, k.y, ty0, ty1, tx0, tx1, k.bias, k.act, buf) {
+			winoOut(m, q, co0, co1, k.y, ty0, ty1, tx0, tx1, k.bias, k.act, buf)
+		}
+	}
+}
+
+// winoIn is mts_wino_in (winograd.h) in Go.
+func winoIn(x []float32, q *winoPlan, ty0, ty1, tx0, tx1 int, v, buf []float32) {
+	nty, bw := ty1-ty0, tx1-tx0
+	nq, nb := 2*nty+2, nty*bw
+	c0, nc := 2*tx0-1, 2*bw+2
+	vs := q.cin * nb
+	t, hb := buf[:nc], buf[nc+2:]
+	for ci := range q.cin {
+		plane := x[ci*q.h*q.w : (ci+1)*q.h*q.w]
+		for r := range nq {
+			iy := 2*ty0 - 1 + r
+			hr := hb[r*4*bw : (r+1)*4*bw]
+			if iy < 0 || iy >= q.h {
+				clear(hr)
+				continue
+			}
+			row := plane[iy*q.w : (iy+1)*q.w]
+			for i := range t {
+				t[i] = 0
+				if c := c0 + i; c >= 0 && c < q.w {
+					t[i] = row[c]
+				}
+			}
+			h0, h1, h2, h3 := hr[:bw], hr[bw:2*bw], hr[2*bw:3*bw], hr[3*bw:]
+			for i := range bw {
+				d0, d1, d2, d3 := t[2*i], t[2*i+1], t[2*i+2], t[2*i+3]
+				h0[i], h1[i], h2[i], h3[i] = d0-d2, d1+d2, d2-d1, d1-d3
+			}
+		}
+		for r := range nty {
+			j := ci*nb + r*bw
+			for k := range 4 {
+				a0 := hb[(2*r)*4*bw+k*bw:][:bw]
+				a1, a2, a3 := hb[(2*r+1)*4*bw+k*bw:][:bw], hb[(2*r+2)*4*bw+k*bw:][:bw], hb[(2*r+3)*4*bw+k*bw:][:bw]
+				v0, v1 := v[k*vs+j:][:bw], v[(4+k)*vs+j:][:bw]
+				v2, v3 := v[(8+k)*vs+j:][:bw], v[(12+k)*vs+j:][:bw]
+				for i := range bw {
+					v0[i], v1[i], v2[i], v3[i] = a0[i]-a2[i], a1[i]+a2[i], a2[i]-a1[i], a1[i]-a3[i]
+				}
+			}
+		}
+	}
+}
+
+// winoOut is mts_wino_out (winograd.h) in Go.
+func winoOut(m []float32, q *winoPlan, co0, co1 int, y []float32, ty0, ty1, tx0, tx1 int, bias []float32, a act, buf []float32) {
+	nty, bw := ty1-ty0, tx1-tx0
+	nb := nty * bw
+	ms := q.cout * nb
+	ox0 := 2 * tx0
+	n := min(q.ow-ox0, 2*bw)
+	s, r0, r1 := buf[:8*bw], buf[8*bw:10*bw], buf[10*bw:12*bw]
+	for co := co0; co < co1; co++ {
+		var b float32
+		if bias != nil {
+			b = bias[co]
+		}
+		for r := range nty {
+			j := co*nb + r*bw
+			for k := range 4 {
+				m0, m1 := m[k*ms+j:][:bw], m[(4+k)*ms+j:][:bw]
+				m2, m3 := m[(8+k)*ms+j:][:bw], m[(12+k)*ms+j:][:bw]
+				s0, s1 := s[k*bw:][:bw], s[(4+k)*bw:][:bw]
+				for i := range bw {
+					s0[i] = (m0[i] + m1[i]) + m2[i]
+					s1[i] = (m1[i] - m2[i]) - m3[i]
+				}
+			}
+			for i := range bw {
+				a0, a1, a2, a3 := s[i], s[bw+i], s[2*bw+i], s[3*bw+i]
+				e0, e1, e2, e3 := s[4*bw+i], s[5*bw+i], s[6*bw+i], s[7*bw+i]
+				r0[2*i], r0[2*i+1] = (a0+a1)+a2, (a1-a2)-a3
+				r1[2*i], r1[2*i+1] = (e0+e1)+e2, (e1-e2)-e3
+			}
+			oy := 2 * (ty0 + r)
+			for dy, src := range [2][]float32{r0, r1} {
+				if oy+dy >= q.oh {
+					break
+				}
+				dst := y[(co*q.oh+oy+dy)*q.ow+ox0:][:n]
+				copy(dst, src)
+				biasAct(dst, b, a)
+			}
+		}
+	}
+}
