@@ -99,12 +99,17 @@ type convStep struct {
 }
 
 func newConvStep(p *Program, sp stepPlan, w *Weights, in, out, col []float32, inShape model.Shape) (*convStep, error) {
+	return newConvStepMode(p, sp, w, in, out, col, inShape, convModeAt(sp.nodes[0]))
+}
+
+// newConvStepMode is newConvStep in a given mode (benchmarks compare them).
+func newConvStepMode(p *Program, sp stepPlan, w *Weights, in, out, col []float32, inShape model.Shape, mode convMode) (*convStep, error) {
 	gemm := p.gemm
 	conv := sp.nodes[0]
 	c := conv.Conv
 	s := &convStep{in: in, out: out, g: newGeom(c, inShape, sp.nodes[len(sp.nodes)-1].OutShape),
-		mode: convModeAt(conv), col: col, mm: gemmKernel{gemm: gemm}}
-	packed := packs(conv, p.nativeGEMM)
+		mode: mode, col: col, mm: gemmKernel{gemm: gemm}}
+	packed := packsMode(mode, p.nativeGEMM)
 	switch {
 	case packed && folds(sp) && foldsInPlace(p.opts.ReleaseWeights, p.uses, conv):
 		s.weight = w.Get(conv.Name, "weight") // the caller's, released after this step
