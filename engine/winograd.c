@@ -21,6 +21,57 @@
 #endif
 #define WINL static inline __attribute__((always_inline))
 
+// The loops over a row of tiles, with restrict so that the compiler need
+// not version them for aliasing (it gives up past ten pointer pairs).
+WINL void in_row(const float *restrict t, float *restrict h0, float *restrict h1, float *restrict h2,
+                 float *restrict h3, int bw) {
+	for (int i = 0; i < bw; i++) {
+		float d0 = t[2 * i], d1 = t[2 * i + 1], d2 = t[2 * i + 2], d3 = t[2 * i + 3];
+		h0[i] = d0 - d2;
+		h1[i] = d1 + d2;
+		h2[i] = d2 - d1;
+		h3[i] = d1 - d3;
+	}
+}
+
+WINL void in_col(const float *restrict a0, const float *restrict a1, const float *restrict a2,
+                 const float *restrict a3, float *restrict v0, float *restrict v1, float *restrict v2,
+                 float *restrict v3, int bw) {
+	for (int i = 0; i < bw; i++) {
+		v0[i] = a0[i] - a2[i];
+		v1[i] = a1[i] + a2[i];
+		v2[i] = a2[i] - a1[i];
+		v3[i] = a1[i] - a3[i];
+	}
+}
+
+WINL void out_col(const float *restrict m0, const float *restrict m1, const float *restrict m2,
+                  const float *restrict m3, float *restrict s0, float *restrict s1, int bw) {
+	for (int i = 0; i < bw; i++) {
+		s0[i] = (m0[i] + m1[i]) + m2[i];
+		s1[i] = (m1[i] - m2[i]) - m3[i];
+	}
+}
+
+WINL void out_row(const float *restrict s, float *restrict r0, float *restrict r1, float b, int bw, int act) {
+	for (int i = 0; i < bw; i++) {
+		float a0 = s[i], a1 = s[bw + i], a2 = s[2 * bw + i], a3 = s[3 * bw + i];
+		float e0 = s[4 * bw + i], e1 = s[5 * bw + i], e2 = s[6 * bw + i], e3 = s[7 * bw + i];
+		float y00 = ((a0 + a1) + a2) + b, y01 = ((a1 - a2) - a3) + b;
+		float y10 = ((e0 + e1) + e2) + b, y11 = ((e1 - e2) - e3) + b;
+		if (act == ACT_RELU) {
+			y00 = y00 < 0.0f ? 0.0f : y00;
+			y01 = y01 < 0.0f ? 0.0f : y01;
+			y10 = y10 < 0.0f ? 0.0f : y10;
+			y11 = y11 < 0.0f ? 0.0f : y11;
+		}
+		r0[2 * i] = y00;
+		r0[2 * i + 1] = y01;
+		r1[2 * i] = y10;
+		r1[2 * i + 1] = y11;
+	}
+}
+
 // wino_in_body: each input row the block reads is transformed along x once
 // (d·B for every tile column: hb[q][k][i]), then each tile row combines
 // four of them along y (Bᵀ·(d·B)).
@@ -45,13 +96,7 @@ WINL void wino_in_body(const float *x, int cin, int h, int w, int ty0, int ty1, 
 			memcpy(t + lo, row + c0 + lo, (size_t)(hi - lo) * sizeof(float));
 			for (int i = hi; i < nc; i++)
 				t[i] = 0.0f;
-			for (int i = 0; i < bw; i++) {
-				float d0 = t[2 * i], d1 = t[2 * i + 1], d2 = t[2 * i + 2], d3 = t[2 * i + 3];
-				h0[i] = d0 - d2;
-				h1[i] = d1 + d2;
-				h2[i] = d2 - d1;
-				h3[i] = d1 - d3;
-			}
+			in_row(t, h0, h1, h2, h3, bw);
 		}
 		for (int r = 0; r < nty; r++) {
 			float *vc = v + (long)ci * nb + (long)r * bw;
@@ -59,12 +104,7 @@ WINL void wino_in_body(const float *x, int cin, int h, int w, int ty0, int ty1, 
 				const float *a0 = hb + (long)(2 * r) * 4 * bw + k * bw;
 				const float *a1 = a0 + 4 * bw, *a2 = a1 + 4 * bw, *a3 = a2 + 4 * bw;
 				float *v0 = vc + k * vs, *v1 = vc + (4 + k) * vs, *v2 = vc + (8 + k) * vs, *v3 = vc + (12 + k) * vs;
-				for (int i = 0; i < bw; i++) {
-					v0[i] = a0[i] - a2[i];
-					v1[i] = a1[i] + a2[i];
-					v2[i] = a2[i] - a1[i];
-					v3[i] = a1[i] - a3[i];
-				}
+				in_col(a0, a1, a2, a3, v0, v1, v2, v3, bw);
 			}
 		}
 	}
@@ -105,28 +145,9 @@ WINL void wino_out_body(int isa, const float *m, long ms, int co0, int co1, floa
 			const float *mc = m + (long)co * nb + (long)r * bw;
 			for (int k = 0; k < 4; k++) {
 				const float *m0 = mc + k * ms, *m1 = mc + (4 + k) * ms, *m2 = mc + (8 + k) * ms, *m3 = mc + (12 + k) * ms;
-				float *s0 = s + k * bw, *s1 = s + (4 + k) * bw;
-				for (int i = 0; i < bw; i++) {
-					s0[i] = (m0[i] + m1[i]) + m2[i];
-					s1[i] = (m1[i] - m2[i]) - m3[i];
-				}
+				out_col(m0, m1, m2, m3, s + k * bw, s + (4 + k) * bw, bw);
 			}
-			for (int i = 0; i < bw; i++) {
-				float a0 = s[i], a1 = s[bw + i], a2 = s[2 * bw + i], a3 = s[3 * bw + i];
-				float e0 = s[4 * bw + i], e1 = s[5 * bw + i], e2 = s[6 * bw + i], e3 = s[7 * bw + i];
-				float y00 = ((a0 + a1) + a2) + b, y01 = ((a1 - a2) - a3) + b;
-				float y10 = ((e0 + e1) + e2) + b, y11 = ((e1 - e2) - e3) + b;
-				if (act == ACT_RELU) {
-					y00 = y00 < 0.0f ? 0.0f : y00;
-					y01 = y01 < 0.0f ? 0.0f : y01;
-					y10 = y10 < 0.0f ? 0.0f : y10;
-					y11 = y11 < 0.0f ? 0.0f : y11;
-				}
-				r0[2 * i] = y00;
-				r0[2 * i + 1] = y01;
-				r1[2 * i] = y10;
-				r1[2 * i + 1] = y11;
-			}
+			out_row(s, r0, r1, b, bw, act);
 			int oy = 2 * (ty0 + r);
 			for (int a = 0; a < 2 && oy + a < oh; a++) {
 				float *dst = y + ((long)co * oh + oy + a) * ow + ox0;

@@ -59,6 +59,11 @@ func convModeAt(n *model.Node) convMode {
 // output take together (1 MB: the L2 cache of the machine it was tuned on).
 const winoBlockFloats = 1 << 18
 
+// winoMinBlock is the fewest tiles a block has where the layer has that
+// many: every block streams all 16 U_ξ, and wide layers (512 channels:
+// 16 MB of U) waited on memory with blocks of 16 tiles.
+const winoMinBlock = 64
+
 // winoPlan is how a layer's tiles are cut into blocks and its output
 // channels into parts.
 type winoPlan struct {
@@ -71,7 +76,7 @@ type winoPlan struct {
 
 func newWinoPlan(cin, cout, h, w, oh, ow, threads int) winoPlan {
 	q := winoPlan{cin: cin, cout: cout, h: h, w: w, oh: oh, ow: ow, th: (oh + 1) / 2, tw: (ow + 1) / 2}
-	target := max(1, winoBlockFloats/(winoXi*(cin+cout)))
+	target := max(winoMinBlock, winoBlockFloats/(winoXi*(cin+cout)))
 	q.nbx = (q.tw + target - 1) / target
 	q.bw = (q.tw + q.nbx - 1) / q.nbx
 	rows := max(1, target/q.bw)
