@@ -193,7 +193,9 @@ func planMemory(g *model.Graph, opts Options, plans []stepPlan, arena int) Memor
 // own form: packed for the native GEMM, or transformed for Winograd.
 func packs(n *model.Node, native bool) bool { return packsMode(convModeAt(n), native) }
 
-func packsMode(m convMode, native bool) bool { return m == convWinograd || native && m != convDepthwise }
+func packsMode(m convMode, native bool) bool {
+	return m == convWinograd || native && m != convDepthwise
+}
 
 // stepWeightElems is the float32s of weights one step keeps.
 func stepWeightElems(g *model.Graph, sp stepPlan, native bool) int {
