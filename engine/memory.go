@@ -231,7 +231,8 @@ func stepWeightElems(g *model.Graph, sp stepPlan, native bool) int {
 
 // sharedScratch is the scratch one Program holds for all its steps, which
 // run one after another: the im2col matrix of the largest convolution the
-// BLAS runs (the native GEMM packs patches itself), and, only while
+// BLAS runs (the native GEMM packs patches itself) or the transformed input
+// and output of the largest Winograd convolution run whole, and, only while
 // compiling, the largest weights of a convolution the native GEMM packs
 // after batch norm is folded into them (folds), unless foldsInPlace: Compile
 // folds them in the activation arena when it is large enough (nothing runs
@@ -242,6 +243,9 @@ func sharedScratch(plans []stepPlan, native, release bool) (col, fold int) {
 		n := sp.nodes[0]
 		if n.Op != model.OpConv2d {
 			continue
+		}
+		if q := winoPlanOf(n, 1); convModeAt(n) == convWinograd && q.whole {
+			col = max(col, q.blockElems())
 		}
 		if packs(n, native) {
 			if folds(sp) && !foldsInPlace(release, uses, n) {
@@ -290,7 +294,7 @@ func threadScratchElems(g *model.Graph, plans []stepPlan, native bool) int {
 		in := g.Nodes[n.Inputs[0]].OutShape
 		switch {
 		case n.Op == model.OpConv2d && convModeAt(n) == convWinograd:
-			q := winoPlanOf(n, in, 1) // the thread count splits channels, not blocks
+			q := winoPlanOf(n, 1) // the thread count splits the work, not the scratch
 			per = max(per, q.scratchElems(native))
 		case n.Op == model.OpConv2d && convModeOf(n.Conv) == convDepthwise:
 			geo := geomOf(n.Conv, in, sp.nodes[len(sp.nodes)-1].OutShape)

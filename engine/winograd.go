@@ -21,8 +21,11 @@ import (
 // when a row is long), sized so that a block's transformed input and output
 // fit in about a megabyte; a thread transforms a block's input into its own
 // scratch, runs the 16 GEMMs for a range of output channels and writes
-// those channels' outputs. Layers with few tiles are also split by output
-// channels so that every thread has work.
+// those channels' outputs. A layer with fewer than winoWholeBlocks blocks
+// (few tiles, many channels) runs whole instead, in three parallel phases
+// over the shared scratch: every channel's input transformed, the 16 GEMMs
+// split by ξ and output channels, every channel's output transformed; cut
+// into blocks, its threads would each transform the same input again.
 
 // winoXi is the number of elements of a transformed tile.
 const winoXi = 16
@@ -64,6 +67,10 @@ const winoBlockFloats = 1 << 18
 // 16 MB of U) waited on memory with blocks of 16 tiles.
 const winoMinBlock = 64
 
+// winoWholeBlocks is the fewest blocks a layer is cut into; with fewer it
+// runs whole.
+const winoWholeBlocks = 4
+
 // winoPlan is how a layer's tiles are cut into blocks and its output
 // channels into parts.
 type winoPlan struct {
@@ -72,6 +79,7 @@ type winoPlan struct {
 	bh, bw                  int // a block's tile rows and columns (at most)
 	nby, nbx                int // blocks down and across
 	parts, partRows         int // output channels split in parts of partRows
+	whole                   bool
 }
 
 func newWinoPlan(cin, cout, h, w, oh, ow, threads int) winoPlan {
@@ -82,9 +90,18 @@ func newWinoPlan(cin, cout, h, w, oh, ow, threads int) winoPlan {
 	rows := max(1, target/q.bw)
 	q.nby = (q.th + rows - 1) / rows
 	q.bh = (q.th + q.nby - 1) / q.nby
+	panels := (cout + gemmMR - 1) / gemmMR
+	if q.nby*q.nbx < winoWholeBlocks {
+		// One block; the GEMMs are split by ξ, and by output channels
+		// where 16 items are too few for the threads.
+		q.whole, q.bh, q.bw, q.nby, q.nbx = true, q.th, q.tw, 1, 1
+		parts := min(panels, (chunksPerThread*threads+winoXi-1)/winoXi)
+		q.partRows = (panels + parts - 1) / parts * gemmMR
+		q.parts = (cout + q.partRows - 1) / q.partRows
+		return q
+	}
 	// Few blocks: split the output channels too, in whole panels of the
 	// native GEMM, so that each thread can claim several items.
-	panels := (cout + gemmMR - 1) / gemmMR
 	parts := 1
 	if blocks := q.nby * q.nbx; threads > 1 && blocks < chunksPerThread*threads {
 		parts = min(panels, (chunksPerThread*threads+blocks-1)/blocks)
@@ -103,21 +120,30 @@ func winoBufElems(bh, bw int) int {
 }
 
 // scratchElems is one thread's scratch: the native GEMM's packed B, then
-// V (16 × cin × block tiles), M (16 × cout × block tiles) and the
-// transforms' buffer.
+// (unless the layer runs whole) V (16 × cin × block tiles) and M (16 ×
+// cout × block tiles), then the transforms' buffer.
 func (q *winoPlan) scratchElems(native bool) int {
-	nb := q.bh * q.bw
-	e := satAdd(satMul(winoXi, satMul(q.cin+q.cout, nb)), winoBufElems(q.bh, q.bw))
+	e := winoBufElems(q.bh, q.bw)
+	if !q.whole {
+		e = satAdd(e, q.blockElems())
+	}
 	if native {
 		e = satAdd(e, packBElems())
 	}
 	return e
 }
 
-// winoPlanOf is the plan of convolution node n reading a tensor of shape
-// in.
-func winoPlanOf(n *model.Node, in model.Shape, threads int) winoPlan {
-	return newWinoPlan(in[0], n.OutShape[0], in[1], in[2], n.OutShape[1], n.OutShape[2], threads)
+// blockElems is V and M of one block: the whole layer's, in the
+// Program's shared scratch (convStep.col), when it runs whole.
+func (q *winoPlan) blockElems() int {
+	return satMul(winoXi, satMul(q.cin+q.cout, q.bh*q.bw))
+}
+
+// winoPlanOf is the plan of Winograd convolution node n (its input is as
+// large as its output).
+func winoPlanOf(n *model.Node, threads int) winoPlan {
+	o := n.OutShape
+	return newWinoPlan(n.Conv.InChannels, o[0], o[1], o[2], o[1], o[2], threads)
 }
 
 // winoWeightElems is the float32s of a Winograd convolution's transformed
@@ -141,6 +167,8 @@ type winoKernel struct {
 	act     act
 	scratch [][]float32
 	x, y    []float32
+	shared  []float32 // whole: V then M
+	phase   int       // whole: 0 input transform, 1 GEMMs, 2 output transform
 }
 
 // newWinoKernel transforms s's weights (batch norm folded in) for a
@@ -149,9 +177,14 @@ func newWinoKernel(p *Program, s *convStep) *winoKernel {
 	g := &s.g
 	k := &winoKernel{q: newWinoPlan(g.cin, g.cout, g.h, g.w, g.oh, g.ow, p.opts.Threads), native: p.nativeGEMM,
 		gemm: p.gemm, bias: s.bias, act: s.act, scratch: p.scratch}
-	u := make([]float32, winoXi*g.cout*g.cin)
+	if k.q.whole {
+		k.shared = s.col[:k.q.blockElems()]
+	}
+	var u []float32
 	if k.native {
 		u = make([]float32, g.cout*g.cin) // one U_ξ at a time, then packed
+	} else {
+		u = make([]float32, winoXi*g.cout*g.cin)
 	}
 	for xi := range winoXi {
 		if !k.native {
@@ -190,10 +223,23 @@ func winoFilter(u, w []float32, cout, cin, xi int) {
 
 func (k *winoKernel) run(p *Program, x, y []float32) {
 	k.x, k.y = x, y
-	p.pool.run(k, k.q.nby*k.q.nbx*k.q.parts, 1)
+	if !k.q.whole {
+		p.pool.run(k, k.q.nby*k.q.nbx*k.q.parts, 1)
+		return
+	}
+	k.phase = 0
+	p.pool.run(k, k.q.cin, 1)
+	k.phase = 1
+	p.pool.run(k, winoXi*k.q.parts, 1)
+	k.phase = 2
+	p.pool.run(k, k.q.cout, 1)
 }
 
 func (k *winoKernel) part(lo, hi, tid int) {
+	if k.q.whole {
+		k.wholePart(lo, hi, tid)
+		return
+	}
 	q := &k.q
 	sc := k.scratch[tid]
 	var pb []float32
@@ -212,32 +258,72 @@ func (k *winoKernel) part(lo, hi, tid int) {
 		nb := (ty1 - ty0) * (tx1 - tx0)
 		vs, ms := q.cin*nb, q.cout*nb
 		v, m := vAll[:winoXi*vs], mAll[:winoXi*ms]
-		if !nativeWinoIn(k.x, q, ty0, ty1, tx0, tx1, v, buf) {
-			winoIn(k.x, q, ty0, ty1, tx0, tx1, v, buf)
+		if !nativeWinoIn(k.x, q, q.cin, ty0, ty1, tx0, tx1, v, vs, buf) {
+			winoIn(k.x, q, q.cin, ty0, ty1, tx0, tx1, v, vs, buf)
 		}
 		for xi := range winoXi {
-			vx, mx := v[xi*vs:(xi+1)*vs], m[xi*ms:(xi+1)*ms]
-			if k.native {
-				nativeGEMMPart(k.packed[xi], vx, nb, mx, nil, actNone, co0/gemmMR, (co1+gemmMR-1)/gemmMR, 0, nb, pb, nil)
-				continue
-			}
-			ux := k.u[xi*q.cout*q.cin:]
-			k.gemm.Sgemm(blas.NoTrans, blas.NoTrans, co1-co0, nb, q.cin, 1, ux[co0*q.cin:], q.cin, vx, nb, 0, mx[co0*nb:], nb)
+			k.gemmXi(xi, v[xi*vs:(xi+1)*vs], m[xi*ms:(xi+1)*ms], nb, co0, co1, pb)
 		}
-		if !nativeWinoOut(m, q, co0, co1, k.y, ty0, ty1, tx0, tx1, k.bias, k.act, buf) {
-			winoOut(m, q, co0, co1, k.y, ty0, ty1, tx0, tx1, k.bias, k.act, buf)
-		}
+		k.out(m, co0, co1, ty0, ty1, tx0, tx1, buf)
 	}
 }
 
-// winoIn is mts_wino_in (winograd.h) in Go.
-func winoIn(x []float32, q *winoPlan, ty0, ty1, tx0, tx1 int, v, buf []float32) {
+// wholePart runs items [lo, hi) of the phase: input channels, (ξ, part)
+// pairs, or output channels.
+func (k *winoKernel) wholePart(lo, hi, tid int) {
+	q := &k.q
+	sc := k.scratch[tid]
+	var pb []float32
+	if k.native {
+		pb, sc = sc[:packBElems()], sc[packBElems():]
+	}
+	buf := sc[:winoBufElems(q.bh, q.bw)]
+	nb := q.th * q.tw
+	vs, ms := q.cin*nb, q.cout*nb
+	v, m := k.shared[:winoXi*vs], k.shared[winoXi*vs:]
+	switch k.phase {
+	case 0: // channels [lo, hi) of x into rows [lo, hi) of every V_ξ
+		x := k.x[lo*q.h*q.w : hi*q.h*q.w]
+		if !nativeWinoIn(x, q, hi-lo, 0, q.th, 0, q.tw, v[lo*nb:], vs, buf) {
+			winoIn(x, q, hi-lo, 0, q.th, 0, q.tw, v[lo*nb:], vs, buf)
+		}
+	case 1:
+		for it := lo; it < hi; it++ {
+			xi, part := it/q.parts, it%q.parts
+			co0, co1 := part*q.partRows, min((part+1)*q.partRows, q.cout)
+			k.gemmXi(xi, v[xi*vs:(xi+1)*vs], m[xi*ms:(xi+1)*ms], nb, co0, co1, pb)
+		}
+	case 2:
+		k.out(m, lo, hi, 0, q.th, 0, q.tw, buf)
+	}
+}
+
+// gemmXi sets rows [co0, co1) of M_ξ (cout × nb) to U_ξ·V_ξ.
+func (k *winoKernel) gemmXi(xi int, vx, mx []float32, nb, co0, co1 int, pb []float32) {
+	q := &k.q
+	if k.native {
+		nativeGEMMPart(k.packed[xi], vx, nb, mx, nil, actNone, co0/gemmMR, (co1+gemmMR-1)/gemmMR, 0, nb, pb, nil)
+		return
+	}
+	ux := k.u[xi*q.cout*q.cin:]
+	k.gemm.Sgemm(blas.NoTrans, blas.NoTrans, co1-co0, nb, q.cin, 1, ux[co0*q.cin:], q.cin, vx, nb, 0, mx[co0*nb:], nb)
+}
+
+// out transforms output channels [co0, co1) of block m into y.
+func (k *winoKernel) out(m []float32, co0, co1, ty0, ty1, tx0, tx1 int, buf []float32) {
+	q := &k.q
+	if !nativeWinoOut(m, q, co0, co1, k.y, ty0, ty1, tx0, tx1, k.bias, k.act, buf) {
+		winoOut(m, q, co0, co1, k.y, ty0, ty1, tx0, tx1, k.bias, k.act, buf)
+	}
+}
+
+// winoIn is mts_wino_in (winograd.h) in Go: cin channels of x.
+func winoIn(x []float32, q *winoPlan, cin, ty0, ty1, tx0, tx1 int, v []float32, vs int, buf []float32) {
 	nty, bw := ty1-ty0, tx1-tx0
 	nq, nb := 2*nty+2, nty*bw
 	c0, nc := 2*tx0-1, 2*bw+2
-	vs := q.cin * nb
 	t, hb := buf[:nc], buf[nc+2:]
-	for ci := range q.cin {
+	for ci := range cin {
 		plane := x[ci*q.h*q.w : (ci+1)*q.h*q.w]
 		for r := range nq {
 			iy := 2*ty0 - 1 + r

@@ -9,16 +9,16 @@ import "C"
 
 // nativeWinoIn runs mts_wino_in (winograd.h); false when the Go transform
 // must run instead.
-func nativeWinoIn(x []float32, q *winoPlan, ty0, ty1, tx0, tx1 int, v, buf []float32) bool {
+func nativeWinoIn(x []float32, q *winoPlan, cin, ty0, ty1, tx0, tx1 int, v []float32, vs int, buf []float32) bool {
 	if nativeISA == 0 {
 		return false
 	}
 	nb := (ty1 - ty0) * (tx1 - tx0)
-	_ = x[q.cin*q.h*q.w-1]
-	_ = v[winoXi*q.cin*nb-1]
+	_ = x[cin*q.h*q.w-1]
+	_ = v[(winoXi-1)*vs+cin*nb-1]
 	_ = buf[winoBufElems(ty1-ty0, tx1-tx0)-1]
-	C.mts_wino_in(C.int(nativeISA), fptr(x), C.int(q.cin), C.int(q.h), C.int(q.w), C.int(ty0), C.int(ty1),
-		C.int(tx0), C.int(tx1), fptr(v), C.long(q.cin*nb), fptr(buf))
+	C.mts_wino_in(C.int(nativeISA), fptr(x), C.int(cin), C.int(q.h), C.int(q.w), C.int(ty0), C.int(ty1),
+		C.int(tx0), C.int(tx1), fptr(v), C.long(vs), fptr(buf))
 	return true
 }
 

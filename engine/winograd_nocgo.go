@@ -4,7 +4,7 @@ package engine
 
 // Without the native kernels the Winograd transforms run in Go.
 
-func nativeWinoIn(x []float32, q *winoPlan, ty0, ty1, tx0, tx1 int, v, buf []float32) bool {
+func nativeWinoIn(x []float32, q *winoPlan, cin, ty0, ty1, tx0, tx1 int, v []float32, vs int, buf []float32) bool {
 	return false
 }
 

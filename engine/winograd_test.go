@@ -53,8 +53,8 @@ func directConv(x, w, bias []float32, cin, cout, h, wd int) []float64 {
 }
 
 // TestWinogradMatchesDirect runs the Winograd kernel on random shapes
-// (odd and even sizes, one tile, blocks that cut tile rows, channels split
-// in parts) against a float64 direct convolution with bias and ReLU, on
+// (odd and even sizes, one tile, layers run whole, in blocks of tile rows
+// and in blocks that cut tile rows) against a float64 direct convolution with bias and ReLU, on
 // every vector level, with the native GEMM where it runs and gonum's BLAS,
 // on 1 to 3 threads.
 func TestWinogradMatchesDirect(t *testing.T) {
@@ -67,7 +67,8 @@ func TestWinogradMatchesDirect(t *testing.T) {
 		{"odd-tall", 8, 13, 9, 4},
 		{"square-odd", 16, 24, 15, 15},
 		{"resnet-like", 64, 64, 14, 14},
-		{"wide-rows-cut", 256, 256, 9, 97}, // a block holds part of a tile row
+		{"blocks", 64, 64, 40, 40},        // 4 blocks of 5 tile rows
+		{"wide-rows-cut", 64, 64, 5, 259}, // a block holds part of a tile row
 		{"many-panels", 7, 70, 3, 17},
 	}
 	type layer struct{ x, w, bias []float32 }
@@ -125,7 +126,7 @@ func runWinograd(t *testing.T, x, w, bias []float32, cin, cout, h, wid, threads 
 	}
 	y := make([]float32, cout*h*wid)
 	s := &convStep{in: x, out: y, g: newGeom(c, model.Shape{cin, h, wid}, model.Shape{cout, h, wid}),
-		mode: convWinograd, weight: w, bias: bias, act: actReLU}
+		mode: convWinograd, weight: w, bias: bias, act: actReLU, col: make([]float32, q.blockElems())}
 	s.wino = newWinoKernel(p, s)
 	s.run(p)
 	return y
@@ -259,12 +260,12 @@ func BenchmarkWinogradLayers(b *testing.B) {
 				}
 				// Both modes whatever the rule says, with scratch for both.
 				in, out := randomInput(l.cin*l.size*l.size, 3), make([]float32, l.cout*l.size*l.size)
-				q := winoPlanOf(&g.Nodes[1], g.Input, threads)
+				q := winoPlanOf(&g.Nodes[1], threads)
 				p.scratch = make([][]float32, threads)
 				for i := range p.scratch {
 					p.scratch[i] = make([]float32, max(q.scratchElems(p.nativeGEMM), packBElems()))
 				}
-				col := make([]float32, colElems(&g.Nodes[1]))
+				col := make([]float32, max(colElems(&g.Nodes[1]), q.blockElems()))
 				var steps [2]*convStep
 				for i, mode := range []convMode{convWinograd, convIm2col} {
 					if steps[i], err = newConvStepMode(p, plans[0], w, in, out, col, g.Input, mode); err != nil {
@@ -286,14 +287,87 @@ func BenchmarkWinogradLayers(b *testing.B) {
 						}
 					}
 				}
-				med := func(v []float64) float64 { v = slices.Clone(v); sort.Float64s(v); return v[len(v)/2] }
-				b.ReportMetric(med(tw), "wino-ms")
-				b.ReportMetric(med(ti), "im2col-ms")
-				b.ReportMetric(med(tw)/med(ti), "wino/im2col")
+				b.ReportMetric(medianOf(tw), "wino-ms")
+				b.ReportMetric(medianOf(ti), "im2col-ms")
+				b.ReportMetric(medianOf(tw)/medianOf(ti), "wino/im2col")
 				if !finite(wino.out) {
 					b.Fatal("non-finite output")
 				}
 			})
 		}
 	}
+}
+
+// BenchmarkWinogradModels times whole forward passes of resnet18 and vgg16
+// at 224 px with the Winograd layers and with the same layers as im2col +
+// GEMM, alternating the two in one Program (the im2col steps are swapped
+// in) so that the shared machine's noise hits both alike; it reports the
+// medians and their ratio.
+func BenchmarkWinogradModels(b *testing.B) {
+	const size = 224
+	for _, name := range []string{"resnet18", "vgg16"} {
+		for _, threads := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/%d/threads=%d", name, size, threads), func(b *testing.B) {
+				g, err := model.New(name, size, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				w, err := RandomWeights(g, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				p, err := Compile(g, w, Options{Threads: threads, Backend: BestBackend()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer p.Close()
+				plans, _, err := planSteps(g, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				wino := slices.Clone(p.steps)
+				im := slices.Clone(p.steps)
+				var col []float32
+				for i, sp := range plans {
+					if s, ok := p.steps[i].(*convStep); ok && s.mode == convWinograd {
+						if n := colElems(sp.nodes[0]); len(col) < n {
+							col = make([]float32, n)
+						}
+						in := g.Nodes[sp.nodes[0].Inputs[0]].OutShape
+						if im[i], err = newConvStepMode(p, sp, w, s.in, s.out, col, in, convIm2col); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				x := randomInput(3*size*size, 1)
+				var tw, ti []float64
+				for b.Loop() {
+					for _, steps := range [][]step{wino, im} {
+						p.steps = steps
+						start := time.Now()
+						if _, err := p.Run(x); err != nil {
+							b.Fatal(err)
+						}
+						d := time.Since(start).Seconds() * 1e3
+						if &steps[0] == &wino[0] {
+							tw = append(tw, d)
+						} else {
+							ti = append(ti, d)
+						}
+					}
+				}
+				p.steps = wino
+				b.ReportMetric(medianOf(tw), "wino-ms")
+				b.ReportMetric(medianOf(ti), "im2col-ms")
+				b.ReportMetric(medianOf(tw)/medianOf(ti), "wino/im2col")
+			})
+		}
+	}
+}
+
+// medianOf is the median of v (the upper one of an even count).
+func medianOf(v []float64) float64 {
+	v = slices.Clone(v)
+	sort.Float64s(v)
+	return v[len(v)/2]
 }
