@@ -53,10 +53,11 @@ WINL void out_col(const float *restrict m0, const float *restrict m1, const floa
 	}
 }
 
-WINL void out_row(const float *restrict s, float *restrict r0, float *restrict r1, float b, int bw, int act) {
+// out_row reads the eight arrays s[k·sn:] of one tile row.
+WINL void out_row(const float *restrict s, long sn, float *restrict r0, float *restrict r1, float b, int bw, int act) {
 	for (int i = 0; i < bw; i++) {
-		float a0 = s[i], a1 = s[bw + i], a2 = s[2 * bw + i], a3 = s[3 * bw + i];
-		float e0 = s[4 * bw + i], e1 = s[5 * bw + i], e2 = s[6 * bw + i], e3 = s[7 * bw + i];
+		float a0 = s[i], a1 = s[sn + i], a2 = s[2 * sn + i], a3 = s[3 * sn + i];
+		float e0 = s[4 * sn + i], e1 = s[5 * sn + i], e2 = s[6 * sn + i], e3 = s[7 * sn + i];
 		float y00 = ((a0 + a1) + a2) + b, y01 = ((a1 - a2) - a3) + b;
 		float y10 = ((e0 + e1) + e2) + b, y11 = ((e1 - e2) - e3) + b;
 		if (act == ACT_RELU) {
@@ -72,21 +73,26 @@ WINL void out_row(const float *restrict s, float *restrict r0, float *restrict r
 	}
 }
 
-// wino_in_body: each input row the block reads is transformed along x once
-// (d·B for every tile column: hb[q][k][i]), then each tile row combines
-// four of them along y (Bᵀ·(d·B)).
+// wino_in_body: each input row q the block reads is transformed along x
+// once (d·B for every tile column), into hb[k][q % 2][q / 2][i]: even and
+// odd rows apart, so that combining them along y (Bᵀ·(d·B)) is one loop
+// over the block's tiles (tile row r reads rows 2r to 2r+3).
 WINL void wino_in_body(const float *x, int cin, int h, int w, int ty0, int ty1, int tx0, int tx1, float *v, long vs,
                        float *buf) {
 	int nty = ty1 - ty0, bw = tx1 - tx0, nq = 2 * nty + 2, nb = nty * bw;
 	int c0 = 2 * tx0 - 1, nc = 2 * bw + 2; // the block reads columns [c0, c0+nc)
 	float *t = buf, *hb = buf + nc + 2;
+	long half = (long)(nty + 1) * bw, hk = 2 * half; // odd rows, next k
 	for (int ci = 0; ci < cin; ci++) {
 		const float *plane = x + (long)ci * h * w;
 		for (int q = 0; q < nq; q++) {
 			int iy = 2 * ty0 - 1 + q;
-			float *h0 = hb + (long)q * 4 * bw, *h1 = h0 + bw, *h2 = h1 + bw, *h3 = h2 + bw;
+			float *h0 = hb + (q & 1) * half + (long)(q >> 1) * bw, *h1 = h0 + hk, *h2 = h1 + hk, *h3 = h2 + hk;
 			if (iy < 0 || iy >= h) {
-				memset(h0, 0, (size_t)4 * bw * sizeof(float));
+				memset(h0, 0, (size_t)bw * sizeof(float));
+				memset(h1, 0, (size_t)bw * sizeof(float));
+				memset(h2, 0, (size_t)bw * sizeof(float));
+				memset(h3, 0, (size_t)bw * sizeof(float));
 				continue;
 			}
 			const float *row = plane + (long)iy * w;
@@ -98,14 +104,10 @@ WINL void wino_in_body(const float *x, int cin, int h, int w, int ty0, int ty1, 
 				t[i] = 0.0f;
 			in_row(t, h0, h1, h2, h3, bw);
 		}
-		for (int r = 0; r < nty; r++) {
-			float *vc = v + (long)ci * nb + (long)r * bw;
-			for (int k = 0; k < 4; k++) {
-				const float *a0 = hb + (long)(2 * r) * 4 * bw + k * bw;
-				const float *a1 = a0 + 4 * bw, *a2 = a1 + 4 * bw, *a3 = a2 + 4 * bw;
-				float *v0 = vc + k * vs, *v1 = vc + (4 + k) * vs, *v2 = vc + (8 + k) * vs, *v3 = vc + (12 + k) * vs;
-				in_col(a0, a1, a2, a3, v0, v1, v2, v3, bw);
-			}
+		float *vc = v + (long)ci * nb;
+		for (int k = 0; k < 4; k++) {
+			const float *e = hb + k * hk, *o = e + half;
+			in_col(e, o, e + bw, o + bw, vc + k * vs, vc + (4 + k) * vs, vc + (8 + k) * vs, vc + (12 + k) * vs, nb);
 		}
 	}
 }
@@ -130,28 +132,31 @@ void mts_wino_in(int isa, const float *x, int cin, int h, int w, int ty0, int ty
 	wino_in512(x, cin, h, w, ty0, ty1, tx0, tx1, v, vs, buf);
 }
 
-// wino_out_body: Aᵀ·M along y into s (two rows of four per tile), then
-// along x into the two output rows r0 and r1, interleaved, with the bias;
-// ReLU in the same pass (a NaN stays NaN, as in act512), other activations by mts_bias_act on the stored
-// row.
+// wino_out_body: Aᵀ·M along y into s for the whole block (s[k][j] and
+// s[4+k][j]: two rows of four per tile), then along x into a tile row's
+// two output rows, interleaved, with the bias; ReLU in the same pass (a NaN
+// stays NaN, as in act512), other activations by mts_bias_act on the
+// stored rows. Rows cut by the output's edge go through r0 and r1.
 WINL void wino_out_body(int isa, const float *m, long ms, int co0, int co1, float *y, int oh, int ow, int ty0,
                         int ty1, int tx0, int tx1, const float *bias, int act, float *buf) {
 	int nty = ty1 - ty0, bw = tx1 - tx0, nb = nty * bw;
 	int ox0 = 2 * tx0, len = ow - ox0 < 2 * bw ? ow - ox0 : 2 * bw;
-	float *s = buf, *r0 = buf + 8 * bw, *r1 = r0 + 2 * bw;
+	float *s = buf, *r0 = buf + 8 * (long)nb, *r1 = r0 + 2 * bw;
 	for (int co = co0; co < co1; co++) {
 		float b = bias ? bias[co] : 0.0f;
+		const float *mc = m + (long)co * nb;
+		for (int k = 0; k < 4; k++)
+			out_col(mc + k * ms, mc + (4 + k) * ms, mc + (8 + k) * ms, mc + (12 + k) * ms, s + (long)k * nb,
+			        s + (long)(4 + k) * nb, nb);
 		for (int r = 0; r < nty; r++) {
-			const float *mc = m + (long)co * nb + (long)r * bw;
-			for (int k = 0; k < 4; k++) {
-				const float *m0 = mc + k * ms, *m1 = mc + (4 + k) * ms, *m2 = mc + (8 + k) * ms, *m3 = mc + (12 + k) * ms;
-				out_col(m0, m1, m2, m3, s + k * bw, s + (4 + k) * bw, bw);
-			}
-			out_row(s, r0, r1, b, bw, act);
 			int oy = 2 * (ty0 + r);
+			float *d0 = y + ((long)co * oh + oy) * ow + ox0, *d1 = d0 + ow;
+			int whole = len == 2 * bw && oy + 1 < oh;
+			out_row(s + (long)r * bw, nb, whole ? d0 : r0, whole ? d1 : r1, b, bw, act);
 			for (int a = 0; a < 2 && oy + a < oh; a++) {
-				float *dst = y + ((long)co * oh + oy + a) * ow + ox0;
-				memcpy(dst, a ? r1 : r0, (size_t)len * sizeof(float));
+				float *dst = a ? d1 : d0;
+				if (!whole)
+					memcpy(dst, a ? r1 : r0, (size_t)len * sizeof(float));
 				if (act != ACT_NONE && act != ACT_RELU)
 					mts_bias_act(isa, dst, dst, 0, len, 0.0f, act);
 			}

@@ -115,7 +115,7 @@ func newWinoPlan(cin, cout, h, w, oh, ow, threads int) winoPlan {
 // tile rows by bw tile columns (winograd.c uses the same layout).
 func winoBufElems(bh, bw int) int {
 	in := (2*bh+2)*4*bw + 4*bw + 8 // a padded row, then each row transformed along x
-	out := 12 * bw                 // the tile rows transformed along y, then two output rows
+	out := 8*bh*bw + 4*bw          // the block transformed along y, then two output rows
 	return max(in, out)
 }
 
@@ -323,13 +323,19 @@ func winoIn(x []float32, q *winoPlan, cin, ty0, ty1, tx0, tx1 int, v []float32, 
 	nq, nb := 2*nty+2, nty*bw
 	c0, nc := 2*tx0-1, 2*bw+2
 	t, hb := buf[:nc], buf[nc+2:]
+	half := (nty + 1) * bw
+	hk := 2 * half
 	for ci := range cin {
 		plane := x[ci*q.h*q.w : (ci+1)*q.h*q.w]
 		for r := range nq {
 			iy := 2*ty0 - 1 + r
-			hr := hb[r*4*bw : (r+1)*4*bw]
+			at := r%2*half + r/2*bw
+			h0, h1, h2, h3 := hb[at:][:bw], hb[at+hk:][:bw], hb[at+2*hk:][:bw], hb[at+3*hk:][:bw]
 			if iy < 0 || iy >= q.h {
-				clear(hr)
+				clear(h0)
+				clear(h1)
+				clear(h2)
+				clear(h3)
 				continue
 			}
 			row := plane[iy*q.w : (iy+1)*q.w]
@@ -339,22 +345,19 @@ func winoIn(x []float32, q *winoPlan, cin, ty0, ty1, tx0, tx1 int, v []float32, 
 					t[i] = row[c]
 				}
 			}
-			h0, h1, h2, h3 := hr[:bw], hr[bw:2*bw], hr[2*bw:3*bw], hr[3*bw:]
 			for i := range bw {
 				d0, d1, d2, d3 := t[2*i], t[2*i+1], t[2*i+2], t[2*i+3]
 				h0[i], h1[i], h2[i], h3[i] = d0-d2, d1+d2, d2-d1, d1-d3
 			}
 		}
-		for r := range nty {
-			j := ci*nb + r*bw
-			for k := range 4 {
-				a0 := hb[(2*r)*4*bw+k*bw:][:bw]
-				a1, a2, a3 := hb[(2*r+1)*4*bw+k*bw:][:bw], hb[(2*r+2)*4*bw+k*bw:][:bw], hb[(2*r+3)*4*bw+k*bw:][:bw]
-				v0, v1 := v[k*vs+j:][:bw], v[(4+k)*vs+j:][:bw]
-				v2, v3 := v[(8+k)*vs+j:][:bw], v[(12+k)*vs+j:][:bw]
-				for i := range bw {
-					v0[i], v1[i], v2[i], v3[i] = a0[i]-a2[i], a1[i]+a2[i], a2[i]-a1[i], a1[i]-a3[i]
-				}
+		j := ci * nb
+		for k := range 4 {
+			e, o := hb[k*hk:], hb[k*hk+half:]
+			a0, a1, a2, a3 := e[:nb], o[:nb], e[bw:][:nb], o[bw:][:nb]
+			v0, v1 := v[k*vs+j:][:nb], v[(4+k)*vs+j:][:nb]
+			v2, v3 := v[(8+k)*vs+j:][:nb], v[(12+k)*vs+j:][:nb]
+			for i := range nb {
+				v0[i], v1[i], v2[i], v3[i] = a0[i]-a2[i], a1[i]+a2[i], a2[i]-a1[i], a1[i]-a3[i]
 			}
 		}
 	}
@@ -367,26 +370,27 @@ func winoOut(m []float32, q *winoPlan, co0, co1 int, y []float32, ty0, ty1, tx0,
 	ms := q.cout * nb
 	ox0 := 2 * tx0
 	n := min(q.ow-ox0, 2*bw)
-	s, r0, r1 := buf[:8*bw], buf[8*bw:10*bw], buf[10*bw:12*bw]
+	s, r0, r1 := buf[:8*nb], buf[8*nb:8*nb+2*bw], buf[8*nb+2*bw:8*nb+4*bw]
 	for co := co0; co < co1; co++ {
 		var b float32
 		if bias != nil {
 			b = bias[co]
 		}
-		for r := range nty {
-			j := co*nb + r*bw
-			for k := range 4 {
-				m0, m1 := m[k*ms+j:][:bw], m[(4+k)*ms+j:][:bw]
-				m2, m3 := m[(8+k)*ms+j:][:bw], m[(12+k)*ms+j:][:bw]
-				s0, s1 := s[k*bw:][:bw], s[(4+k)*bw:][:bw]
-				for i := range bw {
-					s0[i] = (m0[i] + m1[i]) + m2[i]
-					s1[i] = (m1[i] - m2[i]) - m3[i]
-				}
+		j := co * nb
+		for k := range 4 {
+			m0, m1 := m[k*ms+j:][:nb], m[(4+k)*ms+j:][:nb]
+			m2, m3 := m[(8+k)*ms+j:][:nb], m[(12+k)*ms+j:][:nb]
+			s0, s1 := s[k*nb:][:nb], s[(4+k)*nb:][:nb]
+			for i := range nb {
+				s0[i] = (m0[i] + m1[i]) + m2[i]
+				s1[i] = (m1[i] - m2[i]) - m3[i]
 			}
+		}
+		for r := range nty {
 			for i := range bw {
-				a0, a1, a2, a3 := s[i], s[bw+i], s[2*bw+i], s[3*bw+i]
-				e0, e1, e2, e3 := s[4*bw+i], s[5*bw+i], s[6*bw+i], s[7*bw+i]
+				st := s[r*bw+i:]
+				a0, a1, a2, a3 := st[0], st[nb], st[2*nb], st[3*nb]
+				e0, e1, e2, e3 := st[4*nb], st[5*nb], st[6*nb], st[7*nb]
 				r0[2*i], r0[2*i+1] = (a0+a1)+a2, (a1-a2)-a3
 				r1[2*i], r1[2*i+1] = (e0+e1)+e2, (e1-e2)-e3
 			}
