@@ -164,20 +164,18 @@ WINL void wino_out_body(int isa, const float *m, long ms, int co0, int co1, floa
 	}
 }
 
-static WT512 void wino_out512(int isa, const float *m, long ms, int co0, int co1, float *y, int oh, int ow, int ty0,
-                              int ty1, int tx0, int tx1, const float *bias, int act, float *buf) {
-	if (act == ACT_RELU)
-		wino_out_body(isa, m, ms, co0, co1, y, oh, ow, ty0, ty1, tx0, tx1, bias, ACT_RELU, buf);
-	else
-		wino_out_body(isa, m, ms, co0, co1, y, oh, ow, ty0, ty1, tx0, tx1, bias, act, buf);
-}
-static WT256 void wino_out256(int isa, const float *m, long ms, int co0, int co1, float *y, int oh, int ow, int ty0,
-                              int ty1, int tx0, int tx1, const float *bias, int act, float *buf) {
-	if (act == ACT_RELU)
-		wino_out_body(isa, m, ms, co0, co1, y, oh, ow, ty0, ty1, tx0, tx1, bias, ACT_RELU, buf);
-	else
-		wino_out_body(isa, m, ms, co0, co1, y, oh, ow, ty0, ty1, tx0, tx1, bias, act, buf);
-}
+// WINO_OUT_CLONE defines the output transform for one ISA, with ReLU (the
+// networks' usual activation) a constant in its own copy of the loops.
+#define WINO_OUT_CLONE(NAME, ATTR)                                                                              \
+	static ATTR void NAME(int isa, const float *m, long ms, int co0, int co1, float *y, int oh, int ow, int ty0, \
+	                      int ty1, int tx0, int tx1, const float *bias, int act, float *buf) {                 \
+		if (act == ACT_RELU)                                                                                \
+			wino_out_body(isa, m, ms, co0, co1, y, oh, ow, ty0, ty1, tx0, tx1, bias, ACT_RELU, buf);      \
+		else                                                                                                \
+			wino_out_body(isa, m, ms, co0, co1, y, oh, ow, ty0, ty1, tx0, tx1, bias, act, buf);           \
+	}
+WINO_OUT_CLONE(wino_out512, WT512)
+WINO_OUT_CLONE(wino_out256, WT256)
 
 void mts_wino_out(int isa, const float *m, long ms, int co0, int co1, float *y, int oh, int ow, int ty0, int ty1,
                   int tx0, int tx1, const float *bias, int act, float *buf) {

@@ -31,8 +31,20 @@ import (
 const winoXi = 16
 
 // The rule: where Winograd ran faster than im2col + GEMM, measured per
-// layer with BenchmarkWinogradLayers (winograd_test.go) on the layers of
-// resnet18 and vgg16 at 224 px.
+// layer (conv + bias + ReLU) with BenchmarkWinogradLayers on a 2-core
+// Xeon with AVX-512 (KVM, load 8 from other jobs), BackendOpenBLAS, median
+// of 30 alternating runs, Winograd/im2col at 1 and 2 threads:
+//
+//	resnet18  64×64 56²  0.71 0.94   128×128 28²  0.70 0.93
+//	          256×256 14²  0.65 0.59   512×512 7²  0.96 1.12
+//	vgg16     64×64 224²  0.77 0.83   64×128 112²  0.80 0.84
+//	          128×128 112²  0.77 0.80  128×256 56²  0.66 0.63
+//	          256×256 56²  0.82 0.77   256×512 28²  0.66 1.17 (fastest runs 0.61 0.61)
+//	          512×512 28²  0.54 0.91   512×512 14²  0.55 0.63
+//	others    32×32 56²  0.75 1.11    64×64 7²  0.89 0.94   256×256 7²  0.90 1.11
+//
+// 7×7 outputs (16 tiles: GEMMs 16 columns wide) gain nothing; 32 channels
+// lose on 2 threads.
 const (
 	winoMinChannels = 64
 	winoMinPixels   = 14 * 14

@@ -244,20 +244,7 @@ func BenchmarkWinogradLayers(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				w, err := RandomWeights(g, 1)
-				if err != nil {
-					b.Fatal(err)
-				}
-				opts := Options{Threads: threads, Backend: BestBackend()}
-				p, err := Compile(g, w, opts)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer p.Close()
-				plans, _, err := planSteps(g, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
+				p, w, plans := compileAB(b, g, threads)
 				// Both modes whatever the rule says, with scratch for both.
 				in, out := randomInput(l.cin*l.size*l.size, 3), make([]float32, l.cout*l.size*l.size)
 				q := winoPlanOf(&g.Nodes[1], threads)
@@ -310,19 +297,7 @@ func BenchmarkWinogradModels(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				w, err := RandomWeights(g, 1)
-				if err != nil {
-					b.Fatal(err)
-				}
-				p, err := Compile(g, w, Options{Threads: threads, Backend: BestBackend()})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer p.Close()
-				plans, _, err := planSteps(g, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
+				p, w, plans := compileAB(b, g, threads)
 				wino := slices.Clone(p.steps)
 				im := slices.Clone(p.steps)
 				var col []float32
@@ -376,4 +351,23 @@ func medianOf(v []float64) float64 {
 	v = slices.Clone(v)
 	sort.Float64s(v)
 	return v[len(v)/2]
+}
+
+// compileAB compiles g with random weights on the fastest backend for an
+// A/B benchmark, which builds more steps from the weights and plans.
+func compileAB(b *testing.B, g *model.Graph, threads int) (*Program, *Weights, []stepPlan) {
+	w, err := RandomWeights(g, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := Compile(g, w, Options{Threads: threads, Backend: BestBackend()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(p.Close)
+	plans, _, err := planSteps(g, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p, w, plans
 }
