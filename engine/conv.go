@@ -14,6 +14,7 @@ const (
 	convIm2col    convMode = iota // patches to a scratch matrix, then GEMM
 	convDirect                    // 1×1, stride 1, no padding: GEMM on the input itself
 	convDepthwise                 // one filter per channel: a direct loop
+	convWinograd                  // 3×3 stride 1: Winograd F(2×2, 3×3) (winograd.go)
 )
 
 func convModeOf(c model.Conv) convMode {
@@ -94,15 +95,21 @@ type convStep struct {
 	native bool
 	packed []*packedA
 	nk     nativeGemmKernel
+	wino   *winoKernel // convWinograd
 }
 
 func newConvStep(p *Program, sp stepPlan, w *Weights, in, out, col []float32, inShape model.Shape) (*convStep, error) {
+	return newConvStepMode(p, sp, w, in, out, col, inShape, convModeAt(sp.nodes[0]))
+}
+
+// newConvStepMode is newConvStep in a given mode (benchmarks compare them).
+func newConvStepMode(p *Program, sp stepPlan, w *Weights, in, out, col []float32, inShape model.Shape, mode convMode) (*convStep, error) {
 	gemm := p.gemm
 	conv := sp.nodes[0]
 	c := conv.Conv
 	s := &convStep{in: in, out: out, g: newGeom(c, inShape, sp.nodes[len(sp.nodes)-1].OutShape),
-		mode: convModeOf(c), col: col, mm: gemmKernel{gemm: gemm}}
-	packed := packs(c, p.nativeGEMM)
+		mode: mode, col: col, mm: gemmKernel{gemm: gemm}}
+	packed := packsMode(mode, p.nativeGEMM)
 	switch {
 	case packed && folds(sp) && foldsInPlace(p.opts.ReleaseWeights, p.uses, conv):
 		s.weight = w.Get(conv.Name, "weight") // the caller's, released after this step
@@ -133,6 +140,11 @@ func newConvStep(p *Program, sp stepPlan, w *Weights, in, out, col []float32, in
 		} else {
 			s.act, _ = actOf(n.Op)
 		}
+	}
+	if s.mode == convWinograd {
+		s.wino = newWinoKernel(p, s)
+		s.weight = nil // p.fold's or the caller's: the Program keeps the transformed ones
+		return s, nil
 	}
 	ohw := s.g.oh * s.g.ow
 	s.im = im2colKernel{g: &s.g}
@@ -179,8 +191,14 @@ func (s *convStep) run(p *Program) {
 	g := &s.g
 	ohw := g.oh * g.ow
 	inSz, outSz := g.cin*g.h*g.w, g.cout*ohw
-	if s.mode == convDepthwise {
+	switch s.mode {
+	case convDepthwise:
 		p.pool.run(&s.dw, p.n*g.cout, 1)
+		return
+	case convWinograd:
+		for smp := range p.n {
+			s.wino.run(p, s.in[smp*inSz:(smp+1)*inSz], s.out[smp*outSz:(smp+1)*outSz])
+		}
 		return
 	}
 	cinG, coutG := g.cin/g.grp, g.cout/g.grp

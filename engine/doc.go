@@ -8,7 +8,9 @@
 // Running a Program allocates nothing per layer: only the returned slices.
 // Convolutions are im2col + GEMM through gonum's BLAS interface (pure Go, or
 // OpenBLAS through cgo when the build has it); 1×1 stride-1 convolutions
-// multiply the input directly and depthwise ones run a direct kernel. The
+// multiply the input directly, depthwise ones run a direct kernel, and 3×3
+// stride-1 ones with 64 or more channels and an output of 14×14 or more run
+// as Winograd F(2×2, 3×3) on the same GEMM (winograd.go). The
 // engine's own kernels, and GEMMs on the single-threaded OpenBLAS, are split
 // over Options.Threads goroutines.
 //

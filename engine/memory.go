@@ -189,9 +189,13 @@ func planMemory(g *model.Graph, opts Options, plans []stepPlan, arena int) Memor
 	}
 }
 
-// packs reports a convolution the native GEMM runs: its weights are kept
-// packed only.
-func packs(c model.Conv, native bool) bool { return native && convModeOf(c) != convDepthwise }
+// packs reports a convolution whose weights the Program keeps only in its
+// own form: packed for the native GEMM, or transformed for Winograd.
+func packs(n *model.Node, native bool) bool { return packsMode(convModeAt(n), native) }
+
+func packsMode(m convMode, native bool) bool {
+	return m == convWinograd || native && m != convDepthwise
+}
 
 // stepWeightElems is the float32s of weights one step keeps.
 func stepWeightElems(g *model.Graph, sp stepPlan, native bool) int {
@@ -202,10 +206,13 @@ func stepWeightElems(g *model.Graph, sp stepPlan, native bool) int {
 	case model.OpConv2d:
 		c := n.Conv
 		kk := satMul(c.InChannels/max(c.Groups, 1), satMul(c.Kernel, c.Kernel))
-		if packs(c, native) {
+		switch {
+		case convModeAt(n) == convWinograd:
+			weights = winoWeightElems(c.InChannels, c.OutChannels, native)
+		case packs(n, native):
 			coutG := c.OutChannels / max(c.Groups, 1)
 			weights = satMul(max(c.Groups, 1), packAElems(coutG, kk))
-		} else {
+		default:
 			weights = satMul(c.OutChannels, kk)
 		}
 		if c.Bias || folds(sp) {
@@ -224,7 +231,8 @@ func stepWeightElems(g *model.Graph, sp stepPlan, native bool) int {
 
 // sharedScratch is the scratch one Program holds for all its steps, which
 // run one after another: the im2col matrix of the largest convolution the
-// BLAS runs (the native GEMM packs patches itself), and, only while
+// BLAS runs (the native GEMM packs patches itself) or the transformed input
+// and output of the largest Winograd convolution run whole, and, only while
 // compiling, the largest weights of a convolution the native GEMM packs
 // after batch norm is folded into them (folds), unless foldsInPlace: Compile
 // folds them in the activation arena when it is large enough (nothing runs
@@ -236,7 +244,10 @@ func sharedScratch(plans []stepPlan, native, release bool) (col, fold int) {
 		if n.Op != model.OpConv2d {
 			continue
 		}
-		if packs(n.Conv, native) {
+		if q := winoPlanOf(n, 1); convModeAt(n) == convWinograd && q.whole {
+			col = max(col, q.blockElems())
+		}
+		if packs(n, native) {
 			if folds(sp) && !foldsInPlace(release, uses, n) {
 				c := n.Conv
 				fold = max(fold, satMul(c.OutChannels, satMul(c.InChannels/max(c.Groups, 1), satMul(c.Kernel, c.Kernel))))
@@ -282,6 +293,9 @@ func threadScratchElems(g *model.Graph, plans []stepPlan, native bool) int {
 		n := sp.nodes[0]
 		in := g.Nodes[n.Inputs[0]].OutShape
 		switch {
+		case n.Op == model.OpConv2d && convModeAt(n) == convWinograd:
+			q := winoPlanOf(n, 1) // the thread count splits the work, not the scratch
+			per = max(per, q.scratchElems(native))
 		case n.Op == model.OpConv2d && convModeOf(n.Conv) == convDepthwise:
 			geo := geomOf(n.Conv, in, sp.nodes[len(sp.nodes)-1].OutShape)
 			_, e := depthwiseScratch(&geo)
