@@ -9,6 +9,10 @@ type Settings struct {
 	Window        int // transfers in the harmonic mean
 	HysteresisPct float64
 	Dwell         time.Duration
+	// RiskQuantile, if not 0, lets the policy leave its row only for one
+	// that is also cheaper at this quantile of each row's cost over the
+	// samples.
+	RiskQuantile float64
 	// ProbeBytes is sent when no transfer was observed for ProbeAfter (and
 	// at the start, to get a first estimate); 0 sends no probe.
 	ProbeBytes int64
@@ -30,5 +34,5 @@ func (s Settings) Estimator(now func() time.Time) *Estimator {
 
 // Policy is a fresh policy over rows with these settings.
 func (s Settings) Policy(rows []Row) (*Policy, error) {
-	return NewPolicy(rows, s.HysteresisPct, s.Dwell)
+	return NewPolicy(rows, s.HysteresisPct, s.Dwell, s.RiskQuantile)
 }
