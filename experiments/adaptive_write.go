@@ -107,11 +107,13 @@ func AdaptiveSummary(a Adaptive, rows []AdaptiveRow, lines []Timeline) []byte {
 		"for each trace's length; a request's compute times are the cost model's for its plan (tasks %s, %d px, encodings %s); "+
 		"its uplink transfer crosses the trace's packet schedule (`linkemu`), after the RTT/2 and downlink of the trace's network "+
 		"(`4g` for the LTE traces, `3g` for the others). The adaptive edge estimates the uplink from its own transfers "+
-		"(`adapt.Estimator`: the throughputs of its last %d transfers, a %d KiB probe after %v without one) and picks the row of "+
+		"(`adapt.Estimator`: the throughputs of its last %d transfer(s), a %d KiB probe after %v without one) and picks the row of "+
 		"the plan's switch table with the lowest expected latency over those samples: the mean of the row's cost-model latency at "+
 		"each sample, not the latency at one point estimate (`adapt.Policy`). It leaves its row only for one expected to be faster "+
-		"than the current one with every sample %g%% off in the direction that hurts the new row (hysteresis), %s, and not within %v of its last switch.\n\n",
-		joinInts(a.Tasks), a.Input, joinEncs(a), ps.Window, ps.ProbeBytes/1024, ps.ProbeAfter, ps.HysteresisPct, riskText(ps.RiskQuantile), ps.Dwell)
+		"than the current one with every sample divided by %g for a row that sends more, by %g for one that sends less (a %g%% hysteresis), "+
+		"%s, and not within %v of its last switch.\n\n",
+		joinInts(a.Tasks), a.Input, joinEncs(a), ps.Window, ps.ProbeBytes/1024, ps.ProbeAfter, 1+ps.HysteresisPct/100, 1-ps.HysteresisPct/100, ps.HysteresisPct,
+		riskText(ps.RiskQuantile), ps.Dwell)
 	g := TuneGrid
 	fmt.Fprintf(&b, "The policy is one setting for every trace and choice, tuned by `mtlsplit experiment adaptive --tune` "+
 		"(tuning.csv): windows %s, hysteresis %s %%, dwell %s, risk quantile %s (0: no risk check), probe after %s, probe %s KiB. "+
