@@ -1,8 +1,8 @@
 // Package adapt lets the edge follow a plan's switch table at run time: an
-// Estimator turns the edge's own transfers into an uplink estimate, and a
-// Policy maps that estimate to a row of the switch table with hysteresis and
-// a minimum dwell, so the split does not flap when the uplink sits at a
-// breakpoint.
+// Estimator turns the edge's own transfers into uplink samples, and a
+// Policy picks the row of the switch table with the lowest expected cost
+// over them, with hysteresis and a minimum dwell, so the split does not
+// flap when the uplink sits at a breakpoint.
 //
 // It must never measure the network itself (callers feed it the bytes and
 // times of transfers they made, or of a probe they sent when Idle says one

@@ -19,8 +19,11 @@ const (
 	DefaultIdleAfter = 5 * time.Second
 )
 
-// Estimator estimates the uplink throughput as the harmonic mean of the
-// throughputs of the last Window transfers no older than MaxAge.
+// Estimator keeps the throughputs of the last Window transfers no older
+// than MaxAge. Rates returns them, the empirical distribution the Policy
+// takes its expected cost over; Mbps is their harmonic mean, the point
+// estimate that logs and figures show (for a row whose cost is linear in
+// 1/uplink the expected cost is exactly the cost at the harmonic mean).
 //
 // Harmonic, not arithmetic: the harmonic mean of rates is dominated by the
 // slow samples, so one transfer that looked fast (a small tensor that fit in
@@ -85,6 +88,19 @@ func (e *Estimator) Mbps() (float64, bool) {
 		return 0, false
 	}
 	return float64(n) / inv, true
+}
+
+// Rates returns the live samples' throughputs (Mbps), oldest first: the
+// empirical distribution Policy.Decide takes its expectation over.
+func (e *Estimator) Rates() []float64 {
+	now := e.now()
+	var out []float64
+	for _, s := range e.samples {
+		if now.Sub(s.at) <= e.maxAge() {
+			out = append(out, s.mbps)
+		}
+	}
+	return out
 }
 
 // Samples returns how many samples are held (live or not).

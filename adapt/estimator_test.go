@@ -136,3 +136,39 @@ func TestEstimatorIdle(t *testing.T) {
 		t.Error("an older sample moved the idle clock back")
 	}
 }
+
+// TestEstimatorRates: the live samples of the window, oldest first, as the
+// policy takes its expectation over them.
+func TestEstimatorRates(t *testing.T) {
+	ms250 := 250 * time.Millisecond
+	// 1, 4, 2 and 8 Mbps at 0, 10, 20 and 35 s; a window of 3 drops the first.
+	o := []obs{{31250, ms250, 0}, {125000, ms250, 10 * time.Second}, {62500, ms250, 20 * time.Second}, {250000, ms250, 35 * time.Second}}
+	for _, tc := range []struct {
+		name string
+		now  time.Duration
+		want []float64
+	}{
+		{"the window's samples", 35 * time.Second, []float64{4, 2, 8}},
+		// At 41 s the 4 Mbps sample is 31 s old, past the 30 s MaxAge.
+		{"expired samples left out", 41 * time.Second, []float64{2, 8}},
+		{"all expired", 66 * time.Second, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := Estimator{Window: 3, Now: at(tc.now)}
+			for _, x := range o {
+				if err := e.Observe(x.bytes, x.transfer, t0.Add(x.at)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := e.Rates()
+			if len(got) != len(tc.want) {
+				t.Fatalf("Rates() = %v; want %v", got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Errorf("Rates() = %v; want %v", got, tc.want)
+				}
+			}
+		})
+	}
+}

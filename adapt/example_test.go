@@ -11,7 +11,12 @@ func Example() {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	now := start
 	est := adapt.Estimator{Window: 4, Now: func() time.Time { return now }}
-	pol, err := adapt.NewPolicy([]adapt.Row{{FromMbps: 0, ToMbps: 10, ID: 7}, {FromMbps: 10, ToMbps: 40, ID: 8}}, 5, time.Second)
+	// Plan 7 runs on the device (100 ms); plan 8 sends 100 kB after 20 ms
+	// of compute (20 + 800/Mbps ms): they break even at 10 Mbps.
+	pol, err := adapt.NewPolicy([]adapt.Row{
+		{FromMbps: 0, ToMbps: 10, ID: 7, Cost: adapt.Line{Fixed: 100}},
+		{FromMbps: 10, ToMbps: 40, ID: 8, Cost: adapt.Line{Fixed: 20, PerInvMbps: 800}},
+	}, 10, time.Second, 0)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -23,16 +28,15 @@ func Example() {
 			fmt.Println(err)
 			return
 		}
-		mbps, _ := est.Mbps()
-		row, switched, reason := pol.Decide(mbps, now)
-		fmt.Printf("%.2f Mbps -> plan %d switched=%v (%s)\n", mbps, pol.Row(row).ID, switched, reason)
+		row, switched, reason := pol.Decide(est.Rates(), now)
+		fmt.Printf("%v Mbps -> plan %d switched=%v (%s)\n", est.Rates(), pol.Row(row).ID, switched, reason)
 	}
 	fmt.Println("switches:", pol.Switches())
 	// Output:
-	// 8.00 Mbps -> plan 7 switched=false (initial: 8 Mbps in row 0 [0, 10))
-	// 8.00 Mbps -> plan 7 switched=false (hold row 0: 8 Mbps)
-	// 9.60 Mbps -> plan 7 switched=false (hold row 0: 9.6 Mbps)
-	// 10.67 Mbps -> plan 8 switched=true (up to row 1: 10.7 Mbps exceeds 10 Mbps by 6.7% (> 5%))
-	// 12.80 Mbps -> plan 8 switched=false (hold row 1: 12.8 Mbps)
+	// [8] Mbps -> plan 7 switched=false (initial: row 0, expected 100 over 1 samples)
+	// [8 8] Mbps -> plan 7 switched=false (hold row 0: expected 100, the lowest over 2 samples)
+	// [8 8 16] Mbps -> plan 7 switched=false (hold row 0: expected 100, the lowest over 3 samples)
+	// [8 8 16 16] Mbps -> plan 7 switched=false (hold row 0: row 1 expected 95 against row 0's 100 over 4 samples, but with the samples ×0.909 (10% hysteresis) 102.5 against 100)
+	// [8 16 16 16] Mbps -> plan 8 switched=true (switch: row 1 expected 82.5 against row 0's 100 over 4 samples, and 88.75 against 100 with them ×0.909 (10% hysteresis))
 	// switches: 1
 }

@@ -243,7 +243,9 @@ func (a Adaptive) plans(cat *hwprofiles.Catalog, c Combo, network string) (combo
 		}
 		cp.plans = append(cp.plans, sp)
 		if s.ToMbps > s.FromMbps {
-			cp.rows = append(cp.rows, adapt.Row{FromMbps: s.FromMbps, ToMbps: s.ToMbps, ID: i})
+			// The cost the runtime reads off a plan's row: the chord of its
+			// objective over its range (adapt.RowsFromPlan).
+			cp.rows = append(cp.rows, adapt.Row{FromMbps: s.FromMbps, ToMbps: s.ToMbps, ID: i, Cost: adapt.Chord(s.FromMbps, s.ToMbps, s.ObjectiveFrom, s.ObjectiveTo)})
 		}
 	}
 	if cp.local, err = newSimPlan(p, r.Baselines.LocalOnly); err != nil {
@@ -321,7 +323,7 @@ func simulateAdaptive(tr *linkemu.Trace, cp comboPlans, ps PolicySettings, dur t
 		if !ok {
 			mbps = math.NaN()
 		}
-		row, switched, _ := pol.Decide(mbps, clock())
+		row, switched, _ := pol.Decide(est.Rates(), clock())
 		if row < 0 {
 			return run{}, fmt.Errorf("no estimate for the first request: give a probe size")
 		}

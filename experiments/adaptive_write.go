@@ -107,16 +107,21 @@ func AdaptiveSummary(a Adaptive, rows []AdaptiveRow, lines []Timeline) []byte {
 		"for each trace's length; a request's compute times are the cost model's for its plan (tasks %s, %d px, encodings %s); "+
 		"its uplink transfer crosses the trace's packet schedule (`linkemu`), after the RTT/2 and downlink of the trace's network "+
 		"(`4g` for the LTE traces, `3g` for the others). The adaptive edge estimates the uplink from its own transfers "+
-		"(`adapt.Estimator`, harmonic mean of the last %d, a %d KiB probe after %v without a transfer) and follows the plan's "+
-		"switch table (`adapt.Policy`, hysteresis %g%%, dwell %v).\n\n",
-		joinInts(a.Tasks), a.Input, joinEncs(a), ps.Window, ps.ProbeBytes/1024, ps.ProbeAfter, ps.HysteresisPct, ps.Dwell)
+		"(`adapt.Estimator`: the throughputs of its last %d transfer(s), a %d KiB probe after %v without one) and picks the row of "+
+		"the plan's switch table with the lowest expected latency over those samples: the mean of the row's cost-model latency at "+
+		"each sample, not the latency at one point estimate (`adapt.Policy`). It leaves its row only for one expected to be faster "+
+		"than the current one with every sample divided by %g for a row that sends more, by %g for one that sends less (a %g%% hysteresis), "+
+		"%s, and not within %v of its last switch.\n\n",
+		joinInts(a.Tasks), a.Input, joinEncs(a), ps.Window, ps.ProbeBytes/1024, ps.ProbeAfter, 1+ps.HysteresisPct/100, 1-ps.HysteresisPct/100, ps.HysteresisPct,
+		riskText(ps.RiskQuantile), ps.Dwell)
 	g := TuneGrid
 	fmt.Fprintf(&b, "The policy is one setting for every trace and choice, tuned by `mtlsplit experiment adaptive --tune` "+
-		"(tuning.csv): windows %s, hysteresis %s %%, dwell %s, probe after %s. The rule follows the goal (no worse than the "+
+		"(tuning.csv): windows %s, hysteresis %s %%, dwell %s, risk quantile %s (0: no risk check), probe after %s, probe %s KiB. "+
+		"The rule follows the goal (no worse than the "+
 		"best fixed plan on every trace): the setting with the lowest worst-case ratio of adaptive's mean latency to the best "+
 		"fixed plan's over all traces and choices (ties: the lower geometric mean ratio, then the longer dwell, then the larger "+
 		"window). It is tuned on the traces it is judged on: an in-sample choice.\n\n",
-		joinInts(g.Windows), joinFloats(g.Hysteresis), joinDurations(g.Dwells), joinDurations(g.ProbeAfter))
+		joinInts(g.Windows), joinFloats(g.Hysteresis), joinDurations(g.Dwells), joinFloats(g.Risk), joinDurations(g.ProbeAfter), joinKiB(g.ProbeBytes))
 	fmt.Fprintf(&b, "Strategies: **adaptive**; **best-fixed**, the best single row of the switch table run over the whole trace "+
 		"(in hindsight); **mean-bandwidth-plan**, the row for the trace's mean uplink; **local-only**; **remote-only** (the image "+
 		"to the server). Latencies in ms; switches per minute of the adaptive edge.\n\n")
@@ -185,6 +190,23 @@ func joinFloats(v []float64) string {
 	return strings.Join(s, ",")
 }
 
+// riskText says what the risk check of quantile q does.
+func riskText(q float64) string {
+	if q == 0 {
+		return "with no risk check"
+	}
+	return fmt.Sprintf("and only when that row is also faster at the %g quantile of each row's latency over the samples (a risk check: a row "+
+		"that is fast on average but slow on some samples is not taken)", q)
+}
+
+func joinKiB(v []int64) string {
+	var s []string
+	for _, x := range v {
+		s = append(s, strconv.FormatInt(x>>10, 10))
+	}
+	return strings.Join(s, ",")
+}
+
 func joinDurations(v []time.Duration) string {
 	var s []string
 	for _, x := range v {
@@ -215,8 +237,31 @@ var TuneGrid = struct {
 	Windows    []int
 	Hysteresis []float64
 	Dwells     []time.Duration
+	Risk       []float64
 	ProbeAfter []time.Duration
-}{[]int{1, 2, 4, 8, 16}, []float64{0, 10, 25, 50, 75}, []time.Duration{0, time.Second, 5 * time.Second}, []time.Duration{time.Second, 5 * time.Second}}
+	ProbeBytes []int64
+}{[]int{1, 2, 4, 8}, []float64{0, 25, 50, 75, 90}, []time.Duration{0, time.Second}, []float64{0, 1},
+	[]time.Duration{time.Second}, []int64{16 << 10, 32 << 10, 64 << 10}}
+
+// tuneSettings is every setting of TuneGrid.
+func tuneSettings() []PolicySettings {
+	g := TuneGrid
+	var out []PolicySettings
+	for _, w := range g.Windows {
+		for _, h := range g.Hysteresis {
+			for _, d := range g.Dwells {
+				for _, q := range g.Risk {
+					for _, pa := range g.ProbeAfter {
+						for _, pb := range g.ProbeBytes {
+							out = append(out, PolicySettings{Window: w, HysteresisPct: h, Dwell: d, RiskQuantile: q, ProbeBytes: pb, ProbeAfter: pa})
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
 
 // TunePolicy runs a over every setting of TuneGrid. The rule, after the
 // issue's goal (no worse than the best fixed plan on every trace): the one
@@ -225,39 +270,32 @@ var TuneGrid = struct {
 // digits) go to the lower geometric mean ratio, then the longer dwell,
 // then the larger window (fewer switches for the same latency).
 func TunePolicy(a Adaptive, cat *hwprofiles.Catalog, progress func(done, total int)) ([]TuneRow, PolicySettings, error) {
-	g := TuneGrid
-	total := len(g.Windows) * len(g.Hysteresis) * len(g.Dwells) * len(g.ProbeAfter)
+	settings := tuneSettings()
 	var out []TuneRow
 	best := TuneRow{GeoMeanRatio: math.Inf(1), WorstRatio: math.Inf(1)}
-	for _, w := range g.Windows {
-		for _, h := range g.Hysteresis {
-			for _, d := range g.Dwells {
-				for _, pa := range g.ProbeAfter {
-					a.Policy = PolicySettings{Window: w, HysteresisPct: h, Dwell: d, ProbeBytes: DefaultPolicy.ProbeBytes, ProbeAfter: pa}
-					rows, _, err := a.Run(cat, nil)
-					if err != nil {
-						return nil, PolicySettings{}, err
-					}
-					tr := TuneRow{Policy: a.Policy}
-					n := 0
-					for i := 0; i+1 < len(rows); i++ {
-						if rows[i].Strategy == StratAdaptive && rows[i+1].Strategy == StratBestFixed {
-							r := rows[i].MeanMS / rows[i+1].MeanMS
-							tr.GeoMeanRatio += math.Log(r)
-							tr.WorstRatio = max(tr.WorstRatio, r)
-							n++
-						}
-					}
-					tr.GeoMeanRatio = math.Exp(tr.GeoMeanRatio / float64(n))
-					out = append(out, tr)
-					if better(tr, best) {
-						best = tr
-					}
-					if progress != nil {
-						progress(len(out), total)
-					}
-				}
+	for _, ps := range settings {
+		a.Policy = ps
+		rows, _, err := a.Run(cat, nil)
+		if err != nil {
+			return nil, PolicySettings{}, err
+		}
+		tr := TuneRow{Policy: ps}
+		n := 0
+		for i := 0; i+1 < len(rows); i++ {
+			if rows[i].Strategy == StratAdaptive && rows[i+1].Strategy == StratBestFixed {
+				r := rows[i].MeanMS / rows[i+1].MeanMS
+				tr.GeoMeanRatio += math.Log(r)
+				tr.WorstRatio = max(tr.WorstRatio, r)
+				n++
 			}
+		}
+		tr.GeoMeanRatio = math.Exp(tr.GeoMeanRatio / float64(n))
+		out = append(out, tr)
+		if better(tr, best) {
+			best = tr
+		}
+		if progress != nil {
+			progress(len(out), len(settings))
 		}
 	}
 	return out, best.Policy, nil
@@ -282,10 +320,10 @@ func better(a, b TuneRow) bool {
 func TuneCSV(rows []TuneRow) []byte {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	w.Write([]string{"window", "hysteresis_pct", "dwell_s", "probe_bytes", "probe_after_s", "geomean_adaptive_over_best_fixed", "worst_adaptive_over_best_fixed"})
+	w.Write([]string{"window", "hysteresis_pct", "dwell_s", "risk_quantile", "probe_bytes", "probe_after_s", "geomean_adaptive_over_best_fixed", "worst_adaptive_over_best_fixed"})
 	for _, r := range rows {
 		p := r.Policy
-		w.Write([]string{strconv.Itoa(p.Window), strconv.FormatFloat(p.HysteresisPct, 'g', -1, 64), strconv.FormatFloat(p.Dwell.Seconds(), 'g', -1, 64),
+		w.Write([]string{strconv.Itoa(p.Window), strconv.FormatFloat(p.HysteresisPct, 'g', -1, 64), strconv.FormatFloat(p.Dwell.Seconds(), 'g', -1, 64), strconv.FormatFloat(p.RiskQuantile, 'g', -1, 64),
 			strconv.FormatInt(p.ProbeBytes, 10), strconv.FormatFloat(p.ProbeAfter.Seconds(), 'g', -1, 64), strconv.FormatFloat(r.GeoMeanRatio, 'f', 4, 64), strconv.FormatFloat(r.WorstRatio, 'f', 4, 64)})
 	}
 	w.Flush()

@@ -13,9 +13,10 @@ import (
 )
 
 // Adaptive makes an Edge follow its plan's switch table: before each
-// inference the edge asks the policy for the row its uplink estimate falls
-// in and sends that row's tensors; after it, the transfer feeds the
-// estimate. Every feasible row is resolved when it is made, and the edge's
+// inference the edge asks the policy (adapt.Policy) for the row with the
+// lowest expected latency over its recent uplink samples, each row's
+// latency read off the plan (adapt.RowsFromPlan), and sends that row's
+// tensors; after it, the transfer is a new sample. Every feasible row is resolved when it is made, and the edge's
 // program (Deployment.Compile, which keeps every tensor any row sends)
 // runs any of them, so a switch costs nothing but the decision. The server
 // serves every cut and needs no restart.
@@ -126,15 +127,14 @@ func (a *Adaptive) choose(e *Edge) (*Deployment, RowChoice) {
 		}
 	}
 	mbps, ok := a.est.Mbps()
+	samples := a.est.Rates() // none live: the policy holds its row
 	if ok {
 		c.EstimateMbps = mbps
 	} else if a.pol.Current() < 0 {
-		mbps = a.prior
-	} else {
-		mbps = math.NaN() // nothing live: hold the row
+		mbps, samples = a.prior, []float64{a.prior}
 	}
 	before := a.pol.Current()
-	i, switched, reason := a.pol.Decide(mbps, time.Now())
+	i, switched, reason := a.pol.Decide(samples, time.Now())
 	c.Switched, c.Reason = switched, reason
 	id := a.table[i].ID
 	d, runs := a.feasible(id)

@@ -101,8 +101,8 @@ func count(v []int, x int) int {
 // network.
 //
 // Why maxAfter is 3: the first request after the drop still runs the old
-// row and its transfer (5760 bytes, 1 Mbps) is the sample that moves the
-// estimate below the local row's boundary by more than the hysteresis;
+// row and its transfer (5760 bytes, 1 Mbps) is the sample at which the
+// local row is cheaper even with the sample taken the hysteresis faster;
 // the second runs on the device. One more request is allowed for a
 // transfer that straddled the drop and looked fast. The requests are
 // counted from the drop, or from the end of the dwell when the edge
