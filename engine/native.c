@@ -313,11 +313,16 @@ static INL T256 void dw256_t(const float *buf, float *y, const float *wt, float 
 #undef LANES
 
 // dw512_direct_t is the stride-1 depthwise kernel without a padded copy:
-// taps outside the image are skipped (rows) or masked to zero (columns).
+// taps on rows outside the image read zrow (w zeros), taps on columns
+// outside it are masked to zero — the zeros PyTorch pads with. DWD_ROWS
+// output rows are in flight at once: one row alone is a chain of K·K
+// dependent FMAs, which ran at the FMA's latency (and per-tap row checks
+// cost as much again). Rows past the last are computed, not stored.
+#define DWD_ROWS 8
 static INL T512 void dw512_direct_t(const float *x, float *y, const float *wt, float b, int h, int w, int oh, int ow,
-                                    int pad, int K, int act) {
-	for (int oy = 0; oy < oh; oy++) {
-		float *yr = y + (long)oy * ow;
+                                    int pad, int K, int act, const float *zrow) {
+	for (int oy0 = 0; oy0 < oh; oy0 += DWD_ROWS) {
+		int nrow = oh - oy0 < DWD_ROWS ? oh - oy0 : DWD_ROWS;
 		for (int ox = 0; ox < ow; ox += 16) {
 			__mmask16 mk[5];
 			for (int kx = 0; kx < K; kx++) {
@@ -327,32 +332,45 @@ static INL T512 void dw512_direct_t(const float *x, float *y, const float *wt, f
 				if (hi < 16) m &= hi <= 0 ? 0 : ((1u << hi) - 1);
 				mk[kx] = (__mmask16)m;
 			}
-			__m512 acc = _mm512_set1_ps(b);
+			__m512 acc[DWD_ROWS];
+#pragma GCC unroll 8
+			for (int r = 0; r < DWD_ROWS; r++)
+				acc[r] = _mm512_set1_ps(b);
 			for (int ky = 0; ky < K; ky++) {
-				int iy = oy + ky - pad;
-				if (iy < 0 || iy >= h)
-					continue;
-				const float *row = x + (long)iy * w + ox - pad;
-				for (int kx = 0; kx < K; kx++)
-					acc = _mm512_fmadd_ps(_mm512_set1_ps(wt[ky * K + kx]), _mm512_maskz_loadu_ps(mk[kx], row + kx), acc);
+				const float *rp[DWD_ROWS];
+#pragma GCC unroll 8
+				for (int r = 0; r < DWD_ROWS; r++) {
+					int iy = oy0 + r + ky - pad;
+					rp[r] = (iy >= 0 && iy < h ? x + (long)iy * w : zrow) + ox - pad;
+				}
+#pragma GCC unroll 5
+				for (int kx = 0; kx < K; kx++) {
+					__m512 wv = _mm512_set1_ps(wt[ky * K + kx]);
+#pragma GCC unroll 8
+					for (int r = 0; r < DWD_ROWS; r++)
+						acc[r] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mk[kx], rp[r] + kx), acc[r]);
+				}
 			}
-			_mm512_mask_storeu_ps(yr + ox, tailmask(ow - ox), act512(acc, act));
+#pragma GCC unroll 8
+			for (int r = 0; r < DWD_ROWS; r++)
+				if (r < nrow)
+					_mm512_mask_storeu_ps(y + (long)(oy0 + r) * ow + ox, tailmask(ow - ox), act512(acc[r], act));
 		}
 	}
 }
 
 #define DWD_DISPATCH(K)                                                                          \
 	switch (act) {                                                                               \
-	case ACT_NONE: dw512_direct_t(x, y, wt, b, h, w, oh, ow, pad, K, ACT_NONE); break;           \
-	case ACT_RELU: dw512_direct_t(x, y, wt, b, h, w, oh, ow, pad, K, ACT_RELU); break;           \
-	case ACT_RELU6: dw512_direct_t(x, y, wt, b, h, w, oh, ow, pad, K, ACT_RELU6); break;         \
-	case ACT_HARDSWISH: dw512_direct_t(x, y, wt, b, h, w, oh, ow, pad, K, ACT_HARDSWISH); break; \
-	case ACT_HARDSIGMOID: dw512_direct_t(x, y, wt, b, h, w, oh, ow, pad, K, ACT_HARDSIGMOID); break; \
-	case ACT_SILU: dw512_direct_t(x, y, wt, b, h, w, oh, ow, pad, K, ACT_SILU); break;           \
-	case ACT_SIGMOID: dw512_direct_t(x, y, wt, b, h, w, oh, ow, pad, K, ACT_SIGMOID); break;     \
+	case ACT_NONE: dw512_direct_t(x, y, wt, b, h, w, oh, ow, pad, K, ACT_NONE, zrow); break;           \
+	case ACT_RELU: dw512_direct_t(x, y, wt, b, h, w, oh, ow, pad, K, ACT_RELU, zrow); break;           \
+	case ACT_RELU6: dw512_direct_t(x, y, wt, b, h, w, oh, ow, pad, K, ACT_RELU6, zrow); break;         \
+	case ACT_HARDSWISH: dw512_direct_t(x, y, wt, b, h, w, oh, ow, pad, K, ACT_HARDSWISH, zrow); break; \
+	case ACT_HARDSIGMOID: dw512_direct_t(x, y, wt, b, h, w, oh, ow, pad, K, ACT_HARDSIGMOID, zrow); break; \
+	case ACT_SILU: dw512_direct_t(x, y, wt, b, h, w, oh, ow, pad, K, ACT_SILU, zrow); break;           \
+	case ACT_SIGMOID: dw512_direct_t(x, y, wt, b, h, w, oh, ow, pad, K, ACT_SIGMOID, zrow); break;     \
 	}
-static T512 void dw512_direct3(const float *x, float *y, const float *wt, float b, int h, int w, int oh, int ow, int pad, int act) { DWD_DISPATCH(3) }
-static T512 void dw512_direct5(const float *x, float *y, const float *wt, float b, int h, int w, int oh, int ow, int pad, int act) { DWD_DISPATCH(5) }
+static T512 void dw512_direct3(const float *x, float *y, const float *wt, float b, int h, int w, int oh, int ow, int pad, int act, const float *zrow) { DWD_DISPATCH(3) }
+static T512 void dw512_direct5(const float *x, float *y, const float *wt, float b, int h, int w, int oh, int ow, int pad, int act, const float *zrow) { DWD_DISPATCH(5) }
 
 #define T_dw512 T512
 #define T_dw256 T256
@@ -374,6 +392,9 @@ void mts_depthwise(int isa, const float *x, float *y, const float *w, const floa
 	int pw = wd + 2 * pad;
 	int pitch = mts_dw_pitch(pw, S);
 	int rows = (oh - 1) * S + K;
+	const float *zrow = buf; // the direct kernel's row of zeros (it needs no padded copy)
+	if (isa >= 2 && S == 1)
+		memset(buf, 0, (size_t)wd * sizeof(float));
 	for (int plane = p0; plane < p1; plane++) {
 		int c = plane % C;
 		if (isa >= 2 && S == 1) {
@@ -382,9 +403,9 @@ void mts_depthwise(int isa, const float *x, float *y, const float *w, const floa
 			const float *wt = w + c * K * K;
 			float b = bias ? bias[c] : 0.0f;
 			if (K == 3)
-				dw512_direct3(xp, yp, wt, b, h, wd, oh, ow, pad, act);
+				dw512_direct3(xp, yp, wt, b, h, wd, oh, ow, pad, act, zrow);
 			else
-				dw512_direct5(xp, yp, wt, b, h, wd, oh, ow, pad, act);
+				dw512_direct5(xp, yp, wt, b, h, wd, oh, ow, pad, act, zrow);
 			continue;
 		}
 		if (isa >= 2)
