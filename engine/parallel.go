@@ -24,11 +24,12 @@ type kernel interface{ part(lo, hi, tid int) }
 // for chunks already claimed — a helper that wakes after the run finds
 // nothing to do and touches nothing.
 //
-// Between runs a helper spins for spinFor before it parks, and so does the
+// Between runs a helper polls for spinFor before it parks, and so does the
 // caller waiting for a helper's last chunk: layers follow each other every
 // 10 µs to a few ms, and a parked goroutine costs an OS thread's wake-up
 // (a futex, and in a VM an idle virtual CPU's) at every layer's start and
-// end.
+// end. Each poll yields the CPU (osYield), so that on a busy core the
+// polling thread gives its time to whoever can use it.
 type workers struct {
 	threads int
 	spin    time.Duration // 0 when the helpers could not all run at once
@@ -61,10 +62,11 @@ type helper struct {
 
 // spinFor is how long an idle thread polls before it parks: longer than
 // the gap between most layers, short next to a pass. On the shared 2-core
-// VM (BenchmarkEngine, 2 threads, 8 interleaved runs each of 0, 30 and
-// 100 µs) 100 µs gave the best minimum times — when the second core was
-// free: resnet18 27 against 33 ms, mobilenet_v3_small 2.2 against 2.7 ms —
-// for 2–20% more CPU time.
+// VM (load 6–8; BenchmarkEngine, 2 threads, 8 interleaved runs) polling
+// 100 µs with a yield each time against parking at once: mobilenet_v3_small
+// 2.45 against 3.05 ms (median), CPU time 2.50 against 2.90 ms; resnet18
+// and efficientnet_b0 within the noise. Polling without the yield cost up
+// to 15% more CPU time and was slower on the loaded VM.
 const spinFor = 100 * time.Microsecond
 
 // chunksPerThread is how finely a run is cut when it can be: enough for the
@@ -107,7 +109,8 @@ func (w *workers) poll(ok func() bool) bool {
 		if ok() {
 			return true
 		}
-		if i&63 == 0 {
+		osYield()
+		if i&15 == 0 {
 			now := time.Now()
 			if i == 0 {
 				end = now.Add(w.spin)
