@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -28,18 +29,32 @@ func BenchmarkEngine(b *testing.B) {
 				var y []float32
 				var err error
 				b.ResetTimer()
+				cpu0 := processCPU()
 				for b.Loop() {
 					if y, err = p.Run(x); err != nil {
 						b.Fatal(err)
 					}
 				}
 				b.StopTimer()
+				// CPU time next to wall time: on a shared machine the wall
+				// time says whether a second core was free, the CPU time
+				// what the threads spent (spinning included).
+				b.ReportMetric(float64(processCPU()-cpu0)/1e6/float64(b.N), "cpu-ms/op")
 				if !finite(y) || len(y) != int(p.CutShape(p.Cuts()).Elems()) {
 					b.Fatalf("bad output: %d values, finite %v", len(y), finite(y))
 				}
 			})
 		}
 	}
+}
+
+// processCPU is the user and system time of the whole process so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkAfterIdle times the same batch-1 pass (resnet18 at 128 px, one

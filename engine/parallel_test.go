@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // countKernel counts how often each item is computed, and by which thread
@@ -57,6 +58,28 @@ func TestWorkersRunEveryItemOnce(t *testing.T) {
 				if b := k.bad.Load(); b != 0 {
 					t.Fatalf("run %d: %d parts with a bad thread id or an empty range", rep, b)
 				}
+			}
+		})
+	}
+}
+
+// TestWorkersWakeAfterParking: runs that come after the helpers stopped
+// spinning and parked (and ones that come while they spin) still get every
+// item computed once, and close stops parked helpers.
+func TestWorkersWakeAfterParking(t *testing.T) {
+	for _, gap := range []time.Duration{0, spinFor / 2, 3 * spinFor} {
+		t.Run(gap.String(), func(t *testing.T) {
+			w := newWorkers(3)
+			defer w.close()
+			for rep := range 20 {
+				k := &countKernel{hits: make([]atomic.Int32, 64), tids: 3}
+				w.run(k, 64, 1)
+				for i := range k.hits {
+					if h := k.hits[i].Load(); h != 1 {
+						t.Fatalf("run %d: item %d computed %d times; want 1", rep, i, h)
+					}
+				}
+				time.Sleep(gap)
 			}
 		})
 	}
