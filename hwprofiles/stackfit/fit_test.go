@@ -131,6 +131,34 @@ func TestPublishedRows(t *testing.T) {
 	}
 }
 
+// TestGPUPeaks: ncnn's Vulkan shaders on the Nano are measured against the
+// fp32 rate (the estimate its rows support), every other stack on a GPU
+// against the datasheet peak of its precision.
+func TestGPUPeaks(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		s    setup
+		want float64
+		src  string
+	}{
+		{"ncnn vulkan on the nano: fp32 rate", setup{board: "nano", stack: "ncnn-vulkan", unit: "gpu", precision: "fp16"}, 236, "estimate:"},
+		{"tensorrt on the nano: half2 rate", setup{board: "nano", stack: "tensorrt", unit: "gpu", precision: "fp16"}, 472, "derived:"},
+		{"opencv cuda fp32 on the nano", setup{board: "nano", stack: "opencv-cuda", unit: "gpu", precision: "fp32"}, 236, "derived:"},
+		{"ncnn vulkan on the tx2 nx: half2 rate", setup{board: "tx2nx", stack: "ncnn-vulkan", unit: "gpu", precision: "fp16"}, 1331, "derived:"},
+		{"ncnn vulkan on the orin nano", setup{board: "orin", stack: "ncnn-vulkan", unit: "gpu", precision: "fp16"}, 1280, "derived:"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, src, err := c.s.peak()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p != c.want || !strings.HasPrefix(src, c.src) {
+				t.Errorf("peak %g (%.40s...), want %g (%s)", p, src, c.want, c.src)
+			}
+		})
+	}
+}
+
 // TestCatalogMatchesFit refits every stack in sample and rebuilds the
 // catalog with the committed leave-one-out errors: the committed stacks.yaml
 // must agree (to 1%: the fit's own convergence) — a hand edit, a changed

@@ -22,6 +22,10 @@ type board struct {
 	gpuSource string
 	bwGBps    float64
 	bwSource  string
+	// shaderSource says where a "-shader" peak comes from: the rate a
+	// board's GPU reaches in Vulkan compute shaders, where it differs from
+	// the CUDA libraries' (gpuPeak without the suffix).
+	shaderSource string
 	// gpuFamily names GPUs of another architecture than the Jetsons'
 	// NVIDIA ones: a stack's GPU efficiencies are shared within a family.
 	gpuFamily string
@@ -40,9 +44,10 @@ const (
 var boards = map[string]board{
 	"nano": {device: "jetson-nano", name: "Jetson Nano", cpuCores: "4x Cortex-A57",
 		flopsPerCycle: map[string]float64{"fp32": 8}, flopsSource: a57Source,
-		gpuPeak:   map[string]float64{"fp32": 236, "fp16": 472},
-		gpuSource: "derived: 128 Maxwell CUDA cores x 0.9216 GHz x 2 FLOP/FMA = 236 GFLOPS fp32, x2 half2 = 472 fp16, https://developer.nvidia.com/embedded/jetson-nano",
-		bwGBps:    25.6, bwSource: "derived: 64-bit LPDDR4 at 3200 MT/s = 25.6 GB/s, https://developer.nvidia.com/embedded/jetson-nano"},
+		gpuPeak:      map[string]float64{"fp32": 236, "fp16": 472, "fp16-shader": 236},
+		gpuSource:    "derived: 128 Maxwell CUDA cores x 0.9216 GHz x 2 FLOP/FMA = 236 GFLOPS fp32, x2 half2 = 472 fp16, https://developer.nvidia.com/embedded/jetson-nano",
+		shaderSource: "estimate: ncnn's Vulkan fp16 shaders on the Tegra X1 taken at the fp32 rate, 236 GFLOPS: its Maxwell (sm_53) runs fp16 at twice the fp32 rate only as paired half2 instructions, and whether the L4T driver's shader compiler pairs ncnn's f16vec4 arithmetic is not documented; the Nano's benchncnn rows say it does not (VGG-16 at 21% of the half2 peak, 42% of this one, where the TX2 NX's Pascal reaches 37% of its half2 peak), https://github.com/Tencent/ncnn/blob/a4d2ea1d4422c9e849f166fd7a4aefb52f942f6a/benchmark/README.md",
+		bwGBps:       25.6, bwSource: "derived: 64-bit LPDDR4 at 3200 MT/s = 25.6 GB/s, https://developer.nvidia.com/embedded/jetson-nano"},
 	"tx2": {device: "jetson-tx2", name: "Jetson TX2", cpuCores: "2x Denver2 + 4x Cortex-A57",
 		flopsPerCycle: map[string]float64{"fp32": 8}, flopsSource: a57Source + "; Denver2 taken as the same (estimate)",
 		gpuPeak:   map[string]float64{"fp32": 665, "fp16": 1331},
@@ -138,6 +143,9 @@ func (s setup) peak() (float64, string, error) {
 	key := s.precision
 	if s.tensor {
 		key += "-tensor"
+	}
+	if p, ok := b.gpuPeak[key+"-shader"]; ok && s.stack == "ncnn-vulkan" {
+		return p, b.shaderSource, nil
 	}
 	p, ok := b.gpuPeak[key]
 	if !ok {
