@@ -5,9 +5,9 @@ import (
 	"time"
 )
 
-// TestTail: the tail is the bytes after the last arrival that leaves a
-// quarter of the transfer (at least two packets) still to come, over the
-// time from it to the end; hand-computed cases.
+// TestTail: the tail is the bytes after the last arrival that leaves half
+// the transfer (at least two packets) still to come, over the time from it
+// to the end; hand-computed cases.
 func TestTail(t *testing.T) {
 	ms := time.Millisecond
 	tests := []struct {
@@ -17,23 +17,24 @@ func TestTail(t *testing.T) {
 		d        time.Duration
 		ok       bool
 	}{
-		// 40 packets of 1500 bytes, one per ms, after an 80 s outage
+		// 40 packets of 1500 bytes, one per ms, with an 80 s outage
 		// between the 10th and 11th: the whole transfer averages
-		// 60000 B over 80.039 s (0.006 Mbps); a quarter, 15000 B, is
-		// 10 packets: the tail starts at packet 30 (15000 B to come) and
-		// takes 10 ms, 12 Mbps, the link after the outage.
-		{"after an outage", packets(40, 10, 80*time.Second), 15000, 10 * ms, true},
-		// 100 packets one per ms: 25 packets after the 75th, in 25 ms.
-		{"steady", packets(100, -1, 0), 37500, 25 * ms, true},
-		// A quarter of 8 packets is 3000 B: exactly two packets, the
-		// least a tail may be.
-		{"two packets", packets(8, -1, 0), 3000, 2 * ms, true},
-		// 4 packets: a quarter is 1500 B, under the two-packet least.
-		{"small: two packets anyway", packets(4, -1, 0), 3000, 2 * ms, true},
-		// Reads of uneven size: 10000 B in all, a quarter 2500 B; the
-		// last read leaving 2500 B to come is the one at 7000 B (3000 to
-		// come): the tail is 3000 B in 30 ms.
-		{"uneven reads", []Arrival{{4000, 0}, {7000, 10 * ms}, {8000, 20 * ms}, {10000, 40 * ms}}, 3000, 30 * ms, true},
+		// 60000 B over 80.039 s (0.006 Mbps); half, 30000 B, is 20
+		// packets: the tail starts at packet 20 (30000 B to come) and
+		// takes 20 ms, 12 Mbps, the link after the outage.
+		{"after an outage", packets(40, 10, 80*time.Second), 30000, 20 * ms, true},
+		// 100 packets one per ms: 50 packets after the 50th, in 50 ms.
+		{"steady", packets(100, -1, 0), 75000, 50 * ms, true},
+		// Half of 4 packets is 3000 B: exactly two packets, the least a
+		// tail may be.
+		{"two packets", packets(4, -1, 0), 3000, 2 * ms, true},
+		// 3 packets: half is 2250 B, under the two-packet least.
+		{"small: two packets anyway", packets(3, -1, 0), 3000, 2 * ms, true},
+		// Reads of uneven size: 10000 B in all, half 5000 B; the last
+		// read leaving 5000 B to come is the one at 4000 B (6000 to
+		// come; the one at 7000 B leaves 3000): the tail is 6000 B in
+		// 40 ms.
+		{"uneven reads", []Arrival{{4000, 0}, {7000, 10 * ms}, {8000, 20 * ms}, {10000, 40 * ms}}, 6000, 40 * ms, true},
 		{"one lump", []Arrival{{9000, 0}, {10000, 5 * ms}}, 0, 0, false},
 		{"one read", []Arrival{{10000, 0}}, 0, 0, false},
 		{"none", nil, 0, 0, false},

@@ -24,7 +24,7 @@ import (
 // The estimate comes from the edge's own requests, timed at the server
 // (so neither the edge's queueing nor the server's compute counts): the
 // rate over the body's tail (recv_tail_bytes over recv_tail_ms, the last
-// quarter of the body: adapt.Tail), the link as it is when the transfer
+// half of the body: adapt.Tail), the link as it is when the transfer
 // ends — a transfer that sat through an outage would otherwise report the
 // outage after the link recovered. Without a tail (a body the server got
 // in one or two reads) the sample is the whole body's bytes over recv_ms

@@ -63,7 +63,7 @@
 // (first to last byte of the request body arriving: bytes/recv_ms is the
 // uplink's bandwidth as the server saw it), recv_tail_bytes and
 // recv_tail_ms (the body's tail, adapt.Tail over the server's reads: the
-// bytes after the last read that left at least a quarter of the body, and
+// bytes after the last read that left at least half the body, and
 // at least two packets, still to come, and the time they took; absent when
 // the first read brought more), the rate an Adaptive edge samples, since
 // it describes the link as it is when the transfer ends, not averaged over
