@@ -288,6 +288,23 @@ func transfer(s *linkemu.Schedule, atMS float64, bytes int64) float64 {
 	return float64(s.Send(at, bytes)-at) / 1e6
 }
 
+// transferTail sends bytes at atMS like transfer and also returns the
+// sample an adaptive edge takes of it: the server's tail (adapt.Tail over
+// its packets' arrivals, each packet a read), or the whole transfer when
+// the tail is not there (a body of a few packets).
+func transferTail(s *linkemu.Schedule, atMS float64, bytes int64, arr []adapt.Arrival) (txMS float64, sBytes int64, sDur time.Duration, _ []adapt.Arrival) {
+	at := time.Duration(atMS * 1e6)
+	arr = arr[:0]
+	for n := int64(0); n < bytes; n += linkemu.MTU {
+		arr = append(arr, adapt.Arrival{Bytes: min(n+linkemu.MTU, bytes), At: s.Depart(at)})
+	}
+	txMS = float64(arr[len(arr)-1].At-at) / 1e6
+	if b, d, ok := adapt.Tail(arr); ok {
+		return txMS, b, max(d, time.Millisecond), arr
+	}
+	return txMS, bytes, observedMS(txMS), arr
+}
+
 // observedMS is the duration the edge attributes to a transfer: at least
 // the trace's millisecond, since a packet that arrives on an opportunity
 // leaves at once.
@@ -311,11 +328,15 @@ func simulateAdaptive(tr *linkemu.Trace, cp comboPlans, ps PolicySettings, dur t
 		return run{}, err
 	}
 	var r run
+	var arr []adapt.Arrival
 	end := float64(dur) / 1e6
 	for now < end {
 		if est.Idle(clock()) && ps.ProbeBytes > 0 {
-			tx := transfer(sched, now, ps.ProbeBytes)
-			if err := est.Observe(ps.ProbeBytes, observedMS(tx), epoch.Add(time.Duration((now+tx)*1e6))); err != nil {
+			var tx float64
+			var b int64
+			var d time.Duration
+			tx, b, d, arr = transferTail(sched, now, ps.ProbeBytes, arr)
+			if err := est.Observe(b, d, epoch.Add(time.Duration((now+tx)*1e6))); err != nil {
 				return run{}, err
 			}
 		}
@@ -332,13 +353,18 @@ func simulateAdaptive(tr *linkemu.Trace, cp comboPlans, ps PolicySettings, dur t
 		}
 		id := pol.Row(row).ID
 		sp := cp.plans[id]
-		tx := transfer(sched, now+sp.sendAtMS, sp.bytes)
+		var tx float64
+		var b int64
+		var d time.Duration
+		if sp.bytes > 0 {
+			tx, b, d, arr = transferTail(sched, now+sp.sendAtMS, sp.bytes, arr)
+		}
 		lat := sp.latency(tx)
 		r.startMS, r.latencyMS = append(r.startMS, now), append(r.latencyMS, lat)
 		r.row, r.estMbps = append(r.row, id), append(r.estMbps, mbps)
 		if sp.bytes > 0 {
 			at := epoch.Add(time.Duration((now + sp.sendAtMS + tx) * 1e6))
-			if err := est.Observe(sp.bytes, observedMS(tx), at); err != nil {
+			if err := est.Observe(b, d, at); err != nil {
 				return run{}, err
 			}
 		}

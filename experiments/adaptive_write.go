@@ -107,7 +107,8 @@ func AdaptiveSummary(a Adaptive, rows []AdaptiveRow, lines []Timeline) []byte {
 		"for each trace's length; a request's compute times are the cost model's for its plan (tasks %s, %d px, encodings %s); "+
 		"its uplink transfer crosses the trace's packet schedule (`linkemu`), after the RTT/2 and downlink of the trace's network "+
 		"(`4g` for the LTE traces, `3g` for the others). The adaptive edge estimates the uplink from its own transfers "+
-		"(`adapt.Estimator`: the throughputs of its last %d transfer(s), a %d KiB probe after %v without one) and picks the row of "+
+		"(`adapt.Estimator`: the throughputs of its last %d transfer(s), each over the transfer's last half, `adapt.Tail`, the link as it "+
+		"is when the transfer ends rather than averaged over an outage the transfer sat through; a %d KiB probe after %v without one) and picks the row of "+
 		"the plan's switch table with the lowest expected latency over those samples: the mean of the row's cost-model latency at "+
 		"each sample, not the latency at one point estimate (`adapt.Policy`). It leaves its row only for one expected to be faster "+
 		"than the current one with every sample divided by %g for a row that sends more, by %g for one that sends less (a %g%% hysteresis), "+

@@ -21,9 +21,14 @@ import (
 // runs any of them, so a switch costs nothing but the decision. The server
 // serves every cut and needs no restart.
 //
-// The estimate comes from the edge's own requests: the request body's
-// bytes over the server's recv_ms (first to last byte of the body at the
-// server, so neither the edge's queueing nor the server's compute counts).
+// The estimate comes from the edge's own requests, timed at the server
+// (so neither the edge's queueing nor the server's compute counts): the
+// rate over the body's tail (recv_tail_bytes over recv_tail_ms, the last
+// half of the body: adapt.Tail), the link as it is when the transfer
+// ends — a transfer that sat through an outage would otherwise report the
+// outage after the link recovered. Without a tail (a body the server got
+// in one or two reads) the sample is the whole body's bytes over recv_ms
+// (first to last byte of the body at the server).
 // The server's clock starts when the first packet is in, so that packet's
 // bytes are not part of the time: a sample counts the bytes after the
 // first MTU (linkemu.MTU, the packet a delivery opportunity carries; the
@@ -194,12 +199,38 @@ func (a *Adaptive) rowName(id int) string {
 	return "after " + s.Cut + ", " + s.Encoding
 }
 
-// observe feeds the estimate with a transfer of a request body of bytes
-// that the server timed at recvMS.
-func (a *Adaptive) observe(bytes int, recvMS float64) {
-	if b, d, ok := sample(bytes, recvMS); ok {
+// observe feeds the estimate with the transfer of a request body of
+// bytes, from the server's reply parameters ps.
+func (a *Adaptive) observe(bytes int, ps oip.Parameters) error {
+	b, d, ok, err := replySample(bytes, ps)
+	if ok {
 		a.est.Observe(b, d, time.Now()) // b, d > 0: never an error
 	}
+	return err
+}
+
+// replySample is the sample a reply gives: the tail's rate
+// (recv_tail_bytes over recv_tail_ms, at least MinSampleTime) when the
+// server reports one, the link as it is at the transfer's end; otherwise
+// the whole body's (sample). A parameter of the wrong type is an error.
+func replySample(bytes int, ps oip.Parameters) (int64, time.Duration, bool, error) {
+	recv, _, err := ps.Float64("recv_ms")
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("server's reply: %w", err)
+	}
+	tb, hasB, err := ps.Int64("recv_tail_bytes")
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("server's reply: %w", err)
+	}
+	tms, hasMS, err := ps.Float64("recv_tail_ms")
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("server's reply: %w", err)
+	}
+	if hasB && hasMS && tb > 0 && tms >= 0 && !math.IsInf(tms, 0) {
+		return tb, max(time.Duration(tms*1e6), MinSampleTime), true, nil
+	}
+	b, d, ok := sample(bytes, recv)
+	return b, d, ok, nil
 }
 
 // sample is the part of a transfer the server's recv_ms times: the bytes
@@ -229,12 +260,7 @@ func (a *Adaptive) sendProbe(e *Edge) error {
 	if err != nil {
 		return err
 	}
-	recv, _, err := r.resp.Parameters.Float64("recv_ms")
-	if err != nil {
-		return fmt.Errorf("server's reply: %w", err)
-	}
-	a.observe(r.sent, recv)
-	return nil
+	return a.observe(r.sent, r.resp.Parameters)
 }
 
 // padding is a BYTES tensor's raw form: one element of n−4 zero bytes

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mtlsplit/mtlsplit/adapt"
+	"github.com/mtlsplit/mtlsplit/oip"
 )
 
 // TestSample: what a request's transfer tells the estimator — the bytes
@@ -36,6 +37,38 @@ func TestSample(t *testing.T) {
 			b, d, ok := sample(tc.bytes, tc.recvMS)
 			if b != tc.want || d != tc.wantD || ok != tc.ok {
 				t.Errorf("sample(%d, %g) = %d, %v, %v; want %d, %v, %v", tc.bytes, tc.recvMS, b, d, ok, tc.want, tc.wantD, tc.ok)
+			}
+		})
+	}
+}
+
+// TestReplySample: a reply with a tail gives the tail's bytes over its
+// time (the link at the transfer's end); without one, or with one that is
+// not a sample, the whole body's; parameters of the wrong type are errors.
+func TestReplySample(t *testing.T) {
+	tests := []struct {
+		name  string
+		ps    oip.Parameters
+		want  int64
+		wantD time.Duration
+		ok    bool
+		err   bool
+	}{
+		// 600 KB sent over 80 s through an outage; the last 150 KB in
+		// 100 ms: 12 Mbps, not the 0.06 Mbps of the whole.
+		{"tail", oip.Parameters{"recv_ms": 80000.0, "recv_tail_bytes": 150000, "recv_tail_ms": 100.0}, 150000, 100 * time.Millisecond, true, false},
+		{"tail faster than the clock says", oip.Parameters{"recv_ms": 5.0, "recv_tail_bytes": 3000, "recv_tail_ms": 0.01}, 3000, time.Millisecond, true, false},
+		{"no tail: the whole body", oip.Parameters{"recv_ms": 96.0}, 12000, 96 * time.Millisecond, true, false},
+		{"tail of no bytes: the whole body", oip.Parameters{"recv_ms": 96.0, "recv_tail_bytes": 0, "recv_tail_ms": 1.0}, 12000, 96 * time.Millisecond, true, false},
+		{"only half a tail: the whole body", oip.Parameters{"recv_ms": 96.0, "recv_tail_bytes": 3000}, 12000, 96 * time.Millisecond, true, false},
+		{"recv_ms not a number", oip.Parameters{"recv_ms": "fast"}, 0, 0, false, true},
+		{"recv_tail_bytes not a number", oip.Parameters{"recv_ms": 96.0, "recv_tail_bytes": "many", "recv_tail_ms": 1.0}, 0, 0, false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, d, ok, err := replySample(13500, tc.ps)
+			if b != tc.want || d != tc.wantD || ok != tc.ok || (err != nil) != tc.err {
+				t.Errorf("replySample(13500, %v) = %d, %v, %v, %v; want %d, %v, %v, error %v", tc.ps, b, d, ok, err, tc.want, tc.wantD, tc.ok, tc.err)
 			}
 		})
 	}

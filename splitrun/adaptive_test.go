@@ -100,11 +100,11 @@ func count(v []int, x int) int {
 // answer, before and after, is bit for bit the local run of the whole
 // network.
 //
-// Why maxAfter is 3: the first request after the drop still runs the old
-// row and its transfer (5760 bytes, 1 Mbps) is the sample at which the
-// local row is cheaper even with the sample taken the hysteresis faster;
-// the second runs on the device. One more request is allowed for a
-// transfer that straddled the drop and looked fast. The requests are
+// Why maxAfter is 3: the first two requests after the drop still run the
+// old row, and their transfers (5760 bytes, 1 Mbps) are the samples at
+// which, two slow against two fast in the window of 4, the local row is
+// cheaper even with the samples taken the hysteresis faster; the third
+// runs on the device. The requests are
 // counted from the drop, or from the end of the dwell when the edge
 // switched less than the dwell before it (on a starved CPU the real-time
 // link can deliver a burst that looks fast): within the dwell the policy

@@ -61,7 +61,13 @@
 // The response carries parameters server_ms (from a worker taking the
 // request to its answer), queue_ms (waiting for a worker) and recv_ms
 // (first to last byte of the request body arriving: bytes/recv_ms is the
-// uplink's bandwidth as the server saw it) and idle_ms (how long the worker
+// uplink's bandwidth as the server saw it), recv_tail_bytes and
+// recv_tail_ms (the body's tail, adapt.Tail over the server's reads: the
+// bytes after the last read that left at least half the body, and
+// at least two packets, still to come, and the time they took; absent when
+// the first read brought more), the rate an Adaptive edge samples, since
+// it describes the link as it is when the transfer ends, not averaged over
+// an outage the transfer sat through) and idle_ms (how long the worker
 // had nothing to do before it took the request: a device computes slower
 // after idling, and calibrate --runtime fits that from these gaps; an
 // Edge's Timing carries it beside its own idle gap).
@@ -70,7 +76,8 @@
 // (Adaptive sends one when it has measured nothing for a while): its
 // inputs, any tensors (an Edge sends one BYTES element of padding), are
 // read and timed like any body and then discarded, without a worker or
-// engine work; the answer has no outputs and parameters recv_ms and
+// engine work; the answer has no outputs and parameters recv_ms (and
+// recv_tail_bytes and recv_tail_ms when the body has a tail) and
 // probe_bytes (the body's size). /metrics counts inference requests
 // answered per cut (mtlsplit_cut_requests_total, labelled with the
 // tensors sent, "+"-joined in graph order) and probes apart.

@@ -247,7 +247,9 @@ func (e *Edge) infer(in []float32, img []byte) (Timing, error) {
 		t.NetworkMS = a.r.ms - t.ServerMS - t.QueueMS
 		t.WireBytes = a.wire
 		if e.Adapt != nil {
-			e.Adapt.observe(t.WireBytes, t.RecvMS)
+			if err := e.Adapt.observe(t.WireBytes, ps); err != nil {
+				e.Adapt.logf("adaptive: no sample: %v", err)
+			}
 		}
 	}
 	t.TotalMS = float64(time.Since(start).Nanoseconds()) / 1e6

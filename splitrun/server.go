@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mtlsplit/mtlsplit/adapt"
 	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/oip"
 )
@@ -403,19 +404,19 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout())
 	defer cancel()
-	body, recvMS, err := readBody(w, r, s.maxBody)
+	body, recv, err := readBody(w, r, s.maxBody)
 	if err != nil {
 		s.refuse(w, err)
 		return
 	}
-	s.metrics.observe("recv", recvMS)
+	s.metrics.observe("recv", recv.ms)
 	req, wk, err := s.decode(r, body)
 	if err != nil {
 		s.metrics.request(statusOf(err), int64(len(body)), int64(writeError(w, err)))
 		return
 	}
 	if wk == nil {
-		s.answerProbe(w, req, len(body), recvMS)
+		s.answerProbe(w, req, len(body), recv)
 		return
 	}
 	j := &job{ctx: ctx, req: req, w: wk, enqueued: time.Now(), done: make(chan result, 1)}
@@ -435,7 +436,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := &oip.Response{ModelName: s.Model.Plan.Model.Name, ID: req.ID, Outputs: res.outputs,
-		Parameters: oip.Parameters{"server_ms": res.serverMS, "queue_ms": res.queueMS, "recv_ms": recvMS, "idle_ms": res.idleMS}}
+		Parameters: recv.params(oip.Parameters{"server_ms": res.serverMS, "queue_ms": res.queueMS, "idle_ms": res.idleMS})}
 	binary := make([]bool, len(res.outputs))
 	for i, o := range req.Outputs {
 		binary[i] = o.Binary
@@ -460,10 +461,11 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 
 // answerProbe answers a bandwidth probe: its body was read (and timed)
 // like any request's; its inputs are padding, discarded without engine
-// work, and the answer has no outputs, only recv_ms and the bytes read.
-func (s *Server) answerProbe(w http.ResponseWriter, req *oip.Request, bytes int, recvMS float64) {
+// work, and the answer has no outputs, only the body's timing (recv_ms,
+// and its tail's when there is one) and the bytes read.
+func (s *Server) answerProbe(w http.ResponseWriter, req *oip.Request, bytes int, recv recvTiming) {
 	resp := &oip.Response{ModelName: s.Model.Plan.Model.Name, ID: req.ID,
-		Parameters: oip.Parameters{"recv_ms": recvMS, "probe_bytes": bytes}}
+		Parameters: recv.params(oip.Parameters{"probe_bytes": bytes})}
 	out, _, err := oip.EncodeResponse(resp, nil)
 	if err != nil {
 		s.metrics.request(http.StatusInternalServerError, int64(bytes), int64(writeError(w, err)))
@@ -475,9 +477,29 @@ func (s *Server) answerProbe(w http.ResponseWriter, req *oip.Request, bytes int,
 	s.metrics.probe(int64(bytes))
 }
 
+// recvTiming is how a request body arrived: ms from its first read to its
+// last, and the tail's bytes and time (adapt.Tail over the reads) when the
+// reads give one.
+type recvTiming struct {
+	ms        float64
+	tailBytes int64
+	tailMS    float64
+	tail      bool
+}
+
+// params adds the reply parameters recv_ms and, with a tail,
+// recv_tail_bytes and recv_tail_ms to p.
+func (t recvTiming) params(p oip.Parameters) oip.Parameters {
+	p["recv_ms"] = t.ms
+	if t.tail {
+		p["recv_tail_bytes"], p["recv_tail_ms"] = t.tailBytes, t.tailMS
+	}
+	return p
+}
+
 // readBody reads a request body of at most limit bytes, timing its first
-// to last byte.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, float64, error) {
+// to last byte and each read in between (for the tail's rate).
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, recvTiming, error) {
 	rd := http.MaxBytesReader(w, r.Body, limit)
 	size := 512
 	if r.ContentLength > 0 {
@@ -485,6 +507,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, floa
 	}
 	buf := make([]byte, 0, size)
 	var first time.Time
+	var reads []adapt.Arrival // since first
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
@@ -494,22 +517,29 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, floa
 			first = time.Now()
 		}
 		buf = buf[:len(buf)+n]
+		if n > 0 {
+			reads = append(reads, adapt.Arrival{Bytes: int64(len(buf)), At: time.Since(first)})
+		}
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				return nil, 0, errStatus(http.StatusRequestEntityTooLarge, "request body over %d bytes, this model's largest request", limit)
+				return nil, recvTiming{}, errStatus(http.StatusRequestEntityTooLarge, "request body over %d bytes, this model's largest request", limit)
 			}
-			return nil, 0, errStatus(http.StatusBadRequest, "reading the body: %v", err)
+			return nil, recvTiming{}, errStatus(http.StatusBadRequest, "reading the body: %v", err)
 		}
 	}
-	ms := 0.0
+	var t recvTiming
 	if !first.IsZero() {
-		ms = float64(time.Since(first).Nanoseconds()) / 1e6
+		t.ms = float64(time.Since(first).Nanoseconds()) / 1e6
 	}
-	return buf, ms, nil
+	var d time.Duration
+	if t.tailBytes, d, t.tail = adapt.Tail(reads); t.tail {
+		t.tailMS = float64(d.Nanoseconds()) / 1e6
+	}
+	return buf, t, nil
 }
 
 // decode parses a request and works out what it asks of this server.
