@@ -93,7 +93,7 @@ func TestWinogradMatchesDirect(t *testing.T) {
 		}
 		for i, tc := range tests {
 			for _, native := range natives {
-				for _, threads := range []int{1, 2, 3} {
+				for _, threads := range []int{1, 2, 3, 6} { // 6: more threads than blocks
 					t.Run(fmt.Sprintf("%s/native=%v/threads=%d", tc.name, native, threads), func(t *testing.T) {
 						l := layers[i]
 						got := runWinograd(t, l.x, l.w, l.bias, tc.cin, tc.cout, tc.h, tc.wid, threads, native)
@@ -370,4 +370,31 @@ func compileAB(b *testing.B, g *model.Graph, threads int) (*Program, *Weights, [
 		b.Fatal(err)
 	}
 	return p, w, plans
+}
+
+// TestWinogradPlanParts checks where a layer cut into blocks also splits
+// its output channels: only where it has fewer blocks than threads, since
+// each part transforms its block's input again.
+func TestWinogradPlanParts(t *testing.T) {
+	tests := []struct {
+		name                      string
+		cin, cout, size, threads  int
+		wantBlocks, wantManyParts bool
+	}{
+		{"resnet18-56/threads=2", 64, 64, 56, 2, true, false},
+		{"resnet18-28/threads=2", 128, 128, 28, 2, true, false},
+		{"40x40/threads=2", 64, 64, 40, 2, true, false},
+		{"40x40/threads=6", 64, 64, 40, 6, true, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q := newWinoPlan(tc.cin, tc.cout, tc.size, tc.size, tc.size, tc.size, tc.threads)
+			if q.whole == tc.wantBlocks {
+				t.Fatalf("whole = %v, want %v (%d×%d blocks)", q.whole, !tc.wantBlocks, q.nby, q.nbx)
+			}
+			if got := q.parts > 1; got != tc.wantManyParts {
+				t.Errorf("parts = %d (%d blocks, %d threads), want more than 1: %v", q.parts, q.nby*q.nbx, tc.threads, tc.wantManyParts)
+			}
+		})
+	}
 }
