@@ -69,6 +69,10 @@ func TestWarm(t *testing.T) {
 				if !p.Warm(func(int) bool { return false }, func() bool { t.Error("stop called with no step selected"); return true }) {
 					t.Error("Warm with no step selected did not finish")
 				}
+				p.Close()
+				if !p.Warm(nil, nil) {
+					t.Error("Warm on a closed Program did not finish")
+				}
 			})
 		}
 	}
