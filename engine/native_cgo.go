@@ -194,3 +194,6 @@ func nativeGEMMPart(a *packedA, b []float32, n int, c, bias []float32, ac act, i
 	C.mts_gemm(fptr(a.buf[a.off:]), C.int(a.m), C.int(a.k), fptr(b), C.int(n), fptr(c), fptr(bias), C.int(ac),
 		C.int(i0), C.int(i1), C.int(j0), C.int(j1), fptr(scratch[off:]), cs)
 }
+
+// data is the packed matrix, for Warm.
+func (a *packedA) data() []float32 { return a.buf }

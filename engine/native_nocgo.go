@@ -34,3 +34,5 @@ func runNativeMaxPool(k *poolKernel, buf []float32, lo, hi int) {}
 func nativeScaleShiftAct(y, x []float32, sc, sh float32, a act) bool { return false }
 
 func nativeMeanPlanes(x, y []float32, lo, hi, hw int) bool { return false }
+
+func (a *packedA) data() []float32 { return nil }

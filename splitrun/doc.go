@@ -70,7 +70,22 @@
 // an outage the transfer sat through) and idle_ms (how long the worker
 // had nothing to do before it took the request: a device computes slower
 // after idling, and calibrate --runtime fits that from these gaps; an
-// Edge's Timing carries it beside its own idle gap).
+// Edge's Timing carries it beside its own idle gap) and warm_ms (how much
+// of that idle time the worker spent warming).
+//
+// Warming: on a shared machine weights left idle are evicted from the
+// cache, and the first run after an idle gap is 2–3× slower (resnet18 at
+// 128 px, one thread: 9.2 ms back to back, 22–27 ms after 260 ms idle);
+// reading the weights first (engine.Program.Warm) makes the run fast
+// again but costs as much, so both sides do it where they would wait
+// anyway. An idle server worker warms its program when a request's body
+// starts arriving, and again every 20 ms while bodies arrive (one read
+// would be evicted again during a long transfer), each pass stopped when
+// a job is queued, reading the nodes its last request ran (every node
+// before the first); /metrics has its per-request total as the warm
+// stage. An Edge warms the part its next input runs first while it waits
+// for the reply (Timing.EdgeWarmMS). Server.NoWarm and Edge.NoWarm turn
+// it off.
 //
 // A request with the parameter probe set to true is a bandwidth probe
 // (Adaptive sends one when it has measured nothing for a while): its

@@ -61,6 +61,9 @@ type Edge struct {
 	TLS   *tls.Config
 	// Timeout bounds one request (0: 60 s).
 	Timeout time.Duration
+	// NoWarm turns off warming: reading the device part's weights into
+	// the cache while waiting for the server's reply (see await).
+	NoWarm bool
 	// Adapt, when set, picks the switch-table row of every inference from
 	// the uplink estimate and sets D to it (D is then the last row run).
 	Adapt *Adaptive
@@ -150,6 +153,11 @@ type Timing struct {
 	// (a device computes slower after idling, profile.IdleFactor); −1:
 	// unknown (the edge's first input, a server that does not say).
 	EdgeIdleMS, ServerIdleMS float64
+	// EdgeWarmMS is how long the edge spent, while it waited for this
+	// input's reply, warming its weights for the next input;
+	// ServerWarmMS how long the server's worker spent warming its own
+	// while this input's body arrived (0: it did not, or does not say).
+	EdgeWarmMS, ServerWarmMS float64
 	Bytes                    int // cut tensors sent, encoded (as the plan counts them)
 	// WireBytes is the request body on the wire (the protocol's header
 	// and tensor framing included).
@@ -230,7 +238,8 @@ func (e *Edge) infer(in []float32, img []byte) (Timing, error) {
 	e.free = time.Now()
 	t.EdgeMS += float64(e.free.Sub(headStart).Nanoseconds()) / 1e6
 	if d.Sends() {
-		a := <-ch
+		var a answer
+		a, t.EdgeWarmMS = e.await(ch, p, d)
 		if a.err != nil {
 			return t, fmt.Errorf("server: %w", a.err)
 		}
@@ -244,6 +253,7 @@ func (e *Edge) infer(in []float32, img []byte) (Timing, error) {
 		if idle, ok, _ := ps.Float64("idle_ms"); ok {
 			t.ServerIdleMS = idle
 		}
+		t.ServerWarmMS, _, _ = ps.Float64("warm_ms")
 		t.NetworkMS = a.r.ms - t.ServerMS - t.QueueMS
 		t.WireBytes = a.wire
 		if e.Adapt != nil {
@@ -261,6 +271,35 @@ type answer struct {
 	r    reply
 	wire int
 	err  error
+}
+
+// await waits for the reply on ch, meanwhile warming the weights the
+// next input runs first (the device's part before the send): the edge
+// idles during the transfer, and weights left idle that long are evicted
+// on a shared machine (see engine.Program.Warm and the server's
+// warmEvery), so a pass every warmEvery, each stopped when the reply
+// arrives, moves the cold-cache cost of the next input off its path. It
+// returns the reply and the milliseconds warming took.
+func (e *Edge) await(ch chan answer, p *engine.Program, d *Deployment) (answer, float64) {
+	if e.NoWarm {
+		return <-ch, 0
+	}
+	want := func(id int) bool { return d.runsOn(0, id, true) }
+	stop := func() bool { return len(ch) > 0 }
+	var ms float64
+	tick := time.NewTimer(0)
+	defer tick.Stop()
+	for {
+		select {
+		case a := <-ch:
+			return a, ms
+		case <-tick.C:
+			start := time.Now()
+			p.Warm(want, stop)
+			ms += msSince(start)
+			tick.Reset(warmEvery)
+		}
+	}
 }
 
 // send posts a request and waits for the reply in the background.

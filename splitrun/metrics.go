@@ -27,8 +27,10 @@ type metrics struct {
 
 // stageNames are the stages timed per request: recv (first to last byte
 // of the body), queue (waiting for a worker), server (a worker's compute),
-// total (the handler, from its start to the response written).
-var stageNames = []string{"recv", "queue", "server", "total"}
+// total (the handler, from its start to the response written), warm (an
+// idle worker reading its weights while the body arrived, per request
+// that had any).
+var stageNames = []string{"recv", "queue", "server", "total", "warm"}
 
 // bucketsMS are the histograms' upper bounds in milliseconds.
 var bucketsMS = []float64{0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000}

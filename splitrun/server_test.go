@@ -811,3 +811,64 @@ func TestDeadline(t *testing.T) {
 		t.Errorf("the engine ran %d late requests", r)
 	}
 }
+
+// TestWarmWhileReceiving: an idle worker warms its program while a body
+// arrives (the body is held half sent until it has), the reply says for
+// how long (warm_ms), and with no body arriving it stops warming; a
+// NoWarm server never warms.
+func TestWarmWhileReceiving(t *testing.T) {
+	m := zooModel(t)
+	body, n := inputRequest(t, m, "warm")
+	for _, noWarm := range []bool{false, true} {
+		t.Run(fmt.Sprintf("NoWarm=%v", noWarm), func(t *testing.T) {
+			srv := &splitrun.Server{Model: m, Seed: 1, Workers: 1, NoWarm: noWarm}
+			infer := startServer(t, srv) + "/v2/models/" + m.Plan.Model.Name + "/infer"
+			pr, pw := io.Pipe()
+			go func() {
+				pw.Write(body[:len(body)/2])
+				// Hold the rest until the worker has warmed (NoWarm: until
+				// the server has surely seen the first half).
+				for i := 0; i < 500 && srv.Warms() == 0; i++ {
+					time.Sleep(10 * time.Millisecond)
+					if noWarm && i == 20 {
+						break
+					}
+				}
+				pw.Write(body[len(body)/2:])
+				pw.Close()
+			}()
+			req, _ := http.NewRequest(http.MethodPost, infer, pr)
+			req.ContentLength = int64(len(body))
+			req.Header.Set(oip.HeaderContentLength, strconv.Itoa(n))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("%d %s", resp.StatusCode, out)
+			}
+			hl, _ := oip.HeaderLength(resp.Header.Get(oip.HeaderContentLength), len(out))
+			r, err := oip.DecodeResponse(out, hl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			warmMS, ok, _ := r.Parameters.Float64("warm_ms")
+			warms := srv.Warms()
+			switch {
+			case !ok:
+				t.Error("the reply has no warm_ms")
+			case noWarm && (warms != 0 || warmMS != 0):
+				t.Errorf("NoWarm server warmed %d times, warm_ms %v", warms, warmMS)
+			case !noWarm && (warms == 0 || warmMS <= 0):
+				t.Errorf("warmed %d times, warm_ms %v; want a warm while the body arrived", warms, warmMS)
+			}
+			// No body arriving now: past a few warm periods, no more passes.
+			time.Sleep(100 * time.Millisecond)
+			if w := srv.Warms(); w != warms {
+				t.Errorf("%d warm passes after the body arrived; want none", w-warms)
+			}
+		})
+	}
+}

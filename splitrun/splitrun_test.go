@@ -408,3 +408,37 @@ func sameLogits(t *testing.T, got, want [][]float32) {
 		}
 	}
 }
+
+// TestEdgeWarmsWhileWaiting: while the reply crosses a slow link the edge
+// warms its weights for the next input (EdgeWarmMS), and its logits stay
+// the whole run's bit for bit, as with NoWarm, which never warms.
+func TestEdgeWarmsWhileWaiting(t *testing.T) {
+	const seed = 5
+	d := planFor(t, "features.4", "fp32", map[string]string{"task1": "server", "task2": "server"})
+	in := make([]float32, d.Graph.Input.Elems())
+	for i := range in {
+		in[i] = float32(i%23) / 23
+	}
+	_, want, err := compiled(t, d, seed).RunAll(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serve(t, &splitrun.Server{Model: d.Model(), Workers: 1, Seed: seed})
+	for _, noWarm := range []bool{false, true} {
+		t.Run(fmt.Sprintf("NoWarm=%v", noWarm), func(t *testing.T) {
+			e := dial(t, d, compiled(t, d, seed), addr, seed)
+			e.Link = &splitrun.Link{UplinkMbps: 10, DownlinkMbps: 10, RTTMS: 20}
+			e.NoWarm = noWarm
+			for k := range 2 {
+				got, err := e.Infer(in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sameLogits(t, got.Logits, want)
+				if noWarm != (got.EdgeWarmMS == 0) {
+					t.Errorf("input %d: edge warmed %g ms with NoWarm %v", k, got.EdgeWarmMS, noWarm)
+				}
+			}
+		})
+	}
+}
