@@ -86,6 +86,11 @@ type runLine struct {
 	// calibrate --runtime fits the idle-gap terms to.
 	EdgeIdleMS   *float64 `json:"edge_idle_ms,omitempty"`
 	ServerIdleMS *float64 `json:"server_idle_ms,omitempty"`
+	// EdgeWarmMS and ServerWarmMS are how long each side spent re-reading
+	// its weights while the transfer was under way (splitrun's warming:
+	// off the critical path, so in no stage's time; absent: none).
+	EdgeWarmMS   float64 `json:"edge_warm_ms,omitempty"`
+	ServerWarmMS float64 `json:"server_warm_ms,omitempty"`
 	// Row is the switch-table row an adaptive edge ran (run --adaptive;
 	// cut is then its cut, and predicted is the plan's only for the row
 	// of its choice: the plan predicts other rows only as a whole), and
@@ -378,6 +383,7 @@ func answerLine(p *plan.Plan, heads []model.Head, it dataset.Item, cols []int, a
 	if v := a.Timing.ServerIdleMS; v >= 0 {
 		l.ServerIdleMS = &v
 	}
+	l.EdgeWarmMS, l.ServerWarmMS = a.Timing.EdgeWarmMS, a.Timing.ServerWarmMS
 	if c := a.Timing.Choice; c != nil && !a.Fallback {
 		row := c.Row
 		l.Row, l.EstimateMbps, l.Cut = &row, c.EstimateMbps, p.SwitchTable[row].Cut
