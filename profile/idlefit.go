@@ -7,8 +7,8 @@ import (
 )
 
 // IdleFit is one device's idle-gap term as fitted to a run log (see
-// IdleFactor): a stage takes (predicted + n·perTensor) · (1 + ColdFrac ·
-// (1 − exp(−gap/TauMS))).
+// IdleFactor): a stage takes (scale·predicted + n·perTensor) · (1 +
+// ColdFrac · (1 − exp(−gap/TauMS))).
 type IdleFit struct {
 	ColdFrac, TauMS float64
 	// Used counts the records with a measured gap; MinGapMS and MaxGapMS
@@ -64,7 +64,8 @@ const maxComputeScale = 1
 // scaleOrTensor is what a stage misses besides the factors fac (nil: 1):
 // the per-tensor term t, the median of (measured/factor − predicted)/n,
 // when it is ≥ 0 (scale 1); else t = 0 and the compute scale, the median
-// of measured/(factor · predicted), at most 1. With one cut every record
+// of measured/(factor · predicted), below 1 (if that median is not, the
+// negative t is returned, for the caller to clamp and say so). With one cut every record
 // does the same work, so a scale and a per-tensor term cannot be told
 // apart: only the one that keeps the term ≥ 0 is fitted. (A profile
 // measured block by block over-predicts the pipelined run by 10–17%, a
@@ -90,7 +91,7 @@ func scaleOrTensor(s []stageSample, fac []float64) (scale, t float64) {
 		}
 	}
 	if scale = median(ratio); !(scale > 0 && scale < maxComputeScale) {
-		scale = 1
+		return 1, t
 	}
 	return scale, 0
 }
@@ -162,6 +163,7 @@ func fitIdle(s []stageSample) IdleFit {
 			fac[i] = IdleFactor(c, tau, x.gap)
 		}
 		scale, t = scaleOrTensor(s, fac)
+		t = max(0, t)
 		sum := 0.0
 		for i, x := range s {
 			sum += math.Abs((scale*x.pred+x.n*t)*fac[i]-x.meas) / x.meas

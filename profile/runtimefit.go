@@ -132,7 +132,8 @@ func (r RuntimeRecord) check() error {
 
 // RuntimeFit is what a run log says the cost model misses: a fixed cost
 // per request on the uplink, fixed costs per tensor encoded on the device
-// and decoded on the server, and each side's idle-gap term, fitted to the
+// and decoded on the server or, where the profile over-predicts, a scale of
+// that side's compute, and each side's idle-gap term, fitted to the
 // records that sent something as planned.
 type RuntimeFit struct {
 	OverheadMS     float64 // per request, network stage
@@ -151,7 +152,8 @@ type RuntimeFit struct {
 	PerMBMS float64
 	// Used counts the records fitted; Skipped those left out (fallbacks,
 	// records that sent nothing or carry no prediction), Clamped the terms that came out negative
-	// and were set to 0 (the model cannot take a negative fixed cost).
+	// and were set to 0 (the model cannot take a negative fixed cost; a
+	// per-tensor term is not clamped where a compute scale absorbs it).
 	Used, Skipped int
 	Clamped       []string
 	// Before and After are the median signed relative error of the
@@ -221,7 +223,8 @@ func FitRuntime(recs []RuntimeRecord) (RuntimeFit, error) {
 	return fit, nil
 }
 
-// Apply is a record's prediction with the fitted terms added, the idle
+// Apply is a record's prediction with the fitted terms: each side's
+// compute scale times its predicted stage, the fixed terms added, the idle
 // terms at the gaps the record measured.
 func (f RuntimeFit) Apply(r RuntimeRecord) (total, edge, network, server float64) {
 	n := float64(r.Tensors())

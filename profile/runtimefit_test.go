@@ -192,3 +192,33 @@ func TestFitRuntimeTwoBandwidths(t *testing.T) {
 		t.Errorf("overhead %.3f ms, want 1 ± 0.05", fit.OverheadMS)
 	}
 }
+
+func TestCostModelComputeScale(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		scale float64
+		err   string
+	}{
+		{"unset", 0, ""},
+		{"fitted", 0.87, ""},
+		{"one", 1, ""},
+		{"above one", 1.2, `cost model of "dev": compute scale 1.2: want a value in (0, 1] (0: none)`},
+		{"negative", -0.5, `cost model of "dev": compute scale -0.5: want a value in (0, 1] (0: none)`},
+		{"NaN", math.NaN(), `cost model of "dev": compute scale NaN: want a value in (0, 1] (0: none)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := CostModel{Device: "dev", BytesPerElem: 4, PeakGFLOPS: 10, MemBandwidthGBps: 10, LayerOverheadMS: 0.01,
+				Efficiency: map[OpClass]float64{}, ComputeScale: tc.scale}
+			for _, c := range OpClasses {
+				m.Efficiency[c] = 0.5
+			}
+			err := m.Validate()
+			if got := fmt.Sprint(err); (tc.err == "" && err != nil) || (tc.err != "" && got != tc.err) {
+				t.Errorf("Validate: %v, want %q", err, tc.err)
+			}
+			if want := map[bool]float64{true: 1, false: tc.scale}[tc.scale == 0]; tc.err == "" && m.Scale() != want {
+				t.Errorf("Scale() = %g, want %g", m.Scale(), want)
+			}
+		})
+	}
+}
