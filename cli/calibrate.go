@@ -52,6 +52,8 @@ func NewCmdCalibrate(io *IO) *cobra.Command {
 			"network residual against bytes), prints them with the median error per stage before and\n" +
 			"after, and with --out writes the --network, --device and --server entries of the catalog\n" +
 			"with the terms added (overhead_ms, tensor_encode_ms, tensor_decode_ms): plan with --hw FILE.\n" +
+			"Where a side's per-tensor residual is negative (its profile over-predicts its compute), it\n" +
+			"fits instead that device's compute_scale, below 1, times the entry's own.\n" +
 			"From logs that record idle gaps (edge_idle_ms, server_idle_ms, as run writes them) it also\n" +
 			"fits each side's idle-gap term: a stage takes warm·(1+c·(1−exp(−gap/tau))) after the device\n" +
 			"idled gap ms (a cold cache); idle_cold_frac and idle_tau_ms replace the entries' terms. It\n" +

@@ -19,7 +19,10 @@ type calibrateRuntimeOutput struct {
 	OverheadMS     float64 `json:"overhead_ms"`
 	TensorEncodeMS float64 `json:"tensor_encode_ms"`
 	TensorDecodeMS float64 `json:"tensor_decode_ms"`
-	PerMBMS        float64 `json:"network_residual_ms_per_mb"`
+	// EdgeScale and ServerScale are the compute scales (1: none).
+	EdgeScale   float64 `json:"edge_compute_scale"`
+	ServerScale float64 `json:"server_compute_scale"`
+	PerMBMS     float64 `json:"network_residual_ms_per_mb"`
 	// EdgeIdle and ServerIdle are the idle-gap terms (cold_frac 0: not
 	// fitted, note says why).
 	EdgeIdle   idleTerm            `json:"edge_idle"`
@@ -74,6 +77,7 @@ func runCalibrateRuntime(opts *CalibrateOptions) error {
 	}
 	out := calibrateRuntimeOutput{Log: opts.Runtime, Used: fit.Used, Skipped: fit.Skipped, OverheadMS: fit.OverheadMS,
 		TensorEncodeMS: fit.TensorEncodeMS, TensorDecodeMS: fit.TensorDecodeMS, PerMBMS: fit.PerMBMS, Clamped: fit.Clamped,
+		EdgeScale: fit.EdgeScale, ServerScale: fit.ServerScale,
 		Before: fit.Before, After: fit.After, EdgeIdle: newIdleTerm(fit.Edge), ServerIdle: newIdleTerm(fit.Server)}
 	if opts.Format == "json" {
 		return writeJSON(opts.IO.Out, out)
@@ -84,6 +88,8 @@ func runCalibrateRuntime(opts *CalibrateOptions) error {
 		{"overhead_ms", sig4(fit.OverheadMS), "network: once per request that sends"},
 		{"tensor_encode_ms", sig4(fit.TensorEncodeMS), "device: per tensor sent"},
 		{"tensor_decode_ms", sig4(fit.TensorDecodeMS), "server: per tensor received"},
+		{"compute_scale", sig4(fit.EdgeScale), "device: times its profiled compute (below 1: the profile over-predicts)"},
+		{"compute_scale", sig4(fit.ServerScale), "server: times its profiled compute"},
 	}
 	rows = append(rows, idleRows("device", fit.Edge)...)
 	rows = append(rows, idleRows("server", fit.Server)...)
@@ -128,8 +134,7 @@ func writeRuntimeCatalog(opts *CalibrateOptions, fit profile.RuntimeFit) error {
 	src := fmt.Sprintf("fitted: mtlsplit calibrate --runtime %s on %s (%d inputs; median of residuals)",
 		filepath.Base(opts.Runtime), opts.IO.Now().UTC().Format(time.DateOnly), fit.Used)
 	num := func(old hwprofiles.Number, add float64) hwprofiles.Number {
-		v, _ := strconv.ParseFloat(strconv.FormatFloat(old.Value+add, 'g', 4, 64), 64)
-		return hwprofiles.Number{Value: v, Source: src}
+		return hwprofiles.Number{Value: round4(old.Value + add), Source: src}
 	}
 	doc := map[string]any{"version": 1}
 	if opts.Network != "" {
@@ -146,6 +151,7 @@ func writeRuntimeCatalog(opts *CalibrateOptions, fit profile.RuntimeFit) error {
 			return fmt.Errorf("--device: %w", err)
 		}
 		d.TensorEncodeMS = num(d.TensorEncodeMS, fit.TensorEncodeMS)
+		setScale(&d, fit.EdgeScale, src)
 		setIdle(&d, fit.Edge, src)
 		doc["devices"] = []hwprofiles.Device{d}
 	}
@@ -155,10 +161,30 @@ func writeRuntimeCatalog(opts *CalibrateOptions, fit profile.RuntimeFit) error {
 			return fmt.Errorf("--server: %w", err)
 		}
 		s.TensorDecodeMS = num(s.TensorDecodeMS, fit.TensorDecodeMS)
+		setScale(&s, fit.ServerScale, src)
 		setIdle(&s, fit.Server, src)
 		doc["servers"] = []hwprofiles.Device{s}
 	}
 	return saveYAML(opts.IO, opts.Out, doc, opts.Force)
+}
+
+// setScale writes a fitted compute scale into a catalog entry, times the
+// entry's own (the log's predictions were made with it, so the fit is what
+// it still misses). A scale of 1 leaves the entry as it is.
+func setScale(d *hwprofiles.Device, k float64, src string) {
+	if k == 1 || k == 0 {
+		return
+	}
+	if old := d.ComputeScale.Value; old > 0 {
+		k *= old
+	}
+	d.ComputeScale = hwprofiles.Number{Value: round4(k), Source: src + "; measured over predicted compute"}
+}
+
+// round4 is v to 4 significant digits, as the catalog stores fitted terms.
+func round4(v float64) float64 {
+	v, _ = strconv.ParseFloat(strconv.FormatFloat(v, 'g', 4, 64), 64)
+	return v
 }
 
 // setIdle writes a fitted idle term into a catalog entry. It replaces the
@@ -169,8 +195,7 @@ func setIdle(d *hwprofiles.Device, f profile.IdleFit, src string) {
 	if f.ColdFrac == 0 {
 		return
 	}
-	r := func(v float64) float64 { v, _ = strconv.ParseFloat(strconv.FormatFloat(v, 'g', 4, 64), 64); return v }
 	s := fmt.Sprintf("%s; idle term warm·(1+c·(1−exp(−gap/tau))) over %d gaps of %.3g–%.3g ms", src, f.Used, f.MinGapMS, f.MaxGapMS)
-	d.IdleColdFrac = hwprofiles.Number{Value: r(f.ColdFrac), Source: s}
-	d.IdleTauMS = hwprofiles.Number{Value: r(f.TauMS), Source: s}
+	d.IdleColdFrac = hwprofiles.Number{Value: round4(f.ColdFrac), Source: s}
+	d.IdleTauMS = hwprofiles.Number{Value: round4(f.TauMS), Source: s}
 }

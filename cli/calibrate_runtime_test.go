@@ -15,11 +15,16 @@ import (
 // writeRunLog writes a run log of 30 inputs over 4g whose measured times
 // carry a 5 ms overhead per request, 1 ms to encode and 2 ms to decode.
 func writeRunLog(t *testing.T) string {
+	return writeRunLogEdge(t, func(pe float64) float64 { return pe + 1 })
+}
+
+// writeRunLogEdge is writeRunLog with the edge's measured ms edge(predicted).
+func writeRunLogEdge(t *testing.T, edge func(pe float64) float64) string {
 	var b strings.Builder
 	for i := range 30 {
 		bytes := 20000 + 5000*i
 		pe, pn, ps := 40.0, 30+float64(bytes)*8/5.85e3, 3.0
-		me, mn, ms := pe+1, pn+5, ps+2
+		me, mn, ms := edge(pe), pn+5, ps+2
 		fmt.Fprintf(&b, `{"input":"%d","cut":"layer3","bytes":%d,"measured":{"total_ms":%g,"edge_ms":%g,"network_ms":%g,"server_ms":%g},"predicted":{"total_ms":%g,"edge_ms":%g,"network_ms":%g,"server_ms":%g},"fallback":false}`+"\n",
 			i, bytes, me+mn+ms, me, mn, ms, pe+pn+ps, pe, pn, ps)
 	}
@@ -187,5 +192,58 @@ func TestCalibrateRuntimeIdle(t *testing.T) {
 	slow, fast := server("1", "--hw", out)/server("1"), server("1000", "--hw", out)/server("1000")
 	if !(slow > 2.1 && slow < 2.2 && fast > 1 && fast < 1.9) {
 		t.Errorf("server stage with the term over without: %g at 1 Mbps, %g at 1000 Mbps; want 2.1–2.2 and 1–1.9", slow, fast)
+	}
+}
+
+// TestCalibrateRuntimeComputeScale: a device whose profile over-predicts
+// its compute by 15% gets a compute_scale of 1/1.15 in the catalog, no
+// per-tensor term and no "came out negative" note, and a plan made with it
+// predicts the device's stage 1/1.15 of the plain one.
+func TestCalibrateRuntimeComputeScale(t *testing.T) {
+	log := writeRunLogEdge(t, func(pe float64) float64 { return pe / 1.15 })
+	out := filepath.Join(t.TempDir(), "runtime.yaml")
+	stdout, stderr, code := run(t, "calibrate", "--runtime", log, "--device", "rpi4", "--server", "h100", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "compute_scale") || !strings.Contains(stdout, "0.8696") || strings.Contains(stdout, "negative") {
+		t.Errorf("output lacks compute_scale 0.8696 or notes a negative term:\n%s", stdout)
+	}
+	cat, err := hwprofiles.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := cat.Device("rpi4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ComputeScale.Value != 0.8696 || d.TensorEncodeMS.Value != 0 || !strings.Contains(d.ComputeScale.Source, "fitted: mtlsplit calibrate --runtime") {
+		t.Errorf("rpi4 compute_scale %+v, tensor_encode_ms %g; want 0.8696 with its source and 0", d.ComputeScale, d.TensorEncodeMS.Value)
+	}
+	// At 1 kbps the plan keeps everything on the device: its stage is the
+	// device's compute alone.
+	edgeMS := func(args ...string) float64 {
+		t.Helper()
+		js, stderr, code := run(t, append([]string{"plan", "resnet18", "--device", "rpi4", "--network", "4g", "--uplink-mbps", "0.001", "-o", "json"}, args...)...)
+		if code != 0 {
+			t.Fatalf("plan %v: exit %d: %s", args, code, stderr)
+		}
+		var p struct {
+			Predicted struct {
+				EdgeMS    float64 `json:"edge_ms"`
+				NetworkMS float64 `json:"network_ms"`
+			} `json:"predicted"`
+		}
+		if err := json.Unmarshal([]byte(js), &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Predicted.NetworkMS != 0 {
+			t.Fatalf("plan %v sends at 1 kbps (network %g ms)", args, p.Predicted.NetworkMS)
+		}
+		return p.Predicted.EdgeMS
+	}
+	plain, fitted := edgeMS(), edgeMS("--hw", out)
+	if !(plain > 0) || math.Abs(fitted-0.8696*plain) > 1e-6*plain {
+		t.Errorf("edge %g ms with the fit, %g without: want 0.8696×", fitted, plain)
 	}
 }

@@ -178,7 +178,7 @@ func newSimPlan(p *optimizer.Problem, e optimizer.Evaluated) (simPlan, error) {
 		if e.Placement.HeadTier[t] == 0 {
 			sp.localMS = max(sp.localMS, ms)
 			// The device runs its heads after sending.
-			sp.sendAtMS -= p.Tiers[0].Latency.HeadMS[t]
+			sp.sendAtMS -= p.Tiers[0].Latency.HeadMS[t] * p.Tiers[0].Cost.Scale()
 		} else {
 			sp.remoteMS = max(sp.remoteMS, ms-tx)
 		}

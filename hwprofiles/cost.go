@@ -38,6 +38,7 @@ func (d Device) CostModel() profile.CostModel {
 		TensorDecodeMS:   d.TensorDecodeMS.Value,
 		ColdFrac:         d.IdleColdFrac.Value,
 		ColdTauMS:        d.IdleTauMS.Value,
+		ComputeScale:     d.ComputeScale.Value,
 	}
 }
 

@@ -103,6 +103,10 @@ type Device struct {
 	// 'calibrate --runtime' fits it from a run log; absent means none.
 	IdleColdFrac Number `yaml:"idle_cold_frac,omitempty"`
 	IdleTauMS    Number `yaml:"idle_tau_ms,omitempty"`
+	// ComputeScale optionally multiplies the device's layer latencies,
+	// measured or predicted, in (0, 1]: 'calibrate --runtime' fits it where
+	// the profile over-predicts a run; absent means 1.
+	ComputeScale Number `yaml:"compute_scale,omitempty"`
 
 	// Measured optionally names an embedded measured latency table (see
 	// MeasuredTable).

@@ -323,6 +323,7 @@ func TestLoadFileBad(t *testing.T) {
 		{"network_missing.bad.yaml", []string{`network_missing.bad.yaml:3: network "lan": tx_power_w is missing`}},
 		{"runtime_terms.bad.yaml", []string{`runtime_terms.bad.yaml:9: network "lan": overhead_ms.value is -2 (want a finite number ≥ 0)`}},
 		{"idle_term.bad.yaml", []string{`idle_term.bad.yaml:3: device "rpi9": idle_tau_ms is missing: idle_cold_frac needs its time constant`, `idle_term.bad.yaml:33: device "rpi8": idle_tau_ms.value is 0 (want a finite number > 0)`}},
+		{"compute_scale.bad.yaml", []string{`compute_scale.bad.yaml:17: device "cs1": compute_scale.value is 1.5 (want a fraction in (0, 1])`, `compute_scale.bad.yaml:32: device "cs2": compute_scale.value is 0 (want a fraction in (0, 1])`}},
 		{"empty.bad.yaml", []string{`empty.bad.yaml: file is empty`}},
 		{"syntax.bad.yaml", []string{`syntax.bad.yaml:3: did not find expected`}},
 		{"many.bad.yaml", []string{

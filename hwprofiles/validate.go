@@ -210,6 +210,9 @@ func deviceProblems(ds []Device, kind string) []Problem {
 		e.number("tensor_decode_ms", d.TensorDecodeMS, false, strictyaml.NonNegative)
 		e.number("idle_cold_frac", d.IdleColdFrac, false, strictyaml.NonNegative)
 		e.number("idle_tau_ms", d.IdleTauMS, false, strictyaml.Positive)
+		// A scale above 1 is what the per-tensor terms fit (the fit makes
+		// one or the other); 0 would make the device free.
+		e.number("compute_scale", d.ComputeScale, false, strictyaml.PositiveFraction)
 		if d.IdleColdFrac.Value > 0 && d.IdleTauMS == (Number{}) {
 			e.add("idle_tau_ms", "idle_tau_ms is missing: idle_cold_frac needs its time constant")
 		}

@@ -100,14 +100,14 @@ func (p *Problem) tensorBytes(u *units, i int, e codec.Encoding) (int64, bool) {
 
 // codecMS is the time to encode (or decode) elems values in e on a side:
 // the side's fixed cost per tensor, a pass over the tensor unless it stays
-// fp32, plus the zstd stage.
+// fp32 (compute, so at the side's compute scale), plus the zstd stage.
 func codecMS(s Side, e codec.Encoding, elems int64, decode bool) float64 {
 	ms := s.Cost.TensorEncodeMS
 	if decode {
 		ms = s.Cost.TensorDecodeMS
 	}
 	if b := e.Base(); b != codec.FP32 && b != codec.Raw {
-		ms += s.Cost.ElementwiseMS(elems)
+		ms += s.Cost.Scale() * s.Cost.ElementwiseMS(elems)
 	}
 	if e.Compressed() {
 		rate := float64(zstdCompressMBps)

@@ -195,3 +195,59 @@ func TestPredictedAfterIdle(t *testing.T) {
 		}
 	}
 }
+
+// TestComputeScale checks a tier's compute scale: the edge's stage of every
+// choice (its layers and its pass over the tensor sent) scales by it exactly
+// at every uplink, the network and server stages do not move, and the ILP
+// costs it as the exhaustive search does.
+func TestComputeScale(t *testing.T) {
+	base := catalogProblem(t, "resnet18", "jetson-nano", "h100", "4g")
+	base.Encodings = []codec.Encoding{codec.FP32, codec.FP16, codec.Int8}
+	const k = 0.87
+	scaled := *base
+	scaled.Tiers = append([]Side(nil), base.Tiers...)
+	scaled.Tiers[0].Cost.ComputeScale = k
+	r, err := Solve(base, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		e    Evaluated
+	}{
+		{"local-only", r.Baselines.LocalOnly},
+		{"remote-only", r.Baselines.RemoteOnly},
+		{"mtl-split", r.Baselines.MTLSplit},
+	} {
+		for _, mbps := range []float64{1, 50, 1000} {
+			b, err := base.Evaluate(tc.e.Placement, mbps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := scaled.Evaluate(tc.e.Placement, mbps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(s.Cost.EdgeMS-k*b.Cost.EdgeMS) > 1e-9 || s.Cost.NetworkMS != b.Cost.NetworkMS || math.Abs(s.Cost.ServerMS-b.Cost.ServerMS) > 1e-12 {
+				t.Errorf("%s at %g Mbps: edge/network/server %g/%g/%g ms, want %g·%g/%g/%g", tc.name, mbps,
+					s.Cost.EdgeMS, s.Cost.NetworkMS, s.Cost.ServerMS, k, b.Cost.EdgeMS, b.Cost.NetworkMS, b.Cost.ServerMS)
+			}
+		}
+	}
+	if r.Baselines.LocalOnly.Cost.EdgeMS <= 0 {
+		t.Fatalf("local-only edge %g ms: nothing to scale", r.Baselines.LocalOnly.Cost.EdgeMS)
+	}
+	needCBC(t)
+	scaled.Tiers[1].Cost.ComputeScale = 0.5
+	ex, err := Solve(&scaled, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	il, err := Solve(&scaled, nil, ILP{Granularity: BlockLevel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(il.Objective-ex.Best.Cost.TotalMS) > 1e-6*ex.Best.Cost.TotalMS {
+		t.Errorf("ILP objective %g ms, exhaustive optimum %g ms: the ILP costs the scale differently", il.Objective, ex.Best.Cost.TotalMS)
+	}
+}

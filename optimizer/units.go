@@ -36,11 +36,15 @@ type units struct {
 func (p *Problem) units(gr Granularity) *units {
 	g := p.Graph
 	u := &units{heads: make([][]int, len(g.Heads)), ms: make([][]float64, p.numTiers())}
-	// lat is a unit's latency on every tier, given how to read one profile.
+	// lat is a unit's latency on every tier, given how to read one profile,
+	// at the tier's compute scale (fitted by 'calibrate --runtime' where the
+	// profile over-predicts a run): a constant factor of a tier's compute
+	// keeps every cost affine in 1/uplink, so the scale is in the costs the
+	// search and its proof see, not added afterwards like the idle term.
 	lat := func(f func(l *profile.Latency) float64) []float64 {
 		out := make([]float64, p.numTiers())
 		for k := range out {
-			out[k] = f(p.side(k).Latency)
+			out[k] = f(p.side(k).Latency) * p.side(k).Cost.Scale()
 		}
 		return out
 	}

@@ -7,8 +7,8 @@ import (
 )
 
 // IdleFit is one device's idle-gap term as fitted to a run log (see
-// IdleFactor): a stage takes (predicted + n·perTensor) · (1 + ColdFrac ·
-// (1 − exp(−gap/TauMS))).
+// IdleFactor): a stage takes (scale·predicted + n·perTensor) · (1 +
+// ColdFrac · (1 − exp(−gap/TauMS))).
 type IdleFit struct {
 	ColdFrac, TauMS float64
 	// Used counts the records with a measured gap; MinGapMS and MaxGapMS
@@ -18,6 +18,7 @@ type IdleFit struct {
 	MinGapMS, MaxGapMS float64
 	Note               string
 	perTensorMS        float64 // the per-tensor term fitted with it
+	scale              float64 // the compute scale fitted with it (see scaleOrTensor)
 }
 
 // factor is the term at a record's gap (1: none, or the gap is unknown).
@@ -33,20 +34,66 @@ func (f IdleFit) factor(gapMS *float64) float64 {
 type stageSample struct{ pred, meas, n, gap float64 }
 
 // stageSamples are the device's (edge) or the server's stages of the
-// records that measured their idle gap.
-func stageSamples(recs []RuntimeRecord, edge bool) []stageSample {
+// records that measured their idle gap, or with needGap false of every
+// record (gap 0 where unknown).
+func stageSamples(recs []RuntimeRecord, edge, needGap bool) []stageSample {
 	var out []stageSample
 	for _, r := range recs {
 		pred, meas, gap := r.Predicted.ServerMS, r.Measured.ServerMS, r.ServerIdleMS
 		if edge {
 			pred, meas, gap = r.Predicted.EdgeMS, r.Measured.EdgeMS, r.EdgeIdleMS
 		}
-		if gap == nil || !(*gap >= 0) || !(*meas > 0) {
+		known := gap != nil && *gap >= 0
+		if (needGap && !known) || !(*meas > 0) {
 			continue
 		}
-		out = append(out, stageSample{pred: *pred, meas: *meas, n: float64(r.Tensors()), gap: *gap})
+		x := stageSample{pred: *pred, meas: *meas, n: float64(r.Tensors())}
+		if known {
+			x.gap = *gap
+		}
+		out = append(out, x)
 	}
 	return out
+}
+
+// maxComputeScale bounds a fitted compute scale: a profile that
+// over-predicts, never one that under-predicts (that is the per-tensor
+// term's), and a catalog's compute_scale alike.
+const maxComputeScale = 1
+
+// scaleOrTensor is what a stage misses besides the factors fac (nil: 1):
+// the per-tensor term t, the median of (measured/factor − predicted)/n,
+// when it is ≥ 0 (scale 1); else t = 0 and the compute scale, the median
+// of measured/(factor · predicted), below 1 (if that median is not, the
+// negative t is returned, for the caller to clamp and say so). With one cut every record
+// does the same work, so a scale and a per-tensor term cannot be told
+// apart: only the one that keeps the term ≥ 0 is fitted. (A profile
+// measured block by block over-predicts the pipelined run by 10–17%, a
+// negative per-tensor term the catalog cannot store.)
+func scaleOrTensor(s []stageSample, fac []float64) (scale, t float64) {
+	f := func(i int) float64 {
+		if fac == nil {
+			return 1
+		}
+		return fac[i]
+	}
+	per := make([]float64, 0, len(s))
+	for i, x := range s {
+		per = append(per, (x.meas/f(i)-x.pred)/max(x.n, 1))
+	}
+	if t = median(per); !(t < 0) {
+		return 1, t
+	}
+	var ratio []float64
+	for i, x := range s {
+		if x.pred > 0 {
+			ratio = append(ratio, x.meas/(f(i)*x.pred))
+		}
+	}
+	if scale = median(ratio); !(scale > 0 && scale < maxComputeScale) {
+		return 1, t
+	}
+	return scale, 0
 }
 
 // Limits of the idle fit: enough records, gaps spread over enough of a
@@ -104,27 +151,27 @@ func fitIdle(s []stageSample) IdleFit {
 		return f
 	}
 	fac := make([]float64, len(s))
-	per := make([]float64, len(s))
 	// loss is the mean relative error with term (c, tau) and the per-tensor
-	// term it leaves, at least 0 as the catalog stores it: the fit must be
-	// the model the planner applies. (Left free, the per-tensor term of a
-	// profile that over-predicts the warm time goes negative and a large
-	// fraction makes up the rest; clamped afterwards, that fraction
-	// multiplies the whole profile: measured at load 8, a 13× slowdown.)
-	loss := func(c, tau float64) (float64, float64) {
+	// term or compute scale it leaves (scaleOrTensor), the term at least 0
+	// as the catalog stores it: the fit must be the model the planner
+	// applies. (Left free, the per-tensor term of a profile that
+	// over-predicts the warm time goes negative and a large fraction makes
+	// up the rest; clamped afterwards, that fraction multiplies the whole
+	// profile: measured at load 8, a 13× slowdown.)
+	loss := func(c, tau float64) (l, scale, t float64) {
 		for i, x := range s {
 			fac[i] = IdleFactor(c, tau, x.gap)
-			per[i] = (x.meas/fac[i] - x.pred) / max(x.n, 1)
 		}
-		t := max(0, median(per))
+		scale, t = scaleOrTensor(s, fac)
+		t = max(0, t)
 		sum := 0.0
 		for i, x := range s {
-			sum += math.Abs((x.pred+x.n*t)*fac[i]-x.meas) / x.meas
+			sum += math.Abs((scale*x.pred+x.n*t)*fac[i]-x.meas) / x.meas
 		}
-		return sum / float64(len(s)), t
+		return sum / float64(len(s)), scale, t
 	}
-	base, _ := loss(0, 1)
-	best, bc, btau, bt := base, 0.0, 0.0, 0.0
+	base, _, _ := loss(0, 1)
+	best, bc, btau, bs, bt := base, 0.0, 0.0, 1.0, 0.0
 	for _, tau := range idleTausMS {
 		// A time constant beyond the gaps measured would make the term a
 		// line through them, extrapolated without bound to longer gaps.
@@ -132,8 +179,8 @@ func fitIdle(s []stageSample) IdleFit {
 			break
 		}
 		for _, c := range idleFracs {
-			if l, t := loss(c, tau); l < best {
-				best, bc, btau, bt = l, c, tau, t
+			if l, sc, t := loss(c, tau); l < best {
+				best, bc, btau, bs, bt = l, c, tau, sc, t
 			}
 		}
 	}
@@ -141,6 +188,6 @@ func fitIdle(s []stageSample) IdleFit {
 		f.Note = fmt.Sprintf("the term cuts the mean error only from %.1f%% to %.1f%%: not kept", 100*base, 100*best)
 		return f
 	}
-	f.ColdFrac, f.TauMS, f.perTensorMS = bc, btau, bt
+	f.ColdFrac, f.TauMS, f.scale, f.perTensorMS = bc, btau, bs, bt
 	return f
 }

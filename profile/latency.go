@@ -81,7 +81,15 @@ type CostModel struct {
 	// (see IdleFactor): the slowdown of a fully cold pass and its time
 	// constant in ms. 0: no term.
 	ColdFrac, ColdTauMS float64
+	// ComputeScale multiplies the device's layer latencies, measured or
+	// predicted, and the passes over a tensor (0: 1): fitted by
+	// 'calibrate --runtime' where the profile over-predicts the run, in
+	// (0, 1].
+	ComputeScale float64
 }
+
+// Scale is the compute scale, 1 when unset.
+func (m CostModel) Scale() float64 { return scaleOf(m.ComputeScale) }
 
 // memoryMS is the time to move bytes.
 func (m CostModel) memoryMS(bytes float64) float64 {
@@ -148,6 +156,9 @@ func (m CostModel) Validate() error {
 	}
 	if !(m.ColdFrac >= 0) || !(m.ColdTauMS >= 0) || math.IsInf(m.ColdFrac+m.ColdTauMS, 0) || (m.ColdFrac > 0 && m.ColdTauMS == 0) {
 		return fmt.Errorf("cost model of %q: idle term cold fraction %g, time constant %g ms: want finite values ≥ 0, a time constant > 0 with a fraction", m.Device, m.ColdFrac, m.ColdTauMS)
+	}
+	if !(m.ComputeScale >= 0 && m.ComputeScale <= maxComputeScale) {
+		return fmt.Errorf("cost model of %q: compute scale %g: want a value in (0, %d] (0: none)", m.Device, m.ComputeScale, maxComputeScale)
 	}
 	for c, o := range m.OverheadMS {
 		if o < 0 {

@@ -132,12 +132,17 @@ func (r RuntimeRecord) check() error {
 
 // RuntimeFit is what a run log says the cost model misses: a fixed cost
 // per request on the uplink, fixed costs per tensor encoded on the device
-// and decoded on the server, and each side's idle-gap term, fitted to the
+// and decoded on the server or, where the profile over-predicts, a scale of
+// that side's compute, and each side's idle-gap term, fitted to the
 // records that sent something as planned.
 type RuntimeFit struct {
 	OverheadMS     float64 // per request, network stage
 	TensorEncodeMS float64 // per tensor, device
 	TensorDecodeMS float64 // per tensor, server
+	// EdgeScale and ServerScale multiply each side's predicted compute
+	// (0 or 1: none): fitted, below 1, where the profile over-predicts and
+	// the per-tensor term would come out negative (see scaleOrTensor).
+	EdgeScale, ServerScale float64
 	// Edge and Server are the idle-gap terms of the device and the server
 	// (ColdFrac 0: not fitted, Note says why).
 	Edge, Server IdleFit
@@ -147,7 +152,8 @@ type RuntimeFit struct {
 	PerMBMS float64
 	// Used counts the records fitted; Skipped those left out (fallbacks,
 	// records that sent nothing or carry no prediction), Clamped the terms that came out negative
-	// and were set to 0 (the model cannot take a negative fixed cost).
+	// and were set to 0 (the model cannot take a negative fixed cost; a
+	// per-tensor term is not clamped where a compute scale absorbs it).
 	Used, Skipped int
 	Clamped       []string
 	// Before and After are the median signed relative error of the
@@ -180,22 +186,19 @@ func FitRuntime(recs []RuntimeRecord) (RuntimeFit, error) {
 	if len(used) == 0 {
 		return fit, fmt.Errorf("no record sent anything as planned (%d fallbacks, local runs or rows without a prediction): nothing to fit the network and server terms to", fit.Skipped)
 	}
-	var enc, dec, net, bytes, predNet []float64
+	var net, bytes, predNet []float64
 	for _, r := range used {
-		n := float64(r.Tensors())
-		enc = append(enc, (*r.Measured.EdgeMS-*r.Predicted.EdgeMS)/n)
-		dec = append(dec, (*r.Measured.ServerMS-*r.Predicted.ServerMS)/n)
 		net = append(net, *r.Measured.NetworkMS-*r.Predicted.NetworkMS)
 		bytes = append(bytes, float64(*r.Bytes))
 		predNet = append(predNet, *r.Predicted.NetworkMS)
 	}
-	fit.TensorEncodeMS, fit.TensorDecodeMS = median(enc), median(dec)
-	edge, server := stageSamples(used, true), stageSamples(used, false)
-	if fit.Edge = fitIdle(edge); fit.Edge.ColdFrac > 0 {
-		fit.TensorEncodeMS = fit.Edge.perTensorMS
+	fit.EdgeScale, fit.TensorEncodeMS = scaleOrTensor(stageSamples(used, true, false), nil)
+	fit.ServerScale, fit.TensorDecodeMS = scaleOrTensor(stageSamples(used, false, false), nil)
+	if fit.Edge = fitIdle(stageSamples(used, true, true)); fit.Edge.ColdFrac > 0 {
+		fit.EdgeScale, fit.TensorEncodeMS = fit.Edge.scale, fit.Edge.perTensorMS
 	}
-	if fit.Server = fitIdle(server); fit.Server.ColdFrac > 0 {
-		fit.TensorDecodeMS = fit.Server.perTensorMS
+	if fit.Server = fitIdle(stageSamples(used, false, true)); fit.Server.ColdFrac > 0 {
+		fit.ServerScale, fit.TensorDecodeMS = fit.Server.scale, fit.Server.perTensorMS
 	}
 	// The fixed cost is the residual's intercept against the predicted
 	// network time, not against bytes: logs at several bandwidths with
@@ -220,18 +223,27 @@ func FitRuntime(recs []RuntimeRecord) (RuntimeFit, error) {
 	return fit, nil
 }
 
-// Apply is a record's prediction with the fitted terms added, the idle
+// Apply is a record's prediction with the fitted terms: each side's
+// compute scale times its predicted stage, the fixed terms added, the idle
 // terms at the gaps the record measured.
 func (f RuntimeFit) Apply(r RuntimeRecord) (total, edge, network, server float64) {
 	n := float64(r.Tensors())
-	edge = (*r.Predicted.EdgeMS + n*f.TensorEncodeMS) * f.Edge.factor(r.EdgeIdleMS)
-	server = (*r.Predicted.ServerMS + n*f.TensorDecodeMS) * f.Server.factor(r.ServerIdleMS)
+	edge = (scaleOf(f.EdgeScale)**r.Predicted.EdgeMS + n*f.TensorEncodeMS) * f.Edge.factor(r.EdgeIdleMS)
+	server = (scaleOf(f.ServerScale)**r.Predicted.ServerMS + n*f.TensorDecodeMS) * f.Server.factor(r.ServerIdleMS)
 	network = *r.Predicted.NetworkMS
 	if n > 0 {
 		network += f.OverheadMS
 	}
 	total = *r.Predicted.TotalMS + (edge - *r.Predicted.EdgeMS) + (network - *r.Predicted.NetworkMS) + (server - *r.Predicted.ServerMS)
 	return total, edge, network, server
+}
+
+// scaleOf is a compute scale with 0 (unset) read as 1.
+func scaleOf(s float64) float64 {
+	if s == 0 {
+		return 1
+	}
+	return s
 }
 
 func stageErrors(recs []RuntimeRecord, f RuntimeFit) StageErrors {

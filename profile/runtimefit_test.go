@@ -11,7 +11,11 @@ import (
 // runtimeLog writes synthetic run-log lines whose measured times are the
 // predicted ones plus known fixed terms, a little seeded noise and a few
 // stalled transfers.
-func runtimeLog(overhead, enc, dec float64) string {
+func runtimeLog(overhead, enc, dec float64) string { return scaledRuntimeLog(overhead, enc, dec, 1) }
+
+// scaledRuntimeLog is runtimeLog with the edge's measured compute edgeScale
+// times the predicted one (a profile that over-predicts: below 1).
+func scaledRuntimeLog(overhead, enc, dec, edgeScale float64) string {
 	rng := rand.New(rand.NewPCG(11, 0))
 	cuts := []string{"layer3", "layer2.0+layer2.1", "input"}
 	var b strings.Builder
@@ -21,7 +25,7 @@ func runtimeLog(overhead, enc, dec float64) string {
 		bytes := int64(10000 + 3000*i)
 		pe, pn, ps := 20+float64(i%5), 30+float64(bytes)*8/10e3, 2.0
 		noise := func() float64 { return 0.1 * (2*rng.Float64() - 1) }
-		me, mn, ms := pe+n*enc+noise(), pn+overhead+noise(), ps+n*dec+noise()
+		me, mn, ms := edgeScale*pe+n*enc+noise(), pn+overhead+noise(), ps+n*dec+noise()
 		if i%20 == 7 { // a stalled transfer: the median must not follow it
 			mn += 500
 		}
@@ -83,19 +87,49 @@ func TestFitRuntimeRecoversTerms(t *testing.T) {
 	}
 }
 
-func TestFitRuntimeClampsNegative(t *testing.T) {
-	// Measured faster than predicted on the server: a negative decode cost
-	// is not a cost; it is reported and set to 0.
-	recs, err := ParseRuntimeLog(strings.NewReader(runtimeLog(3, 1, -0.5)), "log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fit, err := FitRuntime(recs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fit.TensorDecodeMS != 0 || len(fit.Clamped) != 1 || !strings.HasPrefix(fit.Clamped[0], "tensor_decode_ms -0.5") {
-		t.Errorf("decode %g, clamped %q; want 0 and one note on tensor_decode_ms", fit.TensorDecodeMS, fit.Clamped)
+func TestFitRuntimeComputeScale(t *testing.T) {
+	for _, tc := range []struct {
+		name                 string
+		log                  string
+		edgeScale, serverScl float64 // want, ± 0.01
+		enc, dec             float64 // want, ± 0.1 ms
+	}{
+		// The edge's profile over-predicts by 15%: the per-tensor residual
+		// is negative, so the scale takes it, 1/1.15.
+		{"edge over-predicted 15%", scaledRuntimeLog(3, 0, 0, 1/1.15), 0.8696, 1, 0, 0},
+		// Measured faster than predicted on the server (2 ms predicted, 0.5
+		// ms less per tensor, one or two tensors): not a negative cost, a
+		// scale, the median record's measured over predicted: (2 − 0.5)/2
+		// less the noise.
+		{"server faster", runtimeLog(3, 1, -0.5), 1, 0.72, 1, 0},
+		// Under-predicted: the per-tensor terms as before, no scale.
+		{"positive residuals", runtimeLog(3, 0.8, 1.3), 1, 1, 0.8, 1.3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recs, err := ParseRuntimeLog(strings.NewReader(tc.log), "log")
+			if err != nil {
+				t.Fatal(err)
+			}
+			fit, err := FitRuntime(recs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(fit.EdgeScale-tc.edgeScale) > 0.01 || math.Abs(fit.ServerScale-tc.serverScl) > 0.01 {
+				t.Errorf("scales edge %.4g, server %.4g; want %.4g and %.4g", fit.EdgeScale, fit.ServerScale, tc.edgeScale, tc.serverScl)
+			}
+			if math.Abs(fit.TensorEncodeMS-tc.enc) > 0.1 || math.Abs(fit.TensorDecodeMS-tc.dec) > 0.1 {
+				t.Errorf("encode %.4g, decode %.4g ms; want %.4g and %.4g", fit.TensorEncodeMS, fit.TensorDecodeMS, tc.enc, tc.dec)
+			}
+			if len(fit.Clamped) != 0 {
+				t.Errorf("clamped %q: the scale absorbs a negative per-tensor residual", fit.Clamped)
+			}
+			if math.Abs(fit.After.Edge) > 0.01 {
+				t.Errorf("median edge error after %.2f%%, want within ±1%%", 100*fit.After.Edge)
+			}
+			if tc.edgeScale < 1 && !(fit.Before.Edge > 0.1) {
+				t.Errorf("median edge error before %.2f%%: want the 15%% over-prediction", 100*fit.Before.Edge)
+			}
+		})
 	}
 }
 
@@ -156,5 +190,35 @@ func TestFitRuntimeTwoBandwidths(t *testing.T) {
 	}
 	if math.Abs(fit.OverheadMS-1) > 0.05 {
 		t.Errorf("overhead %.3f ms, want 1 ± 0.05", fit.OverheadMS)
+	}
+}
+
+func TestCostModelComputeScale(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		scale float64
+		err   string
+	}{
+		{"unset", 0, ""},
+		{"fitted", 0.87, ""},
+		{"one", 1, ""},
+		{"above one", 1.2, `cost model of "dev": compute scale 1.2: want a value in (0, 1] (0: none)`},
+		{"negative", -0.5, `cost model of "dev": compute scale -0.5: want a value in (0, 1] (0: none)`},
+		{"NaN", math.NaN(), `cost model of "dev": compute scale NaN: want a value in (0, 1] (0: none)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := CostModel{Device: "dev", BytesPerElem: 4, PeakGFLOPS: 10, MemBandwidthGBps: 10, LayerOverheadMS: 0.01,
+				Efficiency: map[OpClass]float64{}, ComputeScale: tc.scale}
+			for _, c := range OpClasses {
+				m.Efficiency[c] = 0.5
+			}
+			err := m.Validate()
+			if got := fmt.Sprint(err); (tc.err == "" && err != nil) || (tc.err != "" && got != tc.err) {
+				t.Errorf("Validate: %v, want %q", err, tc.err)
+			}
+			if want := map[bool]float64{true: 1, false: tc.scale}[tc.scale == 0]; tc.err == "" && m.Scale() != want {
+				t.Errorf("Scale() = %g, want %g", m.Scale(), want)
+			}
+		})
 	}
 }
