@@ -131,7 +131,8 @@ func logGrid(lo, hi float64) []float64 {
 // kept only when it cuts that error by idleMinGain against the
 // per-tensor term alone: two parameters more must earn their place. The
 // time constant is at most the 95th percentile gap, so the term saturates
-// within the gaps it was fitted to.
+// within the gaps it was fitted to, and at least the 5th percentile, so
+// that it varies across them.
 func fitIdle(s []stageSample) IdleFit {
 	var f IdleFit
 	f.Used = len(s)
@@ -177,6 +178,13 @@ func fitIdle(s []stageSample) IdleFit {
 		// line through them, extrapolated without bound to longer gaps.
 		if tau > f.MaxGapMS {
 			break
+		}
+		// One below the gaps measured makes the term a constant factor over
+		// all of them, which a compute scale then cancels: scale 0.08 with
+		// a 10.6 fraction fitted a log as well as scale 0.9 alone, and
+		// predicts a twelfth of the compute for short gaps.
+		if tau < f.MinGapMS {
+			continue
 		}
 		for _, c := range idleFracs {
 			if l, sc, t := loss(c, tau); l < best {
