@@ -527,68 +527,124 @@ static T512 void pack_b512(const float *b, int ldb, int kb, int j0, int nb, floa
 	}
 }
 
-// micro512_t: C tile (mr ≤ MR rows, nr ≤ NR columns) = / += Ap·Bp.
+// micro512_t: C tile (mr ≤ MR rows, nr ≤ NR columns) = / += Ap·Bp. The
+// first nb = nr - nt columns take NZ zmm per row (A broadcast, B a vector);
+// the last nt ≤ NT columns (NT ≤ 4) take one zmm each the other way round
+// (A's column of MRC rows a vector, B broadcast). A panel's narrow tail
+// (resnet18 layer4: 49 = 32 + 17 columns, layer3: 196 = 6·32 + 4) then
+// costs 12 + 1 or 4 FMAs per rank-1 update instead of the full 24.
 static INL T512 void micro512_t(int kb, const float *ap, const float *bp, float *c, long ldc, int mr, int nr,
-                                int first, int last, const float *bias, int act, const int MRC) {
-	__m512 c0[MR], c1[MR];
+                                int first, int last, const float *bias, int act, const int MRC, const int NZ,
+                                const int NT, int nt) {
+	__m512 c0[MR], c1[MR], cv[4];
+	int nb = nr - nt;
+	const __mmask16 am = (__mmask16)((1u << MRC) - 1);
 #pragma GCC unroll 12
 	for (int r = 0; r < MRC; r++) {
 		c0[r] = _mm512_setzero_ps();
 		c1[r] = _mm512_setzero_ps();
 	}
+#pragma GCC unroll 4
+	for (int j = 0; j < NT; j++)
+		cv[j] = _mm512_setzero_ps();
 	for (int p = 0; p < kb; p++) {
-		__m512 b0 = _mm512_load_ps(bp + p * NR);
-		__m512 b1 = _mm512_load_ps(bp + p * NR + 16);
 		const float *a = ap + p * MR;
 		// A streams from memory once per column block, and wide-K layers
 		// with few columns (resnet's last stages: 512×4608 weights, 49
 		// columns) waited on it: the hardware prefetcher stops at page
 		// boundaries. Ask for the line APF rank-1 updates ahead.
 		_mm_prefetch((const char *)(a + APF * MR), _MM_HINT_T0);
+		if (NZ > 0) {
+			__m512 b0 = _mm512_load_ps(bp + p * NR), b1 = b0;
+			if (NZ > 1)
+				b1 = _mm512_load_ps(bp + p * NR + 16);
 #pragma GCC unroll 12
-		for (int r = 0; r < MRC; r++) {
-			__m512 av = _mm512_set1_ps(a[r]);
-			c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
-			c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+			for (int r = 0; r < MRC; r++) {
+				__m512 av = _mm512_set1_ps(a[r]);
+				c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
+				if (NZ > 1)
+					c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+			}
+		}
+		if (NT > 0) {
+			// Masked: the last panel's column may end the buffer.
+			__m512 acol = _mm512_maskz_loadu_ps(am, a);
+#pragma GCC unroll 4
+			for (int j = 0; j < NT; j++)
+				cv[j] = _mm512_fmadd_ps(acol, _mm512_set1_ps(bp[p * NR + nb + j]), cv[j]);
 		}
 	}
-	__mmask16 m0 = nr >= 16 ? 0xFFFF : tailmask(nr), m1 = nr > 16 ? tailmask(nr - 16) : 0;
+	if (NZ > 0) {
+		__mmask16 m0 = nb >= 16 ? 0xFFFF : tailmask(nb), m1 = nb > 16 ? tailmask(nb - 16) : 0;
 #pragma GCC unroll 12
-	for (int r = 0; r < MRC; r++) {
-		if (r >= mr)
-			break;
-		float *cr = c + r * ldc;
-		__m512 v0 = c0[r], v1 = c1[r];
-		if (!first) {
-			v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, cr));
-			v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, cr + 16));
-		}
-		if (last) {
-			if (bias) {
-				__m512 bv = _mm512_set1_ps(bias[r]);
-				v0 = _mm512_add_ps(v0, bv);
-				v1 = _mm512_add_ps(v1, bv);
+		for (int r = 0; r < MRC; r++) {
+			if (r >= mr)
+				break;
+			float *cr = c + r * ldc;
+			__m512 v0 = c0[r], v1 = c1[r];
+			if (!first) {
+				v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, cr));
+				if (NZ > 1)
+					v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, cr + 16));
 			}
-			v0 = act512(v0, act);
-			v1 = act512(v1, act);
+			if (last) {
+				if (bias) {
+					__m512 bv = _mm512_set1_ps(bias[r]);
+					v0 = _mm512_add_ps(v0, bv);
+					v1 = _mm512_add_ps(v1, bv);
+				}
+				v0 = act512(v0, act);
+				if (NZ > 1)
+					v1 = act512(v1, act);
+			}
+			_mm512_mask_storeu_ps(cr, m0, v0);
+			if (NZ > 1)
+				_mm512_mask_storeu_ps(cr + 16, m1, v1);
 		}
-		_mm512_mask_storeu_ps(cr, m0, v0);
-		_mm512_mask_storeu_ps(cr + 16, m1, v1);
+	}
+	if (NT > 0) {
+		// Lane r of cv[j] is C[r][nb+j]: rows are ldc apart.
+		__mmask16 rm = tailmask(mr);
+		__m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+		                                 _mm512_set1_epi32((int)ldc));
+		__m512 bv = _mm512_setzero_ps();
+		if (last && bias)
+			bv = _mm512_maskz_loadu_ps(rm, bias);
+#pragma GCC unroll 4
+		for (int j = 0; j < NT; j++) {
+			if (j >= nt)
+				break;
+			float *cj = c + nb + j;
+			__m512 v = cv[j];
+			if (!first)
+				v = _mm512_add_ps(v, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), rm, idx, cj, 4));
+			if (last)
+				v = act512(_mm512_add_ps(v, bv), act);
+			_mm512_mask_i32scatter_ps(cj, rm, idx, v, 4);
+		}
 	}
 }
 
-static T512 void micro512_12(int kb, const float *ap, const float *bp, float *c, long ldc, int mr, int nr,
-                             int first, int last, const float *bias, int act) {
-	micro512_t(kb, ap, bp, c, ldc, mr, nr, first, last, bias, act, 12);
-}
-static T512 void micro512_8(int kb, const float *ap, const float *bp, float *c, long ldc, int mr, int nr,
-                            int first, int last, const float *bias, int act) {
-	micro512_t(kb, ap, bp, c, ldc, mr, nr, first, last, bias, act, 8);
-}
-static T512 void micro512_4(int kb, const float *ap, const float *bp, float *c, long ldc, int mr, int nr,
-                            int first, int last, const float *bias, int act) {
-	micro512_t(kb, ap, bp, c, ldc, mr, nr, first, last, bias, act, 4);
-}
+#define MICRO512(MRC, NZ, NT)                                                                                   \
+	static T512 void micro512_##MRC##_##NZ##_##NT(int kb, const float *ap, const float *bp, float *c, long ldc,  \
+	                                              int mr, int nr, int first, int last, const float *bias, int act, \
+	                                              int nt) {                                                     \
+		micro512_t(kb, ap, bp, c, ldc, mr, nr, first, last, bias, act, MRC, NZ, NT, nt);                         \
+	}
+#define MICRO512_ROWS(MRC)                                                                                      \
+	MICRO512(MRC, 2, 0)                                                                                         \
+	MICRO512(MRC, 1, 0) MICRO512(MRC, 1, 1) MICRO512(MRC, 1, 2) MICRO512(MRC, 1, 4)                             \
+	    MICRO512(MRC, 0, 1) MICRO512(MRC, 0, 2) MICRO512(MRC, 0, 4)
+MICRO512_ROWS(12)
+MICRO512_ROWS(8)
+MICRO512_ROWS(4)
+
+typedef void (*micro512_fn)(int, const float *, const float *, float *, long, int, int, int, int, const float *, int,
+                            int);
+#define MICRO512_TABLE(MRC)                                                                                     \
+	{micro512_##MRC##_2_0, micro512_##MRC##_1_0, micro512_##MRC##_1_1, micro512_##MRC##_1_2,                     \
+	 micro512_##MRC##_1_4, micro512_##MRC##_0_1, micro512_##MRC##_0_2, micro512_##MRC##_0_4}
+static const micro512_fn micro512_tab[3][8] = {MICRO512_TABLE(4), MICRO512_TABLE(8), MICRO512_TABLE(12)};
 
 // pack_b_conv packs rows [pc, pc+kb) and columns [j0, j0+nb) of the im2col
 // matrix of img straight into NR-column panels, zeros where the window hangs
@@ -643,15 +699,23 @@ static T512 void pack_b_conv(const float *img, const convsrc *g, int pc, int kb,
 	mts_zero_panel_tail(bp, nb, kb, NR);
 }
 
-// micro512 takes the narrowest kernel that covers the tile's rows.
+// micro512 takes the narrowest kernel that covers the tile's rows, and for
+// the columns: 16 or 32 as vectors, a tail of up to 4 past a multiple of 16
+// as columns of A (int: its index in a micro512_tab row and the tail count).
 static void micro512(int kb, const float *ap, const float *bp, float *c, long ldc, int mr, int nr, int first,
                      int last, const float *bias, int act) {
-	if (mr > 8)
-		micro512_12(kb, ap, bp, c, ldc, mr, nr, first, last, bias, act);
-	else if (mr > 4)
-		micro512_8(kb, ap, bp, c, ldc, mr, nr, first, last, bias, act);
-	else
-		micro512_4(kb, ap, bp, c, ldc, mr, nr, first, last, bias, act);
+	int row = mr > 8 ? 2 : mr > 4 ? 1 : 0;
+	int t = nr % 16, nz = nr / 16, k = 0, nt = 0;
+	if (t == 0 || t > 4)
+		k = nr > 16 ? 0 : 1; // whole vectors, masked as before
+	else {
+		nt = t;
+		int nti = t == 1 ? 0 : t == 2 ? 1 : 2; // a tail of 3 runs the 4 kernel (the panel's zeros)
+		k = nz == 1 ? 2 + nti : nz == 0 ? 5 + nti : 0;
+		if (nz >= 2)
+			nt = 0; // nr ≤ NR = 32: never reached, but whole vectors are right
+	}
+	micro512_tab[row][k](kb, ap, bp, c, ldc, mr, nr, first, last, bias, act, nt);
 }
 
 void mts_gemm(const float *ap, int m, int k, const float *b, int n, float *c, const float *bias, int act,
