@@ -700,20 +700,18 @@ static T512 void pack_b_conv(const float *img, const convsrc *g, int pc, int kb,
 }
 
 // micro512 takes the narrowest kernel that covers the tile's rows, and for
-// the columns: 16 or 32 as vectors, a tail of up to 4 past a multiple of 16
-// as columns of A (int: its index in a micro512_tab row and the tail count).
+// nr ≤ NR columns: whole vectors (the last masked), or one vector and a tail
+// of up to 4 columns computed as columns of A (17 = 16 + 1, 4 = 0 + 4).
 static void micro512(int kb, const float *ap, const float *bp, float *c, long ldc, int mr, int nr, int first,
                      int last, const float *bias, int act) {
 	int row = mr > 8 ? 2 : mr > 4 ? 1 : 0;
-	int t = nr % 16, nz = nr / 16, k = 0, nt = 0;
-	if (t == 0 || t > 4)
-		k = nr > 16 ? 0 : 1; // whole vectors, masked as before
+	int t = nr % 16, nz = nr / 16, k, nt = 0;
+	if (t == 0 || t > 4 || nz > 1)
+		k = nr > 16 ? 0 : 1;
 	else {
 		nt = t;
-		int nti = t == 1 ? 0 : t == 2 ? 1 : 2; // a tail of 3 runs the 4 kernel (the panel's zeros)
-		k = nz == 1 ? 2 + nti : nz == 0 ? 5 + nti : 0;
-		if (nz >= 2)
-			nt = 0; // nr ≤ NR = 32: never reached, but whole vectors are right
+		int nti = t == 1 ? 0 : t == 2 ? 1 : 2; // a tail of 3 runs the 4 kernel on the panel's zero column
+		k = (nz == 1 ? 2 : 5) + nti;
 	}
 	micro512_tab[row][k](kb, ap, bp, c, ldc, mr, nr, first, last, bias, act, nt);
 }
