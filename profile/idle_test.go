@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 )
@@ -92,14 +93,7 @@ func TestFitRuntimeIdle(t *testing.T) {
 			wantNote: "too narrow"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			recs, err := ParseRuntimeLog(strings.NewReader(idleLog(tc.c, tc.tau, tc.enc, tc.dec, tc.gaps)), "log")
-			if err != nil {
-				t.Fatal(err)
-			}
-			fit, err := FitRuntime(recs)
-			if err != nil {
-				t.Fatal(err)
-			}
+			fit := fitLog(t, idleLog(tc.c, tc.tau, tc.enc, tc.dec, tc.gaps))
 			for _, s := range []struct {
 				side      string
 				f         IdleFit
@@ -133,14 +127,7 @@ func TestFitRuntimeIdle(t *testing.T) {
 func TestFitRuntimeIdleAbsentKeepsMedians(t *testing.T) {
 	// An older log without idle gaps fits as before: no term, the
 	// per-tensor terms the medians of the residuals.
-	recs, err := ParseRuntimeLog(strings.NewReader(runtimeLog(4.2, 0.8, 1.3)), "log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fit, err := FitRuntime(recs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fit := fitLog(t, runtimeLog(4.2, 0.8, 1.3))
 	if fit.Edge.ColdFrac != 0 || fit.Server.ColdFrac != 0 || fit.Edge.Used != 0 {
 		t.Errorf("idle terms %+v, %+v; want none without gaps", fit.Edge, fit.Server)
 	}
@@ -155,14 +142,7 @@ func TestFitRuntimeIdleAbsentKeepsMedians(t *testing.T) {
 // model the planner applies: the term recovers the slowdown rather than
 // standing in for the scale.
 func TestFitRuntimeIdleProfileOverPredicts(t *testing.T) {
-	recs, err := ParseRuntimeLog(strings.NewReader(idleLog(1.2, 100, -3, -2, []float64{10, 14, 40, 280})), "log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fit, err := FitRuntime(recs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fit := fitLog(t, idleLog(1.2, 100, -3, -2, []float64{10, 14, 40, 280}))
 	if fit.TensorEncodeMS != 0 || fit.TensorDecodeMS != 0 {
 		t.Errorf("per-tensor terms %g, %g; want 0 (the scale takes the over-prediction)", fit.TensorEncodeMS, fit.TensorDecodeMS)
 	}
@@ -188,14 +168,11 @@ func TestFitRuntimeIdleProfileOverPredicts(t *testing.T) {
 // fraction of 10.6 and a 4.5 ms time constant: as good on these gaps,
 // and a twelfth of the compute for a short one.
 func TestFitRuntimeIdleQuietLog(t *testing.T) {
-	recs, err := LoadRuntimeLog("testdata/fidelity_quiet.jsonl")
+	log, err := os.ReadFile("testdata/fidelity_quiet.jsonl")
 	if err != nil {
 		t.Fatal(err)
 	}
-	fit, err := FitRuntime(recs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fit := fitLog(t, string(log))
 	for _, s := range []struct {
 		side  string
 		f     IdleFit

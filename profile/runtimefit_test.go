@@ -51,14 +51,7 @@ func TestFitRuntimeRecoversTerms(t *testing.T) {
 		{"no terms", 0, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			recs, err := ParseRuntimeLog(strings.NewReader(runtimeLog(tc.overhead, tc.enc, tc.dec)), "log")
-			if err != nil {
-				t.Fatal(err)
-			}
-			fit, err := FitRuntime(recs)
-			if err != nil {
-				t.Fatal(err)
-			}
+			fit := fitLog(t, runtimeLog(tc.overhead, tc.enc, tc.dec))
 			if fit.Used != 60 || fit.Skipped != 3 {
 				t.Errorf("used %d, skipped %d; want 60 and 3", fit.Used, fit.Skipped)
 			}
@@ -106,14 +99,7 @@ func TestFitRuntimeComputeScale(t *testing.T) {
 		{"positive residuals", runtimeLog(3, 0.8, 1.3), 1, 1, 0.8, 1.3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			recs, err := ParseRuntimeLog(strings.NewReader(tc.log), "log")
-			if err != nil {
-				t.Fatal(err)
-			}
-			fit, err := FitRuntime(recs)
-			if err != nil {
-				t.Fatal(err)
-			}
+			fit := fitLog(t, tc.log)
 			if math.Abs(fit.EdgeScale-tc.edgeScale) > 0.01 || math.Abs(fit.ServerScale-tc.serverScl) > 0.01 {
 				t.Errorf("scales edge %.4g, server %.4g; want %.4g and %.4g", fit.EdgeScale, fit.ServerScale, tc.edgeScale, tc.serverScl)
 			}
@@ -180,14 +166,7 @@ func TestFitRuntimeTwoBandwidths(t *testing.T) {
 		fmt.Fprintf(&b, `{"input":"%d","cut":"layer3","bytes":32768,"measured":{"total_ms":%g,"edge_ms":9,"network_ms":%g,"server_ms":5},`+
 			`"predicted":{"total_ms":%g,"edge_ms":9,"network_ms":%g,"server_ms":5},"fallback":false}`+"\n", i, 14+mn, mn, 14+pn, pn)
 	}
-	recs, err := ParseRuntimeLog(strings.NewReader(b.String()), "log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fit, err := FitRuntime(recs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fit := fitLog(t, b.String())
 	if math.Abs(fit.OverheadMS-1) > 0.05 {
 		t.Errorf("overhead %.3f ms, want 1 ± 0.05", fit.OverheadMS)
 	}
@@ -221,4 +200,18 @@ func TestCostModelComputeScale(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fitLog parses a run log and fits it, failing the test on an error.
+func fitLog(t *testing.T, log string) RuntimeFit {
+	t.Helper()
+	recs, err := ParseRuntimeLog(strings.NewReader(log), "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fit, err := FitRuntime(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fit
 }
