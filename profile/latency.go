@@ -101,17 +101,33 @@ func (m CostModel) memoryMS(bytes float64) float64 {
 
 // efficiency of a class, norm falling back to elementwise and conv3x3 and
 // conv1x1 to conv.
-func (m CostModel) efficiency(c OpClass) float64 {
-	if e, ok := m.Efficiency[c]; ok {
+func (m CostModel) efficiency(c OpClass) float64 { return efficiencyIn(m.Efficiency, c) }
+
+// efficiencyIn is class c's efficiency in eff, with the fallbacks of
+// CostModel.efficiency (a stack fit reads its own map the same way).
+func efficiencyIn(eff map[OpClass]float64, c OpClass) float64 {
+	if e, ok := eff[c]; ok {
 		return e
 	}
 	switch c {
 	case ClassNorm:
-		return m.Efficiency[ClassElementwise]
+		return eff[ClassElementwise]
 	case ClassConv3x3, ClassConv1x1:
-		return m.Efficiency[ClassConv]
+		return eff[ClassConv]
 	}
 	return 0
+}
+
+// EfficiencyClass is the class whose efficiency a node computes at: its
+// ClassOf, but dense 3×3 stride-1 and 1×1 convs their own.
+func EfficiencyClass(n model.Node) OpClass {
+	switch {
+	case IsConv3x3(n):
+		return ClassConv3x3
+	case IsConv1x1(n):
+		return ClassConv1x1
+	}
+	return ClassOf(n)
 }
 
 // IsConv3x3 reports whether a node is a dense 3×3 stride-1 conv
@@ -194,14 +210,7 @@ func (m CostModel) NodeMS(g *model.Graph, n model.Node) float64 {
 		return 0
 	}
 	c := ClassOf(n)
-	ec := c
-	switch {
-	case IsConv3x3(n):
-		ec = ClassConv3x3
-	case IsConv1x1(n):
-		ec = ClassConv1x1
-	}
-	compute := FLOPs(n) / (m.PeakGFLOPS * m.efficiency(ec) * 1e6)
+	compute := FLOPs(n) / (m.PeakGFLOPS * m.efficiency(EfficiencyClass(n)) * 1e6)
 	memory := m.memoryMS(MovedElems(g, n) * float64(m.BytesPerElem))
 	return max(compute, memory) + m.overhead(c)
 }

@@ -146,21 +146,10 @@ func Folded(g *model.Graph, n model.Node) bool {
 
 // stackClass is the index in StackClasses of a node's class.
 func stackClass(n model.Node) int {
-	switch {
-	case IsConv3x3(n):
-		return 1
-	case IsConv1x1(n):
-		return 5
+	if i := slices.Index(StackClasses, EfficiencyClass(n)); i >= 0 {
+		return i
 	}
-	switch ClassOf(n) {
-	case ClassConv:
-		return 0
-	case ClassDepthwise:
-		return 2
-	case ClassLinear:
-		return 3
-	}
-	return 4
+	return slices.Index(StackClasses, ClassElementwise) // pooling, norm, the rest
 }
 
 // Parameter vector of one stack: efficiency per StackClasses, then these.
@@ -226,10 +215,7 @@ func (s stackRun) predict(v []float64, threadExp float64) float64 {
 func (p StackParams) vector() []float64 {
 	v := make([]float64, nStackPar)
 	for i, c := range StackClasses {
-		v[i] = p.Efficiency[c]
-		if _, ok := p.Efficiency[c]; !ok && (c == ClassConv3x3 || c == ClassConv1x1) {
-			v[i] = p.Efficiency[ClassConv] // as CostModel falls back
-		}
+		v[i] = efficiencyIn(p.Efficiency, c)
 	}
 	v[sMem], v[sLayer], v[sCall], v[sThreads], v[sSync] = p.MemEfficiency, p.LayerOverheadMS, p.CallOverheadMS, p.ThreadScaling, p.ThreadSyncMS
 	v[sInt8] = p.Int8Speed
