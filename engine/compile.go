@@ -135,19 +135,19 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 		nativeGEMM: nativeConvs(opts.Backend)}
 	if per := threadScratchElems(g, plans, p.nativeGEMM); per > 0 {
 		for range opts.Threads {
-			p.scratch = append(p.scratch, make([]float32, per))
+			p.scratch = append(p.scratch, guarded(per))
 		}
 	}
 	p.value, p.valueBuf = value, valueBuf
-	acts := make([]float32, arena)
+	acts := guarded(arena)
 	p.bufs = make([][]float32, len(spans))
 	for i, b := range spans {
 		p.bufs[i] = acts[b.off : b.off+b.n : b.off+b.n]
 	}
 	p.uses = weightUses(plans)
 	nCol, nFold := sharedScratch(plans, p.nativeGEMM, opts.ReleaseWeights)
-	col := make([]float32, nCol) // im2col scratch shared by every conv
-	if arena >= nFold {          // nothing runs while compiling
+	col := guarded(nCol) // im2col scratch shared by every conv
+	if arena >= nFold {  // nothing runs while compiling
 		p.fold = acts
 	} else {
 		p.fold = make([]float32, nFold)

@@ -121,13 +121,14 @@ func newConvStepMode(p *Program, sp stepPlan, w *Weights, in, out, col []float32
 		s.weight = append([]float32(nil), w.Get(conv.Name, "weight")...)
 	}
 	if c.Bias {
-		s.bias = append([]float32(nil), w.Get(conv.Name, "bias")...)
+		s.bias = guarded(c.OutChannels) // the GEMM's masked tail reads past it
+		copy(s.bias, w.Get(conv.Name, "bias"))
 	}
 	for _, n := range sp.nodes[1:] {
 		if n.Op == model.OpBatchNorm2d {
 			bn := bnOf(w, n)
 			if s.bias == nil {
-				s.bias = make([]float32, c.OutChannels)
+				s.bias = guarded(c.OutChannels)
 			}
 			per := len(s.weight) / c.OutChannels
 			for o := range c.OutChannels {

@@ -363,3 +363,22 @@ func elemsOf(s model.Shape) int {
 	}
 	return n
 }
+
+// vectorGuard is how far past either end of a buffer the native kernels'
+// masked vector loads may point: a 16-lane load at a row's last column,
+// or a 5×5 window's taps left of column 0.
+const vectorGuard = 32
+
+// guarded makes a zeroed buffer of n floats inside vectorGuard written
+// floats on each side. A masked-off lane reads nothing, but when its
+// address lies on a page the process has not touched (fresh from the OS,
+// or given back by the Go scavenger) the CPU takes a microcode assist on
+// every such load: mobilenet_v3_small's 5×5 depthwise layers then ran 4×
+// slower in some processes and not in others, depending on where the
+// buffer landed.
+func guarded(n int) []float32 {
+	b := make([]float32, n+2*vectorGuard)
+	clear(b[:vectorGuard]) // Go does not write fresh pages; writing maps them
+	clear(b[vectorGuard+n:])
+	return b[vectorGuard : vectorGuard+n : vectorGuard+n]
+}

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/mtlsplit/mtlsplit/model"
 )
@@ -177,6 +178,23 @@ func TestReleaseWeights(t *testing.T) {
 					t.Errorf("second Compile with released weights: %v, want a missing-weights error", err)
 				}
 			})
+		}
+	}
+}
+
+// TestGuarded checks the margins the native kernels' masked loads may
+// point into: written zeros on both sides, outside the slice's capacity.
+func TestGuarded(t *testing.T) {
+	for _, n := range []int{1, 17, 4096} {
+		b := guarded(n)
+		if len(b) != n || cap(b) != n {
+			t.Fatalf("guarded(%d): len %d cap %d", n, len(b), cap(b))
+		}
+		whole := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(b)), -4*vectorGuard)), n+2*vectorGuard)
+		for i, v := range whole {
+			if v != 0 {
+				t.Fatalf("guarded(%d): element %d of the allocation is %g", n, i-vectorGuard, v)
+			}
 		}
 	}
 }

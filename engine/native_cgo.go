@@ -155,7 +155,7 @@ func packAElems(m, k int) int {
 }
 
 func packA(a []float32, m, k int) *packedA {
-	p := &packedA{buf: make([]float32, packAElems(m, k)), m: m, k: k}
+	p := &packedA{buf: guarded(packAElems(m, k)), m: m, k: k}
 	p.off = align64(p.buf)
 	_ = a[m*k-1]
 	C.mts_pack_a(fptr(a), C.int(m), C.int(k), fptr(p.buf[p.off:]))
