@@ -112,6 +112,13 @@ func newWinoPlan(cin, cout, h, w, oh, ow, threads int) winoPlan {
 		q.parts = (cout + q.partRows - 1) / q.partRows
 		return q
 	}
+	// A block count the threads divide, of tile rows that differ by at
+	// most one: resnet18's 64×64 at 56² made 7 blocks of 4 rows, and two
+	// threads then ran 4 blocks against 3.
+	for q.nby < q.th && q.nby*q.nbx%threads != 0 {
+		q.nby++
+	}
+	q.bh = (q.th + q.nby - 1) / q.nby
 	// Fewer blocks than threads: split the output channels too, in whole
 	// panels of the native GEMM, so that every thread has work. Not with
 	// merely few blocks: each part transforms its block's input again and
@@ -126,6 +133,12 @@ func newWinoPlan(cin, cout, h, w, oh, ow, threads int) winoPlan {
 	q.partRows = (panels + parts - 1) / parts * gemmMR
 	q.parts = (cout + q.partRows - 1) / q.partRows
 	return q
+}
+
+// span is the tiles [t0, t1) of block i of n along a side of tiles: the
+// sizes differ by at most one.
+func (q *winoPlan) span(i, n, tiles int) (t0, t1 int) {
+	return i * tiles / n, (i + 1) * tiles / n
 }
 
 // winoBufElems is the scratch either transform needs for a block of bh
@@ -269,8 +282,8 @@ func (k *winoKernel) part(lo, hi, tid int) {
 	buf = buf[:winoBufElems(q.bh, q.bw)]
 	for it := lo; it < hi; it++ {
 		blk, part := it/q.parts, it%q.parts
-		ty0, tx0 := blk/q.nbx*q.bh, blk%q.nbx*q.bw
-		ty1, tx1 := min(ty0+q.bh, q.th), min(tx0+q.bw, q.tw)
+		ty0, ty1 := q.span(blk/q.nbx, q.nby, q.th)
+		tx0, tx1 := q.span(blk%q.nbx, q.nbx, q.tw)
 		co0, co1 := part*q.partRows, min((part+1)*q.partRows, q.cout)
 		nb := (ty1 - ty0) * (tx1 - tx0)
 		vs, ms := q.cin*nb, q.cout*nb

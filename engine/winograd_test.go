@@ -374,7 +374,8 @@ func compileAB(b *testing.B, g *model.Graph, threads int) (*Program, *Weights, [
 
 // TestWinogradPlanParts checks where a layer cut into blocks also splits
 // its output channels: only where it has fewer blocks than threads, since
-// each part transforms its block's input again.
+// each part transforms its block's input again; and that the threads
+// divide the block count where the tile rows allow.
 func TestWinogradPlanParts(t *testing.T) {
 	tests := []struct {
 		name                      string
@@ -384,13 +385,17 @@ func TestWinogradPlanParts(t *testing.T) {
 		{"resnet18-56/threads=2", 64, 64, 56, 2, true, false},
 		{"resnet18-28/threads=2", 128, 128, 28, 2, true, false},
 		{"40x40/threads=2", 64, 64, 40, 2, true, false},
-		{"40x40/threads=6", 64, 64, 40, 6, true, true},
+		{"40x40/threads=6", 64, 64, 40, 6, true, false},    // 5 blocks become 6
+		{"28x28/threads=16", 128, 128, 28, 16, true, true}, // 14 tile rows: 14 blocks at most
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			q := newWinoPlan(tc.cin, tc.cout, tc.size, tc.size, tc.size, tc.size, tc.threads)
 			if q.whole == tc.wantBlocks {
 				t.Fatalf("whole = %v, want %v (%d×%d blocks)", q.whole, !tc.wantBlocks, q.nby, q.nbx)
+			}
+			if blocks := q.nby * q.nbx; blocks%tc.threads != 0 && q.nby < q.th {
+				t.Errorf("%d blocks for %d threads (%d tile rows)", blocks, tc.threads, q.th)
 			}
 			if got := q.parts > 1; got != tc.wantManyParts {
 				t.Errorf("parts = %d (%d blocks, %d threads), want more than 1: %v", q.parts, q.nby*q.nbx, tc.threads, tc.wantManyParts)
