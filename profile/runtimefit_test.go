@@ -150,10 +150,11 @@ func TestParseRuntimeLogRejects(t *testing.T) {
 
 // TestFitRuntimeTwoBandwidths: logs at 1 and 1000 Mbps with one transfer
 // size, whose network residual is a 1 ms overhead plus 4% of the transfer
-// time (framing bytes the plan does not count). The overhead is the
-// intercept against the predicted network time; the pooled median of the
-// residuals (what a fit against bytes gives when every record sent the
-// same bytes) would have been about 6 ms.
+// time (framing bytes the plan does not count). The overhead weighs each
+// residual by 1/measured, so the 1000 Mbps records, where a fixed cost is
+// most of the stage, set it; the pooled median of the residuals (what a
+// fit against bytes gives when every record sent the same bytes) would
+// have been about 6 ms.
 func TestFitRuntimeTwoBandwidths(t *testing.T) {
 	var b strings.Builder
 	for i := range 40 {
@@ -214,4 +215,22 @@ func fitLog(t *testing.T, log string) RuntimeFit {
 		t.Fatal(err)
 	}
 	return fit
+}
+
+// TestWeightedMedian checks the minimizer of Σ w·|x − v| against a scan.
+func TestWeightedMedian(t *testing.T) {
+	x := []float64{3, -1, 0.5, 7, 2}
+	w := []float64{0.1, 2, 0.3, 0.05, 1}
+	got := weightedMedian(x, w)
+	cost := func(v float64) (c float64) {
+		for i := range x {
+			c += w[i] * math.Abs(x[i]-v)
+		}
+		return c
+	}
+	for v := -2.0; v <= 8; v += 0.01 {
+		if cost(v) < cost(got)-1e-12 {
+			t.Fatalf("weightedMedian = %g (cost %g), but %g costs %g", got, cost(got), v, cost(v))
+		}
+	}
 }

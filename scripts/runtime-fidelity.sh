@@ -3,11 +3,14 @@
 # edge and the server. Its profile is measured (profile --measure), a plan
 # is made for it at each uplink, and `run --data` sends every input over a
 # constant-rate Mahimahi trace of that uplink (linkemu: 1500-byte packets
-# at the trace's milliseconds, half the RTT of propagation delay). Then
-# `calibrate --runtime` fits the fixed costs and each side's idle-gap term
-# on the CALIBRATE logs, the
-# plans are made again with the fitted terms (plan --hw), and the runs are
-# repeated. Logs, CSV, figures and the README table go to OUT.
+# at the trace's milliseconds, half the RTT of propagation delay). The
+# inputs are split into ROUNDS rounds; in each, every uplink runs its
+# round's inputs with the plan as measured ("before"), `calibrate --runtime`
+# fits the fixed costs and each side's idle-gap term on the CALIBRATE logs
+# of this round and the ones before, the plans are made again with the
+# fitted terms (plan --hw), and every uplink runs the same inputs with them
+# ("after"), seconds after the runs they were fitted on. Logs, CSV, figures
+# and the README table go to OUT.
 #
 # Environment: MODEL, INPUT, N (inputs per uplink, in ROUNDS rounds), BWS
 # (uplinks in Mbps),
@@ -66,44 +69,59 @@ trace() {
 		for (i = 1; i <= n; i++) print int((i * q + n - 1) / n); exit } } }' > "$2"
 }
 
-runs() { # phase, extra plan flags
+plans() { # phase, plan-file tag, extra plan flags
 	for bw in $BWS; do
-		trace "$bw" "$work/$bw.up"
 		# shellcheck disable=SC2086 # PLAN is a list of arguments
-		$M plan $PLAN --profile "$work/host.yaml" --server-profile "$work/host.yaml" --uplink-mbps "$bw" "${@:2}" \
-			--out "$work/plan_$1_$bw.yaml" --force > /dev/null
+		$M plan $PLAN --profile "$work/host.yaml" --server-profile "$work/host.yaml" --uplink-mbps "$bw" "${@:3}" \
+			--out "$work/plan_$2_$bw.yaml" --force > /dev/null
 	done
-	# Round-robin over the uplinks, N/ROUNDS inputs at a time, so that a
-	# change in the machine's load falls on every uplink alike.
-	for r in $(seq "$ROUNDS"); do
-		for bw in $BWS; do
-			# The load as the run starts: other work on the cores slows
-			# the runtime's compute more than the profile's.
-			echo "$1,$bw,$(cut -d' ' -f1 /proc/loadavg)" >> "$OUT/logs/load.csv"
-			$M run --plan "$work/plan_$1_$bw.yaml" --data "$work/data/$r" --trace "$work/$bw.up" --threads "$THREADS" \
-				--workers 1 -q --out "$work/$1_${bw}_$r.jsonl" --force > /dev/null 2>&1
-		done
-	done
-	for bw in $BWS; do
-		for r in $(seq "$ROUNDS"); do cat "$work/$1_${bw}_$r.jsonl"; done > "$OUT/logs/$1_${bw}mbps.jsonl"
-	done
-	echo "$1: $N inputs at each of $BWS Mbps"
 }
 
-echo "== before calibration"
-runs before
-cal=""
-for bw in $CALIBRATE; do cal="$cal $OUT/logs/before_${bw}mbps.jsonl"; done
-# shellcheck disable=SC2086
-cat $cal > "$work/calibrate.jsonl"
-echo "== calibrate --runtime on the logs at $CALIBRATE Mbps"
+round() { # phase, round, plan-file tag
+	for bw in $BWS; do
+		# The load as the run starts: other work on the cores slows
+		# the runtime's compute more than the profile's.
+		echo "$1,$bw,$(cut -d' ' -f1 /proc/loadavg)" >> "$OUT/logs/load.csv"
+		$M run --plan "$work/plan_$3_$bw.yaml" --data "$work/data/$2" --trace "$work/$bw.up" --threads "$THREADS" \
+			--workers 1 -q --out "$work/$1_${bw}_$2.jsonl" --force > /dev/null 2>&1
+	done
+}
+
+calibrate() { # round: fit the before-logs of rounds 1..round at $CALIBRATE Mbps
+	: > "$work/calibrate.jsonl"
+	for bw in $CALIBRATE; do
+		for q in $(seq "$1"); do cat "$work/before_${bw}_$q.jsonl" >> "$work/calibrate.jsonl"; done
+	done
+	(cd "$work" && $M calibrate --runtime calibrate.jsonl --network ethernet --device epyc-2c --server epyc-16c \
+		--out "$2" --force)
+}
+
 case $OUT in
 /*) fitted=$OUT/fitted.yaml ;;
 *) fitted=$PWD/$OUT/fitted.yaml ;;
 esac
-(cd "$work" && $M calibrate --runtime calibrate.jsonl --network ethernet --device epyc-2c --server epyc-16c \
-	--out "$fitted" --force) | tee "$OUT/calibrate.txt"
-echo "== after calibration"
-runs after --hw "$OUT/fitted.yaml"
+for bw in $BWS; do trace "$bw" "$work/$bw.up"; done
+plans before before
+# Round-robin over the uplinks, N/ROUNDS inputs at a time, so that a change
+# in the machine's load falls on every uplink alike; and each round's runs
+# after calibration follow at once the runs they were calibrated on (those
+# of this round and the ones before). This VM's compute drifts by 10-17%
+# over a minute; with every calibration run first and every run after it
+# a minute later, the drift read as model error.
+echo "== $ROUNDS rounds: runs before calibration, calibrate --runtime, runs after it"
+for r in $(seq "$ROUNDS"); do
+	round before "$r" before
+	calibrate "$r" "$work/fitted_$r.yaml" > "$work/calibrate_$r.txt"
+	plans after "after_$r" --hw "$work/fitted_$r.yaml"
+	round after "$r" "after_$r"
+	echo "round $r of $ROUNDS done"
+done
+for phase in before after; do
+	for bw in $BWS; do
+		for r in $(seq "$ROUNDS"); do cat "$work/${phase}_${bw}_$r.jsonl"; done > "$OUT/logs/${phase}_${bw}mbps.jsonl"
+	done
+done
+echo "== calibrate --runtime on all the runs before calibration (the terms the last round used)"
+calibrate "$ROUNDS" "$fitted" | tee "$OUT/calibrate.txt"
 
 go run ./scripts/fidelityreport -logs "$OUT/logs" -out "$OUT"
