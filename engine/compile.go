@@ -92,6 +92,9 @@ type Program struct {
 	// uses counts the steps still to compile that read each node's
 	// weights (weightUses); only during Compile.
 	uses map[string]int
+	// fused[i] is step i fused with step i+1 across a block boundary, for
+	// runs that go past it (crossFusions).
+	fused []crossFusion
 	// stepNodes are the graph nodes each step runs (fused ones included).
 	stepNodes [][]int
 	// value[id] is the node whose output holds node id's tensor (aliases
@@ -186,6 +189,7 @@ func Compile(g *model.Graph, w *Weights, opts Options) (*Program, error) {
 		}
 	}
 	p.fold, p.uses = nil, nil
+	p.fused = crossFusions(g, plans, p.steps, value, valueBuf, p.bufs, opts.Keep)
 	// Steps of a block (or head) are contiguous: nodes are in execution order
 	// and a step never spans two blocks.
 	p.blocks = make([]span, len(g.Blocks))

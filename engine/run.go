@@ -42,8 +42,13 @@ func (p *Program) samples(in []float32, s model.Shape, k int) (int, error) {
 }
 
 func (p *Program) exec(sp span) {
-	for _, s := range p.steps[sp.lo:sp.hi] {
-		s.run(p)
+	for i := sp.lo; i < sp.hi; i++ {
+		if f := p.fused[i]; f.out != nil && i+1 < sp.hi {
+			p.steps[i].(epilogued).runWith(p, f.act, f.out)
+			i++
+			continue
+		}
+		p.steps[i].run(p)
 	}
 }
 
