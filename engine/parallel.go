@@ -38,9 +38,10 @@ type workers struct {
 	once    sync.Once
 	closed  atomic.Bool
 
-	// claim is epoch<<32 | chunks<<16 | next chunk. A helper claims a
-	// chunk by CAS, so a helper still holding a finished run's epoch claims
-	// nothing; only after a successful claim does it read k and n, which
+	// claim is epoch<<32 | end<<16 | next: chunks [next, end) are
+	// unclaimed. A thread claims the first or the last by CAS, so a helper
+	// still holding a finished run's epoch claims nothing; only after a
+	// successful claim does it read k, n and chunks, which
 	// the caller writes before publishing a new epoch and keeps until every
 	// claimed chunk is done.
 	claim atomic.Uint64
@@ -48,9 +49,9 @@ type workers struct {
 	// waiting is set by a caller that parks on fin; whoever clears it
 	// (the helper completing the last chunk, or the caller seeing the run
 	// done after all) decides whether fin is sent.
-	waiting atomic.Bool
-	k       kernel
-	n       int
+	waiting   atomic.Bool
+	k         kernel
+	n, chunks int
 }
 
 // helper is one helper goroutine's wake-up: parked is set while it blocks
@@ -151,17 +152,27 @@ func (w *workers) finish() {
 }
 
 // work runs chunks of the current run until none is left, and reports
-// whether it completed the run's last one.
+// whether it completed the run's last one. Even threads (the caller
+// among them) take chunks from the front, odd ones from the back, so that
+// on two threads each keeps the same part of every feature map from one
+// layer to the next — the rows it wrote are the rows it reads next, still
+// in its own cache — and meets the other wherever the load made it.
 func (w *workers) work(tid int) (last bool) {
+	back := tid%2 == 1
 	for {
 		c := w.claim.Load()
-		i, chunks := int(c&0xFFFF), int(c>>16&0xFFFF)
-		if i >= chunks {
+		lo, hi := int(c&0xFFFF), int(c>>16&0xFFFF)
+		if lo >= hi {
 			return last
 		}
-		if !w.claim.CompareAndSwap(c, c+1) {
+		i, next := lo, c+1
+		if back {
+			i, next = hi-1, c-1<<16
+		}
+		if !w.claim.CompareAndSwap(c, next) {
 			continue
 		}
+		chunks := w.chunks
 		w.k.part(i*w.n/chunks, (i+1)*w.n/chunks, tid)
 		last = w.done.Add(1) == int64(chunks)
 	}
@@ -190,7 +201,7 @@ func (w *workers) runChunks(k kernel, n, chunks int) {
 		k.part(0, n, 0)
 		return
 	}
-	w.k, w.n = k, n
+	w.k, w.n, w.chunks = k, n, chunks
 	w.done.Store(0)
 	w.claim.Store((w.claim.Load()>>32+1)<<32 | uint64(chunks)<<16)
 	for i := range w.helpers {
