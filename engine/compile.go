@@ -16,7 +16,9 @@ import (
 type Options struct {
 	// Threads is the number of goroutines the engine's own kernels use, and
 	// OpenBLAS's thread count (a process-wide setting of that library).
-	// Gonum's GEMM follows GOMAXPROCS. 0 means GOMAXPROCS.
+	// Gonum's GEMM follows GOMAXPROCS. 0 means GOMAXPROCS. With 2 or more
+	// (up to NumCPU), Compile raises GOMAXPROCS to Threads+1 if it is lower
+	// (spareP says why).
 	Threads int
 	// Batch is the most samples one call may run; buffers are sized for it.
 	// 0 means 1.
