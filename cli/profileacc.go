@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/dataset"
 	"github.com/mtlsplit/mtlsplit/engine"
+	"github.com/mtlsplit/mtlsplit/internal/cores"
 	"github.com/mtlsplit/mtlsplit/measure"
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/profile"
@@ -180,7 +180,7 @@ func runAccuracy(opts *ProfileOptions) (*profile.AccuracyTable, error) {
 	// independent batches scale better than threads inside one layer.
 	workers := opts.Threads
 	if workers == 0 {
-		workers = runtime.GOMAXPROCS(0)
+		workers = cores.N()
 	}
 	eo := opts.EngineOptions
 	eo.Threads, eo.Batch, eo.Heads = 1, opts.Data.Batch, true

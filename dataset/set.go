@@ -11,11 +11,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/mtlsplit/mtlsplit/internal/cores"
 )
 
 // Policy is what Open does with bad rows.
@@ -98,7 +99,7 @@ func Open(dir string, opts Options) (*Set, error) {
 	}
 	s := &Set{dir: dir, root: root, workers: opts.Workers}
 	if s.workers == 0 {
-		s.workers = runtime.GOMAXPROCS(0)
+		s.workers = cores.N()
 	}
 	if err := s.load(opts, policy); err != nil {
 		root.Close()

@@ -8,15 +8,16 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 
+	"github.com/mtlsplit/mtlsplit/internal/cores"
 	"github.com/mtlsplit/mtlsplit/model"
 )
 
 // Options set how a graph is compiled. The zero value runs one sample at a
-// time on GOMAXPROCS threads with the pure-Go BLAS.
+// time on every core (cores.N) with the pure-Go BLAS.
 type Options struct {
 	// Threads is the number of goroutines the engine's own kernels use, and
 	// OpenBLAS's thread count (a process-wide setting of that library).
-	// Gonum's GEMM follows GOMAXPROCS. 0 means GOMAXPROCS. With 2 or more
+	// Gonum's GEMM follows GOMAXPROCS. 0 means the cores (cores.N). With 2 or more
 	// (up to NumCPU), Compile raises GOMAXPROCS to Threads+1 if it is lower
 	// (spareP says why).
 	Threads int
@@ -47,7 +48,7 @@ type Options struct {
 // withDefaults fills in the zero fields' defaults.
 func (o Options) withDefaults() Options {
 	if o.Threads <= 0 {
-		o.Threads = runtime.GOMAXPROCS(0)
+		o.Threads = cores.N()
 	}
 	if o.Batch <= 0 {
 		o.Batch = 1

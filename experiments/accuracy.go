@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"gopkg.in/yaml.v3"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/mtlsplit/mtlsplit/dataset/shapes3d"
 	"github.com/mtlsplit/mtlsplit/engine"
 	"github.com/mtlsplit/mtlsplit/internal/atomicfile"
+	"github.com/mtlsplit/mtlsplit/internal/cores"
 	"github.com/mtlsplit/mtlsplit/measure"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
@@ -79,7 +79,7 @@ func (l *Lab) Accuracy(run *Run) (*profile.AccuracyTable, error) {
 			p.Close()
 		}
 	}()
-	for range runtime.GOMAXPROCS(0) {
+	for range cores.N() {
 		p, err := engine.Compile(g, run.Weights, engine.Options{Threads: 1, Batch: batch, Backend: engine.BestBackend()})
 		if err != nil {
 			return nil, err

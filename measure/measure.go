@@ -23,6 +23,7 @@ import (
 
 	"github.com/mtlsplit/mtlsplit/codec"
 	"github.com/mtlsplit/mtlsplit/engine"
+	"github.com/mtlsplit/mtlsplit/internal/cores"
 	"github.com/mtlsplit/mtlsplit/model"
 	"github.com/mtlsplit/mtlsplit/profile"
 )
@@ -116,7 +117,7 @@ func Run(p *engine.Program, in []float32, s Settings) (*Result, error) {
 	m.DeviceName, m.Dtype, m.Batch, m.Size = cpuName(), "fp32", 1, g.InputSize
 	m.Threads = p.Options().Threads
 	if m.Threads == 0 {
-		m.Threads = runtime.GOMAXPROCS(0)
+		m.Threads = cores.N()
 	}
 	m.Engine = fmt.Sprintf("mtlsplit engine, %s BLAS, %s", p.Options().Backend, runtime.Version())
 	m.Reps, m.Warmup = s.Reps, s.Warmup

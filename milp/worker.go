@@ -20,10 +20,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mtlsplit/mtlsplit/internal/cores"
 )
 
 const (
@@ -112,7 +113,7 @@ type workerPool struct {
 	slots chan struct{}
 }
 
-var pool = &workerPool{slots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
+var pool = &workerPool{slots: make(chan struct{}, max(2, cores.N()))}
 
 // solve runs one solve in a worker. The model and settings are valid.
 func (p *workerPool) solve(m *Model, s *Settings) (*Solution, error) {

@@ -2,8 +2,9 @@ package profile
 
 import (
 	"fmt"
-	"runtime"
 	"sync"
+
+	"github.com/mtlsplit/mtlsplit/internal/cores"
 )
 
 // Holdout is leave-one-backbone-out validation of a calibration: for every
@@ -52,7 +53,7 @@ func calibrateHoldout(t *Table, base CostModel, starts int) (*Holdout, error) {
 	h := &Holdout{Folds: make([]HoldoutFold, len(names))}
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	sem := make(chan struct{}, cores.N())
 	for k, name := range names {
 		wg.Go(func() {
 			sem <- struct{}{}

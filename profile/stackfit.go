@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"slices"
 	"sort"
 	"sync"
 
 	"gonum.org/v1/gonum/optimize"
 
+	"github.com/mtlsplit/mtlsplit/internal/cores"
 	"github.com/mtlsplit/mtlsplit/model"
 )
 
@@ -481,7 +481,7 @@ func FitStacks(runs []StackRun, specs map[string]StackSpec, loo bool) (*StackFit
 	}
 	for _, family := range []bool{false, true} {
 		var wg sync.WaitGroup
-		sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+		sem := make(chan struct{}, cores.N())
 		for k, j := range jobs {
 			spec := specs[j.stack]
 			if (spec.Family != "") != family {

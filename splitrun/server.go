@@ -11,7 +11,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/mtlsplit/mtlsplit/adapt"
 	"github.com/mtlsplit/mtlsplit/engine"
+	"github.com/mtlsplit/mtlsplit/internal/cores"
 	"github.com/mtlsplit/mtlsplit/oip"
 )
 
@@ -107,7 +107,7 @@ func (s *Server) start() error {
 	}
 	workers := s.Workers
 	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+		workers = cores.N()
 	}
 	queue := s.Queue
 	if queue <= 0 {
@@ -115,7 +115,7 @@ func (s *Server) start() error {
 	}
 	opts := s.Engine
 	if opts.Threads <= 0 {
-		opts.Threads = max(1, runtime.GOMAXPROCS(0)/workers)
+		opts.Threads = max(1, cores.N()/workers)
 	}
 	for range workers {
 		p, err := s.Model.Compile(s.Seed, opts)

@@ -1,15 +1,16 @@
 package train
 
 import (
-	"runtime"
 	"sync"
+
+	"github.com/mtlsplit/mtlsplit/internal/cores"
 )
 
 // parallel splits [0, n) into one contiguous range per CPU and runs f on
 // each. The ops here give every index the same work whatever the split, so
 // results do not depend on the number of CPUs.
 func parallel(n int, f func(lo, hi int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
+	workers := min(cores.N(), n)
 	if workers <= 1 {
 		f(0, n)
 		return

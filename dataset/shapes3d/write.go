@@ -9,9 +9,10 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
+
+	"github.com/mtlsplit/mtlsplit/internal/cores"
 )
 
 // WriteOptions say how Write renders and stores the scenes.
@@ -121,7 +122,7 @@ func fill(dir string, r *Renderer, scenes []Factors, opts WriteOptions) error {
 	}
 	workers := opts.Workers
 	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+		workers = cores.N()
 	}
 	jobs := make(chan Factors)
 	errs := make(chan error, len(scenes))
