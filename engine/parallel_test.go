@@ -2,9 +2,12 @@ package engine
 
 import (
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mtlsplit/mtlsplit/internal/cores"
 )
 
 // countKernel counts how often each item is computed, and by which thread
@@ -113,5 +116,25 @@ func TestThreadsGiveSameBits(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSpareP: a Program on two threads leaves an idle P for its cgo calls
+// (spareP), and the cores the rest of the code spreads work over stay the
+// CPUs.
+func TestSpareP(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("one CPU: no second thread to spare a P for")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	p := compileRandom(t, "mobilenet_v3_small", 32, nil, Options{Threads: 2, Backend: BestBackend()})
+	if got := runtime.GOMAXPROCS(0); got < 3 {
+		t.Errorf("GOMAXPROCS %d after compiling for 2 threads, want ≥ 3", got)
+	}
+	if got := cores.N(); got > runtime.NumCPU() {
+		t.Errorf("cores.N() = %d, above NumCPU %d", got, runtime.NumCPU())
+	}
+	if p.opts.Threads != 2 {
+		t.Errorf("threads %d, want 2", p.opts.Threads)
 	}
 }
