@@ -12,7 +12,9 @@
 // stride-1 ones with 64 or more channels and an output of 14×14 or more run
 // as Winograd F(2×2, 3×3) on the same GEMM (winograd.go). The
 // engine's own kernels, and GEMMs on the single-threaded OpenBLAS, are split
-// over Options.Threads goroutines.
+// over Options.Threads goroutines; with two or more, Compile raises
+// GOMAXPROCS to one above them (spareP: an idle P keeps Go's sysmon from
+// taking each long cgo call's P).
 //
 // Builds with cgo add native kernels (native.h), chosen at run time by what
 // the CPU supports: activations, depthwise 3×3/5×5, max pooling, standalone
@@ -49,9 +51,12 @@
 //
 // A Program runs the whole backbone (Run), the backbone and every task head
 // (RunAll), one head (RunHead), or the blocks between two cuts (RunRange): cut
-// k is the tensor after k top-level blocks. No fusion crosses a cut, so
-// running 0→k on one Program and k→end on another gives bit for bit what a
-// whole run gives. Encode and Decode put a cut tensor on the wire as fp32,
+// k is the tensor after k top-level blocks. A run that ends at a cut
+// writes the tensor there as the block computed it; one that goes past it
+// may fuse the activation opening the next block into the step before
+// (fuse.go), which computes the same values in one pass. So running 0→k
+// on one Program and k→end on another gives bit for bit what a whole run
+// gives. Encode and Decode put a cut tensor on the wire as fp32,
 // fp16, int8 or int4 (the codec package names them and gives their sizes).
 //
 // The engine never decides or plans anything: it does not choose cuts,
