@@ -16,10 +16,11 @@ import (
 // map instead of two, bit for bit the same values.
 
 // crossFusion is step i's fused form when step i+1 runs in the same call:
-// the activation of step i+1 and the buffer it writes.
+// step i, the activation of step i+1 and the buffer it writes.
 type crossFusion struct {
-	act act
-	out []float32
+	step epilogued
+	act  act
+	out  []float32
 }
 
 // epilogued is a step that can apply an activation on the way out and
@@ -34,7 +35,7 @@ type epilogued interface {
 }
 
 // crossFusions finds, for each step, its fused form with the next step
-// (out nil: none): a step without an activation of its own, then a step
+// (step nil: none): a step without an activation of its own, then a step
 // that is only an activation of its output, that output read by nothing
 // else, not kept, not the backbone's output (heads read it in their own
 // call), and the activation's buffer not one the first step reads (unless
@@ -71,7 +72,7 @@ func crossFusions(g *model.Graph, plans []stepPlan, steps []step, value []int, v
 		if !first.elementwise() && slices.ContainsFunc(plans[i].inputs, func(v int) bool { return valueBuf[v] == out }) {
 			continue
 		}
-		fused[i] = crossFusion{act: a, out: bufs[out]}
+		fused[i] = crossFusion{step: first, act: a, out: bufs[out]}
 	}
 	return fused
 }

@@ -20,7 +20,7 @@ func TestCrossFusions(t *testing.T) {
 			p := compileRandom(t, tc.model, tc.size, nil, Options{Threads: 1, Backend: BestBackend()})
 			got := 0
 			for _, f := range p.fused {
-				if f.out != nil {
+				if f.step != nil {
 					got++
 				}
 			}

@@ -178,21 +178,27 @@ func (w *workers) work(tid int) (last bool) {
 	back := tid%2 == 1
 	for {
 		c := w.claim.Load()
-		lo, hi := int(c&0xFFFF), int(c>>16&0xFFFF)
-		if lo >= hi {
+		first, end := int(c&0xFFFF), int(c>>16&0xFFFF)
+		if first >= end {
 			return last
 		}
-		i, next := lo, c+1
+		i, next := first, c+1
 		if back {
-			i, next = hi-1, c-1<<16
+			i, next = end-1, c-1<<16
 		}
 		if !w.claim.CompareAndSwap(c, next) {
 			continue
 		}
-		chunks := w.chunks
-		w.k.part(i*w.n/chunks, (i+1)*w.n/chunks, tid)
-		last = w.done.Add(1) == int64(chunks)
+		lo, hi := evenSpan(i, w.chunks, w.n)
+		w.k.part(lo, hi, tid)
+		last = w.done.Add(1) == int64(w.chunks)
 	}
+}
+
+// evenSpan is part i of n of [0, total): [lo, hi), the parts' sizes
+// differing by at most one.
+func evenSpan(i, n, total int) (lo, hi int) {
+	return i * total / n, (i + 1) * total / n
 }
 
 func (w *workers) close() {

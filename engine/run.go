@@ -43,8 +43,8 @@ func (p *Program) samples(in []float32, s model.Shape, k int) (int, error) {
 
 func (p *Program) exec(sp span) {
 	for i := sp.lo; i < sp.hi; i++ {
-		if f := p.fused[i]; f.out != nil && i+1 < sp.hi {
-			p.steps[i].(epilogued).runWith(p, f.act, f.out)
+		if f := p.fused[i]; f.step != nil && i+1 < sp.hi {
+			f.step.runWith(p, f.act, f.out)
 			i++
 			continue
 		}

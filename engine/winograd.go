@@ -135,12 +135,6 @@ func newWinoPlan(cin, cout, h, w, oh, ow, threads int) winoPlan {
 	return q
 }
 
-// span is the tiles [t0, t1) of block i of n along a side of tiles: the
-// sizes differ by at most one.
-func (q *winoPlan) span(i, n, tiles int) (t0, t1 int) {
-	return i * tiles / n, (i + 1) * tiles / n
-}
-
 // winoBufElems is the scratch either transform needs for a block of bh
 // tile rows by bw tile columns (winograd.c uses the same layout).
 func winoBufElems(bh, bw int) int {
@@ -282,8 +276,8 @@ func (k *winoKernel) part(lo, hi, tid int) {
 	buf = buf[:winoBufElems(q.bh, q.bw)]
 	for it := lo; it < hi; it++ {
 		blk, part := it/q.parts, it%q.parts
-		ty0, ty1 := q.span(blk/q.nbx, q.nby, q.th)
-		tx0, tx1 := q.span(blk%q.nbx, q.nbx, q.tw)
+		ty0, ty1 := evenSpan(blk/q.nbx, q.nby, q.th)
+		tx0, tx1 := evenSpan(blk%q.nbx, q.nbx, q.tw)
 		co0, co1 := part*q.partRows, min((part+1)*q.partRows, q.cout)
 		nb := (ty1 - ty0) * (tx1 - tx0)
 		vs, ms := q.cin*nb, q.cout*nb

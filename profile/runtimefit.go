@@ -204,13 +204,11 @@ func FitRuntime(recs []RuntimeRecord) (RuntimeFit, error) {
 	// errors smallest (their absolute values summed): the median of the
 	// residuals weighted by 1/measured. Logs at several bandwidths with one
 	// transfer size (1 and 1000 Mbps, say) have residuals that grow with
-	// the transfer time (framing bytes, a trace's packet rounding); a
-	// pooled median would put part of the slow link's proportional error
-	// into a per-request constant, and an intercept against the predicted
-	// time (Theil–Sen, as before) still let a 3 ms transfer at 1000 Mbps
-	// run 12% over its prediction while a 5 ms one at 100 Mbps ran 3% under
-	// — a trace's millisecond slots delay one and hurry the other.
-	slope, _ := theilSen(bytes, net)
+	// the transfer time (framing bytes, a trace's packet rounding), which a
+	// pooled median would put into a per-request constant; and a trace's
+	// millisecond slots delay a 3 ms transfer at 1000 Mbps while they hurry
+	// a 5 ms one at 100 Mbps, which the relative weights balance.
+	slope := theilSenSlope(bytes, net)
 	inv := make([]float64, len(used))
 	for i, r := range used {
 		inv[i] = 1 / max(*r.Measured.NetworkMS, 1e-3)
@@ -303,10 +301,10 @@ func weightedMedian(x, w []float64) float64 {
 	return math.NaN()
 }
 
-// theilSen fits y = icept + slope·x: the median slope over pairs with
-// different x, then the median of y - slope·x. Quadratic in the points,
-// so at most 400 of them are paired (evenly spread, deterministic).
-func theilSen(x, y []float64) (slope, icept float64) {
+// theilSenSlope is the median slope of y against x over pairs with
+// different x (0 when there are none). Quadratic in the points, so at most
+// 400 of them are paired (evenly spread, deterministic).
+func theilSenSlope(x, y []float64) float64 {
 	idx := make([]int, len(x))
 	for i := range idx {
 		idx[i] = i
@@ -326,12 +324,8 @@ func theilSen(x, y []float64) (slope, icept float64) {
 			}
 		}
 	}
-	if len(slopes) > 0 {
-		slope = median(slopes)
+	if len(slopes) == 0 {
+		return 0
 	}
-	res := make([]float64, len(x))
-	for i := range x {
-		res[i] = y[i] - slope*x[i]
-	}
-	return slope, median(res)
+	return median(slopes)
 }

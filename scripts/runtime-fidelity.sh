@@ -69,11 +69,11 @@ trace() {
 		for (i = 1; i <= n; i++) print int((i * q + n - 1) / n); exit } } }' > "$2"
 }
 
-plans() { # phase, plan-file tag, extra plan flags
+plans() { # plan-file tag, extra plan flags
 	for bw in $BWS; do
 		# shellcheck disable=SC2086 # PLAN is a list of arguments
-		$M plan $PLAN --profile "$work/host.yaml" --server-profile "$work/host.yaml" --uplink-mbps "$bw" "${@:3}" \
-			--out "$work/plan_$2_$bw.yaml" --force > /dev/null
+		$M plan $PLAN --profile "$work/host.yaml" --server-profile "$work/host.yaml" --uplink-mbps "$bw" "${@:2}" \
+			--out "$work/plan_$1_$bw.yaml" --force > /dev/null
 	done
 }
 
@@ -87,7 +87,7 @@ round() { # phase, round, plan-file tag
 	done
 }
 
-calibrate() { # round: fit the before-logs of rounds 1..round at $CALIBRATE Mbps
+calibrate() { # round, out: fit the before-logs of rounds 1..round at $CALIBRATE Mbps into out
 	: > "$work/calibrate.jsonl"
 	for bw in $CALIBRATE; do
 		for q in $(seq "$1"); do cat "$work/before_${bw}_$q.jsonl" >> "$work/calibrate.jsonl"; done
@@ -96,12 +96,8 @@ calibrate() { # round: fit the before-logs of rounds 1..round at $CALIBRATE Mbps
 		--out "$2" --force)
 }
 
-case $OUT in
-/*) fitted=$OUT/fitted.yaml ;;
-*) fitted=$PWD/$OUT/fitted.yaml ;;
-esac
 for bw in $BWS; do trace "$bw" "$work/$bw.up"; done
-plans before before
+plans before
 # Round-robin over the uplinks, N/ROUNDS inputs at a time, so that a change
 # in the machine's load falls on every uplink alike; and each round's runs
 # after calibration follow at once the runs they were calibrated on (those
@@ -112,7 +108,7 @@ echo "== $ROUNDS rounds: runs before calibration, calibrate --runtime, runs afte
 for r in $(seq "$ROUNDS"); do
 	round before "$r" before
 	calibrate "$r" "$work/fitted_$r.yaml" > "$work/calibrate_$r.txt"
-	plans after "after_$r" --hw "$work/fitted_$r.yaml"
+	plans "after_$r" --hw "$work/fitted_$r.yaml"
 	round after "$r" "after_$r"
 	echo "round $r of $ROUNDS done"
 done
@@ -122,6 +118,7 @@ for phase in before after; do
 	done
 done
 echo "== calibrate --runtime on all the runs before calibration (the terms the last round used)"
-calibrate "$ROUNDS" "$fitted" | tee "$OUT/calibrate.txt"
+cp "$work/fitted_$ROUNDS.yaml" "$OUT/fitted.yaml"
+tee "$OUT/calibrate.txt" < "$work/calibrate_$ROUNDS.txt"
 
 go run ./scripts/fidelityreport -logs "$OUT/logs" -out "$OUT"
