@@ -289,4 +289,8 @@ func (r *Runner) within(f func() error) (late <-chan error, err error) {
 	}
 }
 
-func msSince(t time.Time) float64 { return float64(time.Since(t).Nanoseconds()) / 1e6 }
+// msSince is the milliseconds since t.
+func msSince(t time.Time) float64 { return msOf(time.Since(t)) }
+
+// msOf is d in milliseconds.
+func msOf(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }

@@ -168,5 +168,5 @@ func (c *client) infer(ctx context.Context, r *oip.Request) (reply, error) {
 	if dec.ID != r.ID {
 		return reply{}, fmt.Errorf("server's reply answers request %q, not %q", dec.ID, r.ID)
 	}
-	return reply{resp: dec, ms: float64(time.Since(sent).Nanoseconds()) / 1e6, bytes: len(out), sent: len(body)}, nil
+	return reply{resp: dec, ms: msSince(sent), bytes: len(out), sent: len(body)}, nil
 }

@@ -200,7 +200,7 @@ func (e *Edge) infer(in []float32, img []byte) (Timing, error) {
 	d, p := e.D, e.Prog
 	start := time.Now()
 	if !e.free.IsZero() {
-		t.EdgeIdleMS = float64(start.Sub(e.free).Nanoseconds()) / 1e6
+		t.EdgeIdleMS = msOf(start.Sub(e.free))
 	}
 	if err := p.RunNodes(func(id int) bool { return d.runsOn(0, id, true) }, in); err != nil {
 		return t, err
@@ -221,7 +221,7 @@ func (e *Edge) infer(in []float32, img []byte) (Timing, error) {
 		req.Parameters = oip.Parameters{"model_id": d.model.id(e.seed)}
 		ch = e.send(req)
 	}
-	t.EdgeMS = float64(time.Since(start).Nanoseconds()) / 1e6
+	t.EdgeMS = msSince(start)
 	// The device's heads run while the server works.
 	headStart := time.Now()
 	if err := p.RunNodes(func(id int) bool { return d.runsOn(0, id, false) }, nil); err != nil {
@@ -236,7 +236,7 @@ func (e *Edge) infer(in []float32, img []byte) (Timing, error) {
 		}
 	}
 	e.free = time.Now()
-	t.EdgeMS += float64(e.free.Sub(headStart).Nanoseconds()) / 1e6
+	t.EdgeMS += msOf(e.free.Sub(headStart))
 	if d.Sends() {
 		var a answer
 		a, t.EdgeWarmMS = e.await(ch, p, d)
@@ -262,7 +262,7 @@ func (e *Edge) infer(in []float32, img []byte) (Timing, error) {
 			}
 		}
 	}
-	t.TotalMS = float64(time.Since(start).Nanoseconds()) / 1e6
+	t.TotalMS = msSince(start)
 	return t, nil
 }
 

@@ -551,11 +551,11 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, recv
 	}
 	var t recvTiming
 	if !first.IsZero() {
-		t.ms = float64(time.Since(first).Nanoseconds()) / 1e6
+		t.ms = msSince(first)
 	}
 	var d time.Duration
 	if t.tailBytes, d, t.tail = adapt.Tail(reads); t.tail {
-		t.tailMS = float64(d.Nanoseconds()) / 1e6
+		t.tailMS = msOf(d)
 	}
 	return buf, t, nil
 }
@@ -688,8 +688,8 @@ func (s *Server) work(p *engine.Program, wake <-chan struct{}) {
 			return // the queue closed
 		}
 		taken := time.Now()
-		queueMS := float64(taken.Sub(j.enqueued).Nanoseconds()) / 1e6
-		idleMS := float64(taken.Sub(free).Nanoseconds()) / 1e6
+		queueMS := msOf(taken.Sub(j.enqueued))
+		idleMS := msOf(taken.Sub(free))
 		s.metrics.observe("queue", queueMS)
 		if warmMS > 0 {
 			s.metrics.observe("warm", warmMS)
@@ -706,7 +706,7 @@ func (s *Server) work(p *engine.Program, wake <-chan struct{}) {
 		res.queueMS, res.idleMS, res.warmMS = queueMS, idleMS, warmMS
 		warmMS, again = 0, nil
 		free = time.Now()
-		res.serverMS = float64(free.Sub(taken).Nanoseconds()) / 1e6
+		res.serverMS = msOf(free.Sub(taken))
 		if res.err == nil {
 			s.metrics.observe("server", res.serverMS)
 		}
@@ -726,7 +726,7 @@ func (s *Server) warm(p *engine.Program, last *work) float64 {
 	}
 	p.Warm(want, func() bool { return len(s.jobs) > 0 })
 	s.warms.Add(1)
-	return float64(time.Since(start).Nanoseconds()) / 1e6
+	return msSince(start)
 }
 
 // run does one request's work on program p: the tensors sent go in as the
