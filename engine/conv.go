@@ -96,6 +96,7 @@ type convStep struct {
 	packed []*packedA
 	nk     nativeGemmKernel
 	wino   *winoKernel // convWinograd
+	winoM  int         // convWinograd: its output tile (F(m×m, 3×3))
 }
 
 func newConvStep(p *Program, sp stepPlan, w *Weights, in, out, col []float32, inShape model.Shape) (*convStep, error) {
@@ -143,6 +144,7 @@ func newConvStepMode(p *Program, sp stepPlan, w *Weights, in, out, col []float32
 		}
 	}
 	if s.mode == convWinograd {
+		s.winoM = winoTile(conv)
 		s.wino = newWinoKernel(p, s)
 		s.weight = nil // p.fold's or the caller's: the Program keeps the transformed ones
 		return s, nil

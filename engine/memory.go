@@ -208,7 +208,7 @@ func stepWeightElems(g *model.Graph, sp stepPlan, native bool) int {
 		kk := satMul(c.InChannels/max(c.Groups, 1), satMul(c.Kernel, c.Kernel))
 		switch {
 		case convModeAt(n) == convWinograd:
-			weights = winoWeightElems(c.InChannels, c.OutChannels, native)
+			weights = winoWeightElems(winoXi(winoTile(n)), c.InChannels, c.OutChannels, native)
 		case packs(n, native):
 			coutG := c.OutChannels / max(c.Groups, 1)
 			weights = satMul(max(c.Groups, 1), packAElems(coutG, kk))

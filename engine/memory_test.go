@@ -99,7 +99,7 @@ func TestMemoryBudget(t *testing.T) {
 		{"activations", "vgg16", 16384, nil, 1000, "activations 137.4 GB"},
 		// The head's Linear(512·512² → 256), held twice (Weights and the
 		// Program's copy): 2·4·256·512³ bytes, and the backbone's.
-		{"head weights", "resnet18", 16384, []int{8}, 100000, "weights 275.0 GB"},
+		{"head weights", "resnet18", 16384, []int{8}, 100000, "weights 275.1 GB"},
 		{"budget in message", "vgg16", 224, nil, 10, "more than the memory budget of 10.0 MB"},
 	}
 	for _, tc := range tests {

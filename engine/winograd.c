@@ -8,9 +8,16 @@
 // alike and a tile's result does not depend on where a block starts.
 
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "native.h"
 #include "winograd.h"
+
+// No fused multiply-adds: F(4×4, 3×3) scales by 1/2, 2, 5/2, and the Go
+// transforms (winograd.go) must round as these do.
+#pragma GCC optimize("fp-contract=off")
 
 #if defined(__x86_64__)
 #define WT512 __attribute__((target("avx512f,avx512dq,avx2,fma")))
@@ -73,6 +80,17 @@ WINL void out_row(const float *restrict s, long sn, float *restrict r0, float *r
 	}
 }
 
+// pad_row sets t[0, nc) to columns [c0, c0+nc) of a row w long, zeros
+// past its ends.
+WINL void pad_row(float *t, const float *row, int w, int c0, int nc) {
+	int lo = c0 < 0 ? -c0 : 0, hi = w - c0 < nc ? w - c0 : nc;
+	for (int i = 0; i < lo; i++)
+		t[i] = 0.0f;
+	memcpy(t + lo, row + c0 + lo, (size_t)(hi - lo) * sizeof(float));
+	for (int i = hi; i < nc; i++)
+		t[i] = 0.0f;
+}
+
 // wino_in_body: each input row q the block reads is transformed along x
 // once (d·B for every tile column), into hb[k][q % 2][q / 2][i]: even and
 // odd rows apart, so that combining them along y (Bᵀ·(d·B)) is one loop
@@ -95,13 +113,7 @@ WINL void wino_in_body(const float *x, int cin, int h, int w, int ty0, int ty1, 
 				memset(h3, 0, (size_t)bw * sizeof(float));
 				continue;
 			}
-			const float *row = plane + (long)iy * w;
-			int lo = c0 < 0 ? -c0 : 0, hi = w - c0 < nc ? w - c0 : nc;
-			for (int i = 0; i < lo; i++)
-				t[i] = 0.0f;
-			memcpy(t + lo, row + c0 + lo, (size_t)(hi - lo) * sizeof(float));
-			for (int i = hi; i < nc; i++)
-				t[i] = 0.0f;
+			pad_row(t, plane + (long)iy * w, w, c0, nc);
 			in_row(t, h0, h1, h2, h3, bw);
 		}
 		float *vc = v + (long)ci * nb;
@@ -166,16 +178,16 @@ WINL void wino_out_body(int isa, const float *m, long ms, int co0, int co1, floa
 
 // WINO_OUT_CLONE defines the output transform for one ISA, with ReLU (the
 // networks' usual activation) a constant in its own copy of the loops.
-#define WINO_OUT_CLONE(NAME, ATTR)                                                                              \
+#define WINO_OUT_CLONE(NAME, ATTR, BODY)                                                                        \
 	static ATTR void NAME(int isa, const float *m, long ms, int co0, int co1, float *y, int oh, int ow, int ty0, \
 	                      int ty1, int tx0, int tx1, const float *bias, int act, float *buf) {                 \
 		if (act == ACT_RELU)                                                                                \
-			wino_out_body(isa, m, ms, co0, co1, y, oh, ow, ty0, ty1, tx0, tx1, bias, ACT_RELU, buf);      \
+			BODY(isa, m, ms, co0, co1, y, oh, ow, ty0, ty1, tx0, tx1, bias, ACT_RELU, buf);               \
 		else                                                                                                \
-			wino_out_body(isa, m, ms, co0, co1, y, oh, ow, ty0, ty1, tx0, tx1, bias, act, buf);           \
+			BODY(isa, m, ms, co0, co1, y, oh, ow, ty0, ty1, tx0, tx1, bias, act, buf);                    \
 	}
-WINO_OUT_CLONE(wino_out512, WT512)
-WINO_OUT_CLONE(wino_out256, WT256)
+WINO_OUT_CLONE(wino_out512, WT512, wino_out_body)
+WINO_OUT_CLONE(wino_out256, WT256, wino_out_body)
 
 void mts_wino_out(int isa, const float *m, long ms, int co0, int co1, float *y, int oh, int ow, int ty0, int ty1,
                   int tx0, int tx1, const float *bias, int act, float *buf) {
@@ -186,4 +198,297 @@ void mts_wino_out(int isa, const float *m, long ms, int co0, int co1, float *y, 
 	}
 #endif
 	wino_out512(isa, m, ms, co0, co1, y, oh, ow, ty0, ty1, tx0, tx1, bias, act, buf);
+}
+
+// ---------------------------------------------------------------- F(4×4, 3×3)
+
+// F(4×4, 3×3) at the points 0, 1, −1, 1/2, −2 (and ∞): Bᵀ and Aᵀ written
+// out (G is winoG4 in winograd.go); the Go transforms compute the same
+// expressions in the same order.
+#define BT4(d0, d1, d2, d3, d4, d5, o0, o1, o2, o3, o4, o5)   \
+	do {                                                  \
+		o0 = (d0 + d4) + (1.5f * (d3 - d1) - 2.0f * d2);  \
+		o1 = (d4 - d1) + (0.5f * d2 + 2.5f * d3);         \
+		o2 = (d4 + d1) + (0.5f * d3 - 2.5f * d2);         \
+		o3 = (d4 - d2) + 2.0f * (d3 - d1);                \
+		o4 = (d4 - d2) + 0.5f * (d1 - d3);                \
+		o5 = (d1 + d5) + (1.5f * (d4 - d2) - 2.0f * d3);  \
+	} while (0)
+#define AT4(m0, m1, m2, m3, m4, m5, o0, o1, o2, o3)                      \
+	do {                                                             \
+		float a_ = m1 + m2, b_ = m1 - m2;                            \
+		o0 = (m0 + a_) + (m3 + m4);                                  \
+		o1 = b_ + (0.5f * m3 - 2.0f * m4);                           \
+		o2 = a_ + (0.25f * m3 + 4.0f * m4);                          \
+		o3 = (b_ + m5) + (0.125f * m3 - 8.0f * m4);                  \
+	} while (0)
+
+WINL void in_row4(const float *restrict t, float *restrict h0, float *restrict h1, float *restrict h2,
+                  float *restrict h3, float *restrict h4, float *restrict h5, int bw) {
+	for (int i = 0; i < bw; i++) {
+		const float *d = t + 4 * i;
+		BT4(d[0], d[1], d[2], d[3], d[4], d[5], h0[i], h1[i], h2[i], h3[i], h4[i], h5[i]);
+	}
+}
+
+WINL void in_col4(const float *const *restrict a, float *restrict v, long vs, int n) {
+	const float *restrict a0 = a[0], *restrict a1 = a[1], *restrict a2 = a[2], *restrict a3 = a[3],
+	                      *restrict a4 = a[4], *restrict a5 = a[5];
+	float *restrict v0 = v, *restrict v1 = v + 6 * vs, *restrict v2 = v + 12 * vs, *restrict v3 = v + 18 * vs,
+	                *restrict v4 = v + 24 * vs, *restrict v5 = v + 30 * vs;
+	for (int i = 0; i < n; i++)
+		BT4(a0[i], a1[i], a2[i], a3[i], a4[i], a5[i], v0[i], v1[i], v2[i], v3[i], v4[i], v5[i]);
+}
+
+#if defined(__x86_64__)
+// in_row4 and out_row4 with AVX-512, 16 tiles a step: their stride-4
+// accesses left GCC's loops scalar at resnet's 14-tile rows. The same
+// expressions, so the same results as the portable loops.
+static inline __mmask16 wmask(long n) { return n >= 16 ? 0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+
+// phase4 gathers elements j, j+4, … of the 64 floats in z0..z3.
+WINL WT512 __m512 phase4(__m512 z0, __m512 z1, __m512 z2, __m512 z3, int j) {
+	__m512i idx = _mm512_add_epi32(_mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28),
+	                               _mm512_set1_epi32(j));
+	__m512 lo = _mm512_permutex2var_ps(z0, idx, z1), hi = _mm512_permutex2var_ps(z2, idx, z3);
+	return _mm512_shuffle_f32x4(lo, hi, 0x44);
+}
+
+// in_row4_512 reads t[0, nc) (masked: nothing past it).
+static WT512 void in_row4_512(const float *t, int nc, float *h0, float *h1, float *h2, float *h3, float *h4,
+                                   float *h5, int bw) {
+	for (int i0 = 0; i0 < bw; i0 += 16) {
+		const float *s = t + 4 * i0;
+		long r = nc - 4L * i0;
+		__m512 z[8];
+		for (int q = 0; q < 8; q++) {
+			int o = (q & 3) * 16 + (q >> 2) * 4; // t+0, +16, +32, +48, then the same from t+4
+			z[q] = _mm512_maskz_loadu_ps(wmask(r - o), s + o);
+		}
+		__m512 d0 = phase4(z[0], z[1], z[2], z[3], 0), d1 = phase4(z[0], z[1], z[2], z[3], 1);
+		__m512 d2 = phase4(z[0], z[1], z[2], z[3], 2), d3 = phase4(z[0], z[1], z[2], z[3], 3);
+		__m512 d4 = phase4(z[4], z[5], z[6], z[7], 0), d5 = phase4(z[4], z[5], z[6], z[7], 1);
+		const __m512 c15 = _mm512_set1_ps(1.5f), c2 = _mm512_set1_ps(2.0f), c05 = _mm512_set1_ps(0.5f),
+		             c25 = _mm512_set1_ps(2.5f);
+		__m512 d42 = _mm512_sub_ps(d4, d2);
+		__m512 o0 = _mm512_add_ps(_mm512_add_ps(d0, d4),
+		                          _mm512_sub_ps(_mm512_mul_ps(c15, _mm512_sub_ps(d3, d1)), _mm512_mul_ps(c2, d2)));
+		__m512 o1 = _mm512_add_ps(_mm512_sub_ps(d4, d1), _mm512_add_ps(_mm512_mul_ps(c05, d2), _mm512_mul_ps(c25, d3)));
+		__m512 o2 = _mm512_add_ps(_mm512_add_ps(d4, d1), _mm512_sub_ps(_mm512_mul_ps(c05, d3), _mm512_mul_ps(c25, d2)));
+		__m512 o3 = _mm512_add_ps(d42, _mm512_mul_ps(c2, _mm512_sub_ps(d3, d1)));
+		__m512 o4 = _mm512_add_ps(d42, _mm512_mul_ps(c05, _mm512_sub_ps(d1, d3)));
+		__m512 o5 = _mm512_add_ps(_mm512_add_ps(d1, d5), _mm512_sub_ps(_mm512_mul_ps(c15, d42), _mm512_mul_ps(c2, d3)));
+		__mmask16 m = wmask(bw - i0);
+		_mm512_mask_storeu_ps(h0 + i0, m, o0);
+		_mm512_mask_storeu_ps(h1 + i0, m, o1);
+		_mm512_mask_storeu_ps(h2 + i0, m, o2);
+		_mm512_mask_storeu_ps(h3 + i0, m, o3);
+		_mm512_mask_storeu_ps(h4 + i0, m, o4);
+		_mm512_mask_storeu_ps(h5 + i0, m, o5);
+	}
+}
+
+// in_col4_512 is in_col4, masked at the end.
+static WT512 void in_col4_512(const float *const *a, float *v, long vs, int n) {
+	const __m512 c15 = _mm512_set1_ps(1.5f), c2 = _mm512_set1_ps(2.0f), c05 = _mm512_set1_ps(0.5f),
+	             c25 = _mm512_set1_ps(2.5f);
+	for (int i = 0; i < n; i += 16) {
+		__mmask16 m = wmask(n - i);
+		__m512 d0 = _mm512_maskz_loadu_ps(m, a[0] + i), d1 = _mm512_maskz_loadu_ps(m, a[1] + i),
+		       d2 = _mm512_maskz_loadu_ps(m, a[2] + i), d3 = _mm512_maskz_loadu_ps(m, a[3] + i),
+		       d4 = _mm512_maskz_loadu_ps(m, a[4] + i), d5 = _mm512_maskz_loadu_ps(m, a[5] + i);
+		__m512 d42 = _mm512_sub_ps(d4, d2);
+		_mm512_mask_storeu_ps(v + i, m, _mm512_add_ps(_mm512_add_ps(d0, d4), _mm512_sub_ps(_mm512_mul_ps(c15, _mm512_sub_ps(d3, d1)), _mm512_mul_ps(c2, d2))));
+		_mm512_mask_storeu_ps(v + 6 * vs + i, m, _mm512_add_ps(_mm512_sub_ps(d4, d1), _mm512_add_ps(_mm512_mul_ps(c05, d2), _mm512_mul_ps(c25, d3))));
+		_mm512_mask_storeu_ps(v + 12 * vs + i, m, _mm512_add_ps(_mm512_add_ps(d4, d1), _mm512_sub_ps(_mm512_mul_ps(c05, d3), _mm512_mul_ps(c25, d2))));
+		_mm512_mask_storeu_ps(v + 18 * vs + i, m, _mm512_add_ps(d42, _mm512_mul_ps(c2, _mm512_sub_ps(d3, d1))));
+		_mm512_mask_storeu_ps(v + 24 * vs + i, m, _mm512_add_ps(d42, _mm512_mul_ps(c05, _mm512_sub_ps(d1, d3))));
+		_mm512_mask_storeu_ps(v + 30 * vs + i, m, _mm512_add_ps(_mm512_add_ps(d1, d5), _mm512_sub_ps(_mm512_mul_ps(c15, d42), _mm512_mul_ps(c2, d3))));
+	}
+}
+
+// out_row4_512 is out_row4: 16 tiles' four outputs, interleaved by two
+// rounds of unpacks and a 4×4 transpose of 128-bit lanes.
+static WT512 void out_row4_512(const float *st, long sn, float *d, float b, int bw, int act) {
+	const __m512 c05 = _mm512_set1_ps(0.5f), c2 = _mm512_set1_ps(2.0f), c025 = _mm512_set1_ps(0.25f),
+	             c4 = _mm512_set1_ps(4.0f), c0125 = _mm512_set1_ps(0.125f), c8 = _mm512_set1_ps(8.0f),
+	             bv = _mm512_set1_ps(b);
+	for (int i0 = 0; i0 < bw; i0 += 16) {
+		__mmask16 m = wmask(bw - i0);
+		__m512 m0 = _mm512_maskz_loadu_ps(m, st + i0), m1 = _mm512_maskz_loadu_ps(m, st + sn + i0),
+		       m2 = _mm512_maskz_loadu_ps(m, st + 2 * sn + i0), m3 = _mm512_maskz_loadu_ps(m, st + 3 * sn + i0),
+		       m4 = _mm512_maskz_loadu_ps(m, st + 4 * sn + i0), m5 = _mm512_maskz_loadu_ps(m, st + 5 * sn + i0);
+		__m512 a = _mm512_add_ps(m1, m2), bb = _mm512_sub_ps(m1, m2);
+		__m512 y0 = _mm512_add_ps(_mm512_add_ps(m0, a), _mm512_add_ps(m3, m4));
+		__m512 y1 = _mm512_add_ps(bb, _mm512_sub_ps(_mm512_mul_ps(c05, m3), _mm512_mul_ps(c2, m4)));
+		__m512 y2 = _mm512_add_ps(a, _mm512_add_ps(_mm512_mul_ps(c025, m3), _mm512_mul_ps(c4, m4)));
+		__m512 y3 = _mm512_add_ps(_mm512_add_ps(bb, m5), _mm512_sub_ps(_mm512_mul_ps(c0125, m3), _mm512_mul_ps(c8, m4)));
+		y0 = _mm512_add_ps(y0, bv), y1 = _mm512_add_ps(y1, bv), y2 = _mm512_add_ps(y2, bv), y3 = _mm512_add_ps(y3, bv);
+		if (act == ACT_RELU) {
+			__m512 z = _mm512_setzero_ps();
+			y0 = _mm512_max_ps(z, y0), y1 = _mm512_max_ps(z, y1), y2 = _mm512_max_ps(z, y2), y3 = _mm512_max_ps(z, y3);
+		}
+		__m512 p = _mm512_unpacklo_ps(y0, y1), q = _mm512_unpackhi_ps(y0, y1);
+		__m512 u = _mm512_unpacklo_ps(y2, y3), v = _mm512_unpackhi_ps(y2, y3);
+		__m512 r0 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(p), _mm512_castps_pd(u)));
+		__m512 r1 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(p), _mm512_castps_pd(u)));
+		__m512 r2 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(q), _mm512_castps_pd(v)));
+		__m512 r3 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(q), _mm512_castps_pd(v)));
+		__m512 t0 = _mm512_shuffle_f32x4(r0, r1, 0x44), t1 = _mm512_shuffle_f32x4(r2, r3, 0x44);
+		__m512 t2 = _mm512_shuffle_f32x4(r0, r1, 0xEE), t3 = _mm512_shuffle_f32x4(r2, r3, 0xEE);
+		__m512 o[4] = {_mm512_shuffle_f32x4(t0, t1, 0x88), _mm512_shuffle_f32x4(t0, t1, 0xDD),
+		               _mm512_shuffle_f32x4(t2, t3, 0x88), _mm512_shuffle_f32x4(t2, t3, 0xDD)};
+		long left = 4L * (bw - i0);
+		for (int k = 0; k < 4; k++)
+			_mm512_mask_storeu_ps(d + 4L * i0 + 16 * k, wmask(left - 16 * k), o[k]);
+	}
+}
+#endif
+
+// wino_in4_body: as wino_in_body, with input row q kept in phase q % 4 at
+// index q / 4, so that row j of tile row r (q = 4r + j) is one array over
+// the block's tiles.
+WINL void wino_in4_body(const float *x, int cin, int h, int w, int ty0, int ty1, int tx0, int tx1, float *v, long vs,
+                        float *buf, int v512) {
+	int nty = ty1 - ty0, bw = tx1 - tx0, nq = 4 * nty + 2, nb = nty * bw;
+	int c0 = 4 * tx0 - 1, nc = 4 * bw + 2;
+	float *t = buf, *hb = buf + nc + 2;
+	long ph = (long)(nty + 1) * bw, hk = 4 * ph; // next phase, next k
+	for (int ci = 0; ci < cin; ci++) {
+		const float *plane = x + (long)ci * h * w;
+		for (int q = 0; q < nq; q++) {
+			int iy = 4 * ty0 - 1 + q;
+			float *h0 = hb + (q & 3) * ph + (long)(q >> 2) * bw;
+			if (iy < 0 || iy >= h) {
+				for (int k = 0; k < 6; k++)
+					memset(h0 + k * hk, 0, (size_t)bw * sizeof(float));
+				continue;
+			}
+			pad_row(t, plane + (long)iy * w, w, c0, nc);
+#if defined(__x86_64__)
+			if (v512) {
+				in_row4_512(t, nc, h0, h0 + hk, h0 + 2 * hk, h0 + 3 * hk, h0 + 4 * hk, h0 + 5 * hk, bw);
+				continue;
+			}
+#endif
+			in_row4(t, h0, h0 + hk, h0 + 2 * hk, h0 + 3 * hk, h0 + 4 * hk, h0 + 5 * hk, bw);
+		}
+		float *vc = v + (long)ci * nb;
+		for (int k = 0; k < 6; k++) {
+			const float *a[6];
+			for (int j = 0; j < 6; j++)
+				a[j] = hb + k * hk + (j & 3) * ph + (long)(j >> 2) * bw;
+#if defined(__x86_64__)
+			if (v512) {
+				in_col4_512(a, vc + k * vs, vs, nb);
+				continue;
+			}
+#endif
+			in_col4(a, vc + k * vs, vs, nb);
+		}
+	}
+}
+
+// out_row4 writes output row l of a tile row: st[k·sn + i] is element k
+// (along x) of that row of tile i.
+WINL void out_row4(const float *restrict st, long sn, float *restrict d, float b, int bw, int act) {
+	for (int i = 0; i < bw; i++) {
+		float y0, y1, y2, y3;
+		AT4(st[i], st[sn + i], st[2 * sn + i], st[3 * sn + i], st[4 * sn + i], st[5 * sn + i], y0, y1, y2, y3);
+		y0 += b, y1 += b, y2 += b, y3 += b;
+		if (act == ACT_RELU) {
+			y0 = y0 < 0.0f ? 0.0f : y0;
+			y1 = y1 < 0.0f ? 0.0f : y1;
+			y2 = y2 < 0.0f ? 0.0f : y2;
+			y3 = y3 < 0.0f ? 0.0f : y3;
+		}
+		d[4 * i] = y0;
+		d[4 * i + 1] = y1;
+		d[4 * i + 2] = y2;
+		d[4 * i + 3] = y3;
+	}
+}
+
+WINL void out_col4(const float *restrict m, long ms, float *restrict s, long nb6, int n) {
+	const float *restrict m0 = m, *restrict m1 = m + 6 * ms, *restrict m2 = m + 12 * ms, *restrict m3 = m + 18 * ms,
+	                      *restrict m4 = m + 24 * ms, *restrict m5 = m + 30 * ms;
+	float *restrict s0 = s, *restrict s1 = s + nb6, *restrict s2 = s + 2 * nb6, *restrict s3 = s + 3 * nb6;
+	for (int i = 0; i < n; i++)
+		AT4(m0[i], m1[i], m2[i], m3[i], m4[i], m5[i], s0[i], s1[i], s2[i], s3[i]);
+}
+
+// wino_out4_body: Aᵀ·M along y into s (s[(6l + k)·nb + j]: row l, element k
+// of tile j), then along x into each output row of a tile row.
+WINL void wino_out4_body(int isa, const float *m, long ms, int co0, int co1, float *y, int oh, int ow, int ty0,
+                         int ty1, int tx0, int tx1, const float *bias, int act, float *buf, int v512) {
+	int nty = ty1 - ty0, bw = tx1 - tx0, nb = nty * bw;
+	int ox0 = 4 * tx0, len = ow - ox0 < 4 * bw ? ow - ox0 : 4 * bw;
+	float *s = buf, *rr = buf + 24 * (long)nb;
+	for (int co = co0; co < co1; co++) {
+		float b = bias ? bias[co] : 0.0f;
+		const float *mc = m + (long)co * nb;
+		for (int k = 0; k < 6; k++)
+			out_col4(mc + k * ms, ms, s + (long)k * nb, 6 * (long)nb, nb);
+		for (int r = 0; r < nty; r++) {
+			int oy = 4 * (ty0 + r);
+			int whole = len == 4 * bw;
+			for (int l = 0; l < 4 && oy + l < oh; l++) {
+				float *dst = y + ((long)co * oh + oy + l) * ow + ox0;
+				const float *st = s + (long)6 * l * nb + (long)r * bw;
+#if defined(__x86_64__)
+				if (v512)
+					out_row4_512(st, nb, whole ? dst : rr, b, bw, act);
+				else
+#endif
+					out_row4(st, nb, whole ? dst : rr, b, bw, act);
+				if (!whole)
+					memcpy(dst, rr, (size_t)len * sizeof(float));
+				if (act != ACT_NONE && act != ACT_RELU)
+					mts_bias_act(isa, dst, dst, 0, len, 0.0f, act);
+			}
+		}
+	}
+}
+
+static WT512 void wino_in4_512(const float *x, int cin, int h, int w, int ty0, int ty1, int tx0, int tx1, float *v,
+                               long vs, float *buf) {
+	wino_in4_body(x, cin, h, w, ty0, ty1, tx0, tx1, v, vs, buf, 1);
+}
+static WT256 void wino_in4_256(const float *x, int cin, int h, int w, int ty0, int ty1, int tx0, int tx1, float *v,
+                               long vs, float *buf) {
+	wino_in4_body(x, cin, h, w, ty0, ty1, tx0, tx1, v, vs, buf, 0);
+}
+
+void mts_wino_in4(int isa, const float *x, int cin, int h, int w, int ty0, int ty1, int tx0, int tx1, float *v,
+                  long vs, float *buf) {
+#if defined(__x86_64__)
+	if (isa < 2) {
+		wino_in4_256(x, cin, h, w, ty0, ty1, tx0, tx1, v, vs, buf);
+		return;
+	}
+#endif
+	wino_in4_512(x, cin, h, w, ty0, ty1, tx0, tx1, v, vs, buf);
+}
+
+// The F(4×4, 3×3) output transform for one ISA, ReLU a constant as above.
+#define WINO_OUT4_CLONE(NAME, ATTR, V512)                                                                        \
+	static ATTR void NAME(int isa, const float *m, long ms, int co0, int co1, float *y, int oh, int ow, int ty0, \
+	                      int ty1, int tx0, int tx1, const float *bias, int act, float *buf) {                 \
+		if (act == ACT_RELU)                                                                                \
+			wino_out4_body(isa, m, ms, co0, co1, y, oh, ow, ty0, ty1, tx0, tx1, bias, ACT_RELU, buf, V512); \
+		else                                                                                                \
+			wino_out4_body(isa, m, ms, co0, co1, y, oh, ow, ty0, ty1, tx0, tx1, bias, act, buf, V512);      \
+	}
+WINO_OUT4_CLONE(wino_out4_512, WT512, 1)
+WINO_OUT4_CLONE(wino_out4_256, WT256, 0)
+
+void mts_wino_out4(int isa, const float *m, long ms, int co0, int co1, float *y, int oh, int ow, int ty0, int ty1,
+                   int tx0, int tx1, const float *bias, int act, float *buf) {
+#if defined(__x86_64__)
+	if (isa < 2) {
+		wino_out4_256(isa, m, ms, co0, co1, y, oh, ow, ty0, ty1, tx0, tx1, bias, act, buf);
+		return;
+	}
+#endif
+	wino_out4_512(isa, m, ms, co0, co1, y, oh, ow, ty0, ty1, tx0, tx1, bias, act, buf);
 }

@@ -13,9 +13,17 @@ import (
 // GEMM as the other convolutions (the native one with U_ξ packed, or the
 // BLAS); each 2×2 output tile is then Aᵀ·M·A, plus bias, then the
 // activation. 2.25 times fewer multiplications than the direct sum, for
-// transforms that only add and subtract. F(4×4, 3×3) would save 4 times
-// but its transforms scale values by up to 8 and lose about three more bits
-// (see winogradRule for what was measured).
+// transforms that only add and subtract.
+//
+// Layers with 28×28 or more outputs run F(4×4, 3×3) instead: 6×6 input
+// tiles, 36 GEMMs, 4 times fewer multiplications. Its transforms scale by
+// up to 8, so it loses bits: at the points 0, ±1, −2, 1/2 (Barabasz et
+// al.'s better choice than 0, ±1, ±2) a random 64-channel layer is within
+// 1.6e-6 of float64 relative to its largest output (F(2×2, 3×3): 2.5e-7;
+// ±2: 4.1e-6), and the fixture networks within 2.8e-6. It runs resnet18's
+// 56² and 28² layers 1.3–1.5 times faster than F(2×2, 3×3); at 14² (16
+// tiles) its GEMMs are too narrow for the 36 U_ξ they stream, and it lost
+// (0.69 against 0.60 ms on two threads).
 //
 // The tiles are cut into blocks of whole tile rows (or of part of one row
 // when a row is long), sized so that a block's transformed input and output
@@ -27,8 +35,8 @@ import (
 // split by ξ and output channels, every channel's output transformed; cut
 // into blocks, its threads would each transform the same input again.
 
-// winoXi is the number of elements of a transformed tile.
-const winoXi = 16
+// winoXi is the number of elements of a transformed tile of F(m×m, 3×3).
+func winoXi(m int) int { return (m + 2) * (m + 2) }
 
 // The rule: where Winograd ran faster than im2col + GEMM, measured per
 // layer (conv + bias + ReLU) with BenchmarkWinogradLayers on a 2-core
@@ -61,6 +69,18 @@ func winograd(n *model.Node) bool {
 		len(n.OutShape) == 3 && n.OutShape[1]*n.OutShape[2] >= winoMinPixels
 }
 
+// winoTile is the output tile m of the Winograd convolution node n: it
+// runs as F(m×m, 3×3).
+func winoTile(n *model.Node) int {
+	if winoF4 && n.OutShape[1]*n.OutShape[2] >= 28*28 {
+		return 4
+	}
+	return 2
+}
+
+// winoF4 lets benchmarks run every layer as F(2×2, 3×3).
+var winoF4 = true
+
 // convModeAt is the mode convolution node n runs in: convModeOf, or
 // Winograd where its shape fits.
 func convModeAt(n *model.Node) convMode {
@@ -86,6 +106,7 @@ const winoWholeBlocks = 4
 // winoPlan is how a layer's tiles are cut into blocks and its output
 // channels into parts.
 type winoPlan struct {
+	m, xi                   int // F(m×m, 3×3): output tile size, elements of a transformed tile
 	cin, cout, h, w, oh, ow int
 	th, tw                  int // tile rows and columns
 	bh, bw                  int // a block's tile rows and columns (at most)
@@ -94,9 +115,9 @@ type winoPlan struct {
 	whole                   bool
 }
 
-func newWinoPlan(cin, cout, h, w, oh, ow, threads int) winoPlan {
-	q := winoPlan{cin: cin, cout: cout, h: h, w: w, oh: oh, ow: ow, th: (oh + 1) / 2, tw: (ow + 1) / 2}
-	target := max(winoMinBlock, winoBlockFloats/(winoXi*(cin+cout)))
+func newWinoPlan(m, cin, cout, h, w, oh, ow, threads int) winoPlan {
+	q := winoPlan{m: m, xi: winoXi(m), cin: cin, cout: cout, h: h, w: w, oh: oh, ow: ow, th: (oh + m - 1) / m, tw: (ow + m - 1) / m}
+	target := max(winoMinBlock, winoBlockFloats/(q.xi*(cin+cout)))
 	q.nbx = (q.tw + target - 1) / target
 	q.bw = (q.tw + q.nbx - 1) / q.nbx
 	rows := max(1, target/q.bw)
@@ -107,7 +128,7 @@ func newWinoPlan(cin, cout, h, w, oh, ow, threads int) winoPlan {
 		// One block; the GEMMs are split by ξ, and by output channels
 		// where 16 items are too few for the threads.
 		q.whole, q.bh, q.bw, q.nby, q.nbx = true, q.th, q.tw, 1, 1
-		parts := min(panels, (chunksPerThread*threads+winoXi-1)/winoXi)
+		parts := min(panels, (chunksPerThread*threads+q.xi-1)/q.xi)
 		q.partRows = (panels + parts - 1) / parts * gemmMR
 		q.parts = (cout + q.partRows - 1) / q.partRows
 		return q
@@ -135,11 +156,17 @@ func newWinoPlan(cin, cout, h, w, oh, ow, threads int) winoPlan {
 	return q
 }
 
-// winoBufElems is the scratch either transform needs for a block of bh
-// tile rows by bw tile columns (winograd.c uses the same layout).
-func winoBufElems(bh, bw int) int {
-	in := (2*bh+2)*4*bw + 4*bw + 8 // a padded row, then each row transformed along x
-	out := 8*bh*bw + 4*bw          // the block transformed along y, then two output rows
+// winoBufElems is the scratch either transform of F(m×m, 3×3) needs for a
+// block of bh tile rows by bw tile columns (winograd.c uses the same
+// layout): a padded row, then each of the block's input rows transformed
+// along x; or the block transformed along y, then the output rows.
+func winoBufElems(m, bh, bw int) int {
+	a := m + 2
+	in := (m*bh+2)*a*bw + m*bw + 8
+	out := m*a*bh*bw + m*bw
+	if m == 4 {
+		in = a*4*(bh+1)*bw + 4*bw + 8 // the rows kept in 4 phases (winograd.c)
+	}
 	return max(in, out)
 }
 
@@ -147,7 +174,7 @@ func winoBufElems(bh, bw int) int {
 // (unless the layer runs whole) V (16 × cin × block tiles) and M (16 ×
 // cout × block tiles), then the transforms' buffer.
 func (q *winoPlan) scratchElems(native bool) int {
-	e := winoBufElems(q.bh, q.bw)
+	e := winoBufElems(q.m, q.bh, q.bw)
 	if !q.whole {
 		e = satAdd(e, q.blockElems())
 	}
@@ -160,23 +187,23 @@ func (q *winoPlan) scratchElems(native bool) int {
 // blockElems is V and M of one block: the whole layer's, in the
 // Program's shared scratch (convStep.col), when it runs whole.
 func (q *winoPlan) blockElems() int {
-	return satMul(winoXi, satMul(q.cin+q.cout, q.bh*q.bw))
+	return satMul(q.xi, satMul(q.cin+q.cout, q.bh*q.bw))
 }
 
 // winoPlanOf is the plan of Winograd convolution node n (its input is as
 // large as its output).
 func winoPlanOf(n *model.Node, threads int) winoPlan {
 	o := n.OutShape
-	return newWinoPlan(n.Conv.InChannels, o[0], o[1], o[2], o[1], o[2], threads)
+	return newWinoPlan(winoTile(n), n.Conv.InChannels, o[0], o[1], o[2], o[1], o[2], threads)
 }
 
 // winoWeightElems is the float32s of a Winograd convolution's transformed
-// weights: 16 cout × cin matrices, packed for the native GEMM or not.
-func winoWeightElems(cin, cout int, native bool) int {
+// weights: xi cout × cin matrices, packed for the native GEMM or not.
+func winoWeightElems(xi, cin, cout int, native bool) int {
 	if native {
-		return satMul(winoXi, packAElems(cout, cin))
+		return satMul(xi, packAElems(cout, cin))
 	}
-	return satMul(winoXi, satMul(cout, cin))
+	return satMul(xi, satMul(cout, cin))
 }
 
 // winoKernel runs one sample of a Winograd convolution: item it is block
@@ -199,7 +226,7 @@ type winoKernel struct {
 // Program with p's GEMM.
 func newWinoKernel(p *Program, s *convStep) *winoKernel {
 	g := &s.g
-	k := &winoKernel{q: newWinoPlan(g.cin, g.cout, g.h, g.w, g.oh, g.ow, p.opts.Threads), native: p.nativeGEMM,
+	k := &winoKernel{q: newWinoPlan(s.winoM, g.cin, g.cout, g.h, g.w, g.oh, g.ow, p.opts.Threads), native: p.nativeGEMM,
 		gemm: p.gemm, bias: s.bias, act: s.act, scratch: p.scratch}
 	if k.q.whole {
 		k.shared = s.col[:k.q.blockElems()]
@@ -208,14 +235,14 @@ func newWinoKernel(p *Program, s *convStep) *winoKernel {
 	if k.native {
 		u = make([]float32, g.cout*g.cin) // one U_ξ at a time, then packed
 	} else {
-		u = make([]float32, winoXi*g.cout*g.cin)
+		u = make([]float32, k.q.xi*g.cout*g.cin)
 	}
-	for xi := range winoXi {
+	for xi := range k.q.xi {
 		if !k.native {
-			winoFilter(u[xi*g.cout*g.cin:(xi+1)*g.cout*g.cin], s.weight, g.cout, g.cin, xi)
+			winoFilter(k.q.m, u[xi*g.cout*g.cin:(xi+1)*g.cout*g.cin], s.weight, g.cout, g.cin, xi)
 			continue
 		}
-		winoFilter(u, s.weight, g.cout, g.cin, xi)
+		winoFilter(k.q.m, u, s.weight, g.cout, g.cin, xi)
 		k.packed = append(k.packed, packA(u, g.cout, g.cin))
 	}
 	if !k.native {
@@ -224,13 +251,22 @@ func newWinoKernel(p *Program, s *convStep) *winoKernel {
 	return k
 }
 
-// winoG is G of F(2×2, 3×3).
-var winoG = [4][3]float64{{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}}
+// winoG2 is G of F(2×2, 3×3); winoG4 of F(4×4, 3×3) at the points 0, 1,
+// −1, 1/2, −2: each row is (1, p, p²)/∏(p − q) over the other points q.
+var (
+	winoG2 = [][3]float64{{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}}
+	winoG4 = [][3]float64{{1, 0, 0}, {1. / 3, 1. / 3, 1. / 3}, {-1. / 3, 1. / 3, -1. / 3},
+		{-16. / 15, -8. / 15, -4. / 15}, {1. / 15, -2. / 15, 4. / 15}, {0, 0, 1}}
+)
 
-// winoFilter sets u (cout × cin) to element xi of G·g·Gᵀ for every filter
-// g of w ([cout][cin][3][3]), in float64.
-func winoFilter(u, w []float32, cout, cin, xi int) {
-	a, b := xi/4, xi%4
+// winoFilter sets u (cout × cin) to element xi of G·g·Gᵀ of F(m×m, 3×3)
+// for every filter g of w ([cout][cin][3][3]), in float64.
+func winoFilter(m int, u, w []float32, cout, cin, xi int) {
+	winoG := winoG2
+	if m == 4 {
+		winoG = winoG4
+	}
+	a, b := xi/(m+2), xi%(m+2)
 	for o := range cout {
 		for c := range cin {
 			f := w[(o*cin+c)*9 : (o*cin+c+1)*9]
@@ -254,7 +290,7 @@ func (k *winoKernel) run(p *Program, x, y []float32) {
 	k.phase = 0
 	p.pool.run(k, k.q.cin, 1)
 	k.phase = 1
-	p.pool.run(k, winoXi*k.q.parts, 1)
+	p.pool.run(k, k.q.xi*k.q.parts, 1)
 	k.phase = 2
 	p.pool.run(k, k.q.cout, 1)
 }
@@ -271,9 +307,9 @@ func (k *winoKernel) part(lo, hi, tid int) {
 		pb, sc = sc[:packBElems()], sc[packBElems():]
 	}
 	nbMax := q.bh * q.bw
-	vAll, sc := sc[:winoXi*q.cin*nbMax], sc[winoXi*q.cin*nbMax:]
-	mAll, buf := sc[:winoXi*q.cout*nbMax], sc[winoXi*q.cout*nbMax:]
-	buf = buf[:winoBufElems(q.bh, q.bw)]
+	vAll, sc := sc[:q.xi*q.cin*nbMax], sc[q.xi*q.cin*nbMax:]
+	mAll, buf := sc[:q.xi*q.cout*nbMax], sc[q.xi*q.cout*nbMax:]
+	buf = buf[:winoBufElems(q.m, q.bh, q.bw)]
 	for it := lo; it < hi; it++ {
 		blk, part := it/q.parts, it%q.parts
 		ty0, ty1 := evenSpan(blk/q.nbx, q.nby, q.th)
@@ -281,11 +317,9 @@ func (k *winoKernel) part(lo, hi, tid int) {
 		co0, co1 := part*q.partRows, min((part+1)*q.partRows, q.cout)
 		nb := (ty1 - ty0) * (tx1 - tx0)
 		vs, ms := q.cin*nb, q.cout*nb
-		v, m := vAll[:winoXi*vs], mAll[:winoXi*ms]
-		if !nativeWinoIn(k.x, q, q.cin, ty0, ty1, tx0, tx1, v, vs, buf) {
-			winoIn(k.x, q, q.cin, ty0, ty1, tx0, tx1, v, vs, buf)
-		}
-		for xi := range winoXi {
+		v, m := vAll[:q.xi*vs], mAll[:q.xi*ms]
+		k.in(k.x, q.cin, ty0, ty1, tx0, tx1, v, vs, buf)
+		for xi := range q.xi {
 			k.gemmXi(xi, v[xi*vs:(xi+1)*vs], m[xi*ms:(xi+1)*ms], nb, co0, co1, pb)
 		}
 		k.out(m, co0, co1, ty0, ty1, tx0, tx1, buf)
@@ -301,16 +335,13 @@ func (k *winoKernel) wholePart(lo, hi, tid int) {
 	if k.native {
 		pb, sc = sc[:packBElems()], sc[packBElems():]
 	}
-	buf := sc[:winoBufElems(q.bh, q.bw)]
+	buf := sc[:winoBufElems(q.m, q.bh, q.bw)]
 	nb := q.th * q.tw
 	vs, ms := q.cin*nb, q.cout*nb
-	v, m := k.shared[:winoXi*vs], k.shared[winoXi*vs:]
+	v, m := k.shared[:q.xi*vs], k.shared[q.xi*vs:]
 	switch k.phase {
 	case 0: // channels [lo, hi) of x into rows [lo, hi) of every V_ξ
-		x := k.x[lo*q.h*q.w : hi*q.h*q.w]
-		if !nativeWinoIn(x, q, hi-lo, 0, q.th, 0, q.tw, v[lo*nb:], vs, buf) {
-			winoIn(x, q, hi-lo, 0, q.th, 0, q.tw, v[lo*nb:], vs, buf)
-		}
+		k.in(k.x[lo*q.h*q.w:hi*q.h*q.w], hi-lo, 0, q.th, 0, q.tw, v[lo*nb:], vs, buf)
 	case 1:
 		for it := lo; it < hi; it++ {
 			xi, part := it/q.parts, it%q.parts
@@ -333,10 +364,27 @@ func (k *winoKernel) gemmXi(xi int, vx, mx []float32, nb, co0, co1 int, pb []flo
 	k.gemm.Sgemm(blas.NoTrans, blas.NoTrans, co1-co0, nb, q.cin, 1, ux[co0*q.cin:], q.cin, vx, nb, 0, mx[co0*nb:], nb)
 }
 
+// in transforms cin channels of x, the tiles [ty0, ty1) × [tx0, tx1),
+// into v.
+func (k *winoKernel) in(x []float32, cin, ty0, ty1, tx0, tx1 int, v []float32, vs int, buf []float32) {
+	q := &k.q
+	switch {
+	case nativeWinoIn(x, q, cin, ty0, ty1, tx0, tx1, v, vs, buf):
+	case q.m == 4:
+		winoIn4(x, q, cin, ty0, ty1, tx0, tx1, v, vs, buf)
+	default:
+		winoIn(x, q, cin, ty0, ty1, tx0, tx1, v, vs, buf)
+	}
+}
+
 // out transforms output channels [co0, co1) of block m into y.
 func (k *winoKernel) out(m []float32, co0, co1, ty0, ty1, tx0, tx1 int, buf []float32) {
 	q := &k.q
-	if !nativeWinoOut(m, q, co0, co1, k.y, ty0, ty1, tx0, tx1, k.bias, k.act, buf) {
+	switch {
+	case nativeWinoOut(m, q, co0, co1, k.y, ty0, ty1, tx0, tx1, k.bias, k.act, buf):
+	case q.m == 4:
+		winoOut4(m, q, co0, co1, k.y, ty0, ty1, tx0, tx1, k.bias, k.act, buf)
+	default:
 		winoOut(m, q, co0, co1, k.y, ty0, ty1, tx0, tx1, k.bias, k.act, buf)
 	}
 }
@@ -425,6 +473,96 @@ func winoOut(m []float32, q *winoPlan, co0, co1 int, y []float32, ty0, ty1, tx0,
 				}
 				dst := y[(co*q.oh+oy+dy)*q.ow+ox0:][:n]
 				copy(dst, src)
+				biasAct(dst, b, a)
+			}
+		}
+	}
+}
+
+// bt4 is Bᵀ·d of F(4×4, 3×3), as winograd.c computes it.
+func bt4(d0, d1, d2, d3, d4, d5 float32) (o0, o1, o2, o3, o4, o5 float32) {
+	return (d0 + d4) + (1.5*(d3-d1) - 2*d2), (d4 - d1) + (0.5*d2 + 2.5*d3), (d4 + d1) + (0.5*d3 - 2.5*d2),
+		(d4 - d2) + 2*(d3-d1), (d4 - d2) + 0.5*(d1-d3), (d1 + d5) + (1.5*(d4-d2) - 2*d3)
+}
+
+// at4 is Aᵀ·m of F(4×4, 3×3), as winograd.c computes it.
+func at4(m0, m1, m2, m3, m4, m5 float32) (o0, o1, o2, o3 float32) {
+	a, b := m1+m2, m1-m2
+	return (m0 + a) + (m3 + m4), b + (0.5*m3 - 2*m4), a + (0.25*m3 + 4*m4), (b + m5) + (0.125*m3 - 8*m4)
+}
+
+// winoIn4 is mts_wino_in4 (winograd.h) in Go: cin channels of x.
+func winoIn4(x []float32, q *winoPlan, cin, ty0, ty1, tx0, tx1 int, v []float32, vs int, buf []float32) {
+	nb := (ty1 - ty0) * (tx1 - tx0)
+	var d [6][6]float32
+	for ci := range cin {
+		plane := x[ci*q.h*q.w : (ci+1)*q.h*q.w]
+		j := ci * nb
+		for ty := ty0; ty < ty1; ty++ {
+			for tx := tx0; tx < tx1; tx++ {
+				for r := range 6 {
+					var t [6]float32
+					if iy := 4*ty - 1 + r; iy >= 0 && iy < q.h {
+						for c := range 6 {
+							if ix := 4*tx - 1 + c; ix >= 0 && ix < q.w {
+								t[c] = plane[iy*q.w+ix]
+							}
+						}
+					}
+					d[r][0], d[r][1], d[r][2], d[r][3], d[r][4], d[r][5] = bt4(t[0], t[1], t[2], t[3], t[4], t[5])
+				}
+				for k := range 6 { // column k of d·B, then Bᵀ along y
+					o := bt4Col(d, k)
+					for l := range 6 {
+						v[(6*l+k)*vs+j] = o[l]
+					}
+				}
+				j++
+			}
+		}
+	}
+}
+
+func bt4Col(d [6][6]float32, k int) [6]float32 {
+	var o [6]float32
+	o[0], o[1], o[2], o[3], o[4], o[5] = bt4(d[0][k], d[1][k], d[2][k], d[3][k], d[4][k], d[5][k])
+	return o
+}
+
+// winoOut4 is mts_wino_out4 (winograd.h) in Go.
+func winoOut4(m []float32, q *winoPlan, co0, co1 int, y []float32, ty0, ty1, tx0, tx1 int, bias []float32, a act, buf []float32) {
+	bw, nb := tx1-tx0, (ty1-ty0)*(tx1-tx0)
+	ms := q.cout * nb
+	ox0 := 4 * tx0
+	n := min(q.ow-ox0, 4*bw)
+	row := buf[:4*bw]
+	for co := co0; co < co1; co++ {
+		var b float32
+		if bias != nil {
+			b = bias[co]
+		}
+		for ty := ty0; ty < ty1; ty++ {
+			var s [4][][6]float32 // Aᵀ·M along y, per tile of the row
+			for l := range s {
+				s[l] = make([][6]float32, bw)
+			}
+			for i := range bw {
+				j := co*nb + (ty-ty0)*bw + i
+				for k := range 6 {
+					e := func(l int) float32 { return m[(6*l+k)*ms+j] }
+					s[0][i][k], s[1][i][k], s[2][i][k], s[3][i][k] = at4(e(0), e(1), e(2), e(3), e(4), e(5))
+				}
+			}
+			for l := range 4 {
+				oy := 4*ty + l
+				if oy >= q.oh {
+					break
+				}
+				for i, t := range s[l] {
+					row[4*i], row[4*i+1], row[4*i+2], row[4*i+3] = at4(t[0], t[1], t[2], t[3], t[4], t[5])
+				}
+				dst := y[(co*q.oh+oy)*q.ow+ox0:][:n]
+				copy(dst, row)
 				biasAct(dst, b, a)
 			}
 		}

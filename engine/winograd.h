@@ -19,4 +19,11 @@ void mts_wino_in(int isa, const float *x, int cin, int h, int w, int ty0, int ty
 void mts_wino_out(int isa, const float *m, long ms, int co0, int co1, float *y, int oh, int ow, int ty0, int ty1,
                   int tx0, int tx1, const float *bias, int act, float *buf);
 
+// mts_wino_in4 and mts_wino_out4 are the same for F(4×4, 3×3): 36
+// elements per tile, 4×4 outputs.
+void mts_wino_in4(int isa, const float *x, int cin, int h, int w, int ty0, int ty1, int tx0, int tx1, float *v,
+                  long vs, float *buf);
+void mts_wino_out4(int isa, const float *m, long ms, int co0, int co1, float *y, int oh, int ow, int ty0, int ty1,
+                   int tx0, int tx1, const float *bias, int act, float *buf);
+
 #endif

@@ -93,10 +93,10 @@ func TestWinogradMatchesDirect(t *testing.T) {
 		}
 		for i, tc := range tests {
 			for _, native := range natives {
-				for _, threads := range []int{1, 2, 3, 6} { // 6: more threads than blocks
-					t.Run(fmt.Sprintf("%s/native=%v/threads=%d", tc.name, native, threads), func(t *testing.T) {
+				for _, tm := range []struct{ m, threads int }{{2, 1}, {2, 2}, {2, 3}, {2, 6}, {4, 1}, {4, 2}, {4, 3}, {4, 6}} { // 6: more threads than blocks
+					t.Run(fmt.Sprintf("%s/F%d/native=%v/threads=%d", tc.name, tm.m, native, tm.threads), func(t *testing.T) {
 						l := layers[i]
-						got := runWinograd(t, l.x, l.w, l.bias, tc.cin, tc.cout, tc.h, tc.wid, threads, native)
+						got := runWinograd(t, tm.m, l.x, l.w, l.bias, tc.cin, tc.cout, tc.h, tc.wid, tm.threads, native)
 						var maxAbs, scale float64
 						for j, v := range want[i] {
 							maxAbs = max(maxAbs, math.Abs(float64(got[j])-v))
@@ -114,19 +114,19 @@ func TestWinogradMatchesDirect(t *testing.T) {
 
 // runWinograd runs one Winograd convolution with bias and ReLU through
 // convStep.run on a Program made for it.
-func runWinograd(t *testing.T, x, w, bias []float32, cin, cout, h, wid, threads int, native bool) []float32 {
+func runWinograd(t *testing.T, m int, x, w, bias []float32, cin, cout, h, wid, threads int, native bool) []float32 {
 	t.Helper()
 	p := &Program{opts: Options{Threads: threads}, gemm: gonum.Implementation{}, nativeGEMM: native,
 		pool: newWorkers(threads), n: 1}
 	defer p.pool.close()
 	c := model.Conv{InChannels: cin, OutChannels: cout, Kernel: 3, Stride: 1, Padding: 1, Bias: true}
-	q := newWinoPlan(cin, cout, h, wid, h, wid, threads)
+	q := newWinoPlan(m, cin, cout, h, wid, h, wid, threads)
 	for range threads {
 		p.scratch = append(p.scratch, make([]float32, q.scratchElems(native)))
 	}
 	y := make([]float32, cout*h*wid)
 	s := &convStep{in: x, out: y, g: newGeom(c, model.Shape{cin, h, wid}, model.Shape{cout, h, wid}),
-		mode: convWinograd, weight: w, bias: bias, act: actReLU, col: make([]float32, q.blockElems())}
+		mode: convWinograd, winoM: m, weight: w, bias: bias, act: actReLU, col: make([]float32, q.blockElems())}
 	s.wino = newWinoKernel(p, s)
 	s.run(p)
 	return y
@@ -190,17 +190,18 @@ func TestWinogradFixtures(t *testing.T) {
 
 // TestWinogradRule pins which layers of resnet18 and vgg16 at 224 px run
 // as Winograd: every 3×3 stride-1 layer with 64+ channels and a 14×14 or
-// larger output (resnet's 7×7 stage and vgg's first layer stay im2col).
+// larger output (resnet's 7×7 stage and vgg's first layer stay im2col),
+// those with 28×28 or more as F(4×4, 3×3).
 func TestWinogradRule(t *testing.T) {
 	for _, tc := range []struct {
-		model      string
-		wino, conv int
-	}{{"resnet18", 10, 20}, {"vgg16", 12, 13}} {
+		model          string
+		wino, f4, conv int
+	}{{"resnet18", 10, 7, 20}, {"vgg16", 12, 9, 13}} {
 		g, err := model.New(tc.model, 224, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		wino, conv := 0, 0
+		wino, f4, conv := 0, 0, 0
 		for i := range g.Nodes {
 			n := &g.Nodes[i]
 			if n.Op != model.OpConv2d {
@@ -209,10 +210,13 @@ func TestWinogradRule(t *testing.T) {
 			conv++
 			if convModeAt(n) == convWinograd {
 				wino++
+				if winoTile(n) == 4 {
+					f4++
+				}
 			}
 		}
-		if wino != tc.wino || conv != tc.conv {
-			t.Errorf("%s: %d of %d convolutions run as Winograd, want %d of %d", tc.model, wino, conv, tc.wino, tc.conv)
+		if wino != tc.wino || f4 != tc.f4 || conv != tc.conv {
+			t.Errorf("%s: %d of %d convolutions run as Winograd, %d of them F(4×4, 3×3); want %d of %d, %d", tc.model, wino, conv, f4, tc.wino, tc.conv, tc.f4)
 		}
 	}
 }
@@ -390,7 +394,7 @@ func TestWinogradPlanParts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			q := newWinoPlan(tc.cin, tc.cout, tc.size, tc.size, tc.size, tc.size, tc.threads)
+			q := newWinoPlan(2, tc.cin, tc.cout, tc.size, tc.size, tc.size, tc.size, tc.threads)
 			if q.whole == tc.wantBlocks {
 				t.Fatalf("whole = %v, want %v (%d×%d blocks)", q.whole, !tc.wantBlocks, q.nby, q.nbx)
 			}
