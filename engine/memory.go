@@ -232,7 +232,8 @@ func stepWeightElems(g *model.Graph, sp stepPlan, native bool) int {
 // sharedScratch is the scratch one Program holds for all its steps, which
 // run one after another: the im2col matrix of the largest convolution the
 // BLAS runs (the native GEMM packs patches itself) or the transformed input
-// and output of the largest Winograd convolution run whole, and, only while
+// and output of the largest Winograd convolution run whole, or the B
+// matrix the native GEMM packs once for all threads, and, only while
 // compiling, the largest weights of a convolution the native GEMM packs
 // after batch norm is folded into them (folds), unless foldsInPlace: Compile
 // folds them in the activation arena when it is large enough (nothing runs
@@ -246,6 +247,11 @@ func sharedScratch(plans []stepPlan, native, release bool) (col, fold int) {
 		}
 		if q := winoPlanOf(n, 1); convModeAt(n) == convWinograd && q.whole {
 			col = max(col, q.blockElems())
+		}
+		if m := convModeAt(n); native && (m == convIm2col || m == convDirect) && n.OutShape[1]*n.OutShape[2] <= nativeNC {
+			// B packed once for a row split's threads (nativeGemmKernel).
+			c := n.Conv
+			col = max(col, packedBElems(c.InChannels/max(c.Groups, 1)*c.Kernel*c.Kernel, n.OutShape[1]*n.OutShape[2]))
 		}
 		if packs(n, native) {
 			if folds(sp) && !foldsInPlace(release, uses, n) {

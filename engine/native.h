@@ -39,6 +39,14 @@ void mts_pack_a(const float *a, int m, int k, float *ap);
 // image b when cs is set.
 void mts_gemm(const float *ap, int m, int k, const float *b, int n, float *c, const float *bias, int act,
               int i0, int i1, int j0, int j1, float *bp, const convsrc *cs);
+// The same GEMM with B (n ≤ NC columns) packed once for every thread:
+// mts_gemm_pack packs KC blocks [q0, q1) of B (or of the im2col matrix)
+// into bp (mts_gemm_packed_size floats, 64-byte aligned), then
+// mts_gemm_packed computes rows of panels [i0, i1) from it.
+long mts_gemm_packed_size(int k, int n);
+void mts_gemm_pack(const float *b, int k, int n, const convsrc *cs, int q0, int q1, float *bp);
+void mts_gemm_packed(const float *ap, int m, int k, const float *bp, int n, float *c, const float *bias, int act,
+                     int i0, int i1);
 
 // ---------------------------------------------------------------- shared by the ISAs
 
@@ -67,6 +75,11 @@ typedef struct {
 
 void mts_gemm_blocked(const gemm_kernels *kr, const float *ap, int m, int k, const float *b, int n, float *c,
                       const float *bias, int act, int i0, int i1, int j0, int j1, float *bp, const convsrc *cs);
+long mts_gemm_packed_size_nr(int nr, int k, int n);
+void mts_gemm_pack_blocked(const gemm_kernels *kr, const float *b, int k, int n, const convsrc *cs, int q0, int q1,
+                           float *bp);
+void mts_gemm_packed_blocked(const gemm_kernels *kr, const float *ap, int m, int k, const float *bp, int n, float *c,
+                             const float *bias, int act, int i0, int i1);
 
 // A run of consecutive im2col columns within one output row and one panel:
 // output (oy, ox) onwards, len columns, stored from dst in the packed block.

@@ -195,5 +195,31 @@ func nativeGEMMPart(a *packedA, b []float32, n int, c, bias []float32, ac act, i
 		C.int(i0), C.int(i1), C.int(j0), C.int(j1), fptr(scratch[off:]), cs)
 }
 
+// nativeKC is the depth of the native GEMM's blocks (KC in native.h).
+const nativeKC = 256
+
+// packedBElems is the scratch a k×n B (n ≤ nativeNC) packed whole takes.
+func packedBElems(k, n int) int { return satAdd(int(C.mts_gemm_packed_size(C.int(k), C.int(n))), 16) }
+
+// nativeGEMMPack packs KC blocks [q0, q1) of B (the im2col matrix of b
+// when cs is set) into buf.
+func nativeGEMMPack(b []float32, k, n int, cs *convSrc, q0, q1 int, buf []float32) {
+	if cs == nil {
+		_ = b[k*n-1]
+	}
+	off := align64(buf)
+	_ = buf[off+packedBElems(k, n)-17]
+	C.mts_gemm_pack(fptr(b), C.int(k), C.int(n), cs, C.int(q0), C.int(q1), fptr(buf[off:]))
+}
+
+// nativeGEMMPacked is nativeGEMMPart on B packed by nativeGEMMPack.
+func nativeGEMMPacked(a *packedA, buf []float32, n int, c, bias []float32, ac act, i0, i1 int) {
+	_ = c[a.m*n-1]
+	off := align64(buf)
+	_ = buf[off+packedBElems(a.k, n)-17]
+	C.mts_gemm_packed(fptr(a.buf[a.off:]), C.int(a.m), C.int(a.k), fptr(buf[off:]), C.int(n), fptr(c), fptr(bias),
+		C.int(ac), C.int(i0), C.int(i1))
+}
+
 // data is the packed matrix, for Warm.
 func (a *packedA) data() []float32 { return a.buf }

@@ -36,3 +36,10 @@ func nativeScaleShiftAct(y, x []float32, sc, sh float32, a act) bool { return fa
 func nativeMeanPlanes(x, y []float32, lo, hi, hw int) bool { return false }
 
 func (a *packedA) data() []float32 { return nil }
+
+const nativeKC = 256
+
+func packedBElems(k, n int) int                                                  { return 0 }
+func nativeGEMMPack(b []float32, k, n int, cs *convSrc, q0, q1 int, buf []float32) {}
+func nativeGEMMPacked(a *packedA, buf []float32, n int, c, bias []float32, ac act, i0, i1 int) {
+}

@@ -104,29 +104,61 @@ void mts_zero_panel_tail(float *bp, int nb, int kb, int nr) {
 		memset(pan + (long)p * nr + nb % nr, 0, (size_t)(nr - nb % nr) * sizeof(float));
 }
 
+// gemm_kblock multiplies rows of panels [i0, i1) of one KC block of A
+// (ablk, kb deep) by a packed block of B (nb columns) into C.
+static void gemm_kblock(const gemm_kernels *kr, const float *ablk, int m, int kb, const float *bp, int nb, float *c,
+                        int n, const float *bias, int act, int i0, int i1, int first, int last) {
+	for (int i = i0; i < i1; i++) {
+		int mr = m - i * MR < MR ? m - i * MR : MR;
+		const float *apan = ablk + (long)i * MR * kb;
+		const float *bi = bias ? bias + i * MR : 0;
+		for (int jp = 0; jp < nb; jp += kr->nr) {
+			int nr = nb - jp < kr->nr ? nb - jp : kr->nr;
+			kr->micro(kb, apan, bp + (long)jp * kb, c + (long)i * MR * n + jp, n, mr, nr, first, last, bi, act);
+		}
+	}
+}
+
+// pack_kblock packs rows [pc, pc+kb) and columns [j0, j0+nb) of B (or of
+// the im2col matrix of b).
+static void pack_kblock(const gemm_kernels *kr, const float *b, int n, const convsrc *cs, int pc, int kb, int j0, int nb,
+                        float *bp) {
+	if (cs)
+		kr->pack_b_conv(b, cs, pc, kb, j0, nb, bp);
+	else
+		kr->pack_b(b + (long)pc * n, n, kb, j0, nb, bp);
+}
+
 void mts_gemm_blocked(const gemm_kernels *kr, const float *ap, int m, int k, const float *b, int n, float *c,
                       const float *bias, int act, int i0, int i1, int j0, int j1, float *bp, const convsrc *cs) {
-	int mp = (m + MR - 1) / MR, nr0 = kr->nr;
+	int mp = (m + MR - 1) / MR;
 	for (int jc = j0; jc < j1; jc += NC) {
 		int nb = j1 - jc < NC ? j1 - jc : NC;
 		for (int pc = 0; pc < k; pc += KC) {
 			int kb = k - pc < KC ? k - pc : KC;
-			if (cs)
-				kr->pack_b_conv(b, cs, pc, kb, jc, nb, bp);
-			else
-				kr->pack_b(b + (long)pc * n, n, kb, jc, nb, bp);
-			const float *ablk = ap + (long)pc * mp * MR;
-			int first = pc == 0, last = pc + kb == k;
-			for (int i = i0; i < i1; i++) {
-				int mr = m - i * MR < MR ? m - i * MR : MR;
-				const float *apan = ablk + (long)i * MR * kb;
-				const float *bi = bias ? bias + i * MR : 0;
-				for (int jp = 0; jp < nb; jp += nr0) {
-					int nr = nb - jp < nr0 ? nb - jp : nr0;
-					kr->micro(kb, apan, bp + (long)jp * kb, c + (long)i * MR * n + jc + jp, n, mr, nr, first, last,
-					          bi, act);
-				}
-			}
+			pack_kblock(kr, b, n, cs, pc, kb, jc, nb, bp);
+			gemm_kblock(kr, ap + (long)pc * mp * MR, m, kb, bp, nb, c + jc, n, bias, act, i0, i1, pc == 0,
+			            pc + kb == k);
 		}
+	}
+}
+
+long mts_gemm_packed_size_nr(int nr, int k, int n) { return (long)k * ((n + nr - 1) / nr * nr); }
+
+void mts_gemm_pack_blocked(const gemm_kernels *kr, const float *b, int k, int n, const convsrc *cs, int q0, int q1,
+                           float *bp) {
+	long npad = (n + kr->nr - 1) / kr->nr * kr->nr;
+	for (int pc = q0 * KC; pc < k && pc < q1 * KC; pc += KC)
+		pack_kblock(kr, b, n, cs, pc, k - pc < KC ? k - pc : KC, 0, n, bp + pc * npad);
+}
+
+void mts_gemm_packed_blocked(const gemm_kernels *kr, const float *ap, int m, int k, const float *bp, int n, float *c,
+                             const float *bias, int act, int i0, int i1) {
+	int mp = (m + MR - 1) / MR;
+	long npad = (n + kr->nr - 1) / kr->nr * kr->nr;
+	for (int pc = 0; pc < k; pc += KC) {
+		int kb = k - pc < KC ? k - pc : KC;
+		gemm_kblock(kr, ap + (long)pc * mp * MR, m, kb, bp + pc * npad, n, c, n, bias, act, i0, i1, pc == 0,
+		            pc + kb == k);
 	}
 }
