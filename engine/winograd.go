@@ -40,27 +40,31 @@ func winoXi(m int) int { return (m + 2) * (m + 2) }
 
 // The rule: where Winograd ran faster than im2col + GEMM, measured per
 // layer (conv + bias + ReLU) with BenchmarkWinogradLayers on a 2-core
-// Xeon with AVX-512 (KVM, load 8 from other jobs), BackendOpenBLAS, median
-// of 30 alternating runs, Winograd/im2col at 1 and 2 threads:
+// Xeon with AVX-512 (KVM, quiet), BackendOpenBLAS (the native GEMM), median
+// of 30 alternating runs, Winograd/im2col at 1 and 2 threads, F(4×4, 3×3)
+// from 28² up:
 //
-//	resnet18  64×64 56²  0.71 0.94   128×128 28²  0.70 0.93
-//	          256×256 14²  0.65 0.59   512×512 7²  0.96 1.12
-//	vgg16     64×64 224²  0.77 0.83   64×128 112²  0.80 0.84
-//	          128×128 112²  0.77 0.80  128×256 56²  0.66 0.63
-//	          256×256 56²  0.82 0.77   256×512 28²  0.66 1.17 (fastest runs 0.61 0.61)
-//	          512×512 28²  0.54 0.91   512×512 14²  0.55 0.63
-//	others    32×32 56²  0.75 1.11    64×64 7²  0.89 0.94   256×256 7²  0.90 1.11
+//	resnet18  64×64 56²  0.45 0.45   128×128 28²  0.43 0.43
+//	          256×256 14²  0.62 0.62   512×512 7²  0.66 0.64
+//	vgg16     64×64 224²  0.56 0.51   64×128 112²  0.45 0.43
+//	          128×128 112²  0.46 0.40  128×256 56²  0.42 0.42
+//	          256×256 56²  0.43 0.47   256×512 28²  0.38 0.32
+//	          512×512 28²  0.45 0.38   512×512 14²  0.63 0.51
+//	others    32×32 56²  0.53 0.67    64×64 7²  0.84 1.27   256×256 7²  0.76 0.54
 //
-// 7×7 outputs (16 tiles: GEMMs 16 columns wide) gain nothing; 32 channels
-// lose on 2 threads.
+// Alone, even 7×7 layers win from 256 channels (and 32 channels at 56²),
+// but in a pass of resnet18 its 7×7 layers' 16 U_ξ (16.8 MB each, against
+// 9.4 MB of packed weights for im2col) come from memory, and Winograd took
+// as long as im2col (0.97 against 0.99 ms on two threads): the rule keeps
+// what was measured in whole networks.
 const (
 	winoMinChannels = 64
 	winoMinPixels   = 14 * 14
 )
 
-// winograd reports whether convolution node n runs as Winograd
-// F(2×2, 3×3): a 3×3, stride 1, padding 1 convolution of one group, with
-// enough channels and output pixels for the GEMMs to stay efficient.
+// winograd reports whether convolution node n runs as Winograd: a 3×3,
+// stride 1, padding 1 convolution of one group, with enough channels and
+// output pixels for the GEMMs to stay efficient.
 func winograd(n *model.Node) bool {
 	c := n.Conv
 	return n.Op == model.OpConv2d && c.Kernel == 3 && c.Stride == 1 && c.Padding == 1 &&
