@@ -103,6 +103,19 @@ const winoBlockFloats = 1 << 18
 // 16 MB of U) waited on memory with blocks of 16 tiles.
 const winoMinBlock = 64
 
+// winoSharedBlock is the fewest tiles a block has when a layer with few
+// tiles is cut finer for the threads (winoSmallU). resnet18's 56² layers
+// in F(4×4, 3×3) (196 tiles) on two threads, in passes interleaved with
+// ONNX Runtime's and PyTorch's as in make bench-engine (medians of 30, 2–3
+// runs): 4 blocks of 56 and 42 tiles 0.67–0.73 ms a layer, 8 blocks of 28
+// and 14 tiles 0.53–0.55 ms, 14 blocks of 14 tiles 0.68–0.70 ms. Back to
+// back, the three were alike.
+const winoSharedBlock = 28
+
+// winoSmallU is the most floats of transformed weights (all U_ξ) for
+// which a layer is cut finer: every block streams all of them.
+const winoSmallU = 1 << 18
+
 // winoWholeBlocks is the fewest blocks a layer is cut into; with fewer it
 // runs whole.
 const winoWholeBlocks = 4
@@ -122,6 +135,12 @@ type winoPlan struct {
 func newWinoPlan(m, cin, cout, h, w, oh, ow, threads int) winoPlan {
 	q := winoPlan{m: m, xi: winoXi(m), cin: cin, cout: cout, h: h, w: w, oh: oh, ow: ow, th: (oh + m - 1) / m, tw: (ow + m - 1) / m}
 	target := max(winoMinBlock, winoBlockFloats/(q.xi*(cin+cout)))
+	if n := chunksPerThread * threads; threads > 1 && q.xi*cin*cout <= winoSmallU {
+		// Blocks enough for the threads to claim several each, so that
+		// one that starts late (in a pass after another program's)
+		// leaves the others less to wait for.
+		target = min(target, max(winoSharedBlock, (q.th*q.tw+n-1)/n))
+	}
 	q.nbx = (q.tw + target - 1) / target
 	q.bw = (q.tw + q.nbx - 1) / q.nbx
 	rows := max(1, target/q.bw)
