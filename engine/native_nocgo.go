@@ -39,7 +39,7 @@ func (a *packedA) data() []float32 { return nil }
 
 const nativeKC = 256
 
-func packedBElems(k, n int) int                                                  { return 0 }
+func packedBElems(k, n int) int                                                    { return 0 }
 func nativeGEMMPack(b []float32, k, n int, cs *convSrc, q0, q1 int, buf []float32) {}
 func nativeGEMMPacked(a *packedA, buf []float32, n int, c, bias []float32, ac act, i0, i1 int) {
 }

@@ -12,7 +12,9 @@
 # intra-op N threads, ORT_ENABLE_ALL graph optimisation.
 #
 # CASES, THREADS and REPS override the defaults; the default set takes
-# about 5 minutes on a 2-core machine.
+# about 5 minutes on a 2-core machine. LAYERS=1 prints instead, per case
+# and thread count, the engine's time per step and ONNX Runtime's per node
+# (its own profiler), each peer back to back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cache=${CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mtlsplit/bench}
@@ -23,4 +25,4 @@ reps=${REPS:-20}
 export_onnx "$cases"
 
 go build -o "$cache/benchpeers" ./internal/benchpeers
-"$cache/benchpeers" -dir "$cache" -ort "$ort_lib" -cases "$cases" -threads "$threads" -reps "$reps"
+"$cache/benchpeers" -dir "$cache" -ort "$ort_lib" -cases "$cases" -threads "$threads" -reps "$reps" ${LAYERS:+-layers}

@@ -39,6 +39,9 @@ type config struct {
 	threads                     []int
 	reps, warmup                int
 	ortSpin                     bool
+	// layers, when set, prints each peer's per-layer times instead
+	// (layers.go).
+	layers bool
 	// memoryDir, when set, measures peak memory instead of time
 	// (memory.go): mtlsplit is the binary whose infer is measured.
 	memoryDir, mtlsplit string
@@ -61,8 +64,10 @@ func main() {
 		err = ortOnce(c)
 	case c.memoryDir != "":
 		err = runMemory(c, os.Stdout)
+	case c.layers:
+		err = withORT(c, func() error { return runLayers(c, os.Stdout) })
 	default:
-		err = run(c, os.Stdout)
+		err = withORT(c, func() error { return run(c, os.Stdout) })
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchpeers:", err)
@@ -81,6 +86,7 @@ func parseFlags(args []string) (config, error) {
 	threads := fs.String("threads", "1,2", "comma-separated thread counts")
 	fs.IntVar(&c.reps, "reps", 20, "timed runs per peer, case and thread count (median reported)")
 	fs.IntVar(&c.warmup, "warmup", 3, "untimed runs first")
+	fs.BoolVar(&c.layers, "layers", false, "print the engine's per-step and ONNX Runtime's per-node times (its profiler), back to back, instead of the interleaved table")
 	fs.BoolVar(&c.ortSpin, "ort-spin", false, "let ONNX Runtime's idle threads spin (they then steal the next peer's cores)")
 	fs.StringVar(&c.memoryDir, "memory", "", "measure the peak memory of mtlsplit infer and ONNX Runtime, each in its own process, and write DIR/memory.{csv,md,png,svg}")
 	fs.StringVar(&c.mtlsplit, "mtlsplit", "bin/mtlsplit", "the mtlsplit binary -memory measures")

@@ -21,12 +21,17 @@ import (
 	"github.com/mtlsplit/mtlsplit/onnx"
 )
 
-func run(c config, out io.Writer) error {
+// withORT runs f with ONNX Runtime's environment up.
+func withORT(c config, f func() error) error {
 	ort.SetSharedLibraryPath(c.ortLib)
 	if err := ort.InitializeEnvironment(); err != nil {
 		return fmt.Errorf("onnx runtime %s: %w", c.ortLib, err)
 	}
 	defer ort.DestroyEnvironment()
+	return f()
+}
+
+func run(c config, out io.Writer) error {
 	torch := map[int]*torchPeer{}
 	for _, t := range c.threads {
 		p, err := startTorch(c, t)
@@ -49,23 +54,33 @@ func run(c config, out io.Writer) error {
 	return nil
 }
 
-// runCase times one model at one size on every peer and thread count.
-func runCase(c config, bc benchCase, torch map[int]*torchPeer) ([]*row, error) {
+// loadCase reads a case's ONNX export, its weights for the engine and the
+// fixed input every peer runs.
+func loadCase(c config, bc benchCase) (string, *onnx.Imported, *engine.Weights, []float32, error) {
 	path := filepath.Join(c.dir, fmt.Sprintf("%s_%d.onnx", bc.model, bc.size))
 	im, err := onnx.Load(path)
 	if err != nil {
-		return nil, err
+		return "", nil, nil, nil, err
 	}
 	w, err := engine.NewWeights(im.Graph)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		err = w.SetAll(im.Weights)
 	}
-	if err := w.SetAll(im.Weights); err != nil {
-		return nil, err
+	if err != nil {
+		return "", nil, nil, nil, err
 	}
 	x := make([]float32, 3*bc.size*bc.size)
 	for i := range x { // any fixed input: a smooth one avoids denormals
 		x[i] = float32(math.Sin(float64(i) * 0.001))
+	}
+	return path, im, w, x, nil
+}
+
+// runCase times one model at one size on every peer and thread count.
+func runCase(c config, bc benchCase, torch map[int]*torchPeer) ([]*row, error) {
+	path, im, w, x, err := loadCase(c, bc)
+	if err != nil {
+		return nil, err
 	}
 	type peers struct {
 		prog  *engine.Program
@@ -146,6 +161,11 @@ func newORT(c config, path string, im *onnx.Imported, bc benchCase, outShape mod
 		return nil, nil, nil, err
 	}
 	defer opts.Destroy()
+	return newORTWith(path, im, bc, outShape, x, opts)
+}
+
+// newORTWith is newORT with the session options given.
+func newORTWith(path string, im *onnx.Imported, bc benchCase, outShape model.Shape, x []float32, opts *ort.SessionOptions) (*ort.AdvancedSession, *ort.Tensor[float32], *ort.Tensor[float32], error) {
 	in, err := ort.NewTensor(ort.NewShape(1, 3, int64(bc.size), int64(bc.size)), x)
 	if err != nil {
 		return nil, nil, nil, err
