@@ -76,14 +76,11 @@ func winograd(n *model.Node) bool {
 // winoTile is the output tile m of the Winograd convolution node n: it
 // runs as F(m×m, 3×3).
 func winoTile(n *model.Node) int {
-	if winoF4 && n.OutShape[1]*n.OutShape[2] >= 28*28 {
+	if n.OutShape[1]*n.OutShape[2] >= 28*28 {
 		return 4
 	}
 	return 2
 }
-
-// winoF4 lets benchmarks run every layer as F(2×2, 3×3).
-var winoF4 = true
 
 // convModeAt is the mode convolution node n runs in: convModeOf, or
 // Winograd where its shape fits.
@@ -181,20 +178,22 @@ func newWinoPlan(m, cin, cout, h, w, oh, ow, threads int) winoPlan {
 
 // winoBufElems is the scratch either transform of F(m×m, 3×3) needs for a
 // block of bh tile rows by bw tile columns (winograd.c uses the same
-// layout): a padded row, then each of the block's input rows transformed
-// along x; or the block transformed along y, then the output rows.
+// layout): a padded row (m·bw + 2 floats), then each of the block's input
+// rows transformed along x (F(4×4, 3×3) keeps them in 4 phases of bh + 1
+// rows); or the block transformed along y, then the output rows a tile
+// row cut by the output's edge goes through (two of 2·bw, or one of 4·bw).
 func winoBufElems(m, bh, bw int) int {
 	a := m + 2
 	in := (m*bh+2)*a*bw + m*bw + 8
-	out := m*a*bh*bw + m*bw
 	if m == 4 {
-		in = a*4*(bh+1)*bw + 4*bw + 8 // the rows kept in 4 phases (winograd.c)
+		in = a*4*(bh+1)*bw + 4*bw + 8
 	}
+	out := m*a*bh*bw + 4*bw
 	return max(in, out)
 }
 
 // scratchElems is one thread's scratch: the native GEMM's packed B, then
-// (unless the layer runs whole) V (16 × cin × block tiles) and M (16 ×
+// (unless the layer runs whole) V (xi × cin × block tiles) and M (xi ×
 // cout × block tiles), then the transforms' buffer.
 func (q *winoPlan) scratchElems(native bool) int {
 	e := winoBufElems(q.m, q.bh, q.bw)

@@ -407,3 +407,36 @@ func TestWinogradPlanParts(t *testing.T) {
 		})
 	}
 }
+
+// TestWinogradBufBounds runs both transforms of F(2×2, 3×3) and F(4×4,
+// 3×3), on every vector level, on blocks whose last tile row and column
+// the output's edge cuts, with the buffer exactly winoBufElems long and
+// sentinels after it: no transform may write past it.
+func TestWinogradBufBounds(t *testing.T) {
+	const sentinel = 12345.5
+	winoLevels(t, func(t *testing.T) {
+		for _, m := range []int{2, 4} {
+			for _, sz := range []struct{ cin, cout, h, w int }{{3, 5, 7, 9}, {8, 4, 13, 30}, {2, 3, 1, 1}} {
+				q := newWinoPlan(m, sz.cin, sz.cout, sz.h, sz.w, sz.h, sz.w, 1)
+				nb := q.th * q.tw
+				x := randomInput(sz.cin*sz.h*sz.w, 3)
+				v := make([]float32, q.xi*sz.cin*nb)
+				mm := randomInput(q.xi*sz.cout*nb, 4)
+				y := make([]float32, sz.cout*sz.h*sz.w)
+				n := winoBufElems(m, q.th, q.tw)
+				buf := make([]float32, n+64)
+				for i := n; i < len(buf); i++ {
+					buf[i] = sentinel
+				}
+				k := &winoKernel{q: q, x: x, y: y, act: actReLU}
+				k.in(x, sz.cin, 0, q.th, 0, q.tw, v, sz.cin*nb, buf[:n])
+				k.out(mm, 0, sz.cout, 0, q.th, 0, q.tw, buf[:n])
+				for i := n; i < len(buf); i++ {
+					if buf[i] != sentinel {
+						t.Fatalf("F(%d×%d) %v: the transforms wrote buf[%d], past its %d floats", m, m, sz, i, n)
+					}
+				}
+			}
+		}
+	})
+}
