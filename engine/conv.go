@@ -472,8 +472,9 @@ func (g *nativeGemmKernel) run(p *Program, m, n, k int) {
 	// With no more column panels than threads, each thread of a column
 	// split streams all of A for one panel: where A is beyond L2
 	// (resnet18's last stage, 512×4608 weights for 49 columns) the threads
-	// then wait on memory, and a row split, streaming half of A each (B
-	// packed twice, 1.2 MB), ran those layers ~10% faster on two threads.
+	// then wait on memory, and a row split, streaming half of A each (each
+	// thread then packing all of B, 1.2 MB), ran those layers ~10% faster
+	// on two threads.
 	bigA := cp <= t && m*k > 1<<18
 	g.rows = busiest(rp) < busiest(cp)-0.02 || bigA
 	if !g.rows {

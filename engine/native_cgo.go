@@ -206,6 +206,8 @@ func packedBElems(k, n int) int { return satAdd(int(C.mts_gemm_packed_size(C.int
 func nativeGEMMPack(b []float32, k, n int, cs *convSrc, q0, q1 int, buf []float32) {
 	if cs == nil {
 		_ = b[k*n-1]
+	} else {
+		_ = b[k/int(cs.k*cs.k)*int(cs.h*cs.w)-1]
 	}
 	off := align64(buf)
 	_ = buf[off+packedBElems(k, n)-17]
