@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/mtlsplit/mtlsplit/model"
 )
 
 // TestNativeGEMMNarrow checks the native GEMM on few columns, where
@@ -79,6 +81,45 @@ func BenchmarkNativeGEMMNarrow(b *testing.B) {
 			scratch := make([]float32, packBElems())
 			for b.Loop() {
 				nativeGEMMPart(pa, x, s.n, c, bias, actReLU, 0, (s.m+gemmMR-1)/gemmMR, 0, s.n, scratch, nil)
+			}
+		})
+	}
+}
+
+// TestNativeGEMMPacked checks that B packed once (nativeGEMMPack, in two
+// ranges of KC blocks as two threads would) and multiplied in row ranges
+// (nativeGEMMPacked) gives bit for bit what nativeGEMMPart gives, on a
+// plain B and on an im2col matrix (3×3, stride 2, padding 1).
+func TestNativeGEMMPacked(t *testing.T) {
+	if !nativeGEMM() {
+		t.Skip("no native GEMM on this CPU")
+	}
+	conv := model.Conv{InChannels: 40, OutChannels: 29, Kernel: 3, Stride: 2, Padding: 1}
+	g := newGeom(conv, model.Shape{40, 13, 15}, model.Shape{29, 7, 8})
+	for _, tc := range []struct {
+		name    string
+		m, k, n int
+		cs      *convSrc
+	}{{"plain", 29, 600, 49, nil}, {"plain-wide", 13, 257, 512, nil}, {"im2col", 29, 360, 56, newConvSrc(&g)}} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := randomInput(tc.m*tc.k, 1)
+			b := randomInput(tc.k*tc.n, 2) // the image when cs is set (40×13×15 < k·n)
+			bias := randomInput(tc.m, 3)
+			pa := packA(a, tc.m, tc.k)
+			rp := (tc.m + gemmMR - 1) / gemmMR
+			want := make([]float32, tc.m*tc.n)
+			nativeGEMMPart(pa, b, tc.n, want, bias, actReLU, 0, rp, 0, tc.n, make([]float32, packBElems()), tc.cs)
+			buf := make([]float32, packedBElems(tc.k, tc.n))
+			q := (tc.k + nativeKC - 1) / nativeKC
+			nativeGEMMPack(b, tc.k, tc.n, tc.cs, 0, q/2, buf)
+			nativeGEMMPack(b, tc.k, tc.n, tc.cs, q/2, q, buf)
+			got := make([]float32, tc.m*tc.n)
+			nativeGEMMPacked(pa, buf, tc.n, got, bias, actReLU, 0, rp/2)
+			nativeGEMMPacked(pa, buf, tc.n, got, bias, actReLU, rp/2, rp)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("C[%d] = %g packed once, %g packed per call", i, got[i], want[i])
+				}
 			}
 		})
 	}
