@@ -716,20 +716,4 @@ static void micro512(int kb, const float *ap, const float *bp, float *c, long ld
 	micro512_tab[row][k](kb, ap, bp, c, ldc, mr, nr, first, last, bias, act, nt);
 }
 
-static const gemm_kernels avx512 = {NR, pack_b512, pack_b_conv, micro512};
-
-void mts_gemm(const float *ap, int m, int k, const float *b, int n, float *c, const float *bias, int act,
-              int i0, int i1, int j0, int j1, float *bp, const convsrc *cs) {
-	mts_gemm_blocked(&avx512, ap, m, k, b, n, c, bias, act, i0, i1, j0, j1, bp, cs);
-}
-
-long mts_gemm_packed_size(int k, int n) { return mts_gemm_packed_size_nr(NR, k, n); }
-
-void mts_gemm_pack(const float *b, int k, int n, const convsrc *cs, int q0, int q1, float *bp) {
-	mts_gemm_pack_blocked(&avx512, b, k, n, cs, q0, q1, bp);
-}
-
-void mts_gemm_packed(const float *ap, int m, int k, const float *bp, int n, float *c, const float *bias, int act,
-                     int i0, int i1) {
-	mts_gemm_packed_blocked(&avx512, ap, m, k, bp, n, c, bias, act, i0, i1);
-}
+const gemm_kernels mts_gemm_kernels = {NR, pack_b512, pack_b_conv, micro512};

@@ -59,7 +59,7 @@ void mts_gemm_packed(const float *ap, int m, int k, const float *bp, int n, floa
 #define KC 256
 #define NC 512
 
-// gemm_kernels is what an ISA brings to mts_gemm_blocked.
+// gemm_kernels is what an ISA brings to the GEMM.
 typedef struct {
 	int nr; // B panel width
 	// pack_b packs rows [0, kb) and columns [j0, j0+nb) of b (row pitch
@@ -73,13 +73,9 @@ typedef struct {
 	              const float *bias, int act);
 } gemm_kernels;
 
-void mts_gemm_blocked(const gemm_kernels *kr, const float *ap, int m, int k, const float *b, int n, float *c,
-                      const float *bias, int act, int i0, int i1, int j0, int j1, float *bp, const convsrc *cs);
-long mts_gemm_packed_size_nr(int nr, int k, int n);
-void mts_gemm_pack_blocked(const gemm_kernels *kr, const float *b, int k, int n, const convsrc *cs, int q0, int q1,
-                           float *bp);
-void mts_gemm_packed_blocked(const gemm_kernels *kr, const float *ap, int m, int k, const float *bp, int n, float *c,
-                             const float *bias, int act, int i0, int i1);
+// mts_gemm_kernels is the ISA's (native.c, native_arm64.c); native_portable.c
+// blocks mts_gemm, mts_gemm_pack and mts_gemm_packed around them.
+extern const gemm_kernels mts_gemm_kernels;
 
 // A run of consecutive im2col columns within one output row and one panel:
 // output (oy, ox) onwards, len columns, stored from dst in the packed block.

@@ -129,8 +129,9 @@ static void pack_kblock(const gemm_kernels *kr, const float *b, int n, const con
 		kr->pack_b(b + (long)pc * n, n, kb, j0, nb, bp);
 }
 
-void mts_gemm_blocked(const gemm_kernels *kr, const float *ap, int m, int k, const float *b, int n, float *c,
-                      const float *bias, int act, int i0, int i1, int j0, int j1, float *bp, const convsrc *cs) {
+void mts_gemm(const float *ap, int m, int k, const float *b, int n, float *c, const float *bias, int act,
+              int i0, int i1, int j0, int j1, float *bp, const convsrc *cs) {
+	const gemm_kernels *kr = &mts_gemm_kernels;
 	int mp = (m + MR - 1) / MR;
 	for (int jc = j0; jc < j1; jc += NC) {
 		int nb = j1 - jc < NC ? j1 - jc : NC;
@@ -143,22 +144,26 @@ void mts_gemm_blocked(const gemm_kernels *kr, const float *ap, int m, int k, con
 	}
 }
 
-long mts_gemm_packed_size_nr(int nr, int k, int n) { return (long)k * ((n + nr - 1) / nr * nr); }
-
-void mts_gemm_pack_blocked(const gemm_kernels *kr, const float *b, int k, int n, const convsrc *cs, int q0, int q1,
-                           float *bp) {
-	long npad = (n + kr->nr - 1) / kr->nr * kr->nr;
-	for (int pc = q0 * KC; pc < k && pc < q1 * KC; pc += KC)
-		pack_kblock(kr, b, n, cs, pc, k - pc < KC ? k - pc : KC, 0, n, bp + pc * npad);
+// npad is n rounded up to whole B panels: the floats a packed KC row of
+// mts_gemm_pack takes.
+static long npad(int n) {
+	long nr = mts_gemm_kernels.nr;
+	return (n + nr - 1) / nr * nr;
 }
 
-void mts_gemm_packed_blocked(const gemm_kernels *kr, const float *ap, int m, int k, const float *bp, int n, float *c,
-                             const float *bias, int act, int i0, int i1) {
+long mts_gemm_packed_size(int k, int n) { return (long)k * npad(n); }
+
+void mts_gemm_pack(const float *b, int k, int n, const convsrc *cs, int q0, int q1, float *bp) {
+	for (int pc = q0 * KC; pc < k && pc < q1 * KC; pc += KC)
+		pack_kblock(&mts_gemm_kernels, b, n, cs, pc, k - pc < KC ? k - pc : KC, 0, n, bp + pc * npad(n));
+}
+
+void mts_gemm_packed(const float *ap, int m, int k, const float *bp, int n, float *c, const float *bias, int act,
+                     int i0, int i1) {
 	int mp = (m + MR - 1) / MR;
-	long npad = (n + kr->nr - 1) / kr->nr * kr->nr;
 	for (int pc = 0; pc < k; pc += KC) {
 		int kb = k - pc < KC ? k - pc : KC;
-		gemm_kblock(kr, ap + (long)pc * mp * MR, m, kb, bp + pc * npad, n, c, n, bias, act, i0, i1, pc == 0,
-		            pc + kb == k);
+		gemm_kblock(&mts_gemm_kernels, ap + (long)pc * mp * MR, m, kb, bp + pc * npad(n), n, c, n, bias, act, i0,
+		            i1, pc == 0, pc + kb == k);
 	}
 }

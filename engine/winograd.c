@@ -28,6 +28,22 @@
 #endif
 #define WINL static inline __attribute__((always_inline))
 
+// WINO_PICK is the clone of a transform for isa: on amd64 the AVX2 one
+// below the native GEMM's level (mts_isa).
+#if defined(__x86_64__)
+#define WINO_PICK(isa, F512, F256) ((isa) < 2 ? (F256) : (F512))
+#else
+#define WINO_PICK(isa, F512, F256) (F512)
+#endif
+
+// WINO_IN_CLONE defines an input transform (BODY) for one ISA; V512 says
+// whether the AVX-512 row kernels run.
+#define WINO_IN_CLONE(NAME, ATTR, BODY, V512)                                                                    \
+	static ATTR void NAME(const float *x, int cin, int h, int w, int ty0, int ty1, int tx0, int tx1, float *v,   \
+	                      long vs, float *buf) {                                                                \
+		BODY(x, cin, h, w, ty0, ty1, tx0, tx1, v, vs, buf, V512);                                                \
+	}
+
 // The loops over a row of tiles, with restrict so that the compiler need
 // not version them for aliasing (it gives up past ten pointer pairs).
 WINL void in_row(const float *restrict t, float *restrict h0, float *restrict h1, float *restrict h2,
@@ -308,24 +324,12 @@ WINL void wino_in_body(const float *x, int cin, int h, int w, int ty0, int ty1, 
 	}
 }
 
-static WT512 void wino_in512(const float *x, int cin, int h, int w, int ty0, int ty1, int tx0, int tx1, float *v,
-                             long vs, float *buf) {
-	wino_in_body(x, cin, h, w, ty0, ty1, tx0, tx1, v, vs, buf, 1);
-}
-static WT256 void wino_in256(const float *x, int cin, int h, int w, int ty0, int ty1, int tx0, int tx1, float *v,
-                             long vs, float *buf) {
-	wino_in_body(x, cin, h, w, ty0, ty1, tx0, tx1, v, vs, buf, 0);
-}
+WINO_IN_CLONE(wino_in512, WT512, wino_in_body, 1)
+WINO_IN_CLONE(wino_in256, WT256, wino_in_body, 0)
 
 void mts_wino_in(int isa, const float *x, int cin, int h, int w, int ty0, int ty1, int tx0, int tx1, float *v,
                  long vs, float *buf) {
-#if defined(__x86_64__)
-	if (isa < 2) {
-		wino_in256(x, cin, h, w, ty0, ty1, tx0, tx1, v, vs, buf);
-		return;
-	}
-#endif
-	wino_in512(x, cin, h, w, ty0, ty1, tx0, tx1, v, vs, buf);
+	WINO_PICK(isa, wino_in512, wino_in256)(x, cin, h, w, ty0, ty1, tx0, tx1, v, vs, buf);
 }
 
 // wino_out_body: Aᵀ·M along y into s for the whole block (s[k][j] and
@@ -381,13 +385,7 @@ WINO_OUT_CLONE(wino_out256, WT256, wino_out_body, 0)
 
 void mts_wino_out(int isa, const float *m, long ms, int co0, int co1, float *y, int oh, int ow, int ty0, int ty1,
                   int tx0, int tx1, const float *bias, int act, float *buf) {
-#if defined(__x86_64__)
-	if (isa < 2) {
-		wino_out256(isa, m, ms, co0, co1, y, oh, ow, ty0, ty1, tx0, tx1, bias, act, buf);
-		return;
-	}
-#endif
-	wino_out512(isa, m, ms, co0, co1, y, oh, ow, ty0, ty1, tx0, tx1, bias, act, buf);
+	WINO_PICK(isa, wino_out512, wino_out256)(isa, m, ms, co0, co1, y, oh, ow, ty0, ty1, tx0, tx1, bias, act, buf);
 }
 
 // ---------------------------------------------------------------- F(4×4, 3×3)
@@ -536,24 +534,12 @@ WINL void wino_out4_body(int isa, const float *m, long ms, int co0, int co1, flo
 	}
 }
 
-static WT512 void wino_in4_512(const float *x, int cin, int h, int w, int ty0, int ty1, int tx0, int tx1, float *v,
-                               long vs, float *buf) {
-	wino_in4_body(x, cin, h, w, ty0, ty1, tx0, tx1, v, vs, buf, 1);
-}
-static WT256 void wino_in4_256(const float *x, int cin, int h, int w, int ty0, int ty1, int tx0, int tx1, float *v,
-                               long vs, float *buf) {
-	wino_in4_body(x, cin, h, w, ty0, ty1, tx0, tx1, v, vs, buf, 0);
-}
+WINO_IN_CLONE(wino_in4_512, WT512, wino_in4_body, 1)
+WINO_IN_CLONE(wino_in4_256, WT256, wino_in4_body, 0)
 
 void mts_wino_in4(int isa, const float *x, int cin, int h, int w, int ty0, int ty1, int tx0, int tx1, float *v,
                   long vs, float *buf) {
-#if defined(__x86_64__)
-	if (isa < 2) {
-		wino_in4_256(x, cin, h, w, ty0, ty1, tx0, tx1, v, vs, buf);
-		return;
-	}
-#endif
-	wino_in4_512(x, cin, h, w, ty0, ty1, tx0, tx1, v, vs, buf);
+	WINO_PICK(isa, wino_in4_512, wino_in4_256)(x, cin, h, w, ty0, ty1, tx0, tx1, v, vs, buf);
 }
 
 WINO_OUT_CLONE(wino_out4_512, WT512, wino_out4_body, 1)
@@ -561,11 +547,5 @@ WINO_OUT_CLONE(wino_out4_256, WT256, wino_out4_body, 0)
 
 void mts_wino_out4(int isa, const float *m, long ms, int co0, int co1, float *y, int oh, int ow, int ty0, int ty1,
                    int tx0, int tx1, const float *bias, int act, float *buf) {
-#if defined(__x86_64__)
-	if (isa < 2) {
-		wino_out4_256(isa, m, ms, co0, co1, y, oh, ow, ty0, ty1, tx0, tx1, bias, act, buf);
-		return;
-	}
-#endif
-	wino_out4_512(isa, m, ms, co0, co1, y, oh, ow, ty0, ty1, tx0, tx1, bias, act, buf);
+	WINO_PICK(isa, wino_out4_512, wino_out4_256)(isa, m, ms, co0, co1, y, oh, ow, ty0, ty1, tx0, tx1, bias, act, buf);
 }

@@ -534,9 +534,10 @@ func winoIn4(x []float32, q *winoPlan, cin, ty0, ty1, tx0, tx1 int, v []float32,
 					d[r][0], d[r][1], d[r][2], d[r][3], d[r][4], d[r][5] = bt4(t[0], t[1], t[2], t[3], t[4], t[5])
 				}
 				for k := range 6 { // column k of d·B, then Bᵀ along y
-					o := bt4Col(d, k)
-					for l := range 6 {
-						v[(6*l+k)*vs+j] = o[l]
+					var o [6]float32
+					o[0], o[1], o[2], o[3], o[4], o[5] = bt4(d[0][k], d[1][k], d[2][k], d[3][k], d[4][k], d[5][k])
+					for l, e := range o {
+						v[(6*l+k)*vs+j] = e
 					}
 				}
 				j++
@@ -545,34 +546,30 @@ func winoIn4(x []float32, q *winoPlan, cin, ty0, ty1, tx0, tx1 int, v []float32,
 	}
 }
 
-func bt4Col(d [6][6]float32, k int) [6]float32 {
-	var o [6]float32
-	o[0], o[1], o[2], o[3], o[4], o[5] = bt4(d[0][k], d[1][k], d[2][k], d[3][k], d[4][k], d[5][k])
-	return o
-}
-
-// winoOut4 is mts_wino_out4 (winograd.h) in Go.
+// winoOut4 is mts_wino_out4 (winograd.h) in Go: a tile row's four output
+// rows go through buf.
 func winoOut4(m []float32, q *winoPlan, co0, co1 int, y []float32, ty0, ty1, tx0, tx1 int, bias []float32, a act, buf []float32) {
 	bw, nb := tx1-tx0, (ty1-ty0)*(tx1-tx0)
 	ms := q.cout * nb
 	ox0 := 4 * tx0
 	n := min(q.ow-ox0, 4*bw)
-	row := buf[:4*bw]
+	rows := buf[:16*bw]
 	for co := co0; co < co1; co++ {
 		var b float32
 		if bias != nil {
 			b = bias[co]
 		}
 		for ty := ty0; ty < ty1; ty++ {
-			var s [4][][6]float32 // Aᵀ·M along y, per tile of the row
-			for l := range s {
-				s[l] = make([][6]float32, bw)
-			}
 			for i := range bw {
 				j := co*nb + (ty-ty0)*bw + i
+				var s [4][6]float32 // Aᵀ·M along y
 				for k := range 6 {
 					e := func(l int) float32 { return m[(6*l+k)*ms+j] }
-					s[0][i][k], s[1][i][k], s[2][i][k], s[3][i][k] = at4(e(0), e(1), e(2), e(3), e(4), e(5))
+					s[0][k], s[1][k], s[2][k], s[3][k] = at4(e(0), e(1), e(2), e(3), e(4), e(5))
+				}
+				for l, t := range s {
+					r := rows[4*l*bw+4*i:]
+					r[0], r[1], r[2], r[3] = at4(t[0], t[1], t[2], t[3], t[4], t[5])
 				}
 			}
 			for l := range 4 {
@@ -580,11 +577,8 @@ func winoOut4(m []float32, q *winoPlan, co0, co1 int, y []float32, ty0, ty1, tx0
 				if oy >= q.oh {
 					break
 				}
-				for i, t := range s[l] {
-					row[4*i], row[4*i+1], row[4*i+2], row[4*i+3] = at4(t[0], t[1], t[2], t[3], t[4], t[5])
-				}
 				dst := y[(co*q.oh+oy)*q.ow+ox0:][:n]
-				copy(dst, row)
+				copy(dst, rows[4*l*bw:])
 				biasAct(dst, b, a)
 			}
 		}
